@@ -1,0 +1,123 @@
+import { z } from 'zod';
+
+/**
+ * Every setting Portcullis reads from the environment, validated once at start.
+ * Nothing else reads process.env: processes call loadConfig() and inject the result.
+ * .env.example lists the same settings with the same defaults.
+ */
+const bool = z
+  .enum(['true', 'false', '1', '0'], { message: 'must be true or false' })
+  .transform((v) => v === 'true' || v === '1');
+
+const port = z.coerce.number({ message: 'must be a port number' }).int().min(0).max(65535);
+
+const url = (protocols: readonly string[]) =>
+  z.string().refine(
+    (v) => {
+      try {
+        return protocols.includes(new URL(v).protocol);
+      } catch {
+        return false;
+      }
+    },
+    { message: `must be a URL with scheme ${protocols.map((p) => p.replace(':', '')).join(' or ')}` },
+  );
+
+const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  PORT: port.default(3000),
+  DATABASE_URL: url(['postgresql:', 'postgres:']).default('postgresql://postgres@127.0.0.1:5432/portcullis'),
+  REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
+  REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]{1,64}$/, 'must be 1-64 letters, digits, ":", "_" or "-"').default('portcullis'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  AUTH_AUDIENCE: z.string().min(1).default('api://portcullis'),
+  AUTH_METADATA_URL: url(['https:']).optional(),
+  AUTH_ISSUER_TEMPLATE: z.string().includes('{tenantid}', { message: 'must contain {tenantid}' }).optional(),
+  AUTH_CLOCK_SKEW_SECONDS: z.coerce.number().int().min(0).max(900).default(300),
+  DEV_ISSUER_ENABLED: bool.optional(),
+  DEV_ISSUER_PORT: port.default(3443),
+  DEV_ISSUER_STATE_DIR: z.string().min(1).default('.portcullis/dev-issuer'),
+  GRAPHQL_MAX_COMPLEXITY: z.coerce.number().int().min(10).max(100000).default(2000),
+  GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(2).max(50).default(12),
+  REQUEST_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+});
+
+export type Environment = z.infer<typeof envSchema>['NODE_ENV'];
+
+export interface AppConfig {
+  readonly env: Environment;
+  readonly port: number;
+  readonly databaseUrl: string;
+  readonly redisUrl: string;
+  readonly redisPrefix: string;
+  readonly logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
+  readonly auth: {
+    readonly audience: string;
+    readonly metadataUrl: string;
+    readonly issuerTemplate: string;
+    readonly clockSkewSeconds: number;
+  };
+  /** The local OpenID issuer for development and tests; null in production, always. */
+  readonly devIssuer: { readonly port: number; readonly stateDir: string } | null;
+  readonly graphql: { readonly maxComplexity: number; readonly maxDepth: number };
+  readonly requestBodyLimitBytes: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly setting: string, detail: string) {
+    super(`invalid configuration: ${setting} ${detail}`);
+  }
+}
+
+const ENTRA_METADATA = 'https://login.microsoftonline.com/common/v2.0/.well-known/openid-configuration';
+const ENTRA_ISSUER = 'https://login.microsoftonline.com/{tenantid}/v2.0';
+
+/** Validates the environment; throws ConfigError naming the first bad setting. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ConfigError(String(issue.path[0]), issue.message);
+  }
+  const e = parsed.data;
+  const production = e.NODE_ENV === 'production';
+  if (production && e.DEV_ISSUER_ENABLED) {
+    throw new ConfigError('DEV_ISSUER_ENABLED', 'must not be true when NODE_ENV=production (the dev issuer is never trusted in production)');
+  }
+  const devIssuerOn = !production && (e.DEV_ISSUER_ENABLED ?? true);
+  const devIssuerBase = `https://127.0.0.1:${e.DEV_ISSUER_PORT}`;
+  if (production && (e.AUTH_METADATA_URL?.startsWith(devIssuerBase) ?? false)) {
+    throw new ConfigError('AUTH_METADATA_URL', 'points at the local dev issuer, which production refuses');
+  }
+  return {
+    env: e.NODE_ENV,
+    port: e.PORT,
+    databaseUrl: e.DATABASE_URL,
+    redisUrl: e.REDIS_URL,
+    redisPrefix: e.REDIS_PREFIX,
+    logLevel: e.LOG_LEVEL,
+    auth: {
+      audience: e.AUTH_AUDIENCE,
+      metadataUrl: e.AUTH_METADATA_URL ?? (devIssuerOn ? `${devIssuerBase}/common/v2.0/.well-known/openid-configuration` : ENTRA_METADATA),
+      issuerTemplate: e.AUTH_ISSUER_TEMPLATE ?? (devIssuerOn ? `${devIssuerBase}/{tenantid}/v2.0` : ENTRA_ISSUER),
+      clockSkewSeconds: e.AUTH_CLOCK_SKEW_SECONDS,
+    },
+    devIssuer: devIssuerOn ? { port: e.DEV_ISSUER_PORT, stateDir: e.DEV_ISSUER_STATE_DIR } : null,
+    graphql: { maxComplexity: e.GRAPHQL_MAX_COMPLEXITY, maxDepth: e.GRAPHQL_MAX_DEPTH },
+    requestBodyLimitBytes: e.REQUEST_BODY_LIMIT_BYTES,
+  };
+}
+
+/** For process entry points: a bad setting stops the process with one line naming it. */
+export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  try {
+    return loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`portcullis: ${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+}

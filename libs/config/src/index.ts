@@ -1,0 +1,3 @@
+export { loadConfig, loadConfigOrExit, ConfigError } from './config';
+export type { AppConfig, Environment } from './config';
+export { repoRoot, repoPath } from './repo-root';

@@ -1,0 +1,36 @@
+import { PrismaPg } from '@prisma/adapter-pg';
+import { PrismaClient } from './generated/client';
+import type { Prisma } from './generated/client';
+
+export type TenantTx = Prisma.TransactionClient;
+
+export interface DbOptions {
+  readonly databaseUrl: string;
+  /** pg pool size; the API and worker each hold one pool. */
+  readonly poolSize?: number;
+}
+
+export function createPrismaClient(options: DbOptions): PrismaClient {
+  const adapter = new PrismaPg({ connectionString: options.databaseUrl, max: options.poolSize ?? 10 });
+  return new PrismaClient({ adapter });
+}
+
+/**
+ * Runs `work` in one transaction bound to a tenant: the transaction drops to the
+ * non-privileged role portcullis_app and sets app.tenant_id, so row-level security
+ * confines every statement in it to that tenant even if a query forgets its filter.
+ */
+export async function withTenant<T>(
+  prisma: PrismaClient,
+  tenantId: string,
+  work: (tx: TenantTx) => Promise<T>,
+  options: { readonly isolationLevel?: Prisma.TransactionIsolationLevel; readonly timeoutMs?: number } = {},
+): Promise<T> {
+  return prisma.$transaction(
+    async (tx) => {
+      await tx.$executeRaw`SELECT set_config('role', 'portcullis_app', true), set_config('app.tenant_id', ${tenantId}, true)`;
+      return work(tx);
+    },
+    { isolationLevel: options.isolationLevel, timeout: options.timeoutMs ?? 10_000, maxWait: 5_000 },
+  );
+}

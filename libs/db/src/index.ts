@@ -1,6 +1,4 @@
-export { PrismaClient, Prisma } from './generated/client';
-export * from './generated/enums';
-export type * from './generated/models';
+export * from './generated/client';
 export { createPrismaClient, withTenant } from './client';
 export type { TenantTx, DbOptions } from './client';
 export { ensureDatabase, migrate, readMigrations, MigrationError } from './migrator';

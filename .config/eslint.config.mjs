@@ -1,0 +1,51 @@
+// Lint: typed rules that catch real bugs (floating promises, non-exhaustive switches),
+// import cycles forbidden, and libs kept free of apps and frameworks.
+import tseslint from 'typescript-eslint';
+import importPlugin from 'eslint-plugin-import';
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'libs/db/src/generated/**', '**/*.js', '**/*.mjs'] },
+  {
+    files: ['apps/**/*.ts', 'libs/**/*.ts', 'bench/**/*.ts'],
+    extends: [tseslint.configs.base],
+    plugins: { import: importPlugin },
+    languageOptions: {
+      parserOptions: { project: './tsconfig.json', tsconfigRootDir: new URL('..', import.meta.url).pathname },
+    },
+    settings: {
+      'import/resolver': { node: { extensions: ['.ts', '.js'] } },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: false }],
+      '@typescript-eslint/switch-exhaustiveness-check': ['error', { considerDefaultExhaustiveForUnions: true }],
+      '@typescript-eslint/await-thenable': 'error',
+      'import/no-cycle': ['error', { ignoreExternal: true }],
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['@portcullis/*/src/*', '@portcullis/*/src'], message: 'import a lib by its package name, not its internals' }] },
+      ],
+    },
+  },
+  {
+    files: ['libs/policy-engine/**/*.ts', 'libs/bundle/**/*.ts', 'libs/contracts/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['@nestjs/*', '@prisma/*', '@portcullis/db', 'ioredis', 'bullmq', 'pg'], message: 'policy-engine, bundle and contracts stay free of frameworks and I/O' },
+            { group: ['**/apps/**'], message: 'libs never import from apps' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['libs/**/*.ts'],
+    ignores: ['libs/policy-engine/**', 'libs/bundle/**', 'libs/contracts/**'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['**/apps/**'], message: 'libs never import from apps' }] }],
+    },
+  },
+);

@@ -1,0 +1,57 @@
+import { Module, type DynamicModule, type MiddlewareConsumer, type NestModule, Inject } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { GraphQLModule } from '@nestjs/graphql';
+import type { AppConfig } from '@portcullis/config';
+import { PlatformModule, LOGGER, createLogger, type Clock, type Logger } from '@portcullis/platform';
+import { AuditLogWriter } from './audit/audit-log.writer';
+import { authOptionsFrom, AuthModule, BearerAuthGuard } from './auth';
+import { CloudScopeResolver } from './cloud-scopes/cloud-scope.resolver';
+import { CloudScopeService } from './cloud-scopes/cloud-scope.service';
+import { graphqlOptions } from './graphql/graphql.options';
+import { MeResolver } from './me/me.resolver';
+import { HealthController } from './platform/health.controller';
+import { ApiMetrics } from './platform/metrics';
+import { requestLogging } from './platform/request-logging.middleware';
+import { TenancyGuard } from './tenancy/tenancy.guard';
+import { TenantDb } from './tenancy/tenant-db';
+
+export interface ApiModuleOptions {
+  readonly clock?: Clock;
+  /** Where to write the generated schema; false keeps it in memory (tests). */
+  readonly schemaFile?: string | false;
+}
+
+/** Domain providers of the API, one array per concern, composed once here. */
+const DOMAIN_PROVIDERS = [TenantDb, AuditLogWriter, MeResolver, CloudScopeService, CloudScopeResolver];
+
+@Module({})
+export class ApiModule implements NestModule {
+  constructor(
+    @Inject(LOGGER) private readonly logger: Logger,
+    private readonly metrics: ApiMetrics,
+  ) {}
+
+  static forRoot(config: AppConfig, options: ApiModuleOptions = {}): DynamicModule {
+    const logger = createLogger(config.logLevel, 'portcullis-api');
+    return {
+      module: ApiModule,
+      imports: [
+        PlatformModule.forRoot(config, { clock: options.clock, logger }),
+        AuthModule.register(authOptionsFrom(config)),
+        GraphQLModule.forRoot(graphqlOptions(config, logger, options.schemaFile === false ? true : options.schemaFile)),
+      ],
+      controllers: [HealthController],
+      providers: [
+        ApiMetrics,
+        // order matters: the token is validated before the tenant and roles are resolved
+        { provide: APP_GUARD, useClass: BearerAuthGuard },
+        { provide: APP_GUARD, useClass: TenancyGuard },
+        ...DOMAIN_PROVIDERS,
+      ],
+    };
+  }
+
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(requestLogging(this.logger, this.metrics)).forRoutes('*path');
+  }
+}

@@ -1,0 +1,64 @@
+import { HttpException, ValidationError as ClassValidationError, type ValidationPipeOptions } from '@nestjs/common';
+import { unwrapResolverError } from '@apollo/server/errors';
+import type { GraphQLFormattedError } from 'graphql';
+import { DomainError, badInput } from '@portcullis/platform';
+import type { Logger } from '@portcullis/platform';
+import { requestContext } from '@portcullis/platform';
+
+const PASSTHROUGH_CODES = new Set(['BAD_USER_INPUT', 'UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'CONFLICT']);
+const INPUT_CODES = new Set(['GRAPHQL_VALIDATION_FAILED', 'GRAPHQL_PARSE_FAILED', 'BAD_USER_INPUT', 'PERSISTED_QUERY_NOT_SUPPORTED', 'OPERATION_RESOLUTION_FAILURE', 'BAD_REQUEST']);
+
+/** The one place errors become GraphQL answers: domain codes mapped, unknown errors sanitised and logged. */
+export function formatGraphqlError(logger: Logger) {
+  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const original = unwrapResolverError(error);
+    if (original instanceof DomainError) {
+      return {
+        message: original.message,
+        path: formatted.path,
+        extensions: { code: original.code, ...(original.field ? { field: original.field } : {}) },
+      };
+    }
+    if (original instanceof HttpException) {
+      const status = original.getStatus();
+      const code = status === 401 ? 'UNAUTHENTICATED' : status === 403 ? 'FORBIDDEN' : status === 404 ? 'NOT_FOUND' : status === 409 ? 'CONFLICT' : status < 500 ? 'BAD_USER_INPUT' : undefined;
+      if (code) return { message: original.message, path: formatted.path, extensions: { code } };
+    }
+    const code = String(formatted.extensions?.['code'] ?? '');
+    if (INPUT_CODES.has(code) || PASSTHROUGH_CODES.has(code)) {
+      return { ...formatted, extensions: { ...formatted.extensions, code: PASSTHROUGH_CODES.has(code) ? code : 'BAD_USER_INPUT' } };
+    }
+    const requestId = requestContext.current()?.requestId;
+    logger.error({ err: original, path: formatted.path }, 'unhandled error in GraphQL operation');
+    return {
+      message: `internal error${requestId ? ` (request id ${requestId})` : ''}`,
+      path: formatted.path,
+      extensions: { code: 'INTERNAL_SERVER_ERROR' },
+    };
+  };
+}
+
+function firstViolation(errors: readonly ClassValidationError[], prefix: string): { field: string; message: string } | undefined {
+  for (const e of errors) {
+    const field = prefix ? `${prefix}.${e.property}` : e.property;
+    if (e.constraints) {
+      const message = Object.values(e.constraints)[0] ?? 'is invalid';
+      return { field, message };
+    }
+    const nested = firstViolation(e.children ?? [], field);
+    if (nested) return nested;
+  }
+  return undefined;
+}
+
+/** class-validator failures become BAD_USER_INPUT naming the field. */
+export const validationPipeOptions: ValidationPipeOptions = {
+  whitelist: true,
+  forbidNonWhitelisted: true,
+  transform: true,
+  stopAtFirstError: true,
+  exceptionFactory: (errors) => {
+    const v = firstViolation(errors, '');
+    return v ? badInput(v.field, `${v.field}: ${v.message}`) : badInput('input', 'input is invalid');
+  },
+};

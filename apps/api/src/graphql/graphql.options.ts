@@ -1,0 +1,32 @@
+import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
+import type { GraphQLSchema } from 'graphql';
+import type { AppConfig } from '@portcullis/config';
+import { repoPath } from '@portcullis/config';
+import type { Logger } from '@portcullis/platform';
+import { formatGraphqlError } from './errors';
+import { complexityLimit, depthLimit } from './limits';
+
+/** Where the code-first schema is written; committed, and checked for staleness by a test. */
+export const SCHEMA_FILE = repoPath('apps', 'api', 'schema.gql');
+
+export function graphqlOptions(config: AppConfig, logger: Logger, schemaFile: string | boolean = SCHEMA_FILE): ApolloDriverConfig {
+  let schema: GraphQLSchema | undefined;
+  return {
+    driver: ApolloDriver,
+    path: '/graphql',
+    autoSchemaFile: schemaFile,
+    sortSchema: true,
+    playground: false,
+    introspection: config.env !== 'production',
+    csrfPrevention: true,
+    context: ({ req }: { req: unknown }) => ({ req }),
+    transformSchema: (s: GraphQLSchema) => {
+      schema = s;
+      return s;
+    },
+    validationRules: [depthLimit(config.graphql.maxDepth)],
+    plugins: [complexityLimit(() => schema!, config.graphql.maxComplexity)],
+    formatError: formatGraphqlError(logger),
+    includeStacktraceInErrorResponses: false,
+  };
+}

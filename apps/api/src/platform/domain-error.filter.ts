@@ -1,0 +1,55 @@
+import { Catch, HttpException, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
+import type { Response } from 'express';
+import { DomainError, httpStatusOf, requestContext, type Logger } from '@portcullis/platform';
+
+/**
+ * REST side of the error mapping (GraphQL errors go through formatGraphqlError):
+ * domain errors become their status with a JSON body naming code and field; unknown
+ * errors are logged and answered with a sanitised 500.
+ */
+@Catch()
+export class DomainErrorFilter implements ExceptionFilter {
+  constructor(private readonly logger: Logger) {}
+
+  catch(error: unknown, host: ArgumentsHost): void {
+    if (host.getType<string>() !== 'http') throw error; // GraphQL: handled by the formatter
+    const res = host.switchToHttp().getResponse<Response>();
+    if (error instanceof DomainError) {
+      res.status(httpStatusOf(error.code)).json({ code: error.code, message: error.message, ...(error.field ? { field: error.field } : {}) });
+      return;
+    }
+    if (error instanceof HttpException) {
+      const status = error.getStatus();
+      const body = error.getResponse();
+      const message = typeof body === 'string' ? body : ((body as { message?: unknown }).message ?? error.message);
+      res.status(status).json({ code: codeOf(status), message: Array.isArray(message) ? message.join('; ') : String(message) });
+      return;
+    }
+    // body-parser errors (oversized or malformed JSON) carry a status of their own
+    const status = (error as { status?: unknown; type?: string }).status;
+    if (typeof status === 'number' && status >= 400 && status < 500) {
+      res.status(status).json({ code: codeOf(status), message: (error as Error).message });
+      return;
+    }
+    const requestId = requestContext.current()?.requestId;
+    this.logger.error({ err: error }, 'unhandled error in HTTP request');
+    res.status(500).json({ code: 'INTERNAL_SERVER_ERROR', message: `internal error${requestId ? ` (request id ${requestId})` : ''}` });
+  }
+}
+
+function codeOf(status: number): string {
+  switch (status) {
+    case 401:
+      return 'UNAUTHENTICATED';
+    case 403:
+      return 'FORBIDDEN';
+    case 404:
+      return 'NOT_FOUND';
+    case 409:
+      return 'CONFLICT';
+    case 413:
+      return 'PAYLOAD_TOO_LARGE';
+    default:
+      return status < 500 ? 'BAD_USER_INPUT' : 'INTERNAL_SERVER_ERROR';
+  }
+}

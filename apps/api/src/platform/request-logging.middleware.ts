@@ -1,0 +1,34 @@
+import { randomUUID } from 'node:crypto';
+import type { NextFunction, Request, Response } from 'express';
+import type { Logger } from '@portcullis/platform';
+import type { ApiMetrics } from './metrics';
+import { requestContext } from '@portcullis/platform';
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * Gives every request an id (the caller's X-Request-Id when well-formed), binds it to
+ * the async context for log lines, and logs one line per request: method, route,
+ * status, duration. Never the headers, so never a token.
+ */
+export function requestLogging(logger: Logger, metrics: ApiMetrics) {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const incoming = req.header('x-request-id');
+    const requestId = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    res.setHeader('X-Request-Id', requestId);
+    const started = process.hrtime.bigint();
+    const ctx = { requestId };
+    requestContext.run(ctx, () => {
+      res.on('finish', () => {
+        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+        const route = req.route?.path ?? req.path;
+        metrics.httpDuration.observe({ method: req.method, route: String(route), status: String(res.statusCode) }, seconds);
+        if (req.path === '/healthz' || req.path === '/metrics') return;
+        requestContext.run(ctx, () =>
+          logger.info({ method: req.method, path: req.path, status: res.statusCode, durationMs: Math.round(seconds * 1000) }, 'request'),
+        );
+      });
+      next();
+    });
+  };
+}

@@ -1,0 +1,17 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import type { AppConfig } from '@portcullis/config';
+import { PlatformModule } from '@portcullis/platform';
+
+/**
+ * The worker process: BullMQ processors, no HTTP. It shares the platform providers
+ * (config, logger, PostgreSQL, Redis) with the API and composes its own processors.
+ */
+@Module({})
+export class WorkerModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: WorkerModule,
+      imports: [PlatformModule.forRoot(config, { serviceName: 'portcullis-worker' })],
+    };
+  }
+}

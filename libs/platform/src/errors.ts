@@ -1,0 +1,44 @@
+/**
+ * Domain errors carry a code; the GraphQL error formatter and the HTTP exception
+ * filter map them in one place. Anything else is a bug: logged, answered sanitised.
+ */
+export type ErrorCode = 'UNAUTHENTICATED' | 'FORBIDDEN' | 'BAD_USER_INPUT' | 'NOT_FOUND' | 'CONFLICT' | 'PAYLOAD_TOO_LARGE';
+
+export class DomainError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    /** The offending input field (BAD_USER_INPUT, CONFLICT), e.g. `input.externalId`. */
+    readonly field?: string,
+  ) {
+    super(message);
+  }
+}
+
+export const badInput = (field: string, message: string) => new DomainError('BAD_USER_INPUT', message, field);
+export const conflict = (field: string, message: string) => new DomainError('CONFLICT', message, field);
+export const notFound = (message: string) => new DomainError('NOT_FOUND', message);
+export const forbidden = (message: string) => new DomainError('FORBIDDEN', message);
+export const unauthenticated = (message: string) => new DomainError('UNAUTHENTICATED', message);
+
+export function httpStatusOf(code: ErrorCode): number {
+  switch (code) {
+    case 'UNAUTHENTICATED':
+      return 401;
+    case 'FORBIDDEN':
+      return 403;
+    case 'BAD_USER_INPUT':
+      return 400;
+    case 'NOT_FOUND':
+      return 404;
+    case 'CONFLICT':
+      return 409;
+    case 'PAYLOAD_TOO_LARGE':
+      return 413;
+  }
+}
+
+/** Prisma's unique-constraint violation, mapped to CONFLICT on the named field. */
+export function isUniqueViolation(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: string }).code === 'P2002';
+}

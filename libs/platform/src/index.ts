@@ -1,0 +1,11 @@
+// Process plumbing shared by the API and the worker: config/clock/logger/DB/Redis
+// providers, request context for log lines, and the domain error vocabulary.
+export { PlatformModule } from './platform.module';
+export { createLogger, NestJsonLogger } from './logger';
+export type { Logger } from './logger';
+export { requestContext } from './request-context';
+export type { RequestContext } from './request-context';
+export { APP_CONFIG, PRISMA, REDIS, LOGGER, CLOCK, systemClock } from './tokens';
+export type { Clock } from './tokens';
+export { DomainError, badInput, conflict, notFound, forbidden, unauthenticated, httpStatusOf, isUniqueViolation } from './errors';
+export type { ErrorCode } from './errors';

@@ -1,0 +1,19 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+
+/** Per-request facts every log line carries. Never holds a token. */
+export interface RequestContext {
+  readonly requestId: string;
+  tenantId?: string;
+  principalId?: string;
+}
+
+const storage = new AsyncLocalStorage<RequestContext>();
+
+export const requestContext = {
+  run<T>(ctx: RequestContext, fn: () => T): T {
+    return storage.run(ctx, fn);
+  },
+  current(): RequestContext | undefined {
+    return storage.getStore();
+  },
+};

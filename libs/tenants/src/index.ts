@@ -1,0 +1,2 @@
+export { TenantOnboarding, OnboardingError, DEFAULT_POLICIES, defaultPolicyRules } from './onboarding';
+export type { TenantSummary } from './onboarding';

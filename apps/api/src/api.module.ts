@@ -3,13 +3,18 @@ import { APP_GUARD } from '@nestjs/core';
 import { GraphQLModule } from '@nestjs/graphql';
 import type { AppConfig } from '@portcullis/config';
 import { PlatformModule, LOGGER, createLogger, type Clock, type Logger } from '@portcullis/platform';
+import { AuditLogResolver } from './audit/audit-log.resolver';
 import { AuditLogWriter } from './audit/audit-log.writer';
 import { authOptionsFrom, AuthModule, BearerAuthGuard } from './auth';
 import { CloudScopeResolver } from './cloud-scopes/cloud-scope.resolver';
 import { CloudScopeService } from './cloud-scopes/cloud-scope.service';
+import { ClusterResolver } from './clusters/cluster.resolver';
+import { ClusterService } from './clusters/cluster.service';
 import { graphqlOptions } from './graphql/graphql.options';
 import { MeResolver } from './me/me.resolver';
 import { HealthController } from './platform/health.controller';
+import { RoleResolver } from './roles/role.resolver';
+import { RoleService } from './roles/role.service';
 import { ApiMetrics } from './platform/metrics';
 import { requestLogging } from './platform/request-logging.middleware';
 import { TenancyGuard } from './tenancy/tenancy.guard';
@@ -22,7 +27,18 @@ export interface ApiModuleOptions {
 }
 
 /** Domain providers of the API, one array per concern, composed once here. */
-const DOMAIN_PROVIDERS = [TenantDb, AuditLogWriter, MeResolver, CloudScopeService, CloudScopeResolver];
+const DOMAIN_PROVIDERS = [
+  TenantDb,
+  AuditLogWriter,
+  AuditLogResolver,
+  MeResolver,
+  RoleService,
+  RoleResolver,
+  CloudScopeService,
+  CloudScopeResolver,
+  ClusterService,
+  ClusterResolver,
+];
 
 @Module({})
 export class ApiModule implements NestModule {

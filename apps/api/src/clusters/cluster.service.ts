@@ -1,0 +1,131 @@
+import { Injectable } from '@nestjs/common';
+import type { Prisma } from '@portcullis/db';
+import { badInput, conflict, forbidden, isUniqueViolation, notFound } from '@portcullis/platform';
+import { AuditLogWriter } from '../audit/audit-log.writer';
+import { toCloudScope } from '../cloud-scopes/cloud-scope.service';
+import { decodeCursor, pageSize, toConnection, type Connection } from '../graphql/connection';
+import type { Principal } from '../tenancy/principal';
+import { TenantDb } from '../tenancy/tenant-db';
+import { issueAgentCredential } from './agent-credential';
+import type { Cluster, ClustersArgs, ClusterWithToken, RegisterClusterInput } from './cluster.types';
+
+const withScope = { cloudScope: true } as const;
+type Row = Prisma.ClusterGetPayload<{ include: typeof withScope }>;
+
+/** Clusters and their agent credentials; managed by SECURITY_ADMIN/OWNER of the cluster's cloud scope. */
+@Injectable()
+export class ClusterService {
+  constructor(
+    private readonly db: TenantDb,
+    private readonly audit: AuditLogWriter,
+  ) {}
+
+  list(principal: Principal, args: ClustersArgs): Promise<Connection<Cluster>> {
+    const readable = principal.scopesWith('read');
+    const f = args.filter ?? {};
+    const where: Prisma.ClusterWhereInput = {
+      ...(readable === 'all' ? {} : { cloudScopeId: { in: [...readable] } }),
+      ...(f.cloudScopeId ? { cloudScopeId: f.cloudScopeId } : {}),
+      ...(f.distribution ? { distribution: f.distribution } : {}),
+      ...(f.search ? { name: { contains: f.search.toLowerCase() } } : {}),
+    };
+    const after = decodeCursor(args.after);
+    const size = pageSize(args);
+    return this.db.run(principal, async (tx) => {
+      const [rows, total] = await Promise.all([
+        tx.cluster.findMany({
+          where: after ? { AND: [where, { OR: [{ name: { gt: after.key } }, { name: after.key, id: { gt: after.id } }] }] } : where,
+          include: withScope,
+          orderBy: [{ name: 'asc' }, { id: 'asc' }],
+          take: size + 1,
+        }),
+        tx.cluster.count({ where }),
+      ]);
+      return toConnection(rows, size, total, (r) => ({ key: r.name, id: r.id }), toCluster);
+    });
+  }
+
+  async register(principal: Principal, input: RegisterClusterInput): Promise<ClusterWithToken> {
+    if (!principal.canOnScope('manage', input.cloudScopeId)) {
+      throw principal.canOnScope('read', input.cloudScopeId)
+        ? forbidden('registering a cluster needs SECURITY_ADMIN or OWNER on its cloud scope')
+        : badInput('cloudScopeId', `cloudScopeId: cloud scope ${input.cloudScopeId} does not exist`);
+    }
+    const credential = issueAgentCredential();
+    try {
+      return await this.db.run(principal, async (tx) => {
+        if (!(await tx.cloudScope.findUnique({ where: { id: input.cloudScopeId } }))) {
+          throw badInput('cloudScopeId', `cloudScopeId: cloud scope ${input.cloudScopeId} does not exist`);
+        }
+        const row = await tx.cluster.create({
+          data: {
+            tenantId: principal.tenantId,
+            cloudScopeId: input.cloudScopeId,
+            name: input.name,
+            distribution: input.distribution,
+            kubernetesVersion: input.kubernetesVersion ?? null,
+            agentTokenId: credential.tokenId,
+            agentTokenHash: credential.secretHash,
+          },
+          include: withScope,
+        });
+        const cluster = toCluster(row);
+        await this.audit.record(tx, principal, { action: 'cluster.register', targetType: 'Cluster', targetId: row.id, after: snapshot(cluster) });
+        return { cluster, agentToken: credential.token };
+      });
+    } catch (err) {
+      if (isUniqueViolation(err)) throw conflict('name', `name: a cluster named ${input.name} already exists in this tenant`);
+      throw err;
+    }
+  }
+
+  async rotateToken(principal: Principal, id: string): Promise<ClusterWithToken> {
+    const credential = issueAgentCredential();
+    return this.db.run(principal, async (tx) => {
+      const before = await this.findManageable(tx, principal, id);
+      const row = await tx.cluster.update({
+        where: { id },
+        data: { agentTokenId: credential.tokenId, agentTokenHash: credential.secretHash, tokenRotatedAt: new Date() },
+        include: withScope,
+      });
+      await this.audit.record(tx, principal, { action: 'cluster.rotateToken', targetType: 'Cluster', targetId: id, before: { tokenRotatedAt: before.tokenRotatedAt }, after: { tokenRotatedAt: row.tokenRotatedAt } });
+      return { cluster: toCluster(row), agentToken: credential.token };
+    });
+  }
+
+  async delete(principal: Principal, id: string): Promise<Cluster> {
+    return this.db.run(principal, async (tx) => {
+      const row = await this.findManageable(tx, principal, id);
+      await tx.cluster.delete({ where: { id } });
+      const cluster = toCluster(row);
+      await this.audit.record(tx, principal, { action: 'cluster.delete', targetType: 'Cluster', targetId: id, before: snapshot(cluster) });
+      return cluster;
+    });
+  }
+
+  private async findManageable(tx: Prisma.TransactionClient, principal: Principal, id: string): Promise<Row> {
+    const row = await tx.cluster.findUnique({ where: { id }, include: withScope });
+    if (!row || !principal.canOnScope('read', row.cloudScopeId)) throw notFound(`cluster ${id} does not exist`);
+    if (!principal.canOnScope('manage', row.cloudScopeId)) throw forbidden('this needs SECURITY_ADMIN or OWNER on the cluster\'s cloud scope');
+    return row;
+  }
+}
+
+export function toCluster(row: Row): Cluster {
+  return {
+    id: row.id,
+    name: row.name,
+    distribution: row.distribution,
+    kubernetesVersion: row.kubernetesVersion,
+    cloudScope: toCloudScope(row.cloudScope),
+    lastSeenAt: row.lastSeenAt,
+    agentVersion: row.agentVersion,
+    appliedRevision: row.appliedRevision,
+    tokenRotatedAt: row.tokenRotatedAt,
+    createdAt: row.createdAt,
+  };
+}
+
+function snapshot(c: Cluster) {
+  return { name: c.name, distribution: c.distribution, kubernetesVersion: c.kubernetesVersion, cloudScopeId: c.cloudScope.id };
+}

@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { describe, it } from 'node:test';
+import { ConfigError, loadConfig, repoPath } from '@portcullis/config';
+
+describe('loadConfig', () => {
+  it('applies the documented defaults', () => {
+    const c = loadConfig({});
+    assert.equal(c.env, 'development');
+    assert.equal(c.port, 3000);
+    assert.equal(c.databaseUrl, 'postgresql://postgres@127.0.0.1:5432/portcullis');
+    assert.equal(c.redisUrl, 'redis://127.0.0.1:6379');
+    assert.deepEqual(c.devIssuer, { port: 3443, stateDir: '.portcullis/dev-issuer' });
+    assert.equal(c.auth.metadataUrl, 'https://127.0.0.1:3443/common/v2.0/.well-known/openid-configuration');
+    assert.equal(c.auth.issuerTemplate, 'https://127.0.0.1:3443/{tenantid}/v2.0');
+  });
+
+  it('uses Entra ID and no dev issuer in production', () => {
+    const c = loadConfig({ NODE_ENV: 'production' });
+    assert.equal(c.devIssuer, null);
+    assert.equal(c.auth.metadataUrl, 'https://login.microsoftonline.com/common/v2.0/.well-known/openid-configuration');
+    assert.equal(c.auth.issuerTemplate, 'https://login.microsoftonline.com/{tenantid}/v2.0');
+  });
+
+  const bad: Array<[Record<string, string>, string, RegExp]> = [
+    [{ PORT: 'eighty' }, 'PORT', /port number/],
+    [{ PORT: '70000' }, 'PORT', /65535/],
+    [{ DATABASE_URL: 'mysql://x/y' }, 'DATABASE_URL', /postgresql/],
+    [{ REDIS_URL: 'not a url' }, 'REDIS_URL', /redis/],
+    [{ NODE_ENV: 'staging' }, 'NODE_ENV', /development/],
+    [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL', /info/],
+    [{ AUTH_ISSUER_TEMPLATE: 'https://issuer/v2.0' }, 'AUTH_ISSUER_TEMPLATE', /\{tenantid\}/],
+    [{ AUTH_METADATA_URL: 'http://plain/metadata' }, 'AUTH_METADATA_URL', /https/],
+    [{ NODE_ENV: 'production', DEV_ISSUER_ENABLED: 'true' }, 'DEV_ISSUER_ENABLED', /production/],
+    [{ NODE_ENV: 'production', AUTH_METADATA_URL: 'https://127.0.0.1:3443/common/v2.0/.well-known/openid-configuration' }, 'AUTH_METADATA_URL', /dev issuer/],
+  ];
+  for (const [env, setting, message] of bad) {
+    it(`refuses ${JSON.stringify(env)} naming ${setting}`, () => {
+      assert.throws(
+        () => loadConfig(env),
+        (err: unknown) => err instanceof ConfigError && err.setting === setting && message.test(err.message),
+      );
+    });
+  }
+
+  it('stops a process with one line naming the setting', () => {
+    const res = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(repoPath('libs', 'config'))}).loadConfigOrExit()`], {
+      env: { PATH: process.env['PATH'], PORT: 'eighty' },
+      encoding: 'utf8',
+    });
+    assert.equal(res.status, 1);
+    const lines = res.stderr.trim().split('\n');
+    assert.equal(lines.length, 1);
+    assert.match(lines[0]!, /^portcullis: invalid configuration: PORT /);
+  });
+});

@@ -10,11 +10,16 @@ import { CloudScopeResolver } from './cloud-scopes/cloud-scope.resolver';
 import { CloudScopeService } from './cloud-scopes/cloud-scope.service';
 import { ClusterResolver } from './clusters/cluster.resolver';
 import { ClusterService } from './clusters/cluster.service';
+import { DomainEvents } from './events/domain-events';
 import { graphqlOptions } from './graphql/graphql.options';
 import { MeResolver } from './me/me.resolver';
 import { HealthController } from './platform/health.controller';
+import { ExemptionService } from './policies/exemption.service';
+import { PolicyResolver } from './policies/policy.resolver';
+import { PolicyService } from './policies/policy.service';
 import { RoleResolver } from './roles/role.resolver';
 import { RoleService } from './roles/role.service';
+import { RuleCatalogResolver } from './rule-catalog/rule-catalog.resolver';
 import { ApiMetrics } from './platform/metrics';
 import { requestLogging } from './platform/request-logging.middleware';
 import { TenancyGuard } from './tenancy/tenancy.guard';
@@ -38,6 +43,11 @@ const DOMAIN_PROVIDERS = [
   CloudScopeResolver,
   ClusterService,
   ClusterResolver,
+  DomainEvents,
+  RuleCatalogResolver,
+  PolicyService,
+  ExemptionService,
+  PolicyResolver,
 ];
 
 @Module({})

@@ -11,9 +11,10 @@ import { CloudScopeService } from './cloud-scopes/cloud-scope.service';
 import { ClusterResolver } from './clusters/cluster.resolver';
 import { ClusterService } from './clusters/cluster.service';
 import { DomainEvents } from './events/domain-events';
-import { graphqlOptions } from './graphql/graphql.options';
+import { graphqlOptions, SCHEMA_FILE } from './graphql/graphql.options';
 import { MeResolver } from './me/me.resolver';
 import { HealthController } from './platform/health.controller';
+import { EffectivePoliciesResolver } from './policies/effective-policies.resolver';
 import { ExemptionService } from './policies/exemption.service';
 import { PolicyResolver } from './policies/policy.resolver';
 import { PolicyService } from './policies/policy.service';
@@ -48,6 +49,7 @@ const DOMAIN_PROVIDERS = [
   PolicyService,
   ExemptionService,
   PolicyResolver,
+  EffectivePoliciesResolver,
 ];
 
 @Module({})
@@ -64,7 +66,8 @@ export class ApiModule implements NestModule {
       imports: [
         PlatformModule.forRoot(config, { clock: options.clock, logger }),
         AuthModule.register(authOptionsFrom(config)),
-        GraphQLModule.forRoot(graphqlOptions(config, logger, options.schemaFile === false ? true : options.schemaFile)),
+        // production keeps the schema in memory; development rewrites the committed schema.gql
+        GraphQLModule.forRoot(graphqlOptions(config, logger, (options.schemaFile ?? (config.env === 'development' ? SCHEMA_FILE : false)) || true)),
       ],
       controllers: [HealthController],
       providers: [

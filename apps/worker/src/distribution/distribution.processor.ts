@@ -1,0 +1,113 @@
+import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { Queue, Worker, type Job } from 'bullmq';
+import type { AppConfig } from '@portcullis/config';
+import type { PrismaClient } from '@portcullis/db';
+import { BundleCompiler } from '@portcullis/distribution';
+import { APP_CONFIG, LOGGER, PRISMA, REDIS, type Logger } from '@portcullis/platform';
+import type { Redis } from 'ioredis';
+import { BUNDLE_COMPILER } from './tokens';
+
+export const DISTRIBUTION_QUEUE = 'distribution';
+
+/** What the API's outbox publishes (see apps/api/src/events/domain-events.ts). */
+export interface DistributionJob {
+  readonly eventId?: string;
+  readonly tenantId: string;
+  readonly clusterId?: string;
+  readonly cloudScopeIds?: readonly string[];
+  readonly clusterIds?: readonly string[];
+}
+
+const RELAY = 'relay-outbox';
+const RECONCILE = 'reconcile';
+
+/**
+ * Consumes the distribution queue: each domain event recompiles the bundles of the
+ * clusters it can affect. Jobs are idempotent (content hashes decide what changes),
+ * retried with backoff, and stalled jobs of a crashed worker are picked up again.
+ * Two repeatable jobs repair what events missed: the outbox relay re-publishes
+ * events whose publish failed, and the reconcile pass recompiles every tenant,
+ * which also re-signs bundles before they expire.
+ */
+@Injectable()
+export class DistributionProcessor implements OnModuleInit, OnModuleDestroy {
+  private worker: Worker | undefined;
+  private queue: Queue | undefined;
+
+  constructor(
+    @Inject(PRISMA) private readonly prisma: PrismaClient,
+    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(BUNDLE_COMPILER) private readonly compiler: BundleCompiler,
+  ) {}
+
+  async onModuleInit(): Promise<void> {
+    const connection = this.redis.duplicate({ maxRetriesPerRequest: null });
+    this.queue = new Queue(DISTRIBUTION_QUEUE, { connection: this.redis, prefix: this.config.redisPrefix });
+    await this.queue.upsertJobScheduler(RELAY, { every: 15_000 }, { name: RELAY, data: {} });
+    await this.queue.upsertJobScheduler(RECONCILE, { every: 300_000 }, { name: RECONCILE, data: {} });
+    this.worker = new Worker(DISTRIBUTION_QUEUE, (job) => this.process(job), {
+      connection,
+      prefix: this.config.redisPrefix,
+      concurrency: 4,
+      lockDuration: 60_000,
+      stalledInterval: 15_000,
+    });
+    this.worker.on('failed', (job, err) => this.logger.error({ err, jobId: job?.id, name: job?.name, attempts: job?.attemptsMade }, 'distribution job failed'));
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.worker?.close();
+    await this.queue?.close();
+  }
+
+  async process(job: Job): Promise<unknown> {
+    switch (job.name) {
+      case RELAY:
+        return this.relayOutbox();
+      case RECONCILE:
+        return this.reconcile();
+      default:
+        return this.recompile(job.data as DistributionJob);
+    }
+  }
+
+  private async recompile(event: DistributionJob): Promise<unknown> {
+    const clusterIds = await this.affectedClusters(event);
+    const result = await this.compiler.compileTenant(event.tenantId, clusterIds);
+    this.logger.info({ tenantId: event.tenantId, eventId: event.eventId, ...result }, 'bundles compiled');
+    return result;
+  }
+
+  /** undefined = every cluster of the tenant. */
+  private async affectedClusters(event: DistributionJob): Promise<string[] | undefined> {
+    if (event.clusterId) return [event.clusterId];
+    const scopes = event.cloudScopeIds ?? [];
+    const explicit = event.clusterIds ?? [];
+    if (scopes.length === 0 && explicit.length === 0) return undefined;
+    const inScopes = scopes.length
+      ? await this.prisma.cluster.findMany({ where: { tenantId: event.tenantId, cloudScopeId: { in: [...scopes] } }, select: { id: true } })
+      : [];
+    return [...new Set([...inScopes.map((c) => c.id), ...explicit])];
+  }
+
+  private async relayOutbox(): Promise<number> {
+    const stale = await this.prisma.domainEvent.findMany({
+      where: { publishedAt: null, createdAt: { lt: new Date(Date.now() - 10_000) } },
+      orderBy: { id: 'asc' },
+      take: 500,
+    });
+    for (const e of stale) {
+      await this.queue!.add(e.type, { eventId: e.id.toString(), tenantId: e.tenantId, ...(e.payload as object) }, { jobId: `event-${e.id}`, attempts: 10, backoff: { type: 'exponential', delay: 500 } });
+      await this.prisma.domainEvent.update({ where: { id: e.id }, data: { publishedAt: new Date() } });
+    }
+    return stale.length;
+  }
+
+  private async reconcile(): Promise<number> {
+    const tenants = await this.prisma.tenant.findMany({ where: { status: 'ACTIVE' }, select: { id: true } });
+    for (const t of tenants) await this.compiler.compileTenant(t.id);
+    return tenants.length;
+  }
+}

@@ -91,7 +91,9 @@ export class BearerAuthGuard implements CanActivate {
 }
 
 function reasonOf(info: unknown): string {
-  const text = typeof info === 'string' ? info : info instanceof Error ? info.message : JSON.stringify(info ?? '');
+  const raw = typeof info === 'string' ? info : info instanceof Error ? info.message : JSON.stringify(info ?? '');
+  // our own verify callback's reasons come back wrapped as "error: invalid_token, error description: <reason>"
+  const text = raw.includes('error description: ') ? raw.slice(raw.indexOf('error description: ') + 19) : raw;
   if (text.startsWith('the bearer token')) return text;
   return REASONS.find(([pattern]) => pattern.test(text))?.[1] ?? 'the bearer token was not accepted';
 }

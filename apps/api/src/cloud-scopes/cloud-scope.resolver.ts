@@ -1,10 +1,11 @@
 import { Args, Mutation, Query, Resolver } from '@nestjs/graphql';
 import { ConnectionType } from '../graphql/connection';
+import { IdArg } from '../graphql/id-arg';
 import { Access } from '../tenancy/access.decorator';
 import { CurrentPrincipal } from '../tenancy/current-principal.decorator';
 import type { Principal } from '../tenancy/principal';
 import { CloudScopeService } from './cloud-scope.service';
-import { CloudScope, CloudScopeIdArgs, CloudScopesArgs, CreateCloudScopeInput, UpdateCloudScopeInput } from './cloud-scope.types';
+import { CloudScope, CloudScopesArgs, CreateCloudScopeInput, UpdateCloudScopeInput } from './cloud-scope.types';
 
 const CloudScopeConnection = ConnectionType(CloudScope, 'CloudScope');
 
@@ -26,13 +27,13 @@ export class CloudScopeResolver {
 
   @Access('manage')
   @Mutation(() => CloudScope)
-  updateCloudScope(@CurrentPrincipal() principal: Principal, @Args() { id }: CloudScopeIdArgs, @Args('input') input: UpdateCloudScopeInput) {
+  updateCloudScope(@CurrentPrincipal() principal: Principal, @IdArg() id: string, @Args('input') input: UpdateCloudScopeInput) {
     return this.scopes.update(principal, id, input);
   }
 
   @Access('manage')
   @Mutation(() => CloudScope)
-  deleteCloudScope(@CurrentPrincipal() principal: Principal, @Args() { id }: CloudScopeIdArgs) {
+  deleteCloudScope(@CurrentPrincipal() principal: Principal, @IdArg() id: string) {
     return this.scopes.delete(principal, id);
   }
 }

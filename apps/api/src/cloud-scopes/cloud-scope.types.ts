@@ -1,6 +1,6 @@
 import { ArgsType, Field, ID, InputType, ObjectType, registerEnumType } from '@nestjs/graphql';
 import { Type } from 'class-transformer';
-import { IsEnum, IsOptional, IsString, IsUUID, Length, MaxLength, ValidateNested } from 'class-validator';
+import { IsEnum, IsOptional, IsString, Length, MaxLength, ValidateNested } from 'class-validator';
 import { CloudProvider } from '@portcullis/db';
 import { PageArgs } from '../graphql/connection';
 
@@ -73,11 +73,4 @@ export class CloudScopesArgs extends PageArgs {
   @ValidateNested()
   @Type(() => CloudScopeFilter)
   filter?: CloudScopeFilter;
-}
-
-@ArgsType()
-export class CloudScopeIdArgs {
-  @Field(() => ID)
-  @IsUUID()
-  id!: string;
 }

@@ -1,10 +1,11 @@
 import { Args, Mutation, Query, Resolver } from '@nestjs/graphql';
 import { ConnectionType } from '../graphql/connection';
+import { IdArg } from '../graphql/id-arg';
 import { Access } from '../tenancy/access.decorator';
 import { CurrentPrincipal } from '../tenancy/current-principal.decorator';
 import type { Principal } from '../tenancy/principal';
 import { ClusterService } from './cluster.service';
-import { Cluster, ClusterIdArgs, ClustersArgs, ClusterWithToken, RegisterClusterInput } from './cluster.types';
+import { Cluster, ClustersArgs, ClusterWithToken, RegisterClusterInput } from './cluster.types';
 
 const ClusterConnection = ConnectionType(Cluster, 'Cluster');
 
@@ -26,13 +27,13 @@ export class ClusterResolver {
 
   @Access('manage')
   @Mutation(() => ClusterWithToken, { description: 'Replaces the agent token; the old one stops working at once.' })
-  rotateClusterToken(@CurrentPrincipal() principal: Principal, @Args() { id }: ClusterIdArgs) {
+  rotateClusterToken(@CurrentPrincipal() principal: Principal, @IdArg() id: string) {
     return this.service.rotateToken(principal, id);
   }
 
   @Access('manage')
   @Mutation(() => Cluster)
-  deleteCluster(@CurrentPrincipal() principal: Principal, @Args() { id }: ClusterIdArgs) {
+  deleteCluster(@CurrentPrincipal() principal: Principal, @IdArg() id: string) {
     return this.service.delete(principal, id);
   }
 }

@@ -103,9 +103,3 @@ export class ClustersArgs extends PageArgs {
   filter?: ClusterFilter;
 }
 
-@ArgsType()
-export class ClusterIdArgs {
-  @Field(() => ID)
-  @IsUUID('all')
-  id!: string;
-}

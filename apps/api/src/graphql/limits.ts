@@ -48,7 +48,9 @@ export function complexityLimit(schemaRef: () => GraphQLSchema, maxComplexity: n
     async requestDidStart() {
       return {
         async didResolveOperation({ request, document }) {
-          const complexity = getComplexity({
+          let complexity: number;
+          try {
+            complexity = getComplexity({
             schema: schemaRef(),
             operationName: request.operationName,
             query: document,
@@ -59,7 +61,12 @@ export function complexityLimit(schemaRef: () => GraphQLSchema, maxComplexity: n
               ({ args, childComplexity }) => (typeof args['first'] === 'number' ? 1 + childComplexity * args['first'] : undefined),
               simpleEstimator({ defaultComplexity: 1 }),
             ],
-          });
+            });
+          } catch (err) {
+            // variables that do not coerce (unknown enum values, wrong types) are the caller's input error
+            if (err instanceof GraphQLError) throw new GraphQLError(err.message, { extensions: { code: 'BAD_USER_INPUT' } });
+            throw err;
+          }
           if (complexity > maxComplexity) {
             throw new GraphQLError(`operation complexity ${complexity} exceeds the limit of ${maxComplexity}`, {
               extensions: { code: 'BAD_USER_INPUT', field: 'query' },

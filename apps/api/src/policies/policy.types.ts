@@ -367,9 +367,3 @@ export class PoliciesArgs extends PageArgs {
   filter?: PolicyFilter;
 }
 
-@ArgsType()
-export class PolicyIdArgs {
-  @Field(() => ID)
-  @IsUUID('all')
-  id!: string;
-}

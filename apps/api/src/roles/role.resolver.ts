@@ -1,10 +1,11 @@
 import { Args, Mutation, Query, Resolver } from '@nestjs/graphql';
 import { ConnectionType } from '../graphql/connection';
+import { IdArg } from '../graphql/id-arg';
 import { Access } from '../tenancy/access.decorator';
 import { CurrentPrincipal } from '../tenancy/current-principal.decorator';
 import type { Principal } from '../tenancy/principal';
 import { RoleService } from './role.service';
-import { AssignRoleInput, RoleAssignment, RoleAssignmentIdArgs, RoleAssignmentsArgs } from './role.types';
+import { AssignRoleInput, RoleAssignment, RoleAssignmentsArgs } from './role.types';
 
 const RoleAssignmentConnection = ConnectionType(RoleAssignment, 'RoleAssignment');
 
@@ -26,7 +27,7 @@ export class RoleResolver {
 
   @Access('administer')
   @Mutation(() => RoleAssignment, { description: 'Removes a role assignment; the last tenant-level OWNER cannot be removed.' })
-  revokeRole(@CurrentPrincipal() principal: Principal, @Args() { id }: RoleAssignmentIdArgs) {
+  revokeRole(@CurrentPrincipal() principal: Principal, @IdArg() id: string) {
     return this.roles.revoke(principal, id);
   }
 }

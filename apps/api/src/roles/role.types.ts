@@ -69,9 +69,3 @@ export class RoleAssignmentsArgs extends PageArgs {
   filter?: RoleAssignmentFilter;
 }
 
-@ArgsType()
-export class RoleAssignmentIdArgs {
-  @Field(() => ID)
-  @IsUUID('all')
-  id!: string;
-}

@@ -17,6 +17,8 @@ interface Fixture {
   tokens: Record<Who, string>;
   s1: string;
   s2: string;
+  /** id of the tenant-level SECURITY_ADMIN grant of tenant A */
+  tenantGrant: string;
 }
 
 let seq = 0;
@@ -85,8 +87,9 @@ const CASES: Case[] = [
     check: (d, f) => ids(d['cloudScopes']).includes(f.s2),
   },
   {
+    // another tenant's Owner creates in its own tenant: allowed, and invisible to tenant A (see the list cases)
     name: 'createCloudScope',
-    allowed: ADMINS_T,
+    allowed: [...ADMINS_T, 'otherTenant'],
     run: (f, t) => f.h.gql(t, `mutation($i: CreateCloudScopeInput!) { createCloudScope(input: $i) { id } }`, { i: { provider: 'AWS_ACCOUNT', externalId: account(), displayName: 'x' } }),
   },
   { name: 'updateCloudScope S1', allowed: S1_MANAGERS, run: (f, t) => f.h.gql(t, `mutation($id: ID!) { updateCloudScope(id: $id, input: { displayName: "renamed" }) { id } }`, { id: f.s1 }) },
@@ -116,17 +119,32 @@ const CASES: Case[] = [
   { name: 'deleteCluster S1', allowed: S1_MANAGERS, run: async (f, t) => f.h.gql(t, `mutation($id: ID!) { deleteCluster(id: $id) { id } }`, { id: await newCluster(f, f.s1) }) },
   { name: 'deleteCluster S2', allowed: ADMINS_T, run: async (f, t) => f.h.gql(t, `mutation($id: ID!) { deleteCluster(id: $id) { id } }`, { id: await newCluster(f, f.s2) }) },
   {
-    name: 'roleAssignments sees tenant-level grants',
+    name: "roleAssignments sees tenant A's tenant-level grants",
     allowed: READERS_T,
-    run: (f, t) => f.h.gql(t, '{ roleAssignments(first: 100) { edges { node { id cloudScope { id } } } } }'),
-    check: (d) => (d['roleAssignments'] as { edges: Array<{ node: { cloudScope: unknown } }> }).edges.some((e) => e.node.cloudScope === null),
+    run: (f, t) => f.h.gql(t, '{ roleAssignments(first: 100) { edges { node { id } } } }'),
+    check: (d, f) => ids(d['roleAssignments']).includes(f.tenantGrant),
   },
-  { name: 'assignRole tenant-level', allowed: OWNER_T, run: (f, t) => f.h.gql(t, `mutation($i: AssignRoleInput!) { assignRole(input: $i) { id } }`, { i: { principalId: randomUUID(), role: 'SECURITY_READER' } }) },
+  {
+    name: 'roleAssignments sees S1 grants',
+    allowed: S1_READERS,
+    run: async (f, t) => {
+      const id = await newGrant(f, f.s1);
+      const res = await f.h.gql(t, '{ roleAssignments(first: 100) { edges { node { id } } } }');
+      return { ...res, data: res.data ? { ...res.data, expected: id } : res.data };
+    },
+    check: (d) => ids(d['roleAssignments']).includes(d['expected'] as string),
+  },
+  { name: 'assignRole tenant-level', allowed: [...OWNER_T, 'otherTenant'], run: (f, t) => f.h.gql(t, `mutation($i: AssignRoleInput!) { assignRole(input: $i) { id } }`, { i: { principalId: randomUUID(), role: 'SECURITY_READER' } }) },
   { name: 'assignRole on S1', allowed: ['ownerT', 'ownerS1'], run: (f, t) => f.h.gql(t, `mutation($i: AssignRoleInput!) { assignRole(input: $i) { id } }`, { i: { principalId: randomUUID(), role: 'SECURITY_READER', cloudScopeId: f.s1 } }) },
   { name: 'assignRole on S2', allowed: OWNER_T, run: (f, t) => f.h.gql(t, `mutation($i: AssignRoleInput!) { assignRole(input: $i) { id } }`, { i: { principalId: randomUUID(), role: 'SECURITY_READER', cloudScopeId: f.s2 } }) },
   { name: 'revokeRole tenant-level', allowed: OWNER_T, run: async (f, t) => f.h.gql(t, `mutation($id: ID!) { revokeRole(id: $id) { id } }`, { id: await newGrant(f, null) }) },
   { name: 'revokeRole on S1', allowed: ['ownerT', 'ownerS1'], run: async (f, t) => f.h.gql(t, `mutation($id: ID!) { revokeRole(id: $id) { id } }`, { id: await newGrant(f, f.s1) }) },
-  { name: 'auditLog', allowed: READERS_T, run: (f, t) => f.h.gql(t, '{ auditLog(first: 5) { totalCount edges { node { action } } } }') },
+  {
+    name: "auditLog shows tenant A's changes",
+    allowed: READERS_T,
+    run: (f, t) => f.h.gql(t, `query($s: String!) { auditLog(first: 5, filter: { targetId: $s }) { totalCount } }`, { s: f.s1 }),
+    check: (d) => (d['auditLog'] as { totalCount: number }).totalCount > 0,
+  },
   {
     name: 'policies sees S2 policy',
     allowed: READERS_T,
@@ -148,7 +166,7 @@ const CASES: Case[] = [
     allowed: ADMINS_T,
     run: (f, t) => f.h.gql(t, `mutation($i: CreatePolicyInput!) { createPolicy(input: $i) { id } }`, { i: { name: uniq('n'), type: 'MISCONFIGURATION', action: 'BLOCK', scope: { cloudScopeIds: [f.s1, f.s2] } } }),
   },
-  { name: 'createPolicy tenant-wide', allowed: ADMINS_T, run: (f, t) => f.h.gql(t, `mutation($i: CreatePolicyInput!) { createPolicy(input: $i) { id } }`, { i: { name: uniq('n'), type: 'MISCONFIGURATION', action: 'AUDIT' } }) },
+  { name: 'createPolicy tenant-wide', allowed: [...ADMINS_T, 'otherTenant'], run: (f, t) => f.h.gql(t, `mutation($i: CreatePolicyInput!) { createPolicy(input: $i) { id } }`, { i: { name: uniq('n'), type: 'MISCONFIGURATION', action: 'AUDIT' } }) },
   { name: 'updatePolicy in S1', allowed: S1_MANAGERS, run: async (f, t) => f.h.gql(t, `mutation($id: ID!) { updatePolicy(id: $id, input: { version: 1, action: BLOCK }) { id } }`, { id: await newPolicy(f, [f.s1]) }) },
   { name: 'updatePolicy in S2', allowed: ADMINS_T, run: async (f, t) => f.h.gql(t, `mutation($id: ID!) { updatePolicy(id: $id, input: { version: 1, action: BLOCK }) { id } }`, { id: await newPolicy(f, [f.s2]) }) },
   { name: 'deletePolicy in S1', allowed: S1_MANAGERS, run: async (f, t) => f.h.gql(t, `mutation($id: ID!) { deletePolicy(id: $id) { id } }`, { id: await newPolicy(f, [f.s1]) }) },
@@ -173,13 +191,15 @@ describe('authorization matrix', { skip: testDatabaseConfigured ? false : NO_DB_
       ['adminS1', 'SECURITY_ADMIN', s1],
       ['readerS1', 'SECURITY_READER', s1],
     ];
+    let tenantGrant = '';
     for (const [who, role, cloudScopeId] of grants) {
       const oid = randomUUID();
-      await ok(h.gql(a.ownerToken, `mutation($i: AssignRoleInput!) { assignRole(input: $i) { id } }`, { i: { principalId: oid, role, cloudScopeId } }));
+      const g = await ok<{ assignRole: { id: string } }>(h.gql(a.ownerToken, `mutation($i: AssignRoleInput!) { assignRole(input: $i) { id } }`, { i: { principalId: oid, role, cloudScopeId } }));
+      if (who === 'adminT') tenantGrant = g.assignRole.id;
       people[who] = await h.token(a.tenantId, oid, who);
     }
     people.noRole = await h.token(a.tenantId, randomUUID(), 'nobody');
-    f = { h, owner: a.ownerToken, tokens: people as Record<Who, string>, s1, s2 };
+    f = { h, owner: a.ownerToken, tokens: people as Record<Who, string>, s1, s2, tenantGrant };
   });
   after(async () => {
     await f?.h.close();

@@ -141,7 +141,8 @@ describe('foundation over HTTP', { skip: testDatabaseConfigured ? false : NO_DB_
       const t = await h.onboard();
       const created = await h.gql<{ createCloudScope: { id: string } }>(t.ownerToken, 'mutation { createCloudScope(input: { provider: AWS_ACCOUNT, externalId: "210987654321", displayName: "Payments" }) { id } }');
       const id = created.data!.createCloudScope.id;
-      await h.gql(t.ownerToken, `mutation { updateCloudScope(id: "${id}", input: { displayName: "Payments prod" }) { id } }`);
+      const updated = await h.gql(t.ownerToken, `mutation { updateCloudScope(id: "${id}", input: { displayName: "Payments prod" }) { id } }`);
+      assert.equal(updated.errors, undefined, JSON.stringify(updated.errors));
       const res = await h.gql<{ auditLog: { edges: Array<{ node: { action: string; principalId: string; targetId: string; before: { displayName: string } | null; after: { displayName: string } } }> } }>(
         t.ownerToken,
         `{ auditLog(filter: { targetId: "${id}" }) { edges { node { action principalId targetId before after } } } }`,
@@ -169,7 +170,8 @@ describe('foundation over HTTP', { skip: testDatabaseConfigured ? false : NO_DB_
       }
     });
     it('refuses an operation whose estimated cost is over the limit', async () => {
-      const e = onlyError(await h.gql(tenant.ownerToken, '{ policies(first: 100) { edges { node { rules { ruleId params } scope { clusters { id name cloudScope { id displayName } } } } } } }'));
+      const page = 'policies(first: 100) { edges { node { rules { ruleId params } scope { clusters { id name cloudScope { id displayName } } } } } }';
+      const e = onlyError(await h.gql(tenant.ownerToken, `{ a: ${page} b: ${page} }`));
       assert.equal(e.code, 'BAD_USER_INPUT');
       assert.match(e.message, /complexity \d+ exceeds the limit of 2000/);
     });

@@ -1,5 +1,6 @@
 import type { CliCommand } from '../command';
+import { devTokenCommand } from './dev-token';
 import { tenantCommand } from './tenant';
 
 /** Every sub-command of `portcullis`, in the order `--help` lists them. */
-export const COMMANDS: readonly CliCommand[] = [tenantCommand];
+export const COMMANDS: readonly CliCommand[] = [devTokenCommand, tenantCommand];

@@ -3,6 +3,10 @@ import { APP_GUARD } from '@nestjs/core';
 import { GraphQLModule } from '@nestjs/graphql';
 import type { AppConfig } from '@portcullis/config';
 import { PlatformModule, LOGGER, createLogger, type Clock, type Logger } from '@portcullis/platform';
+import { AgentAuthGuard } from './agent/agent-auth.guard';
+import { AgentBundleController } from './agent/agent-bundle.controller';
+import { AgentStatusController } from './agent/agent-status.controller';
+import { BundleNotifications } from './agent/bundle-notifications';
 import { AuditLogResolver } from './audit/audit-log.resolver';
 import { AuditLogWriter } from './audit/audit-log.writer';
 import { authOptionsFrom, AuthModule, BearerAuthGuard } from './auth';
@@ -18,6 +22,7 @@ import { EffectivePoliciesResolver } from './policies/effective-policies.resolve
 import { ExemptionService } from './policies/exemption.service';
 import { PolicyResolver } from './policies/policy.resolver';
 import { PolicyService } from './policies/policy.service';
+import { BundleRolloutResolver } from './rollout/bundle-rollout.resolver';
 import { RoleResolver } from './roles/role.resolver';
 import { RoleService } from './roles/role.service';
 import { RuleCatalogResolver } from './rule-catalog/rule-catalog.resolver';
@@ -50,6 +55,8 @@ const DOMAIN_PROVIDERS = [
   ExemptionService,
   PolicyResolver,
   EffectivePoliciesResolver,
+  BundleNotifications,
+  BundleRolloutResolver,
 ];
 
 @Module({})
@@ -69,12 +76,14 @@ export class ApiModule implements NestModule {
         // production keeps the schema in memory; development rewrites the committed schema.gql
         GraphQLModule.forRoot(graphqlOptions(config, logger, (options.schemaFile ?? (config.env === 'development' ? SCHEMA_FILE : false)) || true)),
       ],
-      controllers: [HealthController],
+      controllers: [HealthController, AgentBundleController, AgentStatusController],
       providers: [
         ApiMetrics,
         // order matters: the token is validated before the tenant and roles are resolved
         { provide: APP_GUARD, useClass: BearerAuthGuard },
         { provide: APP_GUARD, useClass: TenancyGuard },
+        // agent endpoints are @Public for users and authenticated by the cluster credential instead
+        { provide: APP_GUARD, useClass: AgentAuthGuard },
         ...DOMAIN_PROVIDERS,
       ],
     };

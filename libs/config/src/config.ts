@@ -40,6 +40,8 @@ const envSchema = z.object({
   GRAPHQL_MAX_COMPLEXITY: z.coerce.number().int().min(10).max(100000).default(2000),
   GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(2).max(50).default(12),
   REQUEST_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+  BUNDLE_SIGNING_KEYS_DIR: z.string().min(1).default('.portcullis/signing-keys'),
+  BUNDLE_TTL_HOURS: z.coerce.number().int().min(1).max(24 * 90).default(168),
 });
 
 export type Environment = z.infer<typeof envSchema>['NODE_ENV'];
@@ -61,6 +63,12 @@ export interface AppConfig {
   readonly devIssuer: { readonly port: number; readonly stateDir: string } | null;
   readonly graphql: { readonly maxComplexity: number; readonly maxDepth: number };
   readonly requestBodyLimitBytes: number;
+  readonly bundles: {
+    /** Ed25519 PEM keys; the newest signs, all are published. Generated on first use outside production. */
+    readonly signingKeysDir: string;
+    readonly generateMissingKeys: boolean;
+    readonly ttlMs: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -106,6 +114,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     devIssuer: devIssuerOn ? { port: e.DEV_ISSUER_PORT, stateDir: e.DEV_ISSUER_STATE_DIR } : null,
     graphql: { maxComplexity: e.GRAPHQL_MAX_COMPLEXITY, maxDepth: e.GRAPHQL_MAX_DEPTH },
     requestBodyLimitBytes: e.REQUEST_BODY_LIMIT_BYTES,
+    bundles: { signingKeysDir: e.BUNDLE_SIGNING_KEYS_DIR, generateMissingKeys: !production, ttlMs: e.BUNDLE_TTL_HOURS * 3_600_000 },
   };
 }
 

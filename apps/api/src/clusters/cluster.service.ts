@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { Prisma } from '@portcullis/db';
 import { badInput, conflict, forbidden, isUniqueViolation, notFound } from '@portcullis/platform';
 import { AuditLogWriter } from '../audit/audit-log.writer';
+import { DomainEvents } from '../events/domain-events';
 import { toCloudScope } from '../cloud-scopes/cloud-scope.service';
 import { decodeCursor, pageSize, toConnection, type Connection } from '../graphql/connection';
 import type { Principal } from '../tenancy/principal';
@@ -18,6 +19,7 @@ export class ClusterService {
   constructor(
     private readonly db: TenantDb,
     private readonly audit: AuditLogWriter,
+    private readonly events: DomainEvents,
   ) {}
 
   list(principal: Principal, args: ClustersArgs): Promise<Connection<Cluster>> {
@@ -53,7 +55,7 @@ export class ClusterService {
     }
     const credential = issueAgentCredential();
     try {
-      return await this.db.run(principal, async (tx) => {
+      const { result, event } = await this.db.run(principal, async (tx) => {
         if (!(await tx.cloudScope.findUnique({ where: { id: input.cloudScopeId } }))) {
           throw badInput('cloudScopeId', `cloudScopeId: cloud scope ${input.cloudScopeId} does not exist`);
         }
@@ -71,8 +73,12 @@ export class ClusterService {
         });
         const cluster = toCluster(row);
         await this.audit.record(tx, principal, { action: 'cluster.register', targetType: 'Cluster', targetId: row.id, after: snapshot(cluster) });
-        return { cluster, agentToken: credential.token };
+        // the new cluster's first bundle is compiled from this event
+        const event = await this.events.record(tx, principal.tenantId, 'cluster.registered', { clusterId: row.id });
+        return { result: { cluster, agentToken: credential.token }, event };
       });
+      await this.events.publish([event]);
+      return result;
     } catch (err) {
       if (isUniqueViolation(err)) throw conflict('name', `name: a cluster named ${input.name} already exists in this tenant`);
       throw err;

@@ -1,0 +1,87 @@
+import { Controller, Get, Inject, Query, Req, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import type { PrismaClient } from '@portcullis/db';
+import { PRISMA, badInput } from '@portcullis/platform';
+import { Public } from '../tenancy/access.decorator';
+import { AgentEndpoint, CurrentAgent, type AgentIdentity } from './agent-auth.guard';
+import { BundleNotifications } from './bundle-notifications';
+
+const MAX_WAIT_SECONDS = 60;
+export const bundleEtag = (revision: number) => `"rev-${revision}"`;
+
+/**
+ * GET /agent/v1/bundle: the cluster's latest signed bundle. `If-None-Match` with the
+ * held revision's ETag answers 304; `waitSeconds` holds the request until a newer
+ * revision is stored (any API replica wakes it through Redis pub/sub) or the wait ends.
+ */
+@Controller('agent/v1')
+export class AgentBundleController {
+  constructor(
+    @Inject(PRISMA) private readonly prisma: PrismaClient,
+    private readonly notifications: BundleNotifications,
+  ) {}
+
+  @Public()
+  @AgentEndpoint()
+  @Get('bundle')
+  async bundle(@CurrentAgent() agent: AgentIdentity, @Query('waitSeconds') waitParam: string | undefined, @Req() req: Request, @Res() res: Response): Promise<void> {
+    const wait = parseWait(waitParam);
+    const held = req.header('if-none-match') ?? undefined;
+    void this.touch(agent.clusterId);
+
+    // subscribe before reading, so a revision stored in between is not missed
+    const stop = new AbortController();
+    let clientGone = false;
+    // the response closing before we answered means the agent went away
+    res.once('close', () => {
+      if (res.writableFinished) return;
+      clientGone = true;
+      stop.abort();
+    });
+    const announcement = wait > 0 ? this.notifications.waitForRevision(agent.clusterId, wait * 1000, stop.signal) : null;
+    let latest = await this.latest(agent.clusterId);
+    const current = latest !== null && held !== bundleEtag(latest.revision);
+    if (announcement && !current) {
+      const revision = await announcement;
+      if (clientGone) return;
+      if (revision !== null) latest = await this.latest(agent.clusterId);
+    } else {
+      stop.abort();
+    }
+    res.setHeader('Cache-Control', 'no-store');
+    if (!latest) {
+      res.status(404).json({ code: 'NOT_FOUND', message: 'no bundle has been compiled for this cluster yet; retry shortly' });
+      return;
+    }
+    const etag = bundleEtag(latest.revision);
+    res.setHeader('ETag', etag);
+    if (held === etag) {
+      res.status(304).end();
+      return;
+    }
+    res.status(200).json(latest.envelope);
+  }
+
+  private async latest(clusterId: string): Promise<{ revision: number; envelope: unknown } | null> {
+    const cluster = await this.prisma.cluster.findUnique({ where: { id: clusterId }, select: { bundleRevision: true } });
+    if (!cluster?.bundleRevision) return null;
+    const bundle = await this.prisma.bundle.findUnique({ where: { clusterId_revision: { clusterId, revision: cluster.bundleRevision } }, select: { revision: true, envelope: true } });
+    return bundle;
+  }
+
+  /** last seen, at most every 10 s per cluster: a long-polling fleet must not become a write load. */
+  private readonly lastTouch = new Map<string, number>();
+  private async touch(clusterId: string): Promise<void> {
+    const now = Date.now();
+    if ((this.lastTouch.get(clusterId) ?? 0) > now - 10_000) return;
+    this.lastTouch.set(clusterId, now);
+    await this.prisma.cluster.update({ where: { id: clusterId }, data: { lastSeenAt: new Date(now) } }).catch(() => undefined);
+  }
+}
+
+function parseWait(value: string | undefined): number {
+  if (value === undefined || value === '') return 0;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > MAX_WAIT_SECONDS) throw badInput('waitSeconds', `waitSeconds must be a whole number of seconds between 0 and ${MAX_WAIT_SECONDS}`);
+  return n;
+}

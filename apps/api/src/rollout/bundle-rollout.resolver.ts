@@ -1,0 +1,92 @@
+import { Args, Field, ID, Int, ObjectType, Query, Resolver } from '@nestjs/graphql';
+import { scopeMatch } from '@portcullis/distribution';
+import { badInput, notFound } from '@portcullis/platform';
+import { Cluster } from '../clusters/cluster.types';
+import { toCluster } from '../clusters/cluster.service';
+import { Access } from '../tenancy/access.decorator';
+import { CurrentPrincipal } from '../tenancy/current-principal.decorator';
+import type { Principal } from '../tenancy/principal';
+import { TenantDb } from '../tenancy/tenant-db';
+import { PolicyService } from '../policies/policy.service';
+
+@ObjectType({ description: 'Where one cluster stands with its bundle.' })
+export class ClusterRollout {
+  @Field(() => Cluster)
+  cluster!: Cluster;
+
+  @Field(() => Int, { nullable: true, description: 'Latest revision compiled and signed for the cluster.' })
+  latestRevision!: number | null;
+
+  @Field(() => Int, { nullable: true, description: 'Revision the agent reports it enforces.' })
+  appliedRevision!: number | null;
+
+  @Field(() => Int, { description: 'Revisions the agent is behind (0 = live).' })
+  lag!: number;
+
+  @Field({ description: 'The agent enforces the latest revision.' })
+  live!: boolean;
+
+  @Field(() => Date, { nullable: true })
+  lastSeenAt!: Date | null;
+
+  @Field(() => String, { nullable: true, description: 'Last error the agent reported.' })
+  lastError!: string | null;
+}
+
+@ObjectType({ description: 'Is a change live everywhere? Per cluster: latest revision, applied revision, lag.' })
+export class BundleRollout {
+  @Field(() => [ClusterRollout])
+  clusters!: ClusterRollout[];
+
+  @Field(() => Int)
+  total!: number;
+
+  @Field(() => Int)
+  live!: number;
+
+  @Field({ description: 'Every cluster enforces its latest revision.' })
+  complete!: boolean;
+}
+
+@Resolver(() => BundleRollout)
+export class BundleRolloutResolver {
+  constructor(
+    private readonly db: TenantDb,
+    private readonly policies: PolicyService,
+  ) {}
+
+  @Access('read')
+  @Query(() => BundleRollout)
+  bundleRollout(
+    @CurrentPrincipal() principal: Principal,
+    @Args('policyId', { type: () => ID, nullable: true }) policyId?: string,
+    @Args('clusterId', { type: () => ID, nullable: true }) clusterId?: string,
+  ): Promise<BundleRollout> {
+    if ((policyId ? 1 : 0) + (clusterId ? 1 : 0) !== 1) throw badInput(policyId ? 'clusterId' : 'policyId', 'give exactly one of policyId or clusterId');
+    return this.db.run(principal, async (tx) => {
+      const readable = principal.scopesWith('read');
+      const visible = await tx.cluster.findMany({
+        where: readable === 'all' ? {} : { cloudScopeId: { in: [...readable] } },
+        include: { cloudScope: true },
+        orderBy: { name: 'asc' },
+      });
+      let clusters = visible;
+      if (clusterId) {
+        clusters = visible.filter((c) => c.id === clusterId);
+        if (!clusters.length) throw notFound(`cluster ${clusterId} does not exist`);
+      } else {
+        const policy = await this.policies.load(tx, principal, policyId!);
+        const scoped = { id: policy.id, cloudScopeIds: policy.cloudScopes.map((s) => s.cloudScopeId), clusterIds: policy.clusters.map((c) => c.clusterId) };
+        clusters = visible.filter((c) => scopeMatch(scoped, c) !== null);
+      }
+      const rows = clusters.map((c) => {
+        const latest = c.bundleRevision;
+        const applied = c.appliedRevision;
+        const lag = latest === null ? 0 : Math.max(0, latest - (applied ?? 0));
+        return { cluster: toCluster(c), latestRevision: latest, appliedRevision: applied, lag, live: latest !== null && applied === latest, lastSeenAt: c.lastSeenAt, lastError: c.lastError };
+      });
+      const live = rows.filter((r) => r.live).length;
+      return { clusters: rows, total: rows.length, live, complete: live === rows.length };
+    });
+  }
+}

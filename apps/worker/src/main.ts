@@ -1,9 +1,7 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { loadConfigOrExit } from '@portcullis/config';
-import { LOGGER } from '@portcullis/platform';
-import type { Logger } from '@portcullis/platform';
-import { NestJsonLogger } from '@portcullis/platform';
+import { LOGGER, type Logger, NestJsonLogger } from '@portcullis/platform';
 import { WorkerModule } from './worker.module';
 
 async function main(): Promise<void> {

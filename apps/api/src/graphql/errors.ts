@@ -1,9 +1,7 @@
 import { HttpException, ValidationError as ClassValidationError, type ValidationPipeOptions } from '@nestjs/common';
 import { unwrapResolverError } from '@apollo/server/errors';
 import type { GraphQLFormattedError } from 'graphql';
-import { DomainError, badInput } from '@portcullis/platform';
-import type { Logger } from '@portcullis/platform';
-import { requestContext } from '@portcullis/platform';
+import { DomainError, badInput, type Logger, requestContext } from '@portcullis/platform';
 
 const PASSTHROUGH_CODES = new Set(['BAD_USER_INPUT', 'UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'CONFLICT']);
 const INPUT_CODES = new Set(['GRAPHQL_VALIDATION_FAILED', 'GRAPHQL_PARSE_FAILED', 'BAD_USER_INPUT', 'PERSISTED_QUERY_NOT_SUPPORTED', 'OPERATION_RESOLUTION_FAILURE', 'BAD_REQUEST']);

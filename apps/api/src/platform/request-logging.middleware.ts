@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
-import type { Logger } from '@portcullis/platform';
+import { type Logger, requestContext } from '@portcullis/platform';
 import type { ApiMetrics } from './metrics';
-import { requestContext } from '@portcullis/platform';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 

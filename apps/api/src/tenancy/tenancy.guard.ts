@@ -2,9 +2,7 @@ import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@ne
 import { Reflector } from '@nestjs/core';
 import { GqlExecutionContext } from '@nestjs/graphql';
 import type { PrismaClient } from '@portcullis/db';
-import { forbidden, unauthenticated } from '@portcullis/platform';
-import { requestContext } from '@portcullis/platform';
-import { PRISMA } from '@portcullis/platform';
+import { forbidden, unauthenticated, requestContext, PRISMA } from '@portcullis/platform';
 import { ACCESS_KEY, PUBLIC_KEY } from './access.decorator';
 import { Principal, type Permission } from './principal';
 

@@ -10,6 +10,7 @@ import request from 'supertest';
 import { loadConfig, repoPath, type AppConfig } from '@portcullis/config';
 import { DevIssuer } from '@portcullis/dev-issuer';
 import { createPrismaClient, type PrismaClient } from '@portcullis/db';
+import type { Clock } from '@portcullis/platform';
 import { TenantOnboarding } from '@portcullis/tenants';
 import { createApiApp } from '../../src/bootstrap';
 
@@ -33,7 +34,7 @@ export interface ApiHarness {
 export const testDatabaseConfigured = Boolean(process.env['TEST_DATABASE_URL']);
 export const NO_DB_REASON = 'TEST_DATABASE_URL is not set: run through `npm test`';
 
-export async function startApi(env: Record<string, string> = {}, options: { schemaFile?: string } = {}): Promise<ApiHarness> {
+export async function startApi(env: Record<string, string> = {}, options: { schemaFile?: string; clock?: Clock } = {}): Promise<ApiHarness> {
   const stateDir = process.env['DEV_ISSUER_STATE_DIR'] ?? path.join(repoPath('dist'), '.test-dev-issuer');
   const issuer = new DevIssuer({ stateDir });
   await issuer.start({ port: 0 });
@@ -46,7 +47,7 @@ export async function startApi(env: Record<string, string> = {}, options: { sche
     AUTH_ISSUER_TEMPLATE: `${issuer.url}/{tenantid}/v2.0`,
     ...env,
   });
-  const app = await createApiApp(config, { schemaFile: options.schemaFile ?? false });
+  const app = await createApiApp(config, { schemaFile: options.schemaFile ?? false, clock: options.clock });
   await app.init();
   const prisma = createPrismaClient({ databaseUrl: config.databaseUrl, poolSize: 2 });
   const server = app.getHttpServer();

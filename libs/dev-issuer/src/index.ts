@@ -1,13 +1,7 @@
-export { DevIssuer, mintToken } from './issuer';
-export type { MintOptions } from './issuer';
-export { loadOrCreateState, readCaCertificate, keyId } from './state';
+// The local development OpenID issuer (Entra ID-shaped) and token minting. Refused in production.
+export { DevIssuer, startDevIssuer } from './issuer';
+export type { DevIssuerOptions } from './issuer';
+export { mintToken, issuerBaseUrl, issuerFor } from './token';
+export type { MintOptions, SigningMaterial } from './token';
+export { DevIssuerRefusedError, defaultStateDir, keyId, loadOrCreateState, readCaCertificate, refuseInProduction } from './state';
 export type { IssuerState } from './state';
-
-import { DevIssuer } from './issuer';
-
-/** What `npm start` runs in development: the issuer on its configured port. */
-export async function startDevIssuer(options: { port: number; stateDir: string }): Promise<DevIssuer> {
-  const issuer = new DevIssuer(options);
-  await issuer.start({ port: options.port });
-  return issuer;
-}

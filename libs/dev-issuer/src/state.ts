@@ -1,15 +1,17 @@
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import forge from 'node-forge';
+import { repoRoot } from '@portcullis/config';
+import { createTlsMaterial, rsaKeyPem, tlsMaterialProblem } from './certificates';
 
 /**
  * The dev issuer's persistent state: its own CA, a TLS certificate for 127.0.0.1 /
  * localhost signed by that CA, and the RS256 key tokens are signed with. Kept across
- * restarts so minted tokens and the API's trust survive; regenerated when missing or
- * unreadable. Files are 0600: these are keys, even if only development ones.
+ * restarts so minted tokens and the API's trust survive; regenerated when missing,
+ * unreadable, inconsistent or expiring. Files are 0600: keys, even if development ones.
  */
 export interface IssuerState {
+  readonly dir: string;
   readonly caCertPem: string;
   readonly tlsKeyPem: string;
   readonly tlsCertPem: string;
@@ -17,98 +19,80 @@ export interface IssuerState {
   readonly kid: string;
 }
 
-const FILES = ['ca.cert.pem', 'tls.key.pem', 'tls.cert.pem', 'signing.key.pem'] as const;
+const FILES = { ca: 'ca.cert.pem', tlsKey: 'tls.key.pem', tlsCert: 'tls.cert.pem', signing: 'signing.key.pem' } as const;
 
-export function refuseInProduction(what: string): void {
-  if (process.env['NODE_ENV'] === 'production') {
-    throw new Error(`${what} is a development tool and is refused when NODE_ENV=production`);
+export class DevIssuerRefusedError extends Error {}
+
+/** Production never runs, nor trusts, the development issuer. */
+export function refuseInProduction(what = 'the development OpenID issuer', env: NodeJS.ProcessEnv = process.env): void {
+  if (env['NODE_ENV'] === 'production') {
+    throw new DevIssuerRefusedError(`${what} is a development tool and is refused when NODE_ENV=production`);
   }
 }
 
-/** Key id: a digest of the public key, so a rotated key gets a new kid. */
+/** `<repoRoot>/.portcullis/dev-issuer`: where the launcher, the CLI and the API look by default. */
+export function defaultStateDir(): string {
+  return path.join(repoRoot(), '.portcullis', 'dev-issuer');
+}
+
+/** Key id: a digest of the public key, so a regenerated key gets a new kid. */
 export function keyId(key: KeyObject): string {
   return createHash('sha256').update(createPublicKey(key).export({ type: 'spki', format: 'der' })).digest('base64url').slice(0, 22);
 }
 
-function rsaKeyPem(): string {
-  return generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
-}
-
-function certificate(opts: {
-  subjectKeyPem: string;
-  issuerKeyPem: string;
-  issuerCert?: forge.pki.Certificate;
-  commonName: string;
-  ca: boolean;
-  days: number;
-}): forge.pki.Certificate {
-  const subjectKey = forge.pki.privateKeyFromPem(opts.subjectKeyPem) as forge.pki.rsa.PrivateKey;
-  const cert = forge.pki.createCertificate();
-  cert.publicKey = forge.pki.setRsaPublicKey(subjectKey.n, subjectKey.e);
-  cert.serialNumber = `01${forge.util.bytesToHex(forge.random.getBytesSync(15))}`;
-  cert.validity.notBefore = new Date(Date.now() - 60_000);
-  cert.validity.notAfter = new Date(Date.now() + opts.days * 86_400_000);
-  const subject = [{ name: 'commonName', value: opts.commonName }, { name: 'organizationName', value: 'Portcullis development' }];
-  cert.setSubject(subject);
-  cert.setIssuer(opts.issuerCert ? opts.issuerCert.subject.attributes : subject);
-  cert.setExtensions(
-    opts.ca
-      ? [{ name: 'basicConstraints', cA: true, critical: true }, { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true }]
-      : [
-          { name: 'basicConstraints', cA: false },
-          { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
-          { name: 'extKeyUsage', serverAuth: true },
-          { name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }] },
-        ],
-  );
-  cert.sign(forge.pki.privateKeyFromPem(opts.issuerKeyPem) as forge.pki.rsa.PrivateKey, forge.md.sha256.create());
-  return cert;
-}
-
 function generate(dir: string): void {
-  const caKey = rsaKeyPem();
-  const ca = certificate({ subjectKeyPem: caKey, issuerKeyPem: caKey, commonName: 'Portcullis dev issuer CA', ca: true, days: 3650 });
-  const tlsKey = rsaKeyPem();
-  const tls = certificate({ subjectKeyPem: tlsKey, issuerKeyPem: caKey, issuerCert: ca, commonName: 'localhost', ca: false, days: 825 });
+  const tls = createTlsMaterial();
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  // write to temporaries and rename, so a concurrent reader never sees half a state
+  // temporaries renamed into place, so a concurrent reader never sees half a file
   const write = (name: string, content: string) => {
     const tmp = path.join(dir, `.${name}.${process.pid}.tmp`);
     fs.writeFileSync(tmp, content, { mode: 0o600 });
     fs.renameSync(tmp, path.join(dir, name));
   };
-  write('tls.key.pem', tlsKey);
-  write('tls.cert.pem', forge.pki.certificateToPem(tls));
-  write('signing.key.pem', rsaKeyPem());
-  write('ca.cert.pem', forge.pki.certificateToPem(ca)); // last: its presence means the state is complete
+  write(FILES.signing, rsaKeyPem());
+  write(FILES.tlsKey, tls.tlsKeyPem);
+  write(FILES.tlsCert, tls.tlsCertPem);
+  write(FILES.ca, tls.caCertPem);
 }
 
 function read(dir: string): IssuerState | undefined {
   try {
-    const [caCertPem, tlsKeyPem, tlsCertPem, signingPem] = FILES.map((f) => fs.readFileSync(path.join(dir, f), 'utf8'));
-    const signingKey = createPrivateKey(signingPem!);
-    forge.pki.certificateFromPem(caCertPem!);
-    return { caCertPem: caCertPem!, tlsKeyPem: tlsKeyPem!, tlsCertPem: tlsCertPem!, signingKey, kid: keyId(signingKey) };
+    const file = (name: string) => fs.readFileSync(path.join(dir, name), 'utf8');
+    const material = { caCertPem: file(FILES.ca), tlsKeyPem: file(FILES.tlsKey), tlsCertPem: file(FILES.tlsCert) };
+    const signingKey = createPrivateKey(file(FILES.signing));
+    if (signingKey.asymmetricKeyType !== 'rsa') return undefined;
+    if (tlsMaterialProblem(material)) return undefined;
+    return { dir, ...material, signingKey, kid: keyId(signingKey) };
   } catch {
+    // missing or corrupt: the caller regenerates
     return undefined;
   }
 }
 
-/** Loads the state, generating it when missing or unreadable. */
-export function loadOrCreateState(dir: string): IssuerState {
-  refuseInProduction('the development OpenID issuer');
-  const existing = read(dir);
+/** Loads the state from `dir` (default {@link defaultStateDir}), generating it when unusable. */
+export function loadOrCreateState(dir: string = defaultStateDir()): IssuerState {
+  refuseInProduction();
+  const resolved = path.resolve(dir);
+  const existing = read(resolved);
   if (existing) return existing;
-  generate(dir);
-  const created = read(dir);
-  if (!created) throw new Error(`the dev issuer could not create its state in ${dir}`);
+  try {
+    generate(resolved);
+  } catch (err) {
+    throw new Error(`the dev issuer cannot write its state directory ${resolved}: ${(err as Error).message}`);
+  }
+  const created = read(resolved);
+  if (!created) throw new Error(`the dev issuer state in ${resolved} is unusable right after generating it (is another process writing it?)`);
   return created;
 }
 
-/** The CA certificate only, for the API process to trust (undefined when not generated yet). */
-export function readCaCertificate(dir: string): string | undefined {
+/**
+ * The CA certificate alone, for a development API process to trust for its metadata and
+ * key fetches; undefined when the issuer has not generated its state yet.
+ */
+export function readCaCertificate(dir: string = defaultStateDir()): string | undefined {
+  refuseInProduction('trusting the development issuer CA');
   try {
-    return fs.readFileSync(path.join(dir, 'ca.cert.pem'), 'utf8');
+    return fs.readFileSync(path.join(path.resolve(dir), FILES.ca), 'utf8');
   } catch {
     return undefined;
   }

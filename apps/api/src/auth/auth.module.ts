@@ -1,18 +1,22 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import type { AuthOptions } from './auth.options';
+import { checkAuthOptions, type AuthOptions } from './auth.options';
 import { BearerAuthGuard } from './bearer-auth.guard';
+import { BearerTokenVerifier } from './bearer-token.verifier';
 import { AUTH_OPTIONS } from './tokens';
 
-/** Entra ID bearer-token validation; the guard is installed globally by the API module. */
+/**
+ * Entra ID bearer-token validation. The importing module installs the guard globally:
+ * `{ provide: APP_GUARD, useClass: BearerAuthGuard }`.
+ */
 @Module({})
 export class AuthModule {
+  /** Throws AuthOptionsError on options that would weaken validation (e.g. a dev CA in production). */
   static register(options: AuthOptions): DynamicModule {
-    if (options.production && options.extraTrustedCaPem) throw new Error('refusing to trust the dev issuer CA when NODE_ENV=production');
-    if (options.production && !options.identityMetadataUrl.startsWith('https://')) throw new Error('AUTH_METADATA_URL must be https in production');
+    checkAuthOptions(options);
     return {
       module: AuthModule,
-      providers: [{ provide: AUTH_OPTIONS, useValue: options }, BearerAuthGuard],
-      exports: [AUTH_OPTIONS, BearerAuthGuard],
+      providers: [{ provide: AUTH_OPTIONS, useValue: options }, BearerTokenVerifier, BearerAuthGuard],
+      exports: [AUTH_OPTIONS, BearerTokenVerifier, BearerAuthGuard],
     };
   }
 }

@@ -73,6 +73,7 @@ describe('bearer token validation (REST and GraphQL)', () => {
     assert.equal(res.status, 200);
   });
 
+  const reasons = new Map<string, string>();
   const rejected: Array<[string, () => string | undefined, RegExp]> = [
     ['missing header', () => undefined, /^a bearer token is required/],
     ['Bearer without a token', () => 'Bearer ', /must be "Bearer <token>"/],
@@ -85,7 +86,7 @@ describe('bearer token validation (REST and GraphQL)', () => {
     ['expired', () => `Bearer ${mint({ expiresInSeconds: -3600, issuedAtOffsetSeconds: -7200, notBeforeOffsetSeconds: -7200 })}`, /^the bearer token expired at \d{4}-/],
     ['not yet valid (nbf beyond the skew)', () => `Bearer ${mint({ notBeforeOffsetSeconds: 3600, expiresInSeconds: 7200 })}`, /^the bearer token is not valid yet/],
     ['wrong audience', () => `Bearer ${mint({ audience: 'api://someone-else' })}`, /audience "api:\/\/someone-else" is not accepted/],
-    ['several audiences', () => `Bearer ${mint({ audience: [t.options.audience, 'api://x'] as unknown as string })}`, /several audiences/],
+    ['several audiences', () => `Bearer ${mint({ audience: [t.options.audience, 'api://x'] })}`, /several audiences/],
     ['wrong issuer (foreign host)', () => `Bearer ${mint({ issuer: `https://login.example.com/${tenantId}/v2.0` })}`, /issuer "https:\/\/login\.example\.com\/.*" is not accepted/],
     ['wrong issuer (another tenant in iss)', () => `Bearer ${mint({ issuer: `${t.issuer.url}/${randomUUID()}/v2.0` })}`, /issuer ".*" is not accepted for tenant/],
     ['bad signature (published kid, another key)', () => `Bearer ${mint({ signingKey: otherKey, kid: t.issuer.kid })}`, /^the bearer token signature does not verify$/],
@@ -101,12 +102,15 @@ describe('bearer token validation (REST and GraphQL)', () => {
       assert.equal(res.status, 401, JSON.stringify(res.body));
       assert.equal(res.body.code, 'UNAUTHENTICATED');
       assert.match(res.body.message, reason);
+      reasons.set(name, res.body.message);
     });
   }
 
-  it('each rejection has its own reason', () => {
-    const patterns = new Set(rejected.map(([, , r]) => r.source));
-    assert.equal(patterns.size, rejected.length);
+  it('missing, malformed, expired, not yet valid, wrong audience, wrong issuer, bad signature and unknown kid each get their own reason', () => {
+    const kinds = ['missing header', 'not a JWT', 'expired', 'not yet valid (nbf beyond the skew)', 'wrong audience', 'wrong issuer (foreign host)', 'bad signature (published kid, another key)', 'unknown kid'];
+    const messages = kinds.map((k) => reasons.get(k));
+    assert.ok(messages.every((m) => typeof m === 'string'), 'every kind was answered');
+    assert.equal(new Set(messages).size, kinds.length, messages.join('\n'));
   });
 
   it('GraphQL answers UNAUTHENTICATED with the same reason', async () => {

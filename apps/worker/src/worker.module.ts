@@ -1,6 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import type { AppConfig } from '@portcullis/config';
 import { PlatformModule } from '@portcullis/platform';
+import { DistributionModule } from './distribution/distribution.module';
 
 /**
  * The worker process: BullMQ processors, no HTTP. It shares the platform providers
@@ -11,7 +12,7 @@ export class WorkerModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: WorkerModule,
-      imports: [PlatformModule.forRoot(config, { serviceName: 'portcullis-worker' })],
+      imports: [PlatformModule.forRoot(config, { serviceName: 'portcullis-worker' }), DistributionModule],
     };
   }
 }

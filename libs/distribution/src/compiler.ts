@@ -1,4 +1,4 @@
-import { contentHash, signEnvelope, type BundleDocument, type BundlePolicy, type SigningKey } from '@portcullis/bundle';
+import { contentHash, signEnvelope, type BundleContent, type BundleDocument, type BundlePolicy, type SigningKey } from '@portcullis/bundle';
 import { withTenant, type Prisma, type PrismaClient } from '@portcullis/db';
 import { scopeMatch } from './applicability';
 
@@ -68,7 +68,7 @@ export class BundleCompiler {
       const contents = chunk.map((cluster) => {
         const applicable = compiled.filter((p) => scopeMatch({ id: p.row.id, cloudScopeIds: p.row.cloudScopes.map((s) => s.cloudScopeId), clusterIds: p.row.clusters.map((c) => c.clusterId) }, cluster));
         const content = { tenantId, clusterId: cluster.id, policies: applicable.map((p) => p.bundle), agentSettings: {} };
-        return { clusterId: cluster.id, content, hash: contentHash(content as BundleDocument) };
+        return { clusterId: cluster.id, content, hash: contentHash(content) };
       });
       const published = await this.storeChunk(tenantId, contents, now);
       stored += published.length;
@@ -80,7 +80,7 @@ export class BundleCompiler {
 
   private async storeChunk(
     tenantId: string,
-    contents: ReadonlyArray<{ clusterId: string; content: Omit<BundleDocument, 'schemaVersion' | 'revision' | 'issuedAt' | 'expiresAt'>; hash: string }>,
+    contents: ReadonlyArray<{ clusterId: string; content: BundleContent; hash: string }>,
     now: Date,
   ): Promise<Array<readonly [string, number]>> {
     const renewBefore = new Date(now.getTime() + this.options.renewBeforeMs);
@@ -100,7 +100,7 @@ export class BundleCompiler {
         if (!cur) continue; // deleted meanwhile
         if (cur.bundle_content_hash === c.hash && cur.bundle_expires_at && cur.bundle_expires_at > renewBefore) continue;
         const revision = (cur.bundle_revision ?? 0) + 1;
-        const doc: BundleDocument = { schemaVersion: 1, ...c.content, revision, issuedAt: now.toISOString(), expiresAt: expiresAt.toISOString() } as BundleDocument;
+        const doc: BundleDocument = { schemaVersion: 1, ...c.content, revision, issuedAt: now.toISOString(), expiresAt: expiresAt.toISOString() };
         rows.push({
           clusterId: c.clusterId,
           revision,

@@ -1,10 +1,9 @@
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import type { AppConfig } from '@portcullis/config';
 import { APP_CONFIG, LOGGER, REDIS, type Logger } from '@portcullis/platform';
+import { bundleChannel } from '@portcullis/distribution';
 import type { Redis } from 'ioredis';
 
-/** Channel on which the worker announces new bundle revisions: `{"c":[[clusterId, revision], ...]}`. */
-export const bundleChannel = (prefix: string) => `${prefix}:bundles:published`;
 
 /**
  * Wakes long-polling agents across API replicas. Every replica subscribes once to the

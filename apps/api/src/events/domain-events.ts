@@ -3,10 +3,9 @@ import { Queue } from 'bullmq';
 import type { AppConfig } from '@portcullis/config';
 import type { PrismaClient, Prisma, TenantTx } from '@portcullis/db';
 import { APP_CONFIG, LOGGER, PRISMA, REDIS, type Logger } from '@portcullis/platform';
+import { DISTRIBUTION_QUEUE } from '@portcullis/distribution';
 import type { Redis } from 'ioredis';
 
-/** Queue the worker consumes to recompile and sign the bundles of affected clusters. */
-export const DISTRIBUTION_QUEUE = 'distribution';
 
 export type DomainEventType =
   | 'policy.created'

@@ -2,12 +2,10 @@ import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@ne
 import { Queue, Worker, type Job } from 'bullmq';
 import type { AppConfig } from '@portcullis/config';
 import type { PrismaClient } from '@portcullis/db';
-import { BundleCompiler } from '@portcullis/distribution';
+import { BundleCompiler, DISTRIBUTION_QUEUE } from '@portcullis/distribution';
 import { APP_CONFIG, LOGGER, PRISMA, REDIS, type Logger } from '@portcullis/platform';
 import type { Redis } from 'ioredis';
 import { BUNDLE_COMPILER } from './tokens';
-
-export const DISTRIBUTION_QUEUE = 'distribution';
 
 /** What the API's outbox publishes (see apps/api/src/events/domain-events.ts). */
 export interface DistributionJob {

@@ -1,0 +1,1 @@
+export const BUNDLE_COMPILER = Symbol('BUNDLE_COMPILER');

@@ -7,6 +7,7 @@ import { AgentAuthGuard } from './agent/agent-auth.guard';
 import { AgentBundleController } from './agent/agent-bundle.controller';
 import { AgentStatusController } from './agent/agent-status.controller';
 import { BundleNotifications } from './agent/bundle-notifications';
+import { JwksController } from './agent/jwks.controller';
 import { AuditLogResolver } from './audit/audit-log.resolver';
 import { AuditLogWriter } from './audit/audit-log.writer';
 import { authOptionsFrom, AuthModule, BearerAuthGuard } from './auth';
@@ -76,7 +77,7 @@ export class ApiModule implements NestModule {
         // production keeps the schema in memory; development rewrites the committed schema.gql
         GraphQLModule.forRoot(graphqlOptions(config, logger, (options.schemaFile ?? (config.env === 'development' ? SCHEMA_FILE : false)) || true)),
       ],
-      controllers: [HealthController, AgentBundleController, AgentStatusController],
+      controllers: [HealthController, JwksController, AgentBundleController, AgentStatusController],
       providers: [
         ApiMetrics,
         // order matters: the token is validated before the tenant and roles are resolved

@@ -6,6 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
+import { loadKeyring } from '@portcullis/bundle';
 import { loadConfigOrExit, repoPath } from '@portcullis/config';
 import { ensureDatabase, migrate } from '@portcullis/db';
 import { createLogger } from '@portcullis/platform';
@@ -17,6 +18,10 @@ async function main(): Promise<void> {
   const created = await ensureDatabase(config.databaseUrl);
   const result = await migrate(config.databaseUrl, repoPath('prisma', 'migrations'));
   logger.info({ databaseCreated: created, migrationsApplied: result.applied }, 'database ready');
+
+  // the API publishes and the worker signs with these keys: make sure they exist before either starts
+  const keyring = loadKeyring(path.resolve(config.bundles.signingKeysDir), { generateIfEmpty: config.bundles.generateMissingKeys });
+  logger.info({ activeKid: keyring.active.kid, published: keyring.all.length }, 'bundle signing keys ready');
 
   let stopIssuer: (() => Promise<void>) | undefined;
   if (config.devIssuer) {

@@ -54,12 +54,10 @@ export class BundleCompiler {
   /** Recompiles the given clusters of a tenant (all of them when `clusterIds` is undefined). */
   async compileTenant(tenantId: string, clusterIds?: readonly string[]): Promise<CompileResult> {
     const now = this.now();
-    const [policies, clusters] = await withTenant(this.prisma, tenantId, (tx) =>
-      Promise.all([
-        tx.policy.findMany({ select: policySelect, orderBy: { id: 'asc' } }),
-        tx.cluster.findMany({ where: clusterIds ? { id: { in: [...clusterIds] } } : {}, select: { id: true, cloudScopeId: true }, orderBy: { id: 'asc' } }),
-      ]),
-    );
+    const { policies, clusters } = await withTenant(this.prisma, tenantId, async (tx) => ({
+      policies: await tx.policy.findMany({ select: policySelect, orderBy: { id: 'asc' } }),
+      clusters: await tx.cluster.findMany({ where: clusterIds ? { id: { in: [...clusterIds] } } : {}, select: { id: true, cloudScopeId: true }, orderBy: { id: 'asc' } }),
+    }));
     const compiled = policies.map((p) => ({ row: p, bundle: toBundlePolicy(p, now) }));
     let stored = 0;
     let unchanged = 0;

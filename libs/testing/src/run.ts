@@ -68,6 +68,7 @@ async function main(): Promise<number> {
     REDIS_PREFIX: redisPrefix,
     LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'silent',
     DEV_ISSUER_STATE_DIR: process.env['DEV_ISSUER_STATE_DIR'] ?? repoPath('dist', '.test-dev-issuer'),
+    BUNDLE_SIGNING_KEYS_DIR: process.env['BUNDLE_SIGNING_KEYS_DIR'] ?? repoPath('dist', '.test-signing-keys'),
   };
   const concurrency = process.env['TEST_CONCURRENCY'] ?? '2';
   const code = await new Promise<number>((resolve) => {

@@ -45,6 +45,9 @@ export class AgentAuthGuard implements CanActivate {
     });
     if (!cluster || !secretMatches(parsed.secret, cluster.agentTokenHash)) throw unauthenticated('the agent credential is not valid (revoked or rotated?)');
     if (cluster.tenant.status !== 'ACTIVE') throw forbidden('the tenant of this cluster is disabled');
+    // an agent may name its cluster (query or X-Portcullis-Cluster); naming another one is refused
+    const claimed = (typeof req.query['clusterId'] === 'string' ? req.query['clusterId'] : undefined) ?? req.header('x-portcullis-cluster');
+    if (claimed !== undefined && claimed.toLowerCase() !== cluster.id) throw forbidden(`this credential belongs to another cluster than ${String(claimed).slice(0, 64)}`);
     req.agent = { clusterId: cluster.id, tenantId: cluster.tenantId, cloudScopeId: cluster.cloudScopeId };
     const ctx = requestContext.current();
     if (ctx) {

@@ -30,14 +30,13 @@ export class AuditLogResolver {
     const after = decodeCursor(args.after);
     const size = pageSize(args);
     return this.db.run(principal, async (tx) => {
-      const [rows, total] = await Promise.all([
-        tx.auditLogEntry.findMany({
+      // one connection per transaction: statements run one after the other
+      const rows = await tx.auditLogEntry.findMany({
           where: after ? { AND: [where, { id: { lt: BigInt(after.id) } }] } : where,
           orderBy: { id: 'desc' },
           take: size + 1,
-        }),
-        tx.auditLogEntry.count({ where }),
-      ]);
+        });
+      const total = await tx.auditLogEntry.count({ where });
       return toConnection(rows, size, total, (r) => ({ key: r.occurredAt.toISOString(), id: r.id.toString() }), (r) => ({ ...r, id: r.id.toString() }));
     });
   }

@@ -27,14 +27,13 @@ export class CloudScopeService {
     const after = decodeCursor(args.after);
     const size = pageSize(args);
     return this.db.run(principal, async (tx) => {
-      const [rows, total] = await Promise.all([
-        tx.cloudScope.findMany({
+      // one connection per transaction: statements run one after the other
+      const rows = await tx.cloudScope.findMany({
           where: after ? { AND: [where, { OR: [{ displayName: { gt: after.key } }, { displayName: after.key, id: { gt: after.id } }] }] } : where,
           orderBy: [{ displayName: 'asc' }, { id: 'asc' }],
           take: size + 1,
-        }),
-        tx.cloudScope.count({ where }),
-      ]);
+        });
+      const total = await tx.cloudScope.count({ where });
       return toConnection(rows, size, total, (r) => ({ key: r.displayName, id: r.id }), toCloudScope);
     });
   }

@@ -34,15 +34,14 @@ export class ClusterService {
     const after = decodeCursor(args.after);
     const size = pageSize(args);
     return this.db.run(principal, async (tx) => {
-      const [rows, total] = await Promise.all([
-        tx.cluster.findMany({
+      // one connection per transaction: statements run one after the other
+      const rows = await tx.cluster.findMany({
           where: after ? { AND: [where, { OR: [{ name: { gt: after.key } }, { name: after.key, id: { gt: after.id } }] }] } : where,
           include: withScope,
           orderBy: [{ name: 'asc' }, { id: 'asc' }],
           take: size + 1,
-        }),
-        tx.cluster.count({ where }),
-      ]);
+        });
+      const total = await tx.cluster.count({ where });
       return toConnection(rows, size, total, (r) => ({ key: r.name, id: r.id }), toCluster);
     });
   }

@@ -59,15 +59,14 @@ export class PolicyService {
     const after = decodeCursor(args.after);
     const size = pageSize(args);
     return this.db.run(principal, async (tx) => {
-      const [rows, total] = await Promise.all([
-        tx.policy.findMany({
+      // one connection per transaction: statements run one after the other
+      const rows = await tx.policy.findMany({
           where: after ? { AND: [where, { OR: [{ name: { gt: after.key } }, { name: after.key, id: { gt: after.id } }] }] } : where,
           include: policyInclude,
           orderBy: [{ name: 'asc' }, { id: 'asc' }],
           take: size + 1,
-        }),
-        tx.policy.count({ where }),
-      ]);
+        });
+      const total = await tx.policy.count({ where });
       const now = this.clock.now();
       return toConnection(rows, size, total, (r) => ({ key: r.name, id: r.id }), (r) => toPolicy(r, now));
     });

@@ -35,15 +35,14 @@ export class RoleService {
     const after = decodeCursor(args.after);
     const size = pageSize(args);
     return this.db.run(principal, async (tx) => {
-      const [rows, total] = await Promise.all([
-        tx.roleAssignment.findMany({
+      // one connection per transaction: statements run one after the other
+      const rows = await tx.roleAssignment.findMany({
           where: after ? { AND: [where, { OR: [{ createdAt: { gt: new Date(after.key) } }, { createdAt: new Date(after.key), id: { gt: after.id } }] }] } : where,
           include: withScope,
           orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
           take: size + 1,
-        }),
-        tx.roleAssignment.count({ where }),
-      ]);
+        });
+      const total = await tx.roleAssignment.count({ where });
       return toConnection(rows, size, total, (r) => ({ key: r.createdAt.toISOString(), id: r.id }), toRoleAssignment);
     });
   }

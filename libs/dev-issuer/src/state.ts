@@ -2,7 +2,7 @@ import { createHash, createPrivateKey, createPublicKey, type KeyObject } from 'n
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { repoRoot } from '@portcullis/config';
-import { createTlsMaterial, rsaKeyPem, tlsMaterialProblem } from './certificates';
+import { createTlsMaterial, rsaKeyPem, tlsMaterialProblem, type TlsMaterial } from './certificates';
 
 /**
  * The dev issuer's persistent state: its own CA, a TLS certificate for 127.0.0.1 /
@@ -40,49 +40,60 @@ export function keyId(key: KeyObject): string {
   return createHash('sha256').update(createPublicKey(key).export({ type: 'spki', format: 'der' })).digest('base64url').slice(0, 22);
 }
 
-function generate(dir: string): void {
-  const tls = createTlsMaterial();
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  // temporaries renamed into place, so a concurrent reader never sees half a file
-  const write = (name: string, content: string) => {
-    const tmp = path.join(dir, `.${name}.${process.pid}.tmp`);
-    fs.writeFileSync(tmp, content, { mode: 0o600 });
-    fs.renameSync(tmp, path.join(dir, name));
-  };
-  write(FILES.signing, rsaKeyPem());
-  write(FILES.tlsKey, tls.tlsKeyPem);
-  write(FILES.tlsCert, tls.tlsCertPem);
-  write(FILES.ca, tls.caCertPem);
+function write(dir: string, name: string, content: string): void {
+  // a temporary renamed into place, so a concurrent reader never sees half a file
+  const tmp = path.join(dir, `.${name}.${process.pid}.tmp`);
+  fs.writeFileSync(tmp, content, { mode: 0o600 });
+  fs.renameSync(tmp, path.join(dir, name));
 }
 
-function read(dir: string): IssuerState | undefined {
+function readTls(dir: string): TlsMaterial | undefined {
   try {
     const file = (name: string) => fs.readFileSync(path.join(dir, name), 'utf8');
     const material = { caCertPem: file(FILES.ca), tlsKeyPem: file(FILES.tlsKey), tlsCertPem: file(FILES.tlsCert) };
-    const signingKey = createPrivateKey(file(FILES.signing));
-    if (signingKey.asymmetricKeyType !== 'rsa') return undefined;
-    if (tlsMaterialProblem(material)) return undefined;
-    return { dir, ...material, signingKey, kid: keyId(signingKey) };
+    return tlsMaterialProblem(material) ? undefined : material;
   } catch {
-    // missing or corrupt: the caller regenerates
+    return undefined; // missing or corrupt: regenerated
+  }
+}
+
+function readSigningKey(dir: string): KeyObject | undefined {
+  try {
+    const key = createPrivateKey(fs.readFileSync(path.join(dir, FILES.signing), 'utf8'));
+    return key.asymmetricKeyType === 'rsa' ? key : undefined;
+  } catch {
     return undefined;
   }
 }
 
-/** Loads the state from `dir` (default {@link defaultStateDir}), generating it when unusable. */
+/**
+ * Loads the state from `dir` (default {@link defaultStateDir}). Each part is regenerated
+ * on its own when unusable, so a lost signing key does not change the CA the API trusts.
+ */
 export function loadOrCreateState(dir: string = defaultStateDir()): IssuerState {
   refuseInProduction();
   const resolved = path.resolve(dir);
-  const existing = read(resolved);
-  if (existing) return existing;
-  try {
-    generate(resolved);
-  } catch (err) {
-    throw new Error(`the dev issuer cannot write its state directory ${resolved}: ${(err as Error).message}`);
+  let tls = readTls(resolved);
+  let signingKey = readSigningKey(resolved);
+  if (!tls || !signingKey) {
+    try {
+      fs.mkdirSync(resolved, { recursive: true, mode: 0o700 });
+      if (!signingKey) write(resolved, FILES.signing, rsaKeyPem());
+      if (!tls) {
+        const fresh = createTlsMaterial();
+        write(resolved, FILES.tlsKey, fresh.tlsKeyPem);
+        write(resolved, FILES.tlsCert, fresh.tlsCertPem);
+        write(resolved, FILES.ca, fresh.caCertPem);
+      }
+    } catch (err) {
+      throw new Error(`the dev issuer cannot write its state directory ${resolved}: ${(err as Error).message}`);
+    }
+    // read back what is on disk: with two processes racing, both end up with the same files
+    tls = readTls(resolved);
+    signingKey = readSigningKey(resolved);
+    if (!tls || !signingKey) throw new Error(`the dev issuer state in ${resolved} is unusable right after generating it (is another process writing it?)`);
   }
-  const created = read(resolved);
-  if (!created) throw new Error(`the dev issuer state in ${resolved} is unusable right after generating it (is another process writing it?)`);
-  return created;
+  return { dir: resolved, ...tls, signingKey, kid: keyId(signingKey) };
 }
 
 /**

@@ -36,7 +36,8 @@ export class IssuerMetadataSource {
     extraTrustedCaPem: string | undefined,
     private readonly now: () => number = Date.now,
   ) {
-    this.agent = new https.Agent({ keepAlive: true, ...(extraTrustedCaPem ? { ca: [...tls.rootCertificates, extraTrustedCaPem] } : {}) });
+    // no keep-alive: fetches are 30 minutes apart and a pooled socket would outlive issuer restarts
+    this.agent = new https.Agent({ keepAlive: false, ...(extraTrustedCaPem ? { ca: [...tls.rootCertificates, extraTrustedCaPem] } : {}) });
   }
 
   /** Same contract as BearerStrategy.prototype.loadMetadata(params, next). */

@@ -3,7 +3,7 @@ import { Passport } from 'passport';
 import { BearerStrategy, type ITokenPayload, type VerifyCallback } from 'passport-azure-ad';
 import { LOGGER, unauthenticated, type Logger } from '@portcullis/platform';
 import { checkAuthOptions, type AuthOptions } from './auth.options';
-import { IssuerMetadataSource, IssuerUnreachableError } from './issuer-metadata';
+import { IssuerMetadataSource } from './issuer-metadata';
 import { decodeUnverified, explainMissingKey, explainVerificationFailure, type UnverifiedJwt } from './token-rejection';
 import type { TokenIdentity } from './token-identity';
 import { AUTH_OPTIONS } from './tokens';
@@ -115,7 +115,8 @@ export class BearerTokenVerifier implements OnModuleDestroy {
   private reasonOf(req: object, jwt: UnverifiedJwt, failure: unknown): string {
     const ours = this.rejections.get(req);
     if (ours) return ours;
-    if (failure instanceof IssuerUnreachableError || failure instanceof Error) {
+    if (failure instanceof Error) {
+      // IssuerUnreachableError from the metadata source, or an error inside the library
       this.logger?.warn({ reason: failure.message }, 'bearer token could not be validated: issuer metadata or keys unavailable');
       return ISSUER_DOWN;
     }

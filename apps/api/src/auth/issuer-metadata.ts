@@ -8,7 +8,6 @@ export interface AadMetadata {
   generateOidcPEM(kid: string): string;
 }
 type AadMetadataConstructor = new (url: string, authtype: 'oidc', options: object) => AadMetadata;
-// eslint-disable-next-line @typescript-eslint/no-require-imports -- the class is not part of the package's typed API
 const { Metadata } = require('passport-azure-ad/lib/metadata') as { Metadata: AadMetadataConstructor };
 
 export class IssuerUnreachableError extends Error {}

@@ -126,10 +126,24 @@ describe('bearer token validation (REST and GraphQL)', () => {
   it('no answer and no log line ever contains a token', async () => {
     const tokens = [mint(), mint({ audience: 'api://nope' }), mint({ signingKey: otherKey, kid: 'nope' }), tamper(mint(), { tid: 'x' })];
     const answers: string[] = [];
-    for (const token of tokens) {
-      answers.push(JSON.stringify((await rest(`Bearer ${token}`)).body), JSON.stringify((await gql(`Bearer ${token}`)).body));
+    // passport-azure-ad logs with bunyan straight to stdout and stderr: listen there too
+    const printed: string[] = [];
+    const restore = [process.stdout, process.stderr].map((stream) => {
+      const write = stream.write.bind(stream);
+      stream.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
+        printed.push(String(chunk));
+        return write(chunk, ...rest);
+      }) as typeof stream.write;
+      return () => (stream.write = write);
+    });
+    try {
+      for (const token of tokens) {
+        answers.push(JSON.stringify((await rest(`Bearer ${token}`)).body), JSON.stringify((await gql(`Bearer ${token}`)).body));
+      }
+    } finally {
+      restore.forEach((undo) => undo());
     }
-    const seen = [...answers, ...t.logs].join('\n');
+    const seen = [...answers, ...t.logs, ...printed].join('\n');
     for (const token of tokens) {
       for (const part of token.split('.')) assert.equal(seen.includes(part), false, 'a token part leaked into an answer or a log line');
     }

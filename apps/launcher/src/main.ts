@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import { loadKeyring } from '@portcullis/bundle';
-import { loadConfigOrExit, repoPath } from '@portcullis/config';
+import { loadConfigOrExit, repoPath, repoRoot } from '@portcullis/config';
 import { ensureDatabase, migrate } from '@portcullis/db';
 import { createLogger } from '@portcullis/platform';
 
@@ -20,13 +20,13 @@ async function main(): Promise<void> {
   logger.info({ databaseCreated: created, migrationsApplied: result.applied }, 'database ready');
 
   // the API publishes and the worker signs with these keys: make sure they exist before either starts
-  const keyring = loadKeyring(path.resolve(config.bundles.signingKeysDir), { generateIfEmpty: config.bundles.generateMissingKeys });
+  const keyring = loadKeyring(path.resolve(repoRoot(), config.bundles.signingKeysDir), { generateIfEmpty: config.bundles.generateMissingKeys });
   logger.info({ activeKid: keyring.active.kid, published: keyring.all.length }, 'bundle signing keys ready');
 
   let stopIssuer: (() => Promise<void>) | undefined;
   if (config.devIssuer) {
     const { startDevIssuer } = await import('@portcullis/dev-issuer');
-    const issuer = await startDevIssuer({ port: config.devIssuer.port, stateDir: path.resolve(config.devIssuer.stateDir) });
+    const issuer = await startDevIssuer({ port: config.devIssuer.port, stateDir: path.resolve(repoRoot(), config.devIssuer.stateDir) });
     stopIssuer = () => issuer.stop();
     logger.info({ url: issuer.url }, 'development OpenID issuer started (never in production); mint tokens with `npx portcullis dev-token`');
   }

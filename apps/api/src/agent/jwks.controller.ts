@@ -1,7 +1,7 @@
 import { Controller, Get, Header, Inject } from '@nestjs/common';
 import * as path from 'node:path';
 import { loadKeyring, toJwks, type Jwks } from '@portcullis/bundle';
-import type { AppConfig } from '@portcullis/config';
+import { repoRoot, type AppConfig } from '@portcullis/config';
 import { APP_CONFIG } from '@portcullis/platform';
 import { Public } from '../tenancy/access.decorator';
 
@@ -24,7 +24,7 @@ export class JwksController {
   jwks(): Jwks {
     const now = Date.now();
     if (!this.cached || now - this.cached.at > RELOAD_MS) {
-      const ring = loadKeyring(path.resolve(this.config.bundles.signingKeysDir), { generateIfEmpty: this.config.bundles.generateMissingKeys });
+      const ring = loadKeyring(path.resolve(repoRoot(), this.config.bundles.signingKeysDir), { generateIfEmpty: this.config.bundles.generateMissingKeys });
       this.cached = { at: now, jwks: toJwks(ring.all) };
     }
     return this.cached.jwks;

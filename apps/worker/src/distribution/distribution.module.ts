@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import * as path from 'node:path';
 import { loadKeyring } from '@portcullis/bundle';
-import type { AppConfig } from '@portcullis/config';
+import { repoRoot, type AppConfig } from '@portcullis/config';
 import type { PrismaClient } from '@portcullis/db';
 import { BundleCompiler, bundleChannel } from '@portcullis/distribution';
 import { APP_CONFIG, PRISMA, REDIS } from '@portcullis/platform';
@@ -15,7 +15,7 @@ import { BUNDLE_COMPILER } from './tokens';
       provide: BUNDLE_COMPILER,
       inject: [PRISMA, REDIS, APP_CONFIG],
       useFactory: (prisma: PrismaClient, redis: Redis, config: AppConfig) => {
-        const keyring = loadKeyring(path.resolve(config.bundles.signingKeysDir), { generateIfEmpty: config.bundles.generateMissingKeys });
+        const keyring = loadKeyring(path.resolve(repoRoot(), config.bundles.signingKeysDir), { generateIfEmpty: config.bundles.generateMissingKeys });
         const channel = bundleChannel(config.redisPrefix);
         return new BundleCompiler(
           prisma,

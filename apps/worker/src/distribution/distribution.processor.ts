@@ -31,6 +31,7 @@ const RECONCILE = 'reconcile';
 export class DistributionProcessor implements OnModuleInit, OnModuleDestroy {
   private worker: Worker | undefined;
   private queue: Queue | undefined;
+  private connection: Redis | undefined;
 
   constructor(
     @Inject(PRISMA) private readonly prisma: PrismaClient,
@@ -41,7 +42,8 @@ export class DistributionProcessor implements OnModuleInit, OnModuleDestroy {
   ) {}
 
   async onModuleInit(): Promise<void> {
-    const connection = this.redis.duplicate({ maxRetriesPerRequest: null });
+    // BullMQ workers block on their connection: they get one of their own
+    const connection = (this.connection = this.redis.duplicate({ maxRetriesPerRequest: null }));
     this.queue = new Queue(DISTRIBUTION_QUEUE, { connection: this.redis, prefix: this.config.redisPrefix });
     await this.queue.upsertJobScheduler(RELAY, { every: 15_000 }, { name: RELAY, data: {} });
     await this.queue.upsertJobScheduler(RECONCILE, { every: 300_000 }, { name: RECONCILE, data: {} });
@@ -58,6 +60,7 @@ export class DistributionProcessor implements OnModuleInit, OnModuleDestroy {
   async onModuleDestroy(): Promise<void> {
     await this.worker?.close();
     await this.queue?.close();
+    await this.connection?.quit().catch(() => undefined);
   }
 
   async process(job: Job): Promise<unknown> {

@@ -1,6 +1,7 @@
 import type { CliCommand } from '../command';
 import { devTokenCommand } from './dev-token';
+import { evalCommand } from './eval';
 import { tenantCommand } from './tenant';
 
 /** Every sub-command of `portcullis`, in the order `--help` lists them. */
-export const COMMANDS: readonly CliCommand[] = [devTokenCommand, tenantCommand];
+export const COMMANDS: readonly CliCommand[] = [evalCommand, devTokenCommand, tenantCommand];

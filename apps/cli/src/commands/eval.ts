@@ -1,0 +1,120 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { UsageError, type CliCommand, type CliIo } from '../command';
+
+const FORMATS = ['text', 'json', 'sarif', 'junit'] as const;
+type Format = (typeof FORMATS)[number];
+
+const USAGE = [
+  'portcullis eval [-p policy.yaml]... [-n namespace] [--format text|json|sarif|junit] <files|dirs... | ->',
+  '',
+  'Evaluates Kubernetes manifests (multi-document YAML, JSON, kind: List; "-" reads stdin;',
+  'directories are searched for *.yaml, *.yml and *.json) against policy files. Without -p,',
+  'the default misconfiguration policy applies in BLOCK mode.',
+  '',
+  '  -p, --policy FILE   policy file (YAML or JSON; repeatable)',
+  '  -n, --namespace NS  namespace for objects that name none (default: default)',
+  '  --format FORMAT     text (default), json, sarif (code scanning) or junit',
+  '',
+  'Exit codes: 0 no blocking violation; 1 at least one object would be denied;',
+  '2 usage or input error (the message names the file and document).',
+  'Objects the engine cannot evaluate are reported, and do not fail the run by themselves.',
+].join('\n');
+
+async function readSource(source: string, io: CliIo): Promise<string> {
+  if (source === '-') {
+    const chunks: Buffer[] = [];
+    for await (const chunk of io.stdin) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
+    return Buffer.concat(chunks).toString('utf8');
+  }
+  try {
+    return fs.readFileSync(path.resolve(io.cwd, source), 'utf8');
+  } catch (err) {
+    throw new UsageError(`${source}: cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+/** `portcullis eval`: the engine in a CI pipeline, offline. */
+export const evalCommand: CliCommand = {
+  name: 'eval',
+  summary: 'evaluate manifests against policies (CI gate; SARIF and JUnit output)',
+  usage: USAGE,
+  async run(argv: readonly string[], io: CliIo): Promise<number> {
+    let parsed;
+    try {
+      parsed = parseArgs({
+        args: [...argv],
+        options: {
+          policy: { type: 'string', short: 'p', multiple: true },
+          namespace: { type: 'string', short: 'n', default: 'default' },
+          format: { type: 'string', default: 'text' },
+        },
+        allowPositionals: true,
+        strict: true,
+      });
+    } catch (err) {
+      throw new UsageError(`${(err as Error).message}\nusage: ${USAGE}`);
+    }
+    const { values, positionals } = parsed;
+    const format = values.format as Format;
+    if (!FORMATS.includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')}`);
+    if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(values.namespace!)) throw new UsageError(`-n "${values.namespace}" is not a namespace name`);
+    if (positionals.length === 0) throw new UsageError(`no manifests given\nusage: ${USAGE}`);
+
+    const engine = await import('@portcullis/policy-engine');
+    const { expandInputs, parseManifests, InputError } = await import('../eval/manifests');
+    const report = await import('../eval/report');
+
+    const policies = [];
+    for (const file of values.policy ?? []) {
+      const parsedPolicies = engine.parsePolicyDocuments(await readSource(file, io), file);
+      if (!parsedPolicies.ok) throw new UsageError(parsedPolicies.errors.map((e) => e.message).join('\n'));
+      parsedPolicies.policies.forEach((p, i) => policies.push(engine.toPolicy(p, `${file}#${i}`)));
+    }
+    if (policies.length === 0) {
+      policies.push({ id: 'default', name: 'Default K8s misconfiguration rule', type: 'MISCONFIGURATION' as const, action: 'BLOCK' as const, namespaces: { include: [], exclude: [] }, rules: engine.defaultRuleConfigs('MISCONFIGURATION'), exemptions: [] });
+    }
+    const compiled = engine.compilePolicies(policies);
+
+    let files: string[];
+    try {
+      files = expandInputs(positionals, io.cwd);
+    } catch (err) {
+      if (err instanceof InputError) throw new UsageError(err.message);
+      throw err;
+    }
+    const results: import('../eval/report').ObjectResult[] = [];
+    const now = new Date();
+    for (const file of files) {
+      let objects;
+      try {
+        objects = parseManifests(await readSource(file, io), file);
+      } catch (err) {
+        if (err instanceof InputError) throw new UsageError(err.message);
+        throw err;
+      }
+      for (const m of objects) {
+        const r = engine.evaluatePolicies(m.object, compiled, { defaultNamespace: values.namespace!, now });
+        const o = m.object as { kind?: unknown; metadata?: { name?: unknown } } | null;
+        results.push({
+          source: m.source,
+          index: m.index,
+          ...(m.line ? { line: m.line } : {}),
+          kind: r.object?.kind ?? (typeof o?.kind === 'string' ? o.kind : '(unknown)'),
+          namespace: r.object?.namespace ?? null,
+          name: r.object?.name ?? (typeof o?.metadata?.name === 'string' ? o.metadata.name : ''),
+          decision: r.decision,
+          status: r.status,
+          ...(r.reason ? { reason: r.reason } : {}),
+          violations: r.violations,
+        });
+      }
+    }
+    const { repoPath } = await import('@portcullis/config');
+    const version = (JSON.parse(fs.readFileSync(repoPath('package.json'), 'utf8')) as { version: string }).version;
+    const out = format === 'json' ? report.toJson(results) : format === 'sarif' ? report.toSarif(results, version) : format === 'junit' ? report.toJunit(results) : report.toText(results);
+    io.stdout.write(`${out}\n`);
+    return results.some((r) => r.decision === 'deny') ? 1 : 0;
+  },
+};

@@ -21,6 +21,8 @@ import { MeResolver } from './me/me.resolver';
 import { HealthController } from './platform/health.controller';
 import { EffectivePoliciesResolver } from './policies/effective-policies.resolver';
 import { ExemptionService } from './policies/exemption.service';
+import { PolicyAsCodeResolver } from './policies/policy-as-code.resolver';
+import { PolicyAsCodeService } from './policies/policy-as-code.service';
 import { PolicyResolver } from './policies/policy.resolver';
 import { PolicyService } from './policies/policy.service';
 import { BundleRolloutResolver } from './rollout/bundle-rollout.resolver';
@@ -56,6 +58,8 @@ const DOMAIN_PROVIDERS = [
   ExemptionService,
   PolicyResolver,
   EffectivePoliciesResolver,
+  PolicyAsCodeService,
+  PolicyAsCodeResolver,
   BundleNotifications,
   BundleRolloutResolver,
 ];

@@ -1,0 +1,249 @@
+import { Injectable } from '@nestjs/common';
+import { parsePolicyDocuments, serializePolicyDocuments, type Exemption, type Policy as EnginePolicy } from '@portcullis/policy-engine';
+import type { CloudProvider, Prisma, TenantTx } from '@portcullis/db';
+import { DomainError, badInput } from '@portcullis/platform';
+import { AuditLogWriter } from '../audit/audit-log.writer';
+import { DomainEvents, type RecordedEvent } from '../events/domain-events';
+import type { Principal } from '../tenancy/principal';
+import { TenantDb } from '../tenancy/tenant-db';
+import { coveredScopeIds, policyInclude, toPolicy, type ExemptionCriteria, type PolicyRow } from './policy.mapper';
+import { composeRules, type StoredRule } from './policy-rules';
+import { PolicyService, replaceRules, ruleRow, type ResolvedScope } from './policy.service';
+
+const PROVIDER_PREFIX: Record<CloudProvider, string> = { AZURE_SUBSCRIPTION: 'azure', AWS_ACCOUNT: 'aws', GCP_PROJECT: 'gcp' };
+const PREFIX_PROVIDER = Object.fromEntries(Object.entries(PROVIDER_PREFIX).map(([k, v]) => [v, k])) as Record<string, CloudProvider>;
+
+export type ImportChange = 'CREATED' | 'UPDATED' | 'UNCHANGED';
+
+export interface ImportOutcome {
+  readonly dryRun: boolean;
+  readonly changes: Array<{ name: string; change: ImportChange; policyId: string | null; version: number | null; changedFields: string[] }>;
+}
+
+/** Thrown inside the transaction of a dry run, so nothing it did is kept. */
+class DryRunRollback extends Error {
+  constructor(readonly outcome: ImportOutcome) {
+    super('dry run');
+  }
+}
+
+/** What an import compares: a policy as its file describes it. */
+interface Comparable {
+  description: string;
+  action: string;
+  cloudScopes: string[];
+  clusters: string[];
+  include: string[];
+  exclude: string[];
+  rules: Array<{ id: string; params: unknown }>;
+  exemptions: unknown[];
+}
+
+/**
+ * Policy as code: export in the policy-file format `portcullis eval -p` reads, and
+ * import all or nothing — every document validated and applied in one transaction,
+ * with a dry run that reports what would change and keeps nothing.
+ */
+@Injectable()
+export class PolicyAsCodeService {
+  constructor(
+    private readonly db: TenantDb,
+    private readonly policies: PolicyService,
+    private readonly audit: AuditLogWriter,
+    private readonly events: DomainEvents,
+  ) {}
+
+  export(principal: Principal, ids: readonly string[] | undefined): Promise<string> {
+    return this.db.run(principal, async (tx) => {
+      const rows = await tx.policy.findMany({
+        where: { AND: [this.policies.visibleWhere(principal), ids?.length ? { id: { in: [...ids] } } : {}] },
+        include: policyInclude,
+        orderBy: { name: 'asc' },
+      });
+      if (ids?.length && rows.length !== new Set(ids).size) throw badInput('ids', 'ids: some policies do not exist or are not visible to you');
+      return serializePolicyDocuments(rows.map(toEnginePolicy));
+    });
+  }
+
+  async import(principal: Principal, document: string, dryRun: boolean): Promise<ImportOutcome> {
+    if (document.length > 1_000_000) throw badInput('document', 'document: a policy file is limited to 1 MB');
+    const parsed = parsePolicyDocuments(document, 'document');
+    if (!parsed.ok) {
+      const first = parsed.errors[0]!;
+      const more = parsed.errors.length > 1 ? ` (and ${parsed.errors.length - 1} more: ${parsed.errors.slice(1, 4).map((e) => e.message).join('; ')})` : '';
+      throw badInput(`document[${first.document}].${first.field}`, `${first.message}${more}`);
+    }
+    const events: RecordedEvent[] = [];
+    try {
+      const outcome = await this.db.run(principal, async (tx) => {
+        const changes: ImportOutcome['changes'] = [];
+        for (const [index, doc] of parsed.policies.entries()) changes.push(await this.apply(tx, principal, doc, index, events));
+        const result = { dryRun, changes };
+        if (dryRun) throw new DryRunRollback(result);
+        return result;
+      });
+      await this.events.publish(events);
+      return outcome;
+    } catch (err) {
+      if (err instanceof DryRunRollback) return err.outcome;
+      throw err;
+    }
+  }
+
+  private async apply(tx: TenantTx, principal: Principal, doc: EnginePolicy, index: number, events: RecordedEvent[]): Promise<ImportOutcome['changes'][number]> {
+    const field = (f: string) => `document[${index}].${f}`;
+    const scope = await this.resolveRefs(tx, principal, doc, field);
+    const rules = composeRules(doc.type, [], doc.rules.map((r) => ({ ruleId: r.id, enabled: true, params: r.params })));
+    const exemptions = doc.exemptions.map((e, i) => exemptionRow(e, field(`spec.exemptions[${i}]`), doc.type));
+    const existing = await tx.policy.findUnique({ where: { tenantId_name: { tenantId: principal.tenantId, name: doc.name } }, include: policyInclude });
+    this.policies.requireManage(principal, scope.covered);
+    const desired = comparable(doc.description ?? '', doc.action, scope, rules, exemptions);
+
+    if (!existing) {
+      const row = await tx.policy.create({
+        data: {
+          tenantId: principal.tenantId,
+          name: doc.name,
+          description: doc.description ?? '',
+          type: doc.type,
+          action: doc.action,
+          namespaceInclude: scope.include,
+          namespaceExclude: scope.exclude,
+          createdBy: principal.objectId,
+          updatedBy: principal.objectId,
+          rules: { create: rules.map((r) => ruleRow(principal.tenantId, r)) },
+          cloudScopes: { create: scope.cloudScopeIds.map((cloudScopeId) => ({ cloudScopeId, tenantId: principal.tenantId })) },
+          clusters: { create: scope.clusterIds.map((clusterId) => ({ clusterId, tenantId: principal.tenantId })) },
+          exemptions: { create: exemptions.map((e) => ({ ...e, tenantId: principal.tenantId })) },
+        },
+      });
+      await this.audit.record(tx, principal, { action: 'policy.import', targetType: 'Policy', targetId: row.id, after: desired });
+      events.push(await this.events.record(tx, principal.tenantId, 'policy.created', { policyId: row.id, cloudScopeIds: scope.covered, clusterIds: scope.clusterIds }));
+      return { name: doc.name, change: 'CREATED', policyId: row.id, version: row.version, changedFields: [] };
+    }
+
+    if (existing.type !== doc.type) throw badInput(field('spec.type'), `${field('spec.type')}: policy "${doc.name}" exists as a ${existing.type} policy`);
+    this.policies.requireManage(principal, coveredScopeIds(existing));
+    const current = comparable(existing.description, existing.action, fromRow(existing), existing.rules.map((r) => ({ ruleId: r.ruleId, enabled: r.enabled, params: r.params as Record<string, unknown> })), existing.exemptions.map(storedExemption));
+    const changed = (Object.keys(desired) as Array<keyof Comparable>).filter((k) => JSON.stringify(desired[k]) !== JSON.stringify(current[k]));
+    if (changed.length === 0) return { name: doc.name, change: 'UNCHANGED', policyId: existing.id, version: existing.version, changedFields: [] };
+    if (existing.isDefault) {
+      const locked = changed.filter((k) => ['description', 'cloudScopes', 'clusters', 'include', 'exclude'].includes(k));
+      if (locked.length) throw badInput(field(locked[0] === 'description' ? 'metadata.description' : 'spec.scope'), `${field('spec')}: "${doc.name}" is a default policy; only its action and rules can change (the file changes ${locked.join(', ')})`);
+    }
+    await tx.policy.update({
+      where: { id: existing.id },
+      data: { description: doc.description ?? '', action: doc.action, namespaceInclude: scope.include, namespaceExclude: scope.exclude, version: { increment: 1 }, updatedBy: principal.objectId },
+    });
+    await this.policies.replaceScope(tx, principal.tenantId, existing.id, scope);
+    await replaceRules(tx, principal.tenantId, existing.id, rules);
+    await tx.policyExemption.deleteMany({ where: { policyId: existing.id } });
+    if (exemptions.length) await tx.policyExemption.createMany({ data: exemptions.map((e) => ({ ...e, policyId: existing.id, tenantId: principal.tenantId })) });
+    await this.audit.record(tx, principal, { action: 'policy.import', targetType: 'Policy', targetId: existing.id, before: current, after: desired });
+    events.push(await this.events.record(tx, principal.tenantId, 'policy.updated', { policyId: existing.id, cloudScopeIds: [...new Set([...coveredScopeIds(existing), ...scope.covered])], clusterIds: scope.clusterIds }));
+    return { name: doc.name, change: 'UPDATED', policyId: existing.id, version: existing.version + 1, changedFields: changed };
+  }
+
+  /** `aws:123456789012`-style cloud scope references and cluster names, resolved in the tenant. */
+  private async resolveRefs(tx: TenantTx, principal: Principal, doc: EnginePolicy, field: (f: string) => string): Promise<ResolvedScope> {
+    const scopeIds: string[] = [];
+    for (const [i, ref] of (doc.cloudScopes ?? []).entries()) {
+      const [prefix, ...rest] = ref.split(':');
+      const provider = PREFIX_PROVIDER[prefix ?? ''];
+      const externalId = rest.join(':');
+      const found = provider ? await tx.cloudScope.findUnique({ where: { tenantId_provider_externalId: { tenantId: principal.tenantId, provider, externalId: provider === 'AZURE_SUBSCRIPTION' ? externalId.toLowerCase() : externalId } } }) : null;
+      if (!found) throw badInput(field(`spec.scope.cloudScopes[${i}]`), `${field(`spec.scope.cloudScopes[${i}]`)}: "${ref}" is not a cloud scope of this tenant (write aws:<account>, azure:<subscription> or gcp:<project>)`);
+      scopeIds.push(found.id);
+    }
+    const clusterIds: string[] = [];
+    for (const [i, name] of (doc.clusters ?? []).entries()) {
+      const found = await tx.cluster.findFirst({ where: { name } });
+      if (!found) throw badInput(field(`spec.scope.clusters[${i}]`), `${field(`spec.scope.clusters[${i}]`)}: no cluster named "${name}" in this tenant`);
+      clusterIds.push(found.id);
+    }
+    return this.policies.resolveScope(tx, { cloudScopeIds: scopeIds, clusterIds, namespaces: { include: [...doc.namespaces.include], exclude: [...doc.namespaces.exclude] } }).catch((err: unknown) => {
+      if (err instanceof DomainError && err.field) throw badInput(field(err.field), `${field(err.field)}: ${err.message}`);
+      throw err;
+    });
+  }
+}
+
+function fromRow(row: PolicyRow): ResolvedScope {
+  return {
+    cloudScopeIds: row.cloudScopes.map((s) => s.cloudScopeId),
+    clusterIds: row.clusters.map((c) => c.clusterId),
+    include: row.namespaceInclude,
+    exclude: row.namespaceExclude,
+    covered: coveredScopeIds(row),
+  };
+}
+
+type ExemptionRow = { criteria: Prisma.InputJsonValue; reason: string; grantedBy: string; expiresAt: Date | null };
+
+function exemptionRow(e: Omit<Exemption, 'id'>, field: string, type: string): ExemptionRow {
+  if (e.cves?.length && type !== 'VULNERABILITY') throw badInput(`${field}.cves`, `${field}.cves: CVE exemptions belong to VULNERABILITY policies`);
+  const criteria: ExemptionCriteria = {
+    namespaces: [...(e.namespaces ?? [])],
+    kinds: [...(e.kinds ?? [])],
+    names: [...(e.names ?? [])],
+    images: [...(e.images ?? [])],
+    labelSelector: e.labelSelector ? { ...e.labelSelector } : null,
+    cves: [...(e.cves ?? [])],
+    rules: [...(e.rules ?? [])],
+    match: e.match as ExemptionCriteria['match'],
+  };
+  return { criteria: criteria as unknown as Prisma.InputJsonValue, reason: e.reason, grantedBy: e.grantedBy, expiresAt: e.expiresAt ? new Date(e.expiresAt) : null };
+}
+
+function storedExemption(e: PolicyRow['exemptions'][number]): ExemptionRow {
+  return { criteria: e.criteria as Prisma.InputJsonValue, reason: e.reason, grantedBy: e.grantedBy, expiresAt: e.expiresAt };
+}
+
+function comparable(description: string, action: string, scope: ResolvedScope, rules: readonly StoredRule[], exemptions: readonly ExemptionRow[]): Comparable {
+  return {
+    description,
+    action,
+    cloudScopes: [...scope.cloudScopeIds].sort(),
+    clusters: [...scope.clusterIds].sort(),
+    include: [...scope.include],
+    exclude: [...scope.exclude],
+    rules: rules.filter((r) => r.enabled).map((r) => ({ id: r.ruleId, params: sortKeys(r.params) })).sort((a, b) => a.id.localeCompare(b.id)),
+    exemptions: exemptions.map((e) => sortKeys({ ...(e.criteria as object), reason: e.reason, grantedBy: e.grantedBy, expiresAt: e.expiresAt?.toISOString() ?? null })),
+  };
+}
+
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => [k, sortKeys(v)]));
+  return value;
+}
+
+/** A stored policy as the engine and the policy file see it. */
+export function toEnginePolicy(row: PolicyRow): EnginePolicy {
+  const p = toPolicy(row, new Date());
+  return {
+    id: row.id,
+    name: row.name,
+    description: row.description,
+    type: row.type,
+    action: row.action,
+    cloudScopes: p.scope.cloudScopes.map((s) => `${PROVIDER_PREFIX[s.provider]}:${s.externalId}`),
+    clusters: p.scope.clusters.map((c) => c.name),
+    namespaces: p.scope.namespaces,
+    rules: p.rules.filter((r) => r.enabled).map((r) => ({ id: r.ruleId, params: r.params })),
+    exemptions: p.exemptions.map((e) => ({
+      id: e.id,
+      namespaces: e.namespaces,
+      kinds: e.kinds,
+      names: e.names,
+      images: e.images,
+      labelSelector: e.labelSelector,
+      cves: e.cves,
+      rules: e.rules,
+      match: e.match,
+      reason: e.reason,
+      grantedBy: e.grantedBy,
+      expiresAt: e.expiresAt?.toISOString() ?? null,
+    })),
+  };
+}

@@ -66,11 +66,15 @@ export const evalCommand: CliCommand = {
     const { expandInputs, parseManifests, InputError } = await import('../eval/manifests');
     const report = await import('../eval/report');
 
-    const policies = [];
+    const policies: import('@portcullis/policy-engine').Policy[] = [];
     for (const file of values.policy ?? []) {
       const parsedPolicies = engine.parsePolicyDocuments(await readSource(file, io), file);
       if (!parsedPolicies.ok) throw new UsageError(parsedPolicies.errors.map((e) => e.message).join('\n'));
-      parsedPolicies.policies.forEach((p, i) => policies.push(engine.toPolicy(p, `${file}#${i}`)));
+      // the same policy name in two files would make violations ambiguous
+      for (const p of parsedPolicies.policies) {
+        if (policies.some((q) => q.name === p.name)) throw new UsageError(`${file}: policy "${p.name}" is also defined in another -p file`);
+        policies.push(p);
+      }
     }
     if (policies.length === 0) {
       policies.push({ id: 'default', name: 'Default K8s misconfiguration rule', type: 'MISCONFIGURATION' as const, action: 'BLOCK' as const, namespaces: { include: [], exclude: [] }, rules: engine.defaultRuleConfigs('MISCONFIGURATION'), exemptions: [] });

@@ -1,18 +1,36 @@
-import { normalizeImage } from '../image';
 import { compileRules, runRules, type CompiledRuleSet } from '../rules/run';
 import type { ArtifactLookup, EvaluationContext, ObjectRef, RuleFinding } from '../types';
-import { inspectObject, type InspectedObject, type PodTarget } from '../workload';
-import { matches, namespaceDecision } from './matching';
+import { inspectObject, type InspectedObject } from '../workload';
+import { compileExemptions, coversObject, coversRule, isActive, type CompiledExemption } from './exemptions';
+import { namespaceDecision } from './matching';
 import type { EvaluationResult, Exemption, OwnerRef, Policy, Violation } from './model';
 
 export interface CompiledPolicy {
   readonly policy: Policy;
   readonly rules: CompiledRuleSet;
+  /** VULNERABILITY policies: each rule on its own, since CVE exemptions can be limited to some rules. */
+  readonly perRule: ReadonlyArray<{ readonly id: string; readonly rules: CompiledRuleSet }>;
+  readonly exemptions: readonly CompiledExemption[];
 }
 
-/** Parses every rule's parameters once; an agent holds one compiled set per bundle. */
-export function compilePolicies(policies: readonly Policy[]): readonly CompiledPolicy[] {
-  return policies.map((policy) => ({ policy, rules: compileRules(policy.rules) }));
+/**
+ * Parses every rule's parameters and every exemption's expiry once; an agent holds one
+ * compiled set per bundle. Throws, naming the policy and rule, on configuration the
+ * parser would have refused (callers pass parsed or API-validated policies).
+ */
+export function compilePolicies(policies: readonly Policy[]): CompiledPolicy[] {
+  return policies.map((policy) => {
+    try {
+      return {
+        policy,
+        rules: compileRules(policy.rules),
+        perRule: policy.type === 'VULNERABILITY' ? policy.rules.map((r) => ({ id: r.id, rules: compileRules([r]) })) : [],
+        exemptions: compileExemptions(policy.exemptions),
+      };
+    } catch (err) {
+      throw new Error(`policy "${policy.name}": ${err instanceof Error ? err.message : String(err)}`);
+    }
+  });
 }
 
 export interface EvaluateOptions extends EvaluationContext {
@@ -20,83 +38,41 @@ export interface EvaluateOptions extends EvaluationContext {
   readonly owner?: OwnerRef;
 }
 
-const active = (e: Exemption, now: Date) => !e.expiresAt || Date.parse(e.expiresAt) > now.getTime();
-const some = (list: readonly string[] | undefined) => Array.isArray(list) && list.length > 0;
-
-function imageForms(image: string): string[] {
-  const ref = normalizeImage(image);
-  if (!ref) return [image];
-  return [image, ref.normalized, ref.registry, `${ref.registry}/${ref.repository}`, ref.repository, ...(ref.digest ? [ref.digest] : [])];
-}
-
-/** Whether an exemption's object criteria (all but CVEs) hold for this object and finding. */
-function coversObject(e: Exemption, ref: ObjectRef, owner: OwnerRef | undefined, images: readonly string[]): boolean {
-  if (some(e.namespaces) && !e.namespaces!.some((p) => matches(e.match, p, ref.namespace ?? ''))) return false;
-  if (some(e.kinds) && !e.kinds!.some((k) => k === ref.kind || k === owner?.kind)) return false;
-  if (some(e.names) && !e.names!.some((p) => matches(e.match, p, ref.name) || (owner !== undefined && matches(e.match, p, owner.name)))) return false;
-  if (some(e.images)) {
-    if (images.length === 0) return false;
-    const ok = images.every((img) => imageForms(img).some((form) => e.images!.some((p) => matches(e.match, p, form))));
-    if (!ok) return false;
-  }
-  if (e.labelSelector && Object.entries(e.labelSelector).some(([k, v]) => ref.labels[k] !== v)) return false;
-  return true;
-}
-
-function podImages(target: InspectedObject): string[] {
-  return target.status === 'pod' ? (target as PodTarget).containers.flatMap((c) => (c.image ? [c.image] : [])) : [];
-}
-
 /**
  * Evaluates every policy whose namespace scope matches, independently. Deny when a
  * BLOCK policy has a violation no active exemption covers; exempted violations are
- * still reported. Never throws, whatever the input.
+ * still reported, with the exemption's id. Never throws, whatever the input.
  */
 export function evaluatePolicies(object: unknown, policies: readonly CompiledPolicy[], options: EvaluateOptions): EvaluationResult {
-  let target: InspectedObject;
   try {
-    target = inspectObject(object, options.defaultNamespace);
+    return evaluate(object, policies, options);
   } catch (err) {
+    // only a bug gets here; admission must still get an answer, and the caller sees why
     return { status: 'cannot-evaluate', decision: 'allow', violations: [], policiesEvaluated: [], reason: `internal error: ${err instanceof Error ? err.message : String(err)}` };
   }
+}
+
+function evaluate(object: unknown, policies: readonly CompiledPolicy[], options: EvaluateOptions): EvaluationResult {
+  const target = inspectObject(object, options.defaultNamespace);
   if (target.status === 'cannot-evaluate' || target.status === 'not-applicable') {
     return { status: target.status, ...(target.ref ? { object: target.ref } : {}), decision: 'allow', violations: [], policiesEvaluated: [], reason: target.reason };
   }
   const ref = target.ref;
-  const allImages = podImages(target);
+  const nowMs = options.now.getTime();
+  const ctx = options.scanArtifacts && policies.some((p) => p.policy.type === 'VULNERABILITY') ? { ...options, scanArtifacts: memoized(options.scanArtifacts) } : options;
   const violations: Violation[] = [];
   const evaluated: string[] = [];
   let deny = false;
-  for (const { policy, rules } of policies) {
+  for (const compiled of policies) {
+    const { policy } = compiled;
     if (!namespaceDecision(policy.namespaces, ref.namespace).applies) continue;
     evaluated.push(policy.id);
-    const live = policy.exemptions.filter((e) => active(e, options.now));
-    const ctx = policy.type === 'VULNERABILITY' ? withCveExemptions(options, live, ref, options.owner) : options;
-    let findings: RuleFinding[];
-    try {
-      findings = runRules(target, rules, ctx);
-    } catch (err) {
-      findings = [{ rule: '(engine)', path: '', message: `evaluation failed: ${err instanceof Error ? err.message : String(err)}`, reason: 'RULE_ERROR' }];
-    }
-    for (const f of findings) {
-      const images = f.image ? [f.image] : allImages;
-      const exemption = live.find((e) => !some(e.cves) && (!some(e.rules) || e.rules!.includes(f.rule)) && coversObject(e, ref, options.owner, images));
-      const v: Violation = {
-        policy: policy.name,
-        policyId: policy.id,
-        rule: f.rule,
-        action: policy.action,
-        path: f.path,
-        message: f.message,
-        exempted: exemption !== undefined,
-        ...(exemption ? { exemptionId: exemption.id } : {}),
-        ...(f.container !== undefined ? { container: f.container } : {}),
-        ...(f.image !== undefined ? { image: f.image } : {}),
-        ...(f.count !== undefined ? { count: f.count } : {}),
-        ...(f.threshold !== undefined ? { threshold: f.threshold } : {}),
-        ...(f.reason !== undefined ? { reason: f.reason } : {}),
-        ...(f.cves !== undefined ? { cves: f.cves } : {}),
-      };
+    const live = compiled.exemptions.filter((e) => isActive(e, nowMs));
+    const findings: PolicyFinding[] =
+      policy.type === 'VULNERABILITY' && live.some((e) => e.byCve) ? vulnerabilityFindings(target, compiled, live, ctx) : runRules(target, compiled.rules, ctx).map((finding) => ({ finding }));
+    for (const { finding: f, cveExemption } of findings) {
+      const exemption = cveExemption ?? live.find((e) => !e.byCve && coversRule(e.exemption, f.rule) && coversObject(e.exemption, ref, options.owner, imagesOf(f, target)))?.exemption;
+      const v = violation(policy, f, exemption);
       violations.push(v);
       // a rule that crashed is reported, never the reason a deployment is refused
       if (policy.action === 'BLOCK' && !v.exempted && f.reason !== 'RULE_ERROR') deny = true;
@@ -105,19 +81,110 @@ export function evaluatePolicies(object: unknown, policies: readonly CompiledPol
   return { status: 'evaluated', object: ref, decision: deny ? 'deny' : 'allow', violations, policiesEvaluated: evaluated };
 }
 
-/** CVE exemptions take their CVEs out of the artifact before the vulnerability rules count. */
-function withCveExemptions(ctx: EvaluateOptions, live: readonly Exemption[], ref: ObjectRef, owner: OwnerRef | undefined): EvaluateOptions {
-  const cveExemptions = live.filter((e) => some(e.cves));
-  if (cveExemptions.length === 0 || !ctx.scanArtifacts) return ctx;
-  const lookup = ctx.scanArtifacts;
+function violation(policy: Policy, f: RuleFinding, exemption: Exemption | undefined): Violation {
   return {
-    ...ctx,
-    scanArtifacts: (image: string): ArtifactLookup => {
-      const found = lookup(image);
-      if (found.status !== 'found') return found;
-      const exempt = new Set(cveExemptions.filter((e) => coversObject(e, ref, owner, [image])).flatMap((e) => e.cves ?? []));
-      if (exempt.size === 0) return found;
-      return { status: 'found', artifact: { ...found.artifact, findings: found.artifact.findings.filter((f) => !exempt.has(f.id)) } };
-    },
+    policy: policy.name,
+    policyId: policy.id,
+    rule: f.rule,
+    action: policy.action,
+    path: f.path,
+    message: f.message,
+    exempted: exemption !== undefined,
+    ...(exemption ? { exemptionId: exemption.id } : {}),
+    ...(f.container !== undefined ? { container: f.container } : {}),
+    ...(f.image !== undefined ? { image: f.image } : {}),
+    ...(f.count !== undefined ? { count: f.count } : {}),
+    ...(f.threshold !== undefined ? { threshold: f.threshold } : {}),
+    ...(f.reason !== undefined ? { reason: f.reason } : {}),
+    ...(f.cves !== undefined ? { cves: f.cves } : {}),
+  };
+}
+
+/** The images a finding is about: its own, else its container's, else every image of the pod. */
+function imagesOf(f: RuleFinding, target: InspectedObject): string[] {
+  if (f.image) return [f.image];
+  if (target.status !== 'pod') return [];
+  const own = f.container !== undefined ? target.containers.find((c) => c.name === f.container) : undefined;
+  if (own) return own.image ? [own.image] : [];
+  return target.containers.flatMap((c) => (c.image ? [c.image] : []));
+}
+
+interface PolicyFinding {
+  readonly finding: RuleFinding;
+  /** Set when the finding only exists because of CVEs this exemption takes out. */
+  readonly cveExemption?: Exemption;
+}
+
+/**
+ * CVE exemptions take their CVEs out of the scan artifact before each vulnerability
+ * rule counts, so an image whose only criticals are exempted passes. What the rule
+ * would have found without them is still reported, as exempted.
+ */
+function vulnerabilityFindings(target: InspectedObject, compiled: CompiledPolicy, live: readonly CompiledExemption[], ctx: EvaluateOptions): PolicyFinding[] {
+  const ref = (target as { ref: ObjectRef }).ref;
+  const out: PolicyFinding[] = [];
+  for (const { id, rules } of compiled.perRule) {
+    const byCve = live.filter((e) => e.byCve && coversRule(e.exemption, id)).map((e) => e.exemption);
+    const raw = runRules(target, rules, ctx);
+    if (byCve.length === 0 || !ctx.scanArtifacts) {
+      out.push(...raw.map((finding) => ({ finding })));
+      continue;
+    }
+    const lookup = ctx.scanArtifacts;
+    const filtered = runRules(target, rules, {
+      ...ctx,
+      scanArtifacts: (image: string): ArtifactLookup => {
+        const found = lookup(image);
+        if (found.status !== 'found') return found;
+        const exempt = new Set(byCve.filter((e) => coversObject(e, ref, ctx.owner, [image])).flatMap((e) => e.cves ?? []));
+        return exempt.size === 0 ? found : { status: 'found', artifact: { ...found.artifact, findings: found.artifact.findings.filter((v) => !exempt.has(v.id)) } };
+      },
+    });
+    out.push(...filtered.map((finding) => ({ finding })));
+    const allExempt = new Set(byCve.flatMap((e) => e.cves ?? []));
+    for (const finding of exemptedByCve(raw, filtered, allExempt)) {
+      const cves = finding.cves ?? [];
+      const applicable = byCve.filter((e) => coversObject(e, ref, ctx.owner, finding.image ? [finding.image] : []));
+      const exemption = applicable.find((e) => e.cves!.some((c) => cves.includes(c))) ?? applicable[0];
+      out.push(exemption ? { finding, cveExemption: exemption } : { finding });
+    }
+  }
+  return out;
+}
+
+/**
+ * Raw findings with no counterpart once the exempted CVEs are gone. Findings pair up by
+ * where they point and their threshold; when several share that (two severities with
+ * the same limit), those naming exempted CVEs are the ones that went away.
+ */
+function exemptedByCve(raw: readonly RuleFinding[], filtered: readonly RuleFinding[], exempt: ReadonlySet<string>): RuleFinding[] {
+  const key = (f: RuleFinding) => `${f.rule}\u0000${f.path}\u0000${f.container ?? ''}\u0000${f.reason ?? ''}\u0000${f.threshold ?? ''}`;
+  const left = new Map<string, number>();
+  for (const f of filtered) left.set(key(f), (left.get(key(f)) ?? 0) + 1);
+  const named = (f: RuleFinding) => (f.cves ?? []).some((c) => exempt.has(c));
+  const out: RuleFinding[] = [];
+  const groups = new Map<string, RuleFinding[]>();
+  for (const f of raw) groups.set(key(f), [...(groups.get(key(f)) ?? []), f]);
+  for (const [k, group] of groups) {
+    const gone = group.length - (left.get(k) ?? 0);
+    if (gone > 0) out.push(...[...group].sort((a, b) => Number(named(b)) - Number(named(a))).slice(0, gone));
+  }
+  return out;
+}
+
+/** One lookup per image per admission, however many rules and policies ask. */
+function memoized(lookup: (image: string) => ArtifactLookup): (image: string) => ArtifactLookup {
+  const seen = new Map<string, ArtifactLookup>();
+  return (image) => {
+    let found = seen.get(image);
+    if (!found) {
+      try {
+        found = lookup(image);
+      } catch (err) {
+        found = { status: 'lookup-failed', error: err instanceof Error ? err.message : String(err) };
+      }
+      seen.set(image, found);
+    }
+    return found;
   };
 }

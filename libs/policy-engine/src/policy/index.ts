@@ -3,5 +3,6 @@ export { compilePolicies, evaluatePolicies } from './evaluate';
 export type { CompiledPolicy, EvaluateOptions } from './evaluate';
 export { globRegExp, matches, namespaceDecision } from './matching';
 export type { NamespaceDecision } from './matching';
-export { parsePolicyDocuments, serializePolicyDocuments, toPolicy } from './policy-file';
-export type { PolicyDocument, PolicyFileError, PolicyFileResult } from './policy-file';
+export { MATCH_MODES, POLICY_API_VERSION, parsePolicyDocuments } from './policy-file';
+export type { PolicyFileError, PolicyFileResult } from './policy-file';
+export { serializePolicyDocuments } from './policy-file-writer';

@@ -34,8 +34,13 @@ export interface NamespaceScope {
 export interface Policy {
   readonly id: string;
   readonly name: string;
+  readonly description?: string;
   readonly type: PolicyType;
   readonly action: PolicyAction;
+  /** Cloud scopes and clusters the policy targets (empty = all): the API and the bundle compiler use them; the engine does not. */
+  readonly cloudScopes?: readonly string[];
+  readonly clusters?: readonly string[];
+  /** Namespace globs, applied at evaluation time (empty include = every namespace). */
   readonly namespaces: NamespaceScope;
   /** Enabled rules only, with their parameters. */
   readonly rules: readonly RuleConfig[];

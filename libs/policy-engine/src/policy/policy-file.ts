@@ -1,38 +1,33 @@
 import YAML from 'yaml';
 import { PRESET_IDS, expandPreset, findRule, validateRuleParams, type PresetId } from '../rules/catalog';
-import type { PolicyAction, PolicyType, RuleConfig } from '../types';
-import type { Exemption, MatchMode, NamespaceScope, Policy } from './model';
+import type { PolicyType, RuleConfig } from '../types';
+import type { Exemption, MatchMode, Policy } from './model';
 
 /**
  * Policy files (DESIGN.md §7): what `portcullis eval -p` reads and what the API
  * imports and exports. One or more YAML documents or JSON (an object, an array, or a
  * `kind: List`). Errors name the source, the document index and the field.
  */
-export interface PolicyDocument {
-  readonly name: string;
-  readonly description: string;
-  readonly type: PolicyType;
-  readonly action: PolicyAction;
-  readonly scope: { readonly cloudScopes: readonly string[]; readonly clusters: readonly string[]; readonly namespaces: NamespaceScope };
-  /** Enabled rules, parameters fully defaulted; catalog rules not listed are disabled. */
-  readonly rules: readonly RuleConfig[];
-  readonly exemptions: ReadonlyArray<Omit<Exemption, 'id'> & { readonly id?: string }>;
-}
-
 export interface PolicyFileError {
   readonly source: string;
-  /** 0-based index of the document in the file. */
+  /** 0-based index of the document in the file (of the item, for arrays and Lists). */
   readonly document: number;
+  /** Dotted path of the offending field, e.g. `spec.rules[2].params.maxMemoryLimit`. */
   readonly field: string;
+  /** `<source>: document <n>: <field>: <problem>`, ready to print. */
   readonly message: string;
 }
 
-export type PolicyFileResult = { readonly ok: true; readonly policies: readonly PolicyDocument[] } | { readonly ok: false; readonly errors: readonly PolicyFileError[] };
+export type PolicyFileResult = { readonly ok: true; readonly policies: Policy[] } | { readonly ok: false; readonly errors: readonly PolicyFileError[] };
 
-const API_VERSION = 'portcullis.dev/v1';
+export const POLICY_API_VERSION = 'portcullis.dev/v1';
+// Policy names are display names too ("Default K8s misconfiguration rule"), so spaces are allowed.
 const NAME = /^[A-Za-z0-9]([A-Za-z0-9 ._-]{0,198}[A-Za-z0-9])?$/;
+const ID = /^[A-Za-z0-9][A-Za-z0-9._:#-]{0,127}$/;
 const NS_PATTERN = /^[a-z0-9*?]([a-z0-9*?.-]{0,252})?$/;
-const MATCH_MODES: readonly MatchMode[] = ['EQUALS', 'PREFIX', 'SUFFIX', 'CONTAINS', 'GLOB'];
+const VULN_ID = /^[A-Za-z][A-Za-z0-9]*-[A-Za-z0-9._:-]{1,60}$/;
+export const MATCH_MODES: readonly MatchMode[] = ['EQUALS', 'PREFIX', 'SUFFIX', 'CONTAINS', 'GLOB'];
+const EXEMPTION_KEYS = ['id', 'namespaces', 'kinds', 'names', 'images', 'labelSelector', 'cves', 'rules', 'match', 'reason', 'grantedBy', 'expiresAt'];
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 class DocumentErrors {
@@ -49,17 +44,13 @@ function strings(v: unknown, field: string, errors: DocumentErrors, check?: (s: 
     errors.add(field, 'must be a list of strings');
     return [];
   }
-  return v.flatMap((s, i) => {
-    if (typeof s !== 'string') {
-      errors.add(`${field}[${i}]`, 'must be a string');
-      return [];
-    }
-    const problem = check?.(s);
+  return v.flatMap((s: unknown, i) => {
+    const problem = typeof s !== 'string' ? 'must be a string' : s === '' ? 'must not be empty' : check?.(s);
     if (problem) {
       errors.add(`${field}[${i}]`, problem);
       return [];
     }
-    return [s];
+    return [s as string];
   });
 }
 
@@ -67,23 +58,33 @@ function onlyKeys(obj: Record<string, unknown>, allowed: readonly string[], fiel
   for (const k of Object.keys(obj)) if (!allowed.includes(k)) errors.add(field ? `${field}.${k}` : k, `unknown field (expected one of ${allowed.join(', ')})`);
 }
 
-const nsCheck = (s: string) => (NS_PATTERN.test(s) ? undefined : `"${s.slice(0, 60)}" is not a namespace pattern`);
+const nsCheck = (s: string) => (NS_PATTERN.test(s) ? undefined : `${JSON.stringify(s.slice(0, 60))} is not a namespace pattern (lower-case name with * and ? wildcards)`);
 
+/**
+ * Presets expand to their level's rules; an explicit `- id:` entry wins over a preset
+ * entry for the same rule wherever it stands, its params merged over the preset's.
+ */
 function parseRules(raw: unknown, type: PolicyType, errors: DocumentErrors): RuleConfig[] {
   if (raw === undefined || raw === null) return [];
   if (!Array.isArray(raw)) {
     errors.add('spec.rules', 'must be a list');
     return [];
   }
-  const rules = new Map<string, RuleConfig>();
-  raw.forEach((entry, i) => {
+  const fromPresets = new Map<string, RuleConfig>();
+  const explicit = new Map<string, { index: number; params: Record<string, unknown> }>();
+  const order: string[] = [];
+  const note = (id: string) => (order.includes(id) ? undefined : order.push(id));
+  raw.forEach((entry: unknown, i) => {
     const field = `spec.rules[${i}]`;
     if (!isObject(entry)) return errors.add(field, 'must be { id, params } or { preset }');
     if ('preset' in entry) {
       onlyKeys(entry, ['preset'], field, errors);
       if (!(PRESET_IDS as readonly unknown[]).includes(entry['preset'])) return errors.add(`${field}.preset`, `unknown preset ${JSON.stringify(entry['preset'])}; known: ${PRESET_IDS.join(', ')}`);
-      if (type !== 'MISCONFIGURATION') return errors.add(`${field}.preset`, 'presets hold misconfiguration rules');
-      for (const r of expandPreset(entry['preset'] as PresetId)) rules.set(r.id, r);
+      if (type !== 'MISCONFIGURATION') return errors.add(`${field}.preset`, 'presets hold misconfiguration rules; this is a VULNERABILITY policy');
+      for (const r of expandPreset(entry['preset'] as PresetId)) {
+        fromPresets.set(r.id, r);
+        note(r.id);
+      }
       return;
     }
     onlyKeys(entry, ['id', 'params'], field, errors);
@@ -91,72 +92,109 @@ function parseRules(raw: unknown, type: PolicyType, errors: DocumentErrors): Rul
     if (typeof id !== 'string') return errors.add(`${field}.id`, 'is required and must be a rule id');
     const def = findRule(id);
     if (!def) return errors.add(`${field}.id`, `unknown rule "${id}"`);
-    if (def.policyType !== type) return errors.add(`${field}.id`, `rule "${id}" belongs to ${def.policyType} policies`);
-    const v = validateRuleParams(id, entry['params'] ?? {});
-    if (!v.ok) return v.errors.forEach((e) => errors.add(`${field}.params${e.param ? `.${e.param}` : ''}`, e.message));
-    rules.set(id, { id, params: v.params });
+    if (def.policyType !== type) return errors.add(`${field}.id`, `rule "${id}" belongs to ${def.policyType} policies, this is a ${type} policy`);
+    const before = explicit.get(id);
+    if (before) return errors.add(`${field}.id`, `rule "${id}" is already configured by spec.rules[${before.index}]`);
+    const params = entry['params'] ?? {};
+    if (!isObject(params)) return errors.add(`${field}.params`, 'must be an object');
+    explicit.set(id, { index: i, params });
+    note(id);
   });
-  return [...rules.values()];
+  const rules: RuleConfig[] = [];
+  for (const id of order) {
+    const given = explicit.get(id);
+    if (!given) {
+      rules.push(fromPresets.get(id)!);
+      continue;
+    }
+    const v = validateRuleParams(id, { ...fromPresets.get(id)?.params, ...given.params });
+    if (v.ok) rules.push({ id, params: v.params });
+    else for (const e of v.errors) errors.add(`spec.rules[${given.index}].params${e.param ? `.${e.param}` : ''}`, e.message);
+  }
+  return rules;
 }
 
-function parseExemptions(raw: unknown, type: PolicyType, errors: DocumentErrors): PolicyDocument['exemptions'] {
+/** `{ app: web }` or the Kubernetes form `{ matchLabels: { app: web } }`, as a flat map. */
+function labelSelector(raw: unknown, field: string, errors: DocumentErrors): Record<string, string> | null {
+  if (raw === undefined || raw === null) return null;
+  const flat = isObject(raw) && Object.keys(raw).length === 1 && isObject(raw['matchLabels']) ? raw['matchLabels'] : raw;
+  if (!isObject(flat) || Object.values(flat).some((v) => typeof v !== 'string')) {
+    errors.add(field, 'must map label keys to string values (matchLabels)');
+    return null;
+  }
+  return Object.keys(flat).length ? (flat as Record<string, string>) : null;
+}
+
+function parseExemptions(raw: unknown, type: PolicyType, errors: DocumentErrors): Exemption[] {
   if (raw === undefined || raw === null) return [];
   if (!Array.isArray(raw)) {
     errors.add('spec.exemptions', 'must be a list');
     return [];
   }
-  return raw.flatMap((e, i) => {
+  const ids = new Set<string>();
+  return raw.flatMap((e: unknown, i) => {
     const field = `spec.exemptions[${i}]`;
     if (!isObject(e)) {
       errors.add(field, 'must be an object');
       return [];
     }
-    onlyKeys(e, ['id', 'namespaces', 'kinds', 'names', 'images', 'labelSelector', 'cves', 'rules', 'match', 'reason', 'grantedBy', 'expiresAt'], field, errors);
-    const match = (e['match'] ?? 'EQUALS') as MatchMode;
-    if (!MATCH_MODES.includes(match)) errors.add(`${field}.match`, `must be one of ${MATCH_MODES.join(', ')}`);
+    onlyKeys(e, EXEMPTION_KEYS, field, errors);
+    // ids are unique within their policy; violations carry both
+    const id = e['id'] ?? `exemption-${i}`;
+    if (typeof id !== 'string' || !ID.test(id)) errors.add(`${field}.id`, 'must be 1-128 letters, digits, ".", "_", ":", "#" or "-"');
+    else if (ids.has(id)) errors.add(`${field}.id`, `"${id}" is already the id of another exemption`);
+    else ids.add(id);
+    const match = e['match'] ?? 'EQUALS';
+    if (!MATCH_MODES.includes(match as MatchMode)) errors.add(`${field}.match`, `must be one of ${MATCH_MODES.join(', ')}`);
     const reason = e['reason'];
-    if (typeof reason !== 'string' || reason.trim() === '') errors.add(`${field}.reason`, 'is required');
+    if (typeof reason !== 'string' || reason.trim() === '') errors.add(`${field}.reason`, 'is required: say why the exemption exists');
+    const grantedBy = e['grantedBy'];
+    if (typeof grantedBy !== 'string' || grantedBy.trim() === '') errors.add(`${field}.grantedBy`, 'is required: who granted the exemption');
     const expiresAt = e['expiresAt'] ?? null;
-    if (expiresAt !== null && (typeof expiresAt !== 'string' || Number.isNaN(Date.parse(expiresAt)))) errors.add(`${field}.expiresAt`, 'must be an ISO timestamp');
-    const labels = e['labelSelector'] ?? null;
-    if (labels !== null && (!isObject(labels) || Object.values(labels).some((v) => typeof v !== 'string'))) errors.add(`${field}.labelSelector`, 'must map label keys to string values');
-    const cves = strings(e['cves'], `${field}.cves`, errors);
+    // YAML turns unquoted timestamps into Dates
+    const expiry = expiresAt instanceof Date ? expiresAt : typeof expiresAt === 'string' ? new Date(expiresAt) : null;
+    if (expiresAt !== null && (expiry === null || Number.isNaN(expiry.getTime()))) errors.add(`${field}.expiresAt`, 'must be an ISO 8601 timestamp, e.g. 2026-12-31T00:00:00Z');
+    const labels = labelSelector(e['labelSelector'], `${field}.labelSelector`, errors);
+    const cves = strings(e['cves'], `${field}.cves`, errors, (c) => (VULN_ID.test(c) ? undefined : `${JSON.stringify(c.slice(0, 60))} is not a vulnerability id (e.g. CVE-2024-3094)`));
     if (cves.length && type !== 'VULNERABILITY') errors.add(`${field}.cves`, 'CVE exemptions belong to VULNERABILITY policies');
     const rules = strings(e['rules'], `${field}.rules`, errors, (r) => (findRule(r)?.policyType === type ? undefined : `"${r}" is not a ${type} rule`));
-    const out = {
-      ...(typeof e['id'] === 'string' ? { id: e['id'] } : {}),
+    const out: Exemption = {
+      id: typeof id === 'string' ? id : '',
       namespaces: strings(e['namespaces'], `${field}.namespaces`, errors),
       kinds: strings(e['kinds'], `${field}.kinds`, errors),
       names: strings(e['names'], `${field}.names`, errors),
       images: strings(e['images'], `${field}.images`, errors),
-      labelSelector: labels as Record<string, string> | null,
+      labelSelector: labels,
       cves,
       rules,
-      match,
+      match: match as MatchMode,
       reason: typeof reason === 'string' ? reason : '',
-      grantedBy: typeof e['grantedBy'] === 'string' ? e['grantedBy'] : 'policy-file',
-      expiresAt: typeof expiresAt === 'string' ? new Date(expiresAt).toISOString() : null,
+      grantedBy: typeof grantedBy === 'string' ? grantedBy : '',
+      expiresAt: expiry && !Number.isNaN(expiry.getTime()) ? expiry.toISOString() : null,
     };
-    if (![out.namespaces, out.kinds, out.names, out.images, out.cves].some((l) => l.length) && !(labels && Object.keys(labels).length)) {
+    // an exemption with no criterion would silently exempt everything
+    if (![out.namespaces, out.kinds, out.names, out.images, out.cves].some((l) => l!.length) && !labels) {
       errors.add(field, 'must name at least one of namespaces, kinds, names, images, labelSelector or cves');
     }
     return [out];
   });
 }
 
-function parseDocument(doc: unknown, errors: DocumentErrors): PolicyDocument | undefined {
+function parseDocument(doc: unknown, errors: DocumentErrors): Policy | undefined {
   if (!isObject(doc)) {
-    errors.add('(document)', 'must be a Policy object');
+    errors.add('(document)', 'must be a Policy object (apiVersion, kind, metadata, spec)');
     return undefined;
   }
   onlyKeys(doc, ['apiVersion', 'kind', 'metadata', 'spec'], '', errors);
-  if (doc['apiVersion'] !== API_VERSION) errors.add('apiVersion', `must be ${API_VERSION}`);
+  if (doc['apiVersion'] !== POLICY_API_VERSION) errors.add('apiVersion', `must be ${POLICY_API_VERSION}`);
   if (doc['kind'] !== 'Policy') errors.add('kind', 'must be Policy');
   const meta = isObject(doc['metadata']) ? doc['metadata'] : {};
   if (!isObject(doc['metadata'])) errors.add('metadata', 'is required');
-  onlyKeys(meta, ['name', 'description'], 'metadata', errors);
+  onlyKeys(meta, ['name', 'id', 'description'], 'metadata', errors);
   const name = meta['name'];
-  if (typeof name !== 'string' || !NAME.test(name)) errors.add('metadata.name', 'is required: 1-200 letters, digits, spaces, ".", "_" or "-"');
+  if (typeof name !== 'string' || !NAME.test(name)) errors.add('metadata.name', 'is required: 1-200 letters, digits, spaces, ".", "_" or "-", starting and ending with a letter or digit');
+  const id = meta['id'] ?? name;
+  if (meta['id'] !== undefined && (typeof id !== 'string' || !ID.test(id))) errors.add('metadata.id', 'must be 1-128 letters, digits, ".", "_", ":", "#" or "-"');
   const description = meta['description'] ?? '';
   if (typeof description !== 'string') errors.add('metadata.description', 'must be a string');
   const spec = doc['spec'];
@@ -180,124 +218,72 @@ function parseDocument(doc: unknown, errors: DocumentErrors): PolicyDocument | u
   if (!isObject(ns)) errors.add('spec.scope.namespaces', 'must be { include, exclude }');
   const nso = isObject(ns) ? ns : {};
   onlyKeys(nso, ['include', 'exclude'], 'spec.scope.namespaces', errors);
-  const rules = parseRules(spec['rules'], type, errors);
-  const exemptions = parseExemptions(spec['exemptions'], type, errors);
+  const policyId = typeof id === 'string' ? id : '';
   return {
+    id: policyId,
     name: typeof name === 'string' ? name : '',
-    description: typeof description === 'string' ? description : '',
+    ...(typeof description === 'string' && description !== '' ? { description } : {}),
     type,
     action: action === 'BLOCK' ? 'BLOCK' : 'AUDIT',
-    scope: {
-      cloudScopes: strings(sc['cloudScopes'], 'spec.scope.cloudScopes', errors),
-      clusters: strings(sc['clusters'], 'spec.scope.clusters', errors),
-      namespaces: { include: strings(nso['include'], 'spec.scope.namespaces.include', errors, nsCheck), exclude: strings(nso['exclude'], 'spec.scope.namespaces.exclude', errors, nsCheck) },
-    },
-    rules,
-    exemptions,
+    cloudScopes: strings(sc['cloudScopes'], 'spec.scope.cloudScopes', errors),
+    clusters: strings(sc['clusters'], 'spec.scope.clusters', errors),
+    namespaces: { include: strings(nso['include'], 'spec.scope.namespaces.include', errors, nsCheck), exclude: strings(nso['exclude'], 'spec.scope.namespaces.exclude', errors, nsCheck) },
+    rules: parseRules(spec['rules'], type, errors),
+    exemptions: parseExemptions(spec['exemptions'], type, errors),
   };
 }
 
 /** Splits the text into documents: JSON (object, array) or multi-document YAML. */
 function documentsOf(text: string, source: string): { docs: unknown[] } | { error: PolicyFileError } {
+  const fail = (document: number, field: string, detail: string) => ({ error: { source, document, field, message: `${source}: document ${document}: ${detail}` } });
   const trimmed = text.trimStart();
   if (trimmed.startsWith('{') || trimmed.startsWith('[')) {
     try {
       const value: unknown = JSON.parse(text);
       return { docs: Array.isArray(value) ? value : [value] };
     } catch (err) {
-      return { error: { source, document: 0, field: '(json)', message: `${source}: document 0: not valid JSON: ${(err as Error).message}` } };
+      return fail(0, '(json)', `not valid JSON: ${(err as Error).message}`);
     }
   }
-  const parsed = YAML.parseAllDocuments(text, { prettyErrors: true, uniqueKeys: true });
-  const list = Array.isArray(parsed) ? parsed : [parsed];
+  const list = YAML.parseAllDocuments(text, { prettyErrors: true, uniqueKeys: true });
   const docs: unknown[] = [];
-  for (const [i, d] of list.entries()) {
+  for (const [i, d] of (Array.isArray(list) ? list : [list]).entries()) {
     if (d.errors.length) {
       const e = d.errors[0]!;
       const line = e.linePos?.[0]?.line;
-      return { error: { source, document: i, field: '(yaml)', message: `${source}: document ${i}${line ? `: line ${line}` : ''}: ${e.message.split('\n')[0]}` } };
+      return fail(i, '(yaml)', `${line ? `line ${line}: ` : ''}${e.message.split('\n')[0]}`);
     }
-    const value: unknown = d.toJS({ maxAliasCount: 100 });
-    if (value !== null && value !== undefined) docs.push(value);
+    try {
+      docs.push(d.toJS({ maxAliasCount: 100 }));
+    } catch (err) {
+      return fail(i, '(yaml)', (err as Error).message);
+    }
   }
-  return { docs };
+  return { docs: docs.filter((d) => d !== null && d !== undefined) };
 }
 
+/** Parses policy files; every problem found is reported, not just the first. */
 export function parsePolicyDocuments(text: string, source: string): PolicyFileResult {
+  if (typeof text !== 'string') return { ok: false, errors: [{ source, document: 0, field: '(document)', message: `${source}: not text` }] };
   const split = documentsOf(text, source);
   if ('error' in split) return { ok: false, errors: [split.error] };
-  const docs = split.docs.flatMap((d) => (isObject(d) && d['kind'] === 'List' && Array.isArray(d['items']) ? d['items'] : [d]));
+  const docs = split.docs.flatMap((d) => (isObject(d) && d['kind'] === 'List' && Array.isArray(d['items']) ? (d['items'] as unknown[]) : [d]));
   if (docs.length === 0) return { ok: false, errors: [{ source, document: 0, field: '(document)', message: `${source}: no policy documents found` }] };
-  const policies: PolicyDocument[] = [];
+  const policies: Policy[] = [];
   const errors: PolicyFileError[] = [];
   const names = new Map<string, number>();
+  const ids = new Map<string, number>();
   docs.forEach((d, i) => {
     const e = new DocumentErrors(source, i);
     const p = parseDocument(d, e);
     if (p && names.has(p.name)) e.add('metadata.name', `"${p.name}" is also the name of document ${names.get(p.name)}`);
-    if (p) names.set(p.name, i);
+    else if (p && ids.has(p.id)) e.add('metadata.id', `"${p.id}" is also the id of document ${ids.get(p.id)}`);
+    if (p) {
+      names.set(p.name, i);
+      ids.set(p.id, i);
+    }
     errors.push(...e.list);
     if (p && e.list.length === 0) policies.push(p);
   });
   return errors.length ? { ok: false, errors } : { ok: true, policies };
-}
-
-/** The engine's policy for a parsed document (enabled rules only; ids are the caller's). */
-export function toPolicy(doc: PolicyDocument, id: string): Policy {
-  return {
-    id,
-    name: doc.name,
-    type: doc.type,
-    action: doc.action,
-    namespaces: doc.scope.namespaces,
-    rules: doc.rules,
-    exemptions: doc.exemptions.map((e, i) => ({ ...e, id: e.id ?? `${id}#${i}` })),
-  };
-}
-
-/** Writes policies in the file format; parsePolicyDocuments(serializePolicyDocuments(p)) gives p back. */
-export function serializePolicyDocuments(policies: readonly PolicyDocument[]): string {
-  return policies
-    .map((p) => {
-      const doc = {
-        apiVersion: API_VERSION,
-        kind: 'Policy',
-        metadata: { name: p.name, ...(p.description ? { description: p.description } : {}) },
-        spec: {
-          type: p.type,
-          action: p.action,
-          scope: {
-            ...(p.scope.cloudScopes.length ? { cloudScopes: [...p.scope.cloudScopes] } : {}),
-            ...(p.scope.clusters.length ? { clusters: [...p.scope.clusters] } : {}),
-            namespaces: { include: [...p.scope.namespaces.include], exclude: [...p.scope.namespaces.exclude] },
-          },
-          rules: [...p.rules].sort((a, b) => a.id.localeCompare(b.id)).map((r) => ({ id: r.id, ...(Object.keys(nonDefault(r)).length ? { params: nonDefault(r) } : {}) })),
-          ...(p.exemptions.length
-            ? {
-                exemptions: p.exemptions.map((e) => ({
-                  ...(e.namespaces?.length ? { namespaces: [...e.namespaces] } : {}),
-                  ...(e.kinds?.length ? { kinds: [...e.kinds] } : {}),
-                  ...(e.names?.length ? { names: [...e.names] } : {}),
-                  ...(e.images?.length ? { images: [...e.images] } : {}),
-                  ...(e.labelSelector && Object.keys(e.labelSelector).length ? { labelSelector: { ...e.labelSelector } } : {}),
-                  ...(e.cves?.length ? { cves: [...e.cves] } : {}),
-                  ...(e.rules?.length ? { rules: [...e.rules] } : {}),
-                  match: e.match,
-                  reason: e.reason,
-                  grantedBy: e.grantedBy,
-                  ...(e.expiresAt ? { expiresAt: e.expiresAt } : {}),
-                })),
-              }
-            : {}),
-        },
-      };
-      return YAML.stringify(doc, { lineWidth: 0 });
-    })
-    .join('---\n');
-}
-
-/** Parameters that differ from the rule's defaults: policy files stay short. */
-function nonDefault(rule: RuleConfig): Record<string, unknown> {
-  const defaults = (findRule(rule.id)?.parameters.properties ?? {}) as Record<string, { default?: unknown }>;
-  return Object.fromEntries(Object.entries(rule.params).filter(([k, v]) => JSON.stringify(v) !== JSON.stringify(defaults[k]?.default ?? null)));
 }

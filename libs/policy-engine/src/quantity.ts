@@ -25,12 +25,25 @@ const SUFFIX: Record<string, number> = {
 
 const QUANTITY = /^([+-]?(?:\d+\.?\d*|\.\d+))(?:([eE][+-]?\d+)|(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?)$/;
 
+// manifests repeat a handful of limits ("500m", "256Mi"): parse each once (bounded, reset when full)
+const PARSED = new Map<string, number | undefined>();
+const PARSED_MAX = 4096;
+
 export function parseQuantity(value: unknown): number | undefined {
   if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
   if (typeof value !== 'string') return undefined;
-  const m = QUANTITY.exec(value.trim());
+  if (PARSED.has(value)) return PARSED.get(value);
+  const parsed = parse(value);
+  if (PARSED.size >= PARSED_MAX) PARSED.clear();
+  PARSED.set(value, parsed);
+  return parsed;
+}
+
+function parse(value: string): number | undefined {
+  if (value.length > 64) return undefined;
+  const m = QUANTITY.exec(value);
   if (!m) return undefined;
   const base = Number(m[1]);
-  if (m[2]) return base * 10 ** Number(m[2].slice(1));
-  return base * SUFFIX[m[3] ?? '']!;
+  const result = m[2] ? base * 10 ** Number(m[2].slice(1)) : base * SUFFIX[m[3] ?? '']!;
+  return Number.isFinite(result) ? result : undefined;
 }

@@ -1,4 +1,4 @@
-import { validateAgainst } from '../params';
+import { validateAgainst } from './params';
 import type { ParamValidation, PolicyType, RuleConfig, RuleDefinition } from '../types';
 import {
   apparmorProfile, capabilities, hostNamespaces, hostPathVolumes, hostPorts, hostProbes, privilegedContainer, privilegeEscalation,

@@ -3,7 +3,7 @@ export type { PresetId } from './catalog';
 export { compileRules, runRules } from './run';
 export type { CompiledRuleSet } from './run';
 export { inspectObject } from '../workload';
-export type { InspectedObject, PodTarget, IngressTarget, GenericTarget, ContainerView } from '../workload';
+export type { InspectedObject, PodTarget, IngressTarget, GenericTarget, NotApplicable, CannotEvaluate, ContainerView } from '../workload';
 export { normalizeImage } from '../image';
 export type { ImageReference } from '../image';
 export { parseQuantity } from '../quantity';

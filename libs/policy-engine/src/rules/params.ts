@@ -1,5 +1,5 @@
-import { parseQuantity } from './quantity';
-import type { JsonSchema, ParamError, RuleParams } from './types';
+import { parseQuantity } from '../quantity';
+import type { JsonSchema, ParamError, RuleParams } from '../types';
 
 /**
  * Validates a value against the JSON Schema subset rule parameters use, with two
@@ -14,6 +14,8 @@ function typeOf(v: unknown): string {
 }
 
 const CAPABILITY = /^(CAP_)?[A-Z][A-Z0-9_]{1,31}$/i;
+const PATTERNS = new Map<string, RegExp>();
+const compiled = (pattern: string): RegExp => PATTERNS.get(pattern) ?? PATTERNS.set(pattern, new RegExp(pattern)).get(pattern)!;
 
 function check(rule: string, path: string, value: unknown, schema: JsonSchema, errors: ParamError[]): void {
   const push = (message: string): void => void errors.push({ rule, param: path, message: `rule "${rule}": parameter "${path}": ${message}` });
@@ -31,7 +33,7 @@ function check(rule: string, path: string, value: unknown, schema: JsonSchema, e
   if (typeof value === 'string') {
     if (schema.minLength !== undefined && value.length < schema.minLength) return push(`must be at least ${schema.minLength} characters`);
     if (schema.maxLength !== undefined && value.length > schema.maxLength) return push(`must be at most ${schema.maxLength} characters`);
-    if (schema.pattern !== undefined && !new RegExp(schema.pattern).test(value)) return push(`${JSON.stringify(value).slice(0, 60)} does not match ${schema.pattern}`);
+    if (schema.pattern !== undefined && !compiled(schema.pattern).test(value)) return push(`${JSON.stringify(value).slice(0, 60)} does not match ${schema.pattern}`);
     if (schema.format === 'quantity' && parseQuantity(value) === undefined) return push(`${JSON.stringify(value).slice(0, 60)} is not a Kubernetes quantity (e.g. "500m", "2", "512Mi", "4Gi")`);
     if (schema.format === 'capability' && !CAPABILITY.test(value)) return push(`${JSON.stringify(value).slice(0, 60)} is not a Linux capability name (e.g. NET_BIND_SERVICE)`);
   }

@@ -189,7 +189,8 @@ export const apparmorProfile = podRule(
     }
     for (const [key, value] of Object.entries(pod.podAnnotations)) {
       if (!key.startsWith(APPARMOR_ANNOTATION)) continue;
-      if (value !== 'runtime/default' && !value.startsWith('localhost/')) {
+      // as Pod Security Admission: empty (unset), runtime/default and localhost/<profile> are fine
+      if (value !== '' && value !== 'runtime/default' && !value.startsWith('localhost/')) {
         const name = key.slice(APPARMOR_ANNOTATION.length);
         out.push({ rule: 'apparmor-profile', container: name, path: `${pod.podMetaPath}.annotations["${key}"]`, message: `container "${name}" has AppArmor profile "${value}"; use runtime/default or localhost/<profile>` });
       }

@@ -27,17 +27,17 @@ export const resourceLimits = podRule(
     parameters: {
       requireCpuLimit: { type: 'boolean', default: true },
       requireMemoryLimit: { type: 'boolean', default: true },
-      maxCpuLimit: { type: ['string', 'null'], format: 'quantity', default: null, description: 'Highest CPU limit allowed, e.g. "2" or "1500m".' },
-      maxMemoryLimit: { type: ['string', 'null'], format: 'quantity', default: null, description: 'Highest memory limit allowed, e.g. "4Gi".' },
+      maxCpuLimit: { type: ['string', 'number', 'null'], format: 'quantity', default: null, description: 'Highest CPU limit allowed, e.g. "2" or "1500m".' },
+      maxMemoryLimit: { type: ['string', 'number', 'null'], format: 'quantity', default: null, description: 'Highest memory limit allowed, e.g. "4Gi".' },
     },
     remediation: 'Set resources.limits.cpu and resources.limits.memory on every container.',
   },
   (p) => {
-    const maxCpu = p['maxCpuLimit'] ? parseQuantity(p['maxCpuLimit']) : undefined;
-    const maxMem = p['maxMemoryLimit'] ? parseQuantity(p['maxMemoryLimit']) : undefined;
+    const maxCpu = p['maxCpuLimit'] === null ? undefined : parseQuantity(p['maxCpuLimit']);
+    const maxMem = p['maxMemoryLimit'] === null ? undefined : parseQuantity(p['maxMemoryLimit']);
     const checks = [
-      { resource: 'cpu', required: p['requireCpuLimit'] === true, max: maxCpu, maxText: p['maxCpuLimit'] as string | null },
-      { resource: 'memory', required: p['requireMemoryLimit'] === true, max: maxMem, maxText: p['maxMemoryLimit'] as string | null },
+      { resource: 'cpu', required: p['requireCpuLimit'] === true, max: maxCpu, maxText: String(p['maxCpuLimit']) },
+      { resource: 'memory', required: p['requireMemoryLimit'] === true, max: maxMem, maxText: String(p['maxMemoryLimit']) },
     ];
     return (pod, _ctx, out) => {
       for (const c of pod.containers) {
@@ -60,6 +60,11 @@ export const resourceLimits = podRule(
       }
     };
   },
+  (p: RuleParams) =>
+    (['maxCpuLimit', 'maxMemoryLimit'] as const).flatMap((param) => {
+      const q = p[param] === null ? undefined : parseQuantity(p[param]);
+      return q !== undefined && q <= 0 ? [{ rule: 'resource-limits', param, message: `rule "resource-limits": parameter "${param}": ${JSON.stringify(p[param])} must be greater than zero` }] : [];
+    }),
 );
 
 export const runAsNonRoot = podRule(
@@ -132,6 +137,8 @@ export const readOnlyRootFilesystem = podRule(
   },
 );
 
+const VERDICT_CACHE_SIZE = 4096;
+
 function imagePattern(pattern: string): (image: string) => boolean {
   if (!pattern.includes('*')) return (image) => image.startsWith(pattern);
   const re = new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`);
@@ -151,11 +158,21 @@ export const trustedRegistries = podRule(
   (p) => {
     const patterns = asStrings(p['allowedImages']);
     const matchers = patterns.map(imagePattern);
+    // clusters run few distinct images, so each verdict is kept (bounded: a flood of new names only resets it)
+    const verdicts = new Map<string, boolean>();
+    const trusted = (image: string): boolean => {
+      let ok = verdicts.get(image);
+      if (ok === undefined) {
+        const normalized = normalizeImage(image)?.normalized;
+        ok = matchers.some((m) => m(image) || (normalized !== undefined && m(normalized)));
+        if (verdicts.size >= VERDICT_CACHE_SIZE) verdicts.clear();
+        verdicts.set(image, ok);
+      }
+      return ok;
+    };
     return (pod, _ctx, out) => {
       for (const c of pod.containers) {
-        if (c.image === undefined) continue;
-        const normalized = normalizeImage(c.image)?.normalized;
-        if (matchers.some((m) => m(c.image!) || (normalized !== undefined && m(normalized)))) continue;
+        if (c.image === undefined || trusted(c.image)) continue;
         out.push({ rule: 'trusted-registries', container: c.name, image: c.image, path: `${c.path}.image`, message: `${where(c)} image ${c.image} is not from a trusted registry (allowed: ${patterns.join(', ') || 'none configured'})` });
       }
     };

@@ -1,8 +1,13 @@
 import { createHash } from 'node:crypto';
+import { z } from 'zod';
 import { canonicalJson } from './canonical-json';
+import { firstIssue } from './schema-issues';
 
 export type PolicyType = 'MISCONFIGURATION' | 'VULNERABILITY';
 export type PolicyAction = 'AUDIT' | 'BLOCK';
+
+/** JSON object in engine vocabulary (rule parameters, exemptions): the bundle only checks it is an object. */
+export type JsonObject = Readonly<Record<string, unknown>>;
 
 /** One policy as an agent enforces it. Rules and exemptions are engine vocabulary, carried as JSON. */
 export interface BundlePolicy {
@@ -10,24 +15,29 @@ export interface BundlePolicy {
   readonly name: string;
   readonly type: PolicyType;
   readonly action: PolicyAction;
+  /** Glob patterns; an empty include means every namespace. */
   readonly namespaces: { readonly include: readonly string[]; readonly exclude: readonly string[] };
-  readonly rules: ReadonlyArray<{ readonly id: string; readonly params: Readonly<Record<string, unknown>> }>;
-  readonly exemptions: ReadonlyArray<Readonly<Record<string, unknown>>>;
+  readonly rules: ReadonlyArray<{ readonly id: string; readonly params: JsonObject }>;
+  readonly exemptions: readonly JsonObject[];
 }
 
-/** Settings the API sends the agent with its policies. */
+/** Settings the API sends the agent with its policies; an absent setting keeps the agent's own default. */
 export interface AgentSettings {
-  /** Namespaces the agent never evaluates, beyond its own (kube-system by default on the agent). */
+  /** Namespaces (glob patterns) the agent never evaluates, beyond its own namespace and kube-system. */
   readonly excludedNamespaces?: readonly string[];
-  /** Hard budget for a scan-artifact lookup during admission. */
+  /** Hard budget for a scan-artifact lookup during an admission, after which `onLookupFailure` applies. */
   readonly vulnerabilityLookupTimeoutMs?: number;
+  /** Admission events per upload. */
+  readonly eventBatchSize?: number;
+  /** Longest an event waits in the spool before a (partial) batch is uploaded. */
+  readonly eventFlushIntervalMs?: number;
 }
 
 export interface BundleDocument {
   readonly schemaVersion: 1;
   readonly tenantId: string;
   readonly clusterId: string;
-  /** Grows by one with every change for this cluster; agents refuse to go back. */
+  /** Grows with every change for this cluster; agents refuse to go back. */
   readonly revision: number;
   readonly issuedAt: string;
   readonly expiresAt: string;
@@ -38,33 +48,72 @@ export interface BundleDocument {
 /** What decides whether a new revision is needed: everything but revision and validity. */
 export type BundleContent = Pick<BundleDocument, 'tenantId' | 'clusterId' | 'policies' | 'agentSettings'>;
 
+/** sha256 (hex) of the canonical JSON of the content; equal hashes mean the agent would enforce the same thing. */
 export function contentHash(content: BundleContent): string {
   const { tenantId, clusterId, policies, agentSettings } = content;
   return createHash('sha256').update(canonicalJson({ tenantId, clusterId, policies, agentSettings })).digest('hex');
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((s) => typeof s === 'string');
+const name = (max: number) => z.string().min(1).max(max);
+const pattern = z.string().min(1).max(253);
+const jsonObject = z.record(z.unknown());
+const timestamp = z.string().datetime({ offset: true });
 
-/** Structural check of a decoded bundle; returns the first problem, or null. */
+const BundlePolicySchema = z.object({
+  id: name(128),
+  name: name(200),
+  type: z.enum(['MISCONFIGURATION', 'VULNERABILITY']),
+  action: z.enum(['AUDIT', 'BLOCK']),
+  namespaces: z.object({ include: z.array(pattern).max(1000), exclude: z.array(pattern).max(1000) }),
+  rules: z.array(z.object({ id: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'is not a rule id'), params: jsonObject })).max(200),
+  exemptions: z.array(jsonObject).max(10_000),
+});
+
+const AgentSettingsSchema = z.object({
+  excludedNamespaces: z.array(pattern).max(1000).optional(),
+  vulnerabilityLookupTimeoutMs: z.number().int().min(10).max(30_000).optional(),
+  eventBatchSize: z.number().int().min(1).max(1000).optional(),
+  eventFlushIntervalMs: z.number().int().min(100).max(3_600_000).optional(),
+});
+
+/**
+ * Unknown properties are dropped rather than refused, so an agent older than the API
+ * still enforces what it understands; a change an old agent must not ignore needs a
+ * new schemaVersion.
+ */
+export const BundleDocumentSchema: z.ZodType<BundleDocument, z.ZodTypeDef, unknown> = z
+  .object({
+    schemaVersion: z.literal(1),
+    tenantId: z.string().uuid(),
+    clusterId: z.string().uuid(),
+    revision: z.number().int().positive(),
+    issuedAt: timestamp,
+    expiresAt: timestamp,
+    policies: z.array(BundlePolicySchema).max(1000),
+    agentSettings: AgentSettingsSchema,
+  })
+  .superRefine((doc, ctx) => {
+    if (Date.parse(doc.expiresAt) <= Date.parse(doc.issuedAt)) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['expiresAt'], message: `is not after issuedAt (${doc.issuedAt})` });
+    }
+    const seen = new Map<string, number>();
+    doc.policies.forEach((p, i) => {
+      const earlier = seen.get(p.id);
+      if (earlier !== undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['policies', i, 'id'], message: `duplicates policies[${earlier}].id` });
+      seen.set(p.id, i);
+    });
+  });
+
+export type BundleDocumentCheck = { readonly ok: true; readonly bundle: BundleDocument } | { readonly ok: false; readonly message: string };
+
+/** Structural check of a bundle document (built by the worker, or decoded by the agent). */
+export function checkBundleDocument(doc: unknown): BundleDocumentCheck {
+  const r = BundleDocumentSchema.safeParse(doc);
+  return r.success ? { ok: true, bundle: r.data } : { ok: false, message: firstIssue(r.error) };
+}
+
+/** The first structural problem of a bundle document, or null (kept for callers of the first version). */
 export function bundleShapeError(doc: unknown): string | null {
-  if (!isObject(doc)) return 'the payload is not a JSON object';
-  if (doc['schemaVersion'] !== 1) return `schemaVersion ${String(doc['schemaVersion'])} is not supported`;
-  for (const k of ['tenantId', 'clusterId'] as const) if (typeof doc[k] !== 'string' || !UUID.test(doc[k] as string)) return `${k} is not a UUID`;
-  if (!Number.isInteger(doc['revision']) || (doc['revision'] as number) < 1) return 'revision is not a positive integer';
-  for (const k of ['issuedAt', 'expiresAt'] as const) if (typeof doc[k] !== 'string' || Number.isNaN(Date.parse(doc[k] as string))) return `${k} is not a timestamp`;
-  if (!isObject(doc['agentSettings'])) return 'agentSettings is not an object';
-  if (!Array.isArray(doc['policies'])) return 'policies is not an array';
-  for (const [i, p] of (doc['policies'] as unknown[]).entries()) {
-    if (!isObject(p)) return `policies[${i}] is not an object`;
-    if (typeof p['id'] !== 'string' || typeof p['name'] !== 'string') return `policies[${i}] has no id or name`;
-    if (p['type'] !== 'MISCONFIGURATION' && p['type'] !== 'VULNERABILITY') return `policies[${i}].type is not a policy type`;
-    if (p['action'] !== 'AUDIT' && p['action'] !== 'BLOCK') return `policies[${i}].action is not AUDIT or BLOCK`;
-    const ns = p['namespaces'];
-    if (!isObject(ns) || !isStrings(ns['include']) || !isStrings(ns['exclude'])) return `policies[${i}].namespaces is not { include, exclude }`;
-    if (!Array.isArray(p['rules']) || !p['rules'].every((r) => isObject(r) && typeof r['id'] === 'string' && isObject(r['params']))) return `policies[${i}].rules is not a list of { id, params }`;
-    if (!Array.isArray(p['exemptions']) || !p['exemptions'].every(isObject)) return `policies[${i}].exemptions is not a list of objects`;
-  }
-  return null;
+  const r = checkBundleDocument(doc);
+  return r.ok ? null : r.message;
 }

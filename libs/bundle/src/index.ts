@@ -1,9 +1,24 @@
+// Signed documents agents trust: policy bundles and scan artifacts, their canonical
+// JSON, Ed25519 envelopes, and the keys that sign and verify them. No I/O but key files.
 export { canonicalJson, CanonicalJsonError } from './canonical-json';
-export { contentHash, bundleShapeError } from './document';
-export type { BundleDocument, BundlePolicy, BundleContent, AgentSettings, PolicyType, PolicyAction } from './document';
-export { signEnvelope, verifyEnvelope } from './envelope';
-export type { SignedEnvelope, EnvelopeFailure, EnvelopeResult } from './envelope';
-export { SigningKey, generateSigningKey, jwkThumbprint, toJwks, fromJwks, loadKeyring } from './keys';
-export type { TrustedKey, Jwks, Keyring } from './keys';
-export { verifyBundle } from './verify-bundle';
-export type { BundleVerification, BundleRejection, BundleExpectations } from './verify-bundle';
+export { BundleDocumentSchema, checkBundleDocument, contentHash, bundleShapeError } from './document';
+export type { AgentSettings, BundleContent, BundleDocument, BundleDocumentCheck, BundlePolicy, JsonObject, PolicyAction, PolicyType } from './document';
+export { ScanArtifactDocumentSchema, checkScanArtifactDocument } from './scan-artifact';
+export type { ScanArtifactDocument, ScanArtifactDocumentCheck, ScanFinding, Severity } from './scan-artifact';
+export { MAX_PAYLOAD_BYTES, signEnvelope, verifyEnvelope } from './envelope';
+export type { EnvelopeFailure, EnvelopeResult, SignedEnvelope, SignedEnvelope as SignedBundle } from './envelope';
+export { SigningKey, generateSigningKey, isValidKid, jwkThumbprint } from './signing-key';
+export type { PublicKeySet, TrustedKey } from './signing-key';
+export { JwksError, fromJwks, toJwks } from './jwks';
+export type { Jwk, Jwks } from './jwks';
+export { SigningKeyError, loadKeyring, loadSigningKeys } from './key-sources';
+export type { Keyring, SigningKeySource } from './key-sources';
+export { InvalidDocumentError, signBundle, signScanArtifact, verifyBundle, verifyScanArtifact } from './verify';
+export type {
+  BundleExpectations,
+  BundleRejection,
+  BundleVerification,
+  ScanArtifactExpectations,
+  ScanArtifactRejection,
+  ScanArtifactVerification,
+} from './verify';

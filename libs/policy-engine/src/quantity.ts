@@ -4,24 +4,9 @@
  * or an exponent ("1e3"). Returns the value in base units, or undefined when the
  * string is not a quantity.
  */
-const SUFFIX: Record<string, number> = {
-  '': 1,
-  n: 1e-9,
-  u: 1e-6,
-  m: 1e-3,
-  k: 1e3,
-  M: 1e6,
-  G: 1e9,
-  T: 1e12,
-  P: 1e15,
-  E: 1e18,
-  Ki: 2 ** 10,
-  Mi: 2 ** 20,
-  Gi: 2 ** 30,
-  Ti: 2 ** 40,
-  Pi: 2 ** 50,
-  Ei: 2 ** 60,
-};
+/** Decimal suffixes as powers of ten (divided, not multiplied, below one: "100u" is exactly 0.0001). */
+const DECIMAL_EXPONENT: Readonly<Record<string, number>> = { '': 0, n: -9, u: -6, m: -3, k: 3, M: 6, G: 9, T: 12, P: 15, E: 18 };
+const BINARY: Readonly<Record<string, number>> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60 };
 
 const QUANTITY = /^([+-]?(?:\d+\.?\d*|\.\d+))(?:([eE][+-]?\d+)|(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?)$/;
 
@@ -44,6 +29,8 @@ function parse(value: string): number | undefined {
   const m = QUANTITY.exec(value);
   if (!m) return undefined;
   const base = Number(m[1]);
-  const result = m[2] ? base * 10 ** Number(m[2].slice(1)) : base * SUFFIX[m[3] ?? '']!;
+  const suffix = m[3] ?? '';
+  const exponent = m[2] ? Number(m[2].slice(1)) : DECIMAL_EXPONENT[suffix];
+  const result = exponent === undefined ? base * BINARY[suffix]! : exponent >= 0 ? base * 10 ** exponent : base / 10 ** -exponent;
   return Number.isFinite(result) ? result : undefined;
 }

@@ -85,6 +85,17 @@ describe('resource-limits', () => {
     assert.ok(validateRuleParams('resource-limits', { maxCpuLimit: '500m', maxMemoryLimit: '1.5Gi' }).ok);
     assert.equal(validateRuleParams('resource-limits', { unknownThing: 1 }).ok, false);
   });
+  it('parameters: a YAML number is a quantity; a maximum of zero or below is refused', () => {
+    const v = validateRuleParams('resource-limits', { maxCpuLimit: 2 });
+    assert.ok(v.ok);
+    assert.equal(findings('resource-limits', pod({ cpu: '2500m', memory: '1Gi' }), { maxCpuLimit: 2 }).length, 1);
+    assert.equal(findings('resource-limits', pod({ cpu: 2, memory: '1Gi' }), { maxCpuLimit: '2' }).length, 0);
+    for (const bad of ['0', '-1', 0]) {
+      const r = validateRuleParams('resource-limits', { maxMemoryLimit: bad });
+      assert.equal(r.ok, false, String(bad));
+      assert.match((r as unknown as { errors: Array<{ message: string }> }).errors[0]!.message, /rule "resource-limits": parameter "maxMemoryLimit": .* must be greater than zero/);
+    }
+  });
 });
 
 describe('capabilities', () => {

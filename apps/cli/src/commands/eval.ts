@@ -18,8 +18,12 @@ const USAGE = [
   '  --format FORMAT     text (default), json, sarif (code scanning) or junit',
   '',
   'Exit codes: 0 no blocking violation; 1 at least one object would be denied;',
-  '2 usage or input error (the message names the file and document).',
-  'Objects the engine cannot evaluate are reported, and do not fail the run by themselves.',
+  '2 usage or input error: a missing file, a YAML or JSON syntax error, an invalid policy',
+  '  file (the message names the file, the document and the line or field).',
+  'A well-formed document the engine cannot evaluate (not an object, no kind, a pod',
+  'template that is not an object...) is reported as "cannot evaluate" and does not',
+  'fail the run by itself. Kinds without pod specs (Service, ConfigMap...) only meet',
+  'the namespace rules.',
 ].join('\n');
 
 async function readSource(source: string, io: CliIo): Promise<string> {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { RULE_CATALOG, type Violation } from '@portcullis/policy-engine';
 
 /** One evaluated object, as every output format sees it. */
@@ -114,6 +115,8 @@ export function toSarif(results: readonly ObjectResult[], toolVersion: string): 
           logicalLocations: [{ fullyQualifiedName: `${label(r)}:${v.path}`, kind: 'resource' }],
         },
       ],
+      // stable across runs even when lines move, so code scanning tracks one alert per finding
+      partialFingerprints: { 'portcullisFinding/v1': createHash('sha256').update([r.source, r.kind, r.namespace ?? '', r.name, v.policy, v.rule, v.path].join('\u0000')).digest('hex').slice(0, 32) },
       ...(v.exempted ? { suppressions: [{ kind: 'external', justification: `exemption ${v.exemptionId ?? ''}`.trim() }] } : {}),
       properties: { policy: v.policy, action: v.action, ...(v.container ? { container: v.container } : {}) },
     })),
@@ -129,7 +132,8 @@ export function toSarif(results: readonly ObjectResult[], toolVersion: string): 
   );
 }
 
-const xml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+// characters XML 1.0 cannot carry at all are dropped, the rest escaped
+const xml = (s: string) => s.replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/g, '').replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 /** JUnit XML: a suite per file, a case per object, a failure per blocking violation. */
 export function toJunit(results: readonly ObjectResult[]): string {
@@ -137,17 +141,19 @@ export function toJunit(results: readonly ObjectResult[]): string {
   for (const r of results) bySource.set(r.source, [...(bySource.get(r.source) ?? []), r]);
   const suites = [...bySource.entries()].map(([source, rs]) => {
     const failures = rs.filter((r) => r.decision === 'deny').length;
+    const skipped = rs.filter((r) => r.status === 'cannot-evaluate').length;
     const cases = rs.map((r) => {
       const blocking = r.violations.filter((v) => v.action === 'BLOCK' && !v.exempted);
       const name = `${label(r)} (document ${r.index})`;
-      if (blocking.length === 0) {
-        const notes = r.violations.map((v) => `[${v.exempted ? 'EXEMPT' : v.action}] ${v.rule}: ${v.message}`).join('\n');
-        return `    <testcase classname="${xml(source)}" name="${xml(name)}">${notes ? `<system-out>${xml(notes)}</system-out>` : ''}</testcase>`;
-      }
+      if (r.status === 'cannot-evaluate') return `    <testcase classname="${xml(source)}" name="${xml(name)}"><skipped message="${xml(`cannot evaluate: ${r.reason ?? ''}`)}"/></testcase>`;
+      // AUDIT and exempted findings do not fail the case, but the log shows them
+      const notes = r.violations.filter((v) => !blocking.includes(v)).map((v) => `[${v.exempted ? 'EXEMPT' : v.action}] ${v.policy} / ${v.rule}${v.container ? ` (${v.container})` : ''}: ${v.message}`).join('\n');
+      const out = notes ? `<system-out>${xml(notes)}</system-out>` : '';
+      if (blocking.length === 0) return `    <testcase classname="${xml(source)}" name="${xml(name)}">${out}</testcase>`;
       const body = blocking.map((v) => `${v.policy} / ${v.rule}${v.container ? ` (${v.container})` : ''}: ${v.message} at ${v.path}`).join('\n');
-      return `    <testcase classname="${xml(source)}" name="${xml(name)}"><failure message="${xml(`${blocking.length} blocking violation(s)`)}" type="policy">${xml(body)}</failure></testcase>`;
+      return `    <testcase classname="${xml(source)}" name="${xml(name)}"><failure message="${xml(`${blocking.length} blocking violation(s)`)}" type="policy">${xml(body)}</failure>${out}</testcase>`;
     });
-    return `  <testsuite name="${xml(source)}" tests="${rs.length}" failures="${failures}" errors="0" skipped="0">\n${cases.join('\n')}\n  </testsuite>`;
+    return `  <testsuite name="${xml(source)}" tests="${rs.length}" failures="${failures}" errors="0" skipped="${skipped}">\n${cases.join('\n')}\n  </testsuite>`;
   });
   return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="portcullis eval">\n${suites.join('\n')}\n</testsuites>`;
 }

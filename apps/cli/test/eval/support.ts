@@ -1,0 +1,85 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
+import { runCli } from '../../src/main';
+
+export interface CliRun {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs `portcullis <args>` in-process with captured streams, in `cwd`, with `stdin` as input. */
+export async function portcullis(args: readonly string[], options: { cwd: string; stdin?: string }): Promise<CliRun> {
+  const capture = () => {
+    const stream = new PassThrough();
+    const chunks: Buffer[] = [];
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    return { stream, text: () => Buffer.concat(chunks).toString('utf8') };
+  };
+  const out = capture();
+  const err = capture();
+  const code = await runCli(args, { stdout: out.stream, stderr: err.stream, stdin: Readable.from([options.stdin ?? '']), env: {}, cwd: options.cwd });
+  return { code, stdout: out.text(), stderr: err.text() };
+}
+
+/** A temporary directory holding the given files (relative path -> content). */
+export function workspace(files: Record<string, string>): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'portcullis-eval-'));
+  for (const [name, content] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+    fs.writeFileSync(path.join(dir, name), content);
+  }
+  return dir;
+}
+
+const HARDENED_CONTAINER = `
+        - name: web
+          image: ghcr.io/acme/web:1.4.2
+          resources: { limits: { cpu: 500m, memory: 256Mi } }
+          securityContext:
+            allowPrivilegeEscalation: false
+            readOnlyRootFilesystem: true
+            runAsNonRoot: true
+            capabilities: { drop: [ALL] }`;
+
+/** A Deployment every default rule accepts (in namespace `shop`). */
+export const HARDENED = `apiVersion: apps/v1
+kind: Deployment
+metadata: { name: web, namespace: shop }
+spec:
+  selector: { matchLabels: { app: web } }
+  template:
+    metadata: { labels: { app: web } }
+    spec:
+      automountServiceAccountToken: false
+      containers:${HARDENED_CONTAINER}
+`;
+
+/** A privileged DaemonSet with no limits (namespace `kube-system`). */
+export const PRIVILEGED = `apiVersion: apps/v1
+kind: DaemonSet
+metadata: { name: node-agent, namespace: kube-system }
+spec:
+  template:
+    spec:
+      hostNetwork: true
+      containers:
+        - name: agent
+          image: quay.io/acme/agent:3
+          securityContext: { privileged: true }
+`;
+
+export const SERVICE = `apiVersion: v1
+kind: Service
+metadata: { name: web, namespace: shop }
+spec: { ports: [{ port: 80 }] }
+`;
+
+export const parseJson = <T = JsonReport>(run: CliRun): T => JSON.parse(run.stdout) as T;
+
+export interface JsonReport {
+  results: Array<{ source: string; index: number; kind: string; namespace: string | null; name: string; decision: 'allow' | 'deny'; status: string; reason?: string; violations: Array<{ policy: string; rule: string; action: string; message: string; path: string; container?: string; exempted?: boolean }> }>;
+  summary: Record<string, number>;
+}

@@ -124,7 +124,7 @@ export const hostPorts = podRule(
     description: "Containers must not bind ports on the node's network.",
     category: 'host-access',
     pssLevels: ['baseline', 'restricted'],
-    defaultEnabled: false,
+    defaultEnabled: true,
     parameters: { allowedPorts: { type: 'array', items: { type: 'integer', minimum: 1, maximum: 65535 }, maxItems: 1000, default: [], description: 'Host ports that may be used.' } },
     remediation: 'Remove ports[].hostPort and expose the container through a Service.',
   },
@@ -180,7 +180,7 @@ export const seccompProfile = podRule(
 const APPARMOR_ANNOTATION = 'container.apparmor.security.beta.kubernetes.io/';
 
 export const apparmorProfile = podRule(
-  { id: 'apparmor-profile', title: 'AppArmor not disabled', description: 'AppArmor profiles may be RuntimeDefault or Localhost, never Unconfined.', category: 'kernel', pssLevels: ['baseline', 'restricted'], defaultEnabled: false, remediation: 'Remove the Unconfined AppArmor profile (securityContext.appArmorProfile or the legacy annotation); RuntimeDefault applies by default.' },
+  { id: 'apparmor-profile', title: 'AppArmor not disabled', description: 'AppArmor profiles may be RuntimeDefault or Localhost, never Unconfined.', category: 'kernel', pssLevels: ['baseline', 'restricted'], defaultEnabled: true, remediation: 'Remove the Unconfined AppArmor profile (securityContext.appArmorProfile or the legacy annotation); RuntimeDefault applies by default.' },
   () => (pod, _ctx, out) => {
     const bad = (t: unknown) => t !== undefined && t !== null && t !== 'RuntimeDefault' && t !== 'Localhost';
     if (bad(get(get(pod.podSc, 'appArmorProfile'), 'type'))) out.push(finding('apparmor-profile', `${pod.podPath}.securityContext.appArmorProfile.type`, 'the pod disables AppArmor; use RuntimeDefault or Localhost'));
@@ -199,7 +199,7 @@ export const apparmorProfile = podRule(
 );
 
 export const selinuxOptions = podRule(
-  { id: 'selinux-options', title: 'SELinux options restricted', description: 'SELinux type is one of the container types; user and role are not set.', category: 'kernel', pssLevels: ['baseline', 'restricted'], defaultEnabled: false, remediation: 'Remove seLinuxOptions.user and .role; use a container_t family type or none.' },
+  { id: 'selinux-options', title: 'SELinux options restricted', description: 'SELinux type is one of the container types; user and role are not set.', category: 'kernel', pssLevels: ['baseline', 'restricted'], defaultEnabled: true, remediation: 'Remove seLinuxOptions.user and .role; use a container_t family type or none.' },
   () => (pod, _ctx, out) => {
     const inspect = (opts: unknown, path: string, c?: ContainerView) => {
       if (opts === undefined || opts === null) return;
@@ -222,7 +222,7 @@ export const procMount = podRule(
     description: 'Containers use the default masked /proc mount.',
     category: 'kernel',
     pssLevels: ['baseline', 'restricted'],
-    defaultEnabled: false,
+    defaultEnabled: true,
     parameters: { allowUnmaskedWithUserNamespaces: { type: 'boolean', default: false, description: 'Allow Unmasked when the pod runs in a user namespace (hostUsers: false), as baseline does.' } },
     remediation: 'Remove securityContext.procMount or set it to Default.',
   },
@@ -242,7 +242,7 @@ export const sysctls = podRule(
     description: 'Pods may set only the namespaced sysctls Kubernetes deems safe.',
     category: 'kernel',
     pssLevels: ['baseline', 'restricted'],
-    defaultEnabled: false,
+    defaultEnabled: true,
     parameters: { allowedSysctls: { type: 'array', items: { type: 'string' }, maxItems: 200, default: SAFE_SYSCTLS } },
     remediation: 'Remove unsafe entries from securityContext.sysctls.',
   },
@@ -297,7 +297,7 @@ export const windowsHostProcess = podRule(
 );
 
 export const hostProbes = podRule(
-  { id: 'host-probes', title: 'Probes and hooks stay in the pod', description: 'Probes and lifecycle hooks must not target another host (the host field).', category: 'network', pssLevels: ['baseline', 'restricted'], defaultEnabled: false, remediation: 'Remove the host field from httpGet/tcpSocket probes and lifecycle handlers.' },
+  { id: 'host-probes', title: 'Probes and hooks stay in the pod', description: 'Probes and lifecycle hooks must not target another host (the host field).', category: 'network', pssLevels: ['baseline', 'restricted'], defaultEnabled: true, remediation: 'Remove the host field from httpGet/tcpSocket probes and lifecycle handlers.' },
   () => (pod, _ctx, out) => {
     for (const c of pod.containers) {
       const handlers: Array<[string, unknown]> = [

@@ -25,6 +25,16 @@ describe('catalog', () => {
     }
     assert.equal(RULE_CATALOG.find((r) => r.id === 'trusted-registries')!.defaultEnabled, false);
   });
+  it('the default misconfiguration policy is PSS baseline (but seccomp, whose default is the restricted variant) plus workload hygiene', () => {
+    const ids = defaultRuleConfigs('MISCONFIGURATION').map((r) => r.id).sort();
+    assert.deepEqual(ids, [
+      'apparmor-profile', 'capabilities', 'default-namespace', 'host-namespaces', 'host-path-volumes', 'host-ports', 'host-probes', 'ingress-https',
+      'privilege-escalation', 'privileged-container', 'proc-mount', 'read-only-root-filesystem', 'resource-limits', 'run-as-non-root', 'selinux-options',
+      'sysctls', 'windows-host-process',
+    ]);
+    for (const r of expandPreset('pss-baseline')) if (r.id !== 'seccomp-profile') assert.ok(ids.includes(r.id), r.id);
+    assert.deepEqual(defaultRuleConfigs('VULNERABILITY').map((r) => r.id).sort(), ['vulnerability-assessment-required', 'vulnerability-severity']);
+  });
   it('default policies and presets validate against their own schemas', () => {
     for (const r of [...defaultRuleConfigs('MISCONFIGURATION'), ...defaultRuleConfigs('VULNERABILITY'), ...expandPreset('pss-baseline'), ...expandPreset('pss-restricted')]) {
       assert.ok(validateRuleParams(r.id, r.params).ok, r.id);

@@ -8,7 +8,9 @@ import { repoRoot } from '@portcullis/config';
 import { RULE_CATALOG, compilePolicies, evaluatePolicies, inspectObject, validateRuleParams, type Policy, type RuleConfig } from '@portcullis/policy-engine';
 
 const TRUSTED = ['mcr.microsoft.com/', 'docker.io/library/*', 'registry.k8s.io/', 'quay.io/', 'ghcr.io/', 'gcr.io/', 'us-docker.pkg.dev/', '*.dkr.ecr.*.amazonaws.com/'];
-const MIN_EVALUATIONS = 200_000;
+const MIN_EVALUATIONS = 250_000;
+// rounds, so one burst of contention on a shared machine moves one round, not the figure
+const ROUNDS = 5;
 const WARMUP_EVALUATIONS = 50_000;
 
 function allMisconfigurationRules(): RuleConfig[] {
@@ -48,22 +50,31 @@ export function run(): Record<string, unknown> {
   const denied = workloads.filter((o) => evaluatePolicies(o, compiled, ctx).decision === 'deny').length;
 
   const samples = new Float64Array(iterations * workloads.length);
+  const perRound = Math.ceil(iterations / ROUNDS);
+  const roundRates: number[] = [];
   let n = 0;
   let violations = 0;
   const started = process.hrtime.bigint();
-  for (let i = 0; i < iterations; i++) {
-    for (const o of workloads) {
-      const t0 = process.hrtime.bigint();
-      const r = evaluatePolicies(o, compiled, ctx);
-      samples[n++] = Number(process.hrtime.bigint() - t0) / 1e6;
-      violations += r.violations.length;
+  for (let round = 0; round < ROUNDS; round++) {
+    const roundStart = process.hrtime.bigint();
+    const first = n;
+    for (let i = round * perRound; i < Math.min(iterations, (round + 1) * perRound); i++) {
+      for (const o of workloads) {
+        const t0 = process.hrtime.bigint();
+        const r = evaluatePolicies(o, compiled, ctx);
+        samples[n++] = Number(process.hrtime.bigint() - t0) / 1e6;
+        violations += r.violations.length;
+      }
     }
+    roundRates.push((n - first) / (Number(process.hrtime.bigint() - roundStart) / 1e9));
   }
   const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
   const evaluatedMs = samples.reduce((a, b) => a + b, 0);
   samples.sort();
   return {
-    podSpecsPerSecond: Math.round(n / (wallMs / 1000)),
+    podSpecsPerSecond: Math.round([...roundRates].sort((a, b) => a - b)[Math.floor(ROUNDS / 2)]!),
+    roundsPodSpecsPerSecond: roundRates.map(Math.round),
+    overallPodSpecsPerSecond: Math.round(n / (wallMs / 1000)),
     p50Ms: +percentile(samples, 50).toFixed(4),
     p99Ms: +percentile(samples, 99).toFixed(4),
     p999Ms: +percentile(samples, 99.9).toFixed(4),

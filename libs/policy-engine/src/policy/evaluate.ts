@@ -84,10 +84,11 @@ function evaluate(object: unknown, policies: readonly CompiledPolicy[], options:
     if (!compiled.inScope(ref.namespace)) continue;
     evaluated.push(policy.id);
     const live = compiled.exemptions.length === 0 ? NONE : compiled.exemptions.filter((e) => isActive(e, nowMs));
-    const findings: PolicyFinding[] =
-      policy.type === 'VULNERABILITY' && live.some((e) => e.byCve) ? vulnerabilityFindings(target, compiled, live, ctx) : runRules(target, compiled.rules, ctx).map((finding) => ({ finding }));
-    for (const { finding: f, cveExemption } of findings) {
-      const exemption = cveExemption ?? (live.length === 0 ? undefined : live.find((e) => !e.byCve && coversRule(e.exemption, f.rule) && coversObject(e.exemption, ref, options.owner, imagesOf(f, target)))?.exemption);
+    const byCve = policy.type === 'VULNERABILITY' && live.some((e) => e.byCve) ? vulnerabilityFindings(target, compiled, live, ctx) : undefined;
+    const findings = byCve ? byCve.findings : runRules(target, compiled.rules, ctx);
+    for (let i = 0; i < findings.length; i++) {
+      const f = findings[i]!;
+      const exemption = byCve?.exemptedBy.get(f) ?? (live.length === 0 ? undefined : live.find((e) => !e.byCve && coversRule(e.exemption, f.rule) && coversObject(e.exemption, ref, options.owner, imagesOf(f, target)))?.exemption);
       const v = violation(policy, f, exemption);
       violations.push(v);
       // a rule that crashed is reported, never the reason a deployment is refused
@@ -119,10 +120,10 @@ function imagesOf(f: RuleFinding, target: InspectedObject): string[] {
   return target.containers.flatMap((c) => (c.image ? [c.image] : []));
 }
 
-interface PolicyFinding {
-  readonly finding: RuleFinding;
-  /** Set when the finding only exists because of CVEs this exemption takes out. */
-  readonly cveExemption?: Exemption;
+interface CveExemptedFindings {
+  readonly findings: RuleFinding[];
+  /** Findings that only exist because of CVEs an exemption takes out, with that exemption. */
+  readonly exemptedBy: Map<RuleFinding, Exemption>;
 }
 
 /**
@@ -130,14 +131,15 @@ interface PolicyFinding {
  * rule counts, so an image whose only criticals are exempted passes. What the rule
  * would have found without them is still reported, as exempted.
  */
-function vulnerabilityFindings(target: InspectedObject, compiled: CompiledPolicy, live: readonly CompiledExemption[], ctx: EvaluateOptions): PolicyFinding[] {
+function vulnerabilityFindings(target: InspectedObject, compiled: CompiledPolicy, live: readonly CompiledExemption[], ctx: EvaluateOptions): CveExemptedFindings {
   const ref = (target as { ref: ObjectRef }).ref;
-  const out: PolicyFinding[] = [];
+  const out: RuleFinding[] = [];
+  const exemptedBy = new Map<RuleFinding, Exemption>();
   for (const { id, rules } of compiled.perRule) {
     const byCve = live.filter((e) => e.byCve && coversRule(e.exemption, id)).map((e) => e.exemption);
     const raw = runRules(target, rules, ctx);
     if (byCve.length === 0 || !ctx.scanArtifacts) {
-      out.push(...raw.map((finding) => ({ finding })));
+      out.push(...raw);
       continue;
     }
     const lookup = ctx.scanArtifacts;
@@ -150,16 +152,17 @@ function vulnerabilityFindings(target: InspectedObject, compiled: CompiledPolicy
         return exempt.size === 0 ? found : { status: 'found', artifact: { ...found.artifact, findings: found.artifact.findings.filter((v) => !exempt.has(v.id)) } };
       },
     });
-    out.push(...filtered.map((finding) => ({ finding })));
+    out.push(...filtered);
     const allExempt = new Set(byCve.flatMap((e) => e.cves ?? []));
     for (const finding of exemptedByCve(raw, filtered, allExempt)) {
       const cves = finding.cves ?? [];
       const applicable = byCve.filter((e) => coversObject(e, ref, ctx.owner, finding.image ? [finding.image] : []));
       const exemption = applicable.find((e) => e.cves!.some((c) => cves.includes(c))) ?? applicable[0];
-      out.push(exemption ? { finding, cveExemption: exemption } : { finding });
+      out.push(finding);
+      if (exemption) exemptedBy.set(finding, exemption);
     }
   }
-  return out;
+  return { findings: out, exemptedBy };
 }
 
 /**

@@ -62,11 +62,9 @@ export class AgentBundleController {
     res.status(200).json(latest.envelope);
   }
 
-  private async latest(clusterId: string): Promise<{ revision: number; envelope: unknown } | null> {
-    const cluster = await this.prisma.cluster.findUnique({ where: { id: clusterId }, select: { bundleRevision: true } });
-    if (!cluster?.bundleRevision) return null;
-    const bundle = await this.prisma.bundle.findUnique({ where: { clusterId_revision: { clusterId, revision: cluster.bundleRevision } }, select: { revision: true, envelope: true } });
-    return bundle;
+  /** The newest stored revision: one index lookup on the (cluster, revision) key. */
+  private latest(clusterId: string): Promise<{ revision: number; envelope: unknown } | null> {
+    return this.prisma.bundle.findFirst({ where: { clusterId }, orderBy: { revision: 'desc' }, select: { revision: true, envelope: true } });
   }
 
   /** last seen, at most every 10 s per cluster: a long-polling fleet must not become a write load. */

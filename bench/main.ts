@@ -10,6 +10,7 @@ export interface BenchScenario {
 export const SCENARIOS: Readonly<Record<string, () => BenchScenario>> = {
   engine: () => require('./engine') as BenchScenario,
   fanout: () => require('./fanout') as BenchScenario,
+  propagation: () => require('./propagation') as BenchScenario,
 };
 
 export async function main(argv: readonly string[]): Promise<number> {

@@ -71,7 +71,7 @@ describe('canonicalJson', () => {
     ['-Infinity', -Infinity, /^\$: -Infinity/],
     ['undefined at the top', undefined, /^\$: undefined is not JSON/],
     ['undefined in an array', [1, undefined], /^\$\[1\]: undefined/],
-    ['a sparse-array hole', [1, , 3], /^\$\[1\]: a sparse-array hole/], // eslint-disable-line no-sparse-arrays
+    ['a sparse-array hole', [1, , 3], /^\$\[1\]: a sparse-array hole/],
     ['a function', { f: () => 1 }, /^\$\.f: a function is not JSON/],
     ['a symbol', { s: Symbol('x') }, /^\$\.s: a symbol/],
     ['a bigint', { n: 10n }, /^\$\.n: a bigint/],

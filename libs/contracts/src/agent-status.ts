@@ -1,17 +1,21 @@
 import { z } from 'zod';
+import { count, revision, text, timestamp } from './primitives';
 import { validateWith, type Validated } from './result';
 
-/** POST /agent/v1/status: what an agent runs and enforces. */
-export const AgentStatusSchema = z
-  .object({
-    agentVersion: z.string().min(1).max(64),
-    appliedRevision: z.number().int().positive().nullable(),
-    lastError: z.string().max(2000).nullable().optional(),
-    spoolDepth: z.number().int().min(0).default(0),
-    droppedEvents: z.number().int().min(0).default(0),
-    reportedAt: z.string().datetime({ offset: true }).optional(),
-  })
-  .strict();
+/** POST /agent/v1/status: what an agent runs and enforces, and how its event pipeline is doing. */
+export const AgentStatusSchema = z.object({
+  agentVersion: text(64),
+  /** The bundle revision being enforced; null before the first bundle was accepted. */
+  appliedRevision: revision.nullable(),
+  /** The last bundle or upload failure (e.g. a rejection reason), null or absent when healthy. */
+  lastError: z.string().max(2000).nullable().optional(),
+  /** Events waiting in the local spool. */
+  spoolDepth: count,
+  /** Events dropped since the agent started because the spool was full: they are missing from the inventory. */
+  droppedEvents: count,
+  /** The agent's clock when it sent this: lets operators see skew that would make bundles look expired. */
+  reportedAt: timestamp,
+});
 
 export type AgentStatus = z.infer<typeof AgentStatusSchema>;
 

@@ -1,4 +1,26 @@
-// Wire schemas shared by the API and the agent. Runtime-validated (zod); errors name the path.
+// Wire schemas shared by the API and the agent, runtime-validated with zod. Errors name
+// the path (`events[3].decision`). Unknown properties are dropped, not refused, so an
+// agent newer than the API still gets its data in; anything an old API must not
+// ignore needs a new endpoint version.
+export { AdmissionEventSchema, FindingSchema, validateAdmissionEvent } from './admission-event';
+export { ADMISSION_DECISIONS, ADMISSION_OPERATIONS, EVENT_LIMITS, MAX_SNAPSHOT_BYTES, decisionFor } from './admission-event-model';
+export type { AdmissionDecision, AdmissionEvent, AdmissionOperation, Finding } from './admission-event-model';
+export { AdmissionEventBatchSchema, MAX_EVENTS_PER_BATCH, validateAdmissionEventBatch } from './admission-event-batch';
+export type { AdmissionEventBatch, BatchValidated } from './admission-event-batch';
 export { AgentStatusSchema, validateAgentStatus } from './agent-status';
 export type { AgentStatus } from './agent-status';
+export { DIGEST, IMAGE_REFERENCE } from './primitives';
+export { ScanArtifactDocumentSchema, validateScanArtifactDocument } from './scan-artifact';
+export type { ScanArtifactDocument, ScanFinding, Severity } from './scan-artifact';
+export {
+  MAX_LOOKUP_IMAGES,
+  ScanArtifactLookupRequestSchema,
+  ScanArtifactLookupResponseSchema,
+  ScanArtifactLookupResultSchema,
+  SignedEnvelopeSchema,
+  validateScanArtifactLookupRequest,
+  validateScanArtifactLookupResponse,
+} from './scan-artifact-lookup';
+export type { ScanArtifactLookupRequest, ScanArtifactLookupResponse, ScanArtifactLookupResult } from './scan-artifact-lookup';
+export { MAX_ERRORS } from './result';
 export type { ContractError, Validated } from './result';

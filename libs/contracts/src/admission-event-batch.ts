@@ -1,0 +1,68 @@
+import { z } from 'zod';
+import { AdmissionEventSchema } from './admission-event';
+import { checkAdmissionEventFast } from './admission-event-fast';
+import type { AdmissionEvent } from './admission-event-model';
+import { toErrors, type ContractError } from './result';
+
+export const MAX_EVENTS_PER_BATCH = 1000;
+
+export interface AdmissionEventBatch {
+  readonly events: AdmissionEvent[];
+}
+
+/** Repeats of an eventId inside one batch: the API is idempotent across uploads, a repeat within one is an agent bug. */
+function duplicateIssues(events: readonly AdmissionEvent[]): Array<{ index: number; message: string }> {
+  const first = new Map<string, number>();
+  const issues: Array<{ index: number; message: string }> = [];
+  for (let i = 0; i < events.length; i++) {
+    const id = events[i]!.eventId.toLowerCase();
+    const earlier = first.get(id);
+    if (earlier === undefined) first.set(id, i);
+    else issues.push({ index: i, message: `repeats events[${earlier}].eventId` });
+  }
+  return issues;
+}
+
+/** POST /agent/v1/admission-events: one upload of the agent's spool. */
+export const AdmissionEventBatchSchema: z.ZodType<AdmissionEventBatch, z.ZodTypeDef, unknown> = z
+  .object({ events: z.array(AdmissionEventSchema).min(1).max(MAX_EVENTS_PER_BATCH) })
+  .superRefine((batch, ctx) => {
+    for (const d of duplicateIssues(batch.events)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['events', d.index, 'eventId'], message: d.message });
+  });
+
+/**
+ * A batch is accepted or rejected whole. On rejection `index` is the first offending
+ * event (null when the batch itself is wrong, e.g. empty or too long) and `errors`
+ * lists problems in event order, the first one first.
+ */
+export type BatchValidated =
+  | { readonly ok: true; readonly value: AdmissionEventBatch }
+  | { readonly ok: false; readonly index: number | null; readonly errors: readonly ContractError[] };
+
+export function validateAdmissionEventBatch(value: unknown): BatchValidated {
+  const fast = checkBatchFast(value);
+  if (fast) return { ok: true, value: fast };
+  const r = AdmissionEventBatchSchema.safeParse(value);
+  if (r.success) return { ok: true, value: r.data };
+  const issues = [...r.error.issues].sort((a, b) => eventIndex(a.path) - eventIndex(b.path));
+  const index = eventIndex(issues[0]!.path);
+  return { ok: false, index: Number.isFinite(index) ? index : null, errors: toErrors(issues) };
+}
+
+function checkBatchFast(value: unknown): AdmissionEventBatch | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const events = (value as { events?: unknown }).events;
+  if (!Array.isArray(events) || events.length < 1 || events.length > MAX_EVENTS_PER_BATCH) return undefined;
+  const out = new Array<AdmissionEvent>(events.length);
+  for (let i = 0; i < events.length; i++) {
+    const e = checkAdmissionEventFast(events[i]);
+    if (!e) return undefined;
+    out[i] = e;
+  }
+  return duplicateIssues(out).length === 0 ? { events: out } : undefined;
+}
+
+/** events[i]... -> i; anything about the batch itself sorts first. */
+function eventIndex(path: ReadonlyArray<string | number>): number {
+  return path[0] === 'events' && typeof path[1] === 'number' ? path[1] : -Infinity;
+}

@@ -37,7 +37,8 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     for (const child of children.values()) child.kill('SIGTERM');
-    await Promise.all([...children.values()].map((c) => new Promise((resolve) => (c.exitCode !== null ? resolve(null) : c.once('exit', resolve)))));
+    // a child killed by a signal has signalCode set and exitCode null
+    await Promise.all([...children.values()].map((c) => new Promise((resolve) => (c.exitCode !== null || c.signalCode !== null ? resolve(null) : c.once('exit', resolve)))));
     await stopIssuer?.();
     process.exit(code);
   };

@@ -25,7 +25,7 @@ export class JwksController {
     const now = Date.now();
     if (!this.cached || now - this.cached.at > RELOAD_MS) {
       const ring = loadKeyring(path.resolve(repoRoot(), this.config.bundles.signingKeysDir), { generateIfEmpty: this.config.bundles.generateMissingKeys });
-      this.cached = { at: now, jwks: toJwks(ring.all) };
+      this.cached = { at: now, jwks: toJwks(ring.published) };
     }
     return this.cached.jwks;
   }

@@ -27,7 +27,15 @@ export class AgentStatusController {
     }
     await this.prisma.cluster.update({
       where: { id: agent.clusterId },
-      data: { agentVersion: s.agentVersion, appliedRevision: s.appliedRevision, lastError: s.lastError ?? null, lastSeenAt: new Date() },
+      data: {
+        agentVersion: s.agentVersion,
+        appliedRevision: s.appliedRevision,
+        lastError: s.lastError ?? null,
+        agentSpoolDepth: s.spoolDepth,
+        agentDroppedEvents: s.droppedEvents,
+        agentReportedAt: new Date(s.reportedAt),
+        lastSeenAt: new Date(),
+      },
     });
   }
 }

@@ -31,6 +31,24 @@ export class ClusterRollout {
 
   @Field(() => String, { nullable: true, description: 'Last error the agent reported.' })
   lastError!: string | null;
+
+  @Field(() => Date, {
+    nullable: true,
+    description: 'When the oldest revision the agent does not enforce yet was issued: how long the cluster has been behind (null when live).',
+  })
+  behindSince!: Date | null;
+
+  @Field(() => String, { nullable: true, description: 'Agent version from its last status report.' })
+  agentVersion!: string | null;
+
+  @Field(() => Int, { nullable: true, description: 'Admission events waiting in the agent\'s spool at its last report.' })
+  spoolDepth!: number | null;
+
+  @Field(() => Int, { nullable: true, description: 'Admission events the agent dropped (spool full) since it started: missing from the inventory.' })
+  droppedEvents!: number | null;
+
+  @Field(() => Date, { nullable: true, description: 'The agent\'s own clock at its last report (compare with lastSeenAt for skew).' })
+  agentReportedAt!: Date | null;
 }
 
 @ObjectType({ description: 'Is a change live everywhere? Per cluster: latest revision, applied revision, lag.' })
@@ -79,11 +97,35 @@ export class BundleRolloutResolver {
         const scoped = { id: policy.id, cloudScopeIds: policy.cloudScopes.map((s) => s.cloudScopeId), clusterIds: policy.clusters.map((c) => c.clusterId) };
         clusters = visible.filter((c) => scopeMatch(scoped, c) !== null);
       }
-      const rows = clusters.map((c) => {
+      const behind = clusters.filter((c) => c.bundleRevision !== null && c.appliedRevision !== c.bundleRevision);
+      // one grouped read: for each lagging cluster, the issue time of the first revision it lacks
+      const since = behind.length
+        ? await tx.$queryRaw<Array<{ cluster_id: string; since: Date }>>`
+            SELECT b.cluster_id, min(b.issued_at) AS since
+            FROM bundles b JOIN unnest(${behind.map((c) => c.id)}::uuid[], ${behind.map((c) => c.appliedRevision ?? 0)}::int[]) AS h(cluster_id, applied)
+              ON b.cluster_id = h.cluster_id AND b.revision > h.applied
+            GROUP BY b.cluster_id`
+        : [];
+      const sinceBy = new Map(since.map((r) => [r.cluster_id, r.since]));
+      const rows = clusters.map((c): ClusterRollout => {
         const latest = c.bundleRevision;
         const applied = c.appliedRevision;
         const lag = latest === null ? 0 : Math.max(0, latest - (applied ?? 0));
-        return { cluster: toCluster(c), latestRevision: latest, appliedRevision: applied, lag, live: latest !== null && applied === latest, lastSeenAt: c.lastSeenAt, lastError: c.lastError };
+        const live = latest !== null && applied === latest;
+        return {
+          cluster: toCluster(c),
+          latestRevision: latest,
+          appliedRevision: applied,
+          lag,
+          live,
+          lastSeenAt: c.lastSeenAt,
+          lastError: c.lastError,
+          behindSince: live ? null : (sinceBy.get(c.id) ?? null),
+          agentVersion: c.agentVersion,
+          spoolDepth: c.agentSpoolDepth,
+          droppedEvents: c.agentDroppedEvents,
+          agentReportedAt: c.agentReportedAt,
+        };
       });
       const live = rows.filter((r) => r.live).length;
       return { clusters: rows, total: rows.length, live, complete: live === rows.length };

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { canonicalJson } from './canonical-json';
+import { canonicalJson, type CanonicalFragment } from './canonical-json';
 import { firstIssue } from './schema-issues';
 
 export type PolicyType = 'MISCONFIGURATION' | 'VULNERABILITY';
@@ -46,7 +46,10 @@ export interface BundleDocument {
 }
 
 /** What decides whether a new revision is needed: everything but revision and validity. */
-export type BundleContent = Pick<BundleDocument, 'tenantId' | 'clusterId' | 'policies' | 'agentSettings'>;
+export type BundleContent = Pick<BundleDocument, 'tenantId' | 'clusterId' | 'agentSettings'> & {
+  /** The policies, or their canonical JSON made once for many clusters (same hash, same signed bytes). */
+  readonly policies: BundleDocument['policies'] | CanonicalFragment;
+};
 
 /** sha256 (hex) of the canonical JSON of the content; equal hashes mean the agent would enforce the same thing. */
 export function contentHash(content: BundleContent): string {

@@ -1,6 +1,6 @@
 // Signed documents agents trust: policy bundles and scan artifacts, their canonical
 // JSON, Ed25519 envelopes, and the keys that sign and verify them. No I/O but key files.
-export { canonicalJson, CanonicalJsonError } from './canonical-json';
+export { CanonicalFragment, canonicalJson, CanonicalJsonError } from './canonical-json';
 export { BundleDocumentSchema, checkBundleDocument, contentHash, bundleShapeError } from './document';
 export type { AgentSettings, BundleContent, BundleDocument, BundleDocumentCheck, BundlePolicy, JsonObject, PolicyAction, PolicyType } from './document';
 export { ScanArtifactDocumentSchema, checkScanArtifactDocument } from './scan-artifact';

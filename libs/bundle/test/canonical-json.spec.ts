@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { CanonicalJsonError, canonicalJson } from '@portcullis/bundle';
+import { CanonicalFragment, CanonicalJsonError, canonicalJson } from '@portcullis/bundle';
 
 const fromBits = (hex: string): number => Buffer.from(hex, 'hex').readDoubleBE(0);
 
@@ -118,5 +118,20 @@ describe('canonicalJson', () => {
       }),
       { numRuns: 200 },
     );
+  });
+
+  it('embeds a fragment exactly as serialising its value in place would (property)', () => {
+    fc.assert(
+      fc.property(fc.dictionary(fc.string(), fc.jsonValue(), { maxKeys: 6 }), fc.string(), (o, key) => {
+        const inline = canonicalJson({ ...o, [key]: { inner: o } });
+        const embedded = canonicalJson({ ...o, [key]: { inner: CanonicalFragment.of(o) } });
+        assert.equal(embedded, inline);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('a fragment of a non-JSON value is refused when it is made, naming the path', () => {
+    assert.throws(() => CanonicalFragment.of({ a: [1, () => 1] }), /\$\.a\[1\]: a function is not JSON/);
   });
 });

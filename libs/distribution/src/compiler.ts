@@ -1,4 +1,4 @@
-import { contentHash, signEnvelope, type BundleContent, type BundleDocument, type BundlePolicy, type SigningKey } from '@portcullis/bundle';
+import { CanonicalFragment, contentHash, signEnvelope, type BundleContent, type BundlePolicy, type SigningKey } from '@portcullis/bundle';
 import { withTenant, type Prisma, type PrismaClient } from '@portcullis/db';
 import { scopeMatch } from './applicability';
 
@@ -59,13 +59,18 @@ export class BundleCompiler {
       clusters: await tx.cluster.findMany({ where: clusterIds ? { id: { in: [...clusterIds] } } : {}, select: { id: true, cloudScopeId: true }, orderBy: { id: 'asc' } }),
     }));
     const compiled = policies.map((p) => ({ row: p, bundle: toBundlePolicy(p, now) }));
+    // clusters mostly share the same applicable policies: serialise each distinct set once
+    const fragments = new Map<string, CanonicalFragment>();
     let stored = 0;
     let unchanged = 0;
     for (let i = 0; i < clusters.length; i += this.options.chunkSize) {
       const chunk = clusters.slice(i, i + this.options.chunkSize);
       const contents = chunk.map((cluster) => {
         const applicable = compiled.filter((p) => scopeMatch({ id: p.row.id, cloudScopeIds: p.row.cloudScopes.map((s) => s.cloudScopeId), clusterIds: p.row.clusters.map((c) => c.clusterId) }, cluster));
-        const content = { tenantId, clusterId: cluster.id, policies: applicable.map((p) => p.bundle), agentSettings: {} };
+        const setKey = applicable.map((p) => p.row.id).join(',');
+        let policySet = fragments.get(setKey);
+        if (!policySet) fragments.set(setKey, (policySet = CanonicalFragment.of(applicable.map((p) => p.bundle))));
+        const content: BundleContent = { tenantId, clusterId: cluster.id, policies: policySet, agentSettings: {} };
         return { clusterId: cluster.id, content, hash: contentHash(content) };
       });
       const published = await this.storeChunk(tenantId, contents, now);
@@ -90,33 +95,28 @@ export class BundleCompiler {
         WHERE tenant_id = ${tenantId}::uuid AND id = ANY(${contents.map((c) => c.clusterId)}::uuid[])
         ORDER BY id FOR UPDATE`;
       const byId = new Map(current.map((c) => [c.id, c]));
-      const rows: Prisma.BundleCreateManyInput[] = [];
-      const out: Array<readonly [string, number]> = [];
+      const rows: Array<{ clusterId: string; revision: number; hash: string; envelope: string }> = [];
       const key = this.signingKey();
       for (const c of contents) {
         const cur = byId.get(c.clusterId);
         if (!cur) continue; // deleted meanwhile
         if (cur.bundle_content_hash === c.hash && cur.bundle_expires_at && cur.bundle_expires_at > renewBefore) continue;
         const revision = (cur.bundle_revision ?? 0) + 1;
-        const doc: BundleDocument = { schemaVersion: 1, ...c.content, revision, issuedAt: now.toISOString(), expiresAt: expiresAt.toISOString() };
-        rows.push({
-          clusterId: c.clusterId,
-          revision,
-          tenantId,
-          contentHash: c.hash,
-          envelope: signEnvelope(doc, key) as unknown as Prisma.InputJsonValue,
-          issuedAt: now,
-          expiresAt,
-        });
-        out.push([c.clusterId, revision]);
+        const doc = { schemaVersion: 1, ...c.content, revision, issuedAt: now.toISOString(), expiresAt: expiresAt.toISOString() };
+        rows.push({ clusterId: c.clusterId, revision, hash: c.hash, envelope: JSON.stringify(signEnvelope(doc, key)) });
       }
-      if (rows.length === 0) return out;
-      await tx.bundle.createMany({ data: rows });
+      if (rows.length === 0) return [];
+      // set-based: one INSERT and one UPDATE per chunk, whatever its size
+      await tx.$executeRaw`
+        INSERT INTO bundles (cluster_id, revision, tenant_id, content_hash, envelope, issued_at, expires_at)
+        SELECT v.id, v.revision, ${tenantId}::uuid, v.hash, v.envelope::jsonb, ${now}, ${expiresAt}
+        FROM unnest(${rows.map((r) => r.clusterId)}::uuid[], ${rows.map((r) => r.revision)}::int[], ${rows.map((r) => r.hash)}::text[], ${rows.map((r) => r.envelope)}::text[])
+          AS v(id, revision, hash, envelope)`;
       await tx.$executeRaw`
         UPDATE clusters AS c SET bundle_revision = v.revision, bundle_content_hash = v.hash, bundle_expires_at = ${expiresAt}
-        FROM unnest(${rows.map((r) => r.clusterId)}::uuid[], ${rows.map((r) => r.revision)}::int[], ${rows.map((r) => r.contentHash)}::text[]) AS v(id, revision, hash)
+        FROM unnest(${rows.map((r) => r.clusterId)}::uuid[], ${rows.map((r) => r.revision)}::int[], ${rows.map((r) => r.hash)}::text[]) AS v(id, revision, hash)
         WHERE c.id = v.id`;
-      return out;
+      return rows.map((r) => [r.clusterId, r.revision] as const);
     }, { timeout: 60_000 });
   }
 }

@@ -39,12 +39,13 @@ export class AgentBundleController {
       stop.abort();
     });
     const announcement = wait > 0 ? this.notifications.waitForRevision(agent.clusterId, wait * 1000, stop.signal) : null;
-    let latest = await this.latest(agent.clusterId);
+    let latest = (await this.notifications.latest([agent.clusterId])).get(agent.clusterId) ?? null;
     const current = latest !== null && held !== bundleEtag(latest.revision);
     if (announcement && !current) {
-      const revision = await announcement;
+      const woken = await announcement;
       if (clientGone) return;
-      if (revision !== null) latest = await this.latest(agent.clusterId);
+      if (woken?.body !== undefined) latest = woken;
+      else if (woken) latest = (await this.notifications.latest([agent.clusterId])).get(agent.clusterId) ?? null;
     } else {
       stop.abort();
     }
@@ -59,12 +60,8 @@ export class AgentBundleController {
       res.status(304).end();
       return;
     }
-    res.status(200).json(latest.envelope);
-  }
-
-  /** The newest stored revision: one index lookup on the (cluster, revision) key. */
-  private latest(clusterId: string): Promise<{ revision: number; envelope: unknown } | null> {
-    return this.prisma.bundle.findFirst({ where: { clusterId }, orderBy: { revision: 'desc' }, select: { revision: true, envelope: true } });
+    // the stored envelope's JSON text as is: no parse and re-serialise per agent
+    res.status(200).type('application/json').send(latest.body);
   }
 
   /** last seen, at most every 10 s per cluster: a long-polling fleet must not become a write load. */

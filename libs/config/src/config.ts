@@ -42,6 +42,8 @@ const envSchema = z.object({
   REQUEST_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
   BUNDLE_SIGNING_KEYS_DIR: z.string().min(1).default('.portcullis/signing-keys'),
   BUNDLE_TTL_HOURS: z.coerce.number().int().min(1).max(24 * 90).default(168),
+  BUNDLE_COMPILE_CHUNK_SIZE: z.coerce.number().int().min(1).max(5000).default(500),
+  WORKER_JOB_LOCK_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
 });
 
 export type Environment = z.infer<typeof envSchema>['NODE_ENV'];
@@ -68,6 +70,12 @@ export interface AppConfig {
     readonly signingKeysDir: string;
     readonly generateMissingKeys: boolean;
     readonly ttlMs: number;
+    /** Clusters signed and stored per transaction (and per wake-up message). */
+    readonly compileChunkSize: number;
+  };
+  readonly worker: {
+    /** How long a job stays locked to a worker that stopped renewing it (crashed) before another takes it over. */
+    readonly jobLockMs: number;
   };
 }
 
@@ -114,7 +122,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     devIssuer: devIssuerOn ? { port: e.DEV_ISSUER_PORT, stateDir: e.DEV_ISSUER_STATE_DIR } : null,
     graphql: { maxComplexity: e.GRAPHQL_MAX_COMPLEXITY, maxDepth: e.GRAPHQL_MAX_DEPTH },
     requestBodyLimitBytes: e.REQUEST_BODY_LIMIT_BYTES,
-    bundles: { signingKeysDir: e.BUNDLE_SIGNING_KEYS_DIR, generateMissingKeys: !production, ttlMs: e.BUNDLE_TTL_HOURS * 3_600_000 },
+    bundles: {
+      signingKeysDir: e.BUNDLE_SIGNING_KEYS_DIR,
+      generateMissingKeys: !production,
+      ttlMs: e.BUNDLE_TTL_HOURS * 3_600_000,
+      compileChunkSize: e.BUNDLE_COMPILE_CHUNK_SIZE,
+    },
+    worker: { jobLockMs: e.WORKER_JOB_LOCK_SECONDS * 1000 },
   };
 }
 

@@ -24,7 +24,7 @@ import { BUNDLE_COMPILER } from './tokens';
             // one message per stored chunk: every API replica wakes the agents it holds
             await redis.publish(channel, JSON.stringify({ c: revisions }));
           },
-          { ttlMs: config.bundles.ttlMs, renewBeforeMs: Math.floor(config.bundles.ttlMs / 2), chunkSize: 500 },
+          { ttlMs: config.bundles.ttlMs, renewBeforeMs: Math.floor(config.bundles.ttlMs / 2), chunkSize: config.bundles.compileChunkSize },
         );
       },
     },

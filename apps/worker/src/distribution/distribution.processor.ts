@@ -51,8 +51,9 @@ export class DistributionProcessor implements OnModuleInit, OnModuleDestroy {
       connection,
       prefix: this.config.redisPrefix,
       concurrency: 4,
-      lockDuration: 60_000,
-      stalledInterval: 15_000,
+      // a crashed worker's job is taken over once its lock lapses (live workers renew it every half)
+      lockDuration: this.config.worker.jobLockMs,
+      stalledInterval: this.config.worker.jobLockMs,
     });
     this.worker.on('failed', (job, err) => this.logger.error({ err, jobId: job?.id, name: job?.name, attempts: job?.attemptsMade }, 'distribution job failed'));
   }

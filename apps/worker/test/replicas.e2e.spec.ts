@@ -1,37 +1,42 @@
 /**
- * Two API replicas and the worker: a change made through one replica wakes a long
+ * Two API processes and the worker: a change made through one replica wakes a long
  * poll held on the other (Redis pub/sub), not only polls on the replica that took it.
+ * Replica A is this test process; replica B is a separate process started from the
+ * compiled entry point, as `npm start` runs it.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { INestApplicationContext } from '@nestjs/common';
+import request from 'supertest';
+import { startApiProcess, type ApiProcess } from '../../api/test/support/api-process';
 import { NO_DB_REASON, startApi, testDatabaseConfigured, type ApiHarness } from '../../api/test/support/harness';
 import { startWorker } from './worker-harness';
 
 describe('long polls across API replicas', { skip: testDatabaseConfigured ? false : NO_DB_REASON }, () => {
   let a: ApiHarness;
-  let b: ApiHarness;
+  let b: ApiProcess;
   let worker: INestApplicationContext;
   before(async () => {
     a = await startApi();
-    b = await startApi();
+    b = await startApiProcess(a);
     worker = await startWorker(a.config);
   });
   after(async () => {
     await worker?.close();
-    await Promise.all([a?.close(), b?.close()]);
+    await b?.stop();
+    await a?.close();
   });
 
-  it('a mutation through replica A wakes the poll held on replica B', async () => {
+  it('a mutation through replica A wakes the poll held on replica B, another process', async () => {
     const t = await a.onboard('Replicas');
     const scope = await a.gql<{ createCloudScope: { id: string } }>(t.ownerToken, 'mutation { createCloudScope(input: { provider: AWS_ACCOUNT, externalId: "777777777777", displayName: "r" }) { id } }');
     const reg = await a.gql<{ registerCluster: { agentToken: string } }>(t.ownerToken, `mutation { registerCluster(input: { cloudScopeId: "${scope.data!.createCloudScope.id}", name: "replicated", distribution: AKS }) { agentToken } }`);
     const token = reg.data!.registerCluster.agentToken;
-    const first = await b.http().get('/agent/v1/bundle?waitSeconds=20').set('Authorization', `Bearer ${token}`);
+    const first = await request(b.url).get('/agent/v1/bundle?waitSeconds=20').set('Authorization', `Bearer ${token}`);
     assert.equal(first.status, 200);
 
     const started = Date.now();
-    const poll = b.http().get('/agent/v1/bundle?waitSeconds=30').set('Authorization', `Bearer ${token}`).set('If-None-Match', String(first.headers['etag'])).then((r) => r);
+    const poll = request(b.url).get('/agent/v1/bundle?waitSeconds=30').set('Authorization', `Bearer ${token}`).set('If-None-Match', String(first.headers['etag'])).then((r) => r);
     await new Promise((r) => setTimeout(r, 300));
     const changed = await a.gql(t.ownerToken, 'mutation { createPolicy(input: { name: "wake b", type: MISCONFIGURATION, action: BLOCK }) { id } }');
     assert.equal(changed.errors, undefined, JSON.stringify(changed.errors));

@@ -5,6 +5,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { INestApplicationContext } from '@nestjs/common';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { DISTRIBUTION_QUEUE } from '@portcullis/distribution';
 import { fromJwks, verifyBundle, type BundleDocument } from '@portcullis/bundle';
 import { NO_DB_REASON, startApi, testDatabaseConfigured, type ApiHarness } from '../../api/test/support/harness';
 import { startWorker } from './worker-harness';
@@ -86,5 +89,26 @@ describe('bundle distribution', { skip: testDatabaseConfigured ? false : NO_DB_R
     assert.equal(res.status, 403);
     assert.equal((await h.http().get('/agent/v1/bundle').set('Authorization', 'Bearer pca_0000.nope')).status, 401);
     assert.equal((await h.http().get('/agent/v1/bundle')).status, 401);
+  });
+
+  it('a job that keeps failing is visible: on /metrics as failed, with the reason kept on the job', async () => {
+    const connection = new Redis(h.config.redisUrl, { maxRetriesPerRequest: null });
+    const queue = new Queue(DISTRIBUTION_QUEUE, { connection, prefix: h.config.redisPrefix });
+    try {
+      // a tenant id PostgreSQL cannot even parse: compiling fails on every attempt
+      const job = await queue.add('policy.updated', { tenantId: 'not-a-uuid' }, { attempts: 2, backoff: { type: 'fixed', delay: 10 }, removeOnFail: 100 });
+      for (let i = 0; i < 200 && !(await job.isFailed()); i++) await new Promise((r) => setTimeout(r, 50));
+      const failed = await queue.getJob(job.id!);
+      assert.equal(await failed!.getState(), 'failed');
+      assert.equal(failed!.attemptsMade, 2);
+      assert.match(failed!.failedReason, /uuid/i);
+      const metrics = (await h.http().get('/metrics').expect(200)).text;
+      const line = /^portcullis_distribution_jobs\{state="failed"\} (\d+)$/m.exec(metrics);
+      assert.ok(line && Number(line[1]) >= 1, `failed jobs on /metrics: ${line?.[0]}`);
+      assert.match(metrics, /^portcullis_domain_events_unpublished \d+$/m);
+    } finally {
+      await queue.close();
+      connection.disconnect();
+    }
   });
 });

@@ -38,6 +38,8 @@ export interface RecordedEvent {
  * with the event id as job id so a re-publish never runs twice. An event whose
  * publish failed stays unpublished in PostgreSQL for the worker's relay.
  */
+export const JOB_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed'] as const;
+
 @Injectable()
 export class DomainEvents implements OnModuleDestroy {
   private readonly queue: Queue;
@@ -71,6 +73,15 @@ export class DomainEvents implements OnModuleDestroy {
         this.logger.warn({ err, eventId: e.id.toString(), type: e.type }, 'domain event not published yet; the worker relay will pick it up');
       }
     }
+  }
+
+  /** Distribution jobs by state, and events recorded but not yet on the queue: what /metrics shows. */
+  async backlog(): Promise<{ jobs: Record<string, number>; unpublishedEvents: number }> {
+    const [jobs, unpublishedEvents] = await Promise.all([
+      this.queue.getJobCounts(...JOB_STATES),
+      this.prisma.domainEvent.count({ where: { publishedAt: null } }),
+    ]);
+    return { jobs, unpublishedEvents };
   }
 
   async onModuleDestroy(): Promise<void> {

@@ -3,6 +3,7 @@ import type { Response } from 'express';
 import type { Redis } from 'ioredis';
 import type { PrismaClient } from '@portcullis/db';
 import { Public } from '../tenancy/access.decorator';
+import { DomainEvents } from '../events/domain-events';
 import { ApiMetrics } from './metrics';
 import { PRISMA, REDIS } from '@portcullis/platform';
 
@@ -12,6 +13,7 @@ export class HealthController {
     @Inject(PRISMA) private readonly prisma: PrismaClient,
     @Inject(REDIS) private readonly redis: Redis,
     private readonly metrics: ApiMetrics,
+    private readonly events: DomainEvents,
   ) {}
 
   /** Liveness: the process answers. */
@@ -38,6 +40,13 @@ export class HealthController {
   @Get('metrics')
   @Header('Content-Type', 'text/plain; version=0.0.4; charset=utf-8')
   async metricsText(): Promise<string> {
+    try {
+      const backlog = await this.events.backlog();
+      for (const [state, n] of Object.entries(backlog.jobs)) this.metrics.distributionJobs.set({ state }, n);
+      this.metrics.unpublishedEvents.set(backlog.unpublishedEvents);
+    } catch {
+      // the distribution gauges keep their last values; /readyz reports the unreachable dependency
+    }
     return this.metrics.registry.metrics();
   }
 }

@@ -1,10 +1,12 @@
-import { Registry, collectDefaultMetrics, Histogram, Counter } from 'prom-client';
+import { Registry, collectDefaultMetrics, Histogram, Counter, Gauge } from 'prom-client';
 
 /** One registry per process (tests boot several apps in one process, hence not the global one). */
 export class ApiMetrics {
   readonly registry = new Registry();
   readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
   readonly graphqlOperations: Counter<'operation' | 'outcome'>;
+  readonly distributionJobs: Gauge<'state'>;
+  readonly unpublishedEvents: Gauge;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'portcullis_api_' });
@@ -19,6 +21,17 @@ export class ApiMetrics {
       name: 'portcullis_api_graphql_operations_total',
       help: 'GraphQL operations by name and outcome (ok or the error code)',
       labelNames: ['operation', 'outcome'],
+      registers: [this.registry],
+    });
+    this.distributionJobs = new Gauge({
+      name: 'portcullis_distribution_jobs',
+      help: 'Bundle distribution jobs on the queue by state (failed = retries exhausted; kept for inspection)',
+      labelNames: ['state'],
+      registers: [this.registry],
+    });
+    this.unpublishedEvents = new Gauge({
+      name: 'portcullis_domain_events_unpublished',
+      help: 'Policy changes recorded but not yet on the distribution queue (the worker relay re-publishes them)',
       registers: [this.registry],
     });
   }

@@ -101,7 +101,7 @@ export class DistributionProcessor implements OnModuleInit, OnModuleDestroy {
       take: 500,
     });
     for (const e of stale) {
-      await this.queue!.add(e.type, { eventId: e.id.toString(), tenantId: e.tenantId, ...(e.payload as object) }, { jobId: `event-${e.id}`, attempts: 10, backoff: { type: 'exponential', delay: 500 } });
+      await this.queue!.add(e.type, { eventId: e.id.toString(), tenantId: e.tenantId, ...(e.payload as object) }, { jobId: `event-${e.id}`, attempts: 10, backoff: { type: 'exponential', delay: 500 }, removeOnComplete: 10_000, removeOnFail: 10_000 });
       await this.prisma.domainEvent.update({ where: { id: e.id }, data: { publishedAt: new Date() } });
     }
     return stale.length;

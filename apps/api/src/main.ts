@@ -6,7 +6,9 @@ async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const app = await createApiApp(config);
   await app.listen(config.port, '0.0.0.0');
-  app.get<Logger>(LOGGER).info({ port: config.port, env: config.env }, 'api listening');
+  // the bound port, not the configured one: PORT=0 asks the system for a free port
+  const address = app.getHttpServer().address() as { port: number } | null;
+  app.get<Logger>(LOGGER).info({ port: address?.port ?? config.port, env: config.env }, 'api listening');
 }
 
 main().catch((err: unknown) => {

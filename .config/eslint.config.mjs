@@ -31,13 +31,13 @@ export default tseslint.config(
     },
   },
   {
-    files: ['libs/policy-engine/**/*.ts', 'libs/bundle/**/*.ts', 'libs/contracts/**/*.ts'],
+    files: ['libs/policy-engine/**/*.ts', 'libs/bundle/**/*.ts', 'libs/contracts/**/*.ts', 'libs/scan-reports/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
         {
           patterns: [
-            { group: ['@nestjs/*', '@prisma/*', '@portcullis/db', 'ioredis', 'bullmq', 'pg'], message: 'policy-engine, bundle and contracts stay free of frameworks and I/O' },
+            { group: ['@nestjs/*', '@prisma/*', '@portcullis/db', 'ioredis', 'bullmq', 'pg'], message: 'policy-engine, bundle, contracts and scan-reports stay free of frameworks and I/O' },
             { group: ['**/apps/**'], message: 'libs never import from apps' },
           ],
         },
@@ -46,7 +46,7 @@ export default tseslint.config(
   },
   {
     files: ['libs/**/*.ts'],
-    ignores: ['libs/policy-engine/**', 'libs/bundle/**', 'libs/contracts/**'],
+    ignores: ['libs/policy-engine/**', 'libs/bundle/**', 'libs/contracts/**', 'libs/scan-reports/**'],
     rules: {
       'no-restricted-imports': ['error', { patterns: [{ group: ['**/apps/**'], message: 'libs never import from apps' }] }],
     },

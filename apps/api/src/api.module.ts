@@ -29,6 +29,15 @@ import { BundleRolloutResolver } from './rollout/bundle-rollout.resolver';
 import { RoleResolver } from './roles/role.resolver';
 import { RoleService } from './roles/role.service';
 import { RuleCatalogResolver } from './rule-catalog/rule-catalog.resolver';
+import { ArtifactSigningKeys } from './scans/artifact-signing-keys';
+import { ScanArtifactLookup } from './scans/scan-artifact-lookup';
+import { ScanArtifactLookupController } from './scans/scan-artifact-lookup.controller';
+import { ScanArtifactService } from './scans/scan-artifact.service';
+import { ScanReportIngestor } from './scans/scan-report-ingestor';
+import { ScanReportsController } from './scans/scan-reports.controller';
+import { ScanUploadGuard } from './scans/scan-upload.guard';
+import { ScanUploadTokenService } from './scans/scan-upload-token.service';
+import { ScanArtifactResolver, ScanUploadTokenResolver } from './scans/scan.resolvers';
 import { ApiMetrics } from './platform/metrics';
 import { requestLogging } from './platform/request-logging.middleware';
 import { TenancyGuard } from './tenancy/tenancy.guard';
@@ -64,6 +73,9 @@ const DOMAIN_PROVIDERS = [
   BundleRolloutResolver,
 ];
 
+/** Vulnerability gating: CI upload tokens, signed scan artifacts, agent lookups. */
+const SCAN_PROVIDERS = [ArtifactSigningKeys, ScanUploadGuard, ScanUploadTokenService, ScanUploadTokenResolver, ScanReportIngestor, ScanArtifactService, ScanArtifactResolver, ScanArtifactLookup];
+
 @Module({})
 export class ApiModule implements NestModule {
   constructor(
@@ -81,7 +93,7 @@ export class ApiModule implements NestModule {
         // production keeps the schema in memory; development rewrites the committed schema.gql
         GraphQLModule.forRoot(graphqlOptions(config, logger, (options.schemaFile ?? (config.env === 'development' ? SCHEMA_FILE : false)) || true)),
       ],
-      controllers: [HealthController, JwksController, AgentBundleController, AgentStatusController],
+      controllers: [HealthController, JwksController, AgentBundleController, AgentStatusController, ScanReportsController, ScanArtifactLookupController],
       providers: [
         ApiMetrics,
         // order matters: the token is validated before the tenant and roles are resolved
@@ -90,6 +102,7 @@ export class ApiModule implements NestModule {
         // agent endpoints are @Public for users and authenticated by the cluster credential instead
         { provide: APP_GUARD, useClass: AgentAuthGuard },
         ...DOMAIN_PROVIDERS,
+        ...SCAN_PROVIDERS,
       ],
     };
   }

@@ -7,6 +7,7 @@ import { LOGGER, NestJsonLogger, type Logger } from '@portcullis/platform';
 import { ApiModule, type ApiModuleOptions } from './api.module';
 import { DomainErrorFilter } from './platform/domain-error.filter';
 import { validationPipeOptions } from './graphql/errors';
+import { SCAN_REPORTS_PATH } from './scans/scan-reports.controller';
 
 /** Builds the API application exactly as production runs it; tests call this too. */
 export async function createApiApp(config: AppConfig, options: ApiModuleOptions = {}): Promise<INestApplication> {
@@ -16,6 +17,9 @@ export async function createApiApp(config: AppConfig, options: ApiModuleOptions 
   });
   const logger = app.get<Logger>(LOGGER);
   app.useLogger(new NestJsonLogger(logger));
+  // scan reports are read raw (any content type, gzip inflated) under their own, larger limit;
+  // registered first, so the JSON parser below finds the body already read
+  app.useBodyParser('raw', { type: (req) => req.method === 'POST' && (req.url ?? '').split('?')[0] === SCAN_REPORTS_PATH, limit: config.scans.maxReportBytes });
   app.useBodyParser('json', { limit: config.requestBodyLimitBytes });
   app.set('trust proxy', false);
   app.disable('x-powered-by');

@@ -44,6 +44,7 @@ const envSchema = z.object({
   BUNDLE_TTL_HOURS: z.coerce.number().int().min(1).max(24 * 90).default(168),
   BUNDLE_COMPILE_CHUNK_SIZE: z.coerce.number().int().min(1).max(5000).default(500),
   WORKER_JOB_LOCK_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
+  SCAN_REPORT_MAX_BYTES: z.coerce.number().int().min(1024).max(512 * 1024 * 1024).default(32 * 1024 * 1024),
 });
 
 export type Environment = z.infer<typeof envSchema>['NODE_ENV'];
@@ -76,6 +77,10 @@ export interface AppConfig {
   readonly worker: {
     /** How long a job stays locked to a worker that stopped renewing it (crashed) before another takes it over. */
     readonly jobLockMs: number;
+  };
+  readonly scans: {
+    /** Largest scan report POST /api/v1/scan-reports accepts (after gzip inflation); larger is a 413. */
+    readonly maxReportBytes: number;
   };
 }
 
@@ -129,6 +134,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       compileChunkSize: e.BUNDLE_COMPILE_CHUNK_SIZE,
     },
     worker: { jobLockMs: e.WORKER_JOB_LOCK_SECONDS * 1000 },
+    scans: { maxReportBytes: e.SCAN_REPORT_MAX_BYTES },
   };
 }
 

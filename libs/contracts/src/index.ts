@@ -22,5 +22,7 @@ export {
   validateScanArtifactLookupResponse,
 } from './scan-artifact-lookup';
 export type { ScanArtifactLookupRequest, ScanArtifactLookupResponse, ScanArtifactLookupResult } from './scan-artifact-lookup';
+export { artifactLookupOf, expectedImageOf, scanArtifactSummaryOf } from './scan-artifact-summary';
+export type { ArtifactTrust } from './scan-artifact-summary';
 export { MAX_ERRORS } from './result';
 export type { ContractError, Validated } from './result';

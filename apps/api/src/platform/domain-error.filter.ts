@@ -26,7 +26,11 @@ export class DomainErrorFilter implements ExceptionFilter {
       return;
     }
     // body-parser errors (oversized or malformed JSON) carry a status of their own
-    const status = (error as { status?: unknown; type?: string }).status;
+    const { status, type, limit } = (typeof error === 'object' && error !== null ? error : {}) as { status?: unknown; type?: string; limit?: unknown };
+    if (status === 413 && type === 'entity.too.large' && typeof limit === 'number') {
+      res.status(413).json({ code: 'PAYLOAD_TOO_LARGE', message: `the request body is larger than the limit of ${limit} bytes`, limit });
+      return;
+    }
     if (typeof status === 'number' && status >= 400 && status < 500) {
       res.status(status).json({ code: codeOf(status), message: (error as Error).message });
       return;

@@ -1,0 +1,40 @@
+import { Inject, Injectable } from '@nestjs/common';
+import * as path from 'node:path';
+import { loadKeyring, signScanArtifact, type Keyring, type ScanArtifactDocument, type SignedEnvelope } from '@portcullis/bundle';
+import { repoRoot, type AppConfig } from '@portcullis/config';
+import { APP_CONFIG, CLOCK, type Clock } from '@portcullis/platform';
+
+const RELOAD_MS = 30_000;
+
+/**
+ * The bundle signing keys, as the API signs scan artifacts with them: the same
+ * directory the worker signs bundles from and /.well-known/jwks.json publishes,
+ * re-read every 30 s so a rotation reaches the API without a restart.
+ */
+@Injectable()
+export class ArtifactSigningKeys {
+  private cached: { at: number; ring: Keyring } | undefined;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {}
+
+  private keyring(): Keyring {
+    const now = this.clock.now().getTime();
+    if (!this.cached || now - this.cached.at > RELOAD_MS) {
+      const ring = loadKeyring(path.resolve(repoRoot(), this.config.bundles.signingKeysDir), { generateIfEmpty: this.config.bundles.generateMissingKeys });
+      this.cached = { at: now, ring };
+    }
+    return this.cached.ring;
+  }
+
+  sign(artifact: ScanArtifactDocument): SignedEnvelope {
+    return signScanArtifact(artifact, this.keyring().active);
+  }
+
+  /** Whether agents can still verify a signature by this key (it is published at the JWKS endpoint). */
+  isPublished(kid: string): boolean {
+    return this.keyring().published.some((k) => k.kid === kid);
+  }
+}

@@ -20,6 +20,12 @@ export class DomainErrorFilter implements ExceptionFilter {
     }
     if (error instanceof HttpException) {
       const status = error.getStatus();
+      // Nest wraps body-parser's errors; an oversized body says what the limit is
+      const limit = (error.cause as { limit?: unknown } | undefined)?.limit;
+      if (status === 413 && typeof limit === 'number') {
+        res.status(413).json({ code: 'PAYLOAD_TOO_LARGE', message: `the request body is larger than the limit of ${limit} bytes`, limit });
+        return;
+      }
       const body = error.getResponse();
       const message = typeof body === 'string' ? body : ((body as { message?: unknown }).message ?? error.message);
       res.status(status).json({ code: codeOf(status), message: Array.isArray(message) ? message.join('; ') : String(message) });

@@ -171,7 +171,43 @@ const CASES: Case[] = [
   { name: 'updatePolicy in S2', allowed: ADMINS_T, run: async (f, t) => f.h.gql(t, `mutation($id: ID!) { updatePolicy(id: $id, input: { version: 1, action: BLOCK }) { id } }`, { id: await newPolicy(f, [f.s2]) }) },
   { name: 'deletePolicy in S1', allowed: S1_MANAGERS, run: async (f, t) => f.h.gql(t, `mutation($id: ID!) { deletePolicy(id: $id) { id } }`, { id: await newPolicy(f, [f.s1]) }) },
   { name: 'deletePolicy spanning S1 and S2', allowed: ADMINS_T, run: async (f, t) => f.h.gql(t, `mutation($id: ID!) { deletePolicy(id: $id) { id } }`, { id: await newPolicy(f, [f.s1, f.s2]) }) },
+  // scan upload tokens open every cluster of the tenant: tenant-level admins only
+  { name: 'createScanUploadToken', allowed: [...ADMINS_T, 'otherTenant'], run: (f, t) => f.h.gql(t, `mutation { createScanUploadToken(name: "ci") { token } }`) },
+  { name: 'revokeScanUploadToken', allowed: ADMINS_T, run: async (f, t) => f.h.gql(t, `mutation($id: ID!) { revokeScanUploadToken(id: $id) { id } }`, { id: await newUploadToken(f) }) },
+  {
+    name: "scanUploadTokens sees tenant A's token",
+    allowed: ADMINS_T,
+    run: async (f, t) => {
+      const id = await newUploadToken(f);
+      const res = await f.h.gql(t, '{ scanUploadTokens(first: 100) { edges { node { id } } } }');
+      return { ...res, data: res.data ? { ...res.data, expected: id } : res.data };
+    },
+    check: (d) => ids(d['scanUploadTokens']).includes(d['expected'] as string),
+  },
+  {
+    // artifacts describe images, not clusters: any role in the tenant reads them
+    name: "scanArtifacts sees tenant A's artifact",
+    allowed: [...S1_READERS],
+    run: async (f, t) => {
+      const id = await newArtifact(f);
+      const res = await f.h.gql(t, '{ scanArtifacts(first: 100) { edges { node { id } } } }');
+      return { ...res, data: res.data ? { ...res.data, expected: id } : res.data };
+    },
+    check: (d) => ids(d['scanArtifacts']).includes(d['expected'] as string),
+  },
 ];
+
+async function newUploadToken(f: Fixture): Promise<string> {
+  return (await ok<{ createScanUploadToken: { scanUploadToken: { id: string } } }>(f.h.gql(f.owner, `mutation { createScanUploadToken(name: "matrix") { scanUploadToken { id } } }`))).createScanUploadToken.scanUploadToken.id;
+}
+
+async function newArtifact(f: Fixture): Promise<string> {
+  const token = (await ok<{ createScanUploadToken: { token: string } }>(f.h.gql(f.owner, `mutation { createScanUploadToken(name: "matrix") { token } }`))).createScanUploadToken.token;
+  const report = { SchemaVersion: 2, ArtifactType: 'container_image', Metadata: { RepoTags: [`ghcr.io/acme/${uniq('img')}:1`] }, Results: [] };
+  const res = await f.h.http().post('/api/v1/scan-reports').set('Authorization', `Bearer ${token}`).set('Content-Type', 'application/json').send(JSON.stringify(report));
+  assert.equal(res.status, 201, JSON.stringify(res.body));
+  return (res.body as { artifact: { id: string } }).artifact.id;
+}
 
 describe('authorization matrix', { skip: testDatabaseConfigured ? false : NO_DB_REASON }, () => {
   let f: Fixture;

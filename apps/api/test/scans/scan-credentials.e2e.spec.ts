@@ -100,6 +100,14 @@ describe('scan upload tokens and scan artifacts', { skip: testDatabaseConfigured
     assert.equal(listB.scanArtifacts.totalCount, 1);
   });
 
+  it('the same report uploaded concurrently is stored once', async () => {
+    const body = report('ghcr.io/acme/race', '1', `sha256:${'9f'.repeat(32)}`, [['CVE-2024-0005', 'HIGH', 'curl']]);
+    const answers = await Promise.all(Array.from({ length: 6 }, () => upload(h, ciA.token, body)));
+    assert.deepEqual(answers.map((r) => r.status).sort(), [200, 200, 200, 200, 200, 201]);
+    assert.equal(new Set(answers.map((r) => r.body.artifact.id)).size, 1);
+    assert.equal(await h.prisma.scanArtifact.count({ where: { tenantId: a.tenantId, repository: 'ghcr.io/acme/race' } }), 1);
+  });
+
   it('a tag resolves to the newest digest reported for it', async () => {
     const older = `sha256:${'0d'.repeat(32)}`;
     const newer = `sha256:${'1e'.repeat(32)}`;
@@ -151,7 +159,7 @@ describe('scan upload tokens and scan artifacts', { skip: testDatabaseConfigured
     const byDigest = await ok<{ scanArtifacts: { totalCount: number } }>(h.gql(a.ownerToken, q, { f: { digest: DIGEST } }));
     assert.equal(byDigest.scanArtifacts.totalCount, 1);
     const contains = await ok<{ scanArtifacts: { totalCount: number } }>(h.gql(a.ownerToken, q, { f: { repository: 'acme', repositoryContains: true } }));
-    assert.equal(contains.scanArtifacts.totalCount, 3); // ghcr.io/acme/api and two of ghcr.io/acme/web
+    assert.equal(contains.scanArtifacts.totalCount, 4); // ghcr.io/acme/api, ghcr.io/acme/race and two of ghcr.io/acme/web
     const badDigest = onlyError(await h.gql(a.ownerToken, q, { f: { digest: 'sha256:abc' } }));
     assert.deepEqual([badDigest.code, badDigest.field], ['BAD_USER_INPUT', 'filter.digest']);
     const none = onlyError(await h.gql(await h.token(a.tenantId, randomUUID()), '{ scanArtifacts { totalCount } }'));

@@ -117,7 +117,7 @@ export class BundleCompiler {
         FROM unnest(${rows.map((r) => r.clusterId)}::uuid[], ${rows.map((r) => r.revision)}::int[], ${rows.map((r) => r.hash)}::text[]) AS v(id, revision, hash)
         WHERE c.id = v.id`;
       return rows.map((r) => [r.clusterId, r.revision] as const);
-    }, { timeout: 60_000 });
+    }, { timeout: 60_000, maxWait: 15_000 });
   }
 }
 

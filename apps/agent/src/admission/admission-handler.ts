@@ -1,0 +1,183 @@
+import { decisionFor, type AdmissionDecision, type Finding } from '@portcullis/contracts';
+import { evaluatePolicies, inspectObject, type ArtifactLookup, type EvaluationResult } from '@portcullis/policy-engine';
+import type { Logger } from 'pino';
+import type { BundleStore } from '../bundle/bundle-store';
+import type { EnforceableBundle } from '../bundle/enforceable';
+import type { AgentMetrics, DecisionResult } from '../metrics';
+import type { Spool } from '../spool/spool';
+import type { ArtifactResolver } from '../vulnerability/artifact-resolver';
+import { eventLine, snapshotJson, toFindings } from './event';
+import { denyMessage, warningsFor, type Decided } from './messages';
+import { resolveOwner } from './owner';
+import { malformedResponse, parseReview, reviewJson, type AdmissionRequestView, type ReviewResponse } from './review';
+
+export interface AdmissionSettings {
+  readonly clusterId: string;
+  /** The agent's own exclusions (its namespace and kube-system by default), as anchored globs. */
+  readonly excluded: readonly RegExp[];
+  readonly noBundleAction: 'allow' | 'deny';
+  /** Budget for scan-artifact lookups when the bundle does not set one. */
+  readonly lookupTimeoutMs: number;
+}
+
+const NO_BUNDLE_POLICY = { id: 'portcullis-agent', name: 'Portcullis agent: no policy bundle held' };
+const EMPTY_LOOKUPS: ReadonlyMap<string, ArtifactLookup> = new Map();
+const ANNOTATION_VALUE_MAX = 1024;
+
+/**
+ * The webhook's one job: read an AdmissionReview, evaluate it with the held bundle,
+ * answer, and spool the admission event before answering. Never throws: whatever
+ * arrives gets a well-formed AdmissionReview back.
+ */
+export class AdmissionHandler {
+  constructor(
+    private readonly store: BundleStore,
+    private readonly resolver: ArtifactResolver | null,
+    private readonly spool: Spool,
+    private readonly settings: AdmissionSettings,
+    private readonly metrics: AgentMetrics,
+    private readonly log: Logger,
+  ) {}
+
+  /** The JSON answer to one review body. */
+  async handle(body: Buffer): Promise<string> {
+    const started = process.hrtime.bigint();
+    const parsed = parseReview(body);
+    let json: string;
+    let result: DecisionResult;
+    if (!parsed.ok) {
+      json = reviewJson(parsed.apiVersion, malformedResponse(parsed));
+      result = 'malformed';
+      this.log.warn({ uid: parsed.uid, problem: parsed.message }, 'malformed AdmissionReview refused');
+    } else {
+      let response: ReviewResponse;
+      try {
+        ({ response, result } = await this.review(parsed.request));
+      } catch (err) {
+        // only a bug gets here: answer (allowed, as failurePolicy Ignore would) rather than fail the API server's call
+        this.log.error({ err: (err as Error).message, uid: parsed.request.uid }, 'admission review failed');
+        response = { uid: parsed.request.uid, allowed: true, warnings: ['portcullis: the agent could not evaluate this request (internal error); it was allowed'] };
+        result = 'not_evaluated';
+      }
+      json = reviewJson(parsed.request.apiVersion, response);
+    }
+    this.metrics.decisions.inc({ result });
+    this.metrics.admissionSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    return json;
+  }
+
+  private async review(r: AdmissionRequestView): Promise<{ response: ReviewResponse; result: DecisionResult }> {
+    const now = new Date();
+    const object = r.object;
+    const namespace = r.namespace ?? namespaceOf(object);
+    const bundle = this.store.current(now.getTime());
+    if (namespace !== undefined && this.isExcluded(namespace, bundle)) {
+      return { response: { uid: r.uid, allowed: true, auditAnnotations: { 'excluded-namespace': namespace } }, result: 'excluded' };
+    }
+    const target = inspectObject(object, namespace ?? 'default');
+    const images = target.status === 'pod' ? target.containers.flatMap((c) => (c.image ? [c.image] : [])) : [];
+    const owner = resolveOwner(object, r.kind, r.name);
+    const evaluate = r.operation === 'CREATE' || r.operation === 'UPDATE';
+
+    if (!bundle) return this.withoutBundle(r, namespace, owner, images, now);
+
+    let evaluation: EvaluationResult | null = null;
+    if (evaluate) {
+      const lookups = bundle.hasVulnerabilityPolicies && images.length > 0 && this.resolver ? await this.lookups(images, bundle) : EMPTY_LOOKUPS;
+      evaluation = evaluatePolicies(object, bundle.compiled, {
+        defaultNamespace: namespace ?? 'default',
+        now,
+        owner,
+        scanArtifacts: (image) => lookups.get(image) ?? { status: 'lookup-failed', error: 'no scan-artifact lookup was made for this image' },
+      });
+    }
+    const findings = evaluation ? toFindings(evaluation.violations, exemptionReasons(bundle)) : [];
+    const decision = decisionFor(findings);
+    const revision = bundle.document.revision;
+    const eventId = this.record(r, namespace, owner, images, decision, revision, findings, now, evaluate);
+    const decided: Decided = { request: r, namespace, findings, decision };
+    const warnings = warningsFor(decided);
+    if (evaluation && evaluation.status === 'cannot-evaluate') warnings.unshift(`portcullis: the object could not be evaluated: ${evaluation.reason ?? 'unknown reason'}`.slice(0, 256));
+    const annotations: Record<string, string> = { decision, 'bundle-revision': String(revision), ...(eventId ? { 'event-id': eventId } : {}) };
+    if (r.dryRun) annotations['dry-run'] = 'true';
+    if (findings.length > 0) annotations['violations'] = violationSummary(findings);
+    const response: ReviewResponse =
+      decision === 'DENIED'
+        ? { uid: r.uid, allowed: false, status: { code: 403, reason: 'Forbidden', message: denyMessage(decided) }, ...(warnings.length ? { warnings } : {}), auditAnnotations: annotations }
+        : { uid: r.uid, allowed: true, ...(warnings.length ? { warnings } : {}), auditAnnotations: annotations };
+    const result: DecisionResult = !evaluate || evaluation?.status === 'cannot-evaluate' ? 'not_evaluated' : (decision.toLowerCase() as DecisionResult);
+    return { response, result };
+  }
+
+  private async lookups(images: readonly string[], bundle: EnforceableBundle): Promise<ReadonlyMap<string, ArtifactLookup>> {
+    const resolver = this.resolver!;
+    const cached = resolver.cached(images);
+    if (cached) {
+      this.metrics.artifactLookups.inc({ outcome: 'cached' }, images.length);
+      return cached;
+    }
+    const budget = bundle.document.agentSettings.vulnerabilityLookupTimeoutMs ?? this.settings.lookupTimeoutMs;
+    const found = await resolver.resolve(images, bundle.document.tenantId, budget);
+    for (const l of found.values()) this.metrics.artifactLookups.inc({ outcome: l.status });
+    return found;
+  }
+
+  private withoutBundle(r: AdmissionRequestView, namespace: string | undefined, owner: ReturnType<typeof resolveOwner>, images: readonly string[], now: Date): { response: ReviewResponse; result: DecisionResult } {
+    const expired = this.store.heldExpired;
+    const why = expired ? `the held policy bundle (revision ${this.store.revision}) has expired and no newer one could be fetched` : 'no verified policy bundle is held yet';
+    const evaluate = r.operation === 'CREATE' || r.operation === 'UPDATE';
+    if (this.settings.noBundleAction === 'deny' && evaluate) {
+      const message = `portcullis denied ${r.kind} ${namespace ? `${namespace}/` : ''}${r.name || owner.name}: ${why}, and this agent is configured to deny until it holds one (PORTCULLIS_NO_BUNDLE_ACTION=deny)`;
+      const finding: Finding = { policyId: NO_BUNDLE_POLICY.id, policyName: NO_BUNDLE_POLICY.name, action: 'BLOCK', ruleId: 'bundle-required', path: '', message, exempted: false };
+      const eventId = this.record(r, namespace, owner, images, 'DENIED', null, [finding], now, evaluate);
+      return { response: { uid: r.uid, allowed: false, status: { code: 403, reason: 'Forbidden', message }, auditAnnotations: { decision: 'DENIED', 'no-bundle': 'true', ...(eventId ? { 'event-id': eventId } : {}) } }, result: 'no_bundle' };
+    }
+    const eventId = this.record(r, namespace, owner, images, 'ALLOWED', null, [], now, evaluate);
+    return {
+      response: { uid: r.uid, allowed: true, ...(evaluate ? { warnings: [`portcullis: ${why}; the object was not checked against any policy`] } : {}), auditAnnotations: { decision: 'ALLOWED', 'no-bundle': 'true', ...(eventId ? { 'event-id': eventId } : {}) } },
+      result: 'no_bundle',
+    };
+  }
+
+  /** Appends the admission event to the spool (synchronously: it is on disk before the answer leaves). */
+  private record(r: AdmissionRequestView, namespace: string | undefined, owner: ReturnType<typeof resolveOwner>, images: readonly string[], decision: AdmissionDecision, bundleRevision: number | null, findings: readonly Finding[], now: Date, evaluated: boolean): string | null {
+    const { eventId, line } = eventLine({ request: r, namespace, owner, images, decision, bundleRevision, findings, clusterId: this.settings.clusterId, occurredAt: now }, evaluated ? snapshotJson(r.object) : undefined);
+    return this.spool.append(line) ? eventId : null;
+  }
+
+  private isExcluded(namespace: string, bundle: EnforceableBundle | null): boolean {
+    for (const re of this.settings.excluded) if (re.test(namespace)) return true;
+    if (bundle) for (const re of bundle.excluded) if (re.test(namespace)) return true;
+    return false;
+  }
+}
+
+function namespaceOf(object: unknown): string | undefined {
+  if (typeof object !== 'object' || object === null) return undefined;
+  const meta = (object as { metadata?: unknown }).metadata;
+  const ns = typeof meta === 'object' && meta !== null ? (meta as { namespace?: unknown }).namespace : undefined;
+  return typeof ns === 'string' && ns !== '' ? ns : undefined;
+}
+
+const reasonsCache = new WeakMap<EnforceableBundle, Map<string, string>>();
+
+function exemptionReasons(bundle: EnforceableBundle): ReadonlyMap<string, string> {
+  let m = reasonsCache.get(bundle);
+  if (!m) {
+    m = new Map();
+    for (const c of bundle.compiled) for (const e of c.policy.exemptions) m.set(e.id, e.reason);
+    reasonsCache.set(bundle, m);
+  }
+  return m;
+}
+
+/** `policy/rule[/container]` per finding, for the API server's audit log. */
+function violationSummary(findings: readonly Finding[]): string {
+  let out = '';
+  for (const f of findings) {
+    const item = `${f.exempted ? '(exempted) ' : ''}${f.action} ${f.policyName}/${f.ruleId}${f.container ? `/${f.container}` : ''}`;
+    if (out.length + item.length + 2 > ANNOTATION_VALUE_MAX) return `${out}; ...`;
+    out = out ? `${out}; ${item}` : item;
+  }
+  return out;
+}

@@ -1,0 +1,114 @@
+import type { Logger } from 'pino';
+import { globRegExp } from '@portcullis/policy-engine';
+import { AdmissionHandler } from './admission/admission-handler';
+import { ApiClient } from './api-client';
+import { Backoff } from './backoff';
+import { BundleStore } from './bundle/bundle-store';
+import { BundleSync } from './bundle/bundle-sync';
+import type { AgentConfig } from './config';
+import { AgentMetrics } from './metrics';
+import { AgentServers } from './servers';
+import { Spool } from './spool/spool';
+import { EventUploader } from './spool/uploader';
+import { StatusReporter } from './status-reporter';
+import { AGENT_VERSION } from './version';
+import { ArtifactResolver } from './vulnerability/artifact-resolver';
+
+export interface RunningAgent {
+  readonly webhookPort: number;
+  readonly metricsPort: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * Wires the agent: bundle store (persisted bundle loaded first, so enforcement starts
+ * before the API answers), webhook, spool and uploader, bundle long-poll, status.
+ */
+export class Agent {
+  readonly store: BundleStore;
+  readonly spool: Spool;
+  readonly metrics: AgentMetrics;
+  private readonly api: ApiClient;
+  private readonly sync: BundleSync;
+  private readonly uploader: EventUploader;
+  private readonly status: StatusReporter;
+  private readonly servers: AgentServers;
+  private started = false;
+
+  constructor(
+    private readonly config: AgentConfig,
+    private readonly log: Logger,
+  ) {
+    this.api = new ApiClient(config.apiUrl, config.agentToken, config.clusterId, `portcullis-agent/${AGENT_VERSION}`, config.apiCa);
+    this.store = new BundleStore(config.bundlePath, config.trustedKeys, config.clusterId);
+    this.spool = new Spool(config.spool);
+    this.metrics = new AgentMetrics({ spoolDepth: () => this.spool.depth, dropped: () => this.spool.dropped, revision: () => this.store.revision });
+    const resolver = new ArtifactResolver(this.api, config.trustedKeys, {
+      cacheTtlMs: config.lookup.cacheTtlMs,
+      notFoundTtlMs: config.lookup.notFoundTtlMs,
+      failureTtlMs: Math.min(5000, config.lookup.notFoundTtlMs),
+      requestTimeoutMs: Math.max(config.lookup.timeoutMs, 5000),
+    });
+    const handler = new AdmissionHandler(
+      this.store,
+      resolver,
+      this.spool,
+      { clusterId: config.clusterId, excluded: config.excludedNamespaces.map(globRegExp), noBundleAction: config.noBundleAction, lookupTimeoutMs: config.lookup.timeoutMs },
+      this.metrics,
+      log.child({ part: 'webhook' }),
+    );
+    const uploaderSettings = { batchSize: config.events.batchSize, flushIntervalMs: config.events.flushIntervalMs, maxBatchBytes: config.events.maxBatchBytes };
+    this.uploader = new EventUploader(this.spool, this.api, uploaderSettings, new Backoff(config.backoff.baseMs, config.backoff.maxMs), log.child({ part: 'events' }), (n) => this.metrics.uploadedEvents.inc(n));
+    this.status = new StatusReporter(
+      this.api,
+      config.statusIntervalMs,
+      () => ({
+        agentVersion: AGENT_VERSION,
+        appliedRevision: this.store.current()?.document.revision ?? null,
+        lastError: this.sync.lastError ?? this.uploader.lastError ?? null,
+        spoolDepth: this.spool.depth,
+        droppedEvents: this.spool.dropped,
+      }),
+      log.child({ part: 'status' }),
+    );
+    this.sync = new BundleSync(this.api, this.store, config.bundleWaitSeconds, new Backoff(config.backoff.baseMs, config.backoff.maxMs), this.metrics, log.child({ part: 'bundle' }), () => this.status.report());
+    // the bundle may tune the event pipeline; unset settings keep the agent's own
+    this.store.onApplied((b) => {
+      const s = b.document.agentSettings;
+      uploaderSettings.batchSize = s.eventBatchSize ?? config.events.batchSize;
+      uploaderSettings.flushIntervalMs = s.eventFlushIntervalMs ?? config.events.flushIntervalMs;
+    });
+    this.servers = new AgentServers(
+      handler,
+      this.metrics,
+      { ready: () => this.started, state: () => ({ bundleRevision: this.store.current()?.document.revision ?? null, spoolDepth: this.spool.depth, droppedEvents: this.spool.dropped }) },
+      { tls: config.tls, host: config.webhook.host, port: config.webhook.port, metricsPort: config.metricsPort, maxBodyBytes: config.webhook.maxBodyBytes },
+      log.child({ part: 'http' }),
+    );
+  }
+
+  async start(): Promise<RunningAgent> {
+    const loaded = this.store.loadPersisted();
+    if (loaded.outcome === 'applied') this.log.info({ revision: loaded.revision, path: this.config.bundlePath }, 'persisted policy bundle loaded; enforcing it');
+    else if (loaded.outcome === 'rejected') this.log.error({ reason: loaded.reason, problem: loaded.message }, 'persisted policy bundle not enforced');
+    else this.log.info({ path: this.config.bundlePath }, 'no persisted policy bundle');
+    const recovered = this.spool.open();
+    if (recovered.recoveredEvents > 0 || recovered.truncatedBytes > 0) this.log.info(recovered, 'admission events from a previous run are waiting for upload');
+    const ports = await this.servers.listen();
+    this.uploader.start();
+    this.sync.start();
+    this.status.start();
+    this.started = true;
+    this.log.info({ ...ports, excludedNamespaces: this.config.excludedNamespaces, noBundleAction: this.config.noBundleAction, bundleRevision: this.store.revision }, 'portcullis agent started');
+    return { ...ports, stop: () => this.stop() };
+  }
+
+  async stop(): Promise<void> {
+    this.started = false;
+    await this.servers.close();
+    await Promise.all([this.sync.close(), this.uploader.close()]);
+    await this.status.close();
+    this.spool.close();
+    this.api.close();
+  }
+}

@@ -1,0 +1,253 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fsyncDir } from '../bundle/bundle-store';
+
+/** Where the uploader is: the first byte not yet acknowledged by the API. */
+export interface SpoolPosition {
+  readonly segment: number;
+  readonly offset: number;
+}
+
+export interface SpoolBatch {
+  /** Complete JSON lines, without their newline. */
+  readonly lines: readonly string[];
+  /** Where the spool continues after these lines (what ack() is given). */
+  readonly end: SpoolPosition;
+  readonly bytes: number;
+}
+
+export interface SpoolOptions {
+  readonly dir: string;
+  readonly maxEvents: number;
+  readonly maxBytes: number;
+  readonly segmentBytes: number;
+}
+
+const SEGMENT = /^segment-(\d{12})\.ndjson$/;
+const CURSOR = 'cursor.json';
+const segmentName = (n: number) => `segment-${String(n).padStart(12, '0')}.ndjson`;
+const MAX_LINE_BYTES = 64 * 1024 * 1024;
+
+/**
+ * The bounded on-disk admission-event spool: append-only segments of JSON lines and a
+ * cursor file. An append is one write(2) to the active segment before the admission is
+ * answered, so a SIGKILL loses nothing already answered. The cursor only moves after the
+ * API acknowledged a batch (written to a temp file, fsynced, renamed), so a crash in
+ * between uploads the batch again: delivery is at least once, and the API deduplicates
+ * by event id. Beyond the bound new events are dropped and counted.
+ */
+export class Spool {
+  private fd = -1;
+  private activeSegment = 0;
+  private activeSize = 0;
+  private cursor: SpoolPosition = { segment: 0, offset: 0 };
+  private pendingEvents = 0;
+  private pendingBytes = 0;
+  private droppedEvents = 0;
+  private wake: (() => void) | null = null;
+
+  constructor(private readonly options: SpoolOptions) {}
+
+  /** Recovers the spool left by a previous run and starts a fresh active segment. */
+  open(): { recoveredEvents: number; truncatedBytes: number } {
+    const { dir } = this.options;
+    fs.mkdirSync(dir, { recursive: true });
+    const segments = this.segments();
+    this.cursor = this.readCursor(segments);
+    let truncatedBytes = 0;
+    for (const seg of segments) {
+      const file = path.join(dir, segmentName(seg));
+      if (seg < this.cursor.segment) {
+        fs.rmSync(file, { force: true });
+        continue;
+      }
+      const { lines, bytes, tail } = countLines(file, seg === this.cursor.segment ? this.cursor.offset : 0);
+      // a line without its newline was never acknowledged to the API server: cut it
+      if (tail > 0) {
+        fs.truncateSync(file, fs.statSync(file).size - tail);
+        truncatedBytes += tail;
+      }
+      this.pendingEvents += lines;
+      this.pendingBytes += bytes;
+    }
+    this.activeSegment = (segments.length ? segments[segments.length - 1]! : this.cursor.segment) + 1;
+    if (segments.length === 0) this.cursor = { segment: this.activeSegment, offset: 0 };
+    this.openActive();
+    return { recoveredEvents: this.pendingEvents, truncatedBytes };
+  }
+
+  close(): void {
+    if (this.fd >= 0) fs.closeSync(this.fd);
+    this.fd = -1;
+    this.wake?.();
+  }
+
+  get depth(): number {
+    return this.pendingEvents;
+  }
+
+  get dropped(): number {
+    return this.droppedEvents;
+  }
+
+  /** Counts an event lost before it reached the spool (e.g. refused by the API as invalid). */
+  countDropped(n: number): void {
+    this.droppedEvents += n;
+  }
+
+  /** Called after each append: the uploader waits on it. */
+  onAppend(wake: (() => void) | null): void {
+    this.wake = wake;
+  }
+
+  /** Appends one event (its JSON, one line); false when the spool is full (or the disk failed) and it was dropped. */
+  append(json: string): boolean {
+    const line = `${json}\n`;
+    const bytes = Buffer.byteLength(line);
+    if (this.fd < 0 || this.pendingEvents >= this.options.maxEvents || this.pendingBytes + bytes > this.options.maxBytes) {
+      this.droppedEvents++;
+      return false;
+    }
+    try {
+      if (this.activeSize > 0 && this.activeSize + bytes > this.options.segmentBytes) this.rotate();
+      fs.writeSync(this.fd, line);
+    } catch {
+      this.droppedEvents++;
+      return false;
+    }
+    this.activeSize += bytes;
+    this.pendingEvents++;
+    this.pendingBytes += bytes - 1;
+    this.wake?.();
+    return true;
+  }
+
+  /** Up to `maxEvents` complete lines from the cursor (and roughly `maxBytes`), within one segment. */
+  async read(maxEvents: number, maxBytes: number): Promise<SpoolBatch> {
+    for (;;) {
+      const { segment, offset } = this.cursor;
+      const file = path.join(this.options.dir, segmentName(segment));
+      const batch = await readLines(file, segment, offset, maxEvents, maxBytes);
+      if (batch.lines.length > 0 || batch.end.offset !== offset) return batch;
+      // nothing left here: move on when a later segment exists
+      if (segment >= this.activeSegment) return batch;
+      this.cursor = { segment: segment + 1, offset: 0 };
+      this.writeCursor();
+      fs.rmSync(file, { force: true });
+    }
+  }
+
+  /** The API took everything before `end`. */
+  ack(batch: SpoolBatch): void {
+    const previous = this.cursor.segment;
+    this.cursor = batch.end;
+    this.writeCursor();
+    this.pendingEvents = Math.max(0, this.pendingEvents - batch.lines.length);
+    this.pendingBytes = Math.max(0, this.pendingBytes - batch.bytes);
+    for (let s = previous; s < this.cursor.segment; s++) fs.rmSync(path.join(this.options.dir, segmentName(s)), { force: true });
+  }
+
+  private segments(): number[] {
+    return fs
+      .readdirSync(this.options.dir)
+      .map((f) => SEGMENT.exec(f))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => Number(m[1]))
+      .sort((a, b) => a - b);
+  }
+
+  private readCursor(segments: readonly number[]): SpoolPosition {
+    const first = segments[0] ?? 0;
+    try {
+      const c = JSON.parse(fs.readFileSync(path.join(this.options.dir, CURSOR), 'utf8')) as Partial<SpoolPosition>;
+      if (Number.isInteger(c.segment) && Number.isInteger(c.offset) && c.offset! >= 0) {
+        return c.segment! < first ? { segment: first, offset: 0 } : { segment: c.segment!, offset: c.offset! };
+      }
+    } catch {
+      // no cursor yet (or unreadable): start at the oldest segment, re-uploading is harmless
+    }
+    return { segment: first, offset: 0 };
+  }
+
+  private writeCursor(): void {
+    const file = path.join(this.options.dir, CURSOR);
+    const tmp = `${file}.tmp`;
+    const fd = fs.openSync(tmp, 'w', 0o600);
+    try {
+      fs.writeSync(fd, JSON.stringify(this.cursor));
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, file);
+  }
+
+  private openActive(): void {
+    this.fd = fs.openSync(path.join(this.options.dir, segmentName(this.activeSegment)), 'a', 0o600);
+    this.activeSize = 0;
+    fsyncDir(this.options.dir);
+  }
+
+  private rotate(): void {
+    fs.closeSync(this.fd);
+    this.activeSegment++;
+    this.openActive();
+  }
+}
+
+/** Complete lines after `offset` and the byte count of a trailing line without newline. */
+function countLines(file: string, offset: number): { lines: number; bytes: number; tail: number } {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(1024 * 1024);
+    let pos = offset;
+    let lines = 0;
+    let lastNewline = offset - 1;
+    for (;;) {
+      const n = fs.readSync(fd, buf, 0, buf.length, pos);
+      if (n === 0) break;
+      for (let i = buf.indexOf(10, 0); i >= 0 && i < n; i = buf.indexOf(10, i + 1)) {
+        lines++;
+        lastNewline = pos + i;
+      }
+      pos += n;
+    }
+    return { lines, bytes: lastNewline + 1 - offset - lines, tail: pos - (lastNewline + 1) };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+async function readLines(file: string, segment: number, offset: number, maxEvents: number, maxBytes: number): Promise<SpoolBatch> {
+  let handle: fs.promises.FileHandle;
+  try {
+    handle = await fs.promises.open(file, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { lines: [], end: { segment, offset }, bytes: 0 };
+    throw err;
+  }
+  try {
+    let window = Math.max(64 * 1024, maxBytes);
+    for (;;) {
+      const buf = Buffer.allocUnsafe(window);
+      const { bytesRead } = await handle.read(buf, 0, window, offset);
+      const lines: string[] = [];
+      let start = 0;
+      let bytes = 0;
+      for (let i = buf.indexOf(10, 0); i >= 0 && i < bytesRead && lines.length < maxEvents; i = buf.indexOf(10, start)) {
+        if (lines.length > 0 && bytes + (i - start) > maxBytes) break;
+        lines.push(buf.toString('utf8', start, i));
+        bytes += i - start;
+        start = i + 1;
+      }
+      // one line longer than the window: read a larger window, up to a line no event can reach
+      if (lines.length === 0 && bytesRead === window && window < MAX_LINE_BYTES) {
+        window *= 4;
+        continue;
+      }
+      return { lines, end: { segment, offset: offset + start }, bytes };
+    }
+  } finally {
+    await handle.close();
+  }
+}

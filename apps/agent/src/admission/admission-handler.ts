@@ -21,6 +21,7 @@ export interface AdmissionSettings {
 }
 
 const NO_BUNDLE_POLICY = { id: 'portcullis-agent', name: 'Portcullis agent: no policy bundle held' };
+const KNOWN_OPERATIONS: ReadonlySet<string> = new Set(['CREATE', 'UPDATE', 'DELETE', 'CONNECT']);
 const EMPTY_LOOKUPS: ReadonlyMap<string, ArtifactLookup> = new Map();
 const ANNOTATION_VALUE_MAX = 1024;
 
@@ -69,6 +70,9 @@ export class AdmissionHandler {
   private async review(r: AdmissionRequestView): Promise<{ response: ReviewResponse; result: DecisionResult }> {
     const now = new Date();
     const object = r.object;
+    if (!KNOWN_OPERATIONS.has(r.operation)) {
+      return { response: { uid: r.uid, allowed: true, warnings: [`portcullis: operation ${r.operation.slice(0, 40)} is not one the agent evaluates`] }, result: 'not_evaluated' };
+    }
     const namespace = r.namespace ?? namespaceOf(object);
     const bundle = this.store.current(now.getTime());
     if (namespace !== undefined && this.isExcluded(namespace, bundle)) {

@@ -53,9 +53,16 @@ export function parseReview(body: Buffer | string): ParsedReview {
   if (uid === '') return bad('request.uid is missing or not a string');
   const operation = request['operation'];
   if (typeof operation !== 'string' || operation === '') return bad('request.operation is missing or not a string');
-  const kind = isObject(request['kind']) ? request['kind']['kind'] : undefined;
+  const gvk = isObject(request['kind']) ? request['kind'] : {};
+  const kind = gvk['kind'];
   if (typeof kind !== 'string' || kind === '') return bad('request.kind.kind is missing or not a string');
-  const object = operation === 'DELETE' ? request['oldObject'] : request['object'];
+  let object = operation === 'DELETE' ? request['oldObject'] : request['object'];
+  // request.kind is authoritative; some clients (and test tools) leave the object's own type fields out
+  if (isObject(object) && (object['kind'] === undefined || object['apiVersion'] === undefined)) {
+    const version = typeof gvk['version'] === 'string' ? gvk['version'] : 'v1';
+    const group = typeof gvk['group'] === 'string' && gvk['group'] !== '' ? `${gvk['group']}/` : '';
+    object = { apiVersion: `${group}${version}`, kind, ...object };
+  }
   if ((operation === 'CREATE' || operation === 'UPDATE') && !isObject(object)) return bad(`request.object is missing or not an object (operation ${operation})`);
   const ns = request['namespace'];
   if (ns !== undefined && ns !== null && typeof ns !== 'string') return bad('request.namespace is not a string');

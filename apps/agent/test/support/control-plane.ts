@@ -1,0 +1,188 @@
+import * as https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { gunzipSync } from 'node:zlib';
+import { signScanArtifact, toJwks, type BundleDocument, type BundlePolicy, type Jwks, type ScanArtifactDocument, type SignedEnvelope, type SigningKey } from '@portcullis/bundle';
+import { validateAdmissionEventBatch, validateAgentStatus, validateScanArtifactLookupRequest, type AdmissionEvent, type AgentStatus } from '@portcullis/contracts';
+import { signedBundle } from './bundles';
+import type { TestTls } from './pki';
+
+export interface ArtifactAnswer {
+  readonly resolvedBy: 'DIGEST' | 'TAG';
+  readonly document: ScanArtifactDocument;
+  /** Signs with this key instead (an untrusted one, to test refusal). */
+  readonly signWith?: SigningKey;
+}
+
+/**
+ * A small, real HTTPS implementation of the agent endpoints of the API, checking every
+ * body against libs/contracts exactly as the API does: bundles (ETag, long-poll),
+ * status, admission-event batches (gzip, deduplicated by event id) and scan-artifact
+ * lookups answered with artifacts signed by libs/bundle. Stands in for the API where
+ * the real one is not the subject (faults, bench).
+ */
+export class ControlPlane {
+  private server: https.Server | null = null;
+  private readonly sockets = new Set<Duplex>();
+  private envelope: SignedEnvelope | null = null;
+  private revision = 0;
+  private waiters: Array<() => void> = [];
+  readonly events = new Map<string, AdmissionEvent>();
+  /** Every event id received, repeats included: at-least-once delivery shows here. */
+  readonly received: string[] = [];
+  readonly batches: Array<{ readonly events: number; readonly gzip: boolean }> = [];
+  readonly statuses: AgentStatus[] = [];
+  readonly refusals: string[] = [];
+  readonly artifacts = new Map<string, ArtifactAnswer>();
+  lookupRequests = 0;
+  lookupDelayMs = 0;
+  /** Answer admission-event uploads with 503 while true. */
+  eventsUnavailable = false;
+  port = 0;
+
+  constructor(
+    private readonly tls: TestTls,
+    private readonly token: string,
+    readonly key: SigningKey,
+  ) {}
+
+  get url(): string {
+    return `https://127.0.0.1:${this.port}`;
+  }
+
+  get jwks(): Jwks {
+    return toJwks([this.key]);
+  }
+
+  async start(port = this.port): Promise<this> {
+    const server = https.createServer({ cert: this.tls.certPem, key: this.tls.keyPem }, (req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => this.route(req, res, Buffer.concat(chunks)));
+    });
+    server.on('connection', (s) => {
+      this.sockets.add(s);
+      s.on('close', () => this.sockets.delete(s));
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => resolve());
+    });
+    this.server = server;
+    this.port = (server.address() as AddressInfo).port;
+    return this;
+  }
+
+  /** The API goes away: listener closed, every connection cut. */
+  async stop(): Promise<void> {
+    const s = this.server;
+    this.server = null;
+    if (!s) return;
+    for (const w of this.waiters.splice(0)) w();
+    for (const sock of this.sockets) sock.destroy();
+    await new Promise<void>((resolve) => s.close(() => resolve()));
+  }
+
+  /** Signs and serves a new revision; long-polling agents are woken. */
+  publish(policies: readonly BundlePolicy[], overrides: Partial<BundleDocument> = {}): SignedEnvelope {
+    this.revision = overrides.revision ?? this.revision + 1;
+    return this.serve(signedBundle(this.key, this.revision, policies, overrides));
+  }
+
+  /** Serves an envelope as is (forged, expired, another cluster's...). */
+  serve(envelope: SignedEnvelope): SignedEnvelope {
+    this.envelope = envelope;
+    for (const w of this.waiters.splice(0)) w();
+    return envelope;
+  }
+
+  addArtifact(image: string, answer: ArtifactAnswer): void {
+    this.artifacts.set(image, answer);
+  }
+
+  private route(req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse, body: Buffer): void {
+    const json = (status: number, value?: unknown) => {
+      const text = value === undefined ? '' : JSON.stringify(value);
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(text);
+    };
+    if (req.headers.authorization !== `Bearer ${this.token}`) return json(401, { code: 'UNAUTHENTICATED', message: 'an agent credential is required' });
+    const url = new URL(req.url ?? '/', 'https://x');
+    if (req.method === 'GET' && url.pathname === '/agent/v1/bundle') return this.bundle(req, res, Number(url.searchParams.get('waitSeconds') ?? '0'));
+    if (req.method === 'POST' && url.pathname === '/agent/v1/status') {
+      const v = validateAgentStatus(parse(body));
+      if (!v.ok) return json(400, { code: 'BAD_USER_INPUT', message: `${v.errors[0]!.path}: ${v.errors[0]!.message}` });
+      this.statuses.push(v.value);
+      return json(204);
+    }
+    if (req.method === 'POST' && url.pathname === '/agent/v1/admission-events') {
+      if (this.eventsUnavailable) return json(503, { code: 'UNAVAILABLE', message: 'try later' });
+      const gzip = req.headers['content-encoding'] === 'gzip';
+      const v = validateAdmissionEventBatch(parse(gzip ? gunzipSync(body) : body));
+      if (!v.ok) {
+        const message = `${v.errors[0]!.path}: ${v.errors[0]!.message}`;
+        this.refusals.push(message);
+        return json(400, { code: 'BAD_USER_INPUT', message, index: v.index });
+      }
+      this.batches.push({ events: v.value.events.length, gzip });
+      let duplicates = 0;
+      for (const e of v.value.events) {
+        this.received.push(e.eventId);
+        if (this.events.has(e.eventId)) duplicates++;
+        else this.events.set(e.eventId, e);
+      }
+      return json(200, { accepted: v.value.events.length - duplicates, duplicates });
+    }
+    if (req.method === 'POST' && url.pathname === '/agent/v1/scan-artifacts/lookup') {
+      const v = validateScanArtifactLookupRequest(parse(body));
+      if (!v.ok) return json(400, { code: 'BAD_USER_INPUT', message: `${v.errors[0]!.path}: ${v.errors[0]!.message}` });
+      this.lookupRequests++;
+      const results = v.value.images.map((image) => {
+        const a = this.artifacts.get(image);
+        if (!a) return { image, status: 'NOT_FOUND' };
+        return { image, status: 'FOUND', resolvedBy: a.resolvedBy, ...(a.document.repoDigest ? { digest: a.document.repoDigest } : {}), artifact: signScanArtifact(a.document, a.signWith ?? this.key) };
+      });
+      setTimeout(() => json(200, { results }), this.lookupDelayMs);
+      return;
+    }
+    json(404, { code: 'NOT_FOUND', message: `${req.method} ${url.pathname}` });
+  }
+
+  private bundle(req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse, waitSeconds: number): void {
+    const answer = () => {
+      if (res.destroyed) return;
+      if (!this.envelope) {
+        res.writeHead(404, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ code: 'NOT_FOUND', message: 'no bundle has been compiled for this cluster yet' }));
+        return;
+      }
+      const etag = `"rev-${this.revision}"`;
+      if (req.headers['if-none-match'] === etag) {
+        res.writeHead(304, { etag });
+        res.end();
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json', etag });
+      res.end(JSON.stringify(this.envelope));
+    };
+    const current = this.envelope !== null && req.headers['if-none-match'] !== `"rev-${this.revision}"`;
+    if (current || waitSeconds <= 0) return answer();
+    const timer = setTimeout(() => {
+      this.waiters = this.waiters.filter((w) => w !== wake);
+      answer();
+    }, waitSeconds * 1000);
+    const wake = () => {
+      clearTimeout(timer);
+      answer();
+    };
+    this.waiters.push(wake);
+  }
+}
+
+function parse(body: Buffer): unknown {
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}

@@ -85,12 +85,13 @@ export class ControlPlane {
 
   /** Signs and serves a new revision; long-polling agents are woken. */
   publish(policies: readonly BundlePolicy[], overrides: Partial<BundleDocument> = {}): SignedEnvelope {
-    this.revision = overrides.revision ?? this.revision + 1;
-    return this.serve(signedBundle(this.key, this.revision, policies, overrides));
+    return this.serve(signedBundle(this.key, overrides.revision ?? this.revision + 1, policies, overrides));
   }
 
   /** Serves an envelope as is (forged, expired, another cluster's...). */
   serve(envelope: SignedEnvelope): SignedEnvelope {
+    // the ETag follows the revision inside, as the API's does
+    this.revision = (JSON.parse(Buffer.from(envelope.payload, 'base64url').toString('utf8')) as { revision: number }).revision;
     this.envelope = envelope;
     for (const w of this.waiters.splice(0)) w();
     return envelope;

@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+import { generateSigningKey, toJwks } from '@portcullis/bundle';
+import { AgentConfigError, loadAgentConfig } from '../src/config';
+import { newAgentToken, tempDir } from './support/agent-env';
+import { CLUSTER } from './support/bundles';
+
+const key = generateSigningKey();
+const base = (): Record<string, string> => ({
+  PORTCULLIS_API_URL: 'https://portcullis.example.com',
+  PORTCULLIS_CLUSTER_ID: CLUSTER,
+  PORTCULLIS_AGENT_TOKEN: newAgentToken(),
+  PORTCULLIS_TRUSTED_KEYS: JSON.stringify(toJwks([key])),
+  PORTCULLIS_TLS_CERT_FILE: '/tls/tls.crt',
+  PORTCULLIS_TLS_KEY_FILE: '/tls/tls.key',
+});
+const refused = (env: Record<string, string | undefined>) => {
+  try {
+    loadAgentConfig(env);
+  } catch (err) {
+    assert.ok(err instanceof AgentConfigError);
+    assert.doesNotMatch(err.message, /\n/);
+    return err.message;
+  }
+  assert.fail('the configuration was accepted');
+};
+
+describe('agent configuration', () => {
+  it('defaults: its own namespace and kube-system excluded, allow without a bundle, HTTPS on 8443', () => {
+    const c = loadAgentConfig(base());
+    assert.deepEqual(c.excludedNamespaces, ['portcullis-system', 'kube-system']);
+    assert.equal(c.noBundleAction, 'allow');
+    assert.equal(c.webhook.port, 8443);
+    assert.equal(c.trustedKeys[0]!.kid, key.kid);
+    const own = loadAgentConfig({ ...base(), PORTCULLIS_AGENT_NAMESPACE: 'security' });
+    assert.deepEqual(own.excludedNamespaces, ['security', 'kube-system']);
+    assert.deepEqual(loadAgentConfig({ ...base(), PORTCULLIS_EXCLUDED_NAMESPACES: 'kube-*, tools' }).excludedNamespaces, ['kube-*', 'tools']);
+  });
+
+  it('reads the credential and the JWKS from files (Secret and ConfigMap mounts)', () => {
+    const dir = tempDir();
+    const token = newAgentToken();
+    fs.writeFileSync(path.join(dir, 'token'), `${token}\n`);
+    fs.writeFileSync(path.join(dir, 'jwks.json'), JSON.stringify(toJwks([key])));
+    const { PORTCULLIS_AGENT_TOKEN: _t, PORTCULLIS_TRUSTED_KEYS: _k, ...rest } = base();
+    const c = loadAgentConfig({ ...rest, PORTCULLIS_AGENT_TOKEN_FILE: path.join(dir, 'token'), PORTCULLIS_TRUSTED_KEYS_FILE: path.join(dir, 'jwks.json') });
+    assert.equal(c.agentToken, token);
+  });
+
+  it('one line naming the bad setting, never the secret', () => {
+    const { PORTCULLIS_API_URL: _u, ...noUrl } = base();
+    assert.equal(refused(noUrl), 'PORTCULLIS_API_URL: is required');
+    assert.match(refused({ ...base(), PORTCULLIS_API_URL: 'ftp://x' }), /^PORTCULLIS_API_URL: must be an http\(s\) URL/);
+    assert.match(refused({ ...base(), PORTCULLIS_CLUSTER_ID: 'abc' }), /^PORTCULLIS_CLUSTER_ID: must be the cluster id/);
+    const bad = 'pca_not-a-real-token-secret';
+    const m = refused({ ...base(), PORTCULLIS_AGENT_TOKEN: bad });
+    assert.match(m, /^PORTCULLIS_AGENT_TOKEN: is not an agent credential/);
+    assert.ok(!m.includes(bad));
+    assert.match(refused({ ...base(), PORTCULLIS_AGENT_TOKEN_FILE: '/nope' }), /^PORTCULLIS_AGENT_TOKEN: set exactly one of/);
+    assert.match(refused({ ...base(), PORTCULLIS_TRUSTED_KEYS: '{"keys":[]}' }), /^PORTCULLIS_TRUSTED_KEYS: the JWKS holds no Ed25519 signing key/);
+    assert.match(refused({ ...base(), PORTCULLIS_TRUSTED_KEYS: 'nope' }), /^PORTCULLIS_TRUSTED_KEYS: is not JSON/);
+    assert.match(refused({ ...base(), PORTCULLIS_NO_BUNDLE_ACTION: 'block' }), /^PORTCULLIS_NO_BUNDLE_ACTION: must be allow or deny/);
+    assert.match(refused({ ...base(), PORTCULLIS_WEBHOOK_PORT: '70000' }), /^PORTCULLIS_WEBHOOK_PORT: /);
+    assert.match(refused({ ...base(), PORTCULLIS_EXCLUDED_NAMESPACES: 'Kube System' }), /^PORTCULLIS_EXCLUDED_NAMESPACES: must be namespace names/);
+    const { PORTCULLIS_TLS_CERT_FILE: _c, ...noCert } = base();
+    assert.equal(refused(noCert), 'PORTCULLIS_TLS_CERT_FILE: is required');
+  });
+});

@@ -49,10 +49,17 @@ export class AgentServers {
 
   async close(): Promise<void> {
     if (this.tlsWatch) clearInterval(this.tlsWatch);
-    await Promise.all([this.webhook, this.plain].map((s) => (s ? new Promise<void>((resolve) => {
-      s.close(() => resolve());
-      s.closeIdleConnections();
-    }) : undefined)));
+    const closing = [this.webhook, this.plain].flatMap((s) =>
+      s
+        ? [
+            new Promise<void>((resolve) => {
+              s.close(() => resolve());
+              s.closeIdleConnections();
+            }),
+          ]
+        : [],
+    );
+    await Promise.all(closing);
   }
 
   private readTls(): { cert: Buffer; key: Buffer } {

@@ -1,0 +1,132 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { before, describe, it } from 'node:test';
+import YAML from 'yaml';
+import { repoPath } from '@portcullis/config';
+import { generateSigningKey, toJwks } from '@portcullis/bundle';
+import { newAgentToken, tempDir } from './support/agent-env';
+import { CLUSTER } from './support/bundles';
+import { renderChart, TemplateError } from './support/helm-template';
+
+const CHART = repoPath('deploy', 'helm', 'portcullis-agent');
+const RELEASE = { name: 'portcullis-agent', namespace: 'portcullis-system' };
+const required = { api: { url: 'https://portcullis.example.com' }, clusterId: CLUSTER, credential: { token: newAgentToken() }, trustedKeys: { jwks: JSON.stringify(toJwks([generateSigningKey()])) } };
+
+type Model = new (data: Record<string, unknown>) => { validate(): void };
+// kubernetes-models ships Kubernetes' (and cert-manager's) OpenAPI schemas as validators; it is ESM-only, loaded as such
+const importEsm = new Function('specifier', 'return import(specifier)') as (specifier: string) => Promise<Record<string, unknown>>;
+const MODULES: Record<string, string> = {
+  v1: 'kubernetes-models/v1',
+  'apps/v1': 'kubernetes-models/apps/v1',
+  'policy/v1': 'kubernetes-models/policy/v1',
+  'admissionregistration.k8s.io/v1': 'kubernetes-models/admissionregistration.k8s.io/v1',
+  'cert-manager.io/v1': '@kubernetes-models/cert-manager/cert-manager.io/v1',
+};
+
+async function schemaCheck(object: Record<string, unknown>): Promise<void> {
+  const apiVersion = String(object['apiVersion']);
+  const kind = String(object['kind']);
+  const module = MODULES[apiVersion];
+  assert.ok(module, `no schema module for ${apiVersion}`);
+  const ModelClass = (await importEsm(module))[kind] as Model | undefined;
+  assert.ok(ModelClass, `no schema for ${apiVersion} ${kind}`);
+  try {
+    new ModelClass(object).validate();
+  } catch (err) {
+    assert.fail(`${kind} ${(object['metadata'] as { name: string }).name} breaks the Kubernetes schema: ${(err as Error).message}`);
+  }
+}
+
+function portcullisEval(objects: ReadonlyArray<Record<string, unknown>>): { code: number; results: Array<{ kind: string; name: string; decision: string; violations: Array<{ rule: string; message: string }> }> } {
+  const file = path.join(tempDir(), 'rendered.yaml');
+  fs.writeFileSync(file, objects.map((o) => YAML.stringify(o)).join('---\n'));
+  const r = spawnSync(process.execPath, [repoPath('apps', 'cli', 'bin', 'portcullis.js'), 'eval', '--format', 'json', file], { encoding: 'utf8' });
+  return { code: r.status ?? -1, results: (JSON.parse(r.stdout) as { results: ReturnType<typeof portcullisEval>['results'] }).results };
+}
+
+const byKind = (objects: ReadonlyArray<Record<string, unknown>>, kind: string) => objects.find((o) => o['kind'] === kind) as Record<string, any>;
+
+describe('deploy/helm/portcullis-agent', () => {
+  let objects: Array<Record<string, unknown>>;
+  before(() => {
+    objects = renderChart(CHART, RELEASE, required);
+  });
+
+  it('renders a Deployment, Service, ValidatingWebhookConfiguration, cert-manager Issuer and Certificate, Secret, ConfigMap, PDB', () => {
+    assert.deepEqual(objects.map((o) => o['kind']).sort(), ['Certificate', 'ConfigMap', 'Deployment', 'Issuer', 'PodDisruptionBudget', 'Secret', 'Service', 'ServiceAccount', 'ValidatingWebhookConfiguration']);
+  });
+
+  it('every object validates against the Kubernetes (and cert-manager) schemas', async () => {
+    for (const o of objects) await schemaCheck(o);
+    for (const o of renderChart(CHART, RELEASE, { ...required, tls: { certManager: { enabled: false }, existingSecret: 'my-tls', caBundle: Buffer.from('pem').toString('base64') }, credential: { existingSecret: 'agent-cred' }, excludedNamespaces: ['monitoring'] })) await schemaCheck(o);
+  });
+
+  it('passes `portcullis eval` with the default misconfiguration policy (Block)', () => {
+    const r = portcullisEval(objects);
+    assert.equal(r.code, 0, JSON.stringify(r.results.filter((x) => x.decision === 'deny'), null, 2));
+    const deployment = r.results.find((x) => x.kind === 'Deployment')!;
+    assert.equal(deployment.decision, 'allow');
+    assert.deepEqual(deployment.violations, []);
+  });
+
+  it('the eval check has teeth: without limits the chart would fail', () => {
+    const noLimits = portcullisEval(renderChart(CHART, RELEASE, { ...required, resources: { limits: null } }));
+    assert.equal(noLimits.code, 1);
+    assert.ok(noLimits.results.find((x) => x.kind === 'Deployment')!.violations.some((v) => v.rule === 'resource-limits'));
+  });
+
+  it('Deployment: 2 replicas, non-root, read-only root filesystem, no privilege escalation, limits, probes on the metrics port', () => {
+    const d = byKind(objects, 'Deployment');
+    assert.equal(d.spec.replicas, 2);
+    const pod = d.spec.template.spec;
+    assert.equal(pod.securityContext.runAsNonRoot, true);
+    assert.equal(pod.automountServiceAccountToken, false);
+    const c = pod.containers[0];
+    assert.equal(c.securityContext.readOnlyRootFilesystem, true);
+    assert.equal(c.securityContext.allowPrivilegeEscalation, false);
+    assert.deepEqual(c.securityContext.capabilities.drop, ['ALL']);
+    assert.deepEqual(c.resources.limits, { cpu: '1', memory: '256Mi' });
+    assert.equal(c.readinessProbe.httpGet.path, '/readyz');
+    const env = Object.fromEntries((c.env as Array<{ name: string; value: string }>).map((e) => [e.name, e.value]));
+    assert.equal(env['PORTCULLIS_API_URL'], 'https://portcullis.example.com');
+    assert.equal(env['PORTCULLIS_AGENT_NAMESPACE'], 'portcullis-system');
+    assert.equal(env['PORTCULLIS_AGENT_TOKEN_FILE'], '/etc/portcullis/credential/token');
+    assert.ok(pod.volumes.some((v: { name: string; emptyDir?: unknown }) => v.name === 'state' && v.emptyDir), 'spool and bundle live on a writable volume');
+  });
+
+  it('webhook: failurePolicy Ignore, a timeout, its own namespace and kube-system excluded, CA from cert-manager', () => {
+    const w = byKind(objects, 'ValidatingWebhookConfiguration');
+    const hook = w.webhooks[0];
+    assert.equal(hook.failurePolicy, 'Ignore');
+    assert.equal(hook.timeoutSeconds, 5);
+    assert.deepEqual(hook.namespaceSelector.matchExpressions[0], { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['portcullis-system', 'kube-system'] });
+    assert.deepEqual(hook.clientConfig.service, { name: 'portcullis-agent', namespace: 'portcullis-system', path: '/validate', port: 443 });
+    assert.equal(w.metadata.annotations['cert-manager.io/inject-ca-from'], 'portcullis-system/portcullis-agent-webhook');
+    assert.deepEqual(hook.rules.flatMap((r: { resources: string[] }) => r.resources).sort(), ['cronjobs', 'daemonsets', 'deployments', 'ingresses', 'jobs', 'pods', 'podtemplates', 'replicasets', 'replicationcontrollers', 'statefulsets']);
+    assert.ok(hook.rules.every((r: { operations: string[] }) => r.operations.join() === 'CREATE,UPDATE'));
+    const cert = byKind(objects, 'Certificate');
+    assert.deepEqual(cert.spec.dnsNames, ['portcullis-agent.portcullis-system.svc', 'portcullis-agent.portcullis-system.svc.cluster.local']);
+    assert.equal(byKind(objects, 'Deployment').spec.template.spec.volumes.find((v: { name: string }) => v.name === 'tls').secret.secretName, cert.spec.secretName);
+  });
+
+  it('values: extra exclusions reach both the webhook and the agent; a provided TLS secret and credential replace the generated ones', () => {
+    const o = renderChart(CHART, RELEASE, { ...required, excludedNamespaces: ['monitoring'], tls: { certManager: { enabled: false }, existingSecret: 'my-tls', caBundle: 'Q0E=' }, credential: { existingSecret: 'agent-cred' }, webhook: { failurePolicy: 'Fail' } });
+    assert.deepEqual(o.map((x) => x['kind']).sort(), ['ConfigMap', 'Deployment', 'PodDisruptionBudget', 'Service', 'ServiceAccount', 'ValidatingWebhookConfiguration']);
+    const hook = byKind(o, 'ValidatingWebhookConfiguration').webhooks[0];
+    assert.deepEqual(hook.namespaceSelector.matchExpressions[0].values, ['portcullis-system', 'kube-system', 'monitoring']);
+    assert.equal(hook.clientConfig.caBundle, 'Q0E=');
+    assert.equal(hook.failurePolicy, 'Fail');
+    const pod = byKind(o, 'Deployment').spec.template.spec;
+    const env = Object.fromEntries((pod.containers[0].env as Array<{ name: string; value: string }>).map((e) => [e.name, e.value]));
+    assert.equal(env['PORTCULLIS_EXCLUDED_NAMESPACES'], 'portcullis-system,kube-system,monitoring');
+    assert.equal(pod.volumes.find((v: { name: string }) => v.name === 'tls').secret.secretName, 'my-tls');
+    assert.equal(pod.volumes.find((v: { name: string }) => v.name === 'credential').secret.secretName, 'agent-cred');
+  });
+
+  it('missing required values fail the render, naming the value', () => {
+    assert.throws(() => renderChart(CHART, RELEASE, { ...required, api: { url: '' } }), (e: Error) => e instanceof TemplateError && /api.url is required/.test(e.message));
+    assert.throws(() => renderChart(CHART, RELEASE, { ...required, credential: { token: '' } }), /credential.token or credential.existingSecret is required/);
+  });
+});

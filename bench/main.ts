@@ -11,6 +11,7 @@ export const SCENARIOS: Readonly<Record<string, () => BenchScenario>> = {
   engine: () => require('./engine') as BenchScenario,
   fanout: () => require('./fanout') as BenchScenario,
   propagation: () => require('./propagation') as BenchScenario,
+  webhook: () => require('./webhook') as BenchScenario,
 };
 
 export async function main(argv: readonly string[]): Promise<number> {

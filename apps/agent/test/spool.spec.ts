@@ -49,7 +49,7 @@ describe('on-disk spool', () => {
       const batch = await spool.read(25, 1024 * 1024);
       if (batch.lines.length === 0) break;
       seen.push(...batch.lines.map((l) => (JSON.parse(l) as AdmissionEvent).eventId));
-      spool.ack(batch);
+      await spool.ack(batch);
     }
     assert.deepEqual(seen, ids);
     assert.equal(spool.depth, 0);
@@ -63,7 +63,7 @@ describe('on-disk spool', () => {
     const ids = Array.from({ length: 10 }, () => randomUUID());
     for (const id of ids) first.append(line(event({ eventId: id })));
     const batch = await first.read(4, 1024 * 1024);
-    first.ack(batch);
+    await first.ack(batch);
     first.close();
     // a write cut short (a crash between bytes, e.g. power loss) leaves half a line
     const segment = fs.readdirSync(dir).filter((f) => f.endsWith('.ndjson')).sort().pop()!;
@@ -80,7 +80,7 @@ describe('on-disk spool', () => {
       const b = await second.read(100, 1024 * 1024);
       if (b.lines.length === 0) break;
       seen.push(...b.lines.map((l) => (JSON.parse(l) as AdmissionEvent).eventId));
-      second.ack(b);
+      await second.ack(b);
     }
     assert.deepEqual(seen, [...ids.slice(4), newer]);
     second.close();

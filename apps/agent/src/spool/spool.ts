@@ -1,6 +1,5 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { fsyncDir } from '../bundle/bundle-store';
 
 /** Where the uploader is: the first byte not yet acknowledged by the API. */
 export interface SpoolPosition {
@@ -31,8 +30,9 @@ const MAX_LINE_BYTES = 64 * 1024 * 1024;
 /**
  * The bounded on-disk admission-event spool: append-only segments of JSON lines and a
  * cursor file. An append is one write(2) to the active segment before the admission is
- * answered, so a SIGKILL loses nothing already answered. The cursor only moves after the
- * API acknowledged a batch (written to a temp file, fsynced, renamed), so a crash in
+ * answered, so a killed process loses nothing already answered (the kernel holds the
+ * bytes; surviving a power loss would need an fsync per admission, which is not made).
+ * The cursor only moves after the API acknowledged a batch (temp file, rename), so a crash in
  * between uploads the batch again: delivery is at least once, and the API deduplicates
  * by event id. Beyond the bound new events are dropped and counted.
  */
@@ -132,19 +132,19 @@ export class Spool {
       // nothing left here: move on when a later segment exists
       if (segment >= this.activeSegment) return batch;
       this.cursor = { segment: segment + 1, offset: 0 };
-      this.writeCursor();
-      fs.rmSync(file, { force: true });
+      await this.writeCursor();
+      await fs.promises.rm(file, { force: true });
     }
   }
 
-  /** The API took everything before `end`. */
-  ack(batch: SpoolBatch): void {
+  /** The API took everything before `end`. Off the event loop's critical path: file system calls are asynchronous. */
+  async ack(batch: SpoolBatch): Promise<void> {
     const previous = this.cursor.segment;
     this.cursor = batch.end;
-    this.writeCursor();
     this.pendingEvents = Math.max(0, this.pendingEvents - batch.lines.length);
     this.pendingBytes = Math.max(0, this.pendingBytes - batch.bytes);
-    for (let s = previous; s < this.cursor.segment; s++) fs.rmSync(path.join(this.options.dir, segmentName(s)), { force: true });
+    await this.writeCursor();
+    for (let s = previous; s < this.cursor.segment; s++) await fs.promises.rm(path.join(this.options.dir, segmentName(s)), { force: true });
   }
 
   private segments(): number[] {
@@ -169,23 +169,19 @@ export class Spool {
     return { segment: first, offset: 0 };
   }
 
-  private writeCursor(): void {
+  private async writeCursor(): Promise<void> {
     const file = path.join(this.options.dir, CURSOR);
     const tmp = `${file}.tmp`;
-    const fd = fs.openSync(tmp, 'w', 0o600);
-    try {
-      fs.writeSync(fd, JSON.stringify(this.cursor));
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(tmp, file);
+    // no fsync: rename is atomic for a crashed process, and a cursor that a power loss
+    // sets back only uploads a batch again, which the API deduplicates; an fsync here
+    // would stall admissions on a slow disk
+    await fs.promises.writeFile(tmp, JSON.stringify(this.cursor), { mode: 0o600 });
+    await fs.promises.rename(tmp, file);
   }
 
   private openActive(): void {
     this.fd = fs.openSync(path.join(this.options.dir, segmentName(this.activeSegment)), 'a', 0o600);
     this.activeSize = 0;
-    fsyncDir(this.options.dir);
   }
 
   private rotate(): void {

@@ -1,4 +1,5 @@
-import { gzipSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { gzip } from 'node:zlib';
 import type { Logger } from 'pino';
 import { describeAnswer, type ApiClient } from '../api-client';
 import { Backoff, sleep } from '../backoff';
@@ -9,6 +10,8 @@ export interface UploaderSettings {
   flushIntervalMs: number;
   readonly maxBatchBytes: number;
 }
+
+const gzipAsync = promisify(gzip);
 
 type Outcome = { readonly ok: true; readonly rejected: number } | { readonly ok: false; readonly error: string };
 
@@ -93,7 +96,7 @@ export class EventUploader {
     if (batch.lines.length === 0) return false;
     const outcome = await this.send(batch.lines);
     if (!outcome.ok) throw new Error(outcome.error);
-    this.spool.ack(batch);
+    await this.spool.ack(batch);
     if (outcome.rejected > 0) this.spool.countDropped(outcome.rejected);
     const delivered = batch.lines.length - outcome.rejected;
     this.uploadedEvents += delivered;
@@ -102,7 +105,8 @@ export class EventUploader {
   }
 
   private async send(lines: readonly string[]): Promise<Outcome> {
-    const body = gzipSync(Buffer.from(`{"events":[${lines.join(',')}]}`, 'utf8'));
+    // compressed on the thread pool: the event loop stays free for admissions
+    const body = await gzipAsync(Buffer.from(`{"events":[${lines.join(',')}]}`, 'utf8'));
     const res = await this.api.request({
       method: 'POST',
       path: '/agent/v1/admission-events',

@@ -64,8 +64,8 @@ export interface AgentProcess {
 }
 
 /** Starts the compiled agent (dist/apps/agent/src/main.js) as its own process and waits for "started". */
-export async function spawnAgent(env: Record<string, string>): Promise<AgentProcess> {
-  const child = spawn(process.execPath, [repoPath('dist', 'apps', 'agent', 'src', 'main.js')], { env: { PATH: process.env['PATH'] ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export async function spawnAgent(env: Record<string, string>, nodeArgs: readonly string[] = []): Promise<AgentProcess> {
+  const child = spawn(process.execPath, [...nodeArgs, repoPath('dist', 'apps', 'agent', 'src', 'main.js')], { env: { PATH: process.env['PATH'] ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: Array<Record<string, unknown>> = [];
   let stderr = '';
   let buffered = '';

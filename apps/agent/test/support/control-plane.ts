@@ -36,6 +36,9 @@ export class ControlPlane {
   readonly artifacts = new Map<string, ArtifactAnswer>();
   lookupRequests = 0;
   lookupDelayMs = 0;
+  /** Bench mode: uploads are acknowledged and their bytes counted, nothing decoded or kept. */
+  countEventsOnly = false;
+  countedBytes = 0;
   /** Answer admission-event uploads with 503 while true. */
   eventsUnavailable = false;
   port = 0;
@@ -119,6 +122,11 @@ export class ControlPlane {
     if (req.method === 'POST' && url.pathname === '/agent/v1/admission-events') {
       if (this.eventsUnavailable) return json(503, { code: 'UNAVAILABLE', message: 'try later' });
       const gzip = req.headers['content-encoding'] === 'gzip';
+      if (this.countEventsOnly) {
+        // a bench must not spend its load generator's time decoding what the agent sends
+        this.countedBytes += body.length;
+        return json(200, {});
+      }
       const v = validateAdmissionEventBatch(parse(gzip ? gunzipSync(body) : body));
       if (!v.ok) {
         const message = `${v.errors[0]!.path}: ${v.errors[0]!.message}`;

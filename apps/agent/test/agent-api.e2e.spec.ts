@@ -1,0 +1,80 @@
+/**
+ * The agent against the real API and worker: register a cluster, start the agent with
+ * the returned credential, switch the default policy to BLOCK, the agent picks up the
+ * new revision through the long poll, a review is denied, and the API knows which
+ * revision the agent enforces.
+ */
+import assert from 'node:assert/strict';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import type { INestApplicationContext } from '@nestjs/common';
+import { NO_DB_REASON, startApi, testDatabaseConfigured, type ApiHarness } from '../../api/test/support/harness';
+import { startWorker } from '../../worker/test/worker-harness';
+import { Agent } from '../src/agent';
+import { loadAgentConfig } from '../src/config';
+import { agentEnv, eventually, memoryLogger, tempDir } from './support/agent-env';
+import { testTls, type TestTls } from './support/pki';
+import { postReview, reviewOf } from './support/reviews';
+
+const privilegedPod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web', namespace: 'shop' }, spec: { containers: [{ name: 'web', image: 'ghcr.io/acme/web:1.4.2', securityContext: { privileged: true } }] } };
+
+describe('agent e2e with the real API and worker', { skip: testDatabaseConfigured ? false : NO_DB_REASON }, () => {
+  let h: ApiHarness;
+  let worker: INestApplicationContext;
+  let agent: Agent;
+  let running: { webhookPort: number; stop(): Promise<void> };
+  let tls: TestTls;
+  let owner: string;
+  let tenantId: string;
+  let clusterId: string;
+
+  before(async () => {
+    h = await startApi();
+    worker = await startWorker(h.config);
+    await h.app.listen(0, '127.0.0.1');
+    const apiUrl = `http://127.0.0.1:${(h.app.getHttpServer().address() as AddressInfo).port}`;
+    const t = await h.onboard('Agent e2e');
+    owner = t.ownerToken;
+    tenantId = t.tenantId;
+    const scope = await h.gql<{ createCloudScope: { id: string } }>(owner, 'mutation { createCloudScope(input: { provider: AWS_ACCOUNT, externalId: "666666666666", displayName: "agent" }) { id } }');
+    const reg = await h.gql<{ registerCluster: { cluster: { id: string }; agentToken: string } }>(owner, `mutation { registerCluster(input: { cloudScopeId: "${scope.data!.createCloudScope.id}", name: "agent-e2e", distribution: EKS }) { cluster { id } agentToken } }`);
+    assert.equal(reg.errors, undefined, JSON.stringify(reg.errors));
+    clusterId = reg.data!.registerCluster.cluster.id;
+    const jwks = (await h.http().get('/.well-known/jwks.json').expect(200)).body as { keys: [] };
+    tls = testTls();
+    const env = agentEnv({ dir: tempDir(), apiUrl, token: reg.data!.registerCluster.agentToken, jwks, tls, clusterId, extra: { PORTCULLIS_BUNDLE_WAIT_SECONDS: '10' } });
+    agent = new Agent(loadAgentConfig(env), memoryLogger().log);
+    running = await agent.start();
+  });
+  after(async () => {
+    await running?.stop();
+    await worker?.close();
+    await h?.close();
+  });
+
+  it('enforces revision 1 (default policies, Audit): allowed with warnings, the vulnerability lookup answered by the API', async () => {
+    await eventually('revision 1 from the API', () => agent.store.revision === 1, 60_000);
+    const r = await postReview(running.webhookPort, tls.caPem, JSON.stringify(reviewOf(privilegedPod)));
+    assert.equal(r.review.response.allowed, true);
+    const warnings = r.review.response.warnings ?? [];
+    assert.ok(warnings.some((w) => /policy "Default K8s misconfiguration rule", rule privileged-container, container "web"/.test(w)), warnings.join('\n'));
+    // no scan report was ever uploaded for this image: the real lookup endpoint answers NOT_FOUND
+    assert.ok(warnings.some((w) => /policy "Default vulnerability gating rule", rule vulnerability-assessment-required, container "web": .*no vulnerability assessment/.test(w)), warnings.join('\n'));
+  });
+
+  it('the default policy switched to BLOCK: the agent picks up revision 2 and denies; the API records the applied revision', async () => {
+    const policy = await h.prisma.policy.findFirstOrThrow({ where: { tenantId, isDefault: true, type: 'MISCONFIGURATION' }, select: { id: true, version: true } });
+    const changed = await h.gql(owner, `mutation { updatePolicy(id: "${policy.id}", input: { version: ${policy.version}, action: BLOCK }) { version } }`);
+    assert.equal(changed.errors, undefined, JSON.stringify(changed.errors));
+    await eventually('revision 2 through the long poll', () => agent.store.revision === 2, 60_000);
+    const r = await postReview(running.webhookPort, tls.caPem, JSON.stringify(reviewOf(privilegedPod)));
+    assert.equal(r.review.response.allowed, false);
+    assert.match(r.review.response.status!.message, /^portcullis denied Pod shop\/web: \d+ violations of Block-mode policies$/m);
+    assert.match(r.review.response.status!.message, /^- policy "Default K8s misconfiguration rule", rule privileged-container, container "web": /m);
+    assert.equal(r.review.response.auditAnnotations?.['bundle-revision'], '2');
+    await eventually('the API to know the agent enforces revision 2', async () => {
+      const c = await h.prisma.cluster.findUniqueOrThrow({ where: { id: clusterId }, select: { appliedRevision: true, agentVersion: true } });
+      return c.appliedRevision === 2 && c.agentVersion === '0.1.0';
+    });
+  });
+});

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { generateSigningKey, toJwks } from '@portcullis/bundle';
+import { repoPath } from '@portcullis/config';
 import { AgentConfigError, loadAgentConfig } from '../src/config';
 import { newAgentToken, tempDir } from './support/agent-env';
 import { CLUSTER } from './support/bundles';
@@ -66,5 +68,11 @@ describe('agent configuration', () => {
     assert.match(refused({ ...base(), PORTCULLIS_EXCLUDED_NAMESPACES: 'Kube System' }), /^PORTCULLIS_EXCLUDED_NAMESPACES: must be namespace names/);
     const { PORTCULLIS_TLS_CERT_FILE: _c, ...noCert } = base();
     assert.equal(refused(noCert), 'PORTCULLIS_TLS_CERT_FILE: is required');
+  });
+
+  it('the agent process refuses to start on a bad setting: exit 2, one line on stderr naming it', () => {
+    const r = spawnSync(process.execPath, [repoPath('dist', 'apps', 'agent', 'src', 'main.js')], { env: { ...base(), PORTCULLIS_NO_BUNDLE_ACTION: 'maybe', PATH: process.env['PATH'] ?? '' }, encoding: 'utf8' });
+    assert.equal(r.status, 2);
+    assert.equal(r.stderr, 'portcullis-agent: PORTCULLIS_NO_BUNDLE_ACTION: must be allow or deny\n');
   });
 });

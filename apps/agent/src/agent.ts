@@ -108,7 +108,7 @@ export class Agent {
     await this.servers.close();
     await Promise.all([this.sync.close(), this.uploader.close()]);
     await this.status.close();
-    this.spool.close();
+    await this.spool.close();
     this.api.close();
   }
 }

@@ -35,7 +35,7 @@ describe('admission decisions', () => {
     harnesses.push(h);
     return h;
   };
-  after(() => harnesses.forEach((h) => h.close()));
+  after(() => Promise.all(harnesses.map((h) => h.close())));
 
   it('a hardened pod passes the whole default policy in Block mode', async () => {
     const h = harness({ policies: [misconfigurationPolicy('BLOCK')] });
@@ -176,7 +176,7 @@ describe('vulnerability gating through POST /agent/v1/scan-artifacts/lookup (a r
     api = await new ControlPlane(tls, token, key).start();
   });
   after(async () => {
-    harnesses.forEach((h) => h.close());
+    await Promise.all(harnesses.map((h) => h.close()));
     await api.stop();
   });
 

@@ -21,7 +21,7 @@ describe('webhook on the real AdmissionReview samples of ../shared/fixtures/admi
     harnesses.push(h);
     return h;
   };
-  after(() => harnesses.forEach((h) => h.close()));
+  after(() => Promise.all(harnesses.map((h) => h.close())));
 
   it('denies the privileged pod under a Block policy, naming policy, rule, container and fix; the unprivileged one passes', async () => {
     const h = harness({ policies: [misconfigurationPolicy('BLOCK', { name: 'No privileged pods', rules: onlyRule('privileged-container') })] });

@@ -26,7 +26,7 @@ function workloads(): Array<{ file: string; object: Record<string, unknown> }> {
 
 describe('webhook on reviews built from ../shared/fixtures/manifests', { skip: SHARED_MISSING }, () => {
   const harnesses: HandlerHarness[] = [];
-  after(() => harnesses.forEach((h) => h.close()));
+  after(() => Promise.all(harnesses.map((h) => h.close())));
   const all = SHARED_MISSING ? [] : workloads();
 
   it('decides every workload exactly as the policy engine does: Block denies, Audit warns, all events meet the contract', async () => {

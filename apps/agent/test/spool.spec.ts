@@ -41,7 +41,7 @@ describe('on-disk spool', () => {
     const spool = new Spool(options(dir));
     spool.open();
     const ids = Array.from({ length: 60 }, () => randomUUID());
-    for (const id of ids) assert.equal(spool.append(line(event({ eventId: id }))), true);
+    for (const id of ids) assert.equal(await spool.append(line(event({ eventId: id }))), true);
     assert.ok(fs.readdirSync(dir).filter((f) => f.endsWith('.ndjson')).length > 2, 'small segments rotate');
     assert.equal(spool.depth, 60);
     const seen: string[] = [];
@@ -53,7 +53,20 @@ describe('on-disk spool', () => {
     }
     assert.deepEqual(seen, ids);
     assert.equal(spool.depth, 0);
-    spool.close();
+    await spool.close();
+  });
+
+  it('concurrent appends are written together (group commit), in call order, each resolved once it is on disk', async () => {
+    const dir = tempDir();
+    const spool = new Spool(options(dir, { segmentBytes: 1024 * 1024 }));
+    spool.open();
+    const ids: string[] = Array.from({ length: 300 }, () => randomUUID());
+    const results = await Promise.all(ids.map((id) => spool.append(line(event({ eventId: id })))));
+    assert.ok(results.every(Boolean));
+    const onDisk = fs.readdirSync(dir).filter((f) => f.endsWith('.ndjson')).sort().flatMap((f) => fs.readFileSync(path.join(dir, f), 'utf8').split('\n').filter(Boolean)).map((l) => (JSON.parse(l) as AdmissionEvent).eventId);
+    assert.deepEqual(onDisk, ids);
+    await spool.close();
+    assert.equal(await spool.append(line(event())), false, 'a closed spool takes nothing');
   });
 
   it('survives a restart: unacknowledged events are read again, acknowledged ones never; a torn last line is cut', async () => {
@@ -61,10 +74,10 @@ describe('on-disk spool', () => {
     const first = new Spool(options(dir, { segmentBytes: 1024 * 1024 }));
     first.open();
     const ids = Array.from({ length: 10 }, () => randomUUID());
-    for (const id of ids) first.append(line(event({ eventId: id })));
+    for (const id of ids) await first.append(line(event({ eventId: id })));
     const batch = await first.read(4, 1024 * 1024);
     await first.ack(batch);
-    first.close();
+    await first.close();
     // a write cut short (a crash between bytes, e.g. power loss) leaves half a line
     const segment = fs.readdirSync(dir).filter((f) => f.endsWith('.ndjson')).sort().pop()!;
     fs.appendFileSync(path.join(dir, segment), '{"eventId":"half');
@@ -74,7 +87,7 @@ describe('on-disk spool', () => {
     assert.equal(recovered.recoveredEvents, 6);
     assert.equal(recovered.truncatedBytes, '{"eventId":"half'.length);
     const newer = randomUUID();
-    second.append(line(event({ eventId: newer })));
+    await second.append(line(event({ eventId: newer })));
     const seen: string[] = [];
     for (;;) {
       const b = await second.read(100, 1024 * 1024);
@@ -83,24 +96,24 @@ describe('on-disk spool', () => {
       await second.ack(b);
     }
     assert.deepEqual(seen, [...ids.slice(4), newer]);
-    second.close();
+    await second.close();
   });
 
-  it('is bounded: beyond maxEvents or maxBytes new events are dropped and counted', () => {
+  it('is bounded: beyond maxEvents or maxBytes new events are dropped and counted', async () => {
     const dir = tempDir();
     const spool = new Spool(options(dir, { maxEvents: 5 }));
     spool.open();
-    for (let i = 0; i < 8; i++) spool.append(line(event()));
+    for (let i = 0; i < 8; i++) await spool.append(line(event()));
     assert.equal(spool.depth, 5);
     assert.equal(spool.dropped, 3);
-    spool.close();
+    await spool.close();
     const bySize = new Spool(options(tempDir(), { maxBytes: 64 * 1024, segmentBytes: 8192 }));
     bySize.open();
     let accepted = 0;
-    for (let i = 0; i < 400; i++) if (bySize.append(line(event()))) accepted++;
+    for (let i = 0; i < 400; i++) if (await bySize.append(line(event()))) accepted++;
     assert.ok(accepted > 100 && accepted < 400, `accepted ${accepted}`);
     assert.equal(bySize.dropped, 400 - accepted);
-    bySize.close();
+    await bySize.close();
   });
 });
 
@@ -127,15 +140,15 @@ describe('event uploader against a real HTTPS server validating with libs/contra
     api.eventsUnavailable = true;
     const { u, client } = uploader(spool);
     u.start();
-    for (const id of ids.slice(0, 100)) spool.append(line(event({ eventId: id })));
+    for (const id of ids.slice(0, 100)) await spool.append(line(event({ eventId: id })));
     await eventually('an upload failure to be recorded', () => u.lastError !== null);
     assert.equal(spool.depth, 100);
     api.eventsUnavailable = false;
-    for (const id of ids.slice(100)) spool.append(line(event({ eventId: id })));
+    for (const id of ids.slice(100)) await spool.append(line(event({ eventId: id })));
     await eventually('the spool to drain', () => spool.depth === 0 && ids.every((id) => api.events.has(id)));
     await u.close();
     client.close();
-    spool.close();
+    await spool.close();
     assert.ok(api.batches.every((b) => b.gzip && b.events <= 50));
     const mine = api.received.filter((id) => ids.includes(id));
     assert.deepEqual(mine, ids, 'each event exactly once, in spool order');
@@ -146,16 +159,16 @@ describe('event uploader against a real HTTPS server validating with libs/contra
     const spool = new Spool(options(tempDir()));
     spool.open();
     const good = Array.from({ length: 9 }, () => randomUUID());
-    good.slice(0, 4).forEach((id) => spool.append(line(event({ eventId: id }))));
-    spool.append(line({ ...event(), decision: 'DENIED' })); // no finding makes it DENIED: the contract refuses it
-    good.slice(4).forEach((id) => spool.append(line(event({ eventId: id }))));
+    for (const id of good.slice(0, 4)) await spool.append(line(event({ eventId: id })));
+    await spool.append(line({ ...event(), decision: 'DENIED' })); // no finding makes it DENIED: the contract refuses it
+    for (const id of good.slice(4)) await spool.append(line(event({ eventId: id })));
     const refusalsBefore = api.refusals.length;
     const { u, client } = uploader(spool);
     u.start();
     await eventually('the good events to arrive', () => spool.depth === 0 && good.every((id) => api.events.has(id)));
     await u.close();
     client.close();
-    spool.close();
+    await spool.close();
     assert.equal(spool.dropped, 1);
     assert.ok(api.refusals.slice(refusalsBefore).some((m) => /decision: is DENIED but the findings make it ALLOWED/.test(m)), api.refusals.join('\n'));
   });

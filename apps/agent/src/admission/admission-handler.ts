@@ -98,7 +98,7 @@ export class AdmissionHandler {
     const findings = evaluation ? toFindings(evaluation.violations, exemptionReasons(bundle)) : [];
     const decision = decisionFor(findings);
     const revision = bundle.document.revision;
-    const eventId = this.record(r, namespace, owner, images, decision, revision, findings, now, evaluate);
+    const eventId = await this.record(r, namespace, owner, images, decision, revision, findings, now, evaluate);
     const decided: Decided = { request: r, namespace, findings, decision };
     const warnings = warningsFor(decided);
     if (evaluation && evaluation.status === 'cannot-evaluate') warnings.unshift(`portcullis: the object could not be evaluated: ${evaluation.reason ?? 'unknown reason'}`.slice(0, 256));
@@ -126,27 +126,27 @@ export class AdmissionHandler {
     return found;
   }
 
-  private withoutBundle(r: AdmissionRequestView, namespace: string | undefined, owner: ReturnType<typeof resolveOwner>, images: readonly string[], now: Date): { response: ReviewResponse; result: DecisionResult } {
+  private async withoutBundle(r: AdmissionRequestView, namespace: string | undefined, owner: ReturnType<typeof resolveOwner>, images: readonly string[], now: Date): Promise<{ response: ReviewResponse; result: DecisionResult }> {
     const expired = this.store.heldExpired;
     const why = expired ? `the held policy bundle (revision ${this.store.revision}) has expired and no newer one could be fetched` : 'no verified policy bundle is held yet';
     const evaluate = r.operation === 'CREATE' || r.operation === 'UPDATE';
     if (this.settings.noBundleAction === 'deny' && evaluate) {
       const message = `portcullis denied ${r.kind} ${namespace ? `${namespace}/` : ''}${r.name || owner.name}: ${why}, and this agent is configured to deny until it holds one (PORTCULLIS_NO_BUNDLE_ACTION=deny)`;
       const finding: Finding = { policyId: NO_BUNDLE_POLICY.id, policyName: NO_BUNDLE_POLICY.name, action: 'BLOCK', ruleId: 'bundle-required', path: '', message, exempted: false };
-      const eventId = this.record(r, namespace, owner, images, 'DENIED', null, [finding], now, evaluate);
+      const eventId = await this.record(r, namespace, owner, images, 'DENIED', null, [finding], now, evaluate);
       return { response: { uid: r.uid, allowed: false, status: { code: 403, reason: 'Forbidden', message }, auditAnnotations: { decision: 'DENIED', 'no-bundle': 'true', ...(eventId ? { 'event-id': eventId } : {}) } }, result: 'no_bundle' };
     }
-    const eventId = this.record(r, namespace, owner, images, 'ALLOWED', null, [], now, evaluate);
+    const eventId = await this.record(r, namespace, owner, images, 'ALLOWED', null, [], now, evaluate);
     return {
       response: { uid: r.uid, allowed: true, ...(evaluate ? { warnings: [`portcullis: ${why}; the object was not checked against any policy`] } : {}), auditAnnotations: { decision: 'ALLOWED', 'no-bundle': 'true', ...(eventId ? { 'event-id': eventId } : {}) } },
       result: 'no_bundle',
     };
   }
 
-  /** Appends the admission event to the spool (synchronously: it is on disk before the answer leaves). */
-  private record(r: AdmissionRequestView, namespace: string | undefined, owner: ReturnType<typeof resolveOwner>, images: readonly string[], decision: AdmissionDecision, bundleRevision: number | null, findings: readonly Finding[], now: Date, evaluated: boolean): string | null {
+  /** Appends the admission event to the spool: it is written before the answer leaves. */
+  private async record(r: AdmissionRequestView, namespace: string | undefined, owner: ReturnType<typeof resolveOwner>, images: readonly string[], decision: AdmissionDecision, bundleRevision: number | null, findings: readonly Finding[], now: Date, evaluated: boolean): Promise<string | null> {
     const { eventId, line } = eventLine({ request: r, namespace, owner, images, decision, bundleRevision, findings, clusterId: this.settings.clusterId, occurredAt: now }, evaluated ? snapshotJson(r.object) : undefined);
-    return this.spool.append(line) ? eventId : null;
+    return (await this.spool.append(line)) ? eventId : null;
   }
 
   private isExcluded(namespace: string, bundle: EnforceableBundle | null): boolean {

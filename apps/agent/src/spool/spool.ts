@@ -27,9 +27,12 @@ const CURSOR = 'cursor.json';
 const segmentName = (n: number) => `segment-${String(n).padStart(12, '0')}.ndjson`;
 const MAX_LINE_BYTES = 64 * 1024 * 1024;
 
+const writeAsync = (fd: number, buffer: Buffer, offset: number, length: number) =>
+  new Promise<number>((resolve, reject) => fs.write(fd, buffer, offset, length, null, (err, n) => (err ? reject(err) : resolve(n))));
+
 /**
  * The bounded on-disk admission-event spool: append-only segments of JSON lines and a
- * cursor file. An append is one write(2) to the active segment before the admission is
+ * cursor file. An event is written to the active segment before its admission is
  * answered, so a killed process loses nothing already answered (the kernel holds the
  * bytes; surviving a power loss would need an fsync per admission, which is not made).
  * The cursor only moves after the API acknowledged a batch (temp file, rename), so a crash in
@@ -45,6 +48,9 @@ export class Spool {
   private pendingBytes = 0;
   private droppedEvents = 0;
   private wake: (() => void) | null = null;
+  private queue: Array<{ readonly line: string; readonly bytes: number; readonly done: (ok: boolean) => void }> = [];
+  private flushing: Promise<void> | null = null;
+  private closing = false;
 
   constructor(private readonly options: SpoolOptions) {}
 
@@ -76,7 +82,10 @@ export class Spool {
     return { recoveredEvents: this.pendingEvents, truncatedBytes };
   }
 
-  close(): void {
+  /** Waits for appends in flight, then closes the active segment. */
+  async close(): Promise<void> {
+    this.closing = true;
+    while (this.flushing) await this.flushing;
     if (this.fd >= 0) fs.closeSync(this.fd);
     this.fd = -1;
     this.wake?.();
@@ -100,26 +109,49 @@ export class Spool {
     this.wake = wake;
   }
 
-  /** Appends one event (its JSON, one line); false when the spool is full (or the disk failed) and it was dropped. */
-  append(json: string): boolean {
+  /**
+   * Appends one event (its JSON, one line); resolves true once it is written, false when
+   * the spool is full (or the disk failed) and it was dropped. Appends arriving while a
+   * write is in flight go out together in the next one (group commit), on the thread
+   * pool: admissions never wait on the disk with the event loop blocked.
+   */
+  append(json: string): Promise<boolean> {
     const line = `${json}\n`;
     const bytes = Buffer.byteLength(line);
-    if (this.fd < 0 || this.pendingEvents >= this.options.maxEvents || this.pendingBytes + bytes > this.options.maxBytes) {
+    if (this.fd < 0 || this.closing || this.pendingEvents >= this.options.maxEvents || this.pendingBytes + bytes > this.options.maxBytes) {
       this.droppedEvents++;
-      return false;
+      return Promise.resolve(false);
     }
-    try {
-      if (this.activeSize > 0 && this.activeSize + bytes > this.options.segmentBytes) this.rotate();
-      fs.writeSync(this.fd, line);
-    } catch {
-      this.droppedEvents++;
-      return false;
-    }
-    this.activeSize += bytes;
     this.pendingEvents++;
     this.pendingBytes += bytes - 1;
-    this.wake?.();
-    return true;
+    return new Promise((resolve) => {
+      this.queue.push({ line, bytes, done: resolve });
+      if (!this.flushing) this.flushing = this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    while (this.queue.length > 0) {
+      const group = this.queue;
+      this.queue = [];
+      const size = group.reduce((n, e) => n + e.bytes, 0);
+      let ok = true;
+      try {
+        if (this.activeSize > 0 && this.activeSize + size > this.options.segmentBytes) await this.rotate();
+        const buffer = Buffer.from(group.length === 1 ? group[0]!.line : group.map((e) => e.line).join(''), 'utf8');
+        let written = 0;
+        while (written < buffer.length) written += await writeAsync(this.fd, buffer, written, buffer.length - written);
+        this.activeSize += size;
+      } catch {
+        ok = false;
+        this.pendingEvents -= group.length;
+        this.pendingBytes -= size - group.length;
+        this.droppedEvents += group.length;
+      }
+      for (const e of group) e.done(ok);
+      if (ok) this.wake?.();
+    }
+    this.flushing = null;
   }
 
   /** Up to `maxEvents` complete lines from the cursor (and roughly `maxBytes`), within one segment. */
@@ -184,10 +216,15 @@ export class Spool {
     this.activeSize = 0;
   }
 
-  private rotate(): void {
-    fs.closeSync(this.fd);
+  private async rotate(): Promise<void> {
+    const file = path.join(this.options.dir, segmentName(this.activeSegment + 1));
+    const next = await new Promise<number>((resolve, reject) => fs.open(file, 'a', 0o600, (err, fd) => (err ? reject(err) : resolve(fd))));
+    const previous = this.fd;
+    // the new segment exists before the reader may move past the old one
+    this.fd = next;
     this.activeSegment++;
-    this.openActive();
+    this.activeSize = 0;
+    fs.close(previous, () => undefined);
   }
 }
 

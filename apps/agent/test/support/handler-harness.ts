@@ -23,7 +23,7 @@ export interface HandlerHarness {
   review(body: unknown): Promise<ReviewAnswer['review']>;
   /** Every event spooled so far, checked against the wire contract (throws naming the problem). */
   events(): AdmissionEvent[];
-  close(): void;
+  close(): Promise<void>;
 }
 
 export interface HarnessOptions {
@@ -84,8 +84,8 @@ export function handlerHarness(o: HarnessOptions = {}): HandlerHarness {
       }
       return events as AdmissionEvent[];
     },
-    close() {
-      spool.close();
+    async close() {
+      await spool.close();
       api?.close();
     },
   };

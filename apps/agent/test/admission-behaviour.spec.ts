@@ -44,6 +44,30 @@ describe('admission decisions', () => {
     assert.equal(h.events()[0]!.decision, 'ALLOWED');
   });
 
+  it('the event snapshot keeps what rules read but not env values, managedFields, status or the last-applied copy', async () => {
+    const h = harness({ policies: [noPrivileged('AUDIT')] });
+    const p = pod();
+    const object = {
+      ...p,
+      metadata: { ...p.metadata, annotations: { 'kubectl.kubernetes.io/last-applied-configuration': '{"secret":"s3cret"}', team: 'shop' }, managedFields: [{ manager: 'kubectl' }] },
+      spec: {
+        ...p.spec,
+        securityContext: { sysctls: [{ name: 'net.ipv4.ip_unprivileged_port_start', value: '0' }] },
+        containers: [{ ...p.spec.containers[0]!, env: [{ name: 'DB_PASSWORD', value: 's3cret' }, { name: 'TOKEN', valueFrom: { secretKeyRef: { name: 'api', key: 'token' } } }] }],
+      },
+      status: { phase: 'Pending' },
+    };
+    await h.review(reviewOf(object));
+    const snapshot = h.events()[0]!.snapshot!;
+    const text = JSON.stringify(snapshot);
+    assert.doesNotMatch(text, /s3cret/);
+    assert.doesNotMatch(text, /managedFields|last-applied|Pending/);
+    assert.match(text, /"name":"DB_PASSWORD","value":"\(redacted by the agent\)"/);
+    assert.match(text, /"secretKeyRef":\{"name":"api","key":"token"\}/);
+    assert.match(text, /"net.ipv4.ip_unprivileged_port_start","value":"0"/);
+    assert.equal((snapshot['metadata'] as { annotations: Record<string, string> }).annotations['team'], 'shop');
+  });
+
   it('a dry-run is evaluated, answered as it would be, and marked in the answer and the event', async () => {
     const h = harness({ policies: [noPrivileged()] });
     const r = await h.review(reviewOf(pod({ privileged: true }), { dryRun: true }));

@@ -1,5 +1,5 @@
 import { decisionFor, type AdmissionDecision, type Finding } from '@portcullis/contracts';
-import { evaluatePolicies, inspectObject, type ArtifactLookup, type EvaluationResult } from '@portcullis/policy-engine';
+import { evaluatePolicies, inspectObject, type ArtifactLookup, type EvaluationResult, type InspectedObject } from '@portcullis/policy-engine';
 import type { Logger } from 'pino';
 import type { BundleStore } from '../bundle/bundle-store';
 import type { EnforceableBundle } from '../bundle/enforceable';
@@ -98,7 +98,7 @@ export class AdmissionHandler {
     const findings = evaluation ? toFindings(evaluation.violations, exemptionReasons(bundle)) : [];
     const decision = decisionFor(findings);
     const revision = bundle.document.revision;
-    const eventId = await this.record(r, namespace, owner, images, decision, revision, findings, now, evaluate);
+    const eventId = await this.record(r, namespace, owner, images, decision, revision, findings, now, evaluate, target);
     const decided: Decided = { request: r, namespace, findings, decision };
     const warnings = warningsFor(decided);
     if (evaluation && evaluation.status === 'cannot-evaluate') warnings.unshift(`portcullis: the object could not be evaluated: ${evaluation.reason ?? 'unknown reason'}`.slice(0, 256));
@@ -144,8 +144,8 @@ export class AdmissionHandler {
   }
 
   /** Appends the admission event to the spool: it is written before the answer leaves. */
-  private async record(r: AdmissionRequestView, namespace: string | undefined, owner: ReturnType<typeof resolveOwner>, images: readonly string[], decision: AdmissionDecision, bundleRevision: number | null, findings: readonly Finding[], now: Date, evaluated: boolean): Promise<string | null> {
-    const { eventId, line } = eventLine({ request: r, namespace, owner, images, decision, bundleRevision, findings, clusterId: this.settings.clusterId, occurredAt: now }, evaluated ? snapshotJson(r.object) : undefined);
+  private async record(r: AdmissionRequestView, namespace: string | undefined, owner: ReturnType<typeof resolveOwner>, images: readonly string[], decision: AdmissionDecision, bundleRevision: number | null, findings: readonly Finding[], now: Date, evaluated: boolean, target?: InspectedObject): Promise<string | null> {
+    const { eventId, line } = eventLine({ request: r, namespace, owner, images, decision, bundleRevision, findings, clusterId: this.settings.clusterId, occurredAt: now }, evaluated && target ? snapshotJson(r.object, target) : undefined);
     return (await this.spool.append(line)) ? eventId : null;
   }
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { EVENT_LIMITS as L, MAX_SNAPSHOT_BYTES, type AdmissionDecision, type AdmissionEvent, type AdmissionOperation, type Finding } from '@portcullis/contracts';
-import type { OwnerRef, Violation } from '@portcullis/policy-engine';
+import type { InspectedObject, OwnerRef, Violation } from '@portcullis/policy-engine';
 import type { AdmissionRequestView } from './review';
 
 const KIND = /^[A-Za-z][A-Za-z0-9]{0,62}$/;
@@ -37,16 +37,30 @@ export function toFindings(violations: readonly Violation[], exemptionReasons: R
   return out;
 }
 
-/** The evaluated object without what only the API server writes (managedFields, status), when it fits the contract's bound. */
-export function snapshotJson(object: unknown): string | undefined {
+const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+const REDACTED = '(redacted by the agent)';
+
+/**
+ * The evaluated object as JSON for the inventory (what simulations re-evaluate), in one
+ * serialisation: without what only the API server writes (managedFields, status) or
+ * repeats (the last-applied annotation), and with container env values redacted, since
+ * secrets end up there more often than they should. Omitted beyond the contract's bound.
+ */
+export function snapshotJson(object: unknown, target: InspectedObject): string | undefined {
   if (!isObject(object)) return undefined;
-  const { status: _status, ...rest } = object;
-  const meta = isObject(rest['metadata']) ? rest['metadata'] : undefined;
-  if (meta && 'managedFields' in meta) {
-    const { managedFields: _mf, ...cleanMeta } = meta;
-    rest['metadata'] = cleanMeta;
+  const envEntries = new Set<unknown>();
+  if (target.status === 'pod') {
+    for (const c of target.containers) {
+      const env = c.spec['env'];
+      if (Array.isArray(env)) for (const e of env) if (isObject(e) && typeof e['value'] === 'string') envEntries.add(e);
+    }
   }
-  const json = JSON.stringify(rest);
+  const json = JSON.stringify(object, function (this: unknown, key: string, value: unknown) {
+    if (this === object && key === 'status') return undefined;
+    if (key === 'managedFields' || key === LAST_APPLIED) return undefined;
+    if (key === 'value' && envEntries.has(this)) return REDACTED;
+    return value;
+  });
   return Buffer.byteLength(json) <= MAX_SNAPSHOT_BYTES ? json : undefined;
 }
 

@@ -115,16 +115,26 @@ async function fixedRate(client: Client, bodies: readonly Buffer[], rate: number
   return { rate, achieved: round(total / elapsed, 1), p50Ms: round(percentile(latencies, 50), 3), p99Ms: round(percentile(latencies, 99), 3) };
 }
 
-async function measure(port: number, tls: TestTls, bodies: readonly Buffer[]): Promise<{ reviewsPerSecond: number; rates: Awaited<ReturnType<typeof fixedRate>>[]; errors: number }> {
+/** CPU seconds (user + system) a process has used, from /proc: contention from other work does not inflate it. */
+function cpuSeconds(pid: number): number {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+}
+
+async function measure(port: number, pid: number, tls: TestTls, bodies: readonly Buffer[]): Promise<{ reviewsPerSecond: number; reviewsPerCpuSecond: number; rates: Awaited<ReturnType<typeof fixedRate>>[]; errors: number }> {
   const client = new Client(port, tls.caPem);
   for (const b of bodies) await client.send(b); // warm-up: JIT, caches, connections
   await closedLoop(client, bodies, 1);
   client.errors = 0;
+  const cpuBefore = cpuSeconds(pid);
+  const wallStart = process.hrtime.bigint();
   const reviewsPerSecond = await closedLoop(client, bodies, THROUGHPUT_SECONDS);
+  const reviews = reviewsPerSecond * (Number(process.hrtime.bigint() - wallStart) / 1e9);
+  const reviewsPerCpuSecond = reviews / Math.max(0.01, cpuSeconds(pid) - cpuBefore);
   const rates = [];
   for (const rate of RATES) rates.push(await fixedRate(client, bodies, rate, RATE_SECONDS));
   client.close();
-  return { reviewsPerSecond: round(reviewsPerSecond, 0), rates, errors: client.errors };
+  return { reviewsPerSecond: round(reviewsPerSecond, 0), reviewsPerCpuSecond: round(reviewsPerCpuSecond, 0), rates, errors: client.errors };
 }
 
 async function bare(tls: TestTls, bodies: readonly Buffer[]) {
@@ -134,7 +144,7 @@ async function bare(tls: TestTls, bodies: readonly Buffer[]) {
   const child: ChildProcess = spawn(process.execPath, [repoPath('dist', 'bench', 'support', 'bare-webhook.js')], { env: { CERT_FILE: path.join(dir, 'tls.crt'), KEY_FILE: path.join(dir, 'tls.key') }, stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve) => child.stdout!.once('data', (c: Buffer) => resolve((JSON.parse(c.toString('utf8')) as { port: number }).port)));
   try {
-    return await measure(port, tls, bodies);
+    return await measure(port, child.pid!, tls, bodies);
   } finally {
     child.kill('SIGKILL');
   }
@@ -175,7 +185,7 @@ async function agent(tls: TestTls, bodies: readonly Buffer[], images: readonly s
   const proc = await spawnAgent({ ...env, LOG_LEVEL: 'info' });
   try {
     for (let i = 0; i < 200 && !proc.logs.some((l) => l['msg'] === 'policy bundle applied'); i++) await new Promise((r) => setTimeout(r, 25));
-    const result = await measure(proc.webhookPort, tls, bodies);
+    const result = await measure(proc.webhookPort, proc.child.pid!, tls, bodies);
     return { ...result, lookups: api.lookupRequests, uploadedBytes: api.countedBytes };
   } finally {
     proc.child.kill('SIGTERM');
@@ -199,7 +209,11 @@ export async function run(): Promise<Record<string, unknown>> {
     p50MsAt1000: at(agentResult, 1000).p50Ms,
     bareP99MsAt1000: at(bareResult, 1000).p99Ms,
     bareP50MsAt1000: at(bareResult, 1000).p50Ms,
+    reviewsPerCpuSecond: agentResult.reviewsPerCpuSecond,
+    bareReviewsPerCpuSecond: bareResult.reviewsPerCpuSecond,
+    cpuThroughputRatio: round(agentResult.reviewsPerCpuSecond / bareResult.reviewsPerCpuSecond, 3),
     reviewsPerSecondWithVulnerability: vulnResult.reviewsPerSecond,
+    reviewsPerCpuSecondWithVulnerability: vulnResult.reviewsPerCpuSecond,
     p99MsAt1000WithVulnerability: at(vulnResult, 1000).p99Ms,
     p50MsAt1000WithVulnerability: at(vulnResult, 1000).p50Ms,
     vulnerabilityP99DeltaMsAt1000: round(at(vulnResult, 1000).p99Ms - at(agentResult, 1000).p99Ms, 3),
@@ -212,6 +226,6 @@ export async function run(): Promise<Record<string, unknown>> {
     eventUploadGzipBytes: agentResult.uploadedBytes + vulnResult.uploadedBytes,
     cpus: os.cpus().length,
     loadAverage1m: round(os.loadavg()[0]!, 2),
-    note: 'load generator, agent and bare server share this machine; the rates are open-loop, latency from request call to last byte',
+    note: 'load generator, agent and bare server share this machine; rates are open-loop, latency from request call to last byte; reviewsPerCpuSecond divides the closed-loop reviews by the CPU time the server process used',
   };
 }

@@ -11,6 +11,7 @@ export class StatusReporter {
   private timer: NodeJS.Timeout | null = null;
   private sending: Promise<void> | null = null;
   private again = false;
+  private readonly stop = new AbortController();
   reports = 0;
 
   constructor(
@@ -44,6 +45,7 @@ export class StatusReporter {
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.again = false;
+    this.stop.abort();
     await this.sending;
   }
 
@@ -51,7 +53,7 @@ export class StatusReporter {
     const s = this.snapshot();
     const status: AgentStatus = { ...s, ...(s.lastError ? { lastError: s.lastError.slice(0, 2000) } : { lastError: null }), reportedAt: new Date().toISOString() };
     try {
-      const res = await this.api.request({ method: 'POST', path: '/agent/v1/status', headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify(status)), timeoutMs: 10_000 });
+      const res = await this.api.request({ method: 'POST', path: '/agent/v1/status', headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify(status)), timeoutMs: 10_000, signal: this.stop.signal });
       if (res.status >= 300) this.log.warn({ problem: describeAnswer(res) }, 'status report refused');
       else this.reports++;
     } catch (err) {

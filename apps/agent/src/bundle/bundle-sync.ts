@@ -13,7 +13,7 @@ export class BundleSync {
   private readonly stop = new AbortController();
   private running: Promise<void> | null = null;
   lastError: string | null = null;
-  /** Resolved after the first exchange with the API, whatever it was (tests and readiness logs). */
+  /** Exchanges with the API so far, whatever their outcome. */
   polls = 0;
 
   constructor(

@@ -12,7 +12,10 @@ const cut = (s: string, max: number) => (s.length > max ? s.slice(0, max) : s);
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Engine violations as inventory findings. A rule that crashed never decides (the engine allows), so it is recorded as Audit. */
-export function toFindings(violations: readonly Violation[], exemptionReasons: ReadonlyMap<string, string>): Finding[] {
+export function toFindings(all: readonly Violation[], exemptionReasons: ReadonlyMap<string, string>): Finding[] {
+  // beyond the contract's bound, the violations that decide (Block, not exempted) are kept first
+  const decides = (v: Violation) => v.action === 'BLOCK' && !v.exempted && v.reason !== 'RULE_ERROR';
+  const violations = all.length <= L.findings ? all : [...all.filter(decides), ...all.filter((v) => !decides(v))];
   const out: Finding[] = [];
   for (let i = 0; i < violations.length && i < L.findings; i++) {
     const v = violations[i]!;

@@ -48,7 +48,7 @@ describe('on-disk spool', () => {
     for (;;) {
       const batch = await spool.read(25, 1024 * 1024);
       if (batch.lines.length === 0) break;
-      seen.push(...batch.lines.map((l) => (JSON.parse(l) as AdmissionEvent).eventId));
+      seen.push(...batch.lines.map((l) => (JSON.parse(l.toString('utf8')) as AdmissionEvent).eventId));
       await spool.ack(batch);
     }
     assert.deepEqual(seen, ids);
@@ -92,7 +92,7 @@ describe('on-disk spool', () => {
     for (;;) {
       const b = await second.read(100, 1024 * 1024);
       if (b.lines.length === 0) break;
-      seen.push(...b.lines.map((l) => (JSON.parse(l) as AdmissionEvent).eventId));
+      seen.push(...b.lines.map((l) => (JSON.parse(l.toString('utf8')) as AdmissionEvent).eventId));
       await second.ack(b);
     }
     assert.deepEqual(seen, [...ids.slice(4), newer]);

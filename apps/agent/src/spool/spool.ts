@@ -8,8 +8,8 @@ export interface SpoolPosition {
 }
 
 export interface SpoolBatch {
-  /** Complete JSON lines, without their newline. */
-  readonly lines: readonly string[];
+  /** Complete JSON lines without their newline: views into one read buffer, never copied or decoded. */
+  readonly lines: readonly Buffer[];
   /** Where the spool continues after these lines (what ack() is given). */
   readonly end: SpoolPosition;
   readonly bytes: number;
@@ -264,12 +264,12 @@ async function readLines(file: string, segment: number, offset: number, maxEvent
     for (;;) {
       const buf = Buffer.allocUnsafe(window);
       const { bytesRead } = await handle.read(buf, 0, window, offset);
-      const lines: string[] = [];
+      const lines: Buffer[] = [];
       let start = 0;
       let bytes = 0;
       for (let i = buf.indexOf(10, 0); i >= 0 && i < bytesRead && lines.length < maxEvents; i = buf.indexOf(10, start)) {
         if (lines.length > 0 && bytes + (i - start) > maxBytes) break;
-        lines.push(buf.toString('utf8', start, i));
+        lines.push(buf.subarray(start, i));
         bytes += i - start;
         start = i + 1;
       }

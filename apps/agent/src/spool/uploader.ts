@@ -12,6 +12,9 @@ export interface UploaderSettings {
 }
 
 const gzipAsync = promisify(gzip);
+const OPEN = Buffer.from('{"events":[');
+const COMMA = Buffer.from(',');
+const CLOSE = Buffer.from(']}');
 
 type Outcome = { readonly ok: true; readonly rejected: number } | { readonly ok: false; readonly error: string };
 
@@ -104,11 +107,15 @@ export class EventUploader {
     return this.spool.depth > 0;
   }
 
-  private async send(lines: readonly string[]): Promise<Outcome> {
+  private async send(lines: readonly Buffer[]): Promise<Outcome> {
     // compressed on the thread pool, so the event loop stays free for admissions; level 3
     // costs 17 µs per event against 42 µs at the default 6, for 25 % more bytes (measured
     // on events from the real manifests: 4.9 KB raw, 539 B gzipped)
-    const body = await gzipAsync(Buffer.from(`{"events":[${lines.join(',')}]}`, 'utf8'), { level: 3 });
+    const parts: Buffer[] = [OPEN];
+    lines.forEach((l, i) => parts.push(...(i === 0 ? [l] : [COMMA, l])));
+    parts.push(CLOSE);
+    // the spool's bytes go out as they are: one copy, no decoding or re-encoding of events
+    const body = await gzipAsync(Buffer.concat(parts), { level: 3 });
     const res = await this.api.request({
       method: 'POST',
       path: '/agent/v1/admission-events',

@@ -51,20 +51,40 @@ const REDACTED = '(redacted by the agent)';
  */
 export function snapshotJson(object: unknown, target: InspectedObject): string | undefined {
   if (!isObject(object)) return undefined;
-  const envEntries = new Set<unknown>();
-  if (target.status === 'pod') {
-    for (const c of target.containers) {
-      const env = c.spec['env'];
-      if (Array.isArray(env)) for (const e of env) if (isObject(e) && typeof e['value'] === 'string') envEntries.add(e);
+  // shallow copies along the paths that change: a JSON.stringify replacer would cost twice as much
+  const { status: _status, ...copy } = object;
+  const meta = copy['metadata'];
+  if (isObject(meta) && ('managedFields' in meta || (isObject(meta['annotations']) && LAST_APPLIED in meta['annotations']))) {
+    const { managedFields: _mf, ...cleanMeta } = meta;
+    if (isObject(meta['annotations']) && LAST_APPLIED in meta['annotations']) {
+      const { [LAST_APPLIED]: _la, ...annotations } = meta['annotations'];
+      cleanMeta['annotations'] = annotations;
     }
+    copy['metadata'] = cleanMeta;
   }
-  const json = JSON.stringify(object, function (this: unknown, key: string, value: unknown) {
-    if (this === object && key === 'status') return undefined;
-    if (key === 'managedFields' || key === LAST_APPLIED) return undefined;
-    if (key === 'value' && envEntries.has(this)) return REDACTED;
-    return value;
-  });
+  const snapshot = target.status === 'pod' && target.containers.some(hasEnvValues) ? redactEnv(copy, target.podPath.split('.')) : copy;
+  const json = JSON.stringify(snapshot);
   return Buffer.byteLength(json) <= MAX_SNAPSHOT_BYTES ? json : undefined;
+}
+
+const CONTAINER_LISTS = ['containers', 'initContainers', 'ephemeralContainers'] as const;
+const hasEnvValues = (c: { spec: Readonly<Record<string, unknown>> }) => Array.isArray(c.spec['env']) && c.spec['env'].some((e) => isObject(e) && typeof e['value'] === 'string');
+
+/** A copy of `node` down `path` (to the pod spec) whose containers' env values are redacted. */
+function redactEnv(node: Record<string, unknown>, path: readonly string[]): Record<string, unknown> {
+  if (path.length > 0) {
+    const child = node[path[0]!];
+    return isObject(child) ? { ...node, [path[0]!]: redactEnv(child, path.slice(1)) } : node;
+  }
+  const pod: Record<string, unknown> = { ...node };
+  for (const list of CONTAINER_LISTS) {
+    const containers = pod[list];
+    if (!Array.isArray(containers)) continue;
+    pod[list] = containers.map((c: unknown) =>
+      isObject(c) && Array.isArray(c['env']) ? { ...c, env: c['env'].map((e: unknown) => (isObject(e) && typeof e['value'] === 'string' ? { ...e, value: REDACTED } : e)) } : c,
+    );
+  }
+  return pod;
 }
 
 export interface EventInput {

@@ -22,7 +22,7 @@ export interface AgentConfig {
   readonly excludedNamespaces: readonly string[];
   /** What to answer before any verified bundle is held. */
   readonly noBundleAction: 'allow' | 'deny';
-  readonly tls: { readonly certFile: string; readonly keyFile: string };
+  readonly tls: { readonly certFile: string; readonly keyFile: string; readonly reloadIntervalMs: number };
   readonly webhook: { readonly host: string; readonly port: number; readonly maxBodyBytes: number };
   /** Plain-HTTP /healthz, /readyz, /metrics for probes and Prometheus. */
   readonly metricsPort: number;
@@ -72,6 +72,7 @@ const env = z.object({
   PORTCULLIS_NO_BUNDLE_ACTION: z.enum(['allow', 'deny'], { message: 'must be allow or deny' }).default('allow'),
   PORTCULLIS_TLS_CERT_FILE: z.string().min(1, 'is required (PEM certificate of the webhook)'),
   PORTCULLIS_TLS_KEY_FILE: z.string().min(1, 'is required (PEM private key of the webhook)'),
+  PORTCULLIS_TLS_RELOAD_SECONDS: int(1, 86_400).default(30),
   PORTCULLIS_WEBHOOK_HOST: z.string().min(1).default('0.0.0.0'),
   PORTCULLIS_WEBHOOK_PORT: port.default(8443),
   PORTCULLIS_WEBHOOK_MAX_BODY_BYTES: int(64 * 1024, 64 * 1024 ** 2).default(8 * 1024 ** 2),
@@ -142,7 +143,7 @@ export function loadAgentConfig(values: Env): AgentConfig {
     agentNamespace: e.PORTCULLIS_AGENT_NAMESPACE,
     excludedNamespaces: e.PORTCULLIS_EXCLUDED_NAMESPACES ?? [e.PORTCULLIS_AGENT_NAMESPACE, 'kube-system'],
     noBundleAction: e.PORTCULLIS_NO_BUNDLE_ACTION,
-    tls: { certFile: e.PORTCULLIS_TLS_CERT_FILE, keyFile: e.PORTCULLIS_TLS_KEY_FILE },
+    tls: { certFile: e.PORTCULLIS_TLS_CERT_FILE, keyFile: e.PORTCULLIS_TLS_KEY_FILE, reloadIntervalMs: e.PORTCULLIS_TLS_RELOAD_SECONDS * 1000 },
     webhook: { host: e.PORTCULLIS_WEBHOOK_HOST, port: e.PORTCULLIS_WEBHOOK_PORT, maxBodyBytes: e.PORTCULLIS_WEBHOOK_MAX_BODY_BYTES },
     metricsPort: e.PORTCULLIS_METRICS_PORT,
     lookup: { timeoutMs: e.PORTCULLIS_LOOKUP_TIMEOUT_MS, cacheTtlMs: e.PORTCULLIS_ARTIFACT_CACHE_TTL_SECONDS * 1000, notFoundTtlMs: e.PORTCULLIS_ARTIFACT_NOT_FOUND_TTL_SECONDS * 1000 },

@@ -14,8 +14,6 @@ export interface Probes {
   readonly state: () => Record<string, unknown>;
 }
 
-const TLS_RELOAD_INTERVAL_MS = 30_000;
-
 /**
  * The HTTPS webhook (POST /validate, plus the probes for kubelet over HTTPS) and a
  * plain-HTTP port for /healthz, /readyz and /metrics (Prometheus).
@@ -30,7 +28,7 @@ export class AgentServers {
     private readonly handler: AdmissionHandler,
     private readonly metrics: AgentMetrics,
     private readonly probes: Probes,
-    private readonly options: { tls: { certFile: string; keyFile: string }; host: string; port: number; metricsPort: number; maxBodyBytes: number },
+    private readonly options: { tls: { certFile: string; keyFile: string; reloadIntervalMs: number }; host: string; port: number; metricsPort: number; maxBodyBytes: number },
     private readonly log: Logger,
   ) {}
 
@@ -42,7 +40,7 @@ export class AgentServers {
     const webhookPort = await listenOn(this.webhook, this.options.port, this.options.host);
     const metricsPort = await listenOn(this.plain, this.options.metricsPort, this.options.host);
     // cert-manager renews the certificate in place: pick it up without a restart
-    this.tlsWatch = setInterval(() => this.reloadTls(), TLS_RELOAD_INTERVAL_MS);
+    this.tlsWatch = setInterval(() => this.reloadTls(), this.options.tls.reloadIntervalMs);
     this.tlsWatch.unref();
     return { webhookPort, metricsPort };
   }

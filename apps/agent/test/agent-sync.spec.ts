@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as https from 'node:https';
 import { after, before, describe, it } from 'node:test';
 import { generateSigningKey, signBundle } from '@portcullis/bundle';
 import { defaultRuleConfigs } from '@portcullis/policy-engine';
@@ -45,7 +46,7 @@ describe('agent: bundle long-poll, verification, persistence, status, metrics (i
     api = await new ControlPlane(tls, token, key).start();
     api.publish([noPrivileged('AUDIT')]);
     dir = tempDir();
-    agent = new Agent(loadAgentConfig(agentEnv({ dir, apiUrl: api.url, token, jwks: api.jwks, tls })), log);
+    agent = new Agent(loadAgentConfig(agentEnv({ dir, apiUrl: api.url, token, jwks: api.jwks, tls, extra: { PORTCULLIS_TLS_RELOAD_SECONDS: '1' } })), log);
     ports = await agent.start();
   });
   after(async () => {
@@ -112,5 +113,21 @@ describe('agent: bundle long-poll, verification, persistence, status, metrics (i
     assert.equal(r.review.kind, 'AdmissionReview');
     assert.equal(r.review.response.allowed, false);
     assert.ok(!JSON.stringify(lines).includes(token.split('.')[1]!));
+  });
+
+  it('picks up a renewed webhook certificate without a restart (as cert-manager renews it in place)', async () => {
+    const renewed = testTls();
+    fs.writeFileSync(`${dir}/tls.key`, renewed.keyPem);
+    fs.writeFileSync(`${dir}/tls.crt`, renewed.certPem);
+    await eventually('the renewed certificate to be served', async () => {
+      try {
+        return (await postReview(ports.webhookPort, renewed.caPem, JSON.stringify(reviewOf(privilegedPod())))).status === 200;
+      } catch {
+        return false;
+      }
+    });
+    assert.ok(lines.some((l) => l['msg'] === 'webhook TLS certificate reloaded'));
+    // a new connection (a kept-alive one was set up with the old certificate) no longer trusts the old CA
+    await assert.rejects(postReview(ports.webhookPort, tls.caPem, JSON.stringify(reviewOf(privilegedPod())), new https.Agent({ keepAlive: false })), /self-signed|unable to verify|certificate/);
   });
 });

@@ -17,6 +17,7 @@ import { ClusterResolver } from './clusters/cluster.resolver';
 import { ClusterService } from './clusters/cluster.service';
 import { DomainEvents } from './events/domain-events';
 import { graphqlOptions, SCHEMA_FILE } from './graphql/graphql.options';
+import { INVENTORY_CONTROLLERS, INVENTORY_PROVIDERS } from './inventory/inventory.providers';
 import { MeResolver } from './me/me.resolver';
 import { HealthController } from './platform/health.controller';
 import { EffectivePoliciesResolver } from './policies/effective-policies.resolver';
@@ -71,6 +72,7 @@ const DOMAIN_PROVIDERS = [
   PolicyAsCodeResolver,
   BundleNotifications,
   BundleRolloutResolver,
+  ...INVENTORY_PROVIDERS,
 ];
 
 /** Vulnerability gating: CI upload tokens, signed scan artifacts, agent lookups. */
@@ -93,7 +95,7 @@ export class ApiModule implements NestModule {
         // production keeps the schema in memory; development rewrites the committed schema.gql
         GraphQLModule.forRoot(graphqlOptions(config, logger, (options.schemaFile ?? (config.env === 'development' ? SCHEMA_FILE : false)) || true)),
       ],
-      controllers: [HealthController, JwksController, AgentBundleController, AgentStatusController, ScanReportsController, ScanArtifactLookupController],
+      controllers: [HealthController, JwksController, AgentBundleController, AgentStatusController, ScanReportsController, ScanArtifactLookupController, ...INVENTORY_CONTROLLERS],
       providers: [
         ApiMetrics,
         // order matters: the token is validated before the tenant and roles are resolved

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import type { IncomingMessage } from 'node:http';
 import { ValidationPipe, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
@@ -8,6 +9,7 @@ import { ApiModule, type ApiModuleOptions } from './api.module';
 import { DomainErrorFilter } from './platform/domain-error.filter';
 import { validationPipeOptions } from './graphql/errors';
 import { SCAN_REPORTS_PATH } from './scans/scan-reports.controller';
+import { ADMISSION_EVENTS_PATH } from './inventory/batch-body';
 
 /** Builds the API application exactly as production runs it; tests call this too. */
 export async function createApiApp(config: AppConfig, options: ApiModuleOptions = {}): Promise<INestApplication> {
@@ -20,11 +22,17 @@ export async function createApiApp(config: AppConfig, options: ApiModuleOptions 
   // scan reports are read raw (any content type, gzip inflated) under their own, larger limit;
   // registered first, so the JSON parser below finds the body already read
   app.useBodyParser('raw', { type: (req) => req.method === 'POST' && (req.url ?? '').split('?')[0] === SCAN_REPORTS_PATH, limit: config.scans.maxReportBytes });
-  app.useBodyParser('json', { limit: config.requestBodyLimitBytes });
+  // admission-event batches read their own body (gzip, larger limits, zip-bomb bounds)
+  app.useBodyParser('json', { limit: config.requestBodyLimitBytes, type: (req: IncomingMessage) => isJson(req) && !(req.url ?? '').startsWith(ADMISSION_EVENTS_PATH) });
   app.set('trust proxy', false);
   app.disable('x-powered-by');
   app.useGlobalPipes(new ValidationPipe(validationPipeOptions));
   app.useGlobalFilters(new DomainErrorFilter(logger));
   app.enableShutdownHooks();
   return app;
+}
+
+function isJson(req: IncomingMessage): boolean {
+  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  return type === 'application/json';
 }

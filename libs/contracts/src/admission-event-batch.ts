@@ -6,6 +6,13 @@ import { toErrors, type ContractError } from './result';
 
 export const MAX_EVENTS_PER_BATCH = 1000;
 
+/**
+ * Largest batch body the API takes: JSON bytes after decompression, and bytes on the
+ * wire (gzip or not). Larger bodies are answered 413; the agent splits by size too.
+ */
+export const MAX_BATCH_JSON_BYTES = 32 * 1024 * 1024;
+export const MAX_BATCH_WIRE_BYTES = 8 * 1024 * 1024;
+
 export interface AdmissionEventBatch {
   readonly events: AdmissionEvent[];
 }

@@ -5,7 +5,7 @@
 export { AdmissionEventSchema, FindingSchema, validateAdmissionEvent } from './admission-event';
 export { ADMISSION_DECISIONS, ADMISSION_OPERATIONS, EVENT_LIMITS, MAX_SNAPSHOT_BYTES, decisionFor } from './admission-event-model';
 export type { AdmissionDecision, AdmissionEvent, AdmissionOperation, Finding } from './admission-event-model';
-export { AdmissionEventBatchSchema, MAX_EVENTS_PER_BATCH, validateAdmissionEventBatch } from './admission-event-batch';
+export { AdmissionEventBatchSchema, MAX_BATCH_JSON_BYTES, MAX_BATCH_WIRE_BYTES, MAX_EVENTS_PER_BATCH, validateAdmissionEventBatch } from './admission-event-batch';
 export type { AdmissionEventBatch, BatchValidated } from './admission-event-batch';
 export { AgentStatusSchema, validateAgentStatus } from './agent-status';
 export type { AgentStatus } from './agent-status';

@@ -50,6 +50,7 @@ const PG_TYPES: Record<string, readonly string[]> = {
   Boolean: ['boolean'],
   DateTime: ['timestamp with time zone'],
   Json: ['jsonb'],
+  Bytes: ['bytea'],
   enum: ['USER-DEFINED'],
 };
 

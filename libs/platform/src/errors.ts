@@ -10,6 +10,8 @@ export class DomainError extends Error {
     message: string,
     /** The offending input field (BAD_USER_INPUT, CONFLICT), e.g. `input.externalId`. */
     readonly field?: string,
+    /** Extra machine-readable facts for REST answers, e.g. the index of the offending event in a batch. */
+    readonly details?: Readonly<Record<string, unknown>>,
   ) {
     super(message);
   }
@@ -20,6 +22,7 @@ export const conflict = (field: string, message: string) => new DomainError('CON
 export const notFound = (message: string) => new DomainError('NOT_FOUND', message);
 export const forbidden = (message: string) => new DomainError('FORBIDDEN', message);
 export const unauthenticated = (message: string) => new DomainError('UNAUTHENTICATED', message);
+export const payloadTooLarge = (message: string) => new DomainError('PAYLOAD_TOO_LARGE', message);
 
 export function httpStatusOf(code: ErrorCode): number {
   switch (code) {

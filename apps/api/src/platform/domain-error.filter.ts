@@ -15,7 +15,7 @@ export class DomainErrorFilter implements ExceptionFilter {
     if (host.getType<string>() !== 'http') throw error; // GraphQL: handled by the formatter
     const res = host.switchToHttp().getResponse<Response>();
     if (error instanceof DomainError) {
-      res.status(httpStatusOf(error.code)).json({ code: error.code, message: error.message, ...(error.field ? { field: error.field } : {}) });
+      res.status(httpStatusOf(error.code)).json({ code: error.code, message: error.message, ...(error.field ? { field: error.field } : {}), ...(error.details ?? {}) });
       return;
     }
     if (error instanceof HttpException) {

@@ -1,0 +1,195 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { validateAdmissionEventBatch, type AdmissionEvent } from '@portcullis/contracts';
+import { withTenant, type PrismaClient } from '@portcullis/db';
+import { CLOCK, DomainError, PRISMA, forbidden, type Clock } from '@portcullis/platform';
+import type { AgentIdentity } from '../agent/agent-auth.guard';
+import { INGEST_SQL } from './ingest-sql';
+import { rollupKeys } from './rollup-keys';
+import { compressSnapshot, prepareSnapshot } from './snapshot-codec';
+
+export interface IngestResult {
+  /** Events stored by this upload. */
+  readonly accepted: number;
+  /** Events already stored by an earlier upload (a re-send): nothing was written for them. */
+  readonly duplicates: number;
+  /** Events older than the tenant's retention: acknowledged, not stored. */
+  readonly expired: number;
+}
+
+/** Agent clocks may run a little ahead; an event further in the future is an agent bug. */
+const MAX_CLOCK_AHEAD_MS = 10 * 60_000;
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+/** Snapshots known to be stored (tenant, hash, day), so their bytes are not compressed and sent again. */
+const KNOWN_SNAPSHOTS_MAX = 200_000;
+const RETENTION_CACHE_MS = 60_000;
+
+/**
+ * Ingests one batch of admission events for the agent's cluster: validated whole,
+ * then stored in ONE statement (events, hourly and per-workload rollups, snapshots)
+ * inside one tenant-bound transaction. Idempotent by (event id, event time): a re-sent
+ * event inserts nothing and adds nothing to the rollups.
+ */
+@Injectable()
+export class AdmissionEventIngestor {
+  private readonly partitionDays = new Set<number>();
+  private readonly knownSnapshots = new Set<string>();
+  private readonly retention = new Map<string, { days: number; until: number }>();
+
+  constructor(
+    @Inject(PRISMA) private readonly prisma: PrismaClient,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {}
+
+  async ingest(agent: AgentIdentity, body: unknown): Promise<IngestResult> {
+    const parsed = validateAdmissionEventBatch(body);
+    if (!parsed.ok) {
+      const first = parsed.errors[0]!;
+      const where = parsed.index === null ? 'the batch' : `events[${parsed.index}]`;
+      throw new DomainError('BAD_USER_INPUT', `${first.path}: ${first.message} (${where} is invalid; the batch was rejected whole, nothing was stored)`, first.path, {
+        index: parsed.index,
+        errors: parsed.errors,
+      });
+    }
+    const events = parsed.value.events;
+    const now = this.clock.now().getTime();
+    const times = new Array<number>(events.length);
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i]!;
+      if (e.clusterId !== undefined && e.clusterId.toLowerCase() !== agent.clusterId) {
+        const err = forbidden(`events[${i}].clusterId: names cluster ${e.clusterId}, but this credential belongs to cluster ${agent.clusterId}; the batch was rejected whole, nothing was stored`);
+        throw new DomainError(err.code, err.message, `events[${i}].clusterId`, { index: i });
+      }
+      const t = Date.parse(e.occurredAt);
+      if (t > now + MAX_CLOCK_AHEAD_MS) {
+        throw new DomainError('BAD_USER_INPUT', `events[${i}].occurredAt: ${e.occurredAt} is more than 10 minutes in the future (agent clock?); the batch was rejected whole, nothing was stored`, `events[${i}].occurredAt`, { index: i });
+      }
+      times[i] = t;
+    }
+    const cutoff = startOfDay(now) - (await this.retentionDays(agent.tenantId)) * DAY_MS;
+    const keep: number[] = [];
+    for (let i = 0; i < events.length; i++) if (times[i]! >= cutoff) keep.push(i);
+    const expired = events.length - keep.length;
+    if (keep.length === 0) return { accepted: 0, duplicates: 0, expired };
+
+    const rows = await this.prepare(agent, events, times, keep);
+    await this.ensurePartitions(keep.map((i) => startOfDay(times[i]!)));
+    const inserted = await this.store(agent, rows);
+    for (const key of rows.snapshotKeys) this.remember(key);
+    return { accepted: inserted, duplicates: keep.length - inserted, expired };
+  }
+
+  private async prepare(agent: AgentIdentity, events: readonly AdmissionEvent[], times: readonly number[], keep: readonly number[]) {
+    const ev: unknown[] = [];
+    const contributions: unknown[] = [];
+    const snapshots = new Map<string, { k: string; canonical: string; dy: number }>();
+    const snapshotKeys: string[] = [];
+    for (const i of keep) {
+      const e = events[i]!;
+      const t = times[i]!;
+      const day = startOfDay(t);
+      let hash: string | null = null;
+      if (e.snapshot) {
+        const s = prepareSnapshot(e.snapshot);
+        hash = s.hash;
+        const key = `${agent.tenantId}:${s.hash}:${day}`;
+        snapshotKeys.push(key);
+        if (!this.knownSnapshots.has(key)) {
+          const seen = snapshots.get(s.hash);
+          if (!seen) snapshots.set(s.hash, { k: s.kind, canonical: s.canonical, dy: day });
+          else if (seen.dy < day) seen.dy = day;
+        }
+      }
+      ev.push({
+        i,
+        id: e.eventId,
+        t: e.occurredAt,
+        ns: e.namespace ?? '',
+        k: e.kind,
+        av: e.apiVersion,
+        n: e.name,
+        uid: e.uid ?? null,
+        ru: e.requestUid ?? null,
+        ok: e.owner.kind,
+        on: e.owner.name,
+        op: e.operation,
+        dr: e.dryRun,
+        d: e.decision,
+        br: e.bundleRevision,
+        u: e.requestingUser.username,
+        g: e.requestingUser.groups ?? [],
+        im: e.images,
+        tm: terms(agent.clusterId, e),
+        f: e.findings,
+        h: hash,
+        hr: new Date(Math.floor(t / HOUR_MS) * HOUR_MS).toISOString(),
+        dy: new Date(day).toISOString(),
+      });
+      for (const key of rollupKeys(e)) contributions.push({ i, p: key.policyId, r: key.ruleId, d: key.decision });
+    }
+    const compressed = await Promise.all(
+      [...snapshots].map(async ([h, s]) => ({ h, k: s.k, b: (await compressSnapshot(s.canonical)).toString('base64'), n: Buffer.byteLength(s.canonical), dy: new Date(s.dy).toISOString() })),
+    );
+    return { events: JSON.stringify(ev), contributions: JSON.stringify(contributions), snapshots: JSON.stringify(compressed), snapshotKeys };
+  }
+
+  private async store(agent: AgentIdentity, rows: { events: string; contributions: string; snapshots: string }): Promise<number> {
+    const run = () =>
+      withTenant(this.prisma, agent.tenantId, async (tx) => {
+        const out = await tx.$queryRawUnsafe<Array<{ inserted: number }>>(INGEST_SQL, agent.tenantId, agent.clusterId, agent.cloudScopeId, rows.events, rows.contributions, rows.snapshots);
+        return Number(out[0]?.inserted ?? 0);
+      }, { timeoutMs: 30_000 });
+    try {
+      return await run();
+    } catch (err) {
+      // a partition dropped under our cache (retention shortened meanwhile): re-create and retry once
+      if (!isNoPartition(err)) throw err;
+      this.partitionDays.clear();
+      await this.ensurePartitions(JSON.parse(rows.events).map((e: { dy: string }) => Date.parse(e.dy)) as number[]);
+      return run();
+    }
+  }
+
+  private async ensurePartitions(days: readonly number[]): Promise<void> {
+    for (const day of new Set(days)) {
+      if (this.partitionDays.has(day)) continue;
+      // platform work (DDL) with the owner's connection, outside the tenant transaction
+      await this.prisma.$queryRawUnsafe('SELECT admission_events_ensure_partition($1::date)', new Date(day).toISOString().slice(0, 10));
+      this.partitionDays.add(day);
+    }
+  }
+
+  private async retentionDays(tenantId: string): Promise<number> {
+    const now = Date.now();
+    const cached = this.retention.get(tenantId);
+    if (cached && cached.until > now) return cached.days;
+    const tenant = await this.prisma.tenant.findUnique({ where: { id: tenantId }, select: { admissionRetentionDays: true } });
+    const days = tenant?.admissionRetentionDays ?? 30;
+    this.retention.set(tenantId, { days, until: now + RETENTION_CACHE_MS });
+    return days;
+  }
+
+  private remember(key: string): void {
+    if (this.knownSnapshots.size >= KNOWN_SNAPSHOTS_MAX) this.knownSnapshots.clear();
+    this.knownSnapshots.add(key);
+  }
+}
+
+/** Filter terms of the inventory's GIN index. */
+function terms(clusterId: string, e: AdmissionEvent): string[] {
+  const out = new Set<string>([`c:${clusterId}`, `n:${e.namespace ?? ''}`, `w:${e.owner.kind}/${e.owner.name}`]);
+  for (const image of e.images) out.add(`i:${image}`);
+  for (const f of e.findings) {
+    out.add(`p:${f.policyId}`);
+    out.add(`r:${f.ruleId}`);
+  }
+  return [...out];
+}
+
+export function startOfDay(ms: number): number {
+  return Math.floor(ms / DAY_MS) * DAY_MS;
+}
+
+function isNoPartition(err: unknown): boolean {
+  return /no partition of relation/.test(err instanceof Error ? err.message : String(err));
+}

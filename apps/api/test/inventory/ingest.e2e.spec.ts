@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
+import { after, before, describe, it } from 'node:test';
+import { MAX_BATCH_JSON_BYTES, MAX_BATCH_WIRE_BYTES } from '@portcullis/contracts';
+import { NO_DB_REASON, startApi, testDatabaseConfigured, type ApiHarness } from '../support/harness';
+import { admission, finding, podSnapshot, post, scopeWithCluster, upload, type TestCluster } from './support';
+
+describe('POST /agent/v1/admission-events', { skip: testDatabaseConfigured ? false : NO_DB_REASON }, () => {
+  let h: ApiHarness;
+  let tenantId: string;
+  let cluster: TestCluster;
+  let other: TestCluster;
+  const POLICY = randomUUID();
+
+  before(async () => {
+    h = await startApi();
+    const t = await h.onboard('Inventory ingest');
+    tenantId = t.tenantId;
+    cluster = await scopeWithCluster(h, t.ownerToken, '111111111111', 'ingest-a');
+    other = await scopeWithCluster(h, t.ownerToken, '222222222222', 'ingest-b');
+  });
+  after(async () => h?.close());
+
+  const counts = async () => {
+    const [events, rollup, workloads, snapshots, snapshotDays] = await Promise.all([
+      h.prisma.admissionEvent.count({ where: { tenantId } }),
+      h.prisma.admissionRollupHourly.aggregate({ where: { tenantId, policyId: '' }, _sum: { admissions: true } }),
+      h.prisma.admissionWorkloadDay.aggregate({ where: { tenantId }, _sum: { admissions: true } }),
+      h.prisma.admissionSnapshot.count({ where: { tenantId } }),
+      h.prisma.admissionSnapshotDay.aggregate({ where: { tenantId }, _sum: { admissions: true } }),
+    ]);
+    return { events, rollup: Number(rollup._sum.admissions ?? 0), workloads: Number(workloads._sum.admissions ?? 0), snapshots, snapshotDays: Number(snapshotDays._sum.admissions ?? 0) };
+  };
+
+  it('stores a gzipped batch once: a re-send inserts nothing and adds nothing to the rollups', async () => {
+    const before = await counts();
+    const events = [
+      admission({ decision: 'AUDITED', findings: [finding(POLICY, 'privilege-escalation'), finding(POLICY, 'resource-limits')], snapshot: podSnapshot('shop', 'web') }),
+      admission({ decision: 'AUDITED', findings: [finding(POLICY, 'privilege-escalation')], snapshot: podSnapshot('shop', 'web') }),
+      admission({ namespace: 'billing', owner: { kind: 'StatefulSet', name: 'db' }, decision: 'EXEMPTED', findings: [finding(POLICY, 'run-as-non-root', { exempted: true, exemptionId: 'ex-1' })] }),
+      admission({ namespace: undefined, kind: 'ClusterRole', apiVersion: 'rbac.authorization.k8s.io/v1', name: 'viewer', owner: { kind: 'ClusterRole', name: 'viewer' }, images: [] }),
+    ];
+    const first = await upload(h, cluster.token, events, { gzip: true });
+    assert.equal(first.status, 200, JSON.stringify(first.body));
+    assert.deepEqual(first.body, { accepted: 4, duplicates: 0, expired: 0 });
+    const stored = await counts();
+    // two replicas of one Deployment share one snapshot (volatile metadata is not part of it)
+    assert.deepEqual(
+      { events: stored.events - before.events, rollup: stored.rollup - before.rollup, snapshots: stored.snapshots - before.snapshots, snapshotDays: stored.snapshotDays - before.snapshotDays },
+      { events: 4, rollup: 4, snapshots: 1, snapshotDays: 2 },
+    );
+
+    const again = await upload(h, cluster.token, events, { gzip: true });
+    assert.equal(again.status, 200);
+    assert.deepEqual(again.body, { accepted: 0, duplicates: 4, expired: 0 });
+    // half old, half new: only the new ones count
+    const fresh = admission({ decision: 'AUDITED', findings: [finding(POLICY, 'resource-limits')] });
+    const mixed = await upload(h, cluster.token, [events[0], fresh]);
+    assert.deepEqual(mixed.body, { accepted: 1, duplicates: 1, expired: 0 });
+    const after = await counts();
+    assert.deepEqual({ ...after, events: after.events - 1, rollup: after.rollup - 1, workloads: after.workloads - 3 }, stored);
+
+    const rows = await h.prisma.admissionEvent.findMany({ where: { tenantId, clusterId: cluster.id }, select: { cloudScopeId: true, namespace: true } });
+    assert.ok(rows.every((r) => r.cloudScopeId === cluster.cloudScopeId));
+    assert.ok(rows.some((r) => r.namespace === ''), 'a cluster-scoped object is stored with namespace ""');
+  });
+
+  it('keeps per-policy and per-rule outcomes in the rollups', async () => {
+    const rows = await h.prisma.admissionRollupHourly.findMany({ where: { tenantId, policyId: POLICY, clusterId: cluster.id }, select: { ruleId: true, decision: true, admissions: true } });
+    const sum = (rule: string, decision: string) => rows.filter((r) => r.ruleId === rule && r.decision === decision).reduce((n, r) => n + Number(r.admissions), 0);
+    assert.equal(sum('', 'AUDITED'), 3); // three admissions had a non-exempted finding of the policy
+    assert.equal(sum('privilege-escalation', 'AUDITED'), 2);
+    assert.equal(sum('resource-limits', 'AUDITED'), 2);
+    assert.equal(sum('', 'EXEMPTED'), 1);
+    assert.equal(sum('run-as-non-root', 'EXEMPTED'), 1);
+  });
+
+  it('rejects a batch with an invalid event whole, naming its index', async () => {
+    const before = await counts();
+    const events = [admission(), admission(), admission({ decision: 'DENIED' }), admission()];
+    const res = await upload(h, cluster.token, events);
+    assert.equal(res.status, 400);
+    assert.equal(res.body.code, 'BAD_USER_INPUT');
+    assert.equal(res.body.index, 2);
+    assert.equal(res.body.field, 'events[2].decision');
+    assert.match(res.body.message, /events\[2\]\.decision: is DENIED but the findings make it ALLOWED/);
+    assert.match(res.body.message, /rejected whole/);
+    assert.deepEqual(await counts(), before);
+  });
+
+  it('rejects a batch in which an event claims another cluster, even one of the same tenant', async () => {
+    const before = await counts();
+    const res = await upload(h, cluster.token, [admission({ clusterId: cluster.id }), admission({ clusterId: other.id })]);
+    assert.equal(res.status, 403);
+    assert.equal(res.body.index, 1);
+    assert.equal(res.body.field, 'events[1].clusterId');
+    assert.match(res.body.message, new RegExp(`names cluster ${other.id}, but this credential belongs to cluster ${cluster.id}`));
+    assert.deepEqual(await counts(), before);
+    // the cluster is always the credential's: the same batch with the other token lands on the other cluster
+    const ok = await upload(h, other.token, [admission({ clusterId: other.id })]);
+    assert.equal(ok.status, 200);
+    assert.equal(await h.prisma.admissionEvent.count({ where: { tenantId, clusterId: other.id } }), 1);
+  });
+
+  it('rejects events from the future, and acknowledges events older than the retention without storing them', async () => {
+    const future = await upload(h, cluster.token, [admission(), admission({ occurredAt: new Date(Date.now() + 3_600_000).toISOString() })]);
+    assert.equal(future.status, 400);
+    assert.equal(future.body.index, 1);
+    assert.match(future.body.message, /events\[1\]\.occurredAt: .* in the future/);
+    const before = await counts();
+    const old = await upload(h, cluster.token, [admission({ occurredAt: new Date(Date.now() - 45 * 86_400_000).toISOString() })]);
+    assert.deepEqual(old.body, { accepted: 0, duplicates: 0, expired: 1 });
+    assert.deepEqual(await counts(), before);
+  });
+
+  it('bounds the body on the wire and after decompression (413), and refuses what is not JSON', async () => {
+    // a gzip bomb: a few KB on the wire, more than the JSON limit once inflated
+    const bomb = gzipSync(Buffer.concat([Buffer.from('{"events":["'), Buffer.alloc(MAX_BATCH_JSON_BYTES + 1024, 0x61), Buffer.from('"]}')]));
+    assert.ok(bomb.length < MAX_BATCH_WIRE_BYTES);
+    const inflated = await post(h, cluster.token, bomb, { 'Content-Encoding': 'gzip' });
+    assert.equal(inflated.status, 413);
+    assert.match(inflated.body.message, /decompresses to more than/);
+
+    const big = await post(h, cluster.token, Buffer.alloc(MAX_BATCH_WIRE_BYTES + 10, 0x20));
+    assert.equal(big.status, 413);
+    assert.equal(big.body.code, 'PAYLOAD_TOO_LARGE');
+
+    const notGzip = await post(h, cluster.token, '{"events":[]}', { 'Content-Encoding': 'gzip' });
+    assert.equal(notGzip.status, 400);
+    assert.match(notGzip.body.message, /not valid gzip/);
+
+    const notJson = await post(h, cluster.token, '{"events": [');
+    assert.equal(notJson.status, 400);
+    assert.match(notJson.body.message, /not valid JSON/);
+
+    const empty = await upload(h, cluster.token, []);
+    assert.equal(empty.status, 400);
+    assert.equal(empty.body.index, null);
+  });
+
+  it('needs the cluster credential', async () => {
+    const res = await post(h, undefined, JSON.stringify({ events: [admission()] }));
+    assert.equal(res.status, 401);
+    const user = await post(h, (await h.onboard()).ownerToken, JSON.stringify({ events: [admission()] }));
+    assert.equal(user.status, 401);
+  });
+});

@@ -1,0 +1,88 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
+import type { AdmissionEvent, Finding } from '@portcullis/contracts';
+import type { ApiHarness, GqlResult } from '../support/harness';
+
+export function data<T>(res: GqlResult<T>): T {
+  assert.equal(res.errors, undefined, JSON.stringify(res.errors));
+  return res.data as T;
+}
+
+export interface TestCluster {
+  readonly id: string;
+  readonly token: string;
+  readonly cloudScopeId: string;
+}
+
+/** A cloud scope (AWS account `account`) with one registered cluster, through GraphQL. */
+export async function scopeWithCluster(h: ApiHarness, ownerToken: string, account: string, name: string): Promise<TestCluster> {
+  const scope = data(await h.gql<{ createCloudScope: { id: string } }>(ownerToken, `mutation { createCloudScope(input: { provider: AWS_ACCOUNT, externalId: "${account}", displayName: "${name}" }) { id } }`)).createCloudScope;
+  return clusterIn(h, ownerToken, scope.id, name);
+}
+
+export async function clusterIn(h: ApiHarness, ownerToken: string, cloudScopeId: string, name: string): Promise<TestCluster> {
+  const reg = data(await h.gql<{ registerCluster: { cluster: { id: string }; agentToken: string } }>(
+    ownerToken,
+    `mutation($i: RegisterClusterInput!) { registerCluster(input: $i) { cluster { id } agentToken } }`,
+    { i: { cloudScopeId, name, distribution: 'EKS' } },
+  )).registerCluster;
+  return { id: reg.cluster.id, token: reg.agentToken, cloudScopeId };
+}
+
+export function finding(policyId: string, ruleId: string, overrides: Partial<Finding> = {}): Finding {
+  return {
+    policyId,
+    policyName: 'Default K8s misconfiguration rule',
+    action: 'AUDIT',
+    ruleId,
+    container: 'app',
+    path: 'spec.containers[0]',
+    message: `${ruleId} violated`,
+    exempted: false,
+    ...overrides,
+  };
+}
+
+export function podSnapshot(namespace: string, owner: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { generateName: `${owner}-`, name: `${owner}-${randomUUID().slice(0, 5)}`, uid: randomUUID(), namespace },
+    spec: { containers: [{ name: 'app', image: 'registry.example.com/app:1.0' }] },
+    ...overrides,
+  };
+}
+
+export function admission(overrides: Partial<AdmissionEvent> & Record<string, unknown> = {}): AdmissionEvent {
+  return {
+    eventId: randomUUID(),
+    occurredAt: new Date().toISOString(),
+    operation: 'CREATE',
+    dryRun: false,
+    kind: 'Pod',
+    apiVersion: 'v1',
+    namespace: 'shop',
+    name: 'web-7d9c5b6f4-x2x7q',
+    owner: { kind: 'Deployment', name: 'web' },
+    requestingUser: { username: 'system:serviceaccount:kube-system:replicaset-controller' },
+    images: ['registry.example.com/shop/web:1.4.0'],
+    decision: 'ALLOWED',
+    bundleRevision: 1,
+    findings: [],
+    ...overrides,
+  } as AdmissionEvent;
+}
+
+export function upload(h: ApiHarness, token: string, events: readonly unknown[], options: { gzip?: boolean } = {}) {
+  const body = JSON.stringify({ events });
+  return post(h, token, options.gzip ? gzipSync(body) : body, options.gzip ? { 'Content-Encoding': 'gzip' } : {});
+}
+
+/** The bytes exactly as given (superagent would JSON-encode a Buffer sent as application/json). */
+export function post(h: ApiHarness, token: string | undefined, body: Buffer | string, headers: Record<string, string> = {}) {
+  const req = h.http().post('/agent/v1/admission-events').set('Content-Type', 'application/json').serialize((b: unknown) => b as string);
+  if (token) req.set('Authorization', `Bearer ${token}`);
+  for (const [k, v] of Object.entries(headers)) req.set(k, v);
+  return req.send(body);
+}

@@ -2,6 +2,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import type { AppConfig } from '@portcullis/config';
 import { PlatformModule } from '@portcullis/platform';
 import { DistributionModule } from './distribution/distribution.module';
+import { InventoryModule } from './inventory/inventory.module';
 
 /**
  * The worker process: BullMQ processors, no HTTP. It shares the platform providers
@@ -12,7 +13,7 @@ export class WorkerModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: WorkerModule,
-      imports: [PlatformModule.forRoot(config, { serviceName: 'portcullis-worker' }), DistributionModule],
+      imports: [PlatformModule.forRoot(config, { serviceName: 'portcullis-worker' }), DistributionModule, InventoryModule],
     };
   }
 }

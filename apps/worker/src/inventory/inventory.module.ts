@@ -1,0 +1,5 @@
+import { Module } from '@nestjs/common';
+import { InventoryProcessor } from './inventory.processor';
+
+@Module({ providers: [InventoryProcessor] })
+export class InventoryModule {}

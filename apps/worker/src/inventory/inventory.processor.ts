@@ -1,0 +1,57 @@
+import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { Queue, Worker, type Job } from 'bullmq';
+import type { AppConfig } from '@portcullis/config';
+import type { PrismaClient } from '@portcullis/db';
+import { APP_CONFIG, CLOCK, LOGGER, PRISMA, REDIS, type Clock, type Logger } from '@portcullis/platform';
+import type { Redis } from 'ioredis';
+import { InventoryMaintenance, type MaintenanceResult } from './inventory-maintenance';
+
+export const INVENTORY_QUEUE = 'inventory';
+export const PARTITION_MAINTENANCE = 'partition-maintenance';
+/** Hourly: partitions exist a week ahead, so a missed run or two changes nothing. */
+export const PARTITION_MAINTENANCE_EVERY_MS = 3_600_000;
+
+/**
+ * The inventory queue: one repeatable job keeps daily partitions ahead and applies
+ * retention. BullMQ's job scheduler makes it run once per interval across any number
+ * of workers; the work itself is idempotent.
+ */
+@Injectable()
+export class InventoryProcessor implements OnModuleInit, OnModuleDestroy {
+  private worker: Worker | undefined;
+  private queue: Queue | undefined;
+  private connection: Redis | undefined;
+  private readonly maintenance: InventoryMaintenance;
+
+  constructor(
+    @Inject(PRISMA) prisma: PrismaClient,
+    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {
+    this.maintenance = new InventoryMaintenance(prisma);
+  }
+
+  async onModuleInit(): Promise<void> {
+    const connection = (this.connection = this.redis.duplicate({ maxRetriesPerRequest: null }));
+    this.queue = new Queue(INVENTORY_QUEUE, { connection: this.redis, prefix: this.config.redisPrefix });
+    // an `every` scheduler runs its first job at once: a fresh install gets its partitions at start
+    await this.queue.upsertJobScheduler(PARTITION_MAINTENANCE, { every: PARTITION_MAINTENANCE_EVERY_MS }, { name: PARTITION_MAINTENANCE, data: {} });
+    this.worker = new Worker(INVENTORY_QUEUE, (job) => this.process(job), { connection, prefix: this.config.redisPrefix, concurrency: 1, lockDuration: 300_000 });
+    this.worker.on('failed', (job, err) => this.logger.error({ err, jobId: job?.id, name: job?.name }, 'inventory job failed'));
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.worker?.close();
+    await this.queue?.close();
+    await this.connection?.quit().catch(() => undefined);
+  }
+
+  async process(job: Job): Promise<MaintenanceResult> {
+    if (job.name !== PARTITION_MAINTENANCE) throw new Error(`unknown inventory job "${job.name}"`);
+    const result = await this.maintenance.run(this.clock.now());
+    this.logger.info({ ...result }, 'inventory maintenance done');
+    return result;
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * Partitions of the admission inventory: created ahead by the worker's repeatable job,
+ * dropped once older than the longest tenant retention; shorter tenant retentions
+ * delete rows inside the partitions that stay.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import type { INestApplicationContext } from '@nestjs/common';
+import { loadConfig } from '@portcullis/config';
+import { createPrismaClient, type PrismaClient } from '@portcullis/db';
+import { TenantOnboarding } from '@portcullis/tenants';
+import { InventoryMaintenance } from '../src/inventory/inventory-maintenance';
+import { startWorker } from './worker-harness';
+
+const testDb = process.env['TEST_DATABASE_URL'];
+const DAY = 86_400_000;
+const today = () => Math.floor(Date.now() / DAY) * DAY;
+const partition = (ms: number) => `admission_events_p${new Date(ms).toISOString().slice(0, 10).replace(/-/g, '')}`;
+
+describe('inventory partitions and retention', { skip: testDb ? false : 'TEST_DATABASE_URL is not set: run through `npm test`' }, () => {
+  let prisma: PrismaClient;
+
+  before(() => {
+    prisma = createPrismaClient({ databaseUrl: testDb!, poolSize: 2 });
+  });
+  after(async () => prisma?.$disconnect());
+
+  async function tenant(retentionDays: number): Promise<{ tenantId: string; clusterId: string; scopeId: string }> {
+    const tenantId = randomUUID();
+    await new TenantOnboarding(prisma).create({ tenantId, ownerObjectId: randomUUID(), name: `retention ${retentionDays}`, operator: 'test' });
+    await prisma.tenant.update({ where: { id: tenantId }, data: { admissionRetentionDays: retentionDays } });
+    return { tenantId, clusterId: randomUUID(), scopeId: randomUUID() };
+  }
+
+  async function insertEvent(t: { tenantId: string; clusterId: string; scopeId: string }, at: number): Promise<void> {
+    const day = new Date(Math.floor(at / DAY) * DAY);
+    // one transaction: a worker of another test file cannot drop the partition between the two
+    await prisma.$transaction(async (tx) => {
+      await tx.$queryRawUnsafe('SELECT admission_events_ensure_partition($1::date)', new Date(at).toISOString().slice(0, 10));
+      await tx.admissionEvent.create({
+      data: {
+        tenantId: t.tenantId, occurredAt: new Date(at), eventId: randomUUID(), clusterId: t.clusterId, cloudScopeId: t.scopeId, namespace: 'ns', kind: 'Pod',
+        apiVersion: 'v1', name: 'p', ownerKind: 'Deployment', ownerName: 'web', operation: 'CREATE', dryRun: false, decision: 'ALLOWED', username: 'u',
+        userGroups: [], images: [], terms: [], findings: [],
+        },
+      });
+    });
+    await prisma.admissionWorkloadDay.create({
+      data: { tenantId: t.tenantId, policyId: '', day, clusterId: t.clusterId, namespace: 'ns', ownerKind: 'Deployment', ownerName: 'web', ruleId: '', decision: 'ALLOWED', cloudScopeId: t.scopeId, admissions: 1, lastAt: new Date(at) },
+    });
+  }
+
+  const eventDays = async (tenantId: string) =>
+    (await prisma.admissionEvent.findMany({ where: { tenantId }, select: { occurredAt: true }, orderBy: { occurredAt: 'asc' } })).map((e) => Math.round((today() + 3_600_000 - e.occurredAt.getTime()) / DAY)); // events are at 01:00 of their day
+
+  it('drops partitions older than the longest retention and deletes older rows of shorter-retention tenants', async () => {
+    const short = await tenant(10);
+    const long = await tenant(30);
+    const offsets = [40, 35, 20, 15, 5, 0];
+    for (const t of [short, long]) for (const d of offsets) await insertEvent(t, today() - d * DAY + 3_600_000);
+
+    const maintenance = new InventoryMaintenance(prisma);
+    await maintenance.run(new Date());
+    const partitions = await maintenance.partitions();
+    for (const d of [40, 35]) {
+      // (a worker started by another test file may have dropped it first)
+      assert.ok(!partitions.includes(partition(today() - d * DAY)), `partition of ${d} days ago is dropped`);
+    }
+    for (let d = -1; d <= 7; d++) assert.ok(partitions.includes(partition(today() + d * DAY)), `partition of day ${d} exists`);
+    assert.ok(partitions.includes(partition(today() - 20 * DAY)));
+
+    assert.deepEqual(await eventDays(short.tenantId), [5, 0]);
+    assert.deepEqual(await eventDays(long.tenantId), [20, 15, 5, 0]);
+    const rollupDays = async (tenantId: string) => (await prisma.admissionWorkloadDay.count({ where: { tenantId } }));
+    assert.equal(await rollupDays(short.tenantId), 2);
+    assert.equal(await rollupDays(long.tenantId), 4);
+
+    // idempotent: a second run finds nothing to do
+    const again = await maintenance.run(new Date());
+    assert.deepEqual({ ...again, rollupRowsDeleted: 0 }, { partitionsCreated: [], partitionsDropped: [], eventsDeleted: 0, rollupRowsDeleted: 0, snapshotsDeleted: 0 });
+    assert.deepEqual(await eventDays(short.tenantId), [5, 0]);
+  });
+
+  it('the worker runs maintenance as a repeatable BullMQ job and creates the partitions ahead', async () => {
+    const ahead = partition(today() + 7 * DAY);
+    await prisma.$executeRawUnsafe(`DROP TABLE IF EXISTS "${ahead}"`);
+    const config = loadConfig({ ...process.env, DATABASE_URL: testDb });
+    const worker: INestApplicationContext = await startWorker(config);
+    try {
+      const maintenance = new InventoryMaintenance(prisma);
+      const deadline = Date.now() + 30_000;
+      while (!(await maintenance.partitions()).includes(ahead)) {
+        assert.ok(Date.now() < deadline, `${ahead} was not created by the worker`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    } finally {
+      await worker.close();
+    }
+  });
+});

@@ -36,8 +36,10 @@ export class InventoryProcessor implements OnModuleInit, OnModuleDestroy {
   async onModuleInit(): Promise<void> {
     const connection = (this.connection = this.redis.duplicate({ maxRetriesPerRequest: null }));
     this.queue = new Queue(INVENTORY_QUEUE, { connection: this.redis, prefix: this.config.redisPrefix });
-    // an `every` scheduler runs its first job at once: a fresh install gets its partitions at start
     await this.queue.upsertJobScheduler(PARTITION_MAINTENANCE, { every: PARTITION_MAINTENANCE_EVERY_MS }, { name: PARTITION_MAINTENANCE, data: {} });
+    // the scheduler keeps its hourly rhythm across restarts; a starting worker also runs one
+    // pass at once, so a fresh install (or one down for days) has its partitions right away
+    await this.queue.add(PARTITION_MAINTENANCE, {}, { removeOnComplete: true, removeOnFail: 100 });
     this.worker = new Worker(INVENTORY_QUEUE, (job) => this.process(job), { connection, prefix: this.config.redisPrefix, concurrency: 1, lockDuration: 300_000 });
     this.worker.on('failed', (job, err) => this.logger.error({ err, jobId: job?.id, name: job?.name }, 'inventory job failed'));
   }

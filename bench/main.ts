@@ -10,7 +10,9 @@ export interface BenchScenario {
 export const SCENARIOS: Readonly<Record<string, () => BenchScenario>> = {
   engine: () => require('./engine') as BenchScenario,
   fanout: () => require('./fanout') as BenchScenario,
+  ingest: () => require('./ingest') as BenchScenario,
   propagation: () => require('./propagation') as BenchScenario,
+  report: () => require('./report') as BenchScenario,
   webhook: () => require('./webhook') as BenchScenario,
 };
 

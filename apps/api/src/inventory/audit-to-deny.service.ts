@@ -26,8 +26,8 @@ interface GroupRow {
 
 /**
  * What switching a policy to Block would have denied, from the per-workload daily
- * rollup only (never raw events): one grouping-sets pass for totals, trend, cluster,
- * namespace and workload breakdowns, one for rules.
+ * rollup only (never raw events): one pass for totals, trend, cluster, namespace and
+ * workload breakdowns, one for rules.
  */
 @Injectable()
 export class AuditToDenyService {
@@ -56,23 +56,35 @@ export class AuditToDenyService {
   private async fromRollups(tx: TenantTx, principal: Principal, meta: ReportMeta): Promise<AuditToDenyReport> {
     const where = Prisma.sql`policy_id = ${meta.policyId} AND day >= ${meta.from} AND day < ${meta.to}
       AND decision IN ('AUDITED', 'DENIED') AND ${readableScopes(principal)}`;
-    const wkey = Prisma.raw(`cluster_id::text || '/' || namespace || '/' || owner_kind || '/' || owner_name`);
+    // no DISTINCT anywhere: w is one row per workload and day, wl one row per workload
     const groups = await tx.$queryRaw<GroupRow[]>`
-      WITH w AS (
-        SELECT day, cluster_id, namespace, owner_kind, owner_name, ${wkey} AS wk, sum(admissions) AS adm, max(last_at) AS last_at
+      WITH w AS MATERIALIZED (
+        SELECT day, cluster_id, namespace, owner_kind, owner_name, sum(admissions) AS adm, max(last_at) AS last_at
         FROM admission_workload_days WHERE ${where} AND rule_id = ''
         GROUP BY day, cluster_id, namespace, owner_kind, owner_name
+      ), wl AS MATERIALIZED (
+        SELECT cluster_id, namespace, owner_kind, owner_name, sum(adm) AS adm, coalesce(sum(adm) FILTER (WHERE day >= ${meta.readyFrom}), 0) AS recent, max(last_at) AS last_at
+        FROM w GROUP BY cluster_id, namespace, owner_kind, owner_name
       )
-      SELECT GROUPING(day) AS g_day, GROUPING(cluster_id) AS g_cluster, GROUPING(namespace) AS g_namespace, GROUPING(owner_name) AS g_workload,
-             day, cluster_id, namespace, owner_kind, owner_name, sum(adm)::int AS admissions,
-             coalesce(sum(adm) FILTER (WHERE day >= ${meta.readyFrom}), 0)::int AS recent,
-             count(DISTINCT wk)::int AS workloads, max(last_at) AS last_at
-      FROM w
-      GROUP BY GROUPING SETS ((), (day), (cluster_id), (namespace), (cluster_id, namespace, owner_kind, owner_name))`;
+      SELECT 1 AS g_day, 1 AS g_cluster, 1 AS g_namespace, 1 AS g_workload, NULL::timestamptz AS day, NULL::uuid AS cluster_id, NULL AS namespace, NULL AS owner_kind, NULL AS owner_name,
+             coalesce(sum(adm), 0)::int AS admissions, 0 AS recent, count(*)::int AS workloads, max(last_at) AS last_at FROM wl
+      UNION ALL
+      SELECT 0, 1, 1, 1, day, NULL, NULL, NULL, NULL, sum(adm)::int, 0, count(*)::int, max(last_at) FROM w GROUP BY day
+      UNION ALL
+      SELECT 1, 0, 1, 1, NULL, cluster_id, NULL, NULL, NULL, sum(adm)::int, 0, count(*)::int, max(last_at) FROM wl GROUP BY cluster_id
+      UNION ALL
+      SELECT 1, 1, 0, 1, NULL, NULL, namespace, NULL, NULL, sum(adm)::int, 0, count(*)::int, max(last_at) FROM wl GROUP BY namespace
+      UNION ALL
+      SELECT 1, 0, 0, 0, NULL, cluster_id, namespace, owner_kind, owner_name, adm::int, recent::int, 1, last_at FROM wl`;
     const rules = await tx.$queryRaw<Array<{ rule_id: string; cluster_id: string | null; namespace: string | null; owner_kind: string | null; owner_name: string | null; admissions: number; workloads: number }>>`
-      SELECT rule_id, cluster_id, namespace, owner_kind, owner_name, sum(admissions)::int AS admissions, count(DISTINCT ${wkey})::int AS workloads
-      FROM admission_workload_days WHERE ${where} AND rule_id <> ''
-      GROUP BY GROUPING SETS ((rule_id), (rule_id, cluster_id, namespace, owner_kind, owner_name))`;
+      WITH wr AS MATERIALIZED (
+        SELECT rule_id, cluster_id, namespace, owner_kind, owner_name, sum(admissions) AS adm
+        FROM admission_workload_days WHERE ${where} AND rule_id <> ''
+        GROUP BY rule_id, cluster_id, namespace, owner_kind, owner_name
+      )
+      SELECT rule_id, NULL::uuid AS cluster_id, NULL AS namespace, NULL AS owner_kind, NULL AS owner_name, sum(adm)::int AS admissions, count(*)::int AS workloads FROM wr GROUP BY rule_id
+      UNION ALL
+      SELECT rule_id, cluster_id, namespace, owner_kind, owner_name, adm::int, 1 FROM wr`;
 
     const total = groups.find((g) => g.g_day && g.g_cluster && g.g_namespace && g.g_workload);
     const byDay = new Map(groups.filter((g) => !g.g_day).map((g) => [g.day!.getTime(), g]));

@@ -1,0 +1,167 @@
+/**
+ * `npm run bench -- report [events]`: 10 million admissions over 30 days from 2,000
+ * workloads in 50 namespaces (10 clusters), generated with generate_series straight
+ * into admission_events, the rollups built from those events with the ingest's
+ * semantics, and 100,000 distinct snapshots (50 versions per workload). Then
+ * auditToDenyReport over 30 days through GraphQL (p95 of 30 calls) and
+ * simulatePolicy of the current policy over every snapshot of the window.
+ */
+import { Client } from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { gzipSync } from 'node:zlib';
+import { prepareSnapshot } from '../apps/api/src/inventory/snapshot-codec';
+import { startApi } from '../apps/api/test/support/harness';
+import { benchPod, benchWorkloads } from './support/admissions';
+import { benchDatabase, percentile, tenantWithClusters } from './support/stack';
+
+const DAY = 86_400_000;
+const DAYS = 30;
+const WORKLOADS = 2000;
+const VERSIONS = 50;
+
+export async function run(args: readonly string[]): Promise<Record<string, unknown>> {
+  const total = Number(args[0] ?? 10_000_000);
+  const { config, prisma } = await benchDatabase('portcullis_bench_report');
+  const { tenantId, cloudScopeId, clusterIds } = await tenantWithClusters(prisma, 10);
+  const policy = await prisma.policy.findFirstOrThrow({ where: { tenantId, isDefault: true, type: 'MISCONFIGURATION' } });
+  // the workloads' findings are what the default policy finds in their pods
+  await prisma.policyRule.updateMany({ where: { policyId: policy.id }, data: { enabled: false } });
+  await prisma.policyRule.updateMany({ where: { policyId: policy.id, ruleId: { in: ['resource-limits', 'privileged-container', 'run-as-non-root', 'read-only-root-filesystem', 'host-namespaces'] } }, data: { enabled: true } });
+  const workloads = benchWorkloads(WORKLOADS, 50, VERSIONS);
+  const db = new Client({ connectionString: config.databaseUrl });
+  await db.connect();
+  const timings: Record<string, number> = {};
+  const timed = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
+    const t0 = Date.now();
+    const out = await work();
+    timings[name] = Math.round((Date.now() - t0) / 100) / 10;
+    return out;
+  };
+  try {
+    const today = Math.floor(Date.now() / DAY) * DAY;
+    const start = today - (DAYS - 1) * DAY;
+    const end = Date.now() - 60_000;
+    for (let d = 0; d < DAYS; d++) await db.query('SELECT admission_events_ensure_partition($1::date)', [new Date(start + d * DAY).toISOString().slice(0, 10)]);
+
+    // 100,000 distinct snapshots, stored as ingest stores them (canonical JSON, SHA-256, gzip)
+    const hashes: string[][] = [];
+    await timed('snapshotsSeconds', async () => {
+      const lines: string[] = [];
+      for (let w = 0; w < WORKLOADS; w++) {
+        hashes.push([]);
+        for (let v = 0; v < VERSIONS; v++) {
+          const s = prepareSnapshot(benchPod(workloads[w]!, v));
+          hashes[w]!.push(s.hash);
+          lines.push(`${tenantId}\t\\\\x${s.hash}\tPod\t\\\\x${gzipSync(s.canonical).toString('hex')}\t${s.canonical.length}\t${new Date(today).toISOString()}`);
+        }
+      }
+      await copy(db, 'COPY admission_snapshots (tenant_id, hash, kind, body, json_bytes, last_seen_day) FROM STDIN', `${lines.join('\n')}\n`);
+    });
+    await db.query(`CREATE TEMP TABLE bench_w (w int PRIMARY KEY, cluster uuid, ns text, name text, findings jsonb, decision text, hashes text[])`);
+    await copy(db, 'COPY bench_w FROM STDIN', workloads.map((wl, w) => {
+      const findings = JSON.stringify(wl.rules.map((ruleId) => ({ policyId: policy.id, policyName: policy.name, action: 'AUDIT', ruleId, container: 'app', path: 'spec.containers[0]', message: `container app breaks ${ruleId}`, exempted: false })));
+      return [w, clusterIds[w % clusterIds.length], wl.namespace, wl.name, findings.replace(/\\/g, '\\\\'), wl.rules.length ? 'AUDITED' : 'ALLOWED', `{${hashes[w]!.join(',')}}`].join('\t');
+    }).join('\n') + '\n');
+
+    // the events: workload n % 2000, evenly spread over the window, version moving with time
+    const chunk = 1_000_000;
+    await timed('eventsSeconds', async () => {
+      for (let from = 0; from < total; from += chunk) {
+        await db.query(`
+          INSERT INTO admission_events (tenant_id, occurred_at, event_id, cluster_id, cloud_scope_id, namespace, kind, api_version, name, owner_kind, owner_name,
+            operation, dry_run, decision, bundle_revision, username, user_groups, images, terms, findings, snapshot_hash)
+          SELECT $1::uuid, to_timestamp(($2::float8 + n::float8 * $3::float8) / 1000), gen_random_uuid(), b.cluster, $4::uuid, b.ns, 'Pod', 'v1', '', 'Deployment', b.name,
+            'CREATE', false, b.decision, 7, 'system:serviceaccount:kube-system:replicaset-controller', '{}', ARRAY['registry.example.com/' || b.name], '{}', b.findings,
+            decode(b.hashes[1 + (n::bigint * ${VERSIONS} / $5::bigint)::int], 'hex')
+          FROM generate_series($6::bigint, $7::bigint) AS n JOIN bench_w b ON b.w = n % ${WORKLOADS}`,
+          [tenantId, start, (end - start) / total, cloudScopeId, total, from, Math.min(total, from + chunk) - 1]);
+      }
+    });
+
+    // rollups from the events, with the ingest's semantics (every finding here is a non-exempted Audit one)
+    await timed('rollupsSeconds', async () => {
+      await db.query(`SET work_mem = '256MB'`);
+      await db.query(`
+        INSERT INTO admission_rollups_hourly (tenant_id, hour, cluster_id, namespace, policy_id, rule_id, decision, cloud_scope_id, admissions)
+        SELECT tenant_id, date_trunc('hour', occurred_at, 'UTC'), cluster_id, namespace, p, r, d, cloud_scope_id, count(*)
+        FROM admission_events e CROSS JOIN LATERAL (
+          SELECT '' AS p, '' AS r, e.decision AS d
+          UNION ALL SELECT $2::text, '', 'AUDITED' WHERE jsonb_array_length(e.findings) > 0
+          UNION ALL SELECT $2::text, f->>'ruleId', 'AUDITED' FROM jsonb_array_elements(e.findings) f) k
+        WHERE tenant_id = $1 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8`, [tenantId, policy.id]);
+      await db.query(`
+        INSERT INTO admission_workload_days (tenant_id, policy_id, day, cluster_id, namespace, owner_kind, owner_name, rule_id, decision, cloud_scope_id, admissions, last_at)
+        SELECT tenant_id, p, date_trunc('day', occurred_at, 'UTC'), cluster_id, namespace, owner_kind, owner_name, r, d, cloud_scope_id, count(*), max(occurred_at)
+        FROM admission_events e CROSS JOIN LATERAL (
+          SELECT '' AS p, '' AS r, e.decision AS d
+          UNION ALL SELECT $2::text, '', 'AUDITED' WHERE jsonb_array_length(e.findings) > 0
+          UNION ALL SELECT $2::text, f->>'ruleId', 'AUDITED' FROM jsonb_array_elements(e.findings) f) k
+        WHERE tenant_id = $1 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10`, [tenantId, policy.id]);
+      await db.query(`
+        INSERT INTO admission_snapshot_days (tenant_id, day, cluster_id, namespace, owner_kind, owner_name, snapshot_hash, cloud_scope_id, admissions, last_at)
+        SELECT tenant_id, date_trunc('day', occurred_at, 'UTC'), cluster_id, namespace, owner_kind, owner_name, snapshot_hash, cloud_scope_id, count(*), max(occurred_at)
+        FROM admission_events WHERE tenant_id = $1 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8`, [tenantId]);
+      await db.query('VACUUM ANALYZE admission_rollups_hourly, admission_workload_days, admission_snapshot_days, admission_snapshots');
+    });
+
+    const api = await startApi({ DATABASE_URL: config.databaseUrl, REDIS_PREFIX: config.redisPrefix, BUNDLE_SIGNING_KEYS_DIR: config.bundles.signingKeysDir, LOG_LEVEL: 'error' });
+    try {
+      const ownerId = (await prisma.roleAssignment.findFirstOrThrow({ where: { tenantId, role: 'OWNER' } })).principalId;
+      const token = await api.token(tenantId, ownerId, 'bench');
+      const query = `query($p: ID!) { auditToDenyReport(policyId: $p, days: ${DAYS}) { wouldDenyAdmissions wouldDenyWorkloads byRule { key admissions workloads }
+        byNamespace { key admissions workloads } byCluster { key admissions workloads } byWorkload { name admissions lastViolationAt rules }
+        dailyTrend { day admissions workloads } readiness { ready exemptionsNeeded suggestedExemptions { name admissions } } } }`;
+      const times: number[] = [];
+      let report: { wouldDenyAdmissions: number; wouldDenyWorkloads: number } | undefined;
+      for (let i = 0; i < 33; i++) {
+        const t0 = process.hrtime.bigint();
+        const res = await api.gql<{ auditToDenyReport: { wouldDenyAdmissions: number; wouldDenyWorkloads: number } }>(token, query, { p: policy.id });
+        if (res.errors) throw new Error(JSON.stringify(res.errors));
+        if (i >= 3) times.push(Number(process.hrtime.bigint() - t0) / 1e6); // three warm-up calls
+        report = res.data!.auditToDenyReport;
+      }
+      times.sort((a, b) => a - b);
+      const simTimes: number[] = [];
+      let sim: { snapshotsEvaluated: number; flipCount: number; report: { wouldDenyAdmissions: number } } | undefined;
+      for (let i = 0; i < 3; i++) {
+        const t0 = process.hrtime.bigint();
+        const res = await api.gql<{ simulatePolicy: NonNullable<typeof sim> }>(token, `query($d: PolicyDraftInput!) { simulatePolicy(draft: $d, days: ${DAYS}) { snapshotsEvaluated flipCount report { wouldDenyAdmissions wouldDenyWorkloads } } }`, { d: { policyId: policy.id } });
+        if (res.errors) throw new Error(JSON.stringify(res.errors));
+        simTimes.push(Number(process.hrtime.bigint() - t0) / 1e9);
+        sim = res.data!.simulatePolicy;
+      }
+      simTimes.sort((a, b) => a - b);
+      const [{ n: events }] = (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM admission_events')).rows as [{ n: number }];
+      return {
+        events,
+        days: DAYS,
+        workloads: WORKLOADS,
+        namespaces: 50,
+        p50Ms: Math.round(percentile(times, 50)),
+        p95Ms: Math.round(percentile(times, 95)),
+        simulateSeconds: Math.round(simTimes[1]! * 100) / 100,
+        simulateSecondsAll: simTimes.map((s) => Math.round(s * 100) / 100),
+        snapshotsEvaluated: sim!.snapshotsEvaluated,
+        simulateFlips: sim!.flipCount,
+        wouldDenyAdmissions: report!.wouldDenyAdmissions,
+        simulatedWouldDenyAdmissions: sim!.report.wouldDenyAdmissions,
+        wouldDenyWorkloads: report!.wouldDenyWorkloads,
+        generation: timings,
+      };
+    } finally {
+      await api.close();
+    }
+  } finally {
+    await db.end();
+    await prisma.$disconnect();
+  }
+}
+
+function copy(db: Client, sql: string, text: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const stream = db.query(copyFrom(sql));
+    stream.on('error', reject);
+    stream.on('finish', () => resolve());
+    stream.end(Buffer.from(text));
+  });
+}

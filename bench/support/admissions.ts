@@ -1,0 +1,81 @@
+import { randomUUID } from 'node:crypto';
+import type { AdmissionEvent, Finding } from '@portcullis/contracts';
+
+/** Workloads and admissions shaped like a real fleet: Deployments with replicas, a few violations each. */
+export interface BenchWorkload {
+  readonly namespace: string;
+  readonly name: string;
+  /** Rules this workload's pod spec breaks (audit mode). */
+  readonly rules: readonly string[];
+  /** Distinct pod specs (image versions) it is admitted with. */
+  readonly versions: number;
+}
+
+const RULES = ['resource-limits', 'privileged-container', 'run-as-non-root', 'read-only-root-filesystem', 'host-namespaces'];
+
+export function benchWorkloads(count: number, namespaces: number, versions = 1): BenchWorkload[] {
+  return Array.from({ length: count }, (_, i) => ({
+    namespace: `ns-${i % namespaces}`,
+    name: `app-${i}`,
+    // about a third comply, the rest break one to three rules
+    rules: i % 3 === 0 ? [] : RULES.filter((_, r) => (i + r) % 4 === 0 || r === i % RULES.length).slice(0, 1 + (i % 3)),
+    versions,
+  }));
+}
+
+/** The pod spec a workload version is admitted with; what breaks which rule mirrors `rules`. */
+export function benchPod(w: BenchWorkload, version: number): Record<string, unknown> {
+  const broken = new Set(w.rules);
+  const container: Record<string, unknown> = {
+    name: 'app',
+    image: `registry.example.com/${w.name}:1.${version}`,
+    ...(broken.has('resource-limits') ? {} : { resources: { limits: { cpu: '500m', memory: '256Mi' } } }),
+    securityContext: {
+      allowPrivilegeEscalation: false,
+      privileged: broken.has('privileged-container'),
+      readOnlyRootFilesystem: !broken.has('read-only-root-filesystem'),
+      ...(broken.has('run-as-non-root') ? { runAsUser: 0 } : { runAsNonRoot: true, runAsUser: 10001 }),
+      capabilities: { drop: ['ALL'] },
+    },
+  };
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { generateName: `${w.name}-`, namespace: w.namespace, labels: { app: w.name } },
+    spec: { automountServiceAccountToken: false, ...(broken.has('host-namespaces') ? { hostNetwork: true } : {}), containers: [container] },
+  };
+}
+
+export function benchFindings(policyId: string, w: BenchWorkload): Finding[] {
+  return w.rules.map((ruleId) => ({
+    policyId,
+    policyName: 'Default K8s misconfiguration rule',
+    action: 'AUDIT',
+    ruleId,
+    container: 'app',
+    path: 'spec.containers[0]',
+    message: `container app breaks ${ruleId}`,
+    exempted: false,
+  }));
+}
+
+export function benchEvent(policyId: string, w: BenchWorkload, at: Date, version: number): AdmissionEvent {
+  const findings = benchFindings(policyId, w);
+  return {
+    eventId: randomUUID(),
+    occurredAt: at.toISOString(),
+    operation: 'CREATE',
+    dryRun: false,
+    kind: 'Pod',
+    apiVersion: 'v1',
+    namespace: w.namespace,
+    name: '',
+    owner: { kind: 'Deployment', name: w.name },
+    requestingUser: { username: 'system:serviceaccount:kube-system:replicaset-controller', groups: ['system:serviceaccounts'] },
+    images: [`registry.example.com/${w.name}:1.${version}`],
+    decision: findings.length ? 'AUDITED' : 'ALLOWED',
+    bundleRevision: 7,
+    findings,
+    snapshot: benchPod(w, version),
+  };
+}

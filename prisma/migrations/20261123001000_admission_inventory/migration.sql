@@ -61,6 +61,9 @@ BEGIN
 END
 $$;
 
+-- Rollup keys compare byte-wise (COLLATE "C"): the upserts and group-bys of every
+-- ingested batch compare them, and a locale-aware comparison costs several times more.
+
 -- Admission counts per hour. policy_id = '' is the admission itself (counted once),
 -- rule_id = '' one policy's outcome on it, both set one rule's outcome. decision is the
 -- event's decision on the admission row, and on policy and rule rows the outcome of
@@ -70,28 +73,28 @@ CREATE TABLE admission_rollups_hourly (
   tenant_id      uuid NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
   hour           timestamptz(3) NOT NULL,
   cluster_id     uuid NOT NULL,
-  namespace      text NOT NULL,
-  policy_id      text NOT NULL,
-  rule_id        text NOT NULL,
-  decision       text NOT NULL,
+  namespace      text COLLATE "C" NOT NULL,
+  policy_id      text COLLATE "C" NOT NULL,
+  rule_id        text COLLATE "C" NOT NULL,
+  decision       text COLLATE "C" NOT NULL,
   cloud_scope_id uuid NOT NULL,
   admissions     bigint NOT NULL,
   PRIMARY KEY (tenant_id, hour, cluster_id, namespace, policy_id, rule_id, decision)
 );
 CREATE INDEX admission_rollups_hourly_policy_idx ON admission_rollups_hourly (tenant_id, policy_id, hour);
 
--- The same per workload (owner) and UTC day: distinct workloads, per-workload
--- breakdowns and last violations without reading events.
+-- The policy and rule rows of the same, per workload (owner) and UTC day: distinct
+-- workloads, per-workload breakdowns and last violations without reading events.
 CREATE TABLE admission_workload_days (
   tenant_id      uuid NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
-  policy_id      text NOT NULL,
+  policy_id      text COLLATE "C" NOT NULL,
   day            timestamptz(3) NOT NULL,
   cluster_id     uuid NOT NULL,
-  namespace      text NOT NULL,
-  owner_kind     text NOT NULL,
-  owner_name     text NOT NULL,
-  rule_id        text NOT NULL,
-  decision       text NOT NULL,
+  namespace      text COLLATE "C" NOT NULL,
+  owner_kind     text COLLATE "C" NOT NULL,
+  owner_name     text COLLATE "C" NOT NULL,
+  rule_id        text COLLATE "C" NOT NULL,
+  decision       text COLLATE "C" NOT NULL,
   cloud_scope_id uuid NOT NULL,
   admissions     bigint NOT NULL,
   last_at        timestamptz(3) NOT NULL,
@@ -117,9 +120,9 @@ CREATE TABLE admission_snapshot_days (
   tenant_id      uuid NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
   day            timestamptz(3) NOT NULL,
   cluster_id     uuid NOT NULL,
-  namespace      text NOT NULL,
-  owner_kind     text NOT NULL,
-  owner_name     text NOT NULL,
+  namespace      text COLLATE "C" NOT NULL,
+  owner_kind     text COLLATE "C" NOT NULL,
+  owner_name     text COLLATE "C" NOT NULL,
   snapshot_hash  bytea NOT NULL,
   cloud_scope_id uuid NOT NULL,
   admissions     bigint NOT NULL,

@@ -79,16 +79,18 @@ export class AdmissionEventIngestor {
     return { accepted: inserted, duplicates: keep.length - inserted, expired };
   }
 
-  private async prepare(agent: AgentIdentity, events: readonly AdmissionEvent[], times: readonly number[], keep: readonly number[]) {
-    const ev: unknown[] = [];
-    const contributions: unknown[] = [];
+  private async prepare(agent: AgentIdentity, events: readonly AdmissionEvent[], times: readonly number[], keep: readonly number[]): Promise<PreparedBatch> {
+    const cols: string[][] = Array.from({ length: EVENT_COLUMNS }, () => new Array<string>(keep.length));
+    const contributions: string[][] = [[], [], [], []];
     const snapshots = new Map<string, { k: string; canonical: string; dy: number }>();
     const snapshotKeys: string[] = [];
-    for (const i of keep) {
+    const days: number[] = [];
+    keep.forEach((i, row) => {
       const e = events[i]!;
       const t = times[i]!;
       const day = startOfDay(t);
-      let hash: string | null = null;
+      days.push(day);
+      let hash = '';
       if (e.snapshot) {
         const s = prepareSnapshot(e.snapshot);
         hash = s.hash;
@@ -100,43 +102,29 @@ export class AdmissionEventIngestor {
           else if (seen.dy < day) seen.dy = day;
         }
       }
-      ev.push({
-        i,
-        id: e.eventId,
-        t: e.occurredAt,
-        ns: e.namespace ?? '',
-        k: e.kind,
-        av: e.apiVersion,
-        n: e.name,
-        uid: e.uid ?? null,
-        ru: e.requestUid ?? null,
-        ok: e.owner.kind,
-        on: e.owner.name,
-        op: e.operation,
-        dr: e.dryRun,
-        d: e.decision,
-        br: e.bundleRevision,
-        u: e.requestingUser.username,
-        g: e.requestingUser.groups ?? [],
-        im: e.images,
-        tm: terms(agent.clusterId, e),
-        f: e.findings,
-        h: hash,
-        hr: new Date(Math.floor(t / HOUR_MS) * HOUR_MS).toISOString(),
-        dy: new Date(day).toISOString(),
-      });
-      for (const key of rollupKeys(e)) contributions.push({ i, p: key.policyId, r: key.ruleId, d: key.decision });
-    }
-    const compressed = await Promise.all(
-      [...snapshots].map(async ([h, s]) => ({ h, k: s.k, b: (await compressSnapshot(s.canonical)).toString('base64'), n: Buffer.byteLength(s.canonical), dy: new Date(s.dy).toISOString() })),
-    );
-    return { events: JSON.stringify(ev), contributions: JSON.stringify(contributions), snapshots: JSON.stringify(compressed), snapshotKeys };
+      const values = [
+        String(i), e.eventId, e.occurredAt, e.namespace ?? '', e.kind, e.apiVersion, e.name, e.uid ?? '', e.requestUid ?? '', e.owner.kind, e.owner.name,
+        e.operation, String(e.dryRun), e.decision, String(e.bundleRevision ?? -1), e.requestingUser.username, arrayLiteral(e.requestingUser.groups ?? []),
+        arrayLiteral(e.images), arrayLiteral(terms(agent.clusterId, e)), JSON.stringify(e.findings), hash,
+        new Date(Math.floor(t / HOUR_MS) * HOUR_MS).toISOString(), new Date(day).toISOString(),
+      ];
+      for (let c = 0; c < EVENT_COLUMNS; c++) cols[c]![row] = values[c]!;
+      for (const key of rollupKeys(e)) {
+        contributions[0]!.push(String(i));
+        contributions[1]!.push(key.policyId);
+        contributions[2]!.push(key.ruleId);
+        contributions[3]!.push(key.decision);
+      }
+    });
+    const stored = await Promise.all([...snapshots].map(async ([h, s]) => [h, s.k, (await compressSnapshot(s.canonical)).toString('base64'), String(Buffer.byteLength(s.canonical)), new Date(s.dy).toISOString()]));
+    const snapshotCols = Array.from({ length: 5 }, (_, c) => stored.map((r) => r[c]!));
+    return { params: [...cols, ...contributions, ...snapshotCols], snapshotKeys, days };
   }
 
-  private async store(agent: AgentIdentity, rows: { events: string; contributions: string; snapshots: string }): Promise<number> {
+  private async store(agent: AgentIdentity, batch: PreparedBatch): Promise<number> {
     const run = () =>
       withTenant(this.prisma, agent.tenantId, async (tx) => {
-        const out = await tx.$queryRawUnsafe<Array<{ inserted: number }>>(INGEST_SQL, agent.tenantId, agent.clusterId, agent.cloudScopeId, rows.events, rows.contributions, rows.snapshots);
+        const out = await tx.$queryRawUnsafe<Array<{ inserted: number }>>(INGEST_SQL, agent.tenantId, agent.clusterId, agent.cloudScopeId, ...batch.params);
         return Number(out[0]?.inserted ?? 0);
       }, { timeoutMs: 30_000 });
     try {
@@ -145,7 +133,7 @@ export class AdmissionEventIngestor {
       // a partition dropped under our cache (retention shortened meanwhile): re-create and retry once
       if (!isNoPartition(err)) throw err;
       this.partitionDays.clear();
-      await this.ensurePartitions(JSON.parse(rows.events).map((e: { dy: string }) => Date.parse(e.dy)) as number[]);
+      await this.ensurePartitions(batch.days);
       return run();
     }
   }
@@ -173,6 +161,20 @@ export class AdmissionEventIngestor {
     if (this.knownSnapshots.size >= KNOWN_SNAPSHOTS_MAX) this.knownSnapshots.clear();
     this.knownSnapshots.add(key);
   }
+}
+
+interface PreparedBatch {
+  /** The statement's array parameters after tenant, cluster and scope. */
+  readonly params: string[][];
+  readonly snapshotKeys: readonly string[];
+  readonly days: readonly number[];
+}
+
+const EVENT_COLUMNS = 23;
+
+/** A PostgreSQL array literal of text values. */
+function arrayLiteral(values: readonly string[]): string {
+  return `{${values.map((v) => `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`).join(',')}}`;
 }
 
 /** Filter terms of the inventory's GIN index. */

@@ -42,6 +42,8 @@ export class AuditToDenyService {
     const w = reportWindow(this.clock.now(), args.days, args.readyAfterDays);
     return this.db.run(principal, async (tx) => {
       const policy = await this.visiblePolicy(tx, principal, policyId);
+      // the report aggregates ~100k rollup rows per policy and month: in memory, not spilled to disk
+      await tx.$executeRawUnsafe("SET LOCAL work_mem = '64MB'");
       const meta: ReportMeta = { policyId, policyName: policy.name, action: policy.action, ...w, readyAfterDays: args.readyAfterDays, workloadLimit: args.workloadLimit };
       return this.fromRollups(tx, principal, meta);
     });

@@ -5,7 +5,7 @@ import { CLOCK, DomainError, PRISMA, forbidden, type Clock } from '@portcullis/p
 import type { AgentIdentity } from '../agent/agent-auth.guard';
 import { INGEST_SQL } from './ingest-sql';
 import { rollupKeys } from './rollup-keys';
-import { compressSnapshot, prepareSnapshot } from './snapshot-codec';
+import { SnapshotHasher, compressSnapshot } from './snapshot-codec';
 
 export interface IngestResult {
   /** Events stored by this upload. */
@@ -34,6 +34,7 @@ const RETENTION_CACHE_MS = 60_000;
 export class AdmissionEventIngestor {
   private readonly partitionDays = new Set<number>();
   private readonly knownSnapshots = new Set<string>();
+  private readonly hasher = new SnapshotHasher();
   private readonly retention = new Map<string, { days: number; until: number }>();
 
   constructor(
@@ -82,7 +83,7 @@ export class AdmissionEventIngestor {
   private async prepare(agent: AgentIdentity, events: readonly AdmissionEvent[], times: readonly number[], keep: readonly number[]): Promise<PreparedBatch> {
     const cols: string[][] = Array.from({ length: EVENT_COLUMNS }, () => new Array<string>(keep.length));
     const contributions: string[][] = [[], [], [], []];
-    const snapshots = new Map<string, { k: string; canonical: string; dy: number }>();
+    const snapshots = new Map<string, { k: string; canonical: () => string; dy: number }>();
     const snapshotKeys: string[] = [];
     const days: number[] = [];
     keep.forEach((i, row) => {
@@ -92,7 +93,7 @@ export class AdmissionEventIngestor {
       days.push(day);
       let hash = '';
       if (e.snapshot) {
-        const s = prepareSnapshot(e.snapshot);
+        const s = snapshotHash(this.hasher, e.snapshot, i);
         hash = s.hash;
         const key = `${agent.tenantId}:${s.hash}:${day}`;
         snapshotKeys.push(key);
@@ -116,7 +117,12 @@ export class AdmissionEventIngestor {
         contributions[3]!.push(key.decision);
       }
     });
-    const stored = await Promise.all([...snapshots].map(async ([h, s]) => [h, s.k, (await compressSnapshot(s.canonical)).toString('base64'), String(Buffer.byteLength(s.canonical)), new Date(s.dy).toISOString()]));
+    const stored = await Promise.all(
+      [...snapshots].map(async ([h, s]) => {
+        const canonical = s.canonical();
+        return [h, s.k, (await compressSnapshot(canonical)).toString('base64'), String(Buffer.byteLength(canonical)), new Date(s.dy).toISOString()];
+      }),
+    );
     const snapshotCols = Array.from({ length: 5 }, (_, c) => stored.map((r) => r[c]!));
     return { params: [...cols, ...contributions, ...snapshotCols], snapshotKeys, days };
   }
@@ -175,6 +181,16 @@ const EVENT_COLUMNS = 23;
 /** A PostgreSQL array literal of text values. */
 function arrayLiteral(values: readonly string[]): string {
   return `{${values.map((v) => `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`).join(',')}}`;
+}
+
+/** A snapshot that is not I-JSON (a lone surrogate) cannot be hashed canonically: the batch is refused. */
+function snapshotHash(hasher: SnapshotHasher, snapshot: Readonly<Record<string, unknown>>, index: number): ReturnType<SnapshotHasher['hash']> {
+  try {
+    return hasher.hash(snapshot);
+  } catch (err) {
+    const detail = err instanceof Error ? err.message.replace(/^\$/, 'snapshot') : String(err);
+    throw new DomainError('BAD_USER_INPUT', `events[${index}].snapshot: cannot be stored (${detail}); the batch was rejected whole, nothing was stored`, `events[${index}].snapshot`, { index });
+  }
 }
 
 /** Filter terms of the inventory's GIN index. */

@@ -21,16 +21,47 @@ export interface PreparedSnapshot {
  * canonical JSON and its SHA-256.
  */
 export function prepareSnapshot(snapshot: Readonly<Record<string, unknown>>): PreparedSnapshot {
+  return canonicalOf(stripVolatile(snapshot), snapshot);
+}
+
+function stripVolatile(snapshot: Readonly<Record<string, unknown>>): Record<string, unknown> {
   const meta = snapshot['metadata'];
-  let object: Record<string, unknown> = snapshot as Record<string, unknown>;
-  if (typeof meta === 'object' && meta !== null && !Array.isArray(meta)) {
-    const m = { ...(meta as Record<string, unknown>) };
-    for (const key of VOLATILE_METADATA) delete m[key];
-    if (typeof m['generateName'] === 'string' && m['generateName'] !== '') delete m['name'];
-    object = { ...snapshot, metadata: m };
-  }
+  if (typeof meta !== 'object' || meta === null || Array.isArray(meta)) return snapshot as Record<string, unknown>;
+  const m = { ...(meta as Record<string, unknown>) };
+  for (const key of VOLATILE_METADATA) delete m[key];
+  if (typeof m['generateName'] === 'string' && m['generateName'] !== '') delete m['name'];
+  return { ...snapshot, metadata: m };
+}
+
+function canonicalOf(object: Record<string, unknown>, snapshot: Readonly<Record<string, unknown>>): PreparedSnapshot {
   const canonical = canonicalJson(object);
   return { hash: createHash('sha256').update(canonical).digest('hex'), kind: typeof snapshot['kind'] === 'string' ? snapshot['kind'] : '', canonical };
+}
+
+/**
+ * Content hashes of snapshots seen recently. Canonical JSON (in JS) costs several times
+ * what the native JSON.stringify does, and agents send the same pod spec for every
+ * replica and restart; so the SHA-256 of the plain serialisation finds a snapshot seen
+ * before, and canonical JSON is only built for new ones. Bounded: cleared when full.
+ */
+export class SnapshotHasher {
+  private readonly seen = new Map<string, { readonly hash: string; readonly kind: string }>();
+
+  constructor(private readonly capacity = 50_000) {}
+
+  /** The content hash and kind; `canonical()` builds the canonical JSON when it is needed (to store it). */
+  hash(snapshot: Readonly<Record<string, unknown>>): { readonly hash: string; readonly kind: string; canonical(): string } {
+    const object = stripVolatile(snapshot);
+    const key = createHash('sha256').update(JSON.stringify(object)).digest('base64');
+    let known = this.seen.get(key);
+    let prepared: PreparedSnapshot | undefined;
+    if (!known) {
+      prepared = canonicalOf(object, snapshot);
+      if (this.seen.size >= this.capacity) this.seen.clear();
+      this.seen.set(key, (known = { hash: prepared.hash, kind: prepared.kind }));
+    }
+    return { hash: known.hash, kind: known.kind, canonical: () => (prepared ??= canonicalOf(object, snapshot)).canonical };
+  }
 }
 
 export function compressSnapshot(canonical: string): Promise<Buffer> {

@@ -112,6 +112,14 @@ describe('POST /agent/v1/admission-events', { skip: testDatabaseConfigured ? fal
     assert.equal(await h.prisma.admissionEvent.count({ where: { tenantId, clusterId: other.id } }), 1);
   });
 
+  it('refuses a snapshot that is not I-JSON (lone surrogate), naming the event', async () => {
+    const body = JSON.stringify({ events: [admission(), admission({ snapshot: podSnapshot('shop', 'web') })] }).replace('registry.example.com/app:1.0', 'bad\\ud800');
+    const res = await post(h, cluster.token, body);
+    assert.equal(res.status, 400, JSON.stringify(res.body));
+    assert.equal(res.body.index, 1);
+    assert.match(res.body.message, /events\[1\]\.snapshot: cannot be stored/);
+  });
+
   it('rejects events from the future, and acknowledges events older than the retention without storing them', async () => {
     const future = await upload(h, cluster.token, [admission(), admission({ occurredAt: new Date(Date.now() + 3_600_000).toISOString() })]);
     assert.equal(future.status, 400);

@@ -74,6 +74,7 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
     const latencies: number[] = [];
     let next = 0;
     const started = process.hrtime.bigint();
+    const cpuBefore = process.cpuUsage();
     await Promise.all(
       Array.from({ length: inFlight }, async () => {
         while (next < batches.length) {
@@ -86,6 +87,8 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
       }),
     );
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const cpu = process.cpuUsage(cpuBefore);
+    const cpuSeconds = (cpu.user + cpu.system) / 1e6;
     const stored = await prisma.admissionEvent.count({ where: { tenantId } });
     if (stored !== total + BATCH) throw new Error(`stored ${stored} events, expected ${total + BATCH}`);
 
@@ -140,6 +143,9 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
       eventsPerSecond,
       copyEventsPerSecond,
       copyRatio: Math.round((eventsPerSecond / copyEventsPerSecond) * 1000) / 1000,
+      // CPU of this process (API and the bench's HTTP client) during the timed run: what contention does not distort
+      processCpuSeconds: Math.round(cpuSeconds * 100) / 100,
+      eventsPerProcessCpuSecond: Math.round(total / cpuSeconds),
       batchP50Ms: Math.round(percentile(latencies, 50)),
       batchP99Ms: Math.round(percentile(latencies, 99)),
       queryableMaxMs: Math.round(Math.max(...queryable)),

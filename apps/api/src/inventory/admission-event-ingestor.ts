@@ -1,8 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { validateAdmissionEventBatch, type AdmissionEvent } from '@portcullis/contracts';
-import { withTenant, type PrismaClient } from '@portcullis/db';
+import type { PrismaClient } from '@portcullis/db';
 import { CLOCK, DomainError, PRISMA, forbidden, type Clock } from '@portcullis/platform';
 import type { AgentIdentity } from '../agent/agent-auth.guard';
+import { IngestPool } from './ingest-pool';
 import { INGEST_SQL } from './ingest-sql';
 import { rollupKeys } from './rollup-keys';
 import { SnapshotHasher, compressSnapshot } from './snapshot-codec';
@@ -40,6 +41,7 @@ export class AdmissionEventIngestor {
   constructor(
     @Inject(PRISMA) private readonly prisma: PrismaClient,
     @Inject(CLOCK) private readonly clock: Clock,
+    private readonly pool: IngestPool,
   ) {}
 
   async ingest(agent: AgentIdentity, body: unknown): Promise<IngestResult> {
@@ -129,10 +131,10 @@ export class AdmissionEventIngestor {
 
   private async store(agent: AgentIdentity, batch: PreparedBatch): Promise<number> {
     const run = () =>
-      withTenant(this.prisma, agent.tenantId, async (tx) => {
-        const out = await tx.$queryRawUnsafe<Array<{ inserted: number }>>(INGEST_SQL, agent.tenantId, agent.clusterId, agent.cloudScopeId, ...batch.params);
-        return Number(out[0]?.inserted ?? 0);
-      }, { timeoutMs: 30_000 });
+      this.pool.inTenant(agent.tenantId, async (client) => {
+        const out = await client.query<{ inserted: number }>(INGEST_SQL, [agent.tenantId, agent.clusterId, agent.cloudScopeId, ...batch.params]);
+        return Number(out.rows[0]?.inserted ?? 0);
+      });
     try {
       return await run();
     } catch (err) {

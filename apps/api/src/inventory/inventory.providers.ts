@@ -2,9 +2,10 @@ import { AdmissionEventIngestor } from './admission-event-ingestor';
 import { AdmissionEventsController } from './admission-events.controller';
 import { AdmissionInventoryService } from './admission-inventory.service';
 import { AuditToDenyService } from './audit-to-deny.service';
+import { IngestPool } from './ingest-pool';
 import { InventoryResolver } from './inventory.resolver';
 import { PolicySimulatorService } from './policy-simulator.service';
 
 /** The admission inventory's part of the API, composed by ApiModule. */
 export const INVENTORY_CONTROLLERS = [AdmissionEventsController];
-export const INVENTORY_PROVIDERS = [AdmissionEventIngestor, AdmissionInventoryService, AuditToDenyService, PolicySimulatorService, InventoryResolver];
+export const INVENTORY_PROVIDERS = [IngestPool, AdmissionEventIngestor, AdmissionInventoryService, AuditToDenyService, PolicySimulatorService, InventoryResolver];

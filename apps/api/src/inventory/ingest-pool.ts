@@ -1,0 +1,43 @@
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { Pool, type PoolClient } from 'pg';
+import type { AppConfig } from '@portcullis/config';
+import { APP_CONFIG } from '@portcullis/platform';
+
+/**
+ * A plain `pg` pool for the ingest statement only: its ~35 array parameters cost
+ * noticeably more through Prisma's raw-query layer, and ingest is the API's hot path.
+ * Same tenant binding as withTenant: the transaction drops to portcullis_app and sets
+ * app.tenant_id, so row-level security confines it to the agent's tenant.
+ */
+@Injectable()
+export class IngestPool implements OnApplicationShutdown {
+  private readonly pool: Pool;
+
+  constructor(@Inject(APP_CONFIG) config: AppConfig) {
+    this.pool = new Pool({ connectionString: config.databaseUrl, max: 6, idleTimeoutMillis: 30_000 });
+    this.pool.on('error', () => undefined); // an idle client's connection dropped: the pool replaces it
+  }
+
+  async inTenant<T>(tenantId: string, work: (client: PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    let broken = false;
+    try {
+      await client.query('BEGIN');
+      await client.query("SELECT set_config('role', 'portcullis_app', true), set_config('app.tenant_id', $1, true)", [tenantId]);
+      const out = await work(client);
+      await client.query('COMMIT');
+      return out;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {
+        broken = true;
+      });
+      throw err;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.pool.end();
+  }
+}

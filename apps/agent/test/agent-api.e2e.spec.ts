@@ -1,8 +1,8 @@
 /**
  * The agent against the real API and worker: register a cluster, start the agent with
  * the returned credential, switch the default policy to BLOCK, the agent picks up the
- * new revision through the long poll, a review is denied, and the API knows which
- * revision the agent enforces.
+ * new revision through the long poll, a review is denied, the API knows which
+ * revision the agent enforces, and the admission events arrive in the API's inventory.
  */
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
@@ -42,7 +42,7 @@ describe('agent e2e with the real API and worker', { skip: testDatabaseConfigure
     clusterId = reg.data!.registerCluster.cluster.id;
     const jwks = (await h.http().get('/.well-known/jwks.json').expect(200)).body as { keys: [] };
     tls = testTls();
-    const env = agentEnv({ dir: tempDir(), apiUrl, token: reg.data!.registerCluster.agentToken, jwks, tls, clusterId, extra: { PORTCULLIS_BUNDLE_WAIT_SECONDS: '10' } });
+    const env = agentEnv({ dir: tempDir(), apiUrl, token: reg.data!.registerCluster.agentToken, jwks, tls, clusterId, extra: { PORTCULLIS_BUNDLE_WAIT_SECONDS: '10', PORTCULLIS_EVENT_FLUSH_INTERVAL_MS: '200' } });
     agent = new Agent(loadAgentConfig(env), memoryLogger().log);
     running = await agent.start();
   });
@@ -76,5 +76,38 @@ describe('agent e2e with the real API and worker', { skip: testDatabaseConfigure
       const c = await h.prisma.cluster.findUniqueOrThrow({ where: { id: clusterId }, select: { appliedRevision: true, agentVersion: true } });
       return c.appliedRevision === 2 && c.agentVersion === '0.1.0';
     });
+  });
+
+  it('the admission events arrive at the API: queryable in the inventory with decision, revision and findings', async () => {
+    interface Node {
+      decision: string;
+      bundleRevision: number | null;
+      clusterId: string;
+      namespace: string | null;
+      name: string;
+      kind: string;
+      images: string[];
+      hasSnapshot: boolean;
+      findings: Array<{ ruleId: string; action: string; container: string | null }>;
+    }
+    let nodes: Node[] = [];
+    await eventually('both admissions in the inventory', async () => {
+      const res = await h.gql<{ admissionEvents: { edges: Array<{ node: Node }> } }>(
+        owner,
+        `{ admissionEvents(first: 10, filter: { clusterId: "${clusterId}", namespace: "shop" }) { edges { node { decision bundleRevision clusterId namespace name kind images hasSnapshot findings { ruleId action container } } } } }`,
+      );
+      assert.equal(res.errors, undefined, JSON.stringify(res.errors));
+      nodes = res.data!.admissionEvents.edges.map((e) => e.node);
+      return nodes.length >= 2;
+    }, 30_000);
+    const byRevision = new Map(nodes.map((n) => [n.bundleRevision, n]));
+    const audited = byRevision.get(1)!;
+    const denied = byRevision.get(2)!;
+    assert.equal(nodes.length, 2, 'each admission recorded once');
+    assert.deepEqual({ d: audited.decision, k: audited.kind, n: audited.name, c: audited.clusterId }, { d: 'AUDITED', k: 'Pod', n: 'web', c: clusterId });
+    assert.equal(denied.decision, 'DENIED');
+    assert.deepEqual(denied.images, ['ghcr.io/acme/web:1.4.2']);
+    assert.ok(denied.hasSnapshot, 'the evaluated pod was recorded for simulation');
+    assert.ok(denied.findings.some((f) => f.ruleId === 'privileged-container' && f.action === 'BLOCK' && f.container === 'web'), JSON.stringify(denied.findings));
   });
 });

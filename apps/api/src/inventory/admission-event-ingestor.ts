@@ -4,7 +4,7 @@ import type { PrismaClient } from '@portcullis/db';
 import { CLOCK, DomainError, PRISMA, forbidden, type Clock } from '@portcullis/platform';
 import type { AgentIdentity } from '../agent/agent-auth.guard';
 import { IngestPool } from './ingest-pool';
-import { INGEST_SQL } from './ingest-sql';
+import { INGEST_SQL, INGEST_STATEMENT } from './ingest-sql';
 import { rollupKeys } from './rollup-keys';
 import { SnapshotHasher, compressSnapshot } from './snapshot-codec';
 
@@ -76,24 +76,25 @@ export class AdmissionEventIngestor {
     if (keep.length === 0) return { accepted: 0, duplicates: 0, expired };
 
     const rows = await this.prepare(agent, events, times, keep);
-    await this.ensurePartitions(keep.map((i) => startOfDay(times[i]!)));
+    await this.ensurePartitions(rows.days);
     const inserted = await this.store(agent, rows);
     for (const key of rows.snapshotKeys) this.remember(key);
     return { accepted: inserted, duplicates: keep.length - inserted, expired };
   }
 
   private async prepare(agent: AgentIdentity, events: readonly AdmissionEvent[], times: readonly number[], keep: readonly number[]): Promise<PreparedBatch> {
-    const cols: string[][] = Array.from({ length: EVENT_COLUMNS }, () => new Array<string>(keep.length));
-    const contributions: string[][] = [[], [], [], []];
+    const rows = new Array<EventRow>(keep.length);
+    const contributions: ContributionRow[] = [];
     const snapshots = new Map<string, { k: string; canonical: () => string; dy: number }>();
     const snapshotKeys: string[] = [];
-    const days: number[] = [];
-    keep.forEach((i, row) => {
+    const days = new Set<number>();
+    for (let row = 0; row < keep.length; row++) {
+      const i = keep[row]!;
       const e = events[i]!;
       const t = times[i]!;
       const day = startOfDay(t);
-      days.push(day);
-      let hash = '';
+      days.add(day);
+      let hash: string | null = null;
       if (e.snapshot) {
         const s = snapshotHash(this.hasher, e.snapshot, i);
         hash = s.hash;
@@ -105,34 +106,47 @@ export class AdmissionEventIngestor {
           else if (seen.dy < day) seen.dy = day;
         }
       }
-      const values = [
-        String(i), e.eventId, e.occurredAt, e.namespace ?? '', e.kind, e.apiVersion, e.name, e.uid ?? '', e.requestUid ?? '', e.owner.kind, e.owner.name,
-        e.operation, String(e.dryRun), e.decision, String(e.bundleRevision ?? -1), e.requestingUser.username, arrayLiteral(e.requestingUser.groups ?? []),
-        arrayLiteral(e.images), arrayLiteral(terms(agent.clusterId, e)), JSON.stringify(e.findings), hash,
-        new Date(Math.floor(t / HOUR_MS) * HOUR_MS).toISOString(), new Date(day).toISOString(),
-      ];
-      for (let c = 0; c < EVENT_COLUMNS; c++) cols[c]![row] = values[c]!;
-      for (const key of rollupKeys(e)) {
-        contributions[0]!.push(String(i));
-        contributions[1]!.push(key.policyId);
-        contributions[2]!.push(key.ruleId);
-        contributions[3]!.push(key.decision);
-      }
-    });
+      rows[row] = {
+        i,
+        id: e.eventId,
+        t: e.occurredAt,
+        ns: e.namespace ?? '',
+        k: e.kind,
+        av: e.apiVersion,
+        n: e.name,
+        uid: e.uid ?? null,
+        ru: e.requestUid ?? null,
+        ok: e.owner.kind,
+        on: e.owner.name,
+        op: e.operation,
+        dr: e.dryRun,
+        d: e.decision,
+        br: e.bundleRevision ?? null,
+        u: e.requestingUser.username,
+        g: e.requestingUser.groups ?? [],
+        im: e.images,
+        tm: terms(agent.clusterId, e),
+        f: e.findings,
+        h: hash,
+        hr: isoOf(Math.floor(t / HOUR_MS) * HOUR_MS),
+        dy: isoOf(day),
+      };
+      for (const key of rollupKeys(e)) contributions.push({ i, p: key.policyId, r: key.ruleId, d: key.decision });
+    }
     const stored = await Promise.all(
-      [...snapshots].map(async ([h, s]) => {
+      [...snapshots].map(async ([h, s]): Promise<SnapshotRow> => {
         const canonical = s.canonical();
-        return [h, s.k, (await compressSnapshot(canonical)).toString('base64'), String(Buffer.byteLength(canonical)), new Date(s.dy).toISOString()];
+        return { h, k: s.k, b: (await compressSnapshot(canonical)).toString('base64'), n: Buffer.byteLength(canonical), dy: isoOf(s.dy) };
       }),
     );
-    const snapshotCols = Array.from({ length: 5 }, (_, c) => stored.map((r) => r[c]!));
-    return { params: [...cols, ...contributions, ...snapshotCols], snapshotKeys, days };
+    return { params: [jsonParam(rows), jsonParam(contributions), jsonParam(stored)], snapshotKeys, days: [...days] };
   }
 
   private async store(agent: AgentIdentity, batch: PreparedBatch): Promise<number> {
     const run = () =>
       this.pool.inTenant(agent.tenantId, async (client) => {
-        const out = await client.query<{ inserted: number }>(INGEST_SQL, [agent.tenantId, agent.clusterId, agent.cloudScopeId, ...batch.params]);
+        // named: each pooled connection parses and plans the statement once, not per batch
+        const out = await client.query<{ inserted: number }>({ name: INGEST_STATEMENT, text: INGEST_SQL, values: [agent.tenantId, agent.clusterId, agent.cloudScopeId, ...batch.params] });
         return Number(out.rows[0]?.inserted ?? 0);
       });
     try {
@@ -172,18 +186,78 @@ export class AdmissionEventIngestor {
 }
 
 interface PreparedBatch {
-  /** The statement's array parameters after tenant, cluster and scope. */
-  readonly params: string[][];
+  /** The statement's JSON parameters after tenant, cluster and scope: events, rollup keys, new snapshots. */
+  readonly params: readonly string[];
   readonly snapshotKeys: readonly string[];
   readonly days: readonly number[];
 }
 
-const EVENT_COLUMNS = 23;
-
-/** A PostgreSQL array literal of text values. */
-function arrayLiteral(values: readonly string[]): string {
-  return `{${values.map((v) => `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`).join(',')}}`;
+/** One event as the statement's json_to_recordset reads it (keys are its column names). */
+interface EventRow {
+  readonly i: number;
+  readonly id: string;
+  readonly t: string;
+  readonly ns: string;
+  readonly k: string;
+  readonly av: string;
+  readonly n: string;
+  readonly uid: string | null;
+  readonly ru: string | null;
+  readonly ok: string;
+  readonly on: string;
+  readonly op: string;
+  readonly dr: boolean;
+  readonly d: string;
+  readonly br: number | null;
+  readonly u: string;
+  readonly g: readonly string[];
+  readonly im: readonly string[];
+  readonly tm: readonly string[];
+  readonly f: unknown;
+  readonly h: string | null;
+  readonly hr: string;
+  readonly dy: string;
 }
+
+interface ContributionRow {
+  readonly i: number;
+  readonly p: string;
+  readonly r: string;
+  readonly d: string;
+}
+
+interface SnapshotRow {
+  readonly h: string;
+  readonly k: string;
+  readonly b: string;
+  readonly n: number;
+  readonly dy: string;
+}
+
+/** ISO strings of the hours and days events fall on: a handful of distinct values per batch. */
+const isoCache = new Map<number, string>();
+function isoOf(ms: number): string {
+  let iso = isoCache.get(ms);
+  if (iso === undefined) {
+    if (isoCache.size >= 10_000) isoCache.clear();
+    isoCache.set(ms, (iso = new Date(ms).toISOString()));
+  }
+  return iso;
+}
+
+/**
+ * JSON text for a json parameter. JSON.stringify escapes a lone surrogate as \udXXX,
+ * which PostgreSQL's json refuses when it converts the value to text; such strings are
+ * made well-formed (U+FFFD), as the UTF-8 encoding of a text parameter would.
+ * A literal backslash followed by "ud8.." in the text only takes the slow path.
+ */
+function jsonParam(value: unknown): string {
+  const json = JSON.stringify(value);
+  return LONE_SURROGATE_ESCAPE.test(json) ? JSON.stringify(value, (_k, v: unknown) => (typeof v === 'string' ? v.replace(LONE_SURROGATE, '\ufffd') : v)) : json;
+}
+
+const LONE_SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
 /** A snapshot that is not I-JSON (a lone surrogate) cannot be hashed canonically: the batch is refused. */
 function snapshotHash(hasher: SnapshotHasher, snapshot: Readonly<Record<string, unknown>>, index: number): ReturnType<SnapshotHasher['hash']> {

@@ -35,7 +35,7 @@ export async function readBatchBody(req: Request, limits: BodyLimits = BATCH_BOD
   let json: Buffer;
   if (encoding === 'gzip') {
     try {
-      json = await gunzipAsync(wire, { maxOutputLength: limits.jsonBytes });
+      json = await gunzipAsync(wire, { maxOutputLength: limits.jsonBytes, chunkSize: inflateChunkSize(wire.length, limits.jsonBytes) });
     } catch (err) {
       if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
         throw payloadTooLarge(`the request body decompresses to more than ${limits.jsonBytes} bytes of JSON; send smaller batches`);
@@ -51,6 +51,16 @@ export async function readBatchBody(req: Request, limits: BodyLimits = BATCH_BOD
   } catch (err) {
     throw badInput('(body)', `the request body is not valid JSON: ${(err as Error).message}`);
   }
+}
+
+/**
+ * Output chunk size for inflating a body of `wireBytes`: agents' JSON compresses ~20:1, and
+ * with zlib's default 16 KiB chunks a batch took ~40 hops between the thread pool and the
+ * event loop, each through the stream machinery (measured: 4x the CPU of inflating in one
+ * or two chunks). Bounded, since each chunk is allocated whole.
+ */
+export function inflateChunkSize(wireBytes: number, jsonBytes: number): number {
+  return Math.max(64 * 1024, Math.min(wireBytes * 32, jsonBytes, 4 * 1024 * 1024));
 }
 
 /** The body, or undefined when it exceeds `limit`. */

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
-import { gunzipSync, gzip } from 'node:zlib';
+import { hash as digestOf } from 'node:crypto';
+import { gunzipSync, gzip, gzipSync } from 'node:zlib';
 import { promisify } from 'node:util';
 import { canonicalJson } from '@portcullis/bundle';
 
@@ -35,7 +35,7 @@ function stripVolatile(snapshot: Readonly<Record<string, unknown>>): Record<stri
 
 function canonicalOf(object: Record<string, unknown>, snapshot: Readonly<Record<string, unknown>>): PreparedSnapshot {
   const canonical = canonicalJson(object);
-  return { hash: createHash('sha256').update(canonical).digest('hex'), kind: typeof snapshot['kind'] === 'string' ? snapshot['kind'] : '', canonical };
+  return { hash: digestOf('sha256', canonical, 'hex'), kind: typeof snapshot['kind'] === 'string' ? snapshot['kind'] : '', canonical };
 }
 
 /**
@@ -52,7 +52,7 @@ export class SnapshotHasher {
   /** The content hash and kind; `canonical()` builds the canonical JSON when it is needed (to store it). */
   hash(snapshot: Readonly<Record<string, unknown>>): { readonly hash: string; readonly kind: string; canonical(): string } {
     const object = stripVolatile(snapshot);
-    const key = createHash('sha256').update(JSON.stringify(object)).digest('base64');
+    const key = digestOf('sha256', JSON.stringify(object), 'base64');
     let known = this.seen.get(key);
     let prepared: PreparedSnapshot | undefined;
     if (!known) {
@@ -64,7 +64,16 @@ export class SnapshotHasher {
   }
 }
 
+/** Up to this size a snapshot is compressed on the event loop (tens of µs). */
+const SYNC_COMPRESS_MAX_CHARS = 64 * 1024;
+
+/**
+ * Gzip of a snapshot's canonical JSON. Pod specs are a few KB: for them zlib's async path
+ * (stream machinery, a thread-pool hop, fresh deflate state) cost ~9x the CPU of compressing
+ * in place (measured 330 vs 37 µs per 0.5 KB snapshot); large ones go to the thread pool.
+ */
 export function compressSnapshot(canonical: string): Promise<Buffer> {
+  if (canonical.length <= SYNC_COMPRESS_MAX_CHARS) return Promise.resolve(gzipSync(canonical, { level: 6 }));
   return gzipAsync(canonical, { level: 6 });
 }
 

@@ -10,6 +10,7 @@ import { loadKeyring } from '@portcullis/bundle';
 import { loadConfigOrExit, repoPath, repoRoot } from '@portcullis/config';
 import { ensureDatabase, migrate } from '@portcullis/db';
 import { createLogger } from '@portcullis/platform';
+import { API_NODE_FLAGS } from '../../api/src/node-flags';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
@@ -42,11 +43,11 @@ async function main(): Promise<void> {
     await stopIssuer?.();
     process.exit(code);
   };
-  for (const [name, entry] of [
-    ['api', repoPath('dist', 'apps', 'api', 'src', 'main.js')],
-    ['worker', repoPath('dist', 'apps', 'worker', 'src', 'main.js')],
+  for (const [name, entry, flags] of [
+    ['api', repoPath('dist', 'apps', 'api', 'src', 'main.js'), API_NODE_FLAGS],
+    ['worker', repoPath('dist', 'apps', 'worker', 'src', 'main.js'), []],
   ] as const) {
-    const child = spawn(process.execPath, [entry], { stdio: 'inherit', env: process.env });
+    const child = spawn(process.execPath, [...flags, entry], { stdio: 'inherit', env: process.env });
     children.set(name, child);
     child.once('exit', (code, signal) => {
       if (stopping) return;

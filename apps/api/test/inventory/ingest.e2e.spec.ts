@@ -120,6 +120,27 @@ describe('POST /agent/v1/admission-events', { skip: testDatabaseConfigured ? fal
     assert.match(res.body.message, /events\[1\]\.snapshot: cannot be stored/);
   });
 
+  it('stores text with a lone surrogate outside the snapshot as U+FFFD, and text that only looks like an escape as sent', async () => {
+    const id = randomUUID();
+    const backslash = randomUUID();
+    const body = JSON.stringify({
+      events: [
+        admission({ eventId: id, decision: 'AUDITED', requestingUser: { username: 'LONE_MARK', groups: ['g'] }, findings: [finding(POLICY, 'resource-limits', { message: 'msg LONE_MARK' })] }),
+        admission({ eventId: backslash, requestingUser: { username: 'x\\ud800y' } }),
+      ],
+    }).replace(/LONE_MARK/g, 'a\\udc00b');
+    const res = await post(h, cluster.token, body);
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.deepEqual(res.body, { accepted: 2, duplicates: 0, expired: 0 });
+    const [lone, literal] = await Promise.all([
+      h.prisma.admissionEvent.findFirstOrThrow({ where: { tenantId, eventId: id } }),
+      h.prisma.admissionEvent.findFirstOrThrow({ where: { tenantId, eventId: backslash } }),
+    ]);
+    assert.equal(lone.username, 'a\ufffdb');
+    assert.equal((lone.findings as Array<{ message: string }>)[0]!.message, 'msg a\ufffdb');
+    assert.equal(literal.username, 'x\\ud800y');
+  });
+
   it('rejects events from the future, and acknowledges events older than the retention without storing them', async () => {
     const future = await upload(h, cluster.token, [admission(), admission({ occurredAt: new Date(Date.now() + 3_600_000).toISOString() })]);
     assert.equal(future.status, 400);

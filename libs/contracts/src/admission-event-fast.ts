@@ -19,8 +19,8 @@ import { API_VERSION, KIND, NAMESPACE, RULE_ID, TIMESTAMP, UUID } from './primit
 type Json = Record<string, unknown>;
 
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
-const isText = (v: unknown, max: number): v is string => typeof v === 'string' && v.length >= 1 && v.length <= max;
-const isString = (v: unknown, max: number): v is string => typeof v === 'string' && v.length <= max;
+const isText = (v: unknown, max: number): v is string => typeof v === 'string' && v.length >= 1 && v.length <= max && !v.includes('\u0000');
+const isString = (v: unknown, max: number): v is string => typeof v === 'string' && v.length <= max && !v.includes('\u0000');
 const isOptionalText = (v: unknown, max: number): v is string | undefined => v === undefined || isText(v, max);
 const matches = (v: unknown, re: RegExp): v is string => typeof v === 'string' && re.test(v);
 const isOneOf = <T extends string>(v: unknown, values: readonly T[]): v is T => typeof v === 'string' && (values as readonly string[]).includes(v);

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { checkAdmissionEventFast } from './admission-event-fast';
 import { ADMISSION_DECISIONS, ADMISSION_OPERATIONS, EVENT_LIMITS as L, POLICY_ACTIONS, eventRuleIssues, type AdmissionEvent, type Finding } from './admission-event-model';
-import { API_VERSION, KIND, RULE_ID, namespaceName, revision, text, timestamp, uuid } from './primitives';
+import { API_VERSION, KIND, RULE_ID, namespaceName, plainText, revision, text, timestamp, uuid } from './primitives';
 import { toErrors, type Validated } from './result';
 
 export const FindingSchema: z.ZodType<Finding, z.ZodTypeDef, unknown> = z.object({
@@ -10,11 +10,11 @@ export const FindingSchema: z.ZodType<Finding, z.ZodTypeDef, unknown> = z.object
   action: z.enum(POLICY_ACTIONS),
   ruleId: z.string().regex(RULE_ID, 'is not a rule id'),
   container: text(L.container).optional(),
-  path: z.string().max(L.path),
+  path: plainText(L.path),
   message: text(L.message),
   exempted: z.boolean(),
   exemptionId: text(L.exemptionId).optional(),
-  reason: z.string().max(L.reason).optional(),
+  reason: plainText(L.reason).optional(),
   image: text(L.image).optional(),
 });
 
@@ -30,7 +30,7 @@ export const AdmissionEventSchema: z.ZodType<AdmissionEvent, z.ZodTypeDef, unkno
     kind,
     apiVersion: z.string().max(L.apiVersion).regex(API_VERSION, 'is not a Kubernetes apiVersion'),
     namespace: namespaceName.optional(),
-    name: z.string().max(L.name),
+    name: plainText(L.name),
     uid: text(L.uid).optional(),
     requestUid: text(L.uid).optional(),
     owner: z.object({ kind, name: text(L.name) }),

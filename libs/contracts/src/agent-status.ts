@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { count, revision, text, timestamp } from './primitives';
+import { count, plainText, revision, text, timestamp } from './primitives';
 import { validateWith, type Validated } from './result';
 
 /** Counters are stored as 32-bit integers (and shown as GraphQL Int); a bigger value is refused, not wrapped. */
@@ -11,7 +11,7 @@ export const AgentStatusSchema = z.object({
   /** The bundle revision being enforced; null before the first bundle was accepted. */
   appliedRevision: revision.nullable(),
   /** The last bundle or upload failure (e.g. a rejection reason), null or absent when healthy. */
-  lastError: z.string().max(2000).nullable().optional(),
+  lastError: plainText(2000).nullable().optional(),
   /** Events waiting in the local spool. */
   spoolDepth: count.max(INT32_MAX),
   /** Events dropped since the agent started because the spool was full: they are missing from the inventory. */

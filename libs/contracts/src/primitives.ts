@@ -1,7 +1,14 @@
 import { z } from 'zod';
 
+/** No U+0000 anywhere: PostgreSQL text and jsonb cannot hold it, so it is refused at the door, naming the field. */
+export const NO_NUL = /^[^\u0000]*$/;
+const NUL_MESSAGE = 'contains a NUL character (U+0000), which cannot be stored';
+
+/** Bounded text, possibly empty, without NUL. */
+export const plainText = (max: number) => z.string().max(max).regex(NO_NUL, NUL_MESSAGE);
+
 /** Bounded, non-empty text: every wire string has a ceiling so one request cannot hold megabytes of it. */
-export const text = (max: number) => z.string().min(1).max(max);
+export const text = (max: number) => z.string().min(1).max(max).regex(NO_NUL, NUL_MESSAGE);
 
 // Shared by the zod schemas and the hand-written hot path, so both accept exactly the same strings.
 export const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;

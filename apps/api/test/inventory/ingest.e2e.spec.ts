@@ -141,6 +141,15 @@ describe('POST /agent/v1/admission-events', { skip: testDatabaseConfigured ? fal
     assert.equal(literal.username, 'x\\ud800y');
   });
 
+  it('refuses a NUL character (PostgreSQL text cannot hold it) naming the event and field, storing nothing of the batch', async () => {
+    const before = await counts();
+    const res = await post(h, cluster.token, JSON.stringify({ events: [admission(), admission({ requestingUser: { username: 'eve\u0000', groups: [] } })] }));
+    assert.equal(res.status, 400, JSON.stringify(res.body));
+    assert.equal(res.body.index, 1);
+    assert.match(res.body.message, /events\[1\]\.requestingUser\.username/);
+    assert.deepEqual(await counts(), before);
+  });
+
   it('rejects events from the future, and acknowledges events older than the retention without storing them', async () => {
     const future = await upload(h, cluster.token, [admission(), admission({ occurredAt: new Date(Date.now() + 3_600_000).toISOString() })]);
     assert.equal(future.status, 400);

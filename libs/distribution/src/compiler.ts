@@ -58,7 +58,11 @@ export class BundleCompiler {
       policies: await tx.policy.findMany({ select: policySelect, orderBy: { id: 'asc' } }),
       clusters: await tx.cluster.findMany({ where: clusterIds ? { id: { in: [...clusterIds] } } : {}, select: { id: true, cloudScopeId: true }, orderBy: { id: 'asc' } }),
     }));
-    const compiled = policies.map((p) => ({ row: p, bundle: toBundlePolicy(p, now) }));
+    const compiled = policies.map((p) => ({
+      id: p.id,
+      scope: { id: p.id, cloudScopeIds: p.cloudScopes.map((s) => s.cloudScopeId), clusterIds: p.clusters.map((c) => c.clusterId) },
+      bundle: toBundlePolicy(p, now),
+    }));
     // clusters mostly share the same applicable policies: serialise each distinct set once
     const fragments = new Map<string, CanonicalFragment>();
     let stored = 0;
@@ -66,8 +70,8 @@ export class BundleCompiler {
     for (let i = 0; i < clusters.length; i += this.options.chunkSize) {
       const chunk = clusters.slice(i, i + this.options.chunkSize);
       const contents = chunk.map((cluster) => {
-        const applicable = compiled.filter((p) => scopeMatch({ id: p.row.id, cloudScopeIds: p.row.cloudScopes.map((s) => s.cloudScopeId), clusterIds: p.row.clusters.map((c) => c.clusterId) }, cluster));
-        const setKey = applicable.map((p) => p.row.id).join(',');
+        const applicable = compiled.filter((p) => scopeMatch(p.scope, cluster));
+        const setKey = applicable.map((p) => p.id).join(',');
         let policySet = fragments.get(setKey);
         if (!policySet) fragments.set(setKey, (policySet = CanonicalFragment.of(applicable.map((p) => p.bundle))));
         const content: BundleContent = { tenantId, clusterId: cluster.id, policies: policySet, agentSettings: {} };

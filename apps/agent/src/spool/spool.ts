@@ -27,8 +27,6 @@ const CURSOR = 'cursor.json';
 const segmentName = (n: number) => `segment-${String(n).padStart(12, '0')}.ndjson`;
 const MAX_LINE_BYTES = 64 * 1024 * 1024;
 
-const writeAsync = (fd: number, buffer: Buffer, offset: number, length: number) =>
-  new Promise<number>((resolve, reject) => fs.write(fd, buffer, offset, length, null, (err, n) => (err ? reject(err) : resolve(n))));
 
 /**
  * The bounded on-disk admission-event spool: append-only segments of JSON lines and a
@@ -111,9 +109,11 @@ export class Spool {
 
   /**
    * Appends one event (its JSON, one line); resolves true once it is written, false when
-   * the spool is full (or the disk failed) and it was dropped. Appends arriving while a
-   * write is in flight go out together in the next one (group commit), on the thread
-   * pool: admissions never wait on the disk with the event loop blocked.
+   * the spool is full (or the disk failed) and it was dropped. Appends made in one turn of
+   * the event loop are written together by one write(2) right after it (group commit, in
+   * setImmediate). The write is synchronous: a page-cache write of a few KB costs less than
+   * handing it to the thread pool (measured ~25 µs against ~45 µs of CPU per 5 KB, and no
+   * wait for a pool thread behind the uploader's gzip), and the answers wait for it anyway.
    */
   append(json: string): Promise<boolean> {
     const line = `${json}\n`;
@@ -126,32 +126,38 @@ export class Spool {
     this.pendingBytes += bytes - 1;
     return new Promise((resolve) => {
       this.queue.push({ line, bytes, done: resolve });
-      if (!this.flushing) this.flushing = this.flush();
+      if (!this.flushing) this.flushing = new Promise((flushed) => setImmediate(() => flushed(this.flush())));
     });
   }
 
-  private async flush(): Promise<void> {
-    while (this.queue.length > 0) {
-      const group = this.queue;
-      this.queue = [];
-      const size = group.reduce((n, e) => n + e.bytes, 0);
-      let ok = true;
-      try {
-        if (this.activeSize > 0 && this.activeSize + size > this.options.segmentBytes) await this.rotate();
-        const buffer = Buffer.from(group.length === 1 ? group[0]!.line : group.map((e) => e.line).join(''), 'utf8');
-        let written = 0;
-        while (written < buffer.length) written += await writeAsync(this.fd, buffer, written, buffer.length - written);
-        this.activeSize += size;
-      } catch {
-        ok = false;
-        this.pendingEvents -= group.length;
-        this.pendingBytes -= size - group.length;
-        this.droppedEvents += group.length;
-      }
-      for (const e of group) e.done(ok);
-      if (ok) this.wake?.();
-    }
+  private flush(): void {
+    const group = this.queue;
+    this.queue = [];
     this.flushing = null;
+    const size = group.reduce((n, e) => n + e.bytes, 0);
+    let ok = true;
+    try {
+      if (this.activeSize > 0 && this.activeSize + size > this.options.segmentBytes) this.rotate();
+      let text = '';
+      for (const e of group) text += e.line;
+      const buffer = Buffer.from(text, 'utf8');
+      let written = 0;
+      while (written < buffer.length) written += fs.writeSync(this.fd, buffer, written, buffer.length - written);
+      this.activeSize += size;
+    } catch {
+      ok = false;
+      // a partly written group would glue its last line to the next one: cut it off
+      try {
+        fs.ftruncateSync(this.fd, this.activeSize);
+      } catch {
+        // the disk is failing; open() cuts an unterminated tail at the next start
+      }
+      this.pendingEvents -= group.length;
+      this.pendingBytes -= size - group.length;
+      this.droppedEvents += group.length;
+    }
+    for (const e of group) e.done(ok);
+    if (ok) this.wake?.();
   }
 
   /** Up to `maxEvents` complete lines from the cursor (and roughly `maxBytes`), within one segment. */
@@ -216,16 +222,16 @@ export class Spool {
     this.activeSize = 0;
   }
 
-  private async rotate(): Promise<void> {
-    const file = path.join(this.options.dir, segmentName(this.activeSegment + 1));
-    const next = await new Promise<number>((resolve, reject) => fs.open(file, 'a', 0o600, (err, fd) => (err ? reject(err) : resolve(fd))));
+  private rotate(): void {
+    const next = fs.openSync(path.join(this.options.dir, segmentName(this.activeSegment + 1)), 'a', 0o600);
     const previous = this.fd;
     // the new segment exists before the reader may move past the old one
     this.fd = next;
     this.activeSegment++;
     this.activeSize = 0;
-    fs.close(previous, () => undefined);
+    fs.closeSync(previous);
   }
+
 }
 
 /** Complete lines after `offset` and the byte count of a trailing line without newline. */

@@ -7,6 +7,7 @@ import { Writable } from 'node:stream';
 import pino, { type Logger } from 'pino';
 import { repoPath } from '@portcullis/config';
 import type { Jwks } from '@portcullis/bundle';
+import { AGENT_NODE_FLAGS } from '../../src/node-flags';
 import { CLUSTER } from './bundles';
 import type { TestTls } from './pki';
 
@@ -63,9 +64,9 @@ export interface AgentProcess {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Starts the compiled agent (dist/apps/agent/src/main.js) as its own process and waits for "started". */
+/** Starts the compiled agent (dist/apps/agent/src/main.js) as its own process, with the image's V8 flags, and waits for "started". */
 export async function spawnAgent(env: Record<string, string>, nodeArgs: readonly string[] = []): Promise<AgentProcess> {
-  const child = spawn(process.execPath, [...nodeArgs, repoPath('dist', 'apps', 'agent', 'src', 'main.js')], { env: { PATH: process.env['PATH'] ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...AGENT_NODE_FLAGS, ...nodeArgs, repoPath('dist', 'apps', 'agent', 'src', 'main.js')], { env: { PATH: process.env['PATH'] ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: Array<Record<string, unknown>> = [];
   let stderr = '';
   let buffered = '';

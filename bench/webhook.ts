@@ -25,6 +25,8 @@ const RATE_SECONDS = 3;
 const GOAL_RATE = 1000;
 const GOAL_RATE_SECONDS = 10;
 const THROUGHPUT_SECONDS = 5;
+/** Alternating without/with vulnerability-gating windows at GOAL_RATE after the full measurements. */
+const VULNERABILITY_PAIRS = 3;
 const CONCURRENCY = 16;
 
 interface Corpus {
@@ -175,7 +177,14 @@ export function artifactFor(image: string): { image: string; resolvedBy: 'DIGEST
   return { image, resolvedBy: digest ? 'DIGEST' : 'TAG', document };
 }
 
-async function agent(tls: TestTls, bodies: readonly Buffer[], images: readonly string[], withVulnerability: boolean) {
+interface AgentTarget {
+  readonly port: number;
+  readonly pid: number;
+  readonly api: ControlPlane;
+  stop(): Promise<void>;
+}
+
+async function startAgent(tls: TestTls, images: readonly string[], withVulnerability: boolean): Promise<AgentTarget> {
   const token = newAgentToken();
   const api = await new ControlPlane(tls, token, generateSigningKey()).start();
   api.countEventsOnly = true;
@@ -186,23 +195,60 @@ async function agent(tls: TestTls, bodies: readonly Buffer[], images: readonly s
   }
   const env = agentEnv({ dir: tempDir('portcullis-bench-'), apiUrl: api.url, token, jwks: api.jwks, tls, extra: { LOG_LEVEL: 'warn', PORTCULLIS_EVENT_BATCH_SIZE: '1000', PORTCULLIS_EVENT_FLUSH_INTERVAL_MS: '1000', PORTCULLIS_STATUS_INTERVAL_SECONDS: '60', PORTCULLIS_BUNDLE_WAIT_SECONDS: '30' } });
   const proc = await spawnAgent({ ...env, LOG_LEVEL: 'info' });
-  try {
-    for (let i = 0; i < 200 && !proc.logs.some((l) => l['msg'] === 'policy bundle applied'); i++) await new Promise((r) => setTimeout(r, 25));
-    const result = await measure(proc.webhookPort, proc.child.pid!, tls, bodies);
-    return { ...result, lookups: api.lookupRequests, uploadedBytes: api.countedBytes };
-  } finally {
-    proc.child.kill('SIGTERM');
-    await proc.exited;
-    await api.stop();
+  for (let i = 0; i < 200 && !proc.logs.some((l) => l['msg'] === 'policy bundle applied'); i++) await new Promise((r) => setTimeout(r, 25));
+  return {
+    port: proc.webhookPort,
+    pid: proc.child.pid!,
+    api,
+    async stop() {
+      proc.child.kill('SIGTERM');
+      await proc.exited;
+      await api.stop();
+    },
+  };
+}
+
+/**
+ * The p99 difference vulnerability gating makes, from alternating windows at the goal rate:
+ * without, with, without, with, ... on the two running agents, so each pair sees the same
+ * machine. A single pair of p99s moved by tens of ms between runs on the 2-core VM.
+ */
+async function alternating(plain: AgentTarget, gated: AgentTarget, tls: TestTls, bodies: readonly Buffer[]) {
+  const a = new Client(plain.port, tls.caPem);
+  const b = new Client(gated.port, tls.caPem);
+  const pairs: Array<{ withoutP99Ms: number; withP99Ms: number; deltaMs: number }> = [];
+  for (let i = 0; i < VULNERABILITY_PAIRS; i++) {
+    const without = await fixedRate(a, bodies, GOAL_RATE, GOAL_RATE_SECONDS);
+    const withGating = await fixedRate(b, bodies, GOAL_RATE, GOAL_RATE_SECONDS);
+    pairs.push({ withoutP99Ms: without.p99Ms, withP99Ms: withGating.p99Ms, deltaMs: round(withGating.p99Ms - without.p99Ms, 3) });
   }
+  a.close();
+  b.close();
+  const deltas = pairs.map((p) => p.deltaMs).sort((x, y) => x - y);
+  return { pairs, medianDeltaMs: deltas[Math.floor(deltas.length / 2)]!, errors: a.errors + b.errors };
 }
 
 export async function run(): Promise<Record<string, unknown>> {
   const { bodies, images } = corpus();
   const tls = testTls();
   const bareResult = await bare(tls, bodies);
-  const agentResult = await agent(tls, bodies, images, false);
-  const vulnResult = await agent(tls, bodies, images, true);
+  const plain = await startAgent(tls, images, false);
+  const gated = await startAgent(tls, images, true);
+  try {
+    const agentResult = await measure(plain.port, plain.pid, tls, bodies);
+    const vulnResult = await measure(gated.port, gated.pid, tls, bodies);
+    const lookups = gated.api.lookupRequests;
+    const pairs = await alternating(plain, gated, tls, bodies);
+    return summary(bareResult, agentResult, vulnResult, pairs, { lookups, lookupsDuringPairs: gated.api.lookupRequests - lookups, uploadedBytes: plain.api.countedBytes + gated.api.countedBytes, reviews: bodies.length, distinctImages: images.length });
+  } finally {
+    await plain.stop();
+    await gated.stop();
+  }
+}
+
+type Measured = Awaited<ReturnType<typeof measure>>;
+
+function summary(bareResult: Measured, agentResult: Measured, vulnResult: Measured, pairs: Awaited<ReturnType<typeof alternating>>, extra: { lookups: number; lookupsDuringPairs: number; uploadedBytes: number; reviews: number; distinctImages: number }): Record<string, unknown> {
   const at = (r: { rates: Array<{ rate: number; p50Ms: number; p99Ms: number }> }, rate: number) => r.rates.find((x) => x.rate === rate)!;
   return {
     reviewsPerSecond: agentResult.reviewsPerSecond,
@@ -220,13 +266,16 @@ export async function run(): Promise<Record<string, unknown>> {
     p99MsAt1000WithVulnerability: at(vulnResult, 1000).p99Ms,
     p50MsAt1000WithVulnerability: at(vulnResult, 1000).p50Ms,
     vulnerabilityP99DeltaMsAt1000: round(at(vulnResult, 1000).p99Ms - at(agentResult, 1000).p99Ms, 3),
+    vulnerabilityP99DeltaMsMedianOfPairs: pairs.medianDeltaMs,
+    vulnerabilityPairsAt1000: pairs.pairs,
     rates: RATES.map((rate) => ({ rate, bare: at(bareResult, rate), agent: at(agentResult, rate), agentWithVulnerability: at(vulnResult, rate) })),
-    reviews: bodies.length,
-    distinctImages: images.length,
+    reviews: extra.reviews,
+    distinctImages: extra.distinctImages,
     concurrency: CONCURRENCY,
-    errors: { bare: bareResult.errors, agent: agentResult.errors, agentWithVulnerability: vulnResult.errors },
-    lookupRequestsWithVulnerability: vulnResult.lookups,
-    eventUploadGzipBytes: agentResult.uploadedBytes + vulnResult.uploadedBytes,
+    errors: { bare: bareResult.errors, agent: agentResult.errors, agentWithVulnerability: vulnResult.errors, alternatingPairs: pairs.errors },
+    lookupRequestsWithVulnerability: extra.lookups,
+    lookupRequestsDuringAlternatingPairs: extra.lookupsDuringPairs,
+    eventUploadGzipBytes: extra.uploadedBytes,
     cpus: os.cpus().length,
     loadAverage1m: round(os.loadavg()[0]!, 2),
     note: 'load generator, agent and bare server share this machine; rates are open-loop, latency from request call to last byte; reviewsPerCpuSecond divides the closed-loop reviews by the CPU time the server process used',

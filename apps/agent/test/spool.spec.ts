@@ -127,9 +127,9 @@ describe('event uploader against a real HTTPS server validating with libs/contra
   });
   after(() => api.stop());
 
-  const uploader = (spool: Spool, batchSize = 50) => {
+  const uploader = (spool: Spool, batchSize = 50, flushIntervalMs = 20) => {
     const client = new ApiClient(new URL(api.url), token, CLUSTER, 'test', tls.caPem);
-    const u = new EventUploader(spool, client, { batchSize, flushIntervalMs: 20, maxBatchBytes: 1024 * 1024 }, new Backoff(10, 50), pino({ level: 'silent' }));
+    const u = new EventUploader(spool, client, { batchSize, flushIntervalMs, maxBatchBytes: 1024 * 1024 }, new Backoff(10, 50), pino({ level: 'silent' }));
     return { u, client };
   };
 
@@ -171,5 +171,51 @@ describe('event uploader against a real HTTPS server validating with libs/contra
     await spool.close();
     assert.equal(spool.dropped, 1);
     assert.ok(api.refusals.slice(refusalsBefore).some((m) => /decision: is DENIED but the findings make it ALLOWED/.test(m)), api.refusals.join('\n'));
+  });
+
+  it('under steady arrivals only full batches go back to back; a partial batch waits for a full one or the flush interval', async () => {
+    const spool = new Spool(options(tempDir(), { segmentBytes: 1024 * 1024 }));
+    spool.open();
+    for (let i = 0; i < 25; i++) await spool.append(line(event()));
+    // two admissions arrive while each upload is in flight
+    api.onEventBatch = async () => {
+      await spool.append(line(event()));
+      await spool.append(line(event()));
+    };
+    const before = api.batches.length;
+    const { u, client } = uploader(spool, 10, 60_000);
+    try {
+      u.start();
+      // 10 (full) -> 10 (full) -> 9 (partial): then it waits with 2 spooled, as the interval is a minute
+      await eventually('three uploads', () => api.batches.length - before >= 3);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.deepEqual(api.batches.slice(before).map((b) => b.events), [10, 10, 9], 'a partial batch ended the run of uploads');
+      assert.equal(spool.depth, 2);
+      // a full batch's worth wakes it again: 10 (full) -> 2 (partial), then it waits
+      for (let i = 0; i < 8; i++) await spool.append(line(event()));
+      await eventually('five uploads', () => api.batches.length - before >= 5);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.deepEqual(api.batches.slice(before).map((b) => b.events), [10, 10, 9, 10, 2]);
+      assert.equal(spool.depth, 2);
+    } finally {
+      api.onEventBatch = null;
+      await u.close();
+      client.close();
+      await spool.close();
+    }
+  });
+
+  it('reports whether a read stopped at its bound (more waiting) or at the end of what is spooled', async () => {
+    const dir = tempDir();
+    const spool = new Spool(options(dir, { segmentBytes: 1024 * 1024 }));
+    spool.open();
+    for (let i = 0; i < 5; i++) await spool.append(line(event()));
+    assert.equal((await spool.read(10, 1024 * 1024)).full, false, 'all 5 read: the spool is drained');
+    assert.equal((await spool.read(3, 1024 * 1024)).full, true, 'stopped at 3 events');
+    const one = Buffer.byteLength(line(event()));
+    const bytes = await spool.read(10, one * 2 + 10);
+    assert.equal(bytes.lines.length, 2);
+    assert.equal(bytes.full, true, 'stopped at the byte bound');
+    await spool.close();
   });
 });

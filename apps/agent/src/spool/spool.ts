@@ -13,6 +13,8 @@ export interface SpoolBatch {
   /** Where the spool continues after these lines (what ack() is given). */
   readonly end: SpoolPosition;
   readonly bytes: number;
+  /** The batch stopped at its event or byte bound, so more is waiting: the uploader goes on at once. */
+  readonly full: boolean;
 }
 
 export interface SpoolOptions {
@@ -166,7 +168,8 @@ export class Spool {
       const { segment, offset } = this.cursor;
       const file = path.join(this.options.dir, segmentName(segment));
       const batch = await readLines(file, segment, offset, maxEvents, maxBytes);
-      if (batch.lines.length > 0 || batch.end.offset !== offset) return batch;
+      // a later segment exists: more is waiting even when this one ran out
+      if (batch.lines.length > 0 || batch.end.offset !== offset) return segment < this.activeSegment ? { ...batch, full: true } : batch;
       // nothing left here: move on when a later segment exists
       if (segment >= this.activeSegment) return batch;
       this.cursor = { segment: segment + 1, offset: 0 };
@@ -262,7 +265,7 @@ async function readLines(file: string, segment: number, offset: number, maxEvent
   try {
     handle = await fs.promises.open(file, 'r');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { lines: [], end: { segment, offset }, bytes: 0 };
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { lines: [], end: { segment, offset }, bytes: 0, full: false };
     throw err;
   }
   try {
@@ -273,8 +276,12 @@ async function readLines(file: string, segment: number, offset: number, maxEvent
       const lines: Buffer[] = [];
       let start = 0;
       let bytes = 0;
+      let bounded = false;
       for (let i = buf.indexOf(10, 0); i >= 0 && i < bytesRead && lines.length < maxEvents; i = buf.indexOf(10, start)) {
-        if (lines.length > 0 && bytes + (i - start) > maxBytes) break;
+        if (lines.length > 0 && bytes + (i - start) > maxBytes) {
+          bounded = true;
+          break;
+        }
         lines.push(buf.subarray(start, i));
         bytes += i - start;
         start = i + 1;
@@ -284,7 +291,8 @@ async function readLines(file: string, segment: number, offset: number, maxEvent
         window *= 4;
         continue;
       }
-      return { lines, end: { segment, offset: offset + start }, bytes };
+      const full = bounded || lines.length >= maxEvents || (bytesRead === window && start < bytesRead);
+      return { lines, end: { segment, offset: offset + start }, bytes, full };
     }
   } finally {
     await handle.close();

@@ -41,6 +41,8 @@ export class ControlPlane {
   countedBytes = 0;
   /** Answer admission-event uploads with 503 while true. */
   eventsUnavailable = false;
+  /** Runs (and is awaited) before an accepted upload is answered: what happens while an upload is in flight. */
+  onEventBatch: (() => Promise<void>) | null = null;
   port = 0;
 
   constructor(
@@ -140,7 +142,10 @@ export class ControlPlane {
         if (this.events.has(e.eventId)) duplicates++;
         else this.events.set(e.eventId, e);
       }
-      return json(200, { accepted: v.value.events.length - duplicates, duplicates });
+      const answer = { accepted: v.value.events.length - duplicates, duplicates };
+      if (this.onEventBatch) void this.onEventBatch().then(() => json(200, answer));
+      else json(200, answer);
+      return;
     }
     if (req.method === 'POST' && url.pathname === '/agent/v1/scan-artifacts/lookup') {
       const v = validateScanArtifactLookupRequest(parse(body));

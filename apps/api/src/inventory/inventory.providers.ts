@@ -5,7 +5,8 @@ import { AuditToDenyService } from './audit-to-deny.service';
 import { IngestPool } from './ingest-pool';
 import { InventoryResolver } from './inventory.resolver';
 import { PolicySimulatorService } from './policy-simulator.service';
+import { AdmissionRetentionResolver, AdmissionRetentionService } from './retention';
 
 /** The admission inventory's part of the API, composed by ApiModule. */
 export const INVENTORY_CONTROLLERS = [AdmissionEventsController];
-export const INVENTORY_PROVIDERS = [IngestPool, AdmissionEventIngestor, AdmissionInventoryService, AuditToDenyService, PolicySimulatorService, InventoryResolver];
+export const INVENTORY_PROVIDERS = [IngestPool, AdmissionEventIngestor, AdmissionInventoryService, AuditToDenyService, PolicySimulatorService, InventoryResolver, AdmissionRetentionService, AdmissionRetentionResolver];

@@ -172,6 +172,9 @@ const CASES: Case[] = [
   { name: 'deletePolicy in S1', allowed: S1_MANAGERS, run: async (f, t) => f.h.gql(t, `mutation($id: ID!) { deletePolicy(id: $id) { id } }`, { id: await newPolicy(f, [f.s1]) }) },
   { name: 'deletePolicy spanning S1 and S2', allowed: ADMINS_T, run: async (f, t) => f.h.gql(t, `mutation($id: ID!) { deletePolicy(id: $id) { id } }`, { id: await newPolicy(f, [f.s1, f.s2]) }) },
   // scan upload tokens open every cluster of the tenant: tenant-level admins only
+  // retention deletes the inventory of every scope: tenant-level admins set it; anyone with a role reads it
+  { name: 'admissionRetention', allowed: [...S1_READERS, 'otherTenant'], run: (f, t) => f.h.gql(t, '{ admissionRetention { days } }') },
+  { name: 'setAdmissionRetention', allowed: [...ADMINS_T, 'otherTenant'], run: (f, t) => f.h.gql(t, 'mutation { setAdmissionRetention(days: 30) { days } }') },
   { name: 'createScanUploadToken', allowed: [...ADMINS_T, 'otherTenant'], run: (f, t) => f.h.gql(t, `mutation { createScanUploadToken(name: "ci") { token } }`) },
   { name: 'revokeScanUploadToken', allowed: ADMINS_T, run: async (f, t) => f.h.gql(t, `mutation($id: ID!) { revokeScanUploadToken(id: $id) { id } }`, { id: await newUploadToken(f) }) },
   {

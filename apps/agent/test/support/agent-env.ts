@@ -13,7 +13,22 @@ import type { TestTls } from './pki';
 
 export const newAgentToken = (): string => `pca_${randomBytes(16).toString('hex')}.${randomBytes(32).toString('base64url')}`;
 
-export const tempDir = (prefix = 'portcullis-agent-'): string => fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+const created = new Set<string>();
+
+/**
+ * A fresh directory under the OS temp dir, removed when this process exits (spools of a
+ * bench run reach hundreds of MB). PORTCULLIS_KEEP_TEMP=1 keeps them for a post-mortem.
+ */
+export function tempDir(prefix = 'portcullis-agent-'): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  if (created.size === 0 && process.env['PORTCULLIS_KEEP_TEMP'] !== '1') {
+    process.once('exit', () => {
+      for (const d of created) fs.rmSync(d, { recursive: true, force: true });
+    });
+  }
+  created.add(dir);
+  return dir;
+}
 
 /** The environment a Helm-deployed agent would get, with files for TLS, CA and keys in `dir`. */
 export function agentEnv(o: { dir: string; apiUrl: string; token: string; jwks: Jwks; tls: TestTls; clusterId?: string; extra?: Record<string, string> }): Record<string, string> {

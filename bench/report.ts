@@ -5,8 +5,17 @@
  * semantics, and 100,000 distinct snapshots (50 versions per workload). Then
  * auditToDenyReport over 30 days through GraphQL (p95 of 30 calls) and
  * simulatePolicy of the current policy over every snapshot of the window.
+ *
+ * `npm run bench -- report [events] --reuse` keeps the generated data between runs while
+ * iterating on the query side: when portcullis_bench_report holds data generated today
+ * (UTC, the report window is relative to now) for the same event count, it is migrated
+ * and measured again instead of re-generated (~10 minutes). Without `--reuse` (the
+ * default) the database is dropped and generated again, so runs stay comparable.
  */
+import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
+import { loadConfig, repoPath, type AppConfig } from '@portcullis/config';
+import { createPrismaClient, migrate, type PrismaClient } from '@portcullis/db';
 import { from as copyFrom } from 'pg-copy-streams';
 import { gzipSync } from 'node:zlib';
 import { prepareSnapshot } from '../apps/api/src/inventory/snapshot-codec';
@@ -19,9 +28,59 @@ const DAYS = 30;
 const WORKLOADS = 2000;
 const VERSIONS = 50;
 
+const DATABASE = 'portcullis_bench_report';
+
+interface Generated {
+  readonly tenantId: string;
+  readonly policyId: string;
+}
+
 export async function run(args: readonly string[]): Promise<Record<string, unknown>> {
-  const total = Number(args[0] ?? 10_000_000);
-  const { config, prisma } = await benchDatabase('portcullis_bench_report');
+  const reuse = args.includes('--reuse');
+  const positional = args.filter((a) => !a.startsWith('--'));
+  const total = Number(positional[0] ?? 10_000_000);
+  const today = Math.floor(Date.now() / DAY) * DAY;
+  const kept = reuse ? await reusable(total, today) : undefined;
+  if (kept) return measure(kept.config, kept.prisma, kept.generated, { reused: true });
+  const { config, prisma } = await benchDatabase(DATABASE);
+  const generated = await generate(config, prisma, total, today);
+  return measure(config, prisma, generated.generated, { reused: false, generation: generated.timings });
+}
+
+/** The kept database, when it holds data generated today for `total` events. */
+async function reusable(total: number, today: number): Promise<{ config: AppConfig; prisma: PrismaClient; generated: Generated } | undefined> {
+  const base = new URL(process.env['DATABASE_URL'] ?? 'postgresql://postgres@127.0.0.1:5432/portcullis');
+  base.pathname = `/${DATABASE}`;
+  const db = new Client({ connectionString: base.toString() });
+  let found: Generated | undefined;
+  try {
+    await db.connect();
+    const { rows } = await db.query<{ tenant_id: string; policy_id: string }>(
+      `SELECT tenant_id::text, policy_id FROM bench_report_meta WHERE total = $1 AND generated_day = $2::timestamptz`, [total, new Date(today)]);
+    found = rows[0] && { tenantId: rows[0].tenant_id, policyId: rows[0].policy_id };
+  } catch {
+    found = undefined; // no database, or generated before the marker existed
+  } finally {
+    await db.end().catch(() => undefined);
+  }
+  if (!found) {
+    process.stderr.write(`bench report: no data of today for ${total} events in ${DATABASE}; generating it\n`);
+    return undefined;
+  }
+  await migrate(base.toString(), repoPath('prisma', 'migrations'));
+  const config = loadConfig({
+    ...process.env,
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'error',
+    DATABASE_URL: base.toString(),
+    REDIS_PREFIX: `portcullis-bench-${randomUUID().slice(0, 8)}`,
+    BUNDLE_SIGNING_KEYS_DIR: repoPath('dist', '.bench-signing-keys'),
+    DEV_ISSUER_STATE_DIR: repoPath('dist', '.bench-dev-issuer'),
+  });
+  return { config, prisma: createPrismaClient({ databaseUrl: config.databaseUrl, poolSize: 4 }), generated: found };
+}
+
+async function generate(config: AppConfig, prisma: PrismaClient, total: number, today: number): Promise<{ generated: Generated; timings: Record<string, number> }> {
   const { tenantId, cloudScopeId, clusterIds } = await tenantWithClusters(prisma, 10);
   const policy = await prisma.policy.findFirstOrThrow({ where: { tenantId, isDefault: true, type: 'MISCONFIGURATION' } });
   // the workloads' findings are what the default policy finds in their pods
@@ -38,7 +97,6 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
     return out;
   };
   try {
-    const today = Math.floor(Date.now() / DAY) * DAY;
     const start = today - (DAYS - 1) * DAY;
     const end = Date.now() - 60_000;
     for (let d = 0; d < DAYS; d++) await db.query('SELECT admission_events_ensure_partition($1::date)', [new Date(start + d * DAY).toISOString().slice(0, 10)]);
@@ -103,7 +161,20 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
         FROM admission_events WHERE tenant_id = $1 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8`, [tenantId]);
       await db.query('VACUUM ANALYZE admission_rollups_hourly, admission_workload_days, admission_snapshot_days, admission_snapshots');
     });
+    // what `--reuse` recognises: written last, so an interrupted generation is never reused
+    await db.query('CREATE TABLE bench_report_meta (total bigint NOT NULL, generated_day timestamptz NOT NULL, tenant_id uuid NOT NULL, policy_id text NOT NULL)');
+    await db.query('INSERT INTO bench_report_meta VALUES ($1, $2, $3, $4)', [total, new Date(today), tenantId, policy.id]);
+    return { generated: { tenantId, policyId: policy.id }, timings };
+  } finally {
+    await db.end();
+  }
+}
 
+async function measure(config: AppConfig, prisma: PrismaClient, { tenantId, policyId }: Generated, extra: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const db = new Client({ connectionString: config.databaseUrl });
+  await db.connect();
+  const policy = { id: policyId };
+  try {
     const api = await startApi({ DATABASE_URL: config.databaseUrl, REDIS_PREFIX: config.redisPrefix, BUNDLE_SIGNING_KEYS_DIR: config.bundles.signingKeysDir, LOG_LEVEL: 'error' });
     try {
       const ownerId = (await prisma.roleAssignment.findFirstOrThrow({ where: { tenantId, role: 'OWNER' } })).principalId;
@@ -146,7 +217,7 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
         wouldDenyAdmissions: report!.wouldDenyAdmissions,
         simulatedWouldDenyAdmissions: sim!.report.wouldDenyAdmissions,
         wouldDenyWorkloads: report!.wouldDenyWorkloads,
-        generation: timings,
+        ...extra,
       };
     } finally {
       await api.close();

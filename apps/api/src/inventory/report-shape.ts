@@ -9,18 +9,6 @@ export function reportWindow(now: Date, days: number, readyAfterDays: number): {
   return { from: new Date(today - (days - 1) * DAY_MS), to: new Date(today + DAY_MS), readyFrom: new Date(today - (readyAfterDays - 1) * DAY_MS) };
 }
 
-/** One workload's would-be denials on one day (and, for simulation, which rules fired). */
-export interface ViolationRow {
-  readonly day: number;
-  readonly clusterId: string;
-  readonly namespace: string;
-  readonly ownerKind: string;
-  readonly ownerName: string;
-  readonly rules: ReadonlyMap<string, number>;
-  readonly admissions: number;
-  readonly lastAt: number;
-}
-
 export interface ReportMeta {
   readonly policyId: string | null;
   readonly policyName: string;
@@ -32,54 +20,101 @@ export interface ReportMeta {
   readonly workloadLimit: number;
 }
 
-const workloadKey = (r: Pick<ViolationRow, 'clusterId' | 'namespace' | 'ownerKind' | 'ownerName'>) => `${r.clusterId}\u0000${r.namespace}\u0000${r.ownerKind}\u0000${r.ownerName}`;
+interface WorkloadTotal {
+  readonly id: number;
+  readonly clusterId: string;
+  readonly namespace: string;
+  readonly kind: string;
+  readonly name: string;
+  admissions: number;
+  recent: number;
+  lastAt: number;
+  readonly rules: Set<string>;
+}
 
-/** The report from violation rows, in memory: what simulation answers with (the stored report is the same shape from SQL). */
-export function buildReport(rows: readonly ViolationRow[], meta: ReportMeta): AuditToDenyReport {
-  const byRule = new Counter();
-  const byNamespace = new Counter();
-  const byCluster = new Counter();
-  const byDay = new Counter();
-  const workloads = new Map<string, { row: ViolationRow; admissions: number; recent: number; lastAt: number; rules: Set<string> }>();
-  let total = 0;
-  for (const r of rows) {
-    const key = workloadKey(r);
-    total += r.admissions;
-    for (const [rule, n] of r.rules) byRule.add(rule, n, key);
-    byNamespace.add(r.namespace, r.admissions, key);
-    byCluster.add(r.clusterId, r.admissions, key);
-    byDay.add(String(r.day), r.admissions, key);
-    let w = workloads.get(key);
-    if (!w) workloads.set(key, (w = { row: r, admissions: 0, recent: 0, lastAt: 0, rules: new Set() }));
-    w.admissions += r.admissions;
-    if (r.day >= meta.readyFrom.getTime()) w.recent += r.admissions;
-    w.lastAt = Math.max(w.lastAt, r.lastAt);
-    for (const rule of r.rules.keys()) w.rules.add(rule);
+/**
+ * Would-be denials summed as they are found (what simulation answers with; the stored
+ * report is the same shape from SQL): per workload, per day and per rule, with workloads
+ * counted by a small integer id rather than by their key, and namespaces and clusters
+ * derived from the workloads at the end.
+ */
+export class ViolationTally {
+  private readonly workloads = new Map<string, WorkloadTotal>();
+  private readonly byDay = new Map<number, { admissions: number; workloads: Set<number> }>();
+  private readonly byRule = new Map<string, { admissions: number; workloads: Set<number> }>();
+
+  constructor(private readonly readyFrom: number) {}
+
+  /** `admissions` admissions of one workload on `day` (UTC midnight, ms) that `rules` would have denied. */
+  add(key: string, clusterId: string, namespace: string, kind: string, name: string, day: number, admissions: number, lastAt: number, rules: readonly string[]): void {
+    let w = this.workloads.get(key);
+    if (!w) this.workloads.set(key, (w = { id: this.workloads.size, clusterId, namespace, kind, name, admissions: 0, recent: 0, lastAt: 0, rules: new Set() }));
+    w.admissions += admissions;
+    if (day >= this.readyFrom) w.recent += admissions;
+    if (lastAt > w.lastAt) w.lastAt = lastAt;
+    let d = this.byDay.get(day);
+    if (!d) this.byDay.set(day, (d = { admissions: 0, workloads: new Set() }));
+    d.admissions += admissions;
+    d.workloads.add(w.id);
+    for (const rule of rules) {
+      w.rules.add(rule);
+      let r = this.byRule.get(rule);
+      if (!r) this.byRule.set(rule, (r = { admissions: 0, workloads: new Set() }));
+      r.admissions += admissions;
+      r.workloads.add(w.id);
+    }
   }
-  const list = [...workloads.values()];
-  const byWorkload: WorkloadViolations[] = list
-    .map((w) => ({ clusterId: w.row.clusterId, namespace: w.row.namespace, kind: w.row.ownerKind, name: w.row.ownerName, admissions: w.admissions, lastViolationAt: new Date(w.lastAt), rules: [...w.rules].sort() }))
-    .sort(compareWorkloads)
-    .slice(0, meta.workloadLimit);
-  const suggestions: SuggestedExemption[] = list
-    .filter((w) => w.recent > 0)
-    .map((w) => ({ namespace: w.row.namespace, kind: w.row.ownerKind, name: w.row.ownerName, admissions: w.recent }))
-    .sort((a, b) => b.admissions - a.admissions || cmp(a.namespace, b.namespace) || cmp(a.kind, b.kind) || cmp(a.name, b.name));
-  const lastAt = list.reduce((m, w) => Math.max(m, w.lastAt), 0);
-  return {
-    policyId: meta.policyId,
-    policyName: meta.policyName,
-    action: meta.action,
-    window: { from: meta.from, to: meta.to },
-    wouldDenyAdmissions: total,
-    wouldDenyWorkloads: workloads.size,
-    byRule: byRule.entries(),
-    byNamespace: byNamespace.entries(),
-    byCluster: byCluster.entries(),
-    byWorkload,
-    dailyTrend: dailyTrend(meta.from, meta.to, (day) => byDay.get(String(day))),
-    readiness: readiness(meta, lastAt ? new Date(lastAt) : null, suggestions),
-  };
+
+  /** Keys of the workloads with a would-be denial. */
+  keys(): IterableIterator<string> {
+    return this.workloads.keys();
+  }
+
+  report(meta: ReportMeta): AuditToDenyReport {
+    const list = [...this.workloads.values()];
+    const breakdown = (of: (w: WorkloadTotal) => string): BreakdownEntry[] => {
+      const m = new Map<string, BreakdownEntry>();
+      for (const w of list) {
+        const k = of(w);
+        const e = m.get(k) ?? { key: k, admissions: 0, workloads: 0 };
+        e.admissions += w.admissions;
+        e.workloads++;
+        m.set(k, e);
+      }
+      return [...m.values()].sort(compareEntries);
+    };
+    let total = 0;
+    let lastAt = 0;
+    for (const w of list) {
+      total += w.admissions;
+      lastAt = Math.max(lastAt, w.lastAt);
+    }
+    const byWorkload: WorkloadViolations[] = list
+      .map((w) => ({ clusterId: w.clusterId, namespace: w.namespace, kind: w.kind, name: w.name, admissions: w.admissions, lastViolationAt: new Date(w.lastAt), rules: [...w.rules].sort() }))
+      .sort(compareWorkloads)
+      .slice(0, meta.workloadLimit);
+    const suggestions: SuggestedExemption[] = list
+      .filter((w) => w.recent > 0)
+      .map((w) => ({ namespace: w.namespace, kind: w.kind, name: w.name, admissions: w.recent }))
+      .sort((a, b) => b.admissions - a.admissions || cmp(a.namespace, b.namespace) || cmp(a.kind, b.kind) || cmp(a.name, b.name));
+    return {
+      policyId: meta.policyId,
+      policyName: meta.policyName,
+      action: meta.action,
+      window: { from: meta.from, to: meta.to },
+      wouldDenyAdmissions: total,
+      wouldDenyWorkloads: list.length,
+      byRule: [...this.byRule].map(([key, r]) => ({ key, admissions: r.admissions, workloads: r.workloads.size })).sort(compareEntries),
+      byNamespace: breakdown((w) => w.namespace),
+      byCluster: breakdown((w) => w.clusterId),
+      byWorkload,
+      dailyTrend: dailyTrend(meta.from, meta.to, (day) => {
+        const d = this.byDay.get(day);
+        return d && { admissions: d.admissions, workloads: d.workloads.size };
+      }),
+      readiness: readiness(meta, lastAt ? new Date(lastAt) : null, suggestions),
+    };
+  }
 }
 
 export function readiness(meta: Pick<ReportMeta, 'readyAfterDays'>, lastWouldDenyAt: Date | null, suggestions: readonly SuggestedExemption[]) {
@@ -107,20 +142,3 @@ export function compareEntries(a: BreakdownEntry, b: BreakdownEntry): number {
 }
 
 const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-
-class Counter {
-  private readonly map = new Map<string, { admissions: number; workloads: Set<string> }>();
-  add(key: string, admissions: number, workload: string): void {
-    let e = this.map.get(key);
-    if (!e) this.map.set(key, (e = { admissions: 0, workloads: new Set() }));
-    e.admissions += admissions;
-    e.workloads.add(workload);
-  }
-  get(key: string): { admissions: number; workloads: number } | undefined {
-    const e = this.map.get(key);
-    return e && { admissions: e.admissions, workloads: e.workloads.size };
-  }
-  entries(): BreakdownEntry[] {
-    return [...this.map].map(([key, e]) => ({ key, admissions: e.admissions, workloads: e.workloads.size })).sort(compareEntries);
-  }
-}

@@ -58,9 +58,9 @@ interface Report {
 }
 
 /** The report recomputed from the raw events. */
-function bruteForce(sent: readonly Sent[], policyId: string, now: number, visible: (s: Sent) => boolean): Omit<Report, 'policyId' | 'policyName' | 'action' | 'window'> {
+function bruteForce(sent: readonly Sent[], policyId: string, now: number, visible: (s: Sent) => boolean, days = DAYS): Omit<Report, 'policyId' | 'policyName' | 'action' | 'window'> {
   const today = Math.floor(now / DAY) * DAY;
-  const from = today - (DAYS - 1) * DAY;
+  const from = today - (days - 1) * DAY;
   const readyFrom = today - (READY_AFTER - 1) * DAY;
   const hits = sent
     .filter(visible)
@@ -100,7 +100,7 @@ function bruteForce(sent: readonly Sent[], policyId: string, now: number, visibl
     byWorkload: [...workloads.values()]
       .map((w) => ({ clusterId: w.x.s.cluster.id, namespace: w.x.s.event.namespace ?? '', kind: w.x.s.event.owner.kind, name: w.x.s.event.owner.name, admissions: w.n, lastViolationAt: new Date(w.last).toISOString(), rules: [...w.rules].sort() }))
       .sort((a, b) => b.admissions - a.admissions || (`${a.clusterId}\u0000${a.namespace}\u0000${a.kind}\u0000${a.name}` < `${b.clusterId}\u0000${b.namespace}\u0000${b.kind}\u0000${b.name}` ? -1 : 1)),
-    dailyTrend: Array.from({ length: DAYS }, (_, i) => {
+    dailyTrend: Array.from({ length: days }, (_, i) => {
       const day = from + i * DAY;
       const e = byDay.find((d) => d.key === String(day));
       return { day: new Date(day).toISOString(), admissions: e?.admissions ?? 0, workloads: e?.workloads ?? 0 };
@@ -170,6 +170,13 @@ describe('audit-to-deny report and simulation', { skip: testDatabaseConfigured ?
         }
       }
     }
+    // the policy was in Block mode for part of some days: the same workload is AUDITED and
+    // DENIED on one day (two rollup rows), and still one workload on that day
+    for (const s of sent.filter((x) => x.event.owner.name === 'cart' || x.event.owner.name === 'ledger').filter((_, i) => i % 3 === 0)) {
+      const findings = s.event.findings.map((f) => ({ ...f, action: 'BLOCK' as const }));
+      sent.push({ cluster: s.cluster, event: { ...s.event, eventId: randomUUID(), occurredAt: new Date(Date.parse(s.event.occurredAt) + 1).toISOString(), findings, decision: decisionFor(findings) } });
+    }
+    assert.ok(sent.some((s) => s.event.decision === 'DENIED'));
     for (const c of [a1, a2, b1]) {
       const mine = sent.filter((s) => s.cluster === c).map((s) => s.event);
       for (let i = 0; i < mine.length; i += 40) {
@@ -180,8 +187,8 @@ describe('audit-to-deny report and simulation', { skip: testDatabaseConfigured ?
   });
   after(async () => h?.close());
 
-  const report = async (token: string) =>
-    data(await h.gql<{ auditToDenyReport: Report }>(token, `query($p: ID!) { auditToDenyReport(policyId: $p, days: ${DAYS}, readyAfterDays: ${READY_AFTER}, workloadLimit: 2000) { ${REPORT} } }`, { p: policyId })).auditToDenyReport;
+  const report = async (token: string, days = DAYS) =>
+    data(await h.gql<{ auditToDenyReport: Report }>(token, `query($p: ID!) { auditToDenyReport(policyId: $p, days: ${days}, readyAfterDays: ${READY_AFTER}, workloadLimit: 2000) { ${REPORT} } }`, { p: policyId })).auditToDenyReport;
 
   it('equals a brute-force count over the raw events', async () => {
     const got = await report(owner);
@@ -195,6 +202,14 @@ describe('audit-to-deny report and simulation', { skip: testDatabaseConfigured ?
     assert.ok(!got.byNamespace.some((e) => e.key === 'legacy'));
     assert.equal(got.readiness.ready, false);
     assert.ok(!got.readiness.suggestedExemptions.some((s) => s.name === 'search'));
+  });
+
+  it('equals brute force for windows of up to 90 days (the days of a workload are three 30-day masks)', async () => {
+    // the events are in the last 12 days: in a 90-day window they are days 78-89 (third mask), in 45 days 33-44 (second)
+    for (const days of [11, 12, 30, 31, 45, 61, 90]) {
+      const { policyId: _p, policyName: _n, action: _a, window: _w, ...numbers } = await report(owner, days);
+      assert.deepEqual(numbers, bruteForce(sent, policyId, now, () => true, days), `${days} days`);
+    }
   });
 
   it('limits a reader to the cloud scopes they can read', async () => {

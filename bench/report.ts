@@ -17,6 +17,7 @@ import { Client } from 'pg';
 import { loadConfig, repoPath, type AppConfig } from '@portcullis/config';
 import { createPrismaClient, migrate, type PrismaClient } from '@portcullis/db';
 import { from as copyFrom } from 'pg-copy-streams';
+import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { prepareSnapshot } from '../apps/api/src/inventory/snapshot-codec';
 import { startApi } from '../apps/api/test/support/harness';
@@ -184,21 +185,28 @@ async function measure(config: AppConfig, prisma: PrismaClient, { tenantId, poli
         dailyTrend { day admissions workloads } readiness { ready exemptionsNeeded suggestedExemptions { name admissions } } } }`;
       const times: number[] = [];
       let report: { wouldDenyAdmissions: number; wouldDenyWorkloads: number } | undefined;
+      let reportCpu = { process: 0, backends: 0 };
       for (let i = 0; i < 33; i++) {
+        if (i === 3) reportCpu = await cpuNow(db);
         const t0 = process.hrtime.bigint();
         const res = await api.gql<{ auditToDenyReport: { wouldDenyAdmissions: number; wouldDenyWorkloads: number } }>(token, query, { p: policy.id });
         if (res.errors) throw new Error(JSON.stringify(res.errors));
         if (i >= 3) times.push(Number(process.hrtime.bigint() - t0) / 1e6); // three warm-up calls
         report = res.data!.auditToDenyReport;
       }
+      const reportCpuEnd = await cpuNow(db);
       times.sort((a, b) => a - b);
       const simTimes: number[] = [];
+      const simCpu: Array<{ process: number; backends: number }> = [];
       let sim: { snapshotsEvaluated: number; flipCount: number; report: { wouldDenyAdmissions: number } } | undefined;
       for (let i = 0; i < 3; i++) {
+        const cpu0 = await cpuNow(db);
         const t0 = process.hrtime.bigint();
         const res = await api.gql<{ simulatePolicy: NonNullable<typeof sim> }>(token, `query($d: PolicyDraftInput!) { simulatePolicy(draft: $d, days: ${DAYS}) { snapshotsEvaluated flipCount report { wouldDenyAdmissions wouldDenyWorkloads } } }`, { d: { policyId: policy.id } });
         if (res.errors) throw new Error(JSON.stringify(res.errors));
         simTimes.push(Number(process.hrtime.bigint() - t0) / 1e9);
+        const cpu1 = await cpuNow(db);
+        simCpu.push({ process: round2(cpu1.process - cpu0.process), backends: round2(cpu1.backends - cpu0.backends) });
         sim = res.data!.simulatePolicy;
       }
       simTimes.sort((a, b) => a - b);
@@ -212,6 +220,9 @@ async function measure(config: AppConfig, prisma: PrismaClient, { tenantId, poli
         p95Ms: Math.round(percentile(times, 95)),
         simulateSeconds: Math.round(simTimes[1]! * 100) / 100,
         simulateSecondsAll: simTimes.map((s) => Math.round(s * 100) / 100),
+        // CPU seconds of this process (API and bench client) and of the database's PostgreSQL backends, per call in call order
+        simulateCpuSeconds: simCpu,
+        reportCpuMsPerCall: { process: Math.round(((reportCpuEnd.process - reportCpu.process) * 1000) / times.length), backends: Math.round(((reportCpuEnd.backends - reportCpu.backends) * 1000) / times.length) },
         snapshotsEvaluated: sim!.snapshotsEvaluated,
         simulateFlips: sim!.flipCount,
         wouldDenyAdmissions: report!.wouldDenyAdmissions,
@@ -226,6 +237,25 @@ async function measure(config: AppConfig, prisma: PrismaClient, { tenantId, poli
     await db.end();
     await prisma.$disconnect();
   }
+}
+
+const round2 = (n: number) => Math.round(n * 100) / 100;
+
+/** CPU seconds used so far by this process and by the PostgreSQL backends connected to the bench database (from /proc; 0 where unreadable). */
+async function cpuNow(db: Client): Promise<{ process: number; backends: number }> {
+  const u = process.cpuUsage();
+  const { rows } = await db.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()');
+  let ticks = 0;
+  for (const { pid } of rows) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime
+    } catch {
+      // the backend ended meanwhile
+    }
+  }
+  return { process: (u.user + u.system) / 1e6, backends: ticks / 100 };
 }
 
 function copy(db: Client, sql: string, text: string): Promise<void> {

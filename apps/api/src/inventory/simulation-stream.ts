@@ -9,8 +9,8 @@ import { decompressSnapshot } from './snapshot-codec';
  * One row of the simulation cursor: a distinct (snapshot, namespace, workload) of the
  * window — what the engine evaluates once — with every snapshot-day it stands for,
  * packed by SQL into one text (`cluster day-ms admissions last-ms in-scope`, comma-separated).
- * Rows come ordered by snapshot hash, so replicas of one snapshot under several workloads
- * are adjacent and its body is inflated once.
+ * A snapshot named by several rows (one workload in several namespaces, or several owners)
+ * is inflated once per chunk it appears in.
  */
 export type SimulationRow = [hash: string, namespace: string, ownerKind: string, ownerName: string, inScope: boolean, entries: string, body: Buffer | null];
 
@@ -64,12 +64,10 @@ export async function inflateSnapshots(bodies: readonly Buffer[]): Promise<unkno
 
 /**
  * Evaluates the cursor's rows chunk by chunk, keeping only what the report needs: each
- * distinct (snapshot, namespace, workload) is evaluated once, each body inflated once.
+ * distinct (snapshot, namespace, workload) is evaluated once.
  */
 export class SimulationEvaluator {
   readonly tally: SimulationTally;
-  private lastHash: string | undefined;
-  private lastObject: unknown = null;
 
   constructor(
     private readonly compiled: CompiledPolicy,
@@ -79,35 +77,35 @@ export class SimulationEvaluator {
     this.tally = { violations: new ViolationTally(readyFrom.getTime()), evaluable: new Set(), withSnapshot: 0, evaluated: 0 };
   }
 
-  private collectedHash: string | undefined;
+  /** Snapshots the engine was asked about (evaluated counts each once, whichever rows name it). */
+  private readonly seen = new Set<string>();
 
   /**
-   * Starts inflating a chunk's bodies (each snapshot not already the previous row's) and
-   * resolves to the step that evaluates the chunk; chunks must be started and finished in
-   * cursor order.
+   * Starts inflating a chunk's bodies (each snapshot once per chunk) and resolves to the
+   * step that evaluates the chunk; chunks must be started and finished in cursor order.
    */
   start(rows: readonly SimulationRow[]): Promise<() => void> {
     const bodies: Buffer[] = [];
+    const index = new Map<string, number>();
     for (const r of rows) {
-      if (!r[4] || r[0] === this.collectedHash) continue;
-      this.collectedHash = r[0];
-      if (r[6] !== null) bodies.push(r[6]);
+      if (!r[4] || r[6] === null || index.has(r[0])) continue;
+      index.set(r[0], bodies.length);
+      bodies.push(r[6]);
     }
-    return inflateSnapshots(bodies).then((objects) => () => this.evaluate(rows, objects));
+    return inflateSnapshots(bodies).then((objects) => () => this.evaluate(rows, (hash) => { const i = index.get(hash); return i === undefined ? null : objects[i]; }));
   }
 
-  private evaluate(rows: readonly SimulationRow[], objects: readonly unknown[]): void {
-    let next = 0;
+  private evaluate(rows: readonly SimulationRow[], objectOf: (hash: string) => unknown): void {
     const t = this.tally;
-    for (const [hash, namespace, kind, name, inScope, entries, body] of rows) {
+    for (const [hash, namespace, kind, name, inScope, entries] of rows) {
       let rules: readonly string[] = [];
       if (inScope) {
-        if (hash !== this.lastHash) {
-          this.lastHash = hash;
-          this.lastObject = body === null ? null : objects[next++];
+        if (!this.seen.has(hash)) {
+          this.seen.add(hash);
           t.evaluated++;
         }
-        rules = this.lastObject === null ? [] : this.verdict(this.lastObject, namespace, kind, name);
+        const object = objectOf(hash);
+        rules = object === null || object === undefined ? [] : this.verdict(object, namespace, kind, name);
       }
       // the entries of a row are nearly always one cluster's: its workload key is built once
       let cluster = '';

@@ -6,6 +6,7 @@ import type { AgentIdentity } from '../agent/agent-auth.guard';
 import { IngestPool } from './ingest-pool';
 import { INGEST_SQL, INGEST_STATEMENT } from './ingest-sql';
 import { rollupKeys } from './rollup-keys';
+import { RollupFlusher } from './rollup-flusher';
 import { SnapshotHasher, compressSnapshot } from './snapshot-codec';
 
 export interface IngestResult {
@@ -27,9 +28,10 @@ const RETENTION_CACHE_MS = 60_000;
 
 /**
  * Ingests one batch of admission events for the agent's cluster: validated whole,
- * then stored in ONE statement (events, hourly and per-workload rollups, snapshots)
- * inside one tenant-bound transaction. Idempotent by (event id, event time): a re-sent
- * event inserts nothing and adds nothing to the rollups.
+ * then stored in ONE statement (events, snapshots, and the batch's rollup contributions
+ * into staging) inside one tenant-bound transaction; RollupFlusher folds the staged
+ * contributions into the rollups within ROLLUP_FLUSH_DELAY_MS. Idempotent by (event id,
+ * event time): a re-sent event inserts nothing and adds nothing to the rollups.
  */
 @Injectable()
 export class AdmissionEventIngestor {
@@ -42,6 +44,7 @@ export class AdmissionEventIngestor {
     @Inject(PRISMA) private readonly prisma: PrismaClient,
     @Inject(CLOCK) private readonly clock: Clock,
     private readonly pool: IngestPool,
+    private readonly flusher: RollupFlusher,
   ) {}
 
   async ingest(agent: AgentIdentity, body: unknown): Promise<IngestResult> {
@@ -78,6 +81,7 @@ export class AdmissionEventIngestor {
     const rows = await this.prepare(agent, events, times, keep);
     await this.ensurePartitions(rows.days);
     const inserted = await this.store(agent, rows);
+    if (inserted > 0) this.flusher.schedule();
     for (const key of rows.snapshotKeys) this.remember(key);
     return { accepted: inserted, duplicates: keep.length - inserted, expired };
   }

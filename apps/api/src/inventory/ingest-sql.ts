@@ -5,12 +5,14 @@
  * batch, where ~35 text arrays cost pg's per-element escaping (the API's CPU is the ingest
  * bottleneck, not PostgreSQL); json_to_recordset turns JSON arrays into text[] and keeps
  * the findings as jsonb. Null stands for absent.
- * Only events the insert actually stored (not re-sends) reach the rollups. Rollup
- * rows are aggregated before the upsert (an upsert may touch a row once) and written
- * in key order, so concurrent batches lock shared rows in the same order.
+ * Only events the insert actually stored (not re-sends) reach the rollups: their
+ * contributions, aggregated per batch, are appended to the staging tables in this same
+ * statement (so a batch counts exactly when its events are stored), and
+ * admission_rollups_flush() folds them into the rollups shortly after (RollupFlusher).
+ * Appending takes no row locks, so concurrent batches no longer wait on shared rollup rows.
  */
 /** Prepared-statement name of INGEST_SQL; change it with the text (a connection keeps a name's first text). */
-export const INGEST_STATEMENT = 'portcullis_ingest_v2';
+export const INGEST_STATEMENT = 'portcullis_ingest_v3';
 
 export const INGEST_SQL = `
 WITH ev AS (
@@ -33,19 +35,15 @@ contrib AS (
   FROM json_to_recordset($5::json) AS x(i int, p text, r text, d text) JOIN fresh ON fresh.i = x.i
 ),
 hourly AS (
-  INSERT INTO admission_rollups_hourly AS h (tenant_id, hour, cluster_id, namespace, policy_id, rule_id, decision, cloud_scope_id, admissions)
+  INSERT INTO admission_rollup_staging_hourly (tenant_id, hour, cluster_id, namespace, policy_id, rule_id, decision, cloud_scope_id, admissions)
   SELECT $1::uuid, hr, $2::uuid, ns, p, r, d, $3::uuid, count(*) FROM contrib
-  GROUP BY hr, ns, p, r, d ORDER BY hr, ns, p, r, d
-  ON CONFLICT (tenant_id, hour, cluster_id, namespace, policy_id, rule_id, decision)
-  DO UPDATE SET admissions = h.admissions + EXCLUDED.admissions
+  GROUP BY hr, ns, p, r, d
 ),
 workloads AS (
-  INSERT INTO admission_workload_days AS w (tenant_id, policy_id, day, cluster_id, namespace, owner_kind, owner_name, rule_id, decision,
+  INSERT INTO admission_rollup_staging_workload_days (tenant_id, policy_id, day, cluster_id, namespace, owner_kind, owner_name, rule_id, decision,
     cloud_scope_id, admissions, last_at)
   SELECT $1::uuid, p, dy, $2::uuid, ns, ok, "on", r, d, $3::uuid, count(*), max(t) FROM contrib WHERE p <> ''
-  GROUP BY p, dy, ns, ok, "on", r, d ORDER BY p, dy, ns, ok, "on", r, d
-  ON CONFLICT (tenant_id, policy_id, day, cluster_id, namespace, owner_kind, owner_name, rule_id, decision)
-  DO UPDATE SET admissions = w.admissions + EXCLUDED.admissions, last_at = greatest(w.last_at, EXCLUDED.last_at)
+  GROUP BY p, dy, ns, ok, "on", r, d
 ),
 snapshots AS (
   INSERT INTO admission_snapshots AS s (tenant_id, hash, kind, body, json_bytes, last_seen_day)
@@ -55,11 +53,9 @@ snapshots AS (
   ON CONFLICT (tenant_id, hash) DO UPDATE SET last_seen_day = EXCLUDED.last_seen_day WHERE s.last_seen_day < EXCLUDED.last_seen_day
 ),
 snapshot_days AS (
-  INSERT INTO admission_snapshot_days AS sd (tenant_id, day, cluster_id, namespace, owner_kind, owner_name, snapshot_hash, cloud_scope_id,
+  INSERT INTO admission_rollup_staging_snapshot_days (tenant_id, day, cluster_id, namespace, owner_kind, owner_name, snapshot_hash, cloud_scope_id,
     admissions, last_at)
   SELECT $1::uuid, dy, $2::uuid, ns, ok, "on", decode(h, 'hex'), $3::uuid, count(*), max(t) FROM fresh WHERE h IS NOT NULL
-  GROUP BY dy, ns, ok, "on", h ORDER BY dy, ns, ok, "on", h
-  ON CONFLICT (tenant_id, day, cluster_id, namespace, owner_kind, owner_name, snapshot_hash)
-  DO UPDATE SET admissions = sd.admissions + EXCLUDED.admissions, last_at = greatest(sd.last_at, EXCLUDED.last_at)
+  GROUP BY dy, ns, ok, "on", h
 )
 SELECT count(*)::int AS inserted FROM ins`;

@@ -37,9 +37,12 @@ export class IngestPool implements OnApplicationShutdown {
     }
   }
 
-  /** One statement as the owning role (platform work across tenants, e.g. folding staged rollups), outside any tenant binding. */
-  async asOwner<R extends Record<string, unknown>>(name: string, text: string, values: readonly unknown[]): Promise<R[]> {
-    const out = await this.pool.query<R>({ name, text, values: [...values] });
+  /**
+   * One statement as the owning role (platform work across tenants: folding staged rollups,
+   * vacuuming staging), outside any tenant binding. `name` prepares it once per connection.
+   */
+  async asOwner<R extends Record<string, unknown>>(text: string, values: readonly unknown[] = [], name?: string): Promise<R[]> {
+    const out = await this.pool.query<R>(name ? { name, text, values: [...values] } : { text, values: [...values] });
     return out.rows;
   }
 

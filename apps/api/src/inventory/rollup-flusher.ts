@@ -3,9 +3,15 @@ import { LOGGER, type Logger } from '@portcullis/platform';
 import { IngestPool } from './ingest-pool';
 
 /** How long after a stored batch its rollup contributions are folded at the latest (plus the flush itself). */
-export const ROLLUP_FLUSH_DELAY_MS = 250;
+export const ROLLUP_FLUSH_DELAY_MS = 1000;
 /** After a failed flush (database away): try again this much later; staged rows wait, nothing is lost. */
 const RETRY_MS = 2_000;
+/**
+ * Staging rows live for a fraction of a second, so the table is mostly dead rows unless
+ * vacuumed far more often than autovacuum visits a database (once a minute): after
+ * background flushes, at most this often.
+ */
+const VACUUM_EVERY_MS = 1_000;
 
 const FLUSH_SQL = 'SELECT admission_rollups_flush($1::uuid, $2::boolean) AS folded';
 
@@ -30,6 +36,7 @@ export class RollupFlusher implements BeforeApplicationShutdown {
   private running: Promise<void> | undefined;
   private again = false;
   private closed = false;
+  private vacuumedAt = 0;
 
   constructor(
     private readonly pool: IngestPool,
@@ -79,6 +86,10 @@ export class RollupFlusher implements BeforeApplicationShutdown {
     try {
       const folded = await this.flush(null, false);
       if (folded < 0) this.again = true; // another process is flushing: what it misses, the next one folds
+      else if (folded > 0 && Date.now() - this.vacuumedAt >= VACUUM_EVERY_MS) {
+        this.vacuumedAt = Date.now();
+        await this.pool.asOwner('VACUUM (SKIP_LOCKED) admission_rollup_staging');
+      }
     } catch (err) {
       this.logger.error({ err }, 'rollup flush failed; staged contributions are kept and folded by a later flush');
       setTimeout(() => this.schedule(0), RETRY_MS).unref();
@@ -86,7 +97,7 @@ export class RollupFlusher implements BeforeApplicationShutdown {
   }
 
   private async flush(tenantId: string | null, wait: boolean): Promise<number> {
-    const [row] = await this.pool.asOwner<{ folded: number }>('portcullis_rollups_flush', FLUSH_SQL, [tenantId, wait]);
+    const [row] = await this.pool.asOwner<{ folded: number }>(FLUSH_SQL, [tenantId, wait], 'portcullis_rollups_flush');
     return Number(row?.folded ?? 0);
   }
 }

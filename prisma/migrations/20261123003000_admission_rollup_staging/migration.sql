@@ -109,3 +109,27 @@ BEGIN
   RETURN folded;
 END
 $$;
+
+-- Concurrent first batches of a new day raced in admission_events_ensure_partition: an
+-- advisory lock does not make the waiting session re-read the catalog, so its second
+-- to_regclass could miss the table the first one had just created, and its CREATE failed
+-- (42P07, a 500 for that upload). A table that exists by then is what the caller wanted.
+CREATE OR REPLACE FUNCTION admission_events_ensure_partition(day date) RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE
+  part text := 'admission_events_p' || to_char(day, 'YYYYMMDD');
+BEGIN
+  IF to_regclass(part) IS NOT NULL THEN
+    RETURN false;
+  END IF;
+  PERFORM pg_advisory_xact_lock(hashtext('admission_events_partitions'));
+  IF to_regclass(part) IS NOT NULL THEN
+    RETURN false;
+  END IF;
+  EXECUTE format('CREATE TABLE %I PARTITION OF admission_events FOR VALUES FROM (%L) TO (%L)',
+                 part, (day::timestamp AT TIME ZONE 'UTC'), ((day + 1)::timestamp AT TIME ZONE 'UTC'));
+  RETURN true;
+EXCEPTION WHEN duplicate_table THEN
+  RETURN false;
+END
+$$;

@@ -2,8 +2,13 @@ import { Inject, Injectable, type BeforeApplicationShutdown } from '@nestjs/comm
 import { LOGGER, type Logger } from '@portcullis/platform';
 import { IngestPool } from './ingest-pool';
 
-/** How long after a stored batch its rollup contributions are folded at the latest (plus the flush itself). */
-export const ROLLUP_FLUSH_DELAY_MS = 1000;
+/**
+ * How long after a stored batch its rollup contributions are folded at the latest (plus the
+ * flush itself). A flush costs about one upsert per distinct rollup key, however many batches
+ * it folds, so under load a longer delay is cheaper: measured with the ingest bench, a flush
+ * folding 40 batches cost 9-14 µs of PostgreSQL CPU per event, one folding 10 batches 26-32.
+ */
+export const ROLLUP_FLUSH_DELAY_MS = 1_000;
 /** After a failed flush (database away): try again this much later; staged rows wait, nothing is lost. */
 const RETRY_MS = 2_000;
 /**
@@ -17,8 +22,8 @@ const FLUSH_SQL = 'SELECT admission_rollups_flush($1::uuid, $2::boolean) AS fold
 
 /**
  * Keeps the rollups current: the ingest statement appends each batch's contributions to
- * staging tables, and this folds them into the rollups with admission_rollups_flush()
- * (one atomic DELETE … RETURNING + upsert per table; see its migration).
+ * admission_rollup_staging, and this folds them into the rollups with
+ * admission_rollups_flush() (one atomic DELETE … RETURNING + upserts; see its migration).
  *
  * - After every stored batch, `schedule()` arranges one flush ROLLUP_FLUSH_DELAY_MS later;
  *   batches stored meanwhile ride along, so under load one flush folds many batches

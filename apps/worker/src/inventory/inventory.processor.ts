@@ -11,9 +11,9 @@ export const PARTITION_MAINTENANCE = 'partition-maintenance';
 /** Hourly: partitions exist a week ahead, so a missed run or two changes nothing. */
 export const PARTITION_MAINTENANCE_EVERY_MS = 3_600_000;
 /**
- * The API folds staged rollup contributions within a quarter second of each batch; this
- * second flush covers an API process that stopped in between (it folds what any process
- * staged), so the rollups lag the events by at most about a second even then.
+ * The API folds staged rollup contributions within a second of each batch; this
+ * flush covers an API process that stopped in between (it folds what any process staged),
+ * so the rollups lag acknowledged events by a second or two even then.
  */
 export const ROLLUP_FOLD_EVERY_MS = 1_000;
 

@@ -5,6 +5,7 @@
  * same rows loaded into admission_events by a plain COPY in the same run, as the
  * ceiling; then admission-to-queryable latency through GraphQL.
  */
+import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
@@ -12,6 +13,7 @@ import { gzipSync } from 'node:zlib';
 import { Client } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { AdmissionEvent } from '@portcullis/contracts';
+import type { PrismaClient } from '@portcullis/db';
 import { issueAgentCredential } from '../apps/api/src/clusters/agent-credential';
 import { startApi } from '../apps/api/test/support/harness';
 import { benchEvent, benchWorkloads } from './support/admissions';
@@ -36,6 +38,43 @@ function post(pool: http.Agent, port: number, token: string, body: Buffer): Prom
 /** A COPY text-format field. */
 const f = (v: string | null) => (v === null ? '\\N' : v.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r'));
 const arr = (a: readonly string[]) => `{${a.map((s) => `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`).join(',')}}`;
+
+/** Waits (without folding anything itself) until the hourly rollup counts `expected` admissions of the tenant. */
+async function waitForRollups(prisma: PrismaClient, tenantId: string, expected: number): Promise<number> {
+  for (let i = 0; ; i++) {
+    const [row] = await prisma.$queryRaw<[{ n: bigint | null }]>`SELECT sum(admissions) AS n FROM admission_rollups_hourly WHERE tenant_id = ${tenantId}::uuid AND policy_id = ''`;
+    const n = Number(row.n ?? 0);
+    if (n === expected) return n;
+    if (n > expected) throw new Error(`the rollups count ${n} admissions, more than the ${expected} stored`);
+    if (i > 60_000) throw new Error(`the rollups count ${n} of ${expected} admissions after a minute`);
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}
+
+/** CPU ticks (user + system) so far of each PostgreSQL process connected to this database, from /proc. */
+async function postgresCpu(prisma: PrismaClient): Promise<Map<number, number>> {
+  const pids = await prisma.$queryRaw<Array<{ pid: number }>>`SELECT pid FROM pg_stat_activity WHERE datname = current_database()`;
+  const ticks = new Map<number, number>();
+  for (const { pid } of pids) {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks.set(pid, Number(fields[11]) + Number(fields[12])); // utime, stime (fields 14 and 15 of stat)
+    } catch {
+      // the backend exited meanwhile
+    }
+  }
+  return ticks;
+}
+
+/** CPU seconds between two samples (a backend that exited in between is not counted). */
+function cpuSecondsBetween(before: Map<number, number>, after: Map<number, number>): number {
+  let ticks = 0;
+  for (const [pid, t] of after) ticks += t - (before.get(pid) ?? 0);
+  return ticks / CLOCK_TICKS;
+}
+
+const CLOCK_TICKS = 100; // USER_HZ on Linux
 
 export async function run(args: readonly string[]): Promise<Record<string, unknown>> {
   const total = Number(args[0] ?? 200_000);
@@ -71,8 +110,10 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
     const warm = Array.from({ length: BATCH }, (_, i) => benchEvent(policyId, workloads[i]!, new Date(now - 120_000), 0));
     await post(pool, port, tokens[0]!, gzipSync(JSON.stringify({ events: warm })));
 
+    const rollupsFolded = await waitForRollups(prisma, tenantId, BATCH);
     const latencies: number[] = [];
     let next = 0;
+    const pgBefore = await postgresCpu(prisma);
     const started = process.hrtime.bigint();
     const cpuBefore = process.cpuUsage();
     await Promise.all(
@@ -89,6 +130,11 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const cpu = process.cpuUsage(cpuBefore);
     const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+    // the rollups are folded from staging after the answer: how long after the last answer they count every event
+    const lastAnswered = process.hrtime.bigint();
+    await waitForRollups(prisma, tenantId, total + BATCH);
+    const rollupsCurrentMs = Number(process.hrtime.bigint() - lastAnswered) / 1e6;
+    const pgCpuSeconds = cpuSecondsBetween(pgBefore, await postgresCpu(prisma));
     const stored = await prisma.admissionEvent.count({ where: { tenantId } });
     if (stored !== total + BATCH) throw new Error(`stored ${stored} events, expected ${total + BATCH}`);
 
@@ -146,9 +192,16 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
       // CPU of this process (API and the bench's HTTP client) during the timed run: what contention does not distort
       processCpuSeconds: Math.round(cpuSeconds * 100) / 100,
       eventsPerProcessCpuSecond: Math.round(total / cpuSeconds),
+      // CPU of the PostgreSQL backends serving this database (ingest statements, rollup flushes, autovacuum)
+      // from the end of the warm-up until the rollups counted every event, from /proc
+      postgresCpuSeconds: Math.round(pgCpuSeconds * 100) / 100,
+      postgresCpuMicrosPerEvent: Math.round((pgCpuSeconds / total) * 1e6),
       batchP50Ms: Math.round(percentile(latencies, 50)),
       batchP99Ms: Math.round(percentile(latencies, 99)),
       queryableMaxMs: Math.round(Math.max(...queryable)),
+      // from the last upload's answer until the hourly rollup counted every event of the run (no report asked for it)
+      rollupsCurrentMs: Math.round(rollupsCurrentMs),
+      warmupRollupsFolded: rollupsFolded,
       snapshotsStored: await prisma.admissionSnapshot.count({ where: { tenantId } }),
     };
   } finally {

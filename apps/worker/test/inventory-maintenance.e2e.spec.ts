@@ -98,4 +98,37 @@ describe('inventory partitions and retention', { skip: testDb ? false : 'TEST_DA
       await worker.close();
     }
   });
+
+  it('the worker folds rollup contributions an API process staged but did not fold (it stopped in between)', async () => {
+    const t = await tenant(30);
+    const hour = new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000);
+    const day = new Date(today());
+    // what the ingest statement of an API that stopped before its flush leaves behind
+    await prisma.$executeRaw`INSERT INTO admission_rollup_staging (tenant_id, cluster_id, cloud_scope_id, hour, day, namespace, owner_kind, owner_name, snapshot_hash, keys, admissions, last_at)
+      VALUES (${t.tenantId}::uuid, ${t.clusterId}::uuid, ${t.scopeId}::uuid, ${hour}, ${day}, 'ns', 'Deployment', 'web', NULL, ARRAY['AUDITED::', 'AUDITED::p:1', 'AUDITED:resource-limits:p:1'], 3, ${hour})`;
+    const config = loadConfig({ ...process.env, DATABASE_URL: testDb });
+    const worker: INestApplicationContext = await startWorker(config);
+    try {
+      const deadline = Date.now() + 30_000;
+      while ((await prisma.admissionRollupHourly.count({ where: { tenantId: t.tenantId } })) === 0) {
+        assert.ok(Date.now() < deadline, 'the worker did not fold the staged rows');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    } finally {
+      await worker.close();
+    }
+    const hourly = await prisma.admissionRollupHourly.findMany({ where: { tenantId: t.tenantId }, select: { policyId: true, ruleId: true, decision: true, admissions: true }, orderBy: [{ policyId: 'asc' }, { ruleId: 'asc' }] });
+    assert.deepEqual(hourly.map((r) => ({ ...r, admissions: Number(r.admissions) })), [
+      { policyId: '', ruleId: '', decision: 'AUDITED', admissions: 3 },
+      { policyId: 'p:1', ruleId: '', decision: 'AUDITED', admissions: 3 },
+      { policyId: 'p:1', ruleId: 'resource-limits', decision: 'AUDITED', admissions: 3 },
+    ]);
+    // a policy id may hold the separator: it is everything after the rule
+    const workloads = await prisma.admissionWorkloadDay.findMany({ where: { tenantId: t.tenantId }, select: { policyId: true, ruleId: true, admissions: true } });
+    assert.deepEqual(workloads.map((r) => ({ ...r, admissions: Number(r.admissions) })).sort((a, b) => a.ruleId.localeCompare(b.ruleId)), [
+      { policyId: 'p:1', ruleId: '', admissions: 3 },
+      { policyId: 'p:1', ruleId: 'resource-limits', admissions: 3 },
+    ]);
+    assert.equal(Number((await prisma.$queryRaw<[{ n: bigint }]>`SELECT count(*) AS n FROM admission_rollup_staging WHERE tenant_id = ${t.tenantId}::uuid`)[0].n), 0);
+  });
 });

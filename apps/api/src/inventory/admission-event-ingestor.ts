@@ -5,7 +5,8 @@ import { CLOCK, DomainError, PRISMA, forbidden, type Clock } from '@portcullis/p
 import type { AgentIdentity } from '../agent/agent-auth.guard';
 import { IngestPool } from './ingest-pool';
 import { INGEST_SQL, INGEST_STATEMENT } from './ingest-sql';
-import { rollupKeys } from './rollup-keys';
+import { rollupKeys, stagedKey } from './rollup-keys';
+import { RollupFlusher } from './rollup-flusher';
 import { SnapshotHasher, compressSnapshot } from './snapshot-codec';
 
 export interface IngestResult {
@@ -27,9 +28,10 @@ const RETENTION_CACHE_MS = 60_000;
 
 /**
  * Ingests one batch of admission events for the agent's cluster: validated whole,
- * then stored in ONE statement (events, hourly and per-workload rollups, snapshots)
- * inside one tenant-bound transaction. Idempotent by (event id, event time): a re-sent
- * event inserts nothing and adds nothing to the rollups.
+ * then stored in ONE statement (events, snapshots, and the batch's rollup contributions
+ * into staging) inside one tenant-bound transaction; RollupFlusher folds the staged
+ * contributions into the rollups within ROLLUP_FLUSH_DELAY_MS. Idempotent by (event id,
+ * event time): a re-sent event inserts nothing and adds nothing to the rollups.
  */
 @Injectable()
 export class AdmissionEventIngestor {
@@ -42,6 +44,7 @@ export class AdmissionEventIngestor {
     @Inject(PRISMA) private readonly prisma: PrismaClient,
     @Inject(CLOCK) private readonly clock: Clock,
     private readonly pool: IngestPool,
+    private readonly flusher: RollupFlusher,
   ) {}
 
   async ingest(agent: AgentIdentity, body: unknown): Promise<IngestResult> {
@@ -78,13 +81,13 @@ export class AdmissionEventIngestor {
     const rows = await this.prepare(agent, events, times, keep);
     await this.ensurePartitions(rows.days);
     const inserted = await this.store(agent, rows);
+    if (inserted > 0) this.flusher.schedule();
     for (const key of rows.snapshotKeys) this.remember(key);
     return { accepted: inserted, duplicates: keep.length - inserted, expired };
   }
 
   private async prepare(agent: AgentIdentity, events: readonly AdmissionEvent[], times: readonly number[], keep: readonly number[]): Promise<PreparedBatch> {
     const rows = new Array<EventRow>(keep.length);
-    const contributions: ContributionRow[] = [];
     const snapshots = new Map<string, { k: string; canonical: () => string; dy: number }>();
     const snapshotKeys: string[] = [];
     const days = new Set<number>();
@@ -107,7 +110,6 @@ export class AdmissionEventIngestor {
         }
       }
       rows[row] = {
-        i,
         id: e.eventId,
         t: e.occurredAt,
         ns: e.namespace ?? '',
@@ -130,8 +132,8 @@ export class AdmissionEventIngestor {
         h: hash,
         hr: isoOf(Math.floor(t / HOUR_MS) * HOUR_MS),
         dy: isoOf(day),
+        ks: rollupKeys(e).map(stagedKey),
       };
-      for (const key of rollupKeys(e)) contributions.push({ i, p: key.policyId, r: key.ruleId, d: key.decision });
     }
     const stored = await Promise.all(
       [...snapshots].map(async ([h, s]): Promise<SnapshotRow> => {
@@ -139,7 +141,7 @@ export class AdmissionEventIngestor {
         return { h, k: s.k, b: (await compressSnapshot(canonical)).toString('base64'), n: Buffer.byteLength(canonical), dy: isoOf(s.dy) };
       }),
     );
-    return { params: [jsonParam(rows), jsonParam(contributions), jsonParam(stored)], snapshotKeys, days: [...days] };
+    return { params: [jsonParam(rows), jsonParam(stored)], snapshotKeys, days: [...days] };
   }
 
   private async store(agent: AgentIdentity, batch: PreparedBatch): Promise<number> {
@@ -186,7 +188,7 @@ export class AdmissionEventIngestor {
 }
 
 interface PreparedBatch {
-  /** The statement's JSON parameters after tenant, cluster and scope: events, rollup keys, new snapshots. */
+  /** The statement's JSON parameters after tenant, cluster and scope: events, new snapshots. */
   readonly params: readonly string[];
   readonly snapshotKeys: readonly string[];
   readonly days: readonly number[];
@@ -194,7 +196,6 @@ interface PreparedBatch {
 
 /** One event as the statement's json_to_recordset reads it (keys are its column names). */
 interface EventRow {
-  readonly i: number;
   readonly id: string;
   readonly t: string;
   readonly ns: string;
@@ -217,13 +218,8 @@ interface EventRow {
   readonly h: string | null;
   readonly hr: string;
   readonly dy: string;
-}
-
-interface ContributionRow {
-  readonly i: number;
-  readonly p: string;
-  readonly r: string;
-  readonly d: string;
+  /** Rollup keys as the staging table holds them (stagedKey). */
+  readonly ks: readonly string[];
 }
 
 interface SnapshotRow {

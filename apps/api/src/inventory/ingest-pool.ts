@@ -4,8 +4,8 @@ import type { AppConfig } from '@portcullis/config';
 import { APP_CONFIG } from '@portcullis/platform';
 
 /**
- * A plain `pg` pool for the ingest statement only: its ~35 array parameters cost
- * noticeably more through Prisma's raw-query layer, and ingest is the API's hot path.
+ * A plain `pg` pool for the ingest statement (and the rollup flush that follows it):
+ * Prisma's raw-query layer costs noticeably more per batch, and ingest is the API's hot path.
  * Same tenant binding as withTenant: the transaction drops to portcullis_app and sets
  * app.tenant_id, so row-level security confines it to the agent's tenant.
  */
@@ -35,6 +35,15 @@ export class IngestPool implements OnApplicationShutdown {
     } finally {
       client.release(broken);
     }
+  }
+
+  /**
+   * One statement as the owning role (platform work across tenants: folding staged rollups,
+   * vacuuming staging), outside any tenant binding. `name` prepares it once per connection.
+   */
+  async asOwner<R extends Record<string, unknown>>(text: string, values: readonly unknown[] = [], name?: string): Promise<R[]> {
+    const out = await this.pool.query<R>(name ? { name, text, values: [...values] } : { text, values: [...values] });
+    return out.rows;
   }
 
   async onApplicationShutdown(): Promise<void> {

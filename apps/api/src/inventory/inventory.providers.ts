@@ -6,7 +6,18 @@ import { IngestPool } from './ingest-pool';
 import { InventoryResolver } from './inventory.resolver';
 import { PolicySimulatorService } from './policy-simulator.service';
 import { AdmissionRetentionResolver, AdmissionRetentionService } from './retention';
+import { RollupFlusher } from './rollup-flusher';
 
 /** The admission inventory's part of the API, composed by ApiModule. */
 export const INVENTORY_CONTROLLERS = [AdmissionEventsController];
-export const INVENTORY_PROVIDERS = [IngestPool, AdmissionEventIngestor, AdmissionInventoryService, AuditToDenyService, PolicySimulatorService, InventoryResolver, AdmissionRetentionService, AdmissionRetentionResolver];
+export const INVENTORY_PROVIDERS = [
+  IngestPool,
+  RollupFlusher,
+  AdmissionEventIngestor,
+  AdmissionInventoryService,
+  AuditToDenyService,
+  PolicySimulatorService,
+  InventoryResolver,
+  AdmissionRetentionService,
+  AdmissionRetentionResolver,
+];

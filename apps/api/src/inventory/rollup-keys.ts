@@ -37,5 +37,14 @@ function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
   else map.set(key, [value]);
 }
 
+/**
+ * A rollup key as admission_rollup_staging.keys holds it: 'DECISION:rule:policy'. Decisions
+ * and rule ids have no ':', so the policy id comes last and may hold any character;
+ * admission_rollups_flush() splits it back.
+ */
+export function stagedKey(key: RollupKey): string {
+  return `${key.decision}:${key.ruleId}:${key.policyId}`;
+}
+
 /** Outcomes that mean "Block mode would deny this admission". */
 export const WOULD_DENY: readonly AdmissionDecision[] = ['AUDITED', 'DENIED'];

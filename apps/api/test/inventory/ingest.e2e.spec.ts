@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { MAX_BATCH_JSON_BYTES, MAX_BATCH_WIRE_BYTES } from '@portcullis/contracts';
+import { RollupFlusher } from '../../src/inventory/rollup-flusher';
 import { NO_DB_REASON, startApi, testDatabaseConfigured, type ApiHarness } from '../support/harness';
 import { admission, finding, podSnapshot, post, scopeWithCluster, upload, type TestCluster } from './support';
 
@@ -23,6 +24,8 @@ describe('POST /agent/v1/admission-events', { skip: testDatabaseConfigured ? fal
   after(async () => h?.close());
 
   const counts = async () => {
+    // what a report does before reading the rollups: fold what the tenant has staged
+    await h.app.get(RollupFlusher).flushTenant(tenantId);
     const [events, rollup, workloads, snapshots, snapshotDays] = await Promise.all([
       h.prisma.admissionEvent.count({ where: { tenantId } }),
       h.prisma.admissionRollupHourly.aggregate({ where: { tenantId, policyId: '' }, _sum: { admissions: true } }),
@@ -67,6 +70,7 @@ describe('POST /agent/v1/admission-events', { skip: testDatabaseConfigured ? fal
   });
 
   it('keeps per-policy and per-rule outcomes in the rollups', async () => {
+    await h.app.get(RollupFlusher).flushTenant(tenantId);
     const rows = await h.prisma.admissionRollupHourly.findMany({ where: { tenantId, policyId: POLICY, clusterId: cluster.id }, select: { ruleId: true, decision: true, admissions: true } });
     const sum = (rule: string, decision: string) => rows.filter((r) => r.ruleId === rule && r.decision === decision).reduce((n, r) => n + Number(r.admissions), 0);
     assert.equal(sum('', 'AUDITED'), 3); // three admissions had a non-exempted finding of the policy

@@ -53,6 +53,10 @@ export class InventoryMaintenance {
       partitionsDropped.push(name);
     }
 
+    // fold what is staged first: a staged contribution older than the cutoff would otherwise
+    // be folded back into a rollup row retention just deleted
+    await foldStagedRollups(this.prisma, true);
+
     let eventsDeleted = 0;
     let rollupRowsDeleted = 0;
     let snapshotsDeleted = 0;
@@ -85,4 +89,14 @@ function isoDay(ms: number): string {
 
 function partitionName(day: string): string {
   return `admission_events_p${day.replace(/-/g, '')}`;
+}
+
+/**
+ * Folds the rollup contributions ingest staged into the rollups (admission_rollups_flush,
+ * one atomic DELETE … RETURNING + upsert per table). wait = false returns -1 at once when
+ * another process is flushing. Returns the rollup rows written.
+ */
+export async function foldStagedRollups(prisma: PrismaClient, wait: boolean): Promise<number> {
+  const [row] = await prisma.$queryRawUnsafe<Array<{ folded: number }>>('SELECT admission_rollups_flush(NULL, $1::boolean) AS folded', wait);
+  return Number(row?.folded ?? 0);
 }

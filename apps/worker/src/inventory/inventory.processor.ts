@@ -4,12 +4,18 @@ import type { AppConfig } from '@portcullis/config';
 import type { PrismaClient } from '@portcullis/db';
 import { APP_CONFIG, CLOCK, LOGGER, PRISMA, REDIS, type Clock, type Logger } from '@portcullis/platform';
 import type { Redis } from 'ioredis';
-import { InventoryMaintenance, type MaintenanceResult } from './inventory-maintenance';
+import { InventoryMaintenance, foldStagedRollups, type MaintenanceResult } from './inventory-maintenance';
 
 export const INVENTORY_QUEUE = 'inventory';
 export const PARTITION_MAINTENANCE = 'partition-maintenance';
 /** Hourly: partitions exist a week ahead, so a missed run or two changes nothing. */
 export const PARTITION_MAINTENANCE_EVERY_MS = 3_600_000;
+/**
+ * The API folds staged rollup contributions within a second of each batch; this
+ * flush covers an API process that stopped in between (it folds what any process staged),
+ * so the rollups lag acknowledged events by a second or two even then.
+ */
+export const ROLLUP_FOLD_EVERY_MS = 1_000;
 
 /**
  * The inventory queue: one repeatable job keeps daily partitions ahead and applies
@@ -22,9 +28,12 @@ export class InventoryProcessor implements OnModuleInit, OnModuleDestroy {
   private queue: Queue | undefined;
   private connection: Redis | undefined;
   private readonly maintenance: InventoryMaintenance;
+  private folding: NodeJS.Timeout | undefined;
+  private foldInFlight: Promise<void> | undefined;
+  private foldFailures = 0;
 
   constructor(
-    @Inject(PRISMA) prisma: PrismaClient,
+    @Inject(PRISMA) private readonly prisma: PrismaClient,
     @Inject(REDIS) private readonly redis: Redis,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(LOGGER) private readonly logger: Logger,
@@ -42,9 +51,31 @@ export class InventoryProcessor implements OnModuleInit, OnModuleDestroy {
     await this.queue.add(PARTITION_MAINTENANCE, {}, { removeOnComplete: true, removeOnFail: 100 });
     this.worker = new Worker(INVENTORY_QUEUE, (job) => this.process(job), { connection, prefix: this.config.redisPrefix, concurrency: 1, lockDuration: 300_000 });
     this.worker.on('failed', (job, err) => this.logger.error({ err, jobId: job?.id, name: job?.name }, 'inventory job failed'));
+    this.scheduleFold();
+  }
+
+  /** Every ROLLUP_FOLD_EVERY_MS, one flush that does not wait: if another process is flushing, it folds what is staged. */
+  private scheduleFold(): void {
+    this.folding = setTimeout(() => {
+      this.foldInFlight = foldStagedRollups(this.prisma, false)
+        .then(() => {
+          this.foldFailures = 0;
+        })
+        .catch((err: unknown) => {
+          // staged rows wait for the next flush; log once per outage, not every second
+          if (this.foldFailures++ === 0) this.logger.error({ err }, 'folding staged rollups failed; retrying every second');
+        })
+        .finally(() => {
+          this.foldInFlight = undefined;
+          if (this.folding) this.scheduleFold();
+        });
+    }, ROLLUP_FOLD_EVERY_MS);
   }
 
   async onModuleDestroy(): Promise<void> {
+    clearTimeout(this.folding);
+    this.folding = undefined;
+    await this.foldInFlight;
     await this.worker?.close();
     await this.queue?.close();
     await this.connection?.quit().catch(() => undefined);

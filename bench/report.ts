@@ -30,6 +30,12 @@ const WORKLOADS = 2000;
 const VERSIONS = 50;
 
 const DATABASE = 'portcullis_bench_report';
+/**
+ * What the generated rows look like; bump it when the generator changes, so `--reuse` never
+ * measures data of an older shape. 2: no admission-level (policy '') rows in the per-workload
+ * daily rollup — the ingest's rollup flush writes none, and the old generator's doubled the table.
+ */
+const DATA_SHAPE = 2;
 
 interface Generated {
   readonly tenantId: string;
@@ -57,10 +63,10 @@ async function reusable(total: number, today: number): Promise<{ config: AppConf
   try {
     await db.connect();
     const { rows } = await db.query<{ tenant_id: string; policy_id: string }>(
-      `SELECT tenant_id::text, policy_id FROM bench_report_meta WHERE total = $1 AND generated_day = $2::timestamptz`, [total, new Date(today)]);
+      `SELECT tenant_id::text, policy_id FROM bench_report_meta WHERE total = $1 AND generated_day = $2::timestamptz AND shape = $3`, [total, new Date(today), DATA_SHAPE]);
     found = rows[0] && { tenantId: rows[0].tenant_id, policyId: rows[0].policy_id };
   } catch {
-    found = undefined; // no database, or generated before the marker existed
+    found = undefined; // no database, or generated before the marker (or this data shape) existed
   } finally {
     await db.end().catch(() => undefined);
   }
@@ -152,8 +158,7 @@ async function generate(config: AppConfig, prisma: PrismaClient, total: number, 
         INSERT INTO admission_workload_days (tenant_id, policy_id, day, cluster_id, namespace, owner_kind, owner_name, rule_id, decision, cloud_scope_id, admissions, last_at)
         SELECT tenant_id, p, date_trunc('day', occurred_at, 'UTC'), cluster_id, namespace, owner_kind, owner_name, r, d, cloud_scope_id, count(*), max(occurred_at)
         FROM admission_events e CROSS JOIN LATERAL (
-          SELECT '' AS p, '' AS r, e.decision AS d
-          UNION ALL SELECT $2::text, '', 'AUDITED' WHERE jsonb_array_length(e.findings) > 0
+          SELECT $2::text AS p, '' AS r, 'AUDITED' AS d WHERE jsonb_array_length(e.findings) > 0
           UNION ALL SELECT $2::text, f->>'ruleId', 'AUDITED' FROM jsonb_array_elements(e.findings) f) k
         WHERE tenant_id = $1 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10`, [tenantId, policy.id]);
       await db.query(`
@@ -163,8 +168,8 @@ async function generate(config: AppConfig, prisma: PrismaClient, total: number, 
       await db.query('VACUUM ANALYZE admission_rollups_hourly, admission_workload_days, admission_snapshot_days, admission_snapshots');
     });
     // what `--reuse` recognises: written last, so an interrupted generation is never reused
-    await db.query('CREATE TABLE bench_report_meta (total bigint NOT NULL, generated_day timestamptz NOT NULL, tenant_id uuid NOT NULL, policy_id text NOT NULL)');
-    await db.query('INSERT INTO bench_report_meta VALUES ($1, $2, $3, $4)', [total, new Date(today), tenantId, policy.id]);
+    await db.query('CREATE TABLE bench_report_meta (total bigint NOT NULL, generated_day timestamptz NOT NULL, tenant_id uuid NOT NULL, policy_id text NOT NULL, shape int NOT NULL)');
+    await db.query('INSERT INTO bench_report_meta VALUES ($1, $2, $3, $4, $5)', [total, new Date(today), tenantId, policy.id, DATA_SHAPE]);
     return { generated: { tenantId, policyId: policy.id }, timings };
   } finally {
     await db.end();

@@ -266,7 +266,8 @@ function snapshotHash(hasher: SnapshotHasher, snapshot: Readonly<Record<string, 
 }
 
 /** Filter terms of the inventory's GIN index. */
-function terms(clusterId: string, e: AdmissionEvent): string[] {
+/** The prefixed filter terms of an event (admission_events.terms, one GIN index). */
+export function terms(clusterId: string, e: AdmissionEvent): string[] {
   const out = new Set<string>([`c:${clusterId}`, `n:${e.namespace ?? ''}`, `w:${e.owner.kind}/${e.owner.name}`]);
   for (const image of e.images) out.add(`i:${image}`);
   for (const f of e.findings) {

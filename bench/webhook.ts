@@ -210,17 +210,22 @@ async function startAgent(tls: TestTls, images: readonly string[], withVulnerabi
 }
 
 /**
- * The p99 difference vulnerability gating makes, from alternating windows at the goal rate:
- * without, with, without, with, ... on the two running agents, so each pair sees the same
- * machine. A single pair of p99s moved by tens of ms between runs on the 2-core VM.
+ * The p99 difference vulnerability gating makes, from alternating windows at the goal rate on
+ * the two running agents (without-with, with-without, without-with), so each pair sees the
+ * same machine and neither configuration always goes second. A single pair of p99s moved by
+ * tens of ms between runs on the 2-core VM.
  */
 async function alternating(plain: AgentTarget, gated: AgentTarget, tls: TestTls, bodies: readonly Buffer[]) {
   const a = new Client(plain.port, tls.caPem);
   const b = new Client(gated.port, tls.caPem);
   const pairs: Array<{ withoutP99Ms: number; withP99Ms: number; deltaMs: number }> = [];
   for (let i = 0; i < VULNERABILITY_PAIRS; i++) {
-    const without = await fixedRate(a, bodies, GOAL_RATE, GOAL_RATE_SECONDS);
-    const withGating = await fixedRate(b, bodies, GOAL_RATE, GOAL_RATE_SECONDS);
+    // the order alternates (without first, then with first, ...): the second window of a pair
+    // must not carry a systematic advantage or penalty into the difference
+    const withoutFirst = i % 2 === 0;
+    const first = await fixedRate(withoutFirst ? a : b, bodies, GOAL_RATE, GOAL_RATE_SECONDS);
+    const second = await fixedRate(withoutFirst ? b : a, bodies, GOAL_RATE, GOAL_RATE_SECONDS);
+    const [without, withGating] = withoutFirst ? [first, second] : [second, first];
     pairs.push({ withoutP99Ms: without.p99Ms, withP99Ms: withGating.p99Ms, deltaMs: round(withGating.p99Ms - without.p99Ms, 3) });
   }
   a.close();

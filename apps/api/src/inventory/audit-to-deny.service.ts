@@ -4,10 +4,10 @@ import { CLOCK, badInput, notFound, type Clock } from '@portcullis/platform';
 import { PolicyService } from '../policies/policy.service';
 import type { Principal } from '../tenancy/principal';
 import { TenantDb } from '../tenancy/tenant-db';
-import type { AuditToDenyReport, BreakdownEntry, ReportWindowArgs, SuggestedExemption, WorkloadViolations } from './inventory.types';
+import type { AuditToDenyReport, BreakdownEntry, ReportWindowArgs } from './inventory.types';
 import { readableScopes } from './reader-scope';
 import { IngestPool } from './ingest-pool';
-import { DAY_MS, compareEntries, compareWorkloads, dailyTrend, readiness, reportWindow, type ReportMeta } from './report-shape';
+import { DAY_MS, assembleReport, reportWindow, type ReportMeta } from './report-shape';
 
 /**
  * One row of the report's statements: with `day` NULL, one workload's rollup over the
@@ -85,12 +85,11 @@ export class AuditToDenyService {
     const days = Math.round((meta.to.getTime() - from) / DAY_MS);
     const byDay = new Map<number, { admissions: number; workloads: number }>();
     for (const r of rows) if (r[0] !== null && r[5] === '') byDay.set(r[0].getTime(), { admissions: r[6], workloads: 0 });
-    interface Workload { clusterId: string; namespace: string; kind: string; name: string; admissions: number; recent: number; lastAt: Date; rules: string[] }
-    const workloads = new Map<string, Workload>();
+    const workloads = new Map<string, { clusterId: string; namespace: string; kind: string; name: string; admissions: number; recent: number; lastAt: number; rules: string[] }>();
     const key = (r: PassRow) => `${r[1]}\u0000${r[2]}\u0000${r[3]}\u0000${r[4]}`;
     for (const r of rows) {
       if (r[0] !== null || r[5] !== '') continue;
-      workloads.set(key(r), { clusterId: r[1]!, namespace: r[2]!, kind: r[3]!, name: r[4]!, admissions: r[6], recent: r[7], lastAt: r[8], rules: [] });
+      workloads.set(key(r), { clusterId: r[1]!, namespace: r[2]!, kind: r[3]!, name: r[4]!, admissions: r[6], recent: r[7], lastAt: r[8].getTime(), rules: [] });
       const masks = [r[9], r[10], r[11]];
       for (let d = 0; d < days; d++) {
         if ((masks[Math.floor(d / MASK_DAYS)]! >>> d % MASK_DAYS) & 1) {
@@ -108,47 +107,6 @@ export class AuditToDenyService {
       byRule.set(r[5], rule);
       workloads.get(key(r))?.rules.push(r[5]);
     }
-    const list = [...workloads.values()];
-    const breakdown = (of: (w: Workload) => string): BreakdownEntry[] => {
-      const m = new Map<string, BreakdownEntry>();
-      for (const w of list) {
-        const k = of(w);
-        const e = m.get(k) ?? { key: k, admissions: 0, workloads: 0 };
-        e.admissions += w.admissions;
-        e.workloads++;
-        m.set(k, e);
-      }
-      return [...m.values()].sort(compareEntries);
-    };
-    let total = 0;
-    let lastAt: Date | null = null;
-    for (const w of list) {
-      total += w.admissions;
-      if (!lastAt || w.lastAt > lastAt) lastAt = w.lastAt;
-    }
-    const byWorkload: WorkloadViolations[] = list
-      .map((w) => ({ clusterId: w.clusterId, namespace: w.namespace, kind: w.kind, name: w.name, admissions: w.admissions, lastViolationAt: w.lastAt, rules: w.rules.sort() }))
-      .sort(compareWorkloads)
-      .slice(0, meta.workloadLimit);
-    const suggestions: SuggestedExemption[] = list
-      .filter((w) => w.recent > 0)
-      .map((w) => ({ namespace: w.namespace, kind: w.kind, name: w.name, admissions: w.recent }))
-      .sort((a, b) => b.admissions - a.admissions || cmp(a.namespace, b.namespace) || cmp(a.kind, b.kind) || cmp(a.name, b.name));
-    return {
-      policyId: meta.policyId,
-      policyName: meta.policyName,
-      action: meta.action,
-      window: { from: meta.from, to: meta.to },
-      wouldDenyAdmissions: total,
-      wouldDenyWorkloads: list.length,
-      byRule: [...byRule.values()].sort(compareEntries),
-      byNamespace: breakdown((w) => w.namespace),
-      byCluster: breakdown((w) => w.clusterId),
-      byWorkload,
-      dailyTrend: dailyTrend(meta.from, meta.to, (day) => byDay.get(day)),
-      readiness: readiness(meta, lastAt, suggestions),
-    };
+    return assembleReport(meta, [...workloads.values()], [...byRule.values()], (day) => byDay.get(day));
   }
 }
-
-const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);

@@ -1,7 +1,7 @@
 import type { AuditToDenyReport, BreakdownEntry, DailyCount, SuggestedExemption, WorkloadViolations } from './inventory.types';
 
 export const DAY_MS = 86_400_000;
-export const MAX_SUGGESTIONS = 50;
+const MAX_SUGGESTIONS = 50;
 
 /** The days a report covers: `days` whole UTC days up to and including today's. */
 export function reportWindow(now: Date, days: number, readyAfterDays: number): { from: Date; to: Date; readyFrom: Date } {
@@ -71,53 +71,76 @@ export class ViolationTally {
   }
 
   report(meta: ReportMeta): AuditToDenyReport {
-    const list = [...this.workloads.values()];
-    const breakdown = (of: (w: WorkloadTotal) => string): BreakdownEntry[] => {
-      const m = new Map<string, BreakdownEntry>();
-      for (const w of list) {
-        const k = of(w);
-        const e = m.get(k) ?? { key: k, admissions: 0, workloads: 0 };
-        e.admissions += w.admissions;
-        e.workloads++;
-        m.set(k, e);
-      }
-      return [...m.values()].sort(compareEntries);
-    };
-    let total = 0;
-    let lastAt = 0;
-    for (const w of list) {
-      total += w.admissions;
-      lastAt = Math.max(lastAt, w.lastAt);
-    }
-    const byWorkload: WorkloadViolations[] = list
-      .map((w) => ({ clusterId: w.clusterId, namespace: w.namespace, kind: w.kind, name: w.name, admissions: w.admissions, lastViolationAt: new Date(w.lastAt), rules: [...w.rules].sort() }))
-      .sort(compareWorkloads)
-      .slice(0, meta.workloadLimit);
-    const suggestions: SuggestedExemption[] = list
-      .filter((w) => w.recent > 0)
-      .map((w) => ({ namespace: w.namespace, kind: w.kind, name: w.name, admissions: w.recent }))
-      .sort((a, b) => b.admissions - a.admissions || cmp(a.namespace, b.namespace) || cmp(a.kind, b.kind) || cmp(a.name, b.name));
-    return {
-      policyId: meta.policyId,
-      policyName: meta.policyName,
-      action: meta.action,
-      window: { from: meta.from, to: meta.to },
-      wouldDenyAdmissions: total,
-      wouldDenyWorkloads: list.length,
-      byRule: [...this.byRule].map(([key, r]) => ({ key, admissions: r.admissions, workloads: r.workloads.size })).sort(compareEntries),
-      byNamespace: breakdown((w) => w.namespace),
-      byCluster: breakdown((w) => w.clusterId),
-      byWorkload,
-      dailyTrend: dailyTrend(meta.from, meta.to, (day) => {
+    return assembleReport(
+      meta,
+      [...this.workloads.values()],
+      [...this.byRule].map(([key, r]) => ({ key, admissions: r.admissions, workloads: r.workloads.size })),
+      (day) => {
         const d = this.byDay.get(day);
         return d && { admissions: d.admissions, workloads: d.workloads.size };
-      }),
-      readiness: readiness(meta, lastAt ? new Date(lastAt) : null, suggestions),
-    };
+      },
+    );
   }
 }
 
-export function readiness(meta: Pick<ReportMeta, 'readyAfterDays'>, lastWouldDenyAt: Date | null, suggestions: readonly SuggestedExemption[]) {
+/** One workload's would-be denials over the window: what the stored report and simulation both sum. */
+export interface WorkloadSummary {
+  readonly clusterId: string;
+  readonly namespace: string;
+  readonly kind: string;
+  readonly name: string;
+  readonly admissions: number;
+  /** Admissions since the readiness window began. */
+  readonly recent: number;
+  /** Last would-be denial, epoch ms. */
+  readonly lastAt: number;
+  readonly rules: Iterable<string>;
+}
+
+/** The report from its per-workload, per-rule and per-day sums, however they were computed. */
+export function assembleReport(meta: ReportMeta, list: readonly WorkloadSummary[], byRule: BreakdownEntry[], byDay: (day: number) => { admissions: number; workloads: number } | undefined): AuditToDenyReport {
+  const breakdown = (of: (w: WorkloadSummary) => string): BreakdownEntry[] => {
+    const m = new Map<string, BreakdownEntry>();
+    for (const w of list) {
+      const k = of(w);
+      const e = m.get(k) ?? { key: k, admissions: 0, workloads: 0 };
+      e.admissions += w.admissions;
+      e.workloads++;
+      m.set(k, e);
+    }
+    return [...m.values()].sort(compareEntries);
+  };
+  let total = 0;
+  let lastAt = 0;
+  for (const w of list) {
+    total += w.admissions;
+    lastAt = Math.max(lastAt, w.lastAt);
+  }
+  const byWorkload: WorkloadViolations[] = list
+    .map((w) => ({ clusterId: w.clusterId, namespace: w.namespace, kind: w.kind, name: w.name, admissions: w.admissions, lastViolationAt: new Date(w.lastAt), rules: [...w.rules].sort() }))
+    .sort(compareWorkloads)
+    .slice(0, meta.workloadLimit);
+  const suggestions: SuggestedExemption[] = list
+    .filter((w) => w.recent > 0)
+    .map((w) => ({ namespace: w.namespace, kind: w.kind, name: w.name, admissions: w.recent }))
+    .sort((a, b) => b.admissions - a.admissions || cmp(a.namespace, b.namespace) || cmp(a.kind, b.kind) || cmp(a.name, b.name));
+  return {
+    policyId: meta.policyId,
+    policyName: meta.policyName,
+    action: meta.action,
+    window: { from: meta.from, to: meta.to },
+    wouldDenyAdmissions: total,
+    wouldDenyWorkloads: list.length,
+    byRule: byRule.sort(compareEntries),
+    byNamespace: breakdown((w) => w.namespace),
+    byCluster: breakdown((w) => w.clusterId),
+    byWorkload,
+    dailyTrend: dailyTrend(meta.from, meta.to, byDay),
+    readiness: readiness(meta, list.length ? new Date(lastAt) : null, suggestions),
+  };
+}
+
+function readiness(meta: Pick<ReportMeta, 'readyAfterDays'>, lastWouldDenyAt: Date | null, suggestions: readonly SuggestedExemption[]) {
   return {
     ready: suggestions.length === 0,
     readyAfterDays: meta.readyAfterDays,
@@ -127,17 +150,17 @@ export function readiness(meta: Pick<ReportMeta, 'readyAfterDays'>, lastWouldDen
   };
 }
 
-export function dailyTrend(from: Date, to: Date, at: (day: number) => { admissions: number; workloads: number } | undefined): DailyCount[] {
+function dailyTrend(from: Date, to: Date, at: (day: number) => { admissions: number; workloads: number } | undefined): DailyCount[] {
   const out: DailyCount[] = [];
   for (let d = from.getTime(); d < to.getTime(); d += DAY_MS) out.push({ day: new Date(d), ...(at(d) ?? { admissions: 0, workloads: 0 }) });
   return out;
 }
 
-export function compareWorkloads(a: WorkloadViolations, b: WorkloadViolations): number {
+function compareWorkloads(a: WorkloadViolations, b: WorkloadViolations): number {
   return b.admissions - a.admissions || cmp(a.clusterId, b.clusterId) || cmp(a.namespace, b.namespace) || cmp(a.kind, b.kind) || cmp(a.name, b.name);
 }
 
-export function compareEntries(a: BreakdownEntry, b: BreakdownEntry): number {
+function compareEntries(a: BreakdownEntry, b: BreakdownEntry): number {
   return b.admissions - a.admissions || cmp(a.key, b.key);
 }
 

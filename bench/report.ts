@@ -12,17 +12,16 @@
  * and measured again instead of re-generated (~10 minutes). Without `--reuse` (the
  * default) the database is dropped and generated again, so runs stay comparable.
  */
-import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
-import { loadConfig, repoPath, type AppConfig } from '@portcullis/config';
-import { createPrismaClient, migrate, type PrismaClient } from '@portcullis/db';
+import type { AppConfig } from '@portcullis/config';
+import type { PrismaClient } from '@portcullis/db';
 import { from as copyFrom } from 'pg-copy-streams';
 import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { prepareSnapshot } from '../apps/api/src/inventory/snapshot-codec';
 import { startApi } from '../apps/api/test/support/harness';
 import { benchPod, benchWorkloads } from './support/admissions';
-import { benchDatabase, percentile, tenantWithClusters } from './support/stack';
+import { benchDatabase, benchDatabaseUrl, openBenchDatabase, percentile, tenantWithClusters } from './support/stack';
 
 const DAY = 86_400_000;
 const DAYS = 30;
@@ -56,9 +55,7 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
 
 /** The kept database, when it holds data generated today for `total` events. */
 async function reusable(total: number, today: number): Promise<{ config: AppConfig; prisma: PrismaClient; generated: Generated } | undefined> {
-  const base = new URL(process.env['DATABASE_URL'] ?? 'postgresql://postgres@127.0.0.1:5432/portcullis');
-  base.pathname = `/${DATABASE}`;
-  const db = new Client({ connectionString: base.toString() });
+  const db = new Client({ connectionString: benchDatabaseUrl(DATABASE) });
   let found: Generated | undefined;
   try {
     await db.connect();
@@ -74,17 +71,7 @@ async function reusable(total: number, today: number): Promise<{ config: AppConf
     process.stderr.write(`bench report: no data of today for ${total} events in ${DATABASE}; generating it\n`);
     return undefined;
   }
-  await migrate(base.toString(), repoPath('prisma', 'migrations'));
-  const config = loadConfig({
-    ...process.env,
-    NODE_ENV: 'test',
-    LOG_LEVEL: 'error',
-    DATABASE_URL: base.toString(),
-    REDIS_PREFIX: `portcullis-bench-${randomUUID().slice(0, 8)}`,
-    BUNDLE_SIGNING_KEYS_DIR: repoPath('dist', '.bench-signing-keys'),
-    DEV_ISSUER_STATE_DIR: repoPath('dist', '.bench-dev-issuer'),
-  });
-  return { config, prisma: createPrismaClient({ databaseUrl: config.databaseUrl, poolSize: 4 }), generated: found };
+  return { ...(await openBenchDatabase(DATABASE)), generated: found };
 }
 
 async function generate(config: AppConfig, prisma: PrismaClient, total: number, today: number): Promise<{ generated: Generated; timings: Record<string, number> }> {

@@ -4,23 +4,32 @@ import { loadConfig, repoPath, type AppConfig } from '@portcullis/config';
 import { createPrismaClient, migrate, type PrismaClient } from '@portcullis/db';
 import { TenantOnboarding } from '@portcullis/tenants';
 
+/** The connection URL of bench database `name` on the server DATABASE_URL names. */
+export function benchDatabaseUrl(name: string): string {
+  const url = new URL(process.env['DATABASE_URL'] ?? 'postgresql://postgres@127.0.0.1:5432/portcullis');
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
 /** A database of its own for a benchmark, dropped and re-created, so runs are comparable. */
 export async function benchDatabase(name = 'portcullis_bench'): Promise<{ config: AppConfig; prisma: PrismaClient }> {
-  const base = new URL(process.env['DATABASE_URL'] ?? 'postgresql://postgres@127.0.0.1:5432/portcullis');
-  const admin = new URL(base.toString());
-  admin.pathname = '/postgres';
-  const c = new Client({ connectionString: admin.toString() });
+  const c = new Client({ connectionString: benchDatabaseUrl('postgres') });
   await c.connect();
   await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
   await c.query(`CREATE DATABASE "${name}"`);
   await c.end();
-  base.pathname = `/${name}`;
-  await migrate(base.toString(), repoPath('prisma', 'migrations'));
+  return openBenchDatabase(name);
+}
+
+/** An existing bench database brought to the current migrations, with the config and client a bench runs with. */
+export async function openBenchDatabase(name: string): Promise<{ config: AppConfig; prisma: PrismaClient }> {
+  const url = benchDatabaseUrl(name);
+  await migrate(url, repoPath('prisma', 'migrations'));
   const config = loadConfig({
     ...process.env,
     NODE_ENV: 'test',
     LOG_LEVEL: 'error',
-    DATABASE_URL: base.toString(),
+    DATABASE_URL: url,
     REDIS_PREFIX: `portcullis-bench-${randomUUID().slice(0, 8)}`,
     BUNDLE_SIGNING_KEYS_DIR: repoPath('dist', '.bench-signing-keys'),
     DEV_ISSUER_STATE_DIR: repoPath('dist', '.bench-dev-issuer'),

@@ -16,7 +16,7 @@ import type { AdmissionEvent } from '@portcullis/contracts';
 import type { PrismaClient } from '@portcullis/db';
 import { issueAgentCredential } from '../apps/api/src/clusters/agent-credential';
 import { terms } from '../apps/api/src/inventory/admission-event-ingestor';
-import { prepareSnapshot } from '../apps/api/src/inventory/snapshot-codec';
+import { SnapshotHasher } from '../apps/api/src/inventory/snapshot-codec';
 import { startApi } from '../apps/api/test/support/harness';
 import { benchEvent, benchWorkloads } from './support/admissions';
 import { benchDatabase, percentile, tenantWithClusters } from './support/stack';
@@ -144,13 +144,9 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
     // snapshots table, no validation) — with the filter terms and snapshot reference the ingest
     // stores, since the GIN index on terms is a large part of what an insert costs
     const copyTenant = randomUUID();
-    const snapshotHashes = new Map<unknown, string>();
-    const snapshotRef = (e: AdmissionEvent) => {
-      if (!e.snapshot) return null;
-      let h = snapshotHashes.get(e.snapshot);
-      if (h === undefined) snapshotHashes.set(e.snapshot, (h = `\\x${prepareSnapshot(e.snapshot).hash}`));
-      return h;
-    };
+    // the ingest's own hasher: canonical JSON only for snapshots it has not seen
+    const hasher = new SnapshotHasher();
+    const snapshotRef = (e: AdmissionEvent) => (e.snapshot ? `\\x${hasher.hash(e.snapshot).hash}` : null);
     const lines = batches.flatMap((b) =>
       b.events.map((e) =>
         [copyTenant, e.occurredAt, e.eventId, clusterIds[b.cluster]!, cloudScopeId, e.namespace ?? '', e.kind, e.apiVersion, e.name, e.uid ?? null, e.requestUid ?? null, e.owner.kind, e.owner.name, e.operation, String(e.dryRun), e.decision, String(e.bundleRevision), e.requestingUser.username, arr(e.requestingUser.groups ?? []), arr(e.images), arr(terms(clusterIds[b.cluster]!, e)), JSON.stringify(e.findings), snapshotRef(e)]

@@ -33,8 +33,9 @@ const DATABASE = 'portcullis_bench_report';
  * What the generated rows look like; bump it when the generator changes, so `--reuse` never
  * measures data of an older shape. 2: no admission-level (policy '') rows in the per-workload
  * daily rollup — the ingest's rollup flush writes none, and the old generator's doubled the table.
+ * 3: the per-workload rollup by month (admission_workload_months).
  */
-const DATA_SHAPE = 2;
+const DATA_SHAPE = 3;
 
 interface Generated {
   readonly tenantId: string;
@@ -142,17 +143,22 @@ async function generate(config: AppConfig, prisma: PrismaClient, total: number, 
           UNION ALL SELECT $2::text, f->>'ruleId', 'AUDITED' FROM jsonb_array_elements(e.findings) f) k
         WHERE tenant_id = $1 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8`, [tenantId, policy.id]);
       await db.query(`
-        INSERT INTO admission_workload_days (tenant_id, policy_id, day, cluster_id, namespace, owner_kind, owner_name, rule_id, decision, cloud_scope_id, admissions, last_at)
-        SELECT tenant_id, p, date_trunc('day', occurred_at, 'UTC'), cluster_id, namespace, owner_kind, owner_name, r, d, cloud_scope_id, count(*), max(occurred_at)
-        FROM admission_events e CROSS JOIN LATERAL (
-          SELECT $2::text AS p, '' AS r, 'AUDITED' AS d WHERE jsonb_array_length(e.findings) > 0
-          UNION ALL SELECT $2::text, f->>'ruleId', 'AUDITED' FROM jsonb_array_elements(e.findings) f) k
-        WHERE tenant_id = $1 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10`, [tenantId, policy.id]);
+        INSERT INTO admission_workload_months (tenant_id, policy_id, month, cluster_id, namespace, owner_kind, owner_name, rule_id, decision, cloud_scope_id, admissions_through, last_at)
+        SELECT tenant_id, p, date_trunc('month', day, 'UTC'), cluster_id, namespace, owner_kind, owner_name, r, d, (array_agg(cloud_scope_id))[1],
+          admission_days_through(array_agg(extract(day FROM day AT TIME ZONE 'UTC')::int), array_agg(n)), max(last_at)
+        FROM (
+          SELECT tenant_id, p, date_trunc('day', occurred_at, 'UTC') AS day, cluster_id, namespace, owner_kind, owner_name, r, d, cloud_scope_id, count(*) AS n, max(occurred_at) AS last_at
+          FROM admission_events e CROSS JOIN LATERAL (
+            SELECT $2::text AS p, '' AS r, 'AUDITED' AS d WHERE jsonb_array_length(e.findings) > 0
+            UNION ALL SELECT $2::text, f->>'ruleId', 'AUDITED' FROM jsonb_array_elements(e.findings) f) k
+          WHERE tenant_id = $1 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
+        ) per_day
+        GROUP BY tenant_id, p, date_trunc('month', day, 'UTC'), cluster_id, namespace, owner_kind, owner_name, r, d`, [tenantId, policy.id]);
       await db.query(`
         INSERT INTO admission_snapshot_days (tenant_id, day, cluster_id, namespace, owner_kind, owner_name, snapshot_hash, cloud_scope_id, admissions, last_at)
         SELECT tenant_id, date_trunc('day', occurred_at, 'UTC'), cluster_id, namespace, owner_kind, owner_name, snapshot_hash, cloud_scope_id, count(*), max(occurred_at)
         FROM admission_events WHERE tenant_id = $1 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8`, [tenantId]);
-      await db.query('VACUUM ANALYZE admission_rollups_hourly, admission_workload_days, admission_snapshot_days, admission_snapshots');
+      await db.query('VACUUM ANALYZE admission_rollups_hourly, admission_workload_months, admission_snapshot_days, admission_snapshots');
     });
     // what `--reuse` recognises: written last, so an interrupted generation is never reused
     await db.query('CREATE TABLE bench_report_meta (total bigint NOT NULL, generated_day timestamptz NOT NULL, tenant_id uuid NOT NULL, policy_id text NOT NULL, shape int NOT NULL)');

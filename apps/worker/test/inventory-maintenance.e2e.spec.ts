@@ -46,9 +46,26 @@ describe('inventory partitions and retention', { skip: testDb ? false : 'TEST_DA
         },
       });
     });
-    await prisma.admissionWorkloadDay.create({
-      data: { tenantId: t.tenantId, policyId: '', day, clusterId: t.clusterId, namespace: 'ns', ownerKind: 'Deployment', ownerName: 'web', ruleId: '', decision: 'ALLOWED', cloudScopeId: t.scopeId, admissions: 1, lastAt: new Date(at) },
-    });
+    // the per-workload rollup as the flush folds one admission of that day into its month row
+    await prisma.$executeRaw`INSERT INTO admission_workload_months AS w (tenant_id, policy_id, month, cluster_id, namespace, owner_kind, owner_name, rule_id, decision,
+        cloud_scope_id, admissions_through, last_at)
+      VALUES (${t.tenantId}::uuid, 'p', date_trunc('month', ${day}::timestamptz, 'UTC'), ${t.clusterId}::uuid, 'ns', 'Deployment', 'web', '', 'AUDITED', ${t.scopeId}::uuid,
+        admission_days_through(ARRAY[${day.getUTCDate()}::int], ARRAY[1::bigint]), ${new Date(at)})
+      ON CONFLICT (tenant_id, policy_id, month, cluster_id, namespace, owner_kind, owner_name, rule_id, decision)
+      DO UPDATE SET admissions_through = admission_days_add(w.admissions_through, EXCLUDED.admissions_through), last_at = greatest(w.last_at, EXCLUDED.last_at)`;
+  }
+
+  /** The days (as days before today) the per-workload rollup still counts admissions on, oldest first, and how many. */
+  async function rollupDays(tenantId: string): Promise<Array<[daysAgo: number, admissions: number]>> {
+    const rows = await prisma.admissionWorkloadMonth.findMany({ where: { tenantId }, orderBy: { month: 'asc' } });
+    const out: Array<[number, number]> = [];
+    for (const r of rows) {
+      for (let d = 1; d <= 31; d++) {
+        const n = Number(r.admissionsThrough[d - 1]!) - (d > 1 ? Number(r.admissionsThrough[d - 2]!) : 0);
+        if (n !== 0) out.push([Math.round((today() - (r.month.getTime() + (d - 1) * DAY)) / DAY), n]);
+      }
+    }
+    return out;
   }
 
   const eventDays = async (tenantId: string) =>
@@ -72,9 +89,11 @@ describe('inventory partitions and retention', { skip: testDb ? false : 'TEST_DA
 
     assert.deepEqual(await eventDays(short.tenantId), [5, 0]);
     assert.deepEqual(await eventDays(long.tenantId), [20, 15, 5, 0]);
-    const rollupDays = async (tenantId: string) => (await prisma.admissionWorkloadDay.count({ where: { tenantId } }));
-    assert.equal(await rollupDays(short.tenantId), 2);
-    assert.equal(await rollupDays(long.tenantId), 4);
+    assert.deepEqual(await rollupDays(short.tenantId), [[5, 1], [0, 1]]);
+    assert.deepEqual(await rollupDays(long.tenantId), [[20, 1], [15, 1], [5, 1], [0, 1]]);
+    // no month row is left holding nothing
+    const empty = await prisma.$queryRaw<[{ n: bigint }]>`SELECT count(*) AS n FROM admission_workload_months WHERE tenant_id IN (${short.tenantId}::uuid, ${long.tenantId}::uuid) AND admissions_through[31] = 0`;
+    assert.equal(Number(empty[0].n), 0);
 
     // idempotent: a second run finds nothing to do
     const again = await maintenance.run(new Date());
@@ -124,8 +143,8 @@ describe('inventory partitions and retention', { skip: testDb ? false : 'TEST_DA
       { policyId: 'p:1', ruleId: 'resource-limits', decision: 'AUDITED', admissions: 3 },
     ]);
     // a policy id may hold the separator: it is everything after the rule
-    const workloads = await prisma.admissionWorkloadDay.findMany({ where: { tenantId: t.tenantId }, select: { policyId: true, ruleId: true, admissions: true } });
-    assert.deepEqual(workloads.map((r) => ({ ...r, admissions: Number(r.admissions) })).sort((a, b) => a.ruleId.localeCompare(b.ruleId)), [
+    const workloads = await prisma.admissionWorkloadMonth.findMany({ where: { tenantId: t.tenantId }, select: { policyId: true, ruleId: true, admissionsThrough: true } });
+    assert.deepEqual(workloads.map((r) => ({ policyId: r.policyId, ruleId: r.ruleId, admissions: Number(r.admissionsThrough[30]) })).sort((a, b) => a.ruleId.localeCompare(b.ruleId)), [
       { policyId: 'p:1', ruleId: '', admissions: 3 },
       { policyId: 'p:1', ruleId: 'resource-limits', admissions: 3 },
     ]);

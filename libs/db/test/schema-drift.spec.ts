@@ -54,6 +54,9 @@ const PG_TYPES: Record<string, readonly string[]> = {
   enum: ['USER-DEFINED'],
 };
 
+/** Element types of array columns, as information_schema's udt_name spells them without its leading underscore. */
+const PG_ELEMENT_TYPES: Record<string, readonly string[]> = { String: ['text'], BigInt: ['int8'], Int: ['int4'] };
+
 const testDb = process.env['TEST_DATABASE_URL'];
 
 describe('schema.prisma matches the migrated database', { skip: testDb ? false : 'TEST_DATABASE_URL is not set: run through `npm test`' }, () => {
@@ -81,8 +84,8 @@ describe('schema.prisma matches the migrated database', { skip: testDb ? false :
           continue;
         }
         const dataType = f.list ? col.udt_name.replace(/^_/, '') : col.data_type;
-        const expected = f.list ? ['text'] : f.native === 'Uuid' ? ['uuid'] : PG_TYPES[f.type] ?? [];
-        if (!expected.includes(dataType) && !(f.list && col.data_type === 'ARRAY' && dataType === 'text')) {
+        const expected = f.list ? PG_ELEMENT_TYPES[f.type] ?? [] : f.native === 'Uuid' ? ['uuid'] : PG_TYPES[f.type] ?? [];
+        if (!expected.includes(dataType) || (f.list && col.data_type !== 'ARRAY')) {
           problems.push(`${table}.${f.column}: model type ${f.type}${f.list ? '[]' : ''} vs column ${col.data_type}/${col.udt_name}`);
         }
         if ((col.is_nullable === 'YES') !== f.optional) {

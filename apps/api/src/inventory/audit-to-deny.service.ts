@@ -7,20 +7,20 @@ import { TenantDb } from '../tenancy/tenant-db';
 import type { AuditToDenyReport, BreakdownEntry, ReportWindowArgs } from './inventory.types';
 import { readableScopes } from './reader-scope';
 import { IngestPool } from './ingest-pool';
-import { DAY_MS, assembleReport, reportWindow, type ReportMeta } from './report-shape';
+import { DAY_MS, assembleReport, reportWindow, type ReportMeta, type WorkloadSummary } from './report-shape';
+import { workloadMonthsInWindow } from './workload-months';
 
 /**
- * One row of the report's statements: with `day` NULL, one workload's rollup over the
- * window (rule_id '' is the policy's outcome on it, any other rule id that rule's); with
- * `day` set, the policy's outcome over all workloads on that day (rule_id '' only).
+ * One workload's row of the report statement: its policy-level would-be denials over the
+ * window (all of them, and those since readyFrom), the last one (epoch ms), its days as
+ * `first:base,t1,t2,...` segments (one per month row; `first` is the window index of t1,
+ * `base` the running total before it), and the rules that would have denied it with
+ * their admissions.
  */
-type PassRow = [day: Date | null, cluster: string | null, namespace: string | null, kind: string | null, name: string | null, ruleId: string, admissions: number, recent: number, lastAt: Date, m0: number, m1: number, m2: number];
-
-/** Days per mask column: a window of up to 90 days is three 30-bit masks of the days a workload would have been denied on. */
-const MASK_DAYS = 30;
+type WorkloadRow = [cluster: string, namespace: string, kind: string, name: string, admissions: string, recent: string, lastAt: string | null, days: string | null, rules: string[] | null, ruleAdmissions: string | null];
 
 /**
- * What switching a policy to Block would have denied, from the per-workload daily
+ * What switching a policy to Block would have denied, from the per-workload month
  * rollup only (never raw events).
  */
 @Injectable()
@@ -48,65 +48,74 @@ export class AuditToDenyService {
   }
 
   /**
-   * Two statements over the policy's per-workload daily rollup rows of the window (~120,000
-   * a month at 2,000 workloads), run at the same time on two connections: per workload and
-   * rule (the days a workload would have been denied on come back as bit masks, so the
-   * distinct workloads per day need no grouping by day and workload), and per day from the
-   * policy-level rows only (rule_id ''). One statement with both grouping sets computed every
-   * aggregate for both and ran on one core. Read through pg directly: no Prisma row mapping.
+   * One statement over the policy's per-workload month rows of the window (at most two per
+   * workload and rule for 30 days, four for 90): each row's share of the window is two
+   * subscripts of its running totals, summed per workload and rule, then per workload; the
+   * per-day trend comes from the policy-level rows' running totals, differenced here.
+   * Read through pg directly: no Prisma row mapping.
    */
   private async fromRollups(principal: Principal, meta: ReportMeta): Promise<AuditToDenyReport> {
     const from = meta.from.getTime();
-    const window = Prisma.sql`tenant_id = ${principal.tenantId}::uuid AND policy_id = ${meta.policyId} AND day >= ${meta.from} AND day < ${meta.to}
-          AND decision IN ('AUDITED', 'DENIED') AND ${readableScopes(principal)}`;
-    const perWorkload = Prisma.sql`
-      SELECT NULL::timestamptz, cluster_id::text, namespace, owner_kind, owner_name, rule_id,
-             sum(admissions)::int, coalesce(sum(admissions) FILTER (WHERE day >= ${meta.readyFrom}), 0)::int, max(last_at),
-             bit_or(CASE WHEN d < ${MASK_DAYS} THEN 1 << d ELSE 0 END), bit_or(CASE WHEN d >= ${MASK_DAYS} AND d < ${2 * MASK_DAYS} THEN 1 << (d - ${MASK_DAYS}) ELSE 0 END),
-             bit_or(CASE WHEN d >= ${2 * MASK_DAYS} THEN 1 << (d - ${2 * MASK_DAYS}) ELSE 0 END)
-      FROM (
-        SELECT day, cluster_id, namespace, owner_kind, owner_name, rule_id, admissions, last_at, ((date_part('epoch', day) - ${from / 1000}) / 86400)::int AS d
-        FROM admission_workload_days WHERE ${window}
-      ) r
-      GROUP BY cluster_id, namespace, owner_kind, owner_name, rule_id`;
-    const perDay = Prisma.sql`
-      SELECT day, NULL::text, NULL::text, NULL::text, NULL::text, rule_id, sum(admissions)::int, 0, max(last_at), 0, 0, 0
-      FROM admission_workload_days WHERE ${window} AND rule_id = ''
-      GROUP BY day, rule_id`;
-    const run = (sql: Prisma.Sql) =>
-      this.pool.inTenant(principal.tenantId, async (client) => {
-        // aggregated in memory, not spilled to disk
-        await client.query("SELECT set_config('work_mem', '64MB', true)");
-        return (await client.query<PassRow>({ text: sql.text, values: sql.values, rowMode: 'array' })).rows;
-      });
-    const [workloadRows, dayRows] = await Promise.all([run(perWorkload), run(perDay)]);
-    const rows = workloadRows.concat(dayRows);
-
     const days = Math.round((meta.to.getTime() - from) / DAY_MS);
-    const byDay = new Map<number, { admissions: number; workloads: number }>();
-    for (const r of rows) if (r[0] !== null && r[5] === '') byDay.set(r[0].getTime(), { admissions: r[6], workloads: 0 });
-    const workloads = new Map<string, { clusterId: string; namespace: string; kind: string; name: string; admissions: number; recent: number; lastAt: number; rules: string[] }>();
-    const key = (r: PassRow) => `${r[1]}\u0000${r[2]}\u0000${r[3]}\u0000${r[4]}`;
-    for (const r of rows) {
-      if (r[0] !== null || r[5] !== '') continue;
-      workloads.set(key(r), { clusterId: r[1]!, namespace: r[2]!, kind: r[3]!, name: r[4]!, admissions: r[6], recent: r[7], lastAt: r[8].getTime(), rules: [] });
-      const masks = [r[9], r[10], r[11]];
-      for (let d = 0; d < days; d++) {
-        if ((masks[Math.floor(d / MASK_DAYS)]! >>> d % MASK_DAYS) & 1) {
-          const e = byDay.get(from + d * DAY_MS);
-          if (e) e.workloads++;
+    const months = workloadMonthsInWindow(meta.policyId!, meta, Prisma.sql`tenant_id = ${principal.tenantId}::uuid AND decision IN ('AUDITED', 'DENIED') AND ${readableScopes(principal)}`);
+    const sql = Prisma.sql`
+      WITH m AS ${months},
+      per_rule AS (
+        SELECT cluster_id, namespace, owner_kind, owner_name, rule_id,
+               sum(t[hi] - coalesce(t[lo - 1], 0)) AS admissions,
+               sum(CASE WHEN rlo <= hi THEN t[hi] - coalesce(t[rlo - 1], 0) ELSE 0 END) AS recent,
+               max(last_at) AS last_at,
+               string_agg(CASE WHEN rule_id = '' THEN concat(b + lo - 1, ':', coalesce(t[lo - 1], 0), ',', array_to_string(t[lo:hi], ',')) END, ';') AS days
+        FROM m
+        GROUP BY cluster_id, namespace, owner_kind, owner_name, rule_id
+        HAVING sum(t[hi] - coalesce(t[lo - 1], 0)) > 0
+      )
+      SELECT cluster_id::text, namespace, owner_kind, owner_name,
+             coalesce(max(admissions) FILTER (WHERE rule_id = ''), 0)::text, coalesce(max(recent) FILTER (WHERE rule_id = ''), 0)::text,
+             (date_part('epoch', max(last_at) FILTER (WHERE rule_id = '')) * 1000)::bigint::text, max(days),
+             array_agg(rule_id) FILTER (WHERE rule_id <> ''), string_agg(admissions::text, ',') FILTER (WHERE rule_id <> '')
+      FROM per_rule
+      GROUP BY cluster_id, namespace, owner_kind, owner_name`;
+    const rows = await this.pool.inTenant(principal.tenantId, async (client) => (await client.query<WorkloadRow>({ text: sql.text, values: sql.values, rowMode: 'array' })).rows);
+
+    const perDay = new Float64Array(days);
+    const workloadsPerDay = new Uint32Array(days);
+    const workloads: WorkloadSummary[] = [];
+    const byRule = new Map<string, BreakdownEntry>();
+    for (const [clusterId, namespace, kind, name, admissions, recent, lastAt, daySegments, rules, ruleAdmissions] of rows) {
+      if (rules) {
+        const counts = ruleAdmissions!.split(',');
+        for (let i = 0; i < rules.length; i++) {
+          const rule = byRule.get(rules[i]!) ?? { key: rules[i]!, admissions: 0, workloads: 0 };
+          rule.admissions += Number(counts[i]);
+          rule.workloads++;
+          byRule.set(rule.key, rule);
+        }
+      }
+      // a workload the policy's outcome never counted (no policy-level row) is in the rule breakdown only
+      if (admissions === '0') continue;
+      workloads.push({ clusterId, namespace, kind, name, admissions: Number(admissions), recent: Number(recent), lastAt: Number(lastAt), rules: rules ?? [] });
+      // one segment per month row: a month with both AUDITED and DENIED days has two, and
+      // a day must count the workload once
+      const segments = daySegments?.split(';') ?? [];
+      const counted = segments.length > 1 ? new Set<number>() : null;
+      for (const segment of segments) {
+        const colon = segment.indexOf(':');
+        const first = Number(segment.slice(0, colon));
+        const totals = segment.slice(colon + 1).split(',');
+        for (let i = 1; i < totals.length; i++) {
+          const n = Number(totals[i]) - Number(totals[i - 1]);
+          if (n === 0) continue;
+          const day = first + i - 1;
+          perDay[day] += n;
+          if (!counted?.has(day)) workloadsPerDay[day]++;
+          counted?.add(day);
         }
       }
     }
-    const byRule = new Map<string, BreakdownEntry>();
-    for (const r of rows) {
-      if (r[0] !== null || r[5] === '') continue;
-      const rule = byRule.get(r[5]) ?? { key: r[5], admissions: 0, workloads: 0 };
-      rule.admissions += r[6];
-      rule.workloads++;
-      byRule.set(r[5], rule);
-      workloads.get(key(r))?.rules.push(r[5]);
-    }
-    return assembleReport(meta, [...workloads.values()], [...byRule.values()], (day) => byDay.get(day));
+    return assembleReport(meta, workloads, [...byRule.values()], (day) => {
+      const i = Math.round((day - from) / DAY_MS);
+      return perDay[i] ? { admissions: perDay[i]!, workloads: workloadsPerDay[i]! } : undefined;
+    });
   }
 }

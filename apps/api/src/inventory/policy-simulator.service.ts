@@ -8,6 +8,7 @@ import { TenantDb } from '../tenancy/tenant-db';
 import { AuditToDenyService } from './audit-to-deny.service';
 import { VerdictChange, type PolicyDraftInput, type PolicySimulation, type ReportWindowArgs, type WorkloadFlip } from './inventory.types';
 import { readableScopes } from './reader-scope';
+import { workloadMonthsInWindow } from './workload-months';
 import { IngestPool } from './ingest-pool';
 import { reportWindow, type ReportMeta } from './report-shape';
 import { SimulationEvaluator, streamCursor, workloadKey } from './simulation-stream';
@@ -55,10 +56,14 @@ export class PolicySimulatorService {
         SELECT coalesce(sum(admissions), 0)::int AS total FROM admission_rollups_hourly
         WHERE hour >= ${w.from} AND hour < ${w.to} AND policy_id = '' AND ${scope}`;
       const [{ total }] = (await client.query<{ total: number }>(totalSql.text, totalSql.values)).rows as [{ total: number }];
-      const currentSql = Prisma.sql`
-        SELECT DISTINCT cluster_id::text, namespace, owner_kind, owner_name FROM admission_workload_days
-        WHERE policy_id = ${draft.policyId} AND rule_id = '' AND decision IN ('AUDITED', 'DENIED') AND day >= ${w.from} AND day < ${w.to} AND ${scope}`;
-      const current = draft.policyId ? (await client.query<[string, string, string, string]>({ text: currentSql.text, values: currentSql.values, rowMode: 'array' })).rows : [];
+      const currentSql = draft.policyId
+        ? Prisma.sql`
+          SELECT cluster_id::text, namespace, owner_kind, owner_name
+          FROM ${workloadMonthsInWindow(draft.policyId, w, Prisma.sql`rule_id = '' AND decision IN ('AUDITED', 'DENIED') AND ${scope}`)} m
+          GROUP BY cluster_id, namespace, owner_kind, owner_name
+          HAVING sum(t[hi] - coalesce(t[lo - 1], 0)) > 0`
+        : null;
+      const current = currentSql ? (await client.query<[string, string, string, string]>({ text: currentSql.text, values: currentSql.values, rowMode: 'array' })).rows : [];
       // each distinct (snapshot, namespace, workload) once, with the snapshot-days it stands for;
       // the draft's cluster and cloud-scope restriction is applied per snapshot-day
       const inDraft = draft.clusterIds.length === 0 && draft.cloudScopeIds.length === 0

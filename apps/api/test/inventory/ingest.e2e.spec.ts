@@ -29,11 +29,11 @@ describe('POST /agent/v1/admission-events', { skip: testDatabaseConfigured ? fal
     const [events, rollup, workloads, snapshots, snapshotDays] = await Promise.all([
       h.prisma.admissionEvent.count({ where: { tenantId } }),
       h.prisma.admissionRollupHourly.aggregate({ where: { tenantId, policyId: '' }, _sum: { admissions: true } }),
-      h.prisma.admissionWorkloadDay.aggregate({ where: { tenantId }, _sum: { admissions: true } }),
+      h.prisma.$queryRaw<[{ n: bigint | null }]>`SELECT sum(admissions_through[31]) AS n FROM admission_workload_months WHERE tenant_id = ${tenantId}::uuid`,
       h.prisma.admissionSnapshot.count({ where: { tenantId } }),
       h.prisma.admissionSnapshotDay.aggregate({ where: { tenantId }, _sum: { admissions: true } }),
     ]);
-    return { events, rollup: Number(rollup._sum.admissions ?? 0), workloads: Number(workloads._sum.admissions ?? 0), snapshots, snapshotDays: Number(snapshotDays._sum.admissions ?? 0) };
+    return { events, rollup: Number(rollup._sum.admissions ?? 0), workloads: Number(workloads[0].n ?? 0), snapshots, snapshotDays: Number(snapshotDays._sum.admissions ?? 0) };
   };
 
   it('stores a gzipped batch once: a re-send inserts nothing and adds nothing to the rollups', async () => {

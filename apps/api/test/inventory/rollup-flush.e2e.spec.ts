@@ -31,8 +31,16 @@ interface RawEvent {
 /** The three rollups as maps from key to counters, recomputed from the raw events alone. */
 function bruteForce(events: readonly RawEvent[]) {
   const hourly = new Map<string, number>();
-  const workloads = new Map<string, { admissions: number; lastAt: number }>();
+  const workloads = new Map<string, { admissionsThrough: number[]; lastAt: number }>();
   const snapshots = new Map<string, { admissions: number; lastAt: number }>();
+  // per workload and UTC month: running totals of the admissions of days 1..d
+  const bumpMonth = (k: string, at: number) => {
+    const d = new Date(at);
+    const key = k.replace('|MONTH|', `|${Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1)}|`);
+    const v = workloads.get(key) ?? { admissionsThrough: new Array<number>(31).fill(0), lastAt: 0 };
+    for (let day = d.getUTCDate(); day <= 31; day++) v.admissionsThrough[day - 1]!++;
+    workloads.set(key, { admissionsThrough: v.admissionsThrough, lastAt: Math.max(v.lastAt, at) });
+  };
   const bump = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
   const bumpLast = (m: Map<string, { admissions: number; lastAt: number }>, k: string, at: number) => {
     const v = m.get(k) ?? { admissions: 0, lastAt: 0 };
@@ -50,11 +58,11 @@ function bruteForce(events: readonly RawEvent[]) {
       const mine = e.findings.filter((f) => f.policyId === p);
       const outcome = decisionFor(mine);
       bump(hourly, `${hour}|${where}|${p}||${outcome}`);
-      bumpLast(workloads, `${p}|${day}|${where}|${owner}||${outcome}`, at);
+      bumpMonth(`${p}|MONTH|${where}|${owner}||${outcome}`, at);
       for (const r of new Set(mine.map((f) => f.ruleId))) {
         const ruleOutcome = decisionFor(mine.filter((f) => f.ruleId === r));
         bump(hourly, `${hour}|${where}|${p}|${r}|${ruleOutcome}`);
-        bumpLast(workloads, `${p}|${day}|${where}|${owner}|${r}|${ruleOutcome}`, at);
+        bumpMonth(`${p}|MONTH|${where}|${owner}|${r}|${ruleOutcome}`, at);
       }
     }
     if (e.snapshot_hash) bumpLast(snapshots, `${day}|${where}|${owner}|${e.snapshot_hash.toString('hex')}`, at);
@@ -88,9 +96,9 @@ describe('rollups folded from staging', { skip: testDatabaseConfigured ? false :
     for (const r of (await db.query(`SELECT hour, cluster_id, namespace, policy_id, rule_id, decision, admissions FROM admission_rollups_hourly WHERE tenant_id = $1`, [tenantId])).rows) {
       hourly.set(`${r.hour.getTime()}|${r.cluster_id}|${r.namespace}|${r.policy_id}|${r.rule_id}|${r.decision}`, Number(r.admissions));
     }
-    const workloads = new Map<string, { admissions: number; lastAt: number }>();
-    for (const r of (await db.query(`SELECT * FROM admission_workload_days WHERE tenant_id = $1`, [tenantId])).rows) {
-      workloads.set(`${r.policy_id}|${r.day.getTime()}|${r.cluster_id}|${r.namespace}|${r.owner_kind}/${r.owner_name}|${r.rule_id}|${r.decision}`, { admissions: Number(r.admissions), lastAt: r.last_at.getTime() });
+    const workloads = new Map<string, { admissionsThrough: number[]; lastAt: number }>();
+    for (const r of (await db.query(`SELECT * FROM admission_workload_months WHERE tenant_id = $1`, [tenantId])).rows) {
+      workloads.set(`${r.policy_id}|${r.month.getTime()}|${r.cluster_id}|${r.namespace}|${r.owner_kind}/${r.owner_name}|${r.rule_id}|${r.decision}`, { admissionsThrough: (r.admissions_through as string[]).map(Number), lastAt: r.last_at.getTime() });
     }
     const snapshots = new Map<string, { admissions: number; lastAt: number }>();
     for (const r of (await db.query(`SELECT * FROM admission_snapshot_days WHERE tenant_id = $1`, [tenantId])).rows) {

@@ -67,11 +67,28 @@ export class InventoryMaintenance {
         eventsDeleted += await this.prisma.$executeRaw`DELETE FROM admission_events WHERE tenant_id = ${t.id}::uuid AND occurred_at < ${cutoff}`;
       }
       rollupRowsDeleted += await this.prisma.$executeRaw`DELETE FROM admission_rollups_hourly WHERE tenant_id = ${t.id}::uuid AND hour < ${cutoff}`;
-      rollupRowsDeleted += await this.prisma.$executeRaw`DELETE FROM admission_workload_days WHERE tenant_id = ${t.id}::uuid AND day < ${cutoff}`;
+      rollupRowsDeleted += await this.dropWorkloadDays(t.id, cutoff);
       rollupRowsDeleted += await this.prisma.$executeRaw`DELETE FROM admission_snapshot_days WHERE tenant_id = ${t.id}::uuid AND day < ${cutoff}`;
       snapshotsDeleted += await this.prisma.$executeRaw`DELETE FROM admission_snapshots WHERE tenant_id = ${t.id}::uuid AND last_seen_day < ${cutoff}`;
     }
     return { partitionsCreated, partitionsDropped, eventsDeleted, rollupRowsDeleted, snapshotsDeleted };
+  }
+
+  /**
+   * The per-workload month rows hold days before `cutoff` (a UTC midnight): months wholly
+   * before it go; the month it falls in loses its days before it (their running totals are
+   * taken out of the later days) and goes too when nothing is left.
+   */
+  private async dropWorkloadDays(tenantId: string, cutoff: Date): Promise<number> {
+    const month = new Date(Date.UTC(cutoff.getUTCFullYear(), cutoff.getUTCMonth(), 1));
+    const daysBefore = cutoff.getUTCDate() - 1;
+    let deleted = await this.prisma.$executeRaw`DELETE FROM admission_workload_months WHERE tenant_id = ${tenantId}::uuid AND month < ${month}`;
+    if (daysBefore > 0) {
+      await this.prisma.$executeRaw`UPDATE admission_workload_months SET admissions_through = admission_days_drop_through(admissions_through, ${daysBefore}::int)
+        WHERE tenant_id = ${tenantId}::uuid AND month = ${month} AND admissions_through[${daysBefore}::int] > 0`;
+      deleted += await this.prisma.$executeRaw`DELETE FROM admission_workload_months WHERE tenant_id = ${tenantId}::uuid AND month = ${month} AND admissions_through[31] = 0`;
+    }
+    return deleted;
   }
 
   /** The daily partitions that exist, oldest first. */

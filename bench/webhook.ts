@@ -57,7 +57,7 @@ const percentile = (sorted: readonly number[], p: number) => (sorted.length ? so
 const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
 const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-class Client {
+export class Client {
   private readonly agent: https.Agent;
   errors = 0;
   constructor(
@@ -104,7 +104,7 @@ async function closedLoop(client: Client, bodies: readonly Buffer[], seconds: nu
   return done / (Number(process.hrtime.bigint() - started) / 1e9);
 }
 
-async function fixedRate(client: Client, bodies: readonly Buffer[], rate: number, seconds: number): Promise<{ rate: number; achieved: number; p50Ms: number; p99Ms: number }> {
+export async function fixedRate(client: Client, bodies: readonly Buffer[], rate: number, seconds: number): Promise<{ rate: number; achieved: number; p50Ms: number; p99Ms: number }> {
   const total = rate * seconds;
   const latencies: number[] = [];
   const pending: Promise<void>[] = [];
@@ -185,7 +185,7 @@ interface AgentTarget {
   stop(): Promise<void>;
 }
 
-async function startAgent(tls: TestTls, images: readonly string[], withVulnerability: boolean): Promise<AgentTarget> {
+export async function startAgent(tls: TestTls, images: readonly string[], withVulnerability: boolean): Promise<AgentTarget> {
   const token = newAgentToken();
   const api = await new ControlPlane(tls, token, generateSigningKey()).start();
   api.countEventsOnly = true;

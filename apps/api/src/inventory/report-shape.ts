@@ -116,10 +116,11 @@ export function assembleReport(meta: ReportMeta, list: readonly WorkloadSummary[
     total += w.admissions;
     lastAt = Math.max(lastAt, w.lastAt);
   }
-  const byWorkload: WorkloadViolations[] = list
-    .map((w) => ({ clusterId: w.clusterId, namespace: w.namespace, kind: w.kind, name: w.name, admissions: w.admissions, lastViolationAt: new Date(w.lastAt), rules: [...w.rules].sort() }))
+  // sorted as summaries, and only the listed ones become report entries
+  const byWorkload: WorkloadViolations[] = [...list]
     .sort(compareWorkloads)
-    .slice(0, meta.workloadLimit);
+    .slice(0, meta.workloadLimit)
+    .map((w) => ({ clusterId: w.clusterId, namespace: w.namespace, kind: w.kind, name: w.name, admissions: w.admissions, lastViolationAt: new Date(w.lastAt), rules: [...w.rules].sort() }));
   const suggestions: SuggestedExemption[] = list
     .filter((w) => w.recent > 0)
     .map((w) => ({ namespace: w.namespace, kind: w.kind, name: w.name, admissions: w.recent }))
@@ -156,7 +157,7 @@ function dailyTrend(from: Date, to: Date, at: (day: number) => { admissions: num
   return out;
 }
 
-function compareWorkloads(a: WorkloadViolations, b: WorkloadViolations): number {
+function compareWorkloads(a: WorkloadSummary, b: WorkloadSummary): number {
   return b.admissions - a.admissions || cmp(a.clusterId, b.clusterId) || cmp(a.namespace, b.namespace) || cmp(a.kind, b.kind) || cmp(a.name, b.name);
 }
 

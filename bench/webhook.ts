@@ -3,9 +3,12 @@
 // answers "allowed", (2) the agent (its real entry point, its own process) enforcing the
 // default misconfiguration policy, (3) the agent also gating vulnerabilities, with every
 // image's signed artifact already cached. Each target: the most it answers with a fixed
-// number of requests in flight, then fixed rising rates with p50/p99 latency.
+// number of requests in flight, then fixed rising rates with p50/p99 latency. Then the
+// agents take turns at 1,000/s in short windows, with a twin of (2) as the control, and
+// each configuration's p99 is taken over its pooled latencies.
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as https from 'node:https';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -25,8 +28,20 @@ const RATE_SECONDS = 3;
 const GOAL_RATE = 1000;
 const GOAL_RATE_SECONDS = 10;
 const THROUGHPUT_SECONDS = 5;
-/** Alternating without/with vulnerability-gating windows at GOAL_RATE after the full measurements. */
-const VULNERABILITY_PAIRS = 3;
+/**
+ * After the full measurements, rounds of short windows at GOAL_RATE on three running agents
+ * taking turns: without vulnerability gating, with it, and a twin of the first (the control:
+ * what two identical agents differ by on this machine). The order rotates every round.
+ */
+const ALTERNATING_ROUNDS = 15;
+const ALTERNATING_WINDOW_SECONDS = 2;
+/**
+ * The turns start this long after the last closed-loop run. An agent just driven at
+ * saturation keeps a grown heap for a while: measured, a twin 5 s after a 4,000/s burst had
+ * a p99 of 11-17 ms at 1,000/s for the next minute against 3.4-6.8 ms for its siblings
+ * (40 major GCs against 1-3); 60 s later its heap was back to its siblings' size.
+ */
+const SETTLE_SECONDS = 60;
 const CONCURRENCY = 16;
 
 interface Corpus {
@@ -89,7 +104,7 @@ export class Client {
   }
 }
 
-async function closedLoop(client: Client, bodies: readonly Buffer[], seconds: number): Promise<number> {
+export async function closedLoop(client: Client, bodies: readonly Buffer[], seconds: number): Promise<number> {
   const end = Date.now() + seconds * 1000;
   let done = 0;
   let next = 0;
@@ -104,7 +119,8 @@ async function closedLoop(client: Client, bodies: readonly Buffer[], seconds: nu
   return done / (Number(process.hrtime.bigint() - started) / 1e9);
 }
 
-export async function fixedRate(client: Client, bodies: readonly Buffer[], rate: number, seconds: number): Promise<{ rate: number; achieved: number; p50Ms: number; p99Ms: number }> {
+/** `sink`: also receives every latency, to pool windows. */
+export async function fixedRate(client: Client, bodies: readonly Buffer[], rate: number, seconds: number, sink?: number[]): Promise<{ rate: number; achieved: number; p50Ms: number; p99Ms: number }> {
   const total = rate * seconds;
   const latencies: number[] = [];
   const pending: Promise<void>[] = [];
@@ -117,6 +133,7 @@ export async function fixedRate(client: Client, bodies: readonly Buffer[], rate:
   }
   await Promise.all(pending);
   const elapsed = (Date.now() - start) / 1000;
+  sink?.push(...latencies);
   latencies.sort((a, b) => a - b);
   return { rate, achieved: round(total / elapsed, 1), p50Ms: round(percentile(latencies, 50), 3), p99Ms: round(percentile(latencies, 99), 3) };
 }
@@ -130,15 +147,17 @@ function cpuSeconds(pid: number): number {
 async function measure(port: number, pid: number, tls: TestTls, bodies: readonly Buffer[]): Promise<{ reviewsPerSecond: number; reviewsPerCpuSecond: number; rates: Awaited<ReturnType<typeof fixedRate>>[]; errors: number }> {
   const client = new Client(port, tls.caPem);
   for (const b of bodies) await client.send(b); // warm-up: JIT, caches, connections
-  await closedLoop(client, bodies, 1);
   client.errors = 0;
+  // rising rates first, the saturating closed loop last: an agent just driven at saturation
+  // answers with a higher p99 for about a minute (see SETTLE_SECONDS)
+  const rates = [];
+  for (const rate of RATES) rates.push(await fixedRate(client, bodies, rate, rate === GOAL_RATE ? GOAL_RATE_SECONDS : RATE_SECONDS));
+  await closedLoop(client, bodies, 1);
   const cpuBefore = cpuSeconds(pid);
   const wallStart = process.hrtime.bigint();
   const reviewsPerSecond = await closedLoop(client, bodies, THROUGHPUT_SECONDS);
   const reviews = reviewsPerSecond * (Number(process.hrtime.bigint() - wallStart) / 1e9);
   const reviewsPerCpuSecond = reviews / Math.max(0.01, cpuSeconds(pid) - cpuBefore);
-  const rates = [];
-  for (const rate of RATES) rates.push(await fixedRate(client, bodies, rate, rate === GOAL_RATE ? GOAL_RATE_SECONDS : RATE_SECONDS));
   client.close();
   return { reviewsPerSecond: round(reviewsPerSecond, 0), reviewsPerCpuSecond: round(reviewsPerCpuSecond, 0), rates, errors: client.errors };
 }
@@ -182,10 +201,14 @@ interface AgentTarget {
   readonly port: number;
   readonly pid: number;
   readonly api: ControlPlane;
+  /** Its Prometheus metrics, as text. */
+  metrics(): Promise<string>;
+  /** Events the agent has spooled and not uploaded yet (its /metrics). */
+  spoolDepth(): Promise<number>;
   stop(): Promise<void>;
 }
 
-export async function startAgent(tls: TestTls, images: readonly string[], withVulnerability: boolean): Promise<AgentTarget> {
+export async function startAgent(tls: TestTls, images: readonly string[], withVulnerability: boolean, settings: Record<string, string> = {}): Promise<AgentTarget> {
   const token = newAgentToken();
   const api = await new ControlPlane(tls, token, generateSigningKey()).start();
   api.countEventsOnly = true;
@@ -194,13 +217,26 @@ export async function startAgent(tls: TestTls, images: readonly string[], withVu
     const a = artifactFor(image);
     if (a) api.addArtifact(image, a);
   }
-  const env = agentEnv({ dir: tempDir('portcullis-bench-'), apiUrl: api.url, token, jwks: api.jwks, tls, extra: { LOG_LEVEL: 'warn', PORTCULLIS_EVENT_BATCH_SIZE: '1000', PORTCULLIS_EVENT_FLUSH_INTERVAL_MS: '1000', PORTCULLIS_STATUS_INTERVAL_SECONDS: '60', PORTCULLIS_BUNDLE_WAIT_SECONDS: '30' } });
+  const env = agentEnv({ dir: tempDir('portcullis-bench-'), apiUrl: api.url, token, jwks: api.jwks, tls, extra: { LOG_LEVEL: 'warn', PORTCULLIS_STATUS_INTERVAL_SECONDS: '60', PORTCULLIS_BUNDLE_WAIT_SECONDS: '30', ...settings } });
   const proc = await spawnAgent({ ...env, LOG_LEVEL: 'info' });
   for (let i = 0; i < 200 && !proc.logs.some((l) => l['msg'] === 'policy bundle applied'); i++) await new Promise((r) => setTimeout(r, 25));
+  const metrics = () =>
+    new Promise<string>((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port: proc.metricsPort, path: '/metrics' }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => resolve(body));
+      }).on('error', reject);
+    });
   return {
     port: proc.webhookPort,
     pid: proc.child.pid!,
     api,
+    metrics,
+    async spoolDepth() {
+      return Number(/^portcullis_agent_spool_depth (\d+)/m.exec(await metrics())?.[1] ?? NaN);
+    },
     async stop() {
       proc.child.kill('SIGTERM');
       await proc.exited;
@@ -210,27 +246,52 @@ export async function startAgent(tls: TestTls, images: readonly string[], withVu
 }
 
 /**
- * The p99 difference vulnerability gating makes, from alternating windows at the goal rate on
- * the two running agents (without-with, with-without, without-with), so each pair sees the
- * same machine and neither configuration always goes second. A single pair of p99s moved by
- * tens of ms between runs on the 2-core VM.
+ * The p99 difference vulnerability gating makes, next to the difference between two
+ * identical agents. One 10 s window's p99 is its ~10 slowest answers, set by whatever else
+ * the 2-core VM did in them: identical agents differed by several ms window to window. So
+ * the three agents take turns in short windows (rotating order, so none always follows
+ * another), and each configuration's latencies are pooled over all its windows.
  */
-async function alternating(plain: AgentTarget, gated: AgentTarget, tls: TestTls, bodies: readonly Buffer[]) {
-  const a = new Client(plain.port, tls.caPem);
-  const b = new Client(gated.port, tls.caPem);
-  const pairs: Array<{ withoutP99Ms: number; withP99Ms: number; deltaMs: number }> = [];
-  for (let i = 0; i < VULNERABILITY_PAIRS; i++) {
-    // the order alternates (without first, then with first, ...): the second window of a pair
-    // must not carry a systematic advantage or penalty into the difference
-    const withoutFirst = i % 2 === 0;
-    const first = await fixedRate(withoutFirst ? a : b, bodies, GOAL_RATE, GOAL_RATE_SECONDS);
-    const second = await fixedRate(withoutFirst ? b : a, bodies, GOAL_RATE, GOAL_RATE_SECONDS);
-    const [without, withGating] = withoutFirst ? [first, second] : [second, first];
-    pairs.push({ withoutP99Ms: without.p99Ms, withP99Ms: withGating.p99Ms, deltaMs: round(withGating.p99Ms - without.p99Ms, 3) });
+async function alternating(targets: ReadonlyArray<{ name: 'without' | 'with' | 'control'; target: AgentTarget }>, tls: TestTls, bodies: readonly Buffer[]) {
+  const settled = Date.now() + SETTLE_SECONDS * 1000;
+  // the same start for all: whatever the closed-loop and fastest runs left spooled is uploaded
+  // first (the agent measured last would otherwise upload its backlog during its first turns)
+  const deadline = Date.now() + 60_000;
+  let depths = await Promise.all(targets.map((t) => t.target.spoolDepth()));
+  while (depths.some((d) => d > 0) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 250));
+    depths = await Promise.all(targets.map((t) => t.target.spoolDepth()));
   }
-  a.close();
-  b.close();
-  return { pairs, medianDeltaMs: median(pairs.map((p) => p.deltaMs)), errors: a.errors + b.errors };
+  await new Promise((r) => setTimeout(r, Math.max(2000, settled - Date.now())));
+  const clients = targets.map((t) => ({ name: t.name, client: new Client(t.target.port, tls.caPem), latencies: [] as number[] }));
+  const rounds: Array<Record<string, number>> = [];
+  // a first round that is not counted: new connections (TLS handshakes), and the spool backlog
+  // of the closed-loop runs still uploading
+  for (let i = -1; i < ALTERNATING_ROUNDS; i++) {
+    const round: Record<string, number> = {};
+    for (let k = 0; k < clients.length; k++) {
+      const c = clients[(Math.max(i, 0) + k) % clients.length]!;
+      round[`${c.name}P99Ms`] = (await fixedRate(c.client, bodies, GOAL_RATE, ALTERNATING_WINDOW_SECONDS, i < 0 ? undefined : c.latencies)).p99Ms;
+    }
+    if (i >= 0) rounds.push(round);
+  }
+  const pooled = (name: string) => {
+    const c = clients.find((x) => x.name === name)!;
+    c.client.close();
+    const sorted = c.latencies.sort((a, b) => a - b);
+    return { samples: sorted.length, p50Ms: round(percentile(sorted, 50), 3), p99Ms: round(percentile(sorted, 99), 3) };
+  };
+  const result = { without: pooled('without'), with: pooled('with'), control: pooled('control') };
+  return {
+    pooled: result,
+    vulnerabilityP99DeltaMs: round(result.with.p99Ms - result.without.p99Ms, 3),
+    controlP99DeltaMs: round(result.control.p99Ms - result.without.p99Ms, 3),
+    vulnerabilityP99DeltaMsMedianOfRounds: median(rounds.map((r) => r['withP99Ms']! - r['withoutP99Ms']!)),
+    controlP99DeltaMsMedianOfRounds: median(rounds.map((r) => r['controlP99Ms']! - r['withoutP99Ms']!)),
+    rounds,
+    spoolDepthsBeforeTurns: depths,
+    errors: clients.reduce((n, c) => n + c.client.errors, 0),
+  };
 }
 
 export async function run(): Promise<Record<string, unknown>> {
@@ -239,21 +300,25 @@ export async function run(): Promise<Record<string, unknown>> {
   const bareResult = await bare(tls, bodies);
   const plain = await startAgent(tls, images, false);
   const gated = await startAgent(tls, images, true);
+  const twin = await startAgent(tls, images, false);
   try {
     const agentResult = await measure(plain.port, plain.pid, tls, bodies);
     const vulnResult = await measure(gated.port, gated.pid, tls, bodies);
+    // the twin has the same history as the other two before the turns
+    const controlResult = await measure(twin.port, twin.pid, tls, bodies);
     const lookups = gated.api.lookupRequests;
-    const pairs = await alternating(plain, gated, tls, bodies);
-    return summary(bareResult, agentResult, vulnResult, pairs, { lookups, lookupsDuringPairs: gated.api.lookupRequests - lookups, uploadedBytes: plain.api.countedBytes + gated.api.countedBytes, reviews: bodies.length, distinctImages: images.length });
+    const turns = await alternating([{ name: 'without', target: plain }, { name: 'with', target: gated }, { name: 'control', target: twin }], tls, bodies);
+    return summary(bareResult, agentResult, vulnResult, controlResult, turns, { lookups, lookupsDuringTurns: gated.api.lookupRequests - lookups, uploadedBytes: plain.api.countedBytes + gated.api.countedBytes + twin.api.countedBytes, reviews: bodies.length, distinctImages: images.length });
   } finally {
     await plain.stop();
     await gated.stop();
+    await twin.stop();
   }
 }
 
 type Measured = Awaited<ReturnType<typeof measure>>;
 
-function summary(bareResult: Measured, agentResult: Measured, vulnResult: Measured, pairs: Awaited<ReturnType<typeof alternating>>, extra: { lookups: number; lookupsDuringPairs: number; uploadedBytes: number; reviews: number; distinctImages: number }): Record<string, unknown> {
+function summary(bareResult: Measured, agentResult: Measured, vulnResult: Measured, controlResult: Measured, turns: Awaited<ReturnType<typeof alternating>>, extra: { lookups: number; lookupsDuringTurns: number; uploadedBytes: number; reviews: number; distinctImages: number }): Record<string, unknown> {
   const at = (r: { rates: Array<{ rate: number; p50Ms: number; p99Ms: number }> }, rate: number) => r.rates.find((x) => x.rate === rate)!;
   return {
     reviewsPerSecond: agentResult.reviewsPerSecond,
@@ -266,23 +331,30 @@ function summary(bareResult: Measured, agentResult: Measured, vulnResult: Measur
     reviewsPerCpuSecond: agentResult.reviewsPerCpuSecond,
     bareReviewsPerCpuSecond: bareResult.reviewsPerCpuSecond,
     cpuThroughputRatio: round(agentResult.reviewsPerCpuSecond / bareResult.reviewsPerCpuSecond, 3),
+    // the twin of the agent measured the same way: what two identical agents differ by here
+    controlReviewsPerSecond: controlResult.reviewsPerSecond,
+    controlReviewsPerCpuSecond: controlResult.reviewsPerCpuSecond,
+    controlP99MsAt1000: at(controlResult, 1000).p99Ms,
     reviewsPerSecondWithVulnerability: vulnResult.reviewsPerSecond,
     reviewsPerCpuSecondWithVulnerability: vulnResult.reviewsPerCpuSecond,
     p99MsAt1000WithVulnerability: at(vulnResult, 1000).p99Ms,
     p50MsAt1000WithVulnerability: at(vulnResult, 1000).p50Ms,
+    // the 10 s windows of the rising-rate runs, one per configuration (minutes apart)
     vulnerabilityP99DeltaMsAt1000: round(at(vulnResult, 1000).p99Ms - at(agentResult, 1000).p99Ms, 3),
-    vulnerabilityP99DeltaMsMedianOfPairs: pairs.medianDeltaMs,
-    // every 10 s window at the goal rate each configuration had: one window's p99 is noise-prone here
-    p99MsAt1000MedianOfWindows: median([at(agentResult, 1000).p99Ms, ...pairs.pairs.map((p) => p.withoutP99Ms)]),
-    p99MsAt1000MedianOfWindowsWithVulnerability: median([at(vulnResult, 1000).p99Ms, ...pairs.pairs.map((p) => p.withP99Ms)]),
-    vulnerabilityPairsAt1000: pairs.pairs,
+    // the turns at 1,000/s: p99 of each configuration's pooled latencies, and the same for a
+    // twin of the agent without gating (what identical agents differ by here)
+    vulnerabilityP99DeltaMs: turns.vulnerabilityP99DeltaMs,
+    controlP99DeltaMs: turns.controlP99DeltaMs,
+    vulnerabilityP99DeltaMsMedianOfRounds: round(turns.vulnerabilityP99DeltaMsMedianOfRounds, 3),
+    controlP99DeltaMsMedianOfRounds: round(turns.controlP99DeltaMsMedianOfRounds, 3),
+    turnsAt1000: { windowSeconds: ALTERNATING_WINDOW_SECONDS, spoolDepthsBeforeTurns: turns.spoolDepthsBeforeTurns, ...turns.pooled, rounds: turns.rounds },
     rates: RATES.map((rate) => ({ rate, bare: at(bareResult, rate), agent: at(agentResult, rate), agentWithVulnerability: at(vulnResult, rate) })),
     reviews: extra.reviews,
     distinctImages: extra.distinctImages,
     concurrency: CONCURRENCY,
-    errors: { bare: bareResult.errors, agent: agentResult.errors, agentWithVulnerability: vulnResult.errors, alternatingPairs: pairs.errors },
+    errors: { bare: bareResult.errors, agent: agentResult.errors, agentWithVulnerability: vulnResult.errors, control: controlResult.errors, turns: turns.errors },
     lookupRequestsWithVulnerability: extra.lookups,
-    lookupRequestsDuringAlternatingPairs: extra.lookupsDuringPairs,
+    lookupRequestsDuringTurns: extra.lookupsDuringTurns,
     eventUploadGzipBytes: extra.uploadedBytes,
     cpus: os.cpus().length,
     loadAverage1m: round(os.loadavg()[0]!, 2),

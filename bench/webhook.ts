@@ -2,10 +2,10 @@
 // ../shared/fixtures/manifests, sent on loopback to (1) a bare Node HTTPS server that
 // answers "allowed", (2) the agent (its real entry point, its own process) enforcing the
 // default misconfiguration policy, (3) the agent also gating vulnerabilities, with every
-// image's signed artifact already cached. Each target: the most it answers with a fixed
-// number of requests in flight, then fixed rising rates with p50/p99 latency. Then the
-// agents take turns at 1,000/s in short windows, with a twin of (2) as the control, and
-// each configuration's p99 is taken over its pooled latencies.
+// image's signed artifact already cached, and (4) a twin of (2) as the control. Each target:
+// fixed rising rates with p50/p99 latency, then the most it answers with a fixed number of
+// requests in flight. Then the agents take turns at 1,000/s in short windows, and each
+// configuration's p99 is taken over its pooled latencies.
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
@@ -72,7 +72,7 @@ const percentile = (sorted: readonly number[], p: number) => (sorted.length ? so
 const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
 const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-export class Client {
+class Client {
   private readonly agent: https.Agent;
   errors = 0;
   constructor(
@@ -104,7 +104,7 @@ export class Client {
   }
 }
 
-export async function closedLoop(client: Client, bodies: readonly Buffer[], seconds: number): Promise<number> {
+async function closedLoop(client: Client, bodies: readonly Buffer[], seconds: number): Promise<number> {
   const end = Date.now() + seconds * 1000;
   let done = 0;
   let next = 0;
@@ -120,7 +120,7 @@ export async function closedLoop(client: Client, bodies: readonly Buffer[], seco
 }
 
 /** `sink`: also receives every latency, to pool windows. */
-export async function fixedRate(client: Client, bodies: readonly Buffer[], rate: number, seconds: number, sink?: number[]): Promise<{ rate: number; achieved: number; p50Ms: number; p99Ms: number }> {
+async function fixedRate(client: Client, bodies: readonly Buffer[], rate: number, seconds: number, sink?: number[]): Promise<{ rate: number; achieved: number; p50Ms: number; p99Ms: number }> {
   const total = rate * seconds;
   const latencies: number[] = [];
   const pending: Promise<void>[] = [];
@@ -201,14 +201,12 @@ interface AgentTarget {
   readonly port: number;
   readonly pid: number;
   readonly api: ControlPlane;
-  /** Its Prometheus metrics, as text. */
-  metrics(): Promise<string>;
   /** Events the agent has spooled and not uploaded yet (its /metrics). */
   spoolDepth(): Promise<number>;
   stop(): Promise<void>;
 }
 
-export async function startAgent(tls: TestTls, images: readonly string[], withVulnerability: boolean, settings: Record<string, string> = {}): Promise<AgentTarget> {
+async function startAgent(tls: TestTls, images: readonly string[], withVulnerability: boolean): Promise<AgentTarget> {
   const token = newAgentToken();
   const api = await new ControlPlane(tls, token, generateSigningKey()).start();
   api.countEventsOnly = true;
@@ -217,7 +215,7 @@ export async function startAgent(tls: TestTls, images: readonly string[], withVu
     const a = artifactFor(image);
     if (a) api.addArtifact(image, a);
   }
-  const env = agentEnv({ dir: tempDir('portcullis-bench-'), apiUrl: api.url, token, jwks: api.jwks, tls, extra: { LOG_LEVEL: 'warn', PORTCULLIS_STATUS_INTERVAL_SECONDS: '60', PORTCULLIS_BUNDLE_WAIT_SECONDS: '30', ...settings } });
+  const env = agentEnv({ dir: tempDir('portcullis-bench-'), apiUrl: api.url, token, jwks: api.jwks, tls, extra: { LOG_LEVEL: 'warn', PORTCULLIS_STATUS_INTERVAL_SECONDS: '60', PORTCULLIS_BUNDLE_WAIT_SECONDS: '30' } });
   const proc = await spawnAgent({ ...env, LOG_LEVEL: 'info' });
   for (let i = 0; i < 200 && !proc.logs.some((l) => l['msg'] === 'policy bundle applied'); i++) await new Promise((r) => setTimeout(r, 25));
   const metrics = () =>
@@ -233,7 +231,6 @@ export async function startAgent(tls: TestTls, images: readonly string[], withVu
     port: proc.webhookPort,
     pid: proc.child.pid!,
     api,
-    metrics,
     async spoolDepth() {
       return Number(/^portcullis_agent_spool_depth (\d+)/m.exec(await metrics())?.[1] ?? NaN);
     },
@@ -265,8 +262,7 @@ async function alternating(targets: ReadonlyArray<{ name: 'without' | 'with' | '
   await new Promise((r) => setTimeout(r, Math.max(2000, settled - Date.now())));
   const clients = targets.map((t) => ({ name: t.name, client: new Client(t.target.port, tls.caPem), latencies: [] as number[] }));
   const rounds: Array<Record<string, number>> = [];
-  // a first round that is not counted: new connections (TLS handshakes), and the spool backlog
-  // of the closed-loop runs still uploading
+  // a first round that is not counted: the new connections' TLS handshakes
   for (let i = -1; i < ALTERNATING_ROUNDS; i++) {
     const round: Record<string, number> = {};
     for (let k = 0; k < clients.length; k++) {
@@ -275,9 +271,9 @@ async function alternating(targets: ReadonlyArray<{ name: 'without' | 'with' | '
     }
     if (i >= 0) rounds.push(round);
   }
+  for (const c of clients) c.client.close();
   const pooled = (name: string) => {
     const c = clients.find((x) => x.name === name)!;
-    c.client.close();
     const sorted = c.latencies.sort((a, b) => a - b);
     return { samples: sorted.length, p50Ms: round(percentile(sorted, 50), 3), p99Ms: round(percentile(sorted, 99), 3) };
   };

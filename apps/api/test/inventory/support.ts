@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import type { AdmissionEvent, Finding } from '@portcullis/contracts';
 import type { ApiHarness, GqlResult } from '../support/harness';
@@ -44,12 +44,20 @@ export function finding(policyId: string, ruleId: string, overrides: Partial<Fin
   };
 }
 
+/**
+ * A controller-created pod as a validating webhook sees it: a generated name, a uid, and the
+ * service-account token volume kube-apiserver injects under a random name and mounts.
+ */
 export function podSnapshot(namespace: string, owner: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  const token = `kube-api-access-${randomBytes(4).toString('hex').slice(0, 5)}`;
   return {
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: { generateName: `${owner}-`, name: `${owner}-${randomUUID().slice(0, 5)}`, uid: randomUUID(), namespace },
-    spec: { containers: [{ name: 'app', image: 'registry.example.com/app:1.0' }] },
+    metadata: { generateName: `${owner}-`, name: `${owner}-${randomUUID().slice(0, 5)}`, uid: randomUUID(), namespace, creationTimestamp: new Date().toISOString() },
+    spec: {
+      containers: [{ name: 'app', image: 'registry.example.com/app:1.0', volumeMounts: [{ name: token, readOnly: true, mountPath: '/var/run/secrets/kubernetes.io/serviceaccount' }] }],
+      volumes: [{ name: token, projected: { defaultMode: 420, sources: [{ serviceAccountToken: { expirationSeconds: 3607, path: 'token' } }] } }],
+    },
     ...overrides,
   };
 }

@@ -4,6 +4,7 @@ import type { AppConfig } from '@portcullis/config';
 import type { PrismaClient } from '@portcullis/db';
 import { APP_CONFIG, CLOCK, LOGGER, PRISMA, REDIS, type Clock, type Logger } from '@portcullis/platform';
 import type { Redis } from 'ioredis';
+import { ScanArtifactRetention } from '../scans/scan-artifact-retention';
 import { InventoryMaintenance, foldStagedRollups, type MaintenanceResult } from './inventory-maintenance';
 
 export const INVENTORY_QUEUE = 'inventory';
@@ -19,7 +20,7 @@ export const ROLLUP_FOLD_EVERY_MS = 1_000;
 
 /**
  * The inventory queue: one repeatable job keeps daily partitions ahead and applies
- * retention. BullMQ's job scheduler makes it run once per interval across any number
+ * retention (admission inventory, and scan artifacts no lookup can return any more). BullMQ's job scheduler makes it run once per interval across any number
  * of workers; the work itself is idempotent.
  */
 @Injectable()
@@ -28,6 +29,7 @@ export class InventoryProcessor implements OnModuleInit, OnModuleDestroy {
   private queue: Queue | undefined;
   private connection: Redis | undefined;
   private readonly maintenance: InventoryMaintenance;
+  private readonly artifactRetention: ScanArtifactRetention;
   private folding: NodeJS.Timeout | undefined;
   private foldInFlight: Promise<void> | undefined;
   private foldFailures = 0;
@@ -40,6 +42,7 @@ export class InventoryProcessor implements OnModuleInit, OnModuleDestroy {
     @Inject(CLOCK) private readonly clock: Clock,
   ) {
     this.maintenance = new InventoryMaintenance(prisma);
+    this.artifactRetention = new ScanArtifactRetention(prisma);
   }
 
   async onModuleInit(): Promise<void> {
@@ -81,9 +84,10 @@ export class InventoryProcessor implements OnModuleInit, OnModuleDestroy {
     await this.connection?.quit().catch(() => undefined);
   }
 
-  async process(job: Job): Promise<MaintenanceResult> {
+  async process(job: Job): Promise<MaintenanceResult & { scanArtifactsDeleted: number }> {
     if (job.name !== PARTITION_MAINTENANCE) throw new Error(`unknown inventory job "${job.name}"`);
-    const result = await this.maintenance.run(this.clock.now());
+    const now = this.clock.now();
+    const result = { ...(await this.maintenance.run(now)), scanArtifactsDeleted: await this.artifactRetention.run(now) };
     this.logger.info({ ...result }, 'inventory maintenance done');
     return result;
   }

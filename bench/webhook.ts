@@ -36,12 +36,14 @@ const THROUGHPUT_SECONDS = 5;
 const ALTERNATING_ROUNDS = 15;
 const ALTERNATING_WINDOW_SECONDS = 2;
 /**
- * The turns start this long after the last closed-loop run. An agent just driven at
- * saturation keeps a grown heap for a while: measured, a twin 5 s after a 4,000/s burst had
- * a p99 of 11-17 ms at 1,000/s for the next minute against 3.4-6.8 ms for its siblings
- * (40 major GCs against 1-3); 60 s later its heap was back to its siblings' size.
+ * The turns start this long after the last closed-loop run, with every spool drained. It
+ * was 60 s while an agent just driven at saturation kept a high p99 for about a minute:
+ * each upload allocated two fresh 1 MiB buffers, and V8 answered that external memory with
+ * full garbage collections (44-69 major GCs in the 30 s after a 5 s burst, in three runs of
+ * four, 2026-12-02). The spool and the uploader reuse their buffers since (0-1 major GCs in
+ * four runs); a few seconds remain for the machine to calm after the closed loops.
  */
-const SETTLE_SECONDS = 60;
+const SETTLE_SECONDS = 10;
 const CONCURRENCY = 16;
 
 interface Corpus {
@@ -148,8 +150,8 @@ async function measure(port: number, pid: number, tls: TestTls, bodies: readonly
   const client = new Client(port, tls.caPem);
   for (const b of bodies) await client.send(b); // warm-up: JIT, caches, connections
   client.errors = 0;
-  // rising rates first, the saturating closed loop last: an agent just driven at saturation
-  // answers with a higher p99 for about a minute (see SETTLE_SECONDS)
+  // rising rates first, the saturating closed loop last: the rates are then measured on an
+  // agent with no backlog of its own (see SETTLE_SECONDS for what a burst used to leave)
   const rates = [];
   for (const rate of RATES) rates.push(await fixedRate(client, bodies, rate, rate === GOAL_RATE ? GOAL_RATE_SECONDS : RATE_SECONDS));
   await closedLoop(client, bodies, 1);

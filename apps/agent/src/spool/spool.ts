@@ -8,7 +8,10 @@ export interface SpoolPosition {
 }
 
 export interface SpoolBatch {
-  /** Complete JSON lines without their newline: views into one read buffer, never copied or decoded. */
+  /**
+   * Complete JSON lines without their newline: views into the spool's read buffer, never
+   * copied or decoded. The next read() reuses that buffer: use the lines before calling it.
+   */
   readonly lines: readonly Buffer[];
   /** Where the spool continues after these lines (what ack() is given). */
   readonly end: SpoolPosition;
@@ -51,6 +54,8 @@ export class Spool {
   private queue: Array<{ readonly line: string; readonly bytes: number; readonly done: (ok: boolean) => void }> = [];
   private flushing: Promise<void> | null = null;
   private closing = false;
+  /** Reused by every read(): see readLines. */
+  private readBuffer: Buffer | null = null;
 
   constructor(private readonly options: SpoolOptions) {}
 
@@ -167,7 +172,7 @@ export class Spool {
     for (;;) {
       const { segment, offset } = this.cursor;
       const file = path.join(this.options.dir, segmentName(segment));
-      const batch = await readLines(file, segment, offset, maxEvents, maxBytes);
+      const batch = await readLines(file, segment, offset, maxEvents, maxBytes, this.readBuffer, (b) => (this.readBuffer = b));
       // a later segment exists: more is waiting even when this one ran out
       if (batch.lines.length > 0 || batch.end.offset !== offset) return segment < this.activeSegment ? { ...batch, full: true } : batch;
       // nothing left here: move on when a later segment exists
@@ -260,7 +265,12 @@ function countLines(file: string, offset: number): { lines: number; bytes: numbe
   }
 }
 
-async function readLines(file: string, segment: number, offset: number, maxEvents: number, maxBytes: number): Promise<SpoolBatch> {
+/**
+ * Reads into `reusable` when it is large enough, else into a new buffer handed to `keep`
+ * (kept unless it grew for one oversized line): a fresh megabyte per upload is external
+ * memory, which V8 answers with full garbage collections.
+ */
+async function readLines(file: string, segment: number, offset: number, maxEvents: number, maxBytes: number, reusable: Buffer | null, keep: (b: Buffer) => void): Promise<SpoolBatch> {
   let handle: fs.promises.FileHandle;
   try {
     handle = await fs.promises.open(file, 'r');
@@ -269,9 +279,15 @@ async function readLines(file: string, segment: number, offset: number, maxEvent
     throw err;
   }
   try {
-    let window = Math.max(64 * 1024, maxBytes);
+    const usual = Math.max(64 * 1024, maxBytes);
+    let window = usual;
     for (;;) {
-      const buf = Buffer.allocUnsafe(window);
+      let buf: Buffer;
+      if (reusable && reusable.length >= window) buf = reusable;
+      else {
+        buf = Buffer.allocUnsafe(window);
+        if (window === usual) keep(buf);
+      }
       const { bytesRead } = await handle.read(buf, 0, window, offset);
       const lines: Buffer[] = [];
       let start = 0;

@@ -13,7 +13,7 @@ export interface UploaderSettings {
 
 const gzipAsync = promisify(gzip);
 const OPEN = Buffer.from('{"events":[');
-const COMMA = Buffer.from(',');
+const COMMA = 0x2c; // ','
 const CLOSE = Buffer.from(']}');
 
 type Outcome = { readonly ok: true; readonly rejected: number } | { readonly ok: false; readonly error: string };
@@ -30,6 +30,8 @@ export class EventUploader {
   private wakeUp: (() => void) | null = null;
   lastError: string | null = null;
   uploadedEvents = 0;
+  /** The uncompressed batch is assembled here, reused by every upload (one upload at a time). */
+  private body = Buffer.alloc(0);
 
   constructor(
     private readonly spool: Spool,
@@ -114,11 +116,17 @@ export class EventUploader {
     // compressed on the thread pool, so the event loop stays free for admissions; level 3
     // costs 17 µs per event against 42 µs at the default 6, for 25 % more bytes (measured
     // on events from the real manifests: 4.9 KB raw, 539 B gzipped)
-    const parts: Buffer[] = [OPEN];
-    lines.forEach((l, i) => parts.push(...(i === 0 ? [l] : [COMMA, l])));
-    parts.push(CLOSE);
-    // the spool's bytes go out as they are: one copy, no decoding or re-encoding of events
-    const body = await gzipAsync(Buffer.concat(parts), { level: 3 });
+    // the spool's bytes go out as they are, copied once into a reused buffer: no decoding or
+    // re-encoding of events, and no new megabyte of external memory per upload
+    const size = OPEN.length + CLOSE.length + lines.reduce((n, l) => n + l.length, 0) + Math.max(0, lines.length - 1);
+    if (this.body.length < size) this.body = Buffer.allocUnsafe(size);
+    let at = OPEN.copy(this.body, 0);
+    lines.forEach((l, i) => {
+      if (i > 0) this.body[at++] = COMMA;
+      at += l.copy(this.body, at);
+    });
+    at += CLOSE.copy(this.body, at);
+    const body = await gzipAsync(this.body.subarray(0, at), { level: 3 });
     const res = await this.api.request({
       method: 'POST',
       path: '/agent/v1/admission-events',

@@ -1,6 +1,6 @@
 import type { RuleFinding } from '../types';
 import type { ContainerView } from '../workload';
-import { asStrings, capability, get, podRule } from './rule';
+import { asStrings, capability, get, podRule, shown } from './rule';
 
 /**
  * The Pod Security Standards checks, each as Kubernetes' Pod Security Admission
@@ -111,7 +111,7 @@ export const hostPathVolumes = podRule(
     if (!Array.isArray(volumes)) return;
     volumes.forEach((v, i) => {
       if (get(v, 'hostPath') !== undefined && get(v, 'hostPath') !== null) {
-        out.push(finding('host-path-volumes', `${pod.podPath}.volumes[${i}].hostPath`, `volume "${String(get(v, 'name') ?? i)}" mounts a hostPath; use emptyDir, configMap, secret or a PersistentVolumeClaim`));
+        out.push(finding('host-path-volumes', `${pod.podPath}.volumes[${i}].hostPath`, `volume "${shown(get(v, 'name') ?? i)}" mounts a hostPath; use emptyDir, configMap, secret or a PersistentVolumeClaim`));
       }
     });
   },
@@ -204,7 +204,7 @@ export const selinuxOptions = podRule(
     const inspect = (opts: unknown, path: string, c?: ContainerView) => {
       if (opts === undefined || opts === null) return;
       const type = get(opts, 'type');
-      if (type !== undefined && !SELINUX_TYPES.includes(String(type))) out.push(finding('selinux-options', `${path}.type`, `${c ? where(c) : 'the pod'} uses SELinux type "${String(type)}"; use container_t, container_init_t, container_kvm_t or container_engine_t`, c));
+      if (type !== undefined && !(typeof type === 'string' && SELINUX_TYPES.includes(type))) out.push(finding('selinux-options', `${path}.type`, `${c ? where(c) : 'the pod'} uses SELinux type "${shown(type)}"; use container_t, container_init_t, container_kvm_t or container_engine_t`, c));
       for (const f of ['user', 'role'] as const) {
         const v = get(opts, f);
         if (v !== undefined && v !== '') out.push(finding('selinux-options', `${path}.${f}`, `${c ? where(c) : 'the pod'} sets SELinux ${f}; remove it`, c));
@@ -230,7 +230,7 @@ export const procMount = podRule(
     if (p['allowUnmaskedWithUserNamespaces'] === true && pod.pod['hostUsers'] === false) return;
     for (const c of pod.containers) {
       const pm = c.sc['procMount'];
-      if (pm !== undefined && pm !== null && pm !== 'Default') out.push(finding('proc-mount', `${c.path}.securityContext.procMount`, `${where(c)} uses procMount ${String(pm)}; use Default`, c));
+      if (pm !== undefined && pm !== null && pm !== 'Default') out.push(finding('proc-mount', `${c.path}.securityContext.procMount`, `${where(c)} uses procMount ${shown(pm)}; use Default`, c));
     }
   },
 );
@@ -253,7 +253,7 @@ export const sysctls = podRule(
       if (!Array.isArray(list)) return;
       list.forEach((s, i) => {
         const name = get(s, 'name');
-        if (typeof name !== 'string' || !allowed.has(name)) out.push(finding('sysctls', `${pod.podPath}.securityContext.sysctls[${i}].name`, `sysctl ${String(name)} is not a safe sysctl; remove it`));
+        if (typeof name !== 'string' || !allowed.has(name)) out.push(finding('sysctls', `${pod.podPath}.securityContext.sysctls[${i}].name`, `sysctl ${shown(name)} is not a safe sysctl; remove it`));
       });
     };
   },
@@ -279,7 +279,7 @@ export const volumeTypes = podRule(
         if (typeof v !== 'object' || v === null) return;
         for (const key of Object.keys(v)) {
           if (key === 'name' || (v as Record<string, unknown>)[key] === null || allowed.has(key)) continue;
-          out.push(finding('volume-types', `${pod.podPath}.volumes[${i}].${key}`, `volume "${String(get(v, 'name') ?? i)}" is of type ${key}, which is not allowed; use a PersistentVolumeClaim or one of ${[...allowed].join(', ')}`));
+          out.push(finding('volume-types', `${pod.podPath}.volumes[${i}].${key}`, `volume "${shown(get(v, 'name') ?? i)}" is of type ${key}, which is not allowed; use a PersistentVolumeClaim or one of ${[...allowed].join(', ')}`));
         }
       });
     };

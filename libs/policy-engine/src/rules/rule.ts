@@ -62,4 +62,23 @@ export const capability = (name: unknown): string => (typeof name === 'string' ?
 
 export const asStrings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
 
+/**
+ * A value read from the object, for a message: primitives as String() gives them, anything
+ * else as JSON, at most 80 characters. Never throws: String() of an object whose toString
+ * is not callable (`{"toString": null}` is valid JSON) would fail the rule, and a rule that
+ * fails never denies.
+ */
+export function shown(v: unknown): string {
+  let text: string;
+  if (v === null || (typeof v !== 'object' && typeof v !== 'function')) text = typeof v === 'symbol' ? v.toString() : String(v);
+  else {
+    try {
+      text = JSON.stringify(v) ?? typeof v;
+    } catch {
+      text = Array.isArray(v) ? 'an array' : `a ${typeof v}`;
+    }
+  }
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
 export const get = (o: unknown, key: string): unknown => (typeof o === 'object' && o !== null && !Array.isArray(o) ? (o as Record<string, unknown>)[key] : undefined);

@@ -2,7 +2,7 @@ import { normalizeImage } from '../image';
 import { parseQuantity } from '../quantity';
 import type { ParamError, RuleFinding, RuleParams } from '../types';
 import type { ContainerView } from '../workload';
-import { asStrings, definition, get, podRule, type RuleImpl } from './rule';
+import { asStrings, definition, get, podRule, shown, type RuleImpl } from './rule';
 
 const where = (c: ContainerView) => `${c.type === 'containers' ? 'container' : c.type === 'initContainers' ? 'init container' : 'ephemeral container'} "${c.name}"`;
 
@@ -52,9 +52,9 @@ export const resourceLimits = podRule(
           }
           const value = parseQuantity(raw);
           if (value === undefined) {
-            out.push({ rule: 'resource-limits', container: c.name, path, message: `${where(c)} ${chk.resource} limit ${JSON.stringify(raw)} is not a quantity` });
+            out.push({ rule: 'resource-limits', container: c.name, path, message: `${where(c)} ${chk.resource} limit ${typeof raw === 'string' ? JSON.stringify(raw) : shown(raw)} is not a quantity` });
           } else if (chk.max !== undefined && value > chk.max) {
-            out.push({ rule: 'resource-limits', container: c.name, path, message: `${where(c)} ${chk.resource} limit ${String(raw)} is above the maximum ${chk.maxText}; lower it` });
+            out.push({ rule: 'resource-limits', container: c.name, path, message: `${where(c)} ${chk.resource} limit ${shown(raw)} is above the maximum ${chk.maxText}; lower it` });
           }
         }
       }
@@ -99,19 +99,19 @@ export const runAsNonRoot = podRule(
         } else if (nonRoot !== true && !(typeof user === 'number' && user > 0)) {
           push(`${scPath}.runAsNonRoot`, `${where(c)} may run as root; set runAsNonRoot: true or a non-zero runAsUser`, c);
         }
-        if (users.length && (typeof user !== 'number' || !inRanges(user, users))) push(`${scPath}.runAsUser`, `${where(c)} runAsUser ${user === undefined ? 'is not set' : String(user)}; it must be set and within ${users.map((r) => `${r.min}-${r.max}`).join(', ')}`, c);
+        if (users.length && (typeof user !== 'number' || !inRanges(user, users))) push(`${scPath}.runAsUser`, `${where(c)} runAsUser ${user === undefined ? 'is not set' : shown(user)}; it must be set and within ${users.map((r) => `${r.min}-${r.max}`).join(', ')}`, c);
         if (groups.length) {
           const group = c.sc['runAsGroup'] ?? pod.podSc['runAsGroup'];
-          if (typeof group !== 'number' || !inRanges(group, groups)) push(`${scPath}.runAsGroup`, `${where(c)} runAsGroup ${group === undefined ? 'is not set' : String(group)}; it must be set and within the allowed group ids`, c);
+          if (typeof group !== 'number' || !inRanges(group, groups)) push(`${scPath}.runAsGroup`, `${where(c)} runAsGroup ${group === undefined ? 'is not set' : shown(group)}; it must be set and within the allowed group ids`, c);
         }
       }
       if (groups.length) {
         const fsGroup = pod.podSc['fsGroup'];
-        if (typeof fsGroup !== 'number' || !inRanges(fsGroup, groups)) push(`${scPath}.fsGroup`, `fsGroup ${fsGroup === undefined ? 'is not set' : String(fsGroup)}; it must be set and within the allowed group ids`);
+        if (typeof fsGroup !== 'number' || !inRanges(fsGroup, groups)) push(`${scPath}.fsGroup`, `fsGroup ${fsGroup === undefined ? 'is not set' : shown(fsGroup)}; it must be set and within the allowed group ids`);
         const supplemental = pod.podSc['supplementalGroups'];
         if (Array.isArray(supplemental)) {
           supplemental.forEach((g, i) => {
-            if (typeof g !== 'number' || !inRanges(g, groups)) push(`${scPath}.supplementalGroups[${i}]`, `supplemental group ${String(g)} is outside the allowed group ids`);
+            if (typeof g !== 'number' || !inRanges(g, groups)) push(`${scPath}.supplementalGroups[${i}]`, `supplemental group ${shown(g)} is outside the allowed group ids`);
           });
         }
       }

@@ -157,6 +157,22 @@ describe('inspectObject + runRules never throw', () => {
       { numRuns: 500 },
     );
   });
+  it('on valid workloads with any one field replaced by a value String() cannot convert (every field, every such value)', () => {
+    // valid JSON can name a key toString; an object without a prototype has none: messages built
+    // with String(value) threw on them, and a rule that throws never denies
+    const unprintable = (): unknown[] => [{ toString: null }, { toString: null, valueOf: null }, Object.create(null) as object, [{ toString: null }]];
+    let checked = 0;
+    for (const object of VALID) {
+      for (const path of pathsOf(object)) {
+        for (const replacement of unprintable()) {
+          const target = inspectObject(replaced(object, path, replacement), 'default');
+          assertWellFormed(target, runRules(target, ALL, contextFor({ status: 'not-found' })));
+          checked++;
+        }
+      }
+    }
+    assert.ok(checked > 400, `only ${checked} objects checked`);
+  });
   it('the unmutated workloads are evaluated (the properties above exercise real rules)', () => {
     for (const object of VALID) {
       const target = inspectObject(object, 'default');

@@ -136,6 +136,25 @@ describe('agent status and bundleRollout', { skip: testDatabaseConfigured ? fals
     assert.deepEqual({ live: partial.live, complete: partial.complete }, { live: 2, complete: false });
     assert.deepEqual(partial.clusters.filter((r) => !r.live).map((r) => r.cluster.name), ['b1']);
 
+    // read a page at a time, by name; the totals count every cluster on every page
+    type Page = Rollout['bundleRollout'] & { pageInfo: { hasNextPage: boolean; endCursor: string | null } };
+    const page = async (arg: string) => {
+      const res = await h.gql<{ bundleRollout: Page }>(owner, `{ bundleRollout(policyId: "${policy.id}", ${arg}) { total live complete pageInfo { hasNextPage endCursor } clusters { cluster { name } live } } }`);
+      assert.equal(res.errors, undefined, JSON.stringify(res.errors));
+      return res.data!.bundleRollout;
+    };
+    const first = await page('first: 2');
+    assert.deepEqual({ names: first.clusters.map((r) => r.cluster.name), more: first.pageInfo.hasNextPage, total: first.total, live: first.live }, { names: ['a1', 'a2'], more: true, total: 3, live: 2 });
+    const second = await page(`first: 2, after: "${first.pageInfo.endCursor}"`);
+    assert.deepEqual({ names: second.clusters.map((r) => r.cluster.name), more: second.pageInfo.hasNextPage, total: second.total }, { names: ['b1'], more: false, total: 3 });
+    const behind = await page('onlyBehind: true');
+    assert.deepEqual({ names: behind.clusters.map((r) => r.cluster.name), total: behind.total, live: behind.live, complete: behind.complete }, { names: ['b1'], total: 3, live: 2, complete: false });
+    const tooMany = await h.gql(owner, `{ bundleRollout(policyId: "${policy.id}", first: 1001) { total } }`);
+    assert.equal(tooMany.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT');
+    assert.match(tooMany.errors?.[0]?.message ?? '', /first must be at most 1000/);
+    const forged = await h.gql(owner, `{ bundleRollout(policyId: "${policy.id}", after: "not-a-cursor") { total } }`);
+    assert.equal(forged.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT');
+
     await report(clusters.b1.token, { appliedRevision: 2 });
     const done = await rollout(owner, `policyId: "${policy.id}"`);
     assert.deepEqual({ live: done.live, complete: done.complete }, { live: 3, complete: true });

@@ -1,7 +1,9 @@
-import { Args, Field, ID, Int, ObjectType, Query, Resolver } from '@nestjs/graphql';
+import { Args, ArgsType, Field, ID, Int, ObjectType, Query, Resolver } from '@nestjs/graphql';
+import { IsBoolean, IsOptional, IsString, IsUUID, Max, MaxLength, Min } from 'class-validator';
 import { scopeMatch } from '@portcullis/distribution';
 import { badInput, notFound } from '@portcullis/platform';
 import { Cluster } from '../clusters/cluster.types';
+import { PageInfo, decodeCursor, encodeCursor } from '../graphql/connection';
 import { toCluster } from '../clusters/cluster.service';
 import { Access } from '../tenancy/access.decorator';
 import { CurrentPrincipal } from '../tenancy/current-principal.decorator';
@@ -53,17 +55,53 @@ export class ClusterRollout {
 
 @ObjectType({ description: 'Is a change live everywhere? Per cluster: latest revision, applied revision, lag.' })
 export class BundleRollout {
-  @Field(() => [ClusterRollout])
+  @Field(() => [ClusterRollout], { description: 'One page of the clusters, by name (only those not live with onlyBehind).' })
   clusters!: ClusterRollout[];
 
-  @Field(() => Int)
+  @Field(() => PageInfo)
+  pageInfo!: PageInfo;
+
+  @Field(() => Int, { description: 'Clusters the policy (or the cluster asked) covers, over all pages.' })
   total!: number;
 
-  @Field(() => Int)
+  @Field(() => Int, { description: 'Clusters, over all pages, that enforce their latest revision.' })
   live!: number;
 
   @Field({ description: 'Every cluster enforces its latest revision.' })
   complete!: boolean;
+}
+
+/** A tenant may run thousands of clusters: the rollout is read a page at a time. */
+export const ROLLOUT_PAGE = { default: 200, max: 1000 } as const;
+
+@ArgsType()
+export class BundleRolloutArgs {
+  @Field(() => ID, { nullable: true, description: 'The clusters this policy covers. Exactly one of policyId and clusterId.' })
+  @IsOptional()
+  @IsUUID('all', { message: 'policyId must be a UUID' })
+  policyId?: string;
+
+  @Field(() => ID, { nullable: true, description: 'This one cluster.' })
+  @IsOptional()
+  @IsUUID('all', { message: 'clusterId must be a UUID' })
+  clusterId?: string;
+
+  @Field({ nullable: true, description: 'Only clusters that do not enforce their latest revision yet (totals still count all).' })
+  @IsOptional()
+  @IsBoolean()
+  onlyBehind?: boolean;
+
+  @Field(() => Int, { nullable: true, description: `Page size, 1-${ROLLOUT_PAGE.max} (default ${ROLLOUT_PAGE.default}).` })
+  @IsOptional()
+  @Min(1, { message: 'first must be at least 1' })
+  @Max(ROLLOUT_PAGE.max, { message: `first must be at most ${ROLLOUT_PAGE.max}` })
+  first?: number;
+
+  @Field(() => String, { nullable: true, description: 'pageInfo.endCursor of the previous page.' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(512)
+  after?: string;
 }
 
 @Resolver(() => BundleRollout)
@@ -75,12 +113,11 @@ export class BundleRolloutResolver {
 
   @Access('read')
   @Query(() => BundleRollout)
-  bundleRollout(
-    @CurrentPrincipal() principal: Principal,
-    @Args('policyId', { type: () => ID, nullable: true }) policyId?: string,
-    @Args('clusterId', { type: () => ID, nullable: true }) clusterId?: string,
-  ): Promise<BundleRollout> {
+  bundleRollout(@CurrentPrincipal() principal: Principal, @Args() args: BundleRolloutArgs): Promise<BundleRollout> {
+    const { policyId, clusterId } = args;
     if ((policyId ? 1 : 0) + (clusterId ? 1 : 0) !== 1) throw badInput(policyId ? 'clusterId' : 'policyId', 'give exactly one of policyId or clusterId');
+    const after = decodeCursor(args.after);
+    const size = args.first ?? ROLLOUT_PAGE.default;
     return this.db.run(principal, async (tx) => {
       const readable = principal.scopesWith('read');
       const visible = await tx.cluster.findMany({
@@ -97,6 +134,16 @@ export class BundleRolloutResolver {
         const scoped = { id: policy.id, cloudScopeIds: policy.cloudScopes.map((s) => s.cloudScopeId), clusterIds: policy.clusters.map((c) => c.clusterId) };
         clusters = visible.filter((c) => scopeMatch(scoped, c) !== null);
       }
+      const isLive = (c: (typeof clusters)[number]) => c.bundleRevision !== null && c.appliedRevision === c.bundleRevision;
+      const total = clusters.length;
+      const liveCount = clusters.filter(isLive).length;
+      // by name, then id (the visible clusters came sorted by name): the page after the cursor
+      const listed = clusters
+        .filter((c) => !args.onlyBehind || !isLive(c))
+        .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+        .filter((c) => !after || c.name > after.key || (c.name === after.key && c.id > after.id));
+      clusters = listed.slice(0, size);
+      const hasNextPage = listed.length > size;
       const behind = clusters.filter((c) => c.bundleRevision !== null && c.appliedRevision !== c.bundleRevision);
       // one grouped read: for each lagging cluster, the issue time of the first revision it lacks
       const since = behind.length
@@ -127,8 +174,14 @@ export class BundleRolloutResolver {
           agentReportedAt: c.agentReportedAt,
         };
       });
-      const live = rows.filter((r) => r.live).length;
-      return { clusters: rows, total: rows.length, live, complete: live === rows.length };
+      const last = clusters[clusters.length - 1];
+      return {
+        clusters: rows,
+        pageInfo: { hasNextPage, endCursor: last ? encodeCursor({ key: last.name, id: last.id }) : null },
+        total,
+        live: liveCount,
+        complete: liveCount === total,
+      };
     });
   }
 }

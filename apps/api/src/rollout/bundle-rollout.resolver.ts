@@ -137,7 +137,8 @@ export class BundleRolloutResolver {
       const isLive = (c: (typeof clusters)[number]) => c.bundleRevision !== null && c.appliedRevision === c.bundleRevision;
       const total = clusters.length;
       const liveCount = clusters.filter(isLive).length;
-      // by name, then id (the visible clusters came sorted by name): the page after the cursor
+      // by name, then id, compared as plain strings like the cursor (the database's collation
+      // may order names differently): the page after the cursor
       const listed = clusters
         .filter((c) => !args.onlyBehind || !isLive(c))
         .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0))

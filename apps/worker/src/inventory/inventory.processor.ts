@@ -20,8 +20,9 @@ export const ROLLUP_FOLD_EVERY_MS = 1_000;
 
 /**
  * The inventory queue: one repeatable job keeps daily partitions ahead and applies
- * retention (admission inventory, and scan artifacts no lookup can return any more). BullMQ's job scheduler makes it run once per interval across any number
- * of workers; the work itself is idempotent.
+ * retention (the admission inventory, and scan artifacts no lookup can return any more).
+ * BullMQ's job scheduler makes it run once per interval across any number of workers; the
+ * work itself is idempotent.
  */
 @Injectable()
 export class InventoryProcessor implements OnModuleInit, OnModuleDestroy {

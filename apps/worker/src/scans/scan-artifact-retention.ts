@@ -2,7 +2,7 @@ import type { PrismaClient } from '@portcullis/db';
 
 const DAY_MS = 86_400_000;
 
-/** How long an upload stays listed in `scanArtifacts` after no lookup can return it any more. */
+/** How long an upload that no lookup can return stays listed in `scanArtifacts`, counted from its upload. */
 export const SCAN_HISTORY_DAYS = 30;
 
 /**

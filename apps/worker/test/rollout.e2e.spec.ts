@@ -203,5 +203,8 @@ describe('agent status and bundleRollout', { skip: testDatabaseConfigured ? fals
     assert.equal(both.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT');
     const neither = await h.gql(owner, '{ bundleRollout { total } }');
     assert.equal(neither.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT');
+    const notAnId = await h.gql(owner, '{ bundleRollout(policyId: "default") { total } }');
+    assert.equal(notAnId.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT');
+    assert.match(notAnId.errors?.[0]?.message ?? '', /policyId must be a UUID/);
   });
 });

@@ -123,7 +123,6 @@ export class BundleRolloutResolver {
       const visible = await tx.cluster.findMany({
         where: readable === 'all' ? {} : { cloudScopeId: { in: [...readable] } },
         include: { cloudScope: true },
-        orderBy: { name: 'asc' },
       });
       let clusters = visible;
       if (clusterId) {
@@ -137,15 +136,15 @@ export class BundleRolloutResolver {
       const isLive = (c: (typeof clusters)[number]) => c.bundleRevision !== null && c.appliedRevision === c.bundleRevision;
       const total = clusters.length;
       const liveCount = clusters.filter(isLive).length;
-      // by name, then id, compared as plain strings like the cursor (the database's collation
-      // may order names differently): the page after the cursor
+      // by name, then id, compared as plain strings like the cursor (not in SQL: the database's
+      // collation may order names differently): the page after the cursor
       const listed = clusters
         .filter((c) => !args.onlyBehind || !isLive(c))
         .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
         .filter((c) => !after || c.name > after.key || (c.name === after.key && c.id > after.id));
       clusters = listed.slice(0, size);
       const hasNextPage = listed.length > size;
-      const behind = clusters.filter((c) => c.bundleRevision !== null && c.appliedRevision !== c.bundleRevision);
+      const behind = clusters.filter((c) => c.bundleRevision !== null && !isLive(c));
       // one grouped read: for each lagging cluster, the issue time of the first revision it lacks
       const since = behind.length
         ? await tx.$queryRaw<Array<{ cluster_id: string; since: Date }>>`
@@ -159,7 +158,7 @@ export class BundleRolloutResolver {
         const latest = c.bundleRevision;
         const applied = c.appliedRevision;
         const lag = latest === null ? 0 : Math.max(0, latest - (applied ?? 0));
-        const live = latest !== null && applied === latest;
+        const live = isLive(c);
         return {
           cluster: toCluster(c),
           latestRevision: latest,

@@ -71,7 +71,7 @@ function tokenProjected(spec: Pod['spec'], name: string): Pod['spec'] {
 }
 
 /** Every default misconfiguration rule, Block. */
-const DEFAULT = compilePolicies([{ id: 'default', name: 'Default', type: 'MISCONFIGURATION', action: 'BLOCK', namespaces: { include: [], exclude: [] }, rules: defaultRuleConfigs('MISCONFIGURATION').map((r) => ({ id: r.id, params: { ...r.params } })), exemptions: [] }]);
+const DEFAULT = compilePolicies([{ id: 'default', name: 'Default', type: 'MISCONFIGURATION', action: 'BLOCK', namespaces: { include: [], exclude: [] }, rules: defaultRuleConfigs('MISCONFIGURATION'), exemptions: [] }]);
 
 function evaluateDefault(object: unknown) {
   return evaluatePolicies(object, DEFAULT, { defaultNamespace: 'default', now: new Date() }).violations;

@@ -30,8 +30,23 @@ export function tempDir(prefix = 'portcullis-agent-'): string {
   return dir;
 }
 
-/** The environment a Helm-deployed agent would get, with files for TLS, CA and keys in `dir`. */
-export function agentEnv(o: { dir: string; apiUrl: string; token: string; jwks: Jwks; tls: TestTls; clusterId?: string; extra?: Record<string, string> }): Record<string, string> {
+/**
+ * Short waits and intervals, so a test sees uploads, retries and status reports in
+ * milliseconds. A bench leaves them out and runs the agent with its own defaults.
+ */
+const TEST_TIMINGS: Readonly<Record<string, string>> = {
+  PORTCULLIS_BUNDLE_WAIT_SECONDS: '5',
+  PORTCULLIS_EVENT_FLUSH_INTERVAL_MS: '50',
+  PORTCULLIS_BACKOFF_BASE_MS: '20',
+  PORTCULLIS_BACKOFF_MAX_MS: '200',
+  PORTCULLIS_STATUS_INTERVAL_SECONDS: '1',
+};
+
+/**
+ * The environment a Helm-deployed agent would get, with files for TLS, CA and keys in `dir`;
+ * with TEST_TIMINGS unless `timings` is 'defaults'.
+ */
+export function agentEnv(o: { dir: string; apiUrl: string; token: string; jwks: Jwks; tls: TestTls; clusterId?: string; timings?: 'test' | 'defaults'; extra?: Record<string, string> }): Record<string, string> {
   fs.writeFileSync(path.join(o.dir, 'tls.crt'), o.tls.certPem);
   fs.writeFileSync(path.join(o.dir, 'tls.key'), o.tls.keyPem);
   fs.writeFileSync(path.join(o.dir, 'ca.crt'), o.tls.caPem);
@@ -49,11 +64,7 @@ export function agentEnv(o: { dir: string; apiUrl: string; token: string; jwks: 
     PORTCULLIS_WEBHOOK_HOST: '127.0.0.1',
     PORTCULLIS_WEBHOOK_PORT: '0',
     PORTCULLIS_METRICS_PORT: '0',
-    PORTCULLIS_BUNDLE_WAIT_SECONDS: '5',
-    PORTCULLIS_EVENT_FLUSH_INTERVAL_MS: '50',
-    PORTCULLIS_BACKOFF_BASE_MS: '20',
-    PORTCULLIS_BACKOFF_MAX_MS: '200',
-    PORTCULLIS_STATUS_INTERVAL_SECONDS: '1',
+    ...(o.timings === 'defaults' ? {} : TEST_TIMINGS),
     LOG_LEVEL: 'info',
     ...o.extra,
   };

@@ -54,9 +54,10 @@ const CONNECTIONS = 64;
 /**
  * After the full measurements, rounds of short windows at GOAL_RATE on three running agents
  * taking turns: without vulnerability gating, with it, and a twin of the first (the control:
- * what two identical agents differ by on this machine). The order rotates every round.
+ * what two identical agents differ by on this machine), and the bare server (what this
+ * machine and load generator give at best in the same minutes). The order rotates every round.
  */
-const ALTERNATING_ROUNDS = 15;
+const ALTERNATING_ROUNDS = 20;
 const ALTERNATING_WINDOW_SECONDS = 2;
 /**
  * The turns start this long after the last closed-loop run, with every spool drained. It
@@ -331,10 +332,10 @@ async function startAgent(name: AgentTarget['name'], tls: TestTls, images: reado
  * The p99 difference vulnerability gating makes, next to the difference between two
  * identical agents. One 10 s window's p99 is its ~10 slowest answers, set by whatever else
  * the 2-core VM did in them: identical agents differed by several ms window to window. So
- * the three agents take turns in short windows (rotating order, so none always follows
- * another), and each configuration's latencies are pooled over all its windows.
+ * the three agents and the bare server take turns in short windows (rotating order, so none
+ * always follows another), and each one's latencies are pooled over all its windows.
  */
-async function alternating(targets: readonly AgentTarget[], bodies: readonly Buffer[]) {
+async function alternating(targets: readonly Target[], bodies: readonly Buffer[]) {
   const settled = Date.now() + SETTLE_SECONDS * 1000;
   // the same start for all: whatever the closed loops left spooled is uploaded first
   for (const t of targets) await t.drained();
@@ -355,7 +356,7 @@ async function alternating(targets: readonly AgentTarget[], bodies: readonly Buf
     const sorted = latencies.get(name as Target['name'])!.sort((a, b) => a - b);
     return { samples: sorted.length, p50Ms: round(percentile(sorted, 50), 3), p99Ms: round(percentile(sorted, 99), 3) };
   };
-  const result = { without: pooled('without'), with: pooled('with'), control: pooled('control') };
+  const result = { without: pooled('without'), with: pooled('with'), control: pooled('control'), bare: pooled('bare') };
   return {
     pooled: result,
     vulnerabilityP99DeltaMs: round(result.with.p99Ms - result.without.p99Ms, 3),
@@ -384,7 +385,7 @@ export async function run(): Promise<Record<string, unknown>> {
     for (const t of targets) rates.set(t.name, await risingRates(t, bodies));
     const through = await throughput(targets, bodies);
     const lookups = gated.api.lookupRequests;
-    const turns = await alternating([plain, gated, twin], bodies);
+    const turns = await alternating([plain, gated, twin, targets[0]!], bodies);
     return summary(rates, through, turns, {
       handshakesWhileMeasuring: Object.fromEntries(targets.map((t) => [t.name, t.client.handshakesWhileMeasuring])),
       errors: Object.fromEntries(targets.map((t) => [t.name, t.client.errors])),

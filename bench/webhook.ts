@@ -47,7 +47,7 @@ const THROUGHPUT_WINDOW_SECONDS = 2;
  * measured window: each RSA handshake costs the server ~1.5 ms of CPU, answers queue behind
  * them, more connections open — 63 handshakes in 325 ms, a p99 of 52 ms over a 20 s run at
  * 1,000/s whose p50 was 0.89 ms. With the pool opened first: p99 3.7-4.4 ms in four runs
- * (2026-12-02, 18:24-18:27). Load generators such as wrk and k6 open their connections first
+ * (2026-12-02, 18:21-18:23). Load generators such as wrk and k6 open their connections first
  * for the same reason.
  */
 const CONNECTIONS = 64;

@@ -236,7 +236,7 @@ interface Target {
   readonly name: 'bare' | 'without' | 'with' | 'control';
   readonly pid: number;
   readonly client: Client;
-  /** Resolves once everything the target spooled is uploaded (at once for the bare server). */
+  /** Resolves once everything the target spooled is uploaded (at once for the bare server); throws after a minute. */
   drained(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -317,7 +317,11 @@ async function startAgent(name: AgentTarget['name'], tls: TestTls, images: reado
     api,
     async drained() {
       const deadline = Date.now() + 60_000;
-      while ((await spoolDepth()) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      for (let depth = await spoolDepth(); depth > 0; depth = await spoolDepth()) {
+        // a backlog uploading into the next window would make that window measure it
+        if (Date.now() > deadline) throw new Error(`the agent "${name}" still holds ${depth} spooled events after 60 s; the measurement would not be clean`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
     },
     async stop() {
       client.close();

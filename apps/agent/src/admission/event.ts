@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { EVENT_LIMITS as L, MAX_SNAPSHOT_BYTES, type AdmissionDecision, type AdmissionEvent, type AdmissionOperation, type Finding } from '@portcullis/contracts';
-import type { InspectedObject, OwnerRef, Violation } from '@portcullis/policy-engine';
+import { CONTAINER_LISTS, type InspectedObject, type OwnerRef, type Violation } from '@portcullis/policy-engine';
 import type { AdmissionRequestView } from './review';
 
 const KIND = /^[A-Za-z][A-Za-z0-9]{0,62}$/;
@@ -67,7 +67,6 @@ export function snapshotJson(object: unknown, target: InspectedObject): string |
   return Buffer.byteLength(json) <= MAX_SNAPSHOT_BYTES ? json : undefined;
 }
 
-const CONTAINER_LISTS = ['containers', 'initContainers', 'ephemeralContainers'] as const;
 const hasEnvValues = (c: { spec: Readonly<Record<string, unknown>> }) => Array.isArray(c.spec['env']) && c.spec['env'].some((e) => isObject(e) && typeof e['value'] === 'string');
 
 /** A copy of `node` down `path` (to the pod spec) whose containers' env values are redacted. */

@@ -2,6 +2,7 @@ import { hash as digestOf } from 'node:crypto';
 import { gunzipSync, gzip, gzipSync } from 'node:zlib';
 import { promisify } from 'node:util';
 import { canonicalJson } from '@portcullis/bundle';
+import { CONTAINER_LISTS } from '@portcullis/policy-engine';
 
 const gzipAsync = promisify(gzip);
 
@@ -22,7 +23,6 @@ export interface PreparedSnapshot {
  */
 const TOKEN_VOLUME = /^kube-api-access-[a-z0-9]{5}$/;
 const TOKEN_VOLUME_NAME = 'kube-api-access';
-const CONTAINER_LISTS = ['containers', 'initContainers', 'ephemeralContainers'] as const;
 
 /**
  * The snapshot as stored: volatile metadata removed (a generated name too, when the

@@ -1,4 +1,4 @@
 // Workload extraction: from any manifest to the pod spec (or Ingress) the rules evaluate.
-export { inspectObject, isObject } from './inspect';
+export { CONTAINER_LISTS, inspectObject, isObject } from './inspect';
 export { CLUSTER_SCOPED_KINDS, INGRESS_API_VERSIONS, POD_TEMPLATE_ROUTES, isListKind } from './kinds';
 export type { CannotEvaluate, ContainerView, GenericTarget, IngressTarget, InspectedObject, NotApplicable, PodTarget } from './target';

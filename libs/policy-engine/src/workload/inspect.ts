@@ -5,7 +5,8 @@ import type { ContainerView, InspectedObject } from './target';
 export const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 const EMPTY: Readonly<Record<string, never>> = Object.freeze({});
-const CONTAINER_LISTS = ['containers', 'initContainers', 'ephemeralContainers'] as const;
+/** The container lists of a pod spec, in the order the rules report them. */
+export const CONTAINER_LISTS = ['containers', 'initContainers', 'ephemeralContainers'] as const;
 
 /** Labels and annotations as strings; the object itself when it already is one (the usual case, no copy). */
 function stringMap(v: unknown): Readonly<Record<string, string>> {

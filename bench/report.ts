@@ -110,7 +110,7 @@ async function generate(config: AppConfig, prisma: PrismaClient, total: number, 
       }
       await copy(db, 'COPY admission_snapshots (tenant_id, hash, kind, body, json_bytes, last_seen_day) FROM STDIN', `${lines.join('\n')}\n`);
     });
-    await db.query(`CREATE TEMP TABLE bench_w (w int PRIMARY KEY, cluster uuid, ns text, name text, findings jsonb, decision text, hashes text[])`);
+    await db.query(`CREATE TEMP TABLE bench_w (w int PRIMARY KEY, cluster uuid, ns text, name text, findings json, decision text, hashes text[])`);
     await copy(db, 'COPY bench_w FROM STDIN', workloads.map((wl, w) => {
       const findings = JSON.stringify(wl.rules.map((ruleId) => ({ policyId: policy.id, policyName: policy.name, action: 'AUDIT', ruleId, container: 'app', path: 'spec.containers[0]', message: `container app breaks ${ruleId}`, exempted: false })));
       return [w, clusterIds[w % clusterIds.length], wl.namespace, wl.name, findings.replace(/\\/g, '\\\\'), wl.rules.length ? 'AUDITED' : 'ALLOWED', `{${hashes[w]!.join(',')}}`].join('\t');
@@ -139,8 +139,8 @@ async function generate(config: AppConfig, prisma: PrismaClient, total: number, 
         SELECT tenant_id, date_trunc('hour', occurred_at, 'UTC'), cluster_id, namespace, p, r, d, cloud_scope_id, count(*)
         FROM admission_events e CROSS JOIN LATERAL (
           SELECT '' AS p, '' AS r, e.decision AS d
-          UNION ALL SELECT $2::text, '', 'AUDITED' WHERE jsonb_array_length(e.findings) > 0
-          UNION ALL SELECT $2::text, f->>'ruleId', 'AUDITED' FROM jsonb_array_elements(e.findings) f) k
+          UNION ALL SELECT $2::text, '', 'AUDITED' WHERE json_array_length(e.findings) > 0
+          UNION ALL SELECT $2::text, f->>'ruleId', 'AUDITED' FROM json_array_elements(e.findings) f) k
         WHERE tenant_id = $1 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8`, [tenantId, policy.id]);
       await db.query(`
         INSERT INTO admission_workload_months (tenant_id, policy_id, month, cluster_id, namespace, owner_kind, owner_name, rule_id, decision, cloud_scope_id, admissions_through, last_at)
@@ -149,8 +149,8 @@ async function generate(config: AppConfig, prisma: PrismaClient, total: number, 
         FROM (
           SELECT tenant_id, p, date_trunc('day', occurred_at, 'UTC') AS day, cluster_id, namespace, owner_kind, owner_name, r, d, cloud_scope_id, count(*) AS n, max(occurred_at) AS last_at
           FROM admission_events e CROSS JOIN LATERAL (
-            SELECT $2::text AS p, '' AS r, 'AUDITED' AS d WHERE jsonb_array_length(e.findings) > 0
-            UNION ALL SELECT $2::text, f->>'ruleId', 'AUDITED' FROM jsonb_array_elements(e.findings) f) k
+            SELECT $2::text AS p, '' AS r, 'AUDITED' AS d WHERE json_array_length(e.findings) > 0
+            UNION ALL SELECT $2::text, f->>'ruleId', 'AUDITED' FROM json_array_elements(e.findings) f) k
           WHERE tenant_id = $1 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
         ) per_day
         GROUP BY tenant_id, p, date_trunc('month', day, 'UTC'), cluster_id, namespace, owner_kind, owner_name, r, d`, [tenantId, policy.id]);

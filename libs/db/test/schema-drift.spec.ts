@@ -84,7 +84,7 @@ describe('schema.prisma matches the migrated database', { skip: testDb ? false :
           continue;
         }
         const dataType = f.list ? col.udt_name.replace(/^_/, '') : col.data_type;
-        const expected = f.list ? PG_ELEMENT_TYPES[f.type] ?? [] : f.native === 'Uuid' ? ['uuid'] : PG_TYPES[f.type] ?? [];
+        const expected = f.list ? PG_ELEMENT_TYPES[f.type] ?? [] : f.native === 'Uuid' ? ['uuid'] : f.native === 'Json' ? ['json'] : PG_TYPES[f.type] ?? [];
         if (!expected.includes(dataType) || (f.list && col.data_type !== 'ARRAY')) {
           problems.push(`${table}.${f.column}: model type ${f.type}${f.list ? '[]' : ''} vs column ${col.data_type}/${col.udt_name}`);
         }

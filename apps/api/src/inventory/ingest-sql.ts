@@ -3,7 +3,7 @@
  * JSON texts (arrays of row objects with short keys): $4 the events, $5 the new snapshots.
  * JSON costs the API one native JSON.stringify per batch, where ~35 text arrays cost pg's
  * per-element escaping; json_to_recordset turns JSON arrays into text[] and keeps the
- * findings as jsonb. Null stands for absent.
+ * findings as json (the column is json: nothing queries inside them). Null stands for absent.
  * Only events the insert actually stored (not re-sends) reach the rollups: their rollup
  * keys (`ks`, see rollupKeys) are appended to admission_rollup_staging, one row per
  * (hour, namespace, workload, snapshot, keys) of the batch, in this same statement, so a
@@ -12,12 +12,12 @@
  * concurrent batches no longer wait on each other's rollup rows.
  */
 /** Prepared-statement name of INGEST_SQL; change it with the text (a connection keeps a name's first text). */
-export const INGEST_STATEMENT = 'portcullis_ingest_v3';
+export const INGEST_STATEMENT = 'portcullis_ingest_v4';
 
 export const INGEST_SQL = `
 WITH ev AS (
   SELECT * FROM json_to_recordset($4::json) AS e(id uuid, t timestamptz, ns text, k text, av text, n text, uid text, ru text, ok text,
-    "on" text, op text, dr boolean, d text, br int, u text, g text[], im text[], tm text[], f jsonb, h text, hr timestamptz, dy timestamptz,
+    "on" text, op text, dr boolean, d text, br int, u text, g text[], im text[], tm text[], f json, h text, hr timestamptz, dy timestamptz,
     ks text[])
 ),
 ins AS (

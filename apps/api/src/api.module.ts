@@ -38,6 +38,7 @@ import { ScanReportIngestor } from './scans/scan-report-ingestor';
 import { ScanReportsController } from './scans/scan-reports.controller';
 import { ScanUploadGuard } from './scans/scan-upload.guard';
 import { ScanUploadTokenService } from './scans/scan-upload-token.service';
+import { ScanArtifactHistoryResolver } from './scans/scan-history';
 import { ScanArtifactResolver, ScanUploadTokenResolver } from './scans/scan.resolvers';
 import { ApiMetrics } from './platform/metrics';
 import { requestLogging } from './platform/request-logging.middleware';
@@ -76,7 +77,7 @@ const DOMAIN_PROVIDERS = [
 ];
 
 /** Vulnerability gating: CI upload tokens, signed scan artifacts, agent lookups. */
-const SCAN_PROVIDERS = [ArtifactSigningKeys, ScanUploadGuard, ScanUploadTokenService, ScanUploadTokenResolver, ScanReportIngestor, ScanArtifactService, ScanArtifactResolver, ScanArtifactLookup];
+const SCAN_PROVIDERS = [ArtifactSigningKeys, ScanUploadGuard, ScanUploadTokenService, ScanUploadTokenResolver, ScanReportIngestor, ScanArtifactService, ScanArtifactResolver, ScanArtifactLookup, ScanArtifactHistoryResolver];
 
 @Module({})
 export class ApiModule implements NestModule {

@@ -1,13 +1,13 @@
 /**
  * Scan-artifact retention: what a lookup can still return stays, however old; history
- * (re-scans of the same image, superseded tags) goes once older than the scan history.
+ * (re-scans of the same image, superseded tags) goes once older than its tenant's scan history.
  */
 import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { createPrismaClient, type PrismaClient } from '@portcullis/db';
 import { TenantOnboarding } from '@portcullis/tenants';
-import { SCAN_HISTORY_DAYS, ScanArtifactRetention } from '../src/scans/scan-artifact-retention';
+import { ScanArtifactRetention } from '../src/scans/scan-artifact-retention';
 
 const testDb = process.env['TEST_DATABASE_URL'];
 const DAY = 86_400_000;
@@ -26,6 +26,9 @@ describe('scan artifact retention', { skip: testDb ? false : 'TEST_DATABASE_URL 
     await new TenantOnboarding(prisma).create({ tenantId, ownerObjectId: randomUUID(), name: 'scan retention', operator: 'test' });
     return tenantId;
   }
+
+  /** The tenant's scan history in days, as the column holds it. */
+  const historyDays = async (tenantId: string) => (await prisma.tenant.findUniqueOrThrow({ where: { id: tenantId } })).scanHistoryDays;
 
   /** An artifact as the API stores one; `scanned` and `received` in days before now. */
   async function artifact(tenantId: string, o: { repository?: string; digest?: string; tags?: string[]; scanned: number; received: number }): Promise<string> {
@@ -58,8 +61,9 @@ describe('scan artifact retention', { skip: testDb ? false : 'TEST_DATABASE_URL 
 
   it('keeps what a lookup can return, however old, and deletes older history', async () => {
     const tenantId = await tenant();
+    assert.equal(await historyDays(tenantId), 30, 'a new tenant keeps 30 days of history');
     const d1 = digest('web@1'), d2 = digest('web@2'), d3 = digest('web@3');
-    const old = SCAN_HISTORY_DAYS + 10;
+    const old = 30 + 10;
     const ids = {
       // three scans of one digest: only the newest is served; the two older ones are history
       d1First: await artifact(tenantId, { digest: d1, scanned: old + 5, received: old + 5 }),
@@ -91,5 +95,25 @@ describe('scan artifact retention', { skip: testDb ? false : 'TEST_DATABASE_URL 
     assert.ok(await prisma.scanArtifact.findUnique({ where: { id: otherOld } }), "the other tenant's only scan of d2 is served there");
 
     assert.equal(await retention.run(new Date()), 0, 'a second run finds nothing to do');
+  });
+
+  it("counts each tenant's own history days", async () => {
+    const longer = await tenant();
+    const shorter = await tenant();
+    await prisma.tenant.update({ where: { id: longer }, data: { scanHistoryDays: 365 } });
+    await prisma.tenant.update({ where: { id: shorter }, data: { scanHistoryDays: 7 } });
+    const d = digest('api@1');
+    // per tenant: a superseded scan 100 days old, one 10 days old, and the served newest
+    const made = async (tenantId: string) => ({
+      hundred: await artifact(tenantId, { digest: d, scanned: 100, received: 100 }),
+      ten: await artifact(tenantId, { digest: d, scanned: 10, received: 10 }),
+      newest: await artifact(tenantId, { digest: d, scanned: 1, received: 1 }),
+    });
+    const l = await made(longer);
+    const s = await made(shorter);
+    await new ScanArtifactRetention(prisma).run(new Date());
+    const kept = async (id: string) => (await prisma.scanArtifact.findUnique({ where: { id } })) !== null;
+    assert.deepEqual([await kept(l.hundred), await kept(l.ten), await kept(l.newest)], [true, true, true], '365 days keep both superseded scans');
+    assert.deepEqual([await kept(s.hundred), await kept(s.ten), await kept(s.newest)], [false, false, true], '7 days keep only the served scan');
   });
 });

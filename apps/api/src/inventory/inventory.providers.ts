@@ -5,7 +5,7 @@ import { AuditToDenyService } from './audit-to-deny.service';
 import { IngestPool } from './ingest-pool';
 import { InventoryResolver } from './inventory.resolver';
 import { PolicySimulatorService } from './policy-simulator.service';
-import { AdmissionRetentionResolver, AdmissionRetentionService } from './retention';
+import { AdmissionRetentionResolver } from './retention';
 import { RollupFlusher } from './rollup-flusher';
 
 /** The admission inventory's part of the API, composed by ApiModule. */
@@ -18,6 +18,5 @@ export const INVENTORY_PROVIDERS = [
   AuditToDenyService,
   PolicySimulatorService,
   InventoryResolver,
-  AdmissionRetentionService,
   AdmissionRetentionResolver,
 ];

@@ -175,6 +175,8 @@ const CASES: Case[] = [
   // retention deletes the inventory of every scope: tenant-level admins set it; anyone with a role reads it
   { name: 'admissionRetention', allowed: [...S1_READERS, 'otherTenant'], run: (f, t) => f.h.gql(t, '{ admissionRetention { days } }') },
   { name: 'setAdmissionRetention', allowed: [...ADMINS_T, 'otherTenant'], run: (f, t) => f.h.gql(t, 'mutation { setAdmissionRetention(days: 30) { days } }') },
+  { name: 'scanArtifactHistory', allowed: [...S1_READERS, 'otherTenant'], run: (f, t) => f.h.gql(t, '{ scanArtifactHistory { days } }') },
+  { name: 'setScanArtifactHistory', allowed: [...ADMINS_T, 'otherTenant'], run: (f, t) => f.h.gql(t, 'mutation { setScanArtifactHistory(days: 30) { days } }') },
   { name: 'createScanUploadToken', allowed: [...ADMINS_T, 'otherTenant'], run: (f, t) => f.h.gql(t, `mutation { createScanUploadToken(name: "ci") { token } }`) },
   { name: 'revokeScanUploadToken', allowed: ADMINS_T, run: async (f, t) => f.h.gql(t, `mutation($id: ID!) { revokeScanUploadToken(id: $id) { id } }`, { id: await newUploadToken(f) }) },
   {

@@ -1,27 +1,20 @@
 import type { PrismaClient } from '@portcullis/db';
 
-const DAY_MS = 86_400_000;
-
-/** How long an upload that no lookup can return stays listed in `scanArtifacts`, counted from its upload. */
-export const SCAN_HISTORY_DAYS = 30;
-
 /**
- * Scan artifacts no agent can be given any more, removed once older than the scan history.
- * A lookup returns the newest artifact (scanned_at, then received_at) of a repository digest,
- * and of a repository tag; every other artifact is history: a nightly re-scan of a deployed
- * image adds one per night, and only the newest is served. Those received more than
- * `historyDays` ago are deleted; what a lookup can return is never deleted, however old
- * (a pod may run that digest for years). Platform work across tenants; idempotent.
+ * Scan artifacts no agent can be given any more, removed once older than their tenant's
+ * scan history (`tenants.scan_history_days`, 30 days unless the tenant set it with
+ * `setScanArtifactHistory`). A lookup returns the newest artifact (scanned_at, then
+ * received_at) of a repository digest, and of a repository tag; every other artifact is
+ * history: a nightly re-scan of a deployed image adds one per night, and only the newest is
+ * served. Those received more than the tenant's days ago are deleted; what a lookup can
+ * return is never deleted, however old (a pod may run that digest for years). Platform work
+ * across tenants; idempotent.
  */
 export class ScanArtifactRetention {
-  constructor(
-    private readonly prisma: PrismaClient,
-    private readonly historyDays = SCAN_HISTORY_DAYS,
-  ) {}
+  constructor(private readonly prisma: PrismaClient) {}
 
   /** Returns the artifacts deleted. */
   async run(now: Date): Promise<number> {
-    const cutoff = new Date(now.getTime() - this.historyDays * DAY_MS);
     // the two DISTINCT ONs are the lookup's own (scan-artifact-lookup.ts): what it can answer with
     return this.prisma.$executeRaw`
       WITH served AS (
@@ -33,6 +26,9 @@ export class ScanArtifactRetention {
          ORDER BY a.tenant_id, a.repository, t.tag, a.scanned_at DESC, a.received_at DESC, a.id)
       )
       DELETE FROM scan_artifacts a
-      WHERE a.received_at < ${cutoff} AND NOT EXISTS (SELECT 1 FROM served s WHERE s.id = a.id)`;
+      USING tenants t
+      WHERE t.id = a.tenant_id
+        AND a.received_at < ${now}::timestamptz - make_interval(days => t.scan_history_days)
+        AND NOT EXISTS (SELECT 1 FROM served s WHERE s.id = a.id)`;
   }
 }

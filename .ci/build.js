@@ -47,3 +47,23 @@ if (current !== schemaHash) {
 }
 
 run(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json']);
+
+// tsc never deletes what it emitted: a source moved or deleted would leave its compiled
+// module in dist, where `npm test` would still run a removed spec and a stale module could
+// satisfy an import that a fresh clone cannot. Remove output whose source is gone.
+function pruneStale(dir) {
+  if (!fs.existsSync(dir)) return;
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) {
+      pruneStale(full);
+      if (fs.readdirSync(full).length === 0) fs.rmdirSync(full);
+      continue;
+    }
+    const m = /^(.*)\.(js|js\.map|d\.ts|d\.ts\.map)$/.exec(entry.name);
+    if (!m) continue;
+    const source = path.join(root, path.relative(path.join(root, 'dist'), dir), `${m[1]}.ts`);
+    if (!fs.existsSync(source)) fs.rmSync(full);
+  }
+}
+for (const top of ['apps', 'libs', 'bench']) pruneStale(path.join(root, 'dist', top));

@@ -4,12 +4,9 @@ import { tenantDaysSettingResolver } from '../tenancy/tenant-days-setting';
 export const AdmissionRetentionResolver = tenantDaysSettingResolver({
   column: 'admissionRetentionDays',
   bounds: { min: 1, max: 400 },
-  auditAction: 'admissionRetention.update',
   // it deletes the inventory of every cloud scope of the tenant: a role on one scope is not enough
   forbiddenMessage: 'the admission retention needs OWNER or SECURITY_ADMIN at tenant level',
   typeName: 'AdmissionRetention',
-  query: 'admissionRetention',
-  mutation: 'setAdmissionRetention',
   what: "the tenant's admission inventory",
   daysDescription: 'Admission events, their rollups and snapshots no longer referenced are removed once older than this many days (UTC days), by the hourly maintenance job.',
   whenShortened: 'Shortening it deletes older events at the next hourly run.',

@@ -16,14 +16,14 @@ export interface TenantDaysSpec {
   readonly column: TenantDaysColumn;
   /** Bounds of the value; the column's CHECK says the same. */
   readonly bounds: { readonly min: number; readonly max: number };
-  /** The audit action of a change, e.g. `admissionRetention.update`. */
-  readonly auditAction: string;
   /** Who may change it, for the FORBIDDEN message. */
   readonly forbiddenMessage: string;
-  /** GraphQL: the object type, the query that reads it and the mutation that sets it. */
+  /**
+   * The GraphQL object type, e.g. `AdmissionRetention`; the rest is named after it: the query
+   * `admissionRetention`, the mutation `setAdmissionRetention`, the audit action
+   * `admissionRetention.update`.
+   */
   readonly typeName: string;
-  readonly query: string;
-  readonly mutation: string;
   /** What is kept, for the descriptions: "the tenant's admission inventory". */
   readonly what: string;
   /** The description of `days`: what is removed once older, and by what. */
@@ -42,7 +42,7 @@ export class TenantDaysSetting {
   constructor(
     private readonly db: TenantDb,
     private readonly audit: AuditLogWriter,
-    private readonly spec: Pick<TenantDaysSpec, 'column' | 'auditAction' | 'forbiddenMessage'>,
+    private readonly spec: Pick<TenantDaysSpec, 'column' | 'forbiddenMessage'> & { readonly auditAction: string },
   ) {}
 
   async get(principal: Principal): Promise<number> {
@@ -70,6 +70,7 @@ export class TenantDaysSetting {
 /** The GraphQL resolver of one such setting: `<query> { days }` and `<mutation>(days)`, with the bounds checked before anything runs. */
 export function tenantDaysSettingResolver(spec: TenantDaysSpec): Type<unknown> {
   const { min, max } = spec.bounds;
+  const query = spec.typeName.charAt(0).toLowerCase() + spec.typeName.slice(1);
 
   @ObjectType(spec.typeName, { description: `How long ${spec.what} is kept.` })
   class Setting {
@@ -91,17 +92,17 @@ export function tenantDaysSettingResolver(spec: TenantDaysSpec): Type<unknown> {
     private readonly setting: TenantDaysSetting;
 
     constructor(db: TenantDb, audit: AuditLogWriter) {
-      this.setting = new TenantDaysSetting(db, audit, spec);
+      this.setting = new TenantDaysSetting(db, audit, { ...spec, auditAction: `${query}.update` });
     }
 
     @Access('read')
-    @Query(() => Setting, { name: spec.query, description: `How long ${spec.what} is kept.` })
+    @Query(() => Setting, { name: query, description: `How long ${spec.what} is kept.` })
     async read(@CurrentPrincipal() principal: Principal): Promise<Setting> {
       return { days: await this.setting.get(principal) };
     }
 
     @Access('manage')
-    @Mutation(() => Setting, { name: spec.mutation, description: `Sets how long ${spec.what} is kept (OWNER or SECURITY_ADMIN at tenant level); audited.` })
+    @Mutation(() => Setting, { name: `set${spec.typeName}`, description: `Sets how long ${spec.what} is kept (OWNER or SECURITY_ADMIN at tenant level); audited.` })
     async write(@CurrentPrincipal() principal: Principal, @Args() args: SetDaysArgs): Promise<Setting> {
       return { days: await this.setting.set(principal, args.days) };
     }

@@ -138,53 +138,52 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
   await copyClient.connect();
   try {
     let uploaded = 0;
+    /** One round's ingest turn: from its first upload until the rollups count its last event. */
+    const ingestTurn = async (round: Round) => {
+      const pgBefore = await postgresCpu(prisma);
+      const cpuBefore = process.cpuUsage();
+      const latencies: number[] = [];
+      const started = process.hrtime.bigint();
+      await uploadAll(round.uploads, inFlight, (upload) => post(pool, port, tokens[upload.cluster]!, upload.body), latencies);
+      const answered = process.hrtime.bigint();
+      // the fold of the rollups is part of what ingest costs. The API folds at most once a second
+      // on its own; waiting for that timer would count idle time, so the turn folds the rest at
+      // once, as a report does before reading
+      await flusher.flushTenant(tenantId);
+      const ended = process.hrtime.bigint();
+      uploaded += round.events;
+      await waitForRollups(prisma, tenantId, uploaded);
+      const cpu = process.cpuUsage(cpuBefore);
+      return {
+        seconds: Number(ended - started) / 1e9,
+        cpuSeconds: (cpu.user + cpu.system) / 1e6,
+        pgCpuSeconds: cpuSecondsBetween(pgBefore, await postgresCpu(prisma)),
+        foldMs: Number(ended - answered) / 1e6,
+        latencies,
+      };
+    };
+    const copyTurn = async (round: Round) => {
+      const pgBefore = await postgresCpu(prisma);
+      const seconds = await copy.load(copyClient, round.copyText);
+      return { seconds, pgCpuSeconds: cpuSecondsBetween(pgBefore, await postgresCpu(prisma)) };
+    };
     const ingest = { seconds: 0, cpuSeconds: 0, pgCpuSeconds: 0, rollupsMs: [] as number[], latencies: [] as number[] };
     const ceiling = { seconds: 0, pgCpuSeconds: 0 };
     const perRoundRatio: number[] = [];
-    for (let r = 0; r < rounds.length; r++) {
-      const ingestTurn = async () => {
-        const pgBefore = await postgresCpu(prisma);
-        const cpuBefore = process.cpuUsage();
-        const started = process.hrtime.bigint();
-        await uploadAll(rounds[r]!.uploads, inFlight, (upload) => post(pool, port, tokens[upload.cluster]!, upload.body), ingest.latencies);
-        const answered = process.hrtime.bigint();
-        uploaded += rounds[r]!.events;
-        // the turn ends when the rollups count every event: their fold is part of what ingest
-        // costs. The API folds at most once a second on its own; waiting for that timer would
-        // count idle time, so the turn folds the rest at once, as a report does before reading.
-        await flusher.flushTenant(tenantId);
-        const ended = process.hrtime.bigint();
-        await waitForRollups(prisma, tenantId, uploaded);
-        const cpu = process.cpuUsage(cpuBefore);
-        ingest.cpuSeconds += (cpu.user + cpu.system) / 1e6;
-        ingest.pgCpuSeconds += cpuSecondsBetween(pgBefore, await postgresCpu(prisma));
-        ingest.rollupsMs.push(Number(ended - answered) / 1e6);
-        return Number(ended - started) / 1e9;
-      };
-      const copyTurn = async () => {
-        const pgBefore = await postgresCpu(prisma);
-        const seconds = await copy.load(copyClient, rounds[r]!.copyText);
-        ceiling.pgCpuSeconds += cpuSecondsBetween(pgBefore, await postgresCpu(prisma));
-        return seconds;
-      };
-      let ingestSeconds: number;
-      let copySeconds: number;
-      if (r % 2 === 0) {
-        ingestSeconds = await ingestTurn();
-        copySeconds = await copyTurn();
-      } else {
-        copySeconds = await copyTurn();
-        ingestSeconds = await ingestTurn();
-      }
-      if (r === 0) {
-        // the warm-up round: its figures go
-        Object.assign(ingest, { cpuSeconds: 0, pgCpuSeconds: 0, rollupsMs: [], latencies: [] });
-        ceiling.pgCpuSeconds = 0;
-        continue;
-      }
-      ingest.seconds += ingestSeconds;
-      ceiling.seconds += copySeconds;
-      perRoundRatio.push(Math.round((copySeconds / ingestSeconds) * 1000) / 1000);
+    for (const [r, round] of rounds.entries()) {
+      // the order alternates: odd rounds COPY first
+      const copyFirst = r % 2 === 1 ? await copyTurn(round) : undefined;
+      const i = await ingestTurn(round);
+      const c = copyFirst ?? (await copyTurn(round));
+      if (r === 0) continue; // the warm-up round is not counted
+      ingest.seconds += i.seconds;
+      ingest.cpuSeconds += i.cpuSeconds;
+      ingest.pgCpuSeconds += i.pgCpuSeconds;
+      ingest.rollupsMs.push(i.foldMs);
+      ingest.latencies.push(...i.latencies);
+      ceiling.seconds += c.seconds;
+      ceiling.pgCpuSeconds += c.pgCpuSeconds;
+      perRoundRatio.push(Math.round((c.seconds / i.seconds) * 1000) / 1000);
     }
     const stored = await prisma.admissionEvent.count({ where: { tenantId } });
     if (stored !== total + warmupEvents) throw new Error(`stored ${stored} events, expected ${total + warmupEvents}`);

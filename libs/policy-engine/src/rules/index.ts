@@ -2,7 +2,7 @@ export { RULE_CATALOG, findRule, validateRuleParams, defaultRuleConfigs, PRESET_
 export type { PresetId } from './catalog';
 export { compileRules, runRules } from './run';
 export type { CompiledRuleSet } from './run';
-export { CONTAINER_LISTS, inspectObject } from '../workload';
+export { CONTAINER_LISTS, inspectObject, replicaInvariant } from '../workload';
 export type { InspectedObject, PodTarget, IngressTarget, GenericTarget, NotApplicable, CannotEvaluate, ContainerView } from '../workload';
 export { normalizeImage } from '../image';
 export type { ImageReference } from '../image';

@@ -9,6 +9,7 @@ import type { AgentConfig } from './config';
 import { AgentMetrics } from './metrics';
 import { AgentServers } from './servers';
 import { Spool } from './spool/spool';
+import { SnapshotIds } from './spool/snapshot-ids';
 import { EventUploader } from './spool/uploader';
 import { StatusReporter } from './status-reporter';
 import { AGENT_VERSION } from './version';
@@ -49,6 +50,7 @@ export class Agent {
       failureTtlMs: Math.min(5000, config.lookup.notFoundTtlMs),
       requestTimeoutMs: Math.max(config.lookup.timeoutMs, 5000),
     });
+    const snapshotIds = new SnapshotIds();
     const handler = new AdmissionHandler(
       this.store,
       resolver,
@@ -56,9 +58,13 @@ export class Agent {
       { clusterId: config.clusterId, excluded: config.excludedNamespaces.map(globRegExp), noBundleAction: config.noBundleAction, lookupTimeoutMs: config.lookup.timeoutMs },
       this.metrics,
       log.child({ part: 'webhook' }),
+      snapshotIds,
     );
     const uploaderSettings = { batchSize: config.events.batchSize, flushIntervalMs: config.events.flushIntervalMs, maxBatchBytes: config.events.maxBatchBytes };
-    this.uploader = new EventUploader(this.spool, this.api, uploaderSettings, new Backoff(config.backoff.baseMs, config.backoff.maxMs), log.child({ part: 'events' }), (n) => this.metrics.uploadedEvents.inc(n));
+    this.uploader = new EventUploader(this.spool, this.api, uploaderSettings, new Backoff(config.backoff.baseMs, config.backoff.maxMs), log.child({ part: 'events' }), {
+      onUploaded: (n) => this.metrics.uploadedEvents.inc(n),
+      snapshotIds,
+    });
     this.status = new StatusReporter(
       this.api,
       config.statusIntervalMs,

@@ -14,6 +14,7 @@ export class AgentMetrics {
   readonly uploadedEvents: Counter;
   readonly bundleRejections: Counter<'reason'>;
   readonly artifactLookups: Counter<'outcome'>;
+  readonly snapshots: Counter<'sent'>;
 
   constructor(sources: { spoolDepth: () => number; dropped: () => number; revision: () => number | null }) {
     collectDefaultMetrics({ register: this.registry, prefix: 'portcullis_agent_' });
@@ -51,6 +52,13 @@ export class AgentMetrics {
     });
     this.uploadedEvents = new Counter({ name: 'portcullis_agent_uploaded_events_total', help: 'Admission events the API acknowledged', registers: [this.registry] });
     this.bundleRejections = new Counter({ name: 'portcullis_agent_bundle_rejections_total', help: 'Bundles refused, by reason', labelNames: ['reason'], registers: [this.registry] });
+    this.snapshots = new Counter({
+      name: 'portcullis_agent_event_snapshots_total',
+      help: 'Admission events with a snapshot of the evaluated object, by how it was sent: in full, or by the id of a snapshot the API holds',
+      labelNames: ['sent'],
+      registers: [this.registry],
+    });
+    for (const sent of ['in_full', 'by_id']) this.snapshots.inc({ sent }, 0);
     this.artifactLookups = new Counter({ name: 'portcullis_agent_artifact_lookups_total', help: 'Scan-artifact resolutions during admissions', labelNames: ['outcome'], registers: [this.registry] });
   }
 }

@@ -5,6 +5,7 @@
  * revision the agent enforces, and the admission events arrive in the API's inventory.
  */
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { INestApplicationContext } from '@nestjs/common';
@@ -109,5 +110,39 @@ describe('agent e2e with the real API and worker', { skip: testDatabaseConfigure
     assert.deepEqual(denied.images, ['ghcr.io/acme/web:1.4.2']);
     assert.ok(denied.hasSnapshot, 'the evaluated pod was recorded for simulation');
     assert.ok(denied.findings.some((f) => f.ruleId === 'privileged-container' && f.action === 'BLOCK' && f.container === 'web'), JSON.stringify(denied.findings));
+  });
+
+  it('replicas admitted after the first upload send the snapshot by the id the API named: one stored snapshot, every event linked to it', async () => {
+    // what the ReplicaSet controller creates: generated name, uid, and a token volume named per pod
+    const replica = (suffix: string) => {
+      const token = `kube-api-access-${suffix}`;
+      return {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { generateName: 'api-6f7d8c9b5-', name: `api-6f7d8c9b5-${suffix}`, namespace: 'ids', uid: randomUUID(), labels: { app: 'api' }, ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'api-6f7d8c9b5', uid: 'rs-uid', controller: true }] },
+        spec: {
+          containers: [{ name: 'api', image: 'ghcr.io/acme/api:2.0.1', resources: { limits: { cpu: '1', memory: '256Mi' } }, volumeMounts: [{ name: token, mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true }] }],
+          volumes: [{ name: token, projected: { sources: [{ serviceAccountToken: { path: 'token' } }] } }],
+        },
+      };
+    };
+    const sent = () => agent.metrics.snapshots.get().then((m) => Object.fromEntries(m.values.map((v) => [v.labels['sent'], v.value])));
+    const before = await sent();
+    await postReview(running.webhookPort, tls.caPem, JSON.stringify(reviewOf(replica('a1b2c'))));
+    // the first replica's event is uploaded, and the API's answer names its snapshot
+    await eventually('the first replica stored', async () => (await h.prisma.admissionEvent.count({ where: { tenantId, namespace: 'ids' } })) === 1, 30_000);
+    await eventually('the agent to have read the answer', () => agent.spool.depth === 0, 30_000);
+    for (const suffix of ['d3e4f', 'g5h6i']) await postReview(running.webhookPort, tls.caPem, JSON.stringify(reviewOf(replica(suffix))));
+    const after = await sent();
+    assert.deepEqual({ full: after['in_full']! - before['in_full']!, byId: after['by_id']! - before['by_id']! }, { full: 1, byId: 2 });
+    await eventually('all three replicas stored', async () => (await h.prisma.admissionEvent.count({ where: { tenantId, namespace: 'ids' } })) === 3, 30_000);
+    const rows = await h.prisma.admissionEvent.findMany({ where: { tenantId, namespace: 'ids' }, select: { snapshotHash: true, name: true } });
+    const hashes = new Set(rows.map((r) => Buffer.from(r.snapshotHash!).toString('hex')));
+    assert.equal(hashes.size, 1, 'one snapshot for the three replicas');
+    const stored = await h.prisma.admissionSnapshot.findMany({ where: { tenantId, hash: Buffer.from([...hashes][0]!, 'hex') } });
+    assert.equal(stored.length, 1);
+    assert.deepEqual(rows.map((r) => r.name).sort(), ['api-6f7d8c9b5-a1b2c', 'api-6f7d8c9b5-d3e4f', 'api-6f7d8c9b5-g5h6i'], 'each event keeps its own pod name');
+    const listed = await h.gql<{ admissionEvents: { edges: Array<{ node: { hasSnapshot: boolean } }> } }>(owner, `{ admissionEvents(first: 10, filter: { namespace: "ids" }) { edges { node { hasSnapshot } } } }`);
+    assert.deepEqual(listed.data!.admissionEvents.edges.map((e) => e.node.hasSnapshot), [true, true, true]);
   });
 });

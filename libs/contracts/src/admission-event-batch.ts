@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { AdmissionEventSchema } from './admission-event';
 import { checkAdmissionEventFast } from './admission-event-fast';
-import type { AdmissionEvent } from './admission-event-model';
+import { SNAPSHOT_HASH, type AdmissionEvent } from './admission-event-model';
 import { toErrors, type ContractError } from './result';
 
 export const MAX_EVENTS_PER_BATCH = 1000;
@@ -72,4 +72,43 @@ function checkBatchFast(value: unknown): AdmissionEventBatch | undefined {
 /** events[i]... -> i; anything about the batch itself sorts first. */
 function eventIndex(path: ReadonlyArray<string | number>): number {
   return path[0] === 'events' && typeof path[1] === 'number' ? path[1] : -Infinity;
+}
+
+/**
+ * The API's answer to an accepted batch (200). `snapshots` names, once per distinct snapshot,
+ * the id under which the snapshot of `events[index]` is stored: the agent may send that id
+ * (`snapshotHash`) instead of the same snapshot later. `unknownSnapshots` lists the events
+ * whose `snapshotHash` the tenant holds no snapshot for (their events are stored, but cannot
+ * be re-evaluated): the agent sends such a snapshot in full again.
+ */
+export interface AdmissionEventBatchResult {
+  /** Events stored by this upload. */
+  readonly accepted: number;
+  /** Events already stored by an earlier upload (a re-send): nothing was written for them. */
+  readonly duplicates: number;
+  /** Events older than the tenant's retention: acknowledged, not stored. */
+  readonly expired: number;
+  readonly snapshots: ReadonlyArray<{ readonly index: number; readonly hash: string }>;
+  readonly unknownSnapshots: readonly number[];
+}
+
+/**
+ * The snapshot ids of an answer, checked against a batch of `events` events; whatever is not
+ * well-formed is left out (an older API answers without them: the agent then keeps sending
+ * snapshots in full).
+ */
+export function snapshotIdsOf(answer: unknown, events: number): { stored: Array<{ index: number; hash: string }>; unknown: number[] } {
+  const stored: Array<{ index: number; hash: string }> = [];
+  const unknown: number[] = [];
+  if (typeof answer !== 'object' || answer === null) return { stored, unknown };
+  const isIndex = (i: unknown): i is number => Number.isInteger(i) && (i as number) >= 0 && (i as number) < events;
+  const { snapshots, unknownSnapshots } = answer as { snapshots?: unknown; unknownSnapshots?: unknown };
+  if (Array.isArray(snapshots)) {
+    for (const s of snapshots as unknown[]) {
+      const { index, hash } = (typeof s === 'object' && s !== null ? s : {}) as { index?: unknown; hash?: unknown };
+      if (isIndex(index) && typeof hash === 'string' && SNAPSHOT_HASH.test(hash)) stored.push({ index, hash });
+    }
+  }
+  if (Array.isArray(unknownSnapshots)) for (const i of unknownSnapshots as unknown[]) if (isIndex(i)) unknown.push(i);
+  return { stored, unknown };
 }

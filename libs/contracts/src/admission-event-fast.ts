@@ -10,6 +10,7 @@ import {
   ADMISSION_OPERATIONS,
   EVENT_LIMITS as L,
   POLICY_ACTIONS,
+  SNAPSHOT_HASH,
   eventRuleIssues,
   type AdmissionEvent,
   type Finding,
@@ -48,13 +49,14 @@ function checkFinding(v: unknown): Finding | undefined {
 /** The event, as the zod schema would output it, or undefined when anything is wrong. */
 export function checkAdmissionEventFast(v: unknown): AdmissionEvent | undefined {
   if (!isObject(v)) return undefined;
-  const { eventId, occurredAt, operation, dryRun, kind, apiVersion, namespace, name, uid, requestUid, owner, requestingUser, images, decision, bundleRevision, findings, snapshot, clusterId } = v;
+  const { eventId, occurredAt, operation, dryRun, kind, apiVersion, namespace, name, uid, requestUid, owner, requestingUser, images, decision, bundleRevision, findings, snapshot, snapshotHash, clusterId } = v;
   if (!matches(eventId, UUID) || !matches(occurredAt, TIMESTAMP) || !isOneOf(operation, ADMISSION_OPERATIONS) || typeof dryRun !== 'boolean') return undefined;
   if (!matches(kind, KIND) || !isString(apiVersion, L.apiVersion) || !API_VERSION.test(apiVersion)) return undefined;
   if (!(namespace === undefined || (isString(namespace, L.namespace) && NAMESPACE.test(namespace))) || !isString(name, L.name)) return undefined;
   if (!isOptionalText(uid, L.uid) || !isOptionalText(requestUid, L.uid) || !isOneOf(decision, ADMISSION_DECISIONS)) return undefined;
   if (!(bundleRevision === null || (typeof bundleRevision === 'number' && Number.isInteger(bundleRevision) && bundleRevision > 0))) return undefined;
   if (!(snapshot === undefined || isObject(snapshot)) || !(clusterId === undefined || matches(clusterId, UUID))) return undefined;
+  if (!(snapshotHash === undefined || matches(snapshotHash, SNAPSHOT_HASH))) return undefined;
   if (!isObject(owner) || !matches(owner['kind'], KIND) || !isText(owner['name'], L.name)) return undefined;
   if (!isObject(requestingUser) || !isText(requestingUser['username'], L.username)) return undefined;
   const groups = requestingUser['groups'] === undefined ? undefined : textList(requestingUser['groups'], L.group, L.groups);
@@ -86,6 +88,7 @@ export function checkAdmissionEventFast(v: unknown): AdmissionEvent | undefined 
   if (uid !== undefined) e.uid = uid;
   if (requestUid !== undefined) e.requestUid = requestUid;
   if (snapshot !== undefined) e.snapshot = { ...snapshot };
+  if (snapshotHash !== undefined) e.snapshotHash = snapshotHash;
   if (clusterId !== undefined) e.clusterId = clusterId;
   return eventRuleIssues(e).length === 0 ? e : undefined;
 }

@@ -23,6 +23,9 @@ export const POLICY_ACTIONS = ['AUDIT', 'BLOCK'] as const;
 /** A snapshot larger than this (as JSON) is refused: the agent truncates or omits it. */
 export const MAX_SNAPSHOT_BYTES = 64 * 1024;
 
+/** A stored snapshot's id: the SHA-256 (lowercase hex) of its canonical JSON in replica-invariant form. */
+export const SNAPSHOT_HASH = /^[0-9a-f]{64}$/;
+
 /** String lengths (UTF-16 units) and list lengths of an event. */
 export const EVENT_LIMITS = {
   policyId: 128,
@@ -96,6 +99,13 @@ export interface AdmissionEvent {
   /** The evaluated object (pod spec, Ingress, ...) as JSON, at most MAX_SNAPSHOT_BYTES. */
   readonly snapshot?: Readonly<Record<string, unknown>>;
   /**
+   * Instead of `snapshot`: the id (SNAPSHOT_HASH) of a snapshot the API already holds for the
+   * tenant, as an earlier upload's answer named it (AdmissionEventBatchResult.snapshots).
+   * An agent sends the same pod template with every replica and restart; the reference
+   * saves the bytes in its spool, on the wire and in the API. Never with `snapshot`.
+   */
+  readonly snapshotHash?: string;
+  /**
    * Never trusted: the API takes the cluster from the agent's credential. Agents may send
    * it so a mismatch (a misconfigured agent) is refused with a clear reason.
    */
@@ -120,7 +130,7 @@ export interface FieldIssue {
 }
 
 /** Rules across fields of a structurally valid event. */
-export function eventRuleIssues(e: Pick<AdmissionEvent, 'decision' | 'findings' | 'snapshot'>): FieldIssue[] {
+export function eventRuleIssues(e: Pick<AdmissionEvent, 'decision' | 'findings' | 'snapshot' | 'snapshotHash'>): FieldIssue[] {
   const issues: FieldIssue[] = [];
   for (let i = 0; i < e.findings.length; i++) {
     const f = e.findings[i]!;
@@ -133,5 +143,6 @@ export function eventRuleIssues(e: Pick<AdmissionEvent, 'decision' | 'findings' 
   if (e.snapshot !== undefined && !jsonFitsWithin(e.snapshot, MAX_SNAPSHOT_BYTES)) {
     issues.push({ path: ['snapshot'], message: `is larger than ${MAX_SNAPSHOT_BYTES} bytes of JSON; the agent must trim or omit it` });
   }
+  if (e.snapshot !== undefined && e.snapshotHash !== undefined) issues.push({ path: ['snapshotHash'], message: 'cannot be sent with snapshot: an event carries its snapshot or refers to a stored one, not both' });
   return issues;
 }

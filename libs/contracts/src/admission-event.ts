@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { checkAdmissionEventFast } from './admission-event-fast';
-import { ADMISSION_DECISIONS, ADMISSION_OPERATIONS, EVENT_LIMITS as L, POLICY_ACTIONS, eventRuleIssues, type AdmissionEvent, type Finding } from './admission-event-model';
+import { ADMISSION_DECISIONS, ADMISSION_OPERATIONS, EVENT_LIMITS as L, POLICY_ACTIONS, SNAPSHOT_HASH, eventRuleIssues, type AdmissionEvent, type Finding } from './admission-event-model';
 import { API_VERSION, KIND, RULE_ID, namespaceName, plainText, revision, text, timestamp, uuid } from './primitives';
 import { toErrors, type Validated } from './result';
 
@@ -40,6 +40,7 @@ export const AdmissionEventSchema: z.ZodType<AdmissionEvent, z.ZodTypeDef, unkno
     bundleRevision: revision.nullable(),
     findings: z.array(FindingSchema).max(L.findings),
     snapshot: z.record(z.unknown()).optional(),
+    snapshotHash: z.string().regex(SNAPSHOT_HASH, 'is not a snapshot id (64 lowercase hex digits)').optional(),
     clusterId: uuid.optional(),
   })
   .superRefine((e, ctx) => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { MAX_ERRORS, MAX_EVENTS_PER_BATCH, validateAdmissionEventBatch, type BatchValidated } from '@portcullis/contracts';
+import { MAX_ERRORS, MAX_EVENTS_PER_BATCH, snapshotIdsOf, validateAdmissionEventBatch, type BatchValidated } from '@portcullis/contracts';
 import { event, finding } from './fixtures';
 
 type Rejected = Extract<BatchValidated, { ok: false }>;
@@ -73,5 +73,19 @@ describe('AdmissionEventBatch', () => {
     assert.equal(r.index, 1);
     assert.equal(r.errors.length, MAX_ERRORS);
     assert.equal(r.errors[MAX_ERRORS - 1]!.path, `events[${2 * MAX_ERRORS - 1}].dryRun`);
+  });
+});
+
+describe('snapshot ids in the answer to an upload', () => {
+  const ID = 'f'.repeat(64);
+  it('reads the ids and indexes that fit the batch', () => {
+    assert.deepEqual(snapshotIdsOf({ accepted: 3, snapshots: [{ index: 0, hash: ID }, { index: 2, hash: ID }], unknownSnapshots: [1] }, 3), { stored: [{ index: 0, hash: ID }, { index: 2, hash: ID }], unknown: [1] });
+  });
+
+  it('leaves out what is not well-formed or outside the batch, and reads an answer without ids as none', () => {
+    const answer = { snapshots: [{ index: 3, hash: ID }, { index: -1, hash: ID }, { index: 0.5, hash: ID }, { index: 0, hash: ID.toUpperCase() }, { index: 1 }, null, 'x'], unknownSnapshots: [5, '1', 0] };
+    assert.deepEqual(snapshotIdsOf(answer, 3), { stored: [], unknown: [0] });
+    assert.deepEqual(snapshotIdsOf({ accepted: 3, duplicates: 0 }, 3), { stored: [], unknown: [] });
+    assert.deepEqual(snapshotIdsOf(null, 3), { stored: [], unknown: [] });
   });
 });

@@ -32,6 +32,8 @@ describe('AdmissionEvent', () => {
     assert.ok(validateAdmissionEvent(clusterScoped).ok);
     assert.ok(validateAdmissionEvent(event({ name: '', operation: 'CREATE' })).ok);
     assert.ok(validateAdmissionEvent(event({ bundleRevision: null })).ok, 'no bundle held yet');
+    const byId = validateAdmissionEvent(event({ snapshotHash: 'ab'.repeat(32) }));
+    assert.ok(byId.ok && byId.value.snapshotHash === 'ab'.repeat(32), 'a stored snapshot referred to by its id');
   });
 
   it('drops properties it does not know (an agent newer than the API)', () => {
@@ -70,6 +72,9 @@ describe('AdmissionEvent', () => {
     ['DENIED with only audit findings', { decision: 'DENIED' }, 'decision', /is DENIED but the findings make it AUDITED/],
     ['a snapshot that is an array', { snapshot: [1, 2] }, 'snapshot', /object/],
     ['a snapshot over the size limit', { snapshot: { blob: 'x'.repeat(MAX_SNAPSHOT_BYTES) } }, 'snapshot', /larger than 65536 bytes/],
+    ['a snapshot id in uppercase', { snapshotHash: 'AB'.repeat(32) }, 'snapshotHash', /is not a snapshot id/],
+    ['a snapshot id of 63 digits', { snapshotHash: 'a'.repeat(63) }, 'snapshotHash', /is not a snapshot id/],
+    ['a snapshot and a snapshot id', { snapshot: { spec: {} }, snapshotHash: 'ab'.repeat(32) }, 'snapshotHash', /cannot be sent with snapshot/],
     ['a clusterId that is not a UUID', { clusterId: 'prod' }, 'clusterId', /is not a UUID/],
   ];
   for (const [what, overrides, path, message] of invalid) {

@@ -49,21 +49,26 @@ const eventArb = fc
       bundleRevision: fc.option(fc.integer({ min: 1, max: 1e6 }), { nil: null }),
       findings: fc.array(findingArb, { maxLength: 4 }),
       snapshot: fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 4 }),
+      snapshotHash: fc.stringMatching(/^[0-9a-f]{64}$/),
       clusterId: uuid,
     },
     { requiredKeys: ['eventId', 'occurredAt', 'operation', 'dryRun', 'kind', 'apiVersion', 'name', 'owner', 'requestingUser', 'images', 'bundleRevision', 'findings'] },
   )
-  .map((e) => ({ ...e, decision: decisionFor(e.findings) }));
+  .map((e) => {
+    // an event carries its snapshot or refers to one by id, never both
+    const { snapshotHash, ...rest } = e;
+    return { ...(rest.snapshot !== undefined || snapshotHash === undefined ? rest : { ...rest, snapshotHash }), decision: decisionFor(e.findings) };
+  });
 
 // values that sit on or just past the boundaries the schema draws
 const junk = fc.oneof(
   fc.constantFrom<unknown>(undefined, null, true, 0, -1, 1.5, Number.NaN, '', ' ', 'x', [], {}, [1], 'CREATE', 'AUDIT', 'ALLOWED', 'Pod', 'shop', 'Shop'),
   fc.constantFrom(...Object.values(EVENT_LIMITS)).chain((n) => fc.constantFrom('y'.repeat(n), 'y'.repeat(n + 1), Array(n).fill('nginx'), Array(n + 1).fill('nginx'))),
-  fc.constantFrom('2025-06-01T12:00:00Z', '2025-06-01T12:00:00', '2025-06-01 12:00:00Z', '6f1c2d3e-4b5a-4c6d-8e7f-000000000001', 'ex-1', { blob: 'z'.repeat(MAX_SNAPSHOT_BYTES) }),
+  fc.constantFrom('2025-06-01T12:00:00Z', '2025-06-01T12:00:00', '2025-06-01 12:00:00Z', '6f1c2d3e-4b5a-4c6d-8e7f-000000000001', 'ex-1', { blob: 'z'.repeat(MAX_SNAPSHOT_BYTES) }, 'AB'.repeat(32), 'ab'.repeat(31)),
 );
 
 type Json = Record<string, unknown>;
-const eventKeys = ['eventId', 'occurredAt', 'operation', 'dryRun', 'kind', 'apiVersion', 'namespace', 'name', 'uid', 'requestUid', 'owner', 'requestingUser', 'images', 'decision', 'bundleRevision', 'findings', 'snapshot', 'clusterId'];
+const eventKeys = ['eventId', 'occurredAt', 'operation', 'dryRun', 'kind', 'apiVersion', 'namespace', 'name', 'uid', 'requestUid', 'owner', 'requestingUser', 'images', 'decision', 'bundleRevision', 'findings', 'snapshot', 'snapshotHash', 'clusterId'];
 const findingKeys = ['policyId', 'policyName', 'action', 'ruleId', 'container', 'path', 'message', 'exempted', 'exemptionId', 'reason', 'image'];
 
 // the length each field may have, to probe exactly at and one past it

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { BundleStore } from '../bundle/bundle-store';
 import type { EnforceableBundle } from '../bundle/enforceable';
 import type { AgentMetrics, DecisionResult } from '../metrics';
+import type { SnapshotIds } from '../spool/snapshot-ids';
 import type { Spool } from '../spool/spool';
 import type { ArtifactResolver } from '../vulnerability/artifact-resolver';
 import { eventLine, snapshotJson, toFindings } from './event';
@@ -38,6 +39,8 @@ export class AdmissionHandler {
     private readonly settings: AdmissionSettings,
     private readonly metrics: AgentMetrics,
     private readonly log: Logger,
+    /** Ids of snapshots the API already holds: sent instead of the snapshot. None: always in full. */
+    private readonly snapshotIds: SnapshotIds | null = null,
   ) {}
 
   /** The JSON answer to one review body. */
@@ -147,7 +150,10 @@ export class AdmissionHandler {
 
   /** Appends the admission event to the spool: it is written before the answer leaves. */
   private async record(r: AdmissionRequestView, namespace: string | undefined, owner: ReturnType<typeof resolveOwner>, images: readonly string[], decision: AdmissionDecision, bundleRevision: number | null, findings: readonly Finding[], now: Date, evaluated: boolean, target?: InspectedObject): Promise<string | null> {
-    const { eventId, line } = eventLine({ request: r, namespace, owner, images, decision, bundleRevision, findings, clusterId: this.settings.clusterId, occurredAt: now }, evaluated && target ? snapshotJson(r.object, target) : undefined);
+    const json = evaluated && target ? snapshotJson(r.object, target) : undefined;
+    const id = json !== undefined ? this.snapshotIds?.idOf(json) : undefined;
+    if (json !== undefined) this.metrics.snapshots.inc({ sent: id !== undefined ? 'by_id' : 'in_full' });
+    const { eventId, line } = eventLine({ request: r, namespace, owner, images, decision, bundleRevision, findings, clusterId: this.settings.clusterId, occurredAt: now }, id !== undefined ? { id } : json);
     return (await this.spool.append(line)) ? eventId : null;
   }
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { EVENT_LIMITS as L, MAX_SNAPSHOT_BYTES, type AdmissionDecision, type AdmissionEvent, type AdmissionOperation, type Finding } from '@portcullis/contracts';
-import { CONTAINER_LISTS, type InspectedObject, type OwnerRef, type Violation } from '@portcullis/policy-engine';
+import { CONTAINER_LISTS, replicaInvariant, type InspectedObject, type OwnerRef, type Violation } from '@portcullis/policy-engine';
 import type { AdmissionRequestView } from './review';
 
 const KIND = /^[A-Za-z][A-Za-z0-9]{0,62}$/;
@@ -46,21 +46,20 @@ const REDACTED = '(redacted by the agent)';
 /**
  * The evaluated object as JSON for the inventory (what simulations re-evaluate), in one
  * serialisation: without what only the API server writes (managedFields, status) or
- * repeats (the last-applied annotation), and with container env values redacted, since
- * secrets end up there more often than they should. Omitted beyond the contract's bound.
+ * repeats (the last-applied annotation), with container env values redacted, since
+ * secrets end up there more often than they should, and in the form every replica of the
+ * workload shares (replicaInvariant: what the API stores, and what SnapshotIds keys by).
+ * Omitted beyond the contract's bound.
  */
 export function snapshotJson(object: unknown, target: InspectedObject): string | undefined {
   if (!isObject(object)) return undefined;
   // shallow copies along the paths that change: a JSON.stringify replacer would cost twice as much
-  const { status: _status, ...copy } = object;
+  const { status: _status, ...withoutStatus } = object;
+  const copy = replicaInvariant(withoutStatus);
   const meta = copy['metadata'];
-  if (isObject(meta) && ('managedFields' in meta || (isObject(meta['annotations']) && LAST_APPLIED in meta['annotations']))) {
-    const { managedFields: _mf, ...cleanMeta } = meta;
-    if (isObject(meta['annotations']) && LAST_APPLIED in meta['annotations']) {
-      const { [LAST_APPLIED]: _la, ...annotations } = meta['annotations'];
-      cleanMeta['annotations'] = annotations;
-    }
-    copy['metadata'] = cleanMeta;
+  if (isObject(meta) && isObject(meta['annotations']) && LAST_APPLIED in meta['annotations']) {
+    const { [LAST_APPLIED]: _la, ...annotations } = meta['annotations'];
+    copy['metadata'] = { ...meta, annotations };
   }
   const snapshot = target.status === 'pod' && target.containers.some(hasEnvValues) ? redactEnv(copy, target.podPath.split('.')) : copy;
   const json = JSON.stringify(snapshot);
@@ -98,8 +97,11 @@ export interface EventInput {
   readonly occurredAt: Date;
 }
 
-/** One admission as a spool line (JSON), its snapshot spliced in as already-serialised text. */
-export function eventLine(input: EventInput, snapshot: string | undefined): { eventId: string; line: string } {
+/**
+ * One admission as a spool line (JSON), its snapshot spliced in last: as already-serialised
+ * text, or as the id of a snapshot the API holds ({ id }: `snapshotHash`).
+ */
+export function eventLine(input: EventInput, snapshot: string | { readonly id: string } | undefined): { eventId: string; line: string } {
   const { request: r } = input;
   const object = isObject(r.object) ? r.object : {};
   const meta = isObject(object['metadata']) ? object['metadata'] : {};
@@ -127,5 +129,22 @@ export function eventLine(input: EventInput, snapshot: string | undefined): { ev
     clusterId: input.clusterId,
   };
   const json = JSON.stringify(event);
-  return { eventId, line: snapshot === undefined ? json : `${json.slice(0, -1)},"snapshot":${snapshot}}` };
+  if (snapshot === undefined) return { eventId, line: json };
+  return { eventId, line: typeof snapshot === 'string' ? `${json.slice(0, -1)}${SNAPSHOT_KEY}${snapshot}}` : `${json.slice(0, -1)}${SNAPSHOT_ID_KEY}"${snapshot.id}"}` };
+}
+
+const SNAPSHOT_KEY = ',"snapshot":';
+const SNAPSHOT_ID_KEY = ',"snapshotHash":';
+
+/**
+ * What eventLine spliced into a spool line: the snapshot's JSON text, or the id it was sent
+ * by. The event's own fields come first and none is called snapshot (and a key inside a JSON
+ * string would have its quotes escaped), so the first occurrence is the spliced one.
+ */
+export function splicedSnapshot(line: Buffer): { readonly json: string } | { readonly id: string } | undefined {
+  let at = line.indexOf(SNAPSHOT_KEY);
+  if (at >= 0) return { json: line.toString('utf8', at + SNAPSHOT_KEY.length, line.length - 1) };
+  at = line.indexOf(SNAPSHOT_ID_KEY);
+  if (at >= 0) return { id: line.toString('utf8', at + SNAPSHOT_ID_KEY.length + 1, line.length - 2) };
+  return undefined;
 }

@@ -1,9 +1,19 @@
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import type { Logger } from 'pino';
-import { describeAnswer, type ApiClient } from '../api-client';
+import { snapshotIdsOf } from '@portcullis/contracts';
+import { splicedSnapshot } from '../admission/event';
+import { describeAnswer, type ApiClient, type ApiResponse } from '../api-client';
 import { Backoff, sleep } from '../backoff';
+import type { SnapshotIds } from './snapshot-ids';
 import type { Spool } from './spool';
+
+export interface UploaderHooks {
+  /** Events the API acknowledged, after each upload. */
+  readonly onUploaded?: (events: number) => void;
+  /** Learns the ids the API names for uploaded snapshots (and forgets those it does not hold). */
+  readonly snapshotIds?: SnapshotIds;
+}
 
 export interface UploaderSettings {
   batchSize: number;
@@ -39,7 +49,7 @@ export class EventUploader {
     private readonly settings: UploaderSettings,
     private readonly backoff: Backoff,
     private readonly log: Logger,
-    private readonly onUploaded: (events: number) => void = () => undefined,
+    private readonly hooks: UploaderHooks = {},
   ) {}
 
   start(): void {
@@ -105,7 +115,7 @@ export class EventUploader {
     if (outcome.rejected > 0) this.spool.countDropped(outcome.rejected);
     const delivered = batch.lines.length - outcome.rejected;
     this.uploadedEvents += delivered;
-    this.onUploaded(delivered);
+    this.hooks.onUploaded?.(delivered);
     // only a backlog is uploaded back to back: a partial batch means the spool is drained, and
     // the next one waits for a full batch or the flush interval (going on at once made one
     // request per handful of events under steady load, which doubled the CPU per admission)
@@ -135,7 +145,10 @@ export class EventUploader {
       timeoutMs: 30_000,
       signal: this.stop.signal,
     });
-    if (res.status >= 200 && res.status < 300) return { ok: true, rejected: 0 };
+    if (res.status >= 200 && res.status < 300) {
+      this.learnSnapshotIds(res, lines);
+      return { ok: true, rejected: 0 };
+    }
     if (res.status !== 400 && res.status !== 413 && res.status !== 422) return { ok: false, error: describeAnswer(res) };
     // the content is refused: retrying it whole would block the spool for ever
     if (lines.length === 1) {
@@ -148,5 +161,26 @@ export class EventUploader {
     const second = await this.send(lines.slice(mid));
     if (!second.ok) return second;
     return { ok: true, rejected: first.rejected + second.rejected };
+  }
+
+  /** The ids the answer names for snapshots these lines carried, and the ids it does not hold. */
+  private learnSnapshotIds(res: ApiResponse, lines: readonly Buffer[]): void {
+    const ids = this.hooks.snapshotIds;
+    if (!ids) return;
+    let answer: unknown;
+    try {
+      answer = JSON.parse(res.body.toString('utf8'));
+    } catch {
+      return; // the events are stored all the same; snapshots simply keep going in full
+    }
+    const { stored, unknown } = snapshotIdsOf(answer, lines.length);
+    for (const { index, hash } of stored) {
+      const spliced = splicedSnapshot(lines[index]!);
+      if (spliced && 'json' in spliced) ids.learn(spliced.json, hash);
+    }
+    for (const index of unknown) {
+      const spliced = splicedSnapshot(lines[index]!);
+      if (spliced && 'id' in spliced) ids.forget(spliced.id);
+    }
   }
 }

@@ -1,9 +1,11 @@
+import { hash as digestOf } from 'node:crypto';
 import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
-import { signScanArtifact, toJwks, type BundleDocument, type BundlePolicy, type Jwks, type ScanArtifactDocument, type SignedEnvelope, type SigningKey } from '@portcullis/bundle';
+import { canonicalJson, signScanArtifact, toJwks, type BundleDocument, type BundlePolicy, type Jwks, type ScanArtifactDocument, type SignedEnvelope, type SigningKey } from '@portcullis/bundle';
 import { validateAdmissionEventBatch, validateAgentStatus, validateScanArtifactLookupRequest, type AdmissionEvent, type AgentStatus } from '@portcullis/contracts';
+import { replicaInvariant } from '@portcullis/policy-engine';
 import { signedBundle } from './bundles';
 import type { TestTls } from './pki';
 
@@ -36,8 +38,15 @@ export class ControlPlane {
   readonly artifacts = new Map<string, ArtifactAnswer>();
   lookupRequests = 0;
   lookupDelayMs = 0;
-  /** Bench mode: uploads are acknowledged and their bytes counted, nothing decoded or kept. */
+  /**
+   * Bench mode: uploads are acknowledged and their bytes counted, nothing kept, nothing
+   * validated; decoded only to answer with snapshot ids, as the API does.
+   */
   countEventsOnly = false;
+  /** Snapshot ids named in answers, i.e. the snapshots this stand-in "holds". */
+  readonly snapshotIds = new Set<string>();
+  /** Answer uploads without snapshot ids, as an API older than them did. */
+  withoutSnapshotIds = false;
   countedBytes = 0;
   /** Answer admission-event uploads with 503 while true. */
   eventsUnavailable = false;
@@ -50,6 +59,23 @@ export class ControlPlane {
     private readonly token: string,
     readonly key: SigningKey,
   ) {}
+
+  /** What the API answers about snapshots: the id of each one carried (once, first index), and references to ids it does not hold. */
+  private snapshotAnswer(events: readonly AdmissionEvent[]): { snapshots: Array<{ index: number; hash: string }>; unknownSnapshots: number[] } {
+    const snapshots: Array<{ index: number; hash: string }> = [];
+    const unknownSnapshots: number[] = [];
+    const named = new Set<string>();
+    events.forEach((e, index) => {
+      if (e.snapshot) {
+        // the API's definition of the id: SHA-256 of the canonical JSON of the replica-invariant form
+        const hash = digestOf('sha256', canonicalJson(replicaInvariant(e.snapshot)), 'hex');
+        this.snapshotIds.add(hash);
+        if (!named.has(hash)) snapshots.push({ index, hash });
+        named.add(hash);
+      } else if (e.snapshotHash !== undefined && !this.snapshotIds.has(e.snapshotHash)) unknownSnapshots.push(index);
+    });
+    return { snapshots, unknownSnapshots };
+  }
 
   get url(): string {
     return `https://127.0.0.1:${this.port}`;
@@ -127,7 +153,8 @@ export class ControlPlane {
       if (this.countEventsOnly) {
         // a bench must not spend its load generator's time decoding what the agent sends
         this.countedBytes += body.length;
-        return json(200, {});
+        if (this.withoutSnapshotIds) return json(200, {});
+        return json(200, this.snapshotAnswer((parse(gzip ? gunzipSync(body) : body) as { events: AdmissionEvent[] }).events));
       }
       const v = validateAdmissionEventBatch(parse(gzip ? gunzipSync(body) : body));
       if (!v.ok) {
@@ -142,7 +169,7 @@ export class ControlPlane {
         if (this.events.has(e.eventId)) duplicates++;
         else this.events.set(e.eventId, e);
       }
-      const answer = { accepted: v.value.events.length - duplicates, duplicates };
+      const answer = { accepted: v.value.events.length - duplicates, duplicates, ...(this.withoutSnapshotIds ? {} : this.snapshotAnswer(v.value.events)) };
       if (this.onEventBatch) void this.onEventBatch().then(() => json(200, answer));
       else json(200, answer);
       return;

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { validateAdmissionEventBatch, type AdmissionEvent } from '@portcullis/contracts';
+import { validateAdmissionEventBatch, type AdmissionEvent, type AdmissionEventBatchResult } from '@portcullis/contracts';
 import type { PrismaClient } from '@portcullis/db';
 import { CLOCK, DomainError, PRISMA, forbidden, type Clock } from '@portcullis/platform';
 import type { AgentIdentity } from '../agent/agent-auth.guard';
@@ -9,14 +9,7 @@ import { rollupKeys, stagedKey } from './rollup-keys';
 import { RollupFlusher } from './rollup-flusher';
 import { SnapshotHasher, compressSnapshot } from './snapshot-codec';
 
-export interface IngestResult {
-  /** Events stored by this upload. */
-  readonly accepted: number;
-  /** Events already stored by an earlier upload (a re-send): nothing was written for them. */
-  readonly duplicates: number;
-  /** Events older than the tenant's retention: acknowledged, not stored. */
-  readonly expired: number;
-}
+export type IngestResult = AdmissionEventBatchResult;
 
 /** Agent clocks may run a little ahead; an event further in the future is an agent bug. */
 const MAX_CLOCK_AHEAD_MS = 10 * 60_000;
@@ -76,20 +69,33 @@ export class AdmissionEventIngestor {
     const keep: number[] = [];
     for (let i = 0; i < events.length; i++) if (times[i]! >= cutoff) keep.push(i);
     const expired = events.length - keep.length;
-    if (keep.length === 0) return { accepted: 0, duplicates: 0, expired };
+    if (keep.length === 0) return { accepted: 0, duplicates: 0, expired, snapshots: [], unknownSnapshots: [] };
 
     const rows = await this.prepare(agent, events, times, keep);
     await this.ensurePartitions(rows.days);
-    const inserted = await this.store(agent, rows);
+    const { inserted, unknown } = await this.store(agent, rows);
     if (inserted > 0) this.flusher.schedule();
     for (const key of rows.snapshotKeys) this.remember(key);
-    return { accepted: inserted, duplicates: keep.length - inserted, expired };
+    const unknownSnapshots: number[] = [];
+    for (const [hash, ref] of rows.refs) {
+      if (unknown.has(hash)) unknownSnapshots.push(...ref.indexes);
+      else this.remember(`${agent.tenantId}:${hash}:${ref.day}`);
+    }
+    return {
+      accepted: inserted,
+      duplicates: keep.length - inserted,
+      expired,
+      snapshots: [...rows.bodies].map(([hash, index]) => ({ index, hash })),
+      unknownSnapshots: unknownSnapshots.sort((a, b) => a - b),
+    };
   }
 
   private async prepare(agent: AgentIdentity, events: readonly AdmissionEvent[], times: readonly number[], keep: readonly number[]): Promise<PreparedBatch> {
     const rows = new Array<EventRow>(keep.length);
     const snapshots = new Map<string, { k: string; canonical: () => string; dy: number }>();
     const snapshotKeys: string[] = [];
+    const bodies = new Map<string, number>();
+    const refs = new Map<string, { day: number; indexes: number[] }>();
     const days = new Set<number>();
     for (let row = 0; row < keep.length; row++) {
       const i = keep[row]!;
@@ -103,10 +109,22 @@ export class AdmissionEventIngestor {
         hash = s.hash;
         const key = `${agent.tenantId}:${s.hash}:${day}`;
         snapshotKeys.push(key);
+        if (!bodies.has(s.hash)) bodies.set(s.hash, i);
         if (!this.knownSnapshots.has(key)) {
           const seen = snapshots.get(s.hash);
           if (!seen) snapshots.set(s.hash, { k: s.kind, canonical: s.canonical, dy: day });
           else if (seen.dy < day) seen.dy = day;
+        }
+      } else if (e.snapshotHash !== undefined) {
+        hash = e.snapshotHash;
+        // a stored snapshot seen again: its last_seen_day moves up (retention keeps it), unless known to be there already
+        if (!this.knownSnapshots.has(`${agent.tenantId}:${hash}:${day}`)) {
+          const ref = refs.get(hash);
+          if (!ref) refs.set(hash, { day, indexes: [i] });
+          else {
+            ref.indexes.push(i);
+            if (ref.day < day) ref.day = day;
+          }
         }
       }
       rows[row] = {
@@ -141,15 +159,19 @@ export class AdmissionEventIngestor {
         return { h, k: s.k, b: (await compressSnapshot(canonical)).toString('base64'), n: Buffer.byteLength(canonical), dy: isoOf(s.dy) };
       }),
     );
-    return { params: [jsonParam(rows), jsonParam(stored)], snapshotKeys, days: [...days] };
+    // a snapshot sent in full in this same batch is stored by it: no reference to check
+    for (const hash of bodies.keys()) refs.delete(hash);
+    const touched = [...refs].map(([h, r]) => ({ h, dy: isoOf(r.day) }));
+    return { params: [jsonParam(rows), jsonParam(stored), jsonParam(touched)], snapshotKeys, bodies, refs, days: [...days] };
   }
 
-  private async store(agent: AgentIdentity, batch: PreparedBatch): Promise<number> {
+  private async store(agent: AgentIdentity, batch: PreparedBatch): Promise<{ inserted: number; unknown: ReadonlySet<string> }> {
     const run = () =>
       this.pool.inTenant(agent.tenantId, async (client) => {
         // named: each pooled connection parses and plans the statement once, not per batch
-        const out = await client.query<{ inserted: number }>({ name: INGEST_STATEMENT, text: INGEST_SQL, values: [agent.tenantId, agent.clusterId, agent.cloudScopeId, ...batch.params] });
-        return Number(out.rows[0]?.inserted ?? 0);
+        const out = await client.query<{ inserted: number; unknown: string[] }>({ name: INGEST_STATEMENT, text: INGEST_SQL, values: [agent.tenantId, agent.clusterId, agent.cloudScopeId, ...batch.params] });
+        const row = out.rows[0];
+        return { inserted: Number(row?.inserted ?? 0), unknown: new Set(row?.unknown ?? []) };
       });
     try {
       return await run();
@@ -188,9 +210,13 @@ export class AdmissionEventIngestor {
 }
 
 interface PreparedBatch {
-  /** The statement's JSON parameters after tenant, cluster and scope: events, new snapshots. */
+  /** The statement's JSON parameters after tenant, cluster and scope: events, new snapshots, referenced snapshots. */
   readonly params: readonly string[];
   readonly snapshotKeys: readonly string[];
+  /** Each snapshot sent in full: its id and the first event (index in the batch) that carried it. */
+  readonly bodies: ReadonlyMap<string, number>;
+  /** Snapshot ids referred to (snapshotHash) and not known to be stored for their latest day: checked and kept by the statement. */
+  readonly refs: ReadonlyMap<string, { readonly day: number; readonly indexes: readonly number[] }>;
   readonly days: readonly number[];
 }
 
@@ -265,7 +291,6 @@ function snapshotHash(hasher: SnapshotHasher, snapshot: Readonly<Record<string, 
   }
 }
 
-/** Filter terms of the inventory's GIN index. */
 /** The prefixed filter terms of an event (admission_events.terms, one GIN index). */
 export function terms(clusterId: string, e: AdmissionEvent): string[] {
   const out = new Set<string>([`c:${clusterId}`, `n:${e.namespace ?? ''}`, `w:${e.owner.kind}/${e.owner.name}`]);

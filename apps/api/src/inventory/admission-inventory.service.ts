@@ -68,8 +68,10 @@ export class AdmissionInventoryService {
     return this.db.run(principal, async (tx) => {
       const rows = await tx.$queryRaw<EventRow[]>`
         SELECT event_id, occurred_at, received_at, cluster_id, cloud_scope_id, namespace, kind, api_version, name, operation, dry_run,
-               decision, bundle_revision, owner_kind, owner_name, username, images, findings, snapshot_hash IS NOT NULL AS has_snapshot
-        FROM admission_events WHERE ${where}
+               decision, bundle_revision, owner_kind, owner_name, username, images, findings,
+               -- an event may refer to a snapshot id the tenant does not hold (the ingest reports it to the agent)
+               EXISTS (SELECT 1 FROM admission_snapshots s WHERE s.tenant_id = e.tenant_id AND s.hash = e.snapshot_hash) AS has_snapshot
+        FROM admission_events e WHERE ${where}
         ${after ? Prisma.sql`AND (occurred_at, event_id) < (${afterAt}, ${after.id}::uuid)` : Prisma.empty}
         ORDER BY occurred_at DESC, event_id DESC LIMIT ${size + 1}`;
       const [{ n }] = await tx.$queryRaw<[{ n: number }]>`SELECT count(*)::int AS n FROM admission_events WHERE ${where}`;

@@ -1,6 +1,7 @@
 /**
- * One statement stores a whole batch: $1 tenant, $2 cluster, $3 cloud scope, then two
- * JSON texts (arrays of row objects with short keys): $4 the events, $5 the new snapshots.
+ * One statement stores a whole batch: $1 tenant, $2 cluster, $3 cloud scope, then three
+ * JSON texts (arrays of row objects with short keys): $4 the events, $5 the new snapshots,
+ * $6 the stored snapshots the events refer to by id (snapshotHash) with their latest day.
  * JSON costs the API one native JSON.stringify per batch, where ~35 text arrays cost pg's
  * per-element escaping; json_to_recordset turns JSON arrays into text[] and keeps the
  * findings as json (the column is json: nothing queries inside them). Null stands for absent.
@@ -10,9 +11,11 @@
  * batch counts exactly when its events are stored; admission_rollups_flush() folds them
  * into the rollups shortly after (RollupFlusher). Appending takes no row locks, so
  * concurrent batches no longer wait on each other's rollup rows.
+ * A referenced snapshot's last_seen_day moves up to the day it was referred to (so retention
+ * keeps what is still admitted); `unknown` lists the referenced ids the tenant does not hold.
  */
 /** Prepared-statement name of INGEST_SQL; change it with the text (a connection keeps a name's first text). */
-export const INGEST_STATEMENT = 'portcullis_ingest_v4';
+export const INGEST_STATEMENT = 'portcullis_ingest_v5';
 
 export const INGEST_SQL = `
 WITH ev AS (
@@ -41,5 +44,13 @@ snapshots AS (
   FROM json_to_recordset($5::json) AS x(h text, k text, b text, n int, dy timestamptz)
   ORDER BY x.h
   ON CONFLICT (tenant_id, hash) DO UPDATE SET last_seen_day = EXCLUDED.last_seen_day WHERE s.last_seen_day < EXCLUDED.last_seen_day
+),
+refs AS (
+  SELECT decode(r.h, 'hex') AS hash, r.h, r.dy FROM json_to_recordset($6::json) AS r(h text, dy timestamptz)
+),
+seen AS (
+  UPDATE admission_snapshots AS s SET last_seen_day = refs.dy FROM refs
+  WHERE s.tenant_id = $1::uuid AND s.hash = refs.hash AND s.last_seen_day < refs.dy
 )
-SELECT count(*)::int AS inserted FROM ins`;
+SELECT (SELECT count(*)::int FROM ins) AS inserted,
+  ARRAY(SELECT refs.h FROM refs WHERE NOT EXISTS (SELECT 1 FROM admission_snapshots s WHERE s.tenant_id = $1::uuid AND s.hash = refs.hash)) AS unknown`;

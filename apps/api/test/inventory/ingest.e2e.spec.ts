@@ -46,7 +46,10 @@ describe('POST /agent/v1/admission-events', { skip: testDatabaseConfigured ? fal
     ];
     const first = await upload(h, cluster.token, events, { gzip: true });
     assert.equal(first.status, 200, JSON.stringify(first.body));
-    assert.deepEqual(first.body, { accepted: 4, duplicates: 0, expired: 0 });
+    const [snapshot] = await h.prisma.admissionSnapshot.findMany({ where: { tenantId }, select: { hash: true } });
+    const hash = Buffer.from(snapshot!.hash).toString('hex');
+    // the one snapshot is named once, by the first event that carried it: the id the agent may send instead
+    assert.deepEqual(first.body, { accepted: 4, duplicates: 0, expired: 0, snapshots: [{ index: 0, hash }], unknownSnapshots: [] });
     const stored = await counts();
     // two replicas of one Deployment share one snapshot (volatile metadata is not part of it)
     assert.deepEqual(
@@ -56,17 +59,65 @@ describe('POST /agent/v1/admission-events', { skip: testDatabaseConfigured ? fal
 
     const again = await upload(h, cluster.token, events, { gzip: true });
     assert.equal(again.status, 200);
-    assert.deepEqual(again.body, { accepted: 0, duplicates: 4, expired: 0 });
+    assert.deepEqual(again.body, { accepted: 0, duplicates: 4, expired: 0, snapshots: [{ index: 0, hash }], unknownSnapshots: [] });
     // half old, half new: only the new ones count
     const fresh = admission({ decision: 'AUDITED', findings: [finding(POLICY, 'resource-limits')] });
     const mixed = await upload(h, cluster.token, [events[0], fresh]);
-    assert.deepEqual(mixed.body, { accepted: 1, duplicates: 1, expired: 0 });
+    assert.deepEqual(mixed.body, { accepted: 1, duplicates: 1, expired: 0, snapshots: [{ index: 0, hash }], unknownSnapshots: [] });
     const after = await counts();
     assert.deepEqual({ ...after, events: after.events - 1, rollup: after.rollup - 1, workloads: after.workloads - 2 }, stored);
 
     const rows = await h.prisma.admissionEvent.findMany({ where: { tenantId, clusterId: cluster.id }, select: { cloudScopeId: true, namespace: true } });
     assert.ok(rows.every((r) => r.cloudScopeId === cluster.cloudScopeId));
     assert.ok(rows.some((r) => r.namespace === ''), 'a cluster-scoped object is stored with namespace ""');
+  });
+
+  it('takes a stored snapshot by its id: the event refers to it, its last-seen day moves up, an id the tenant does not hold is reported', async () => {
+    const sent = await upload(h, cluster.token, [admission({ snapshot: podSnapshot('refs', 'api') })]);
+    assert.equal(sent.status, 200, JSON.stringify(sent.body));
+    const hash = (sent.body as { snapshots: Array<{ hash: string }> }).snapshots[0]!.hash;
+    const stored = await h.prisma.admissionSnapshot.findUniqueOrThrow({ where: { tenantId_hash: { tenantId, hash: Buffer.from(hash, 'hex') } } });
+    // as if last referred to three days ago; the references below are of yesterday (the API
+    // knows the snapshot is stored for today, since it stored it: a reference of today costs no check)
+    const threeDaysAgo = new Date(stored.lastSeenDay.getTime() - 3 * 86_400_000);
+    await h.prisma.admissionSnapshot.update({ where: { tenantId_hash: { tenantId, hash: stored.hash } }, data: { lastSeenDay: threeDaysAgo } });
+
+    // a tenant's snapshot is not another tenant's to refer to
+    const stranger = await h.onboard('Inventory refs stranger');
+    const strangerCluster = await scopeWithCluster(h, stranger.ownerToken, '333333333333', 'refs-stranger');
+    const theirs = await upload(h, strangerCluster.token, [admission({ snapshot: podSnapshot('refs', 'theirs') })]);
+    const theirHash = (theirs.body as { snapshots: Array<{ hash: string }> }).snapshots[0]!.hash;
+
+    const before = await counts();
+    const yesterday = new Date(Date.now() - 86_400_000).toISOString();
+    const replica = admission({ snapshotHash: hash, name: 'api-5d8f7c9b6-k2l3m', occurredAt: yesterday });
+    const missing = admission({ snapshotHash: 'ab'.repeat(32), occurredAt: yesterday });
+    const foreign = admission({ snapshotHash: theirHash, occurredAt: yesterday });
+    const res = await upload(h, cluster.token, [replica, missing, admission({ snapshotHash: hash }), foreign]);
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.deepEqual(res.body, { accepted: 4, duplicates: 0, expired: 0, snapshots: [], unknownSnapshots: [1, 3] });
+    const after = await counts();
+    assert.deepEqual({ events: after.events - before.events, snapshots: after.snapshots - before.snapshots }, { events: 4, snapshots: 0 });
+    const row = await h.prisma.admissionEvent.findFirstOrThrow({ where: { tenantId, eventId: replica.eventId }, select: { snapshotHash: true } });
+    assert.equal(Buffer.from(row.snapshotHash!).toString('hex'), hash);
+    const seen = await h.prisma.admissionSnapshot.findUniqueOrThrow({ where: { tenantId_hash: { tenantId, hash: stored.hash } } });
+    assert.equal(seen.lastSeenDay.getTime(), stored.lastSeenDay.getTime() - 86_400_000, 'moved up to the day of the reference');
+    // the event with an unknown id is kept (its admission happened); it only cannot be evaluated again
+    const orphan = await h.prisma.admissionEvent.findFirstOrThrow({ where: { tenantId, eventId: missing.eventId }, select: { snapshotHash: true } });
+    assert.equal(Buffer.from(orphan.snapshotHash!).toString('hex'), 'ab'.repeat(32));
+  });
+
+  it('refuses an event that sends its snapshot and an id, or an id that is not one, naming the field', async () => {
+    const before = await counts();
+    const both = await upload(h, cluster.token, [admission(), admission({ snapshot: podSnapshot('shop', 'web'), snapshotHash: 'cd'.repeat(32) })]);
+    assert.equal(both.status, 400, JSON.stringify(both.body));
+    assert.equal(both.body.field, 'events[1].snapshotHash');
+    assert.match(both.body.message, /cannot be sent with snapshot/);
+    const malformed = await upload(h, cluster.token, [admission({ snapshotHash: 'CD'.repeat(32) })]);
+    assert.equal(malformed.status, 400);
+    assert.equal(malformed.body.field, 'events[0].snapshotHash');
+    assert.match(malformed.body.message, /is not a snapshot id/);
+    assert.deepEqual(await counts(), before);
   });
 
   it('keeps per-policy and per-rule outcomes in the rollups', async () => {
@@ -135,7 +186,7 @@ describe('POST /agent/v1/admission-events', { skip: testDatabaseConfigured ? fal
     }).replace(/LONE_MARK/g, 'a\\udc00b');
     const res = await post(h, cluster.token, body);
     assert.equal(res.status, 200, JSON.stringify(res.body));
-    assert.deepEqual(res.body, { accepted: 2, duplicates: 0, expired: 0 });
+    assert.deepEqual(res.body, { accepted: 2, duplicates: 0, expired: 0, snapshots: [], unknownSnapshots: [] });
     const [lone, literal] = await Promise.all([
       h.prisma.admissionEvent.findFirstOrThrow({ where: { tenantId, eventId: id } }),
       h.prisma.admissionEvent.findFirstOrThrow({ where: { tenantId, eventId: backslash } }),
@@ -161,7 +212,7 @@ describe('POST /agent/v1/admission-events', { skip: testDatabaseConfigured ? fal
     assert.match(future.body.message, /events\[1\]\.occurredAt: .* in the future/);
     const before = await counts();
     const old = await upload(h, cluster.token, [admission({ occurredAt: new Date(Date.now() - 45 * 86_400_000).toISOString() })]);
-    assert.deepEqual(old.body, { accepted: 0, duplicates: 0, expired: 1 });
+    assert.deepEqual(old.body, { accepted: 0, duplicates: 0, expired: 1, snapshots: [], unknownSnapshots: [] });
     assert.deepEqual(await counts(), before);
   });
 

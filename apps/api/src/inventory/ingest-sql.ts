@@ -13,9 +13,14 @@
  * concurrent batches no longer wait on each other's rollup rows.
  * A referenced snapshot's last_seen_day moves up to the day it was referred to (so retention
  * keeps what is still admitted); `unknown` lists the referenced ids the tenant does not hold.
+ * That move skips a row another batch holds locked (SKIP LOCKED): batches of many clusters
+ * store and refer to the same snapshots in no common order, and waiting could deadlock. A
+ * skipped row keeps its day until a later reference moves it (the next day's, or another API
+ * process's); if retention removes it meanwhile, later references come back `unknown` and
+ * the agent sends the snapshot in full again.
  */
 /** Prepared-statement name of INGEST_SQL; change it with the text (a connection keeps a name's first text). */
-export const INGEST_STATEMENT = 'portcullis_ingest_v5';
+export const INGEST_STATEMENT = 'portcullis_ingest_v6';
 
 export const INGEST_SQL = `
 WITH ev AS (
@@ -49,8 +54,13 @@ refs AS (
   SELECT decode(r.h, 'hex') AS hash, r.h, r.dy FROM json_to_recordset($6::json) AS r(h text, dy timestamptz)
 ),
 seen AS (
-  UPDATE admission_snapshots AS s SET last_seen_day = refs.dy FROM refs
-  WHERE s.tenant_id = $1::uuid AND s.hash = refs.hash AND s.last_seen_day < refs.dy
+  UPDATE admission_snapshots AS s SET last_seen_day = l.dy
+  FROM (
+    SELECT t.hash, refs.dy FROM admission_snapshots AS t JOIN refs ON t.hash = refs.hash
+    WHERE t.tenant_id = $1::uuid AND t.last_seen_day < refs.dy
+    FOR UPDATE OF t SKIP LOCKED
+  ) AS l
+  WHERE s.tenant_id = $1::uuid AND s.hash = l.hash
 )
 SELECT (SELECT count(*)::int FROM ins) AS inserted,
   ARRAY(SELECT refs.h FROM refs WHERE NOT EXISTS (SELECT 1 FROM admission_snapshots s WHERE s.tenant_id = $1::uuid AND s.hash = refs.hash)) AS unknown`;

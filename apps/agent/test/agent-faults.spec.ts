@@ -49,7 +49,7 @@ describe('faults: the agent as its own process, the API down, SIGKILL', () => {
     }
   }
   const readyz = async () => {
-    const res = await fetch(`http://127.0.0.1:${agent!.metricsPort}/readyz`);
+    const res = await fetch(`http://127.0.0.1:${agent!.metricsPort}/readyz`, { signal: AbortSignal.timeout(10_000) });
     return (await res.json()) as { bundleRevision: number | null; spoolDepth: number; droppedEvents: number };
   };
   const kill = async () => {
@@ -94,7 +94,7 @@ describe('faults: the agent as its own process, the API down, SIGKILL', () => {
     assert.equal((await readyz()).spoolDepth, 30);
     await admit(20, 'restarted');
     assert.equal((await readyz()).spoolDepth, 50);
-    const metrics = await (await fetch(`http://127.0.0.1:${agent.metricsPort}/metrics`)).text();
+    const metrics = await (await fetch(`http://127.0.0.1:${agent.metricsPort}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
     assert.match(metrics, /portcullis_agent_spool_depth 50/);
   });
 

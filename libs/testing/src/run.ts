@@ -71,8 +71,11 @@ async function main(): Promise<number> {
     BUNDLE_SIGNING_KEYS_DIR: process.env['BUNDLE_SIGNING_KEYS_DIR'] ?? repoPath('dist', '.test-signing-keys'),
   };
   const concurrency = process.env['TEST_CONCURRENCY'] ?? '2';
+  // a test that hangs (a request nobody answers) fails after this, naming itself, instead of
+  // holding the suite until CI's own limit; the slowest test takes well under a minute
+  const testTimeoutMs = process.env['TEST_TIMEOUT_MS'] ?? '180000';
   const code = await new Promise<number>((resolve) => {
-    const child = spawn(process.execPath, ['--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...specs], {
+    const child = spawn(process.execPath, ['--test', `--test-concurrency=${concurrency}`, `--test-timeout=${testTimeoutMs}`, '--test-reporter=spec', ...specs], {
       stdio: 'inherit',
       env,
     });

@@ -49,8 +49,11 @@ export function postReview(port: number, ca: string, body: string | Buffer, agen
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, review: JSON.parse(Buffer.concat(chunks).toString('utf8')) as ReviewAnswer['review'] }));
+      res.on('error', reject);
     });
     req.on('error', reject);
+    // an answer that never comes (a connection to an agent killed meanwhile) fails, naming itself
+    req.setTimeout(15_000, () => req.destroy(new Error(`no answer to the review on port ${port} within 15 s`)));
     req.end(body);
   });
 }

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { hash as digestOf } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
-import { canonicalJson, generateSigningKey } from '@portcullis/bundle';
+import { generateSigningKey } from '@portcullis/bundle';
 import { inspectObject } from '@portcullis/policy-engine';
 import { eventLine, snapshotJson, splicedSnapshot, type EventInput } from '../src/admission/event';
+import { prepareSnapshot } from '../../api/src/inventory/snapshot-codec';
 import { ApiClient } from '../src/api-client';
 import { Backoff } from '../src/backoff';
 import { SnapshotIds } from '../src/spool/snapshot-ids';
@@ -134,7 +134,7 @@ describe('the uploader learns snapshot ids from the API answer', () => {
     const db = snapshotOf(replica('db', 'x1y2z', 'registry.example.com/shop/db:16'));
     const ids = new SnapshotIds();
     await run([eventLine(input(replica('web', 'x1y2z')), web).line, eventLine(input(replica('web', 'q9r8s')), web).line, eventLine(input(replica('db', 'x1y2z')), db).line], ids);
-    const idOf = (json: string) => digestOf('sha256', canonicalJson(JSON.parse(json)), 'hex');
+    const idOf = (json: string) => prepareSnapshot(JSON.parse(json) as Record<string, unknown>).hash;
     assert.equal(ids.idOf(web), idOf(web));
     assert.equal(ids.idOf(db), idOf(db));
 

@@ -1,11 +1,10 @@
-import { hash as digestOf } from 'node:crypto';
 import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
-import { canonicalJson, signScanArtifact, toJwks, type BundleDocument, type BundlePolicy, type Jwks, type ScanArtifactDocument, type SignedEnvelope, type SigningKey } from '@portcullis/bundle';
+import { signScanArtifact, toJwks, type BundleDocument, type BundlePolicy, type Jwks, type ScanArtifactDocument, type SignedEnvelope, type SigningKey } from '@portcullis/bundle';
 import { validateAdmissionEventBatch, validateAgentStatus, validateScanArtifactLookupRequest, type AdmissionEvent, type AgentStatus } from '@portcullis/contracts';
-import { replicaInvariant } from '@portcullis/policy-engine';
+import { prepareSnapshot } from '../../../api/src/inventory/snapshot-codec';
 import { signedBundle } from './bundles';
 import type { TestTls } from './pki';
 
@@ -69,8 +68,8 @@ export class ControlPlane {
     const named = new Set<string>();
     events.forEach((e, index) => {
       if (e.snapshot) {
-        // the API's definition of the id: SHA-256 of the canonical JSON of the replica-invariant form
-        const hash = digestOf('sha256', canonicalJson(replicaInvariant(e.snapshot)), 'hex');
+        // the id as the API defines it
+        const { hash } = prepareSnapshot(e.snapshot);
         this.snapshotIds.add(hash);
         if (!named.has(hash)) snapshots.push({ index, hash });
         named.add(hash);

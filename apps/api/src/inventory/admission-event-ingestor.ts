@@ -9,8 +9,6 @@ import { rollupKeys, stagedKey } from './rollup-keys';
 import { RollupFlusher } from './rollup-flusher';
 import { SnapshotHasher, compressSnapshot } from './snapshot-codec';
 
-export type IngestResult = AdmissionEventBatchResult;
-
 /** Agent clocks may run a little ahead; an event further in the future is an agent bug. */
 const MAX_CLOCK_AHEAD_MS = 10 * 60_000;
 const HOUR_MS = 3_600_000;
@@ -40,7 +38,7 @@ export class AdmissionEventIngestor {
     private readonly flusher: RollupFlusher,
   ) {}
 
-  async ingest(agent: AgentIdentity, body: unknown): Promise<IngestResult> {
+  async ingest(agent: AgentIdentity, body: unknown): Promise<AdmissionEventBatchResult> {
     const parsed = validateAdmissionEventBatch(body);
     if (!parsed.ok) {
       const first = parsed.errors[0]!;

@@ -2,7 +2,8 @@ import { Controller, HttpCode, Post, Req } from '@nestjs/common';
 import type { Request } from 'express';
 import { Public } from '../tenancy/access.decorator';
 import { AgentEndpoint, CurrentAgent, type AgentIdentity } from '../agent/agent-auth.guard';
-import { AdmissionEventIngestor, type IngestResult } from './admission-event-ingestor';
+import type { AdmissionEventBatchResult } from '@portcullis/contracts';
+import { AdmissionEventIngestor } from './admission-event-ingestor';
 import { readBatchBody } from './batch-body';
 
 /**
@@ -18,7 +19,7 @@ export class AdmissionEventsController {
   @AgentEndpoint()
   @Post('admission-events')
   @HttpCode(200)
-  async upload(@CurrentAgent() agent: AgentIdentity, @Req() req: Request): Promise<IngestResult> {
+  async upload(@CurrentAgent() agent: AgentIdentity, @Req() req: Request): Promise<AdmissionEventBatchResult> {
     return this.ingestor.ingest(agent, await readBatchBody(req));
   }
 }

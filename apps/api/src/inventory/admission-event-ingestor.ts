@@ -4,7 +4,9 @@ import type { PrismaClient } from '@portcullis/db';
 import { CLOCK, DomainError, PRISMA, forbidden, type Clock } from '@portcullis/platform';
 import type { AgentIdentity } from '../agent/agent-auth.guard';
 import { IngestPool } from './ingest-pool';
-import { INGEST_SQL, INGEST_STATEMENT } from './ingest-sql';
+import { EVENT_ROW_TYPE, EventRowsEncoder } from './event-rows';
+import { INGEST_NEW, INGEST_RESENT, type IngestStatement } from './ingest-sql';
+import { instantMs } from './instant';
 import { rollupKeys, stagedKey } from './rollup-keys';
 import { RollupFlusher } from './rollup-flusher';
 import { SnapshotHasher, compressSnapshot } from './snapshot-codec';
@@ -30,6 +32,7 @@ export class AdmissionEventIngestor {
   private readonly knownSnapshots = new Set<string>();
   private readonly hasher = new SnapshotHasher();
   private readonly retention = new Map<string, { days: number; until: number }>();
+  private rowType: Promise<number> | undefined;
 
   constructor(
     @Inject(PRISMA) private readonly prisma: PrismaClient,
@@ -57,7 +60,10 @@ export class AdmissionEventIngestor {
         const err = forbidden(`events[${i}].clusterId: names cluster ${e.clusterId}, but this credential belongs to cluster ${agent.clusterId}; the batch was rejected whole, nothing was stored`);
         throw new DomainError(err.code, err.message, `events[${i}].clusterId`, { index: i });
       }
-      const t = Date.parse(e.occurredAt);
+      const t = instantMs(e.occurredAt);
+      if (t === undefined) {
+        throw new DomainError('BAD_USER_INPUT', `events[${i}].occurredAt: ${e.occurredAt} names no instant (a day its month does not have?); the batch was rejected whole, nothing was stored`, `events[${i}].occurredAt`, { index: i });
+      }
       if (t > now + MAX_CLOCK_AHEAD_MS) {
         throw new DomainError('BAD_USER_INPUT', `events[${i}].occurredAt: ${e.occurredAt} is more than 10 minutes in the future (agent clock?); the batch was rejected whole, nothing was stored`, `events[${i}].occurredAt`, { index: i });
       }
@@ -69,7 +75,7 @@ export class AdmissionEventIngestor {
     const expired = events.length - keep.length;
     if (keep.length === 0) return { accepted: 0, duplicates: 0, expired, snapshots: [], unknownSnapshots: [] };
 
-    const rows = await this.prepare(agent, events, times, keep);
+    const rows = await this.prepare(agent, events, times, keep, await this.eventRowType());
     await this.ensurePartitions(rows.days);
     const { inserted, unknown } = await this.store(agent, rows);
     if (inserted > 0) this.flusher.schedule();
@@ -88,8 +94,8 @@ export class AdmissionEventIngestor {
     };
   }
 
-  private async prepare(agent: AgentIdentity, events: readonly AdmissionEvent[], times: readonly number[], keep: readonly number[]): Promise<PreparedBatch> {
-    const rows = new Array<EventRow>(keep.length);
+  private async prepare(agent: AgentIdentity, events: readonly AdmissionEvent[], times: readonly number[], keep: readonly number[], rowType: number): Promise<PreparedBatch> {
+    const rows = new EventRowsEncoder(rowType, keep.length);
     const snapshots = new Map<string, { k: string; canonical: () => string; dy: number }>();
     const snapshotKeys: string[] = [];
     const bodies = new Map<string, number>();
@@ -125,9 +131,9 @@ export class AdmissionEventIngestor {
           }
         }
       }
-      rows[row] = {
+      rows.add({
         id: e.eventId,
-        t: e.occurredAt,
+        t,
         ns: e.namespace ?? '',
         k: e.kind,
         av: e.apiVersion,
@@ -144,41 +150,48 @@ export class AdmissionEventIngestor {
         g: e.requestingUser.groups ?? [],
         im: e.images,
         tm: terms(agent.clusterId, e),
-        f: e.findings,
+        f: jsonText(e.findings),
         h: hash,
-        hr: isoOf(Math.floor(t / HOUR_MS) * HOUR_MS),
-        dy: isoOf(day),
+        hr: Math.floor(t / HOUR_MS) * HOUR_MS,
+        dy: day,
         ks: rollupKeys(e).map(stagedKey),
-      };
+      });
     }
     const stored = await Promise.all(
       [...snapshots].map(async ([h, s]): Promise<SnapshotRow> => {
         const canonical = s.canonical();
-        return { h, k: s.k, b: (await compressSnapshot(canonical)).toString('base64'), n: Buffer.byteLength(canonical), dy: isoOf(s.dy) };
+        return { h, k: s.k, b: (await compressSnapshot(canonical)).toString('base64'), n: Buffer.byteLength(canonical), dy: new Date(s.dy).toISOString() };
       }),
     );
     // a snapshot sent in full in this same batch is stored by it: no reference to check
     for (const hash of bodies.keys()) refs.delete(hash);
-    const touched = [...refs].map(([h, r]) => ({ h, dy: isoOf(r.day) }));
-    return { params: [jsonParam(rows), jsonParam(stored), jsonParam(touched)], snapshotKeys, bodies, refs, days: [...days] };
+    const touched = [...refs].map(([h, r]) => ({ h, dy: new Date(r.day).toISOString() }));
+    return { params: [rows.finish(), jsonText(stored), jsonText(touched)], snapshotKeys, bodies, refs, days: [...days] };
   }
 
   private async store(agent: AgentIdentity, batch: PreparedBatch): Promise<{ inserted: number; unknown: ReadonlySet<string> }> {
-    const run = () =>
+    const run = (statement: IngestStatement) =>
       this.pool.inTenant(agent.tenantId, async (client) => {
         // named: each pooled connection parses and plans the statement once, not per batch
-        const out = await client.query<{ inserted: number; unknown: string[] }>({ name: INGEST_STATEMENT, text: INGEST_SQL, values: [agent.tenantId, agent.clusterId, agent.cloudScopeId, ...batch.params] });
+        const out = await client.query<{ inserted: number; unknown: string[] }>({ ...statement, values: [agent.tenantId, agent.clusterId, agent.cloudScopeId, ...batch.params] });
         const row = out.rows[0];
         return { inserted: Number(row?.inserted ?? 0), unknown: new Set(row?.unknown ?? []) };
       });
-    try {
-      return await run();
-    } catch (err) {
-      // a partition dropped under our cache (retention shortened meanwhile): re-create and retry once
-      if (!isNoPartition(err)) throw err;
-      this.partitionDays.clear();
-      await this.ensurePartitions(batch.days);
-      return run();
+    let statement = INGEST_NEW;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await run(statement);
+      } catch (err) {
+        if (attempt === 3) throw err;
+        if (isResent(err)) {
+          // an event of the batch is stored already (a re-send): the statement rolled back whole
+          statement = INGEST_RESENT;
+        } else if (isNoPartition(err)) {
+          // a partition dropped under our cache (retention shortened meanwhile): re-create it
+          this.partitionDays.clear();
+          await this.ensurePartitions(batch.days);
+        } else throw err;
+      }
     }
   }
 
@@ -189,6 +202,19 @@ export class AdmissionEventIngestor {
       await this.prisma.$queryRawUnsafe('SELECT admission_events_ensure_partition($1::date)', new Date(day).toISOString().slice(0, 10));
       this.partitionDays.add(day);
     }
+  }
+
+  /** The OID of admission_event_row in this database (the events parameter names it), looked up once. */
+  private eventRowType(): Promise<number> {
+    this.rowType ??= this.pool.asOwner<{ oid: number | null }>('SELECT to_regtype($1)::oid AS oid', [EVENT_ROW_TYPE]).then(([row]) => {
+      // the launcher (npm start) applies the migrations before it starts the API
+      if (row?.oid == null) throw new Error(`the database has no type ${EVENT_ROW_TYPE}: its migrations have not been applied`);
+      return Number(row.oid);
+    });
+    return this.rowType.catch((err: unknown) => {
+      this.rowType = undefined; // a connection error: ask again next time
+      throw err;
+    });
   }
 
   private async retentionDays(tenantId: string): Promise<number> {
@@ -208,42 +234,14 @@ export class AdmissionEventIngestor {
 }
 
 interface PreparedBatch {
-  /** The statement's JSON parameters after tenant, cluster and scope: events, new snapshots, referenced snapshots. */
-  readonly params: readonly string[];
+  /** The statement's parameters after tenant, cluster and scope: the events (binary, EventRowsEncoder), the new and the referenced snapshots (JSON). */
+  readonly params: readonly [Buffer, string, string];
   readonly snapshotKeys: readonly string[];
   /** Each snapshot sent in full: its id and the first event (index in the batch) that carried it. */
   readonly bodies: ReadonlyMap<string, number>;
   /** Snapshot ids referred to (snapshotHash) and not known to be stored for their latest day: checked and kept by the statement. */
   readonly refs: ReadonlyMap<string, { readonly day: number; readonly indexes: readonly number[] }>;
   readonly days: readonly number[];
-}
-
-/** One event as the statement's json_to_recordset reads it (keys are its column names). */
-interface EventRow {
-  readonly id: string;
-  readonly t: string;
-  readonly ns: string;
-  readonly k: string;
-  readonly av: string;
-  readonly n: string;
-  readonly uid: string | null;
-  readonly ru: string | null;
-  readonly ok: string;
-  readonly on: string;
-  readonly op: string;
-  readonly dr: boolean;
-  readonly d: string;
-  readonly br: number | null;
-  readonly u: string;
-  readonly g: readonly string[];
-  readonly im: readonly string[];
-  readonly tm: readonly string[];
-  readonly f: unknown;
-  readonly h: string | null;
-  readonly hr: string;
-  readonly dy: string;
-  /** Rollup keys as the staging table holds them (stagedKey). */
-  readonly ks: readonly string[];
 }
 
 interface SnapshotRow {
@@ -254,24 +252,13 @@ interface SnapshotRow {
   readonly dy: string;
 }
 
-/** ISO strings of the hours and days events fall on: a handful of distinct values per batch. */
-const isoCache = new Map<number, string>();
-function isoOf(ms: number): string {
-  let iso = isoCache.get(ms);
-  if (iso === undefined) {
-    if (isoCache.size >= 10_000) isoCache.clear();
-    isoCache.set(ms, (iso = new Date(ms).toISOString()));
-  }
-  return iso;
-}
-
 /**
- * JSON text for a json parameter. JSON.stringify escapes a lone surrogate as \udXXX,
- * which PostgreSQL's json refuses when it converts the value to text; such strings are
- * made well-formed (U+FFFD), as the UTF-8 encoding of a text parameter would.
- * A literal backslash followed by "ud8.." in the text only takes the slow path.
+ * JSON text for a json value. JSON.stringify escapes a lone surrogate as \udXXX, which
+ * PostgreSQL's json refuses; such strings are made well-formed (U+FFFD), as the UTF-8
+ * encoding of a text value would. A literal backslash followed by "ud8.." in the text only
+ * takes the slow path.
  */
-function jsonParam(value: unknown): string {
+function jsonText(value: unknown): string {
   const json = JSON.stringify(value);
   return LONE_SURROGATE_ESCAPE.test(json) ? JSON.stringify(value, (_k, v: unknown) => (typeof v === 'string' ? v.replace(LONE_SURROGATE, '\ufffd') : v)) : json;
 }
@@ -302,6 +289,12 @@ export function terms(clusterId: string, e: AdmissionEvent): string[] {
 
 export function startOfDay(ms: number): number {
   return Math.floor(ms / DAY_MS) * DAY_MS;
+}
+
+/** The plain insert met an event that is already stored: unique_violation on an events partition's key. */
+function isResent(err: unknown): boolean {
+  const e = err as { code?: unknown; table?: unknown };
+  return e.code === '23505' && typeof e.table === 'string' && e.table.startsWith('admission_events');
 }
 
 function isNoPartition(err: unknown): boolean {

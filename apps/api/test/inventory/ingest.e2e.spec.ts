@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { MAX_BATCH_JSON_BYTES, MAX_BATCH_WIRE_BYTES } from '@portcullis/contracts';
+import { EVENT_ROW_ATTRIBUTES, EVENT_ROW_TYPE } from '../../src/inventory/event-rows';
 import { RollupFlusher } from '../../src/inventory/rollup-flusher';
 import { NO_DB_REASON, startApi, testDatabaseConfigured, type ApiHarness } from '../support/harness';
 import { admission, finding, podSnapshot, post, scopeWithCluster, upload, type TestCluster } from './support';
@@ -214,6 +215,48 @@ describe('POST /agent/v1/admission-events', { skip: testDatabaseConfigured ? fal
     const old = await upload(h, cluster.token, [admission({ occurredAt: new Date(Date.now() - 45 * 86_400_000).toISOString() })]);
     assert.deepEqual(old.body, { accepted: 0, duplicates: 0, expired: 1, snapshots: [], unknownSnapshots: [] });
     assert.deepEqual(await counts(), before);
+  });
+
+  it('stores an event time exactly as PostgreSQL reads its text, counts it in the rollups, and refuses a day its month does not have', async () => {
+    // an hour ago, to the second: what follows adds digits, zones and a leap second to it
+    const second = new Date(Math.floor(Date.now() / 1000) * 1000 - 3_600_000).toISOString().slice(0, 19);
+    const texts = [
+      `${second}.1234565Z`, // microseconds half to even, then milliseconds: .123
+      `${second}.0005Z`, // half a millisecond: away from the epoch, .001
+      `${second}.9999996Z`, // rounds into the next second
+      `${second}.5+01:30`, // an offset (an hour and a half earlier)
+      `${second.slice(0, 17)}60Z`, // a leap second: the next minute's first
+      `${second}.123456789+00:00`,
+    ];
+    const before = await counts();
+    const events = texts.map((occurredAt) => admission({ occurredAt }));
+    const res = await upload(h, cluster.token, events);
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.equal((res.body as { accepted: number }).accepted, texts.length);
+    for (const [i, text] of texts.entries()) {
+      const [expected] = await h.prisma.$queryRawUnsafe<[{ t: Date }]>('SELECT $1::timestamptz(3) AS t', text);
+      const row = await h.prisma.admissionEvent.findFirstOrThrow({ where: { tenantId, eventId: events[i]!.eventId }, select: { occurredAt: true } });
+      assert.equal(row.occurredAt.toISOString(), expected!.t.toISOString(), text);
+    }
+    // every one reached the rollups (the staging join matches the stored time)
+    const after = await counts();
+    assert.equal(after.rollup - before.rollup, texts.length);
+
+    const lacking = await upload(h, cluster.token, [admission(), admission({ occurredAt: '2026-02-30T10:00:00Z' })]);
+    assert.equal(lacking.status, 400, JSON.stringify(lacking.body));
+    assert.equal(lacking.body.field, 'events[1].occurredAt');
+    assert.match(lacking.body.message, /2026-02-30T10:00:00Z names no instant/);
+    assert.deepEqual(await counts(), after);
+  });
+
+  it('the binary events parameter has the attributes of the database type, in order', async () => {
+    const attributes = await h.prisma.$queryRaw<Array<{ name: string; oid: number }>>`
+      SELECT a.attname AS name, a.atttypid::int AS oid FROM pg_attribute a JOIN pg_type t ON t.typrelid = a.attrelid
+      WHERE t.typname = ${EVENT_ROW_TYPE} AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`;
+    assert.deepEqual(
+      attributes.map((a) => [a.name, a.oid]),
+      EVENT_ROW_ATTRIBUTES.map(([name, oid]) => [name, oid]),
+    );
   });
 
   it('bounds the body on the wire and after decompression (413), and refuses what is not JSON', async () => {

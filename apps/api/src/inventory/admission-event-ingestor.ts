@@ -7,7 +7,7 @@ import { IngestPool } from './ingest-pool';
 import { EVENT_ROW_TYPE, EventRowsEncoder } from './event-rows';
 import { INGEST_NEW, INGEST_RESENT, type IngestStatement } from './ingest-sql';
 import { instantMs } from './instant';
-import { rollupKeys, stagedKey } from './rollup-keys';
+import { stagedKeys } from './rollup-keys';
 import { RollupFlusher } from './rollup-flusher';
 import { SnapshotHasher, compressSnapshot } from './snapshot-codec';
 
@@ -15,7 +15,7 @@ import { SnapshotHasher, compressSnapshot } from './snapshot-codec';
 const MAX_CLOCK_AHEAD_MS = 10 * 60_000;
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
-/** Snapshots known to be stored (tenant, hash, day), so their bytes are not compressed and sent again. */
+/** Bound of KnownSnapshots: it forgets everything when it holds this many. */
 const KNOWN_SNAPSHOTS_MAX = 200_000;
 const RETENTION_CACHE_MS = 60_000;
 
@@ -29,7 +29,7 @@ const RETENTION_CACHE_MS = 60_000;
 @Injectable()
 export class AdmissionEventIngestor {
   private readonly partitionDays = new Set<number>();
-  private readonly knownSnapshots = new Set<string>();
+  private readonly knownSnapshots = new KnownSnapshots();
   private readonly hasher = new SnapshotHasher();
   private readonly retention = new Map<string, { days: number; until: number }>();
   private rowType: Promise<number> | undefined;
@@ -79,11 +79,11 @@ export class AdmissionEventIngestor {
     await this.ensurePartitions(rows.days);
     const { inserted, unknown } = await this.store(agent, rows);
     if (inserted > 0) this.flusher.schedule();
-    for (const key of rows.snapshotKeys) this.remember(key);
+    for (const [hash, day] of rows.carried) this.knownSnapshots.remember(agent.tenantId, hash, day);
     const unknownSnapshots: number[] = [];
     for (const [hash, ref] of rows.refs) {
       if (unknown.has(hash)) unknownSnapshots.push(...ref.indexes);
-      else this.remember(`${agent.tenantId}:${hash}:${ref.day}`);
+      else this.knownSnapshots.remember(agent.tenantId, hash, ref.day);
     }
     return {
       accepted: inserted,
@@ -97,7 +97,8 @@ export class AdmissionEventIngestor {
   private async prepare(agent: AgentIdentity, events: readonly AdmissionEvent[], times: readonly number[], keep: readonly number[], rowType: number): Promise<PreparedBatch> {
     const rows = new EventRowsEncoder(rowType, keep.length);
     const snapshots = new Map<string, { k: string; canonical: () => string; dy: number }>();
-    const snapshotKeys: string[] = [];
+    const known = this.knownSnapshots.of(agent.tenantId);
+    const carried = new Map<string, number>();
     const bodies = new Map<string, number>();
     const refs = new Map<string, { day: number; indexes: number[] }>();
     const days = new Set<number>();
@@ -111,10 +112,9 @@ export class AdmissionEventIngestor {
       if (e.snapshot) {
         const s = snapshotHash(this.hasher, e.snapshot, i);
         hash = s.hash;
-        const key = `${agent.tenantId}:${s.hash}:${day}`;
-        snapshotKeys.push(key);
         if (!bodies.has(s.hash)) bodies.set(s.hash, i);
-        if (!this.knownSnapshots.has(key)) {
+        if ((carried.get(s.hash) ?? -1) < day) carried.set(s.hash, day);
+        if ((known?.get(s.hash) ?? -1) < day) {
           const seen = snapshots.get(s.hash);
           if (!seen) snapshots.set(s.hash, { k: s.kind, canonical: s.canonical, dy: day });
           else if (seen.dy < day) seen.dy = day;
@@ -122,7 +122,7 @@ export class AdmissionEventIngestor {
       } else if (e.snapshotHash !== undefined) {
         hash = e.snapshotHash;
         // a stored snapshot seen again: its last_seen_day moves up (retention keeps it), unless known to be there already
-        if (!this.knownSnapshots.has(`${agent.tenantId}:${hash}:${day}`)) {
+        if ((known?.get(hash) ?? -1) < day) {
           const ref = refs.get(hash);
           if (!ref) refs.set(hash, { day, indexes: [i] });
           else {
@@ -154,7 +154,7 @@ export class AdmissionEventIngestor {
         h: hash,
         hr: Math.floor(t / HOUR_MS) * HOUR_MS,
         dy: day,
-        ks: rollupKeys(e).map(stagedKey),
+        ks: stagedKeys(e),
       });
     }
     const stored = await Promise.all(
@@ -166,7 +166,7 @@ export class AdmissionEventIngestor {
     // a snapshot sent in full in this same batch is stored by it: no reference to check
     for (const hash of bodies.keys()) refs.delete(hash);
     const touched = [...refs].map(([h, r]) => ({ h, dy: new Date(r.day).toISOString() }));
-    return { params: [rows.finish(), jsonText(stored), jsonText(touched)], snapshotKeys, bodies, refs, days: [...days] };
+    return { params: [rows.finish(), jsonText(stored), jsonText(touched)], carried, bodies, refs, days: [...days] };
   }
 
   private async store(agent: AgentIdentity, batch: PreparedBatch): Promise<{ inserted: number; unknown: ReadonlySet<string> }> {
@@ -227,16 +227,44 @@ export class AdmissionEventIngestor {
     return days;
   }
 
-  private remember(key: string): void {
-    if (this.knownSnapshots.size >= KNOWN_SNAPSHOTS_MAX) this.knownSnapshots.clear();
-    this.knownSnapshots.add(key);
+}
+
+/**
+ * Snapshots this process knows to be stored, per tenant, with the latest day it knows their
+ * last-seen day to be (it only moves up): an event of that day or earlier neither sends the
+ * bytes again nor asks the statement to move the day. Looked up per event by the hash alone
+ * (no key string built per event). Forgetting costs one redundant write, never a wrong answer.
+ */
+class KnownSnapshots {
+  private readonly byTenant = new Map<string, Map<string, number>>();
+  private size = 0;
+
+  /** The tenant's snapshots: hash -> latest known day (start of day, Unix ms). */
+  of(tenantId: string): ReadonlyMap<string, number> | undefined {
+    return this.byTenant.get(tenantId);
+  }
+
+  remember(tenantId: string, hash: string, day: number): void {
+    let days = this.byTenant.get(tenantId);
+    if (!days) this.byTenant.set(tenantId, (days = new Map()));
+    const known = days.get(hash);
+    if (known === undefined) {
+      if (this.size >= KNOWN_SNAPSHOTS_MAX) {
+        this.byTenant.clear();
+        this.size = 0;
+        this.byTenant.set(tenantId, (days = new Map()));
+      }
+      this.size++;
+    }
+    if (known === undefined || known < day) days.set(hash, day);
   }
 }
 
 interface PreparedBatch {
   /** The statement's parameters after tenant, cluster and scope: the events (binary, EventRowsEncoder), the new and the referenced snapshots (JSON). */
   readonly params: readonly [Buffer, string, string];
-  readonly snapshotKeys: readonly string[];
+  /** Each snapshot sent in full: its id and the latest day an event carried it on. */
+  readonly carried: ReadonlyMap<string, number>;
   /** Each snapshot sent in full: its id and the first event (index in the batch) that carried it. */
   readonly bodies: ReadonlyMap<string, number>;
   /** Snapshot ids referred to (snapshotHash) and not known to be stored for their latest day: checked and kept by the statement. */
@@ -278,13 +306,18 @@ function snapshotHash(hasher: SnapshotHasher, snapshot: Readonly<Record<string, 
 
 /** The prefixed filter terms of an event (admission_events.terms, one GIN index). */
 export function terms(clusterId: string, e: AdmissionEvent): string[] {
-  const out = new Set<string>([`c:${clusterId}`, `n:${e.namespace ?? ''}`, `w:${e.owner.kind}/${e.owner.name}`]);
-  for (const image of e.images) out.add(`i:${image}`);
+  const out = [`c:${clusterId}`, `n:${e.namespace ?? ''}`, `w:${e.owner.kind}/${e.owner.name}`];
+  // a handful per event: scanning the array costs less than a Set
+  for (const image of e.images) addTerm(out, `i:${image}`);
   for (const f of e.findings) {
-    out.add(`p:${f.policyId}`);
-    out.add(`r:${f.ruleId}`);
+    addTerm(out, `p:${f.policyId}`);
+    addTerm(out, `r:${f.ruleId}`);
   }
-  return [...out];
+  return out;
+}
+
+function addTerm(terms: string[], term: string): void {
+  if (!terms.includes(term)) terms.push(term);
 }
 
 export function startOfDay(ms: number): number {

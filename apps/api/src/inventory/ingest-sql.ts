@@ -6,7 +6,7 @@
  * the stored snapshots the events refer to by id (snapshotHash) with their latest day:
  * few per batch, after an agent's first uploads none. Null stands for absent.
  * Only events the insert actually stored (not re-sends) reach the rollups: their rollup
- * keys (`ks`, see rollupKeys) are appended to admission_rollup_staging, one row per
+ * keys (`ks`, see stagedKeys) are appended to admission_rollup_staging, one row per
  * (hour, namespace, workload, snapshot, keys) of the batch, in this same statement, so a
  * batch counts exactly when its events are stored; admission_rollups_flush() folds them
  * into the rollups shortly after (RollupFlusher). Appending takes no row locks, so

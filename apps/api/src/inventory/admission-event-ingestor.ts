@@ -150,7 +150,7 @@ export class AdmissionEventIngestor {
         g: e.requestingUser.groups ?? [],
         im: e.images,
         tm: terms(agent.clusterId, e),
-        f: jsonText(e.findings),
+        f: e.findings.length === 0 ? '[]' : jsonText(e.findings),
         h: hash,
         hr: Math.floor(t / HOUR_MS) * HOUR_MS,
         dy: day,

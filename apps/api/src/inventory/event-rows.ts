@@ -156,15 +156,15 @@ export class EventRowsEncoder {
 
   private int32(v: number): void {
     this.ensure(4);
-    this.buf.writeInt32BE(v, this.at);
+    put32(this.buf, this.at, v);
     this.at += 4;
   }
 
   /** A record attribute's header: its type and byte length. */
   private field(oid: number, length: number): void {
     this.ensure(8 + length);
-    this.buf.writeUInt32BE(oid, this.at);
-    this.buf.writeInt32BE(length, this.at + 4);
+    put32(this.buf, this.at, oid);
+    put32(this.buf, this.at + 4, length);
     this.at += 8;
   }
 
@@ -181,7 +181,7 @@ export class EventRowsEncoder {
   }
 
   private backpatch(start: number): void {
-    this.buf.writeInt32BE(this.at - start - 4, start);
+    put32(this.buf, start, this.at - start - 4);
   }
 
   /** A text (or json) attribute, or null. UTF-8; a lone surrogate becomes U+FFFD, as for any text parameter. */
@@ -191,7 +191,7 @@ export class EventRowsEncoder {
       return;
     }
     this.ensure(4);
-    this.buf.writeUInt32BE(oid, this.at);
+    put32(this.buf, this.at, oid);
     this.at += 4;
     this.bytes(s);
   }
@@ -214,14 +214,14 @@ export class EventRowsEncoder {
       }
     }
     if (n < s.length) n = buf.write(s, start, 'utf8');
-    buf.writeInt32BE(n, this.at);
+    put32(buf, this.at, n);
     this.at = start + n;
   }
 
   /** A text[] attribute: one dimension (none when empty), no null elements. */
   private textArray(items: readonly string[]): void {
     this.ensure(4);
-    this.buf.writeUInt32BE(OID.textArray, this.at);
+    put32(this.buf, this.at, OID.textArray);
     this.at += 4;
     const start = this.reserve();
     this.int32(items.length === 0 ? 0 : 1);
@@ -240,8 +240,8 @@ export class EventRowsEncoder {
     this.field(OID.timestamptz, 8);
     const micros = (ms - PG_EPOCH_MS) * 1000; // exact: |micros| < 2^53 for any year PostgreSQL stores
     const hi = Math.floor(micros / TWO_32);
-    this.buf.writeInt32BE(hi, this.at);
-    this.buf.writeUInt32BE(micros - hi * TWO_32, this.at + 4);
+    put32(this.buf, this.at, hi);
+    put32(this.buf, this.at + 4, micros - hi * TWO_32);
     this.at += 8;
   }
 
@@ -266,6 +266,18 @@ export class EventRowsEncoder {
 const ROW_BYTES = 2048;
 /** Strings up to this length are copied by the encoder's loop, longer ones by Buffer#write. */
 const SHORT = 64;
+/**
+ * A 32-bit integer, big-endian, signed or not (the bytes are the same), written without
+ * Buffer#writeInt32BE's range checks: every value here is in range by construction, and the
+ * encoder writes dozens per event.
+ */
+function put32(buf: Buffer, at: number, v: number): void {
+  buf[at] = v >>> 24;
+  buf[at + 1] = v >>> 16;
+  buf[at + 2] = v >>> 8;
+  buf[at + 3] = v;
+}
+
 /** ndim, flags, element type, then one dimension's size and lower bound. */
 const ARRAY_HEADER_BYTES = 20;
 const DASH = 0x2d;

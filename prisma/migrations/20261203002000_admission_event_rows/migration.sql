@@ -1,10 +1,9 @@
 -- One admission event as the ingest statement receives it: the API sends a batch as ONE
 -- binary parameter, an array of these rows (PostgreSQL's binary array and record formats),
--- and the statement reads it with unnest. Reading the same batch from JSON with
--- json_to_recordset cost PostgreSQL 34-39 µs of CPU per event (lexing every value, a hash
--- table per object, a text parse per uuid, time and array) of a statement that cost 81-82
--- in all (2026-12-03, 500-event batches of the ingest bench's shape); the binary receive
--- functions copy bytes. The API's encoder (apps/api/src/inventory/event-rows.ts) writes
+-- and the statement reads it with unnest. Reading the batch's events from JSON with
+-- json_to_recordset alone cost PostgreSQL 34-39 µs of CPU per event (lexing every value, a
+-- hash table per object, a text parse per uuid, time and array), measured alone on 500-event
+-- batches of the ingest bench's shape (2026-12-03); the binary receive functions copy bytes. The API's encoder (apps/api/src/inventory/event-rows.ts) writes
 -- these attributes in this order with these types; a test compares the two.
 -- t, hr, dy: the event's time and its hour and day (UTC); h: the snapshot's id (SHA-256);
 -- ks: the event's rollup keys as admission_rollup_staging.keys holds them.

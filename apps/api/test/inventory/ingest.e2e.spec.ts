@@ -73,6 +73,21 @@ describe('POST /agent/v1/admission-events', { skip: testDatabaseConfigured ? fal
     assert.ok(rows.some((r) => r.namespace === ''), 'a cluster-scoped object is stored with namespace ""');
   });
 
+  it('stores a batch uploaded twice at the same time once, and counts it once', async () => {
+    const before = await counts();
+    const policy = randomUUID(); // not POLICY: a later test counts that policy's rollups
+    const events = Array.from({ length: 200 }, (_, i) => admission({ decision: 'AUDITED', findings: [finding(policy, i % 2 ? 'resource-limits' : 'privilege-escalation')] }));
+    // the second insert waits for the first's transaction, then fails on the key and is stored again skipping what is there
+    const [a, b] = await Promise.all([upload(h, cluster.token, events, { gzip: true }), upload(h, cluster.token, events)]);
+    assert.equal(a.status, 200, JSON.stringify(a.body));
+    assert.equal(b.status, 200, JSON.stringify(b.body));
+    const answers = [a.body, b.body] as Array<{ accepted: number; duplicates: number }>;
+    assert.equal(answers[0]!.accepted + answers[1]!.accepted, 200);
+    assert.equal(answers[0]!.duplicates + answers[1]!.duplicates, 200);
+    const after = await counts();
+    assert.deepEqual({ events: after.events - before.events, rollup: after.rollup - before.rollup }, { events: 200, rollup: 200 });
+  });
+
   it('takes a stored snapshot by its id: the event refers to it, its last-seen day moves up, an id the tenant does not hold is reported', async () => {
     // first admitted three days ago: stored with that last-seen day; the references below are of
     // yesterday and today, days the API does not know the snapshot to be seen on, so the

@@ -5,6 +5,9 @@
 -- hash table per object, a text parse per uuid, time and array), measured alone on 500-event
 -- batches of the ingest bench's shape (2026-12-03); the binary receive functions copy bytes. The API's encoder (apps/api/src/inventory/event-rows.ts) writes
 -- these attributes in this order with these types; a test compares the two.
+-- The API looks the type's OID up once per process (a binary array names its element type)
+-- and each connection prepares the statement once: change the type with ALTER TYPE (the OID
+-- stays), together with EVENT_ROW_ATTRIBUTES and the statement's name, never by dropping it.
 -- t, hr, dy: the event's time and its hour and day (UTC); h: the snapshot's id (SHA-256);
 -- ks: the event's rollup keys as admission_rollup_staging.keys holds them.
 CREATE TYPE admission_event_row AS (

@@ -179,11 +179,21 @@ describe('agent status and bundleRollout', { skip: testDatabaseConfigured ? fals
     const future = await report(clusters.a2.token, { agentVersion: '9.9.9', appliedRevision: 99 });
     assert.equal(future.status, 400);
     assert.match(future.text, /appliedRevision 99 was never issued/);
+    const noSuchDay = await report(clusters.a2.token, { agentVersion: '9.9.9', reportedAt: '2026-02-30T10:00:00Z' });
+    assert.equal(noSuchDay.status, 400, noSuchDay.text);
+    assert.match(noSuchDay.text, /reportedAt: 2026-02-30T10:00:00Z names no instant/);
     const unauthenticated = await h.http().post('/agent/v1/status').send({});
     assert.equal(unauthenticated.status, 401);
     const after = await h.prisma.cluster.findUniqueOrThrow({ where: { id: clusters.a2.id } });
     assert.equal(after.agentVersion, before.agentVersion);
     assert.equal(after.agentSpoolDepth, before.agentSpoolDepth);
+  });
+
+  it('a report time is read as PostgreSQL reads it: a leap second is the next minute\'s first', async () => {
+    const res = await report(clusters.a2.token, { reportedAt: '2026-06-30T23:59:60Z' });
+    assert.equal(res.status, 204, res.text);
+    const row = await h.prisma.cluster.findUniqueOrThrow({ where: { id: clusters.a2.id }, select: { agentReportedAt: true } });
+    assert.equal(row.agentReportedAt?.toISOString(), '2026-07-01T00:00:00.000Z');
   });
 
   it('a reader of one cloud scope sees only that scope\'s clusters', async () => {

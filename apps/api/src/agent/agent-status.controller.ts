@@ -2,6 +2,7 @@ import { Body, Controller, HttpCode, Inject, Post } from '@nestjs/common';
 import { validateAgentStatus } from '@portcullis/contracts';
 import type { PrismaClient } from '@portcullis/db';
 import { PRISMA, badInput } from '@portcullis/platform';
+import { instantMs } from '../platform/instant';
 import { Public } from '../tenancy/access.decorator';
 import { AgentEndpoint, CurrentAgent, type AgentIdentity } from './agent-auth.guard';
 
@@ -21,6 +22,9 @@ export class AgentStatusController {
       throw badInput(e.path, `${e.path}: ${e.message}`);
     }
     const s = parsed.value;
+    // as PostgreSQL would read the text: new Date() took February 30 for March 2 and a leap second for an invalid date (a 500)
+    const reportedAt = instantMs(s.reportedAt);
+    if (reportedAt === undefined) throw badInput('reportedAt', `reportedAt: ${s.reportedAt} names no instant (a day its month does not have?)`);
     const cluster = await this.prisma.cluster.findUnique({ where: { id: agent.clusterId }, select: { bundleRevision: true } });
     if (s.appliedRevision !== null && (cluster?.bundleRevision ?? 0) < s.appliedRevision) {
       throw badInput('appliedRevision', `appliedRevision ${s.appliedRevision} was never issued to this cluster (latest is ${cluster?.bundleRevision ?? 'none'})`);
@@ -33,7 +37,7 @@ export class AgentStatusController {
         lastError: s.lastError ?? null,
         agentSpoolDepth: s.spoolDepth,
         agentDroppedEvents: s.droppedEvents,
-        agentReportedAt: new Date(s.reportedAt),
+        agentReportedAt: new Date(reportedAt),
         lastSeenAt: new Date(),
       },
     });

@@ -6,7 +6,7 @@ import type { AgentIdentity } from '../agent/agent-auth.guard';
 import { IngestPool } from './ingest-pool';
 import { EVENT_ROW_TYPE, EventRowsEncoder } from './event-rows';
 import { INGEST_NEW, INGEST_RESENT, type IngestStatement } from './ingest-sql';
-import { instantMs } from './instant';
+import { instantMs } from '../platform/instant';
 import { stagedKeys } from './rollup-keys';
 import { RollupFlusher } from './rollup-flusher';
 import { SnapshotHasher, compressSnapshot } from './snapshot-codec';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { EVENT_ROW_ATTRIBUTES, EventRowsEncoder, type EventRow } from '../../src/inventory/event-rows';
-import { instantMs } from '../../src/inventory/instant';
+import { instantMs } from '../../src/platform/instant';
 
 /** PostgreSQL's binary array format, read back: one dimension (or none), elements as raw bytes. */
 function readArray(buf: Buffer): { elementOid: number; items: Array<Buffer | null> } {

@@ -160,9 +160,9 @@ export class EventRowsEncoder {
     this.at += 4;
   }
 
-  /** A record attribute's header: its type and byte length. */
+  /** A record attribute's header (its type and byte length, -1 for null), with room for the value after it. */
   private field(oid: number, length: number): void {
-    this.ensure(8 + length);
+    this.ensure(8 + Math.max(length, 0));
     put32(this.buf, this.at, oid);
     put32(this.buf, this.at + 4, length);
     this.at += 8;

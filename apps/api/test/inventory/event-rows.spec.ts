@@ -19,6 +19,7 @@ function readArray(buf: Buffer): { elementOid: number; items: Array<Buffer | nul
   let at = 20;
   for (let i = 0; i < count; i++) {
     const n = buf.readInt32BE(at);
+    assert.ok(n >= -1, `element ${i}: length ${n}`);
     items.push(n < 0 ? null : buf.subarray(at + 4, at + 4 + n));
     at += 4 + Math.max(n, 0);
   }
@@ -34,6 +35,7 @@ function readRecord(buf: Buffer): Array<{ oid: number; value: Buffer | null }> {
   for (let i = 0; i < count; i++) {
     const oid = buf.readUInt32BE(at);
     const n = buf.readInt32BE(at + 4);
+    assert.ok(n >= -1, `attribute ${i}: length ${n} (-1 is null, nothing else below 0)`);
     out.push({ oid, value: n < 0 ? null : buf.subarray(at + 8, at + 8 + n) });
     at += 8 + Math.max(n, 0);
   }
@@ -116,6 +118,24 @@ describe('the ingest statement\'s binary events parameter', () => {
     const name = last[EVENT_ROW_ATTRIBUTES.findIndex(([n]) => n === 'n')]!.value!.toString('utf8');
     assert.equal(name, 'a\ufffdb-49');
     assert.equal(texts(last[EVENT_ROW_ATTRIBUTES.findIndex(([n]) => n === 'tm')]!.value!).length, 40);
+  });
+
+  it('writes a null attribute whole where it meets the end of the buffer', () => {
+    // many alignments of the rows against the first buffer's end (4,096 bytes): an empty name
+    // reserves little room, so the null uid's 8-byte header after it straddles the end for some
+    for (let pad = 0; pad < 600; pad++) {
+      const short = { k: 'Pod', av: 'v1', n: '', ok: 'D', on: 'w', u: 'u', g: [], im: [], tm: ['c:x'], f: '[]', ks: ['ALLOWED::'] };
+      const rows = Array.from({ length: 40 }, (_, i) => row({ ...short, ns: 'x'.repeat((pad % 97) + i), uid: null, ru: null, br: null, h: null }));
+      const enc = new EventRowsEncoder(1, 1);
+      for (const r of rows) enc.add(r);
+      const { items } = readArray(enc.finish());
+      for (const [i, item] of items.entries()) {
+        const attrs = readRecord(item!);
+        const v = (name: string) => attrs[EVENT_ROW_ATTRIBUTES.findIndex(([n]) => n === name)]!;
+        assert.equal(v('ns').value!.toString('utf8'), rows[i]!.ns, `pad ${pad}, row ${i}`);
+        for (const name of ['uid', 'ru', 'br', 'h']) assert.equal(v(name).value, null, `pad ${pad}, row ${i}, ${name}`);
+      }
+    }
   });
 
   it('writes an empty batch as an empty array', () => {

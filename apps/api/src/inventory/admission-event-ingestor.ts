@@ -79,7 +79,7 @@ export class AdmissionEventIngestor {
     await this.ensurePartitions(rows.days);
     const { inserted, unknown } = await this.store(agent, rows);
     if (inserted > 0) this.flusher.schedule();
-    for (const [hash, day] of rows.carried) this.knownSnapshots.remember(agent.tenantId, hash, day);
+    for (const [hash, { day }] of rows.carried) this.knownSnapshots.remember(agent.tenantId, hash, day);
     const unknownSnapshots: number[] = [];
     for (const [hash, ref] of rows.refs) {
       if (unknown.has(hash)) unknownSnapshots.push(...ref.indexes);
@@ -89,17 +89,15 @@ export class AdmissionEventIngestor {
       accepted: inserted,
       duplicates: keep.length - inserted,
       expired,
-      snapshots: [...rows.bodies].map(([hash, index]) => ({ index, hash })),
+      snapshots: [...rows.carried].map(([hash, { index }]) => ({ index, hash })),
       unknownSnapshots: unknownSnapshots.sort((a, b) => a - b),
     };
   }
 
   private async prepare(agent: AgentIdentity, events: readonly AdmissionEvent[], times: readonly number[], keep: readonly number[], rowType: number): Promise<PreparedBatch> {
     const rows = new EventRowsEncoder(rowType, keep.length);
-    const snapshots = new Map<string, { k: string; canonical: () => string; dy: number }>();
     const known = this.knownSnapshots.of(agent.tenantId);
-    const carried = new Map<string, number>();
-    const bodies = new Map<string, number>();
+    const carried = new Map<string, CarriedSnapshot>();
     const refs = new Map<string, { day: number; indexes: number[] }>();
     const days = new Set<number>();
     for (let row = 0; row < keep.length; row++) {
@@ -112,13 +110,9 @@ export class AdmissionEventIngestor {
       if (e.snapshot) {
         const s = snapshotHash(this.hasher, e.snapshot, i);
         hash = s.hash;
-        if (!bodies.has(s.hash)) bodies.set(s.hash, i);
-        if ((carried.get(s.hash) ?? -1) < day) carried.set(s.hash, day);
-        if ((known?.get(s.hash) ?? -1) < day) {
-          const seen = snapshots.get(s.hash);
-          if (!seen) snapshots.set(s.hash, { k: s.kind, canonical: s.canonical, dy: day });
-          else if (seen.dy < day) seen.dy = day;
-        }
+        const seen = carried.get(s.hash);
+        if (!seen) carried.set(s.hash, { index: i, day, kind: s.kind, canonical: s.canonical });
+        else if (seen.day < day) seen.day = day;
       } else if (e.snapshotHash !== undefined) {
         hash = e.snapshotHash;
         // a stored snapshot seen again: its last_seen_day moves up (retention keeps it), unless known to be there already
@@ -157,16 +151,19 @@ export class AdmissionEventIngestor {
         ks: stagedKeys(e),
       });
     }
+    // what the process does not know to be stored for its latest day is compressed and sent
     const stored = await Promise.all(
-      [...snapshots].map(async ([h, s]): Promise<SnapshotRow> => {
-        const canonical = s.canonical();
-        return { h, k: s.k, b: (await compressSnapshot(canonical)).toString('base64'), n: Buffer.byteLength(canonical), dy: new Date(s.dy).toISOString() };
-      }),
+      [...carried]
+        .filter(([h, s]) => (known?.get(h) ?? -1) < s.day)
+        .map(async ([h, s]): Promise<SnapshotRow> => {
+          const canonical = s.canonical();
+          return { h, k: s.kind, b: (await compressSnapshot(canonical)).toString('base64'), n: Buffer.byteLength(canonical), dy: new Date(s.day).toISOString() };
+        }),
     );
     // a snapshot sent in full in this same batch is stored by it: no reference to check
-    for (const hash of bodies.keys()) refs.delete(hash);
+    for (const hash of carried.keys()) refs.delete(hash);
     const touched = [...refs].map(([h, r]) => ({ h, dy: new Date(r.day).toISOString() }));
-    return { params: [rows.finish(), jsonText(stored), jsonText(touched)], carried, bodies, refs, days: [...days] };
+    return { params: [rows.finish(), jsonText(stored), jsonText(touched)], carried, refs, days: [...days] };
   }
 
   private async store(agent: AgentIdentity, batch: PreparedBatch): Promise<{ inserted: number; unknown: ReadonlySet<string> }> {
@@ -226,7 +223,6 @@ export class AdmissionEventIngestor {
     this.retention.set(tenantId, { days, until: now + RETENTION_CACHE_MS });
     return days;
   }
-
 }
 
 /**
@@ -263,13 +259,21 @@ class KnownSnapshots {
 interface PreparedBatch {
   /** The statement's parameters after tenant, cluster and scope: the events (binary, EventRowsEncoder), the new and the referenced snapshots (JSON). */
   readonly params: readonly [Buffer, string, string];
-  /** Each snapshot sent in full: its id and the latest day an event carried it on. */
-  readonly carried: ReadonlyMap<string, number>;
-  /** Each snapshot sent in full: its id and the first event (index in the batch) that carried it. */
-  readonly bodies: ReadonlyMap<string, number>;
+  /** Each snapshot sent in full, by its id. */
+  readonly carried: ReadonlyMap<string, CarriedSnapshot>;
   /** Snapshot ids referred to (snapshotHash) and not known to be stored for their latest day: checked and kept by the statement. */
   readonly refs: ReadonlyMap<string, { readonly day: number; readonly indexes: readonly number[] }>;
   readonly days: readonly number[];
+}
+
+/** A snapshot sent in full in a batch. */
+interface CarriedSnapshot {
+  /** The first event (index in the batch) that carried it: the answer names its id there. */
+  readonly index: number;
+  /** The latest day an event of the batch carried it on. */
+  day: number;
+  readonly kind: string;
+  readonly canonical: () => string;
 }
 
 interface SnapshotRow {

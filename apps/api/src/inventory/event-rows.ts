@@ -6,6 +6,7 @@
  * 20261203002000_admission_event_rows for the figures); the API writes them with Buffer
  * calls where it ran JSON.stringify. node-postgres sends a Buffer parameter in binary.
  */
+import { PG_EPOCH_MS } from '../platform/instant';
 
 /** The composite type the statement's parameter is an array of. */
 export const EVENT_ROW_TYPE = 'admission_event_row';
@@ -76,8 +77,6 @@ export interface EventRow {
   readonly ks: readonly string[];
 }
 
-/** PostgreSQL's epoch (2000-01-01T00:00:00Z) in Unix milliseconds: binary times count microseconds from it. */
-const PG_EPOCH_MS = 946_684_800_000;
 const TWO_32 = 2 ** 32;
 
 /** Writes admission_event_row records, then the array of them, into one growing buffer. */

@@ -42,6 +42,7 @@ import { ScanArtifactHistoryResolver } from './scans/scan-history';
 import { ScanArtifactResolver, ScanUploadTokenResolver } from './scans/scan.resolvers';
 import { ApiMetrics } from './platform/metrics';
 import { requestLogging } from './platform/request-logging.middleware';
+import { SqlPool } from './platform/sql-pool';
 import { TenancyGuard } from './tenancy/tenancy.guard';
 import { TenantDb } from './tenancy/tenant-db';
 
@@ -99,6 +100,7 @@ export class ApiModule implements NestModule {
       controllers: [HealthController, JwksController, AgentBundleController, AgentStatusController, ScanReportsController, ScanArtifactLookupController, ...INVENTORY_CONTROLLERS],
       providers: [
         ApiMetrics,
+        SqlPool,
         // order matters: the token is validated before the tenant and roles are resolved
         { provide: APP_GUARD, useClass: BearerAuthGuard },
         { provide: APP_GUARD, useClass: TenancyGuard },

@@ -1,9 +1,9 @@
-import { Inject, Injectable, SetMetadata, createParamDecorator, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { Injectable, SetMetadata, createParamDecorator, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
-import type { PrismaClient } from '@portcullis/db';
-import { PRISMA, forbidden, requestContext, unauthenticated } from '@portcullis/platform';
+import { forbidden, requestContext, unauthenticated } from '@portcullis/platform';
 import { parseAgentCredential, secretMatches } from '../clusters/agent-credential';
+import { SqlPool } from '../platform/sql-pool';
 
 export const AGENT_KEY = 'portcullis:agent';
 
@@ -19,6 +19,18 @@ export interface AgentIdentity {
 
 type AgentRequest = Request & { agent?: AgentIdentity };
 
+/** The cluster an agent token id names, with what the check needs (the owner's connection: no tenant is known yet). */
+const CREDENTIAL_SQL = `SELECT c.id, c.tenant_id, c.cloud_scope_id, c.agent_token_hash, t.status::text AS tenant_status
+  FROM clusters c JOIN tenants t ON t.id = c.tenant_id WHERE c.agent_token_id = $1`;
+
+interface CredentialRow extends Record<string, unknown> {
+  readonly id: string;
+  readonly tenant_id: string;
+  readonly cloud_scope_id: string;
+  readonly agent_token_hash: string;
+  readonly tenant_status: string;
+}
+
 /**
  * Authenticates agent endpoints with the per-cluster credential. The credential only
  * ever identifies its own cluster: handlers take the cluster from here, never from
@@ -28,7 +40,7 @@ type AgentRequest = Request & { agent?: AgentIdentity };
 export class AgentAuthGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
-    @Inject(PRISMA) private readonly prisma: PrismaClient,
+    private readonly sql: SqlPool,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -39,19 +51,18 @@ export class AgentAuthGuard implements CanActivate {
     if (scheme?.toLowerCase() !== 'bearer' || !token) throw unauthenticated('an agent credential is required (Authorization: Bearer pca_...)');
     const parsed = parseAgentCredential(token);
     if (!parsed) throw unauthenticated('the agent credential is malformed');
-    const cluster = await this.prisma.cluster.findUnique({
-      where: { agentTokenId: parsed.tokenId },
-      select: { id: true, tenantId: true, cloudScopeId: true, agentTokenHash: true, tenant: { select: { status: true } } },
-    });
-    if (!cluster || !secretMatches(parsed.secret, cluster.agentTokenHash)) throw unauthenticated('the agent credential is not valid (revoked or rotated?)');
-    if (cluster.tenant.status !== 'ACTIVE') throw forbidden('the tenant of this cluster is disabled');
+    // every agent request asks this (an ingesting cluster several times a second): one prepared
+    // statement on the plain pool, never cached, so a rotated or revoked credential fails at once
+    const [cluster] = await this.sql.asOwner<CredentialRow>(CREDENTIAL_SQL, [parsed.tokenId], 'portcullis_agent_credential_v1');
+    if (!cluster || !secretMatches(parsed.secret, cluster.agent_token_hash)) throw unauthenticated('the agent credential is not valid (revoked or rotated?)');
+    if (cluster.tenant_status !== 'ACTIVE') throw forbidden('the tenant of this cluster is disabled');
     // an agent may name its cluster (query or X-Portcullis-Cluster); naming another one is refused
     const claimed = (typeof req.query['clusterId'] === 'string' ? req.query['clusterId'] : undefined) ?? req.header('x-portcullis-cluster');
     if (claimed !== undefined && claimed.toLowerCase() !== cluster.id) throw forbidden(`this credential belongs to another cluster than ${String(claimed).slice(0, 64)}`);
-    req.agent = { clusterId: cluster.id, tenantId: cluster.tenantId, cloudScopeId: cluster.cloudScopeId };
+    req.agent = { clusterId: cluster.id, tenantId: cluster.tenant_id, cloudScopeId: cluster.cloud_scope_id };
     const ctx = requestContext.current();
     if (ctx) {
-      ctx.tenantId = cluster.tenantId;
+      ctx.tenantId = cluster.tenant_id;
       ctx.principalId = `cluster:${cluster.id}`;
     }
     return true;

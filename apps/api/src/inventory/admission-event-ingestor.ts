@@ -3,7 +3,7 @@ import { validateAdmissionEventBatch, type AdmissionEvent, type AdmissionEventBa
 import type { PrismaClient } from '@portcullis/db';
 import { CLOCK, DomainError, PRISMA, forbidden, type Clock } from '@portcullis/platform';
 import type { AgentIdentity } from '../agent/agent-auth.guard';
-import { IngestPool } from './ingest-pool';
+import { SqlPool } from '../platform/sql-pool';
 import { EVENT_ROW_TYPE, EventRowsEncoder } from './event-rows';
 import { INGEST_NEW, INGEST_RESENT, type IngestStatement } from './ingest-sql';
 import { instantMs } from '../platform/instant';
@@ -37,7 +37,7 @@ export class AdmissionEventIngestor {
   constructor(
     @Inject(PRISMA) private readonly prisma: PrismaClient,
     @Inject(CLOCK) private readonly clock: Clock,
-    private readonly pool: IngestPool,
+    private readonly pool: SqlPool,
     private readonly flusher: RollupFlusher,
   ) {}
 

@@ -6,7 +6,7 @@ import type { Principal } from '../tenancy/principal';
 import { TenantDb } from '../tenancy/tenant-db';
 import type { AuditToDenyReport, BreakdownEntry, ReportWindowArgs } from './inventory.types';
 import { readableScopes } from './reader-scope';
-import { IngestPool } from './ingest-pool';
+import { SqlPool } from '../platform/sql-pool';
 import { DAY_MS, assembleReport, reportWindow, type ReportMeta, type WorkloadSummary } from './report-shape';
 import { workloadMonthsInWindow } from './workload-months';
 
@@ -28,7 +28,7 @@ export class AuditToDenyService {
   constructor(
     private readonly db: TenantDb,
     private readonly policies: PolicyService,
-    private readonly pool: IngestPool,
+    private readonly pool: SqlPool,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 

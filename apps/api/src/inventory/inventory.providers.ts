@@ -2,7 +2,6 @@ import { AdmissionEventIngestor } from './admission-event-ingestor';
 import { AdmissionEventsController } from './admission-events.controller';
 import { AdmissionInventoryService } from './admission-inventory.service';
 import { AuditToDenyService } from './audit-to-deny.service';
-import { IngestPool } from './ingest-pool';
 import { InventoryResolver } from './inventory.resolver';
 import { PolicySimulatorService } from './policy-simulator.service';
 import { AdmissionRetentionResolver } from './retention';
@@ -11,7 +10,6 @@ import { RollupFlusher } from './rollup-flusher';
 /** The admission inventory's part of the API, composed by ApiModule. */
 export const INVENTORY_CONTROLLERS = [AdmissionEventsController];
 export const INVENTORY_PROVIDERS = [
-  IngestPool,
   RollupFlusher,
   AdmissionEventIngestor,
   AdmissionInventoryService,

@@ -9,7 +9,7 @@ import { AuditToDenyService } from './audit-to-deny.service';
 import { VerdictChange, type PolicyDraftInput, type PolicySimulation, type ReportWindowArgs, type WorkloadFlip } from './inventory.types';
 import { readableScopes } from './reader-scope';
 import { workloadMonthsInWindow } from './workload-months';
-import { IngestPool } from './ingest-pool';
+import { SqlPool } from '../platform/sql-pool';
 import { reportWindow, type ReportMeta } from './report-shape';
 import { SimulationEvaluator, streamCursor, workloadKey } from './simulation-stream';
 
@@ -35,7 +35,7 @@ export class PolicySimulatorService {
   constructor(
     private readonly db: TenantDb,
     private readonly reports: AuditToDenyService,
-    private readonly pool: IngestPool,
+    private readonly pool: SqlPool,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 

@@ -1,6 +1,6 @@
 import { Inject, Injectable, type BeforeApplicationShutdown } from '@nestjs/common';
 import { LOGGER, type Logger } from '@portcullis/platform';
-import { IngestPool } from './ingest-pool';
+import { SqlPool } from '../platform/sql-pool';
 
 /**
  * How long after a stored batch its rollup contributions are folded at the latest (plus the
@@ -44,7 +44,7 @@ export class RollupFlusher implements BeforeApplicationShutdown {
   private vacuumedAt = 0;
 
   constructor(
-    private readonly pool: IngestPool,
+    private readonly pool: SqlPool,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 

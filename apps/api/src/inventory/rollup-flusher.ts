@@ -18,12 +18,19 @@ const RETRY_MS = 2_000;
  */
 const VACUUM_EVERY_MS = 1_000;
 
-const FLUSH_SQL = 'SELECT admission_rollups_flush($1::uuid, $2::boolean) AS folded';
+const FLUSH_SQL = 'SELECT admission_rollups_flush($1::uuid, $2::boolean, $3::integer) AS folded';
+/**
+ * The staging rows fold in two parts at once, on two connections (each part its own lock and
+ * rows; see the migration 20261203006000_admission_rollup_fold_parts): a fold is a server
+ * backend's serial work, and reports wait for it.
+ */
+const FOLD_PARTS = [0, 1] as const;
 
 /**
  * Keeps the rollups current: the ingest statement appends each batch's contributions to
  * admission_rollup_staging, and this folds them into the rollups with
- * admission_rollups_flush() (one atomic DELETE … RETURNING + upserts; see its migration).
+ * admission_rollups_flush() (per part, one atomic DELETE … RETURNING + upserts; see its
+ * migrations), both parts at once.
  *
  * - After every stored batch, `schedule()` arranges one flush ROLLUP_FLUSH_DELAY_MS later;
  *   batches stored meanwhile ride along, so under load one flush folds many batches
@@ -101,8 +108,14 @@ export class RollupFlusher implements BeforeApplicationShutdown {
     }
   }
 
+  /** Rows folded, or -1 when a part's lock was busy (wait = false): what that part missed, a later flush folds. */
   private async flush(tenantId: string | null, wait: boolean): Promise<number> {
-    const [row] = await this.pool.asOwner<{ folded: number }>(FLUSH_SQL, [tenantId, wait], 'portcullis_rollups_flush');
-    return Number(row?.folded ?? 0);
+    const parts = await Promise.all(
+      FOLD_PARTS.map(async (part) => {
+        const [row] = await this.pool.asOwner<{ folded: number }>(FLUSH_SQL, [tenantId, wait, part], 'portcullis_rollups_flush_part');
+        return Number(row?.folded ?? 0);
+      }),
+    );
+    return parts.some((n) => n < 0) ? -1 : parts.reduce((a, b) => a + b, 0);
   }
 }

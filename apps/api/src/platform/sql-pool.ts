@@ -16,7 +16,7 @@ export class SqlPool implements OnApplicationShutdown {
   private readonly pool: Pool;
 
   constructor(@Inject(APP_CONFIG) config: AppConfig) {
-    this.pool = new Pool({ connectionString: config.databaseUrl, max: 6, idleTimeoutMillis: 30_000 });
+    this.pool = new Pool({ connectionString: config.databaseUrl, max: 8, idleTimeoutMillis: 30_000 });
     this.pool.on('error', () => undefined); // an idle client's connection dropped: the pool replaces it
   }
 

@@ -17,6 +17,8 @@ const HOUR = 3_600_000;
 /** The counts of an upload's answer (it also names snapshot ids). */
 const tally = (b: { accepted: number; duplicates: number; expired: number }) => ({ accepted: b.accepted, duplicates: b.duplicates, expired: b.expired });
 const DAY = 24 * HOUR;
+/** What a flusher holds while it folds: the advisory lock of each of the two parts. */
+const HOLD_BOTH_FOLD_LOCKS = `SELECT pg_advisory_xact_lock(hashtext('admission_rollups_flush'), part) FROM generate_series(0, 1) AS part`;
 const RULES = ['resource-limits', 'privileged-container', 'run-as-non-root', 'read-only-root-filesystem'];
 
 interface RawEvent {
@@ -183,6 +185,9 @@ describe('rollups folded from staging', { skip: testDatabaseConfigured ? false :
     }
     await flusher.flushTenant(tenantId);
 
+    // the batches fell into both parts of the fold, so both folded concurrently above
+    const { rows: parts } = await db.query('SELECT DISTINCT admission_rollup_part(cluster_id, namespace) AS part FROM admission_events WHERE tenant_id = $1 ORDER BY 1', [tenantId]);
+    assert.deepEqual(parts.map((r) => r.part), [0, 1]);
     const want = await expected();
     assert.equal(want.events, 48 * 20);
     const got = await stored();
@@ -198,7 +203,7 @@ describe('rollups folded from staging', { skip: testDatabaseConfigured ? false :
     const doomed = new Client({ connectionString: h.config.databaseUrl });
     await doomed.connect();
     await doomed.query('BEGIN');
-    await doomed.query(`SELECT pg_advisory_xact_lock(hashtext('admission_rollups_flush'))`);
+    await doomed.query(HOLD_BOTH_FOLD_LOCKS);
     const events = [
       admission({ decision: 'AUDITED', findings: [finding(policies[0]!, 'resource-limits')], snapshot: podSnapshot('ns-9', 'late'), namespace: 'ns-9', owner: { kind: 'Deployment', name: 'late' } }),
       admission({ decision: 'ALLOWED', namespace: 'ns-9', owner: { kind: 'Deployment', name: 'late' } }),
@@ -239,7 +244,7 @@ describe('rollups folded from staging', { skip: testDatabaseConfigured ? false :
     const holder = new Client({ connectionString: h.config.databaseUrl });
     await holder.connect();
     await holder.query('BEGIN');
-    await holder.query(`SELECT pg_advisory_xact_lock(hashtext('admission_rollups_flush'))`);
+    await holder.query(HOLD_BOTH_FOLD_LOCKS);
     let released = false;
     const release = async () => {
       if (released) return;

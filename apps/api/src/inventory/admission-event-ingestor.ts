@@ -76,8 +76,14 @@ export class AdmissionEventIngestor {
     if (keep.length === 0) return { accepted: 0, duplicates: 0, expired, snapshots: [], unknownSnapshots: [] };
 
     const rows = await this.prepare(agent, events, times, keep, await this.eventRowType());
-    await this.ensurePartitions(rows.days);
-    const { inserted, unknown } = await this.store(agent, rows);
+    let stored: { inserted: number; unknown: ReadonlySet<string> };
+    try {
+      await this.ensurePartitions(rows.days);
+      stored = await this.store(agent, rows);
+    } finally {
+      rows.encoder.release(); // sent (and retried) or failed for good: the buffer serves the next batch
+    }
+    const { inserted, unknown } = stored;
     if (inserted > 0) this.flusher.schedule();
     for (const [hash, { day }] of rows.carried) this.knownSnapshots.remember(agent.tenantId, hash, day);
     const unknownSnapshots: number[] = [];
@@ -163,7 +169,7 @@ export class AdmissionEventIngestor {
     // a snapshot sent in full in this same batch is stored by it: no reference to check
     for (const hash of carried.keys()) refs.delete(hash);
     const touched = [...refs].map(([h, r]) => ({ h, dy: new Date(r.day).toISOString() }));
-    return { params: [rows.finish(), jsonText(stored), jsonText(touched)], carried, refs, days: [...days] };
+    return { params: [rows.finish(), jsonText(stored), jsonText(touched)], encoder: rows, carried, refs, days: [...days] };
   }
 
   private async store(agent: AgentIdentity, batch: PreparedBatch): Promise<{ inserted: number; unknown: ReadonlySet<string> }> {
@@ -259,6 +265,8 @@ class KnownSnapshots {
 interface PreparedBatch {
   /** The statement's parameters after tenant, cluster and scope: the events (binary, EventRowsEncoder), the new and the referenced snapshots (JSON). */
   readonly params: readonly [Buffer, string, string];
+  /** Wrote params[0]: released once the statement is done with it. */
+  readonly encoder: EventRowsEncoder;
   /** Each snapshot sent in full, by its id. */
   readonly carried: ReadonlyMap<string, CarriedSnapshot>;
   /** Snapshot ids referred to (snapshotHash) and not known to be stored for their latest day: checked and kept by the statement. */

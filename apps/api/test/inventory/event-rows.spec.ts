@@ -138,6 +138,34 @@ describe('the ingest statement\'s binary events parameter', () => {
     }
   });
 
+  it('hands its buffer to the next encoder once released, which writes its own rows whole over the old bytes', () => {
+    const first = new EventRowsEncoder(1, 3);
+    for (let i = 0; i < 3; i++) first.add(row({ ns: 'n'.repeat(200 + i), tm: ['c:first', `n:${i}`] }));
+    const firstBytes = first.finish();
+    first.release();
+    first.release(); // a second release gives nothing back twice
+    const second = new EventRowsEncoder(2, 2);
+    const third = new EventRowsEncoder(3, 2); // nothing spare left: its own buffer
+    const rows = [row({ ns: 'a', uid: null, br: null, h: null }), row({ ns: 'b', tm: [] })];
+    for (const r of rows) {
+      second.add(r);
+      third.add(r);
+    }
+    const out = second.finish();
+    assert.equal(out.buffer, firstBytes.buffer, 'the released memory is reused');
+    assert.notEqual(third.finish().buffer, firstBytes.buffer);
+    const { elementOid, items } = readArray(out);
+    assert.equal(elementOid, 2);
+    assert.equal(items.length, 2);
+    for (const [i, item] of items.entries()) {
+      const attrs = readRecord(item!);
+      const v = (name: string) => attrs[EVENT_ROW_ATTRIBUTES.findIndex(([n]) => n === name)]!.value;
+      assert.equal(v('ns')!.toString('utf8'), rows[i]!.ns);
+      assert.deepEqual(texts(v('tm')!), rows[i]!.tm);
+    }
+    assert.equal(readRecord(items[0]!)[EVENT_ROW_ATTRIBUTES.findIndex(([n]) => n === 'uid')]!.value, null);
+  });
+
   it('writes an empty batch as an empty array', () => {
     assert.deepEqual(readArray(new EventRowsEncoder(5, 0).finish()), { elementOid: 5, items: [] });
   });

@@ -300,6 +300,22 @@ describe('POST /agent/v1/admission-events', { skip: testDatabaseConfigured ? fal
     assert.equal(empty.body.index, null);
   });
 
+  it('inflates a body of several gzip members, and refuses one whose size trailer is wrong', async () => {
+    // the chunk size comes from the last member's size trailer: here far smaller than the body
+    const events = Array.from({ length: 40 }, () => admission());
+    const json = Buffer.from(JSON.stringify({ events }));
+    const members = Buffer.concat([gzipSync(json.subarray(0, json.length - 10)), gzipSync(json.subarray(json.length - 10))]);
+    const res = await post(h, cluster.token, members, { 'Content-Encoding': 'gzip' });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.equal(res.body.accepted, 40);
+
+    const lying = gzipSync(Buffer.from(JSON.stringify({ events: [admission()] })));
+    lying.writeUInt32LE(lying.readUInt32LE(lying.length - 4) + 1, lying.length - 4);
+    const refused = await post(h, cluster.token, lying, { 'Content-Encoding': 'gzip' });
+    assert.equal(refused.status, 400);
+    assert.match(refused.body.message, /not valid gzip/);
+  });
+
   it('needs the cluster credential', async () => {
     const res = await post(h, undefined, JSON.stringify({ events: [admission()] }));
     assert.equal(res.status, 401);

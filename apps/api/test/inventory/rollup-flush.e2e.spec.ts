@@ -125,6 +125,12 @@ describe('rollups folded from staging', { skip: testDatabaseConfigured ? false :
     const now = Date.now();
     let seed = 11;
     const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648) / 2_147_483_648);
+    // three namespaces, one of them in the other part of the fold than the first (for the first
+    // cluster), so that both parts have rows to fold concurrently
+    const partOf = async (cluster: string, namespace: string) => Number((await db.query('SELECT admission_rollup_part($1::uuid, $2) AS part', [cluster, namespace])).rows[0].part);
+    const namespaces = ['ns-0', 'ns-1'];
+    const firstPart = await partOf(clusters[0]!.id, 'ns-0');
+    for (let k = 2; namespaces.length < 3; k++) if ((await partOf(clusters[0]!.id, `ns-${k}`)) !== firstPart) namespaces.push(`ns-${k}`);
     const batches: Array<{ cluster: TestCluster; events: AdmissionEvent[] }> = [];
     for (let b = 0; b < 48; b++) {
       const events = Array.from({ length: 20 }, () => {
@@ -135,11 +141,11 @@ describe('rollups folded from staging', { skip: testDatabaseConfigured ? false :
         return admission({
           // three hours and, now and then, yesterday: several hourly and daily rows per workload
           occurredAt: new Date(now - Math.floor(random() * 3 * HOUR) - (random() < 0.1 ? DAY : 0)).toISOString(),
-          namespace: `ns-${w % 3}`,
+          namespace: namespaces[w % 3]!,
           owner: { kind: 'Deployment', name: `app-${w}` },
           decision: decisionFor(findings),
           findings,
-          ...(random() < 0.7 ? { snapshot: podSnapshot(`ns-${w % 3}`, `app-${w}`, { spec: { containers: [{ name: 'app', image: `registry.example.com/app-${w}:${Math.floor(random() * 2)}` }] } }) } : {}),
+          ...(random() < 0.7 ? { snapshot: podSnapshot(namespaces[w % 3]!, `app-${w}`, { spec: { containers: [{ name: 'app', image: `registry.example.com/app-${w}:${Math.floor(random() * 2)}` }] } }) } : {}),
         });
       });
       batches.push({ cluster: clusters[b % 2]!, events });
@@ -185,7 +191,7 @@ describe('rollups folded from staging', { skip: testDatabaseConfigured ? false :
     }
     await flusher.flushTenant(tenantId);
 
-    // the batches fell into both parts of the fold, so both folded concurrently above
+    // the batches fell into both parts of the fold, so both folded concurrently above (see namespaces)
     const { rows: parts } = await db.query('SELECT DISTINCT admission_rollup_part(cluster_id, namespace) AS part FROM admission_events WHERE tenant_id = $1 ORDER BY 1', [tenantId]);
     assert.deepEqual(parts.map((r) => r.part), [0, 1]);
     const want = await expected();
@@ -217,13 +223,34 @@ describe('rollups folded from staging', { skip: testDatabaseConfigured ? false :
     const folded = Number((await doomed.query('SELECT admission_rollups_flush($1::uuid, true) AS n', [tenantId])).rows[0].n);
     assert.ok(folded > 0);
     const pid = (await doomed.query('SELECT pg_backend_pid() AS pid')).rows[0].pid as number;
+    // the API's background flush must not fold the batch before the checks below: a session
+    // queues for the lock of the batch's part now, and is granted it the moment the doomed one dies
+    const part = Number((await db.query('SELECT admission_rollup_part($1::uuid, $2) AS part', [clusters[0]!.id, 'ns-9'])).rows[0].part);
+    const guard = new Client({ connectionString: h.config.databaseUrl });
+    await guard.connect();
+    await guard.query('BEGIN');
+    const guarded = guard.query(`SELECT pg_advisory_xact_lock(hashtext('admission_rollups_flush'), $1::int)`, [part]);
+    const guardPid = (guard as unknown as { processID: number }).processID;
+    let queued = false;
+    for (let i = 0; i < 1000 && !queued; i++) {
+      const { rows } = await db.query(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND pid = $1`, [guardPid]);
+      queued = rows[0].n > 0;
+      if (!queued) await new Promise((r) => setTimeout(r, 5));
+    }
+    assert.ok(queued, 'the guard session queues behind the doomed flush');
     doomed.on('error', () => undefined);
     await db.query('SELECT pg_terminate_backend($1)', [pid]);
     await doomed.end().catch(() => undefined);
+    await guarded;
 
     // nothing of the dead flush is visible: still staged, rollups as before
-    assert.ok((await staged()) > 0);
-    assert.deepEqual(await stored(), before);
+    try {
+      assert.ok((await staged()) > 0);
+      assert.deepEqual(await stored(), before);
+    } finally {
+      await guard.query('COMMIT');
+      await guard.end();
+    }
     // the next flush folds it exactly once
     await h.app.get(RollupFlusher).flushTenant(tenantId);
     const want = await expected();

@@ -76,14 +76,8 @@ export class AdmissionEventIngestor {
     if (keep.length === 0) return { accepted: 0, duplicates: 0, expired, snapshots: [], unknownSnapshots: [] };
 
     const rows = await this.prepare(agent, events, times, keep, await this.eventRowType());
-    let stored: { inserted: number; unknown: ReadonlySet<string> };
-    try {
-      await this.ensurePartitions(rows.days);
-      stored = await this.store(agent, rows);
-    } finally {
-      rows.encoder.release(); // sent (and retried) or failed for good: the buffer serves the next batch
-    }
-    const { inserted, unknown } = stored;
+    await this.ensurePartitions(rows.days);
+    const { inserted, unknown } = await this.store(agent, rows);
     if (inserted > 0) this.flusher.schedule();
     for (const [hash, { day }] of rows.carried) this.knownSnapshots.remember(agent.tenantId, hash, day);
     const unknownSnapshots: number[] = [];
@@ -173,6 +167,15 @@ export class AdmissionEventIngestor {
   }
 
   private async store(agent: AgentIdentity, batch: PreparedBatch): Promise<{ inserted: number; unknown: ReadonlySet<string> }> {
+    try {
+      return await this.attempt(agent, batch);
+    } finally {
+      batch.encoder.release(); // stored, or failed for good: the events parameter's buffer serves the next batch
+    }
+  }
+
+  /** The ingest statement, again as INGEST_RESENT after a re-sent event and after re-creating a dropped partition. */
+  private async attempt(agent: AgentIdentity, batch: PreparedBatch): Promise<{ inserted: number; unknown: ReadonlySet<string> }> {
     const run = (statement: IngestStatement) =>
       this.pool.inTenant(agent.tenantId, async (client) => {
         // named: each pooled connection parses and plans the statement once, not per batch
@@ -265,7 +268,7 @@ class KnownSnapshots {
 interface PreparedBatch {
   /** The statement's parameters after tenant, cluster and scope: the events (binary, EventRowsEncoder), the new and the referenced snapshots (JSON). */
   readonly params: readonly [Buffer, string, string];
-  /** Wrote params[0]: released once the statement is done with it. */
+  /** Wrote params[0]: store() releases it once no attempt will send it again. */
   readonly encoder: EventRowsEncoder;
   /** Each snapshot sent in full, by its id. */
   readonly carried: ReadonlyMap<string, CarriedSnapshot>;

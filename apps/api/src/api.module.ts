@@ -89,17 +89,19 @@ export class ApiModule implements NestModule {
 
   static forRoot(config: AppConfig, options: ApiModuleOptions = {}): DynamicModule {
     const logger = createLogger(config.logLevel, 'portcullis-api');
+    // built here, not by injection: the GraphQL options below count operations into it
+    const metrics = new ApiMetrics();
     return {
       module: ApiModule,
       imports: [
         PlatformModule.forRoot(config, { clock: options.clock, logger }),
         AuthModule.register(authOptionsFrom(config)),
         // production keeps the schema in memory; development rewrites the committed schema.gql
-        GraphQLModule.forRoot(graphqlOptions(config, logger, (options.schemaFile ?? (config.env === 'development' ? SCHEMA_FILE : false)) || true)),
+        GraphQLModule.forRoot(graphqlOptions(config, logger, metrics, (options.schemaFile ?? (config.env === 'development' ? SCHEMA_FILE : false)) || true)),
       ],
       controllers: [HealthController, JwksController, AgentBundleController, AgentStatusController, ScanReportsController, ScanArtifactLookupController, ...INVENTORY_CONTROLLERS],
       providers: [
-        ApiMetrics,
+        { provide: ApiMetrics, useValue: metrics },
         SqlPool,
         // order matters: the token is validated before the tenant and roles are resolved
         { provide: APP_GUARD, useClass: BearerAuthGuard },

@@ -1,12 +1,15 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { verifyBundle, type PublicKeySet, type SignedEnvelope } from '@portcullis/bundle';
+import { verifyBundle, type BundleRejection, type PublicKeySet, type SignedEnvelope } from '@portcullis/bundle';
 import { toEnforceable, type EnforceableBundle } from './enforceable';
 
 export type AcceptResult =
   | { readonly outcome: 'applied'; readonly revision: number; readonly previous: number | null; readonly persistError?: string }
   | { readonly outcome: 'unchanged'; readonly revision: number }
-  | { readonly outcome: 'rejected'; readonly reason: string; readonly message: string };
+  | { readonly outcome: 'rejected'; readonly reason: BundleRejectionReason; readonly message: string };
+
+/** A fixed set: it labels portcullis_agent_bundle_rejections_total, so it never carries text from a bundle. */
+export type BundleRejectionReason = BundleRejection | 'UNREADABLE' | 'MALFORMED' | 'UNENFORCEABLE';
 
 /**
  * The bundle the webhook enforces. Only verified bundles get in (trusted key, this

@@ -4,20 +4,26 @@ import type { AppConfig } from '@portcullis/config';
 import { repoPath } from '@portcullis/config';
 import type { Logger } from '@portcullis/platform';
 import { formatGraphqlError } from './errors';
+import type { ApiMetrics } from '../platform/metrics';
 import { complexityLimit, depthLimit } from './limits';
+import { GRAPHQL_PATH, operationMetrics } from './operation-metrics';
+import { withoutSuggestions } from './suggestions';
 
 /** Where the code-first schema is written; committed, and checked for staleness by a test. */
 export const SCHEMA_FILE = repoPath('apps', 'api', 'schema.gql');
 
-export function graphqlOptions(config: AppConfig, logger: Logger, schemaFile: string | boolean = SCHEMA_FILE): ApolloDriverConfig {
+export function graphqlOptions(config: AppConfig, logger: Logger, metrics: ApiMetrics, schemaFile: string | boolean = SCHEMA_FILE): ApolloDriverConfig {
   let schema: GraphQLSchema | undefined;
+  const production = config.env === 'production';
   return {
     driver: ApolloDriver,
-    path: '/graphql',
+    path: GRAPHQL_PATH,
     autoSchemaFile: schemaFile,
     sortSchema: true,
     playground: false,
-    introspection: config.env !== 'production',
+    introspection: !production,
+    // "Did you mean ...?" would spell out the schema that introspection hides
+    hideSchemaDetailsFromClientErrors: production,
     csrfPrevention: true,
     context: ({ req }: { req: unknown }) => ({ req }),
     transformSchema: (s: GraphQLSchema) => {
@@ -25,7 +31,7 @@ export function graphqlOptions(config: AppConfig, logger: Logger, schemaFile: st
       return s;
     },
     validationRules: [depthLimit(config.graphql.maxDepth)],
-    plugins: [complexityLimit(() => schema!, config.graphql.maxComplexity)],
+    plugins: [complexityLimit(() => schema!, config.graphql.maxComplexity), operationMetrics(() => schema!, metrics), ...(production ? [withoutSuggestions()] : [])],
     formatError: formatGraphqlError(logger),
     includeStacktraceInErrorResponses: false,
   };

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import { type Logger, requestContext } from '@portcullis/platform';
-import type { ApiMetrics } from './metrics';
+import { GRAPHQL_PATH } from '../graphql/operation-metrics';
+import { httpMethodLabel, httpStatusLabel, UNMATCHED_ROUTE, type ApiMetrics } from './metrics';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -20,8 +21,7 @@ export function requestLogging(logger: Logger, metrics: ApiMetrics) {
     requestContext.run(ctx, () => {
       res.on('finish', () => {
         const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-        const route = req.route?.path ?? req.path;
-        metrics.httpDuration.observe({ method: req.method, route: String(route), status: String(res.statusCode) }, seconds);
+        metrics.httpDuration.observe({ method: httpMethodLabel(req.method), route: routeLabel(req), status: httpStatusLabel(res.statusCode) }, seconds);
         if (req.path === '/healthz' || req.path === '/metrics') return;
         requestContext.run(ctx, () =>
           logger.info({ method: req.method, path: req.path, status: res.statusCode, durationMs: Math.round(seconds * 1000) }, 'request'),
@@ -30,4 +30,17 @@ export function requestLogging(logger: Logger, metrics: ApiMetrics) {
       next();
     });
   };
+}
+
+/**
+ * The route a request matched, as written in the code (`/agent/v1/bundle`), never the
+ * path the caller sent: a label per distinct unknown path would grow /metrics and the
+ * process's memory without bound. GraphQL is mounted as middleware, not a route.
+ */
+export function routeLabel(req: Request): string {
+  const template: unknown = (req.route as { path?: unknown } | undefined)?.path;
+  if (typeof template === 'string') return template;
+  // mounted with app.use, which strips its path from req.url for the handler: read the original
+  if (req.originalUrl.split('?', 1)[0] === GRAPHQL_PATH) return GRAPHQL_PATH;
+  return UNMATCHED_ROUTE;
 }

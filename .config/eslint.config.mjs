@@ -31,6 +31,17 @@ export default tseslint.config(
     },
   },
   {
+    // Prisma's `contains` is LIKE without escaping: substring filters go through one helper
+    files: ['apps/**/*.ts', 'libs/**/*.ts'],
+    ignores: ['apps/api/src/platform/substring-filter.ts', '**/test/**'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        { selector: "Property[key.name='contains']", message: 'build substring filters with containing() / containingAnyCase() (apps/api/src/platform/substring-filter.ts): they escape %, _ and \\' },
+      ],
+    },
+  },
+  {
     files: ['libs/policy-engine/**/*.ts', 'libs/bundle/**/*.ts', 'libs/contracts/**/*.ts', 'libs/scan-reports/**/*.ts'],
     rules: {
       'no-restricted-imports': [

@@ -7,6 +7,7 @@ import type { Principal } from '../tenancy/principal';
 import { TenantDb } from '../tenancy/tenant-db';
 import type { CloudScope, CloudScopesArgs, CreateCloudScopeInput, UpdateCloudScopeInput } from './cloud-scope.types';
 import { normalizeProviderId } from './provider-ids';
+import { containingAnyCase } from '../platform/substring-filter';
 
 @Injectable()
 export class CloudScopeService {
@@ -21,7 +22,7 @@ export class CloudScopeService {
       ...(readable === 'all' ? {} : { id: { in: [...readable] } }),
       ...(args.filter?.provider ? { provider: args.filter.provider } : {}),
       ...(args.filter?.search
-        ? { OR: [{ displayName: { contains: args.filter.search, mode: 'insensitive' } }, { externalId: { contains: args.filter.search, mode: 'insensitive' } }] }
+        ? { OR: [{ displayName: containingAnyCase(args.filter.search) }, { externalId: containingAnyCase(args.filter.search) }] }
         : {}),
     };
     const after = decodeCursor(args.after);

@@ -9,6 +9,7 @@ import type { Principal } from '../tenancy/principal';
 import { TenantDb } from '../tenancy/tenant-db';
 import { issueAgentCredential } from './agent-credential';
 import type { Cluster, ClustersArgs, ClusterWithToken, RegisterClusterInput } from './cluster.types';
+import { containing } from '../platform/substring-filter';
 
 const withScope = { cloudScope: true } as const;
 type Row = Prisma.ClusterGetPayload<{ include: typeof withScope }>;
@@ -29,7 +30,7 @@ export class ClusterService {
       ...(readable === 'all' ? {} : { cloudScopeId: { in: [...readable] } }),
       ...(f.cloudScopeId ? { cloudScopeId: f.cloudScopeId } : {}),
       ...(f.distribution ? { distribution: f.distribution } : {}),
-      ...(f.search ? { name: { contains: f.search.toLowerCase() } } : {}),
+      ...(f.search ? { name: containing(f.search.toLowerCase()) } : {}),
     };
     const after = decodeCursor(args.after);
     const size = pageSize(args);

@@ -9,6 +9,7 @@ import { TenantDb } from '../tenancy/tenant-db';
 import { auditSnapshot, coveredScopeIds, policyInclude, toPolicy, type PolicyRow } from './policy.mapper';
 import { composeRules, patchRules, validateNamespacePatterns, type StoredRule } from './policy-rules';
 import type { CreatePolicyInput, PoliciesArgs, Policy, PolicyScopeInput, UpdatePolicyInput } from './policy.types';
+import { containingAnyCase } from '../platform/substring-filter';
 
 export interface ResolvedScope {
   readonly cloudScopeIds: string[];
@@ -50,7 +51,7 @@ export class PolicyService {
         this.visibleWhere(principal),
         f.type ? { type: f.type } : {},
         f.action ? { action: f.action } : {},
-        f.name ? { name: { contains: f.name, mode: 'insensitive' } } : {},
+        f.name ? { name: containingAnyCase(f.name) } : {},
         f.cloudScopeId
           ? { OR: [{ cloudScopes: { some: { cloudScopeId: f.cloudScopeId } } }, { cloudScopes: { none: {} }, clusters: { none: {} } }, { clusters: { some: { cluster: { cloudScopeId: f.cloudScopeId } } } }] }
           : {},

@@ -7,6 +7,7 @@ import type { Principal } from '../tenancy/principal';
 import { TenantDb } from '../tenancy/tenant-db';
 import type { ScanArtifact, ScanArtifactsArgs, ScanFindingView } from './scan.types';
 import { byWorst } from './vulnerability-counts';
+import { containing } from '../platform/substring-filter';
 
 const listed = { uploadToken: { select: { name: true } } } as const;
 type Row = Prisma.ScanArtifactGetPayload<{ include: typeof listed }>;
@@ -19,7 +20,7 @@ export class ScanArtifactService {
   list(principal: Principal, args: ScanArtifactsArgs): Promise<Connection<ScanArtifact>> {
     const f = args.filter ?? {};
     const where: Prisma.ScanArtifactWhereInput = {
-      ...(f.repository !== undefined ? { repository: f.repositoryContains ? { contains: f.repository.toLowerCase() } : f.repository.toLowerCase() } : {}),
+      ...(f.repository !== undefined ? { repository: f.repositoryContains ? containing(f.repository.toLowerCase()) : f.repository.toLowerCase() } : {}),
       ...(f.tag !== undefined ? { tags: { has: f.tag } } : {}),
       ...(f.digest !== undefined ? { repoDigest: f.digest } : {}),
       ...(f.tagBound !== undefined ? { tagBound: f.tagBound } : {}),

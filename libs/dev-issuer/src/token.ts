@@ -22,6 +22,8 @@ export interface MintOptions {
   /** ...or naming a kid the JWKS does not publish. */
   readonly kid?: string;
   readonly scopes?: readonly string[];
+  /** ...or carrying more JOSE header parameters (e.g. `crit`), signed like any other. */
+  readonly extraHeader?: Readonly<Record<string, unknown>>;
 }
 
 /** The key id and key tokens are signed with, as persisted in the issuer's state. */
@@ -42,7 +44,7 @@ export function mintToken(state: SigningMaterial, issuer: string, o: MintOptions
   }
   const now = Math.floor(Date.now() / 1000);
   const key = o.signingKey ?? state.signingKey;
-  const header = { typ: 'JWT', alg: 'RS256', kid: o.kid ?? (o.signingKey ? keyId(o.signingKey) : state.kid) };
+  const header = { typ: 'JWT', alg: 'RS256', kid: o.kid ?? (o.signingKey ? keyId(o.signingKey) : state.kid), ...o.extraHeader };
   const payload = {
     aud: o.audience,
     iss: o.issuer ?? issuer,

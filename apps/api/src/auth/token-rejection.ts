@@ -34,6 +34,9 @@ export function decodeUnverified(token: string): UnverifiedJwt | string {
   if (!header) return 'the bearer token is malformed: its header is not a JSON object';
   if (!payload) return 'the bearer token is malformed: its payload is not a JSON object';
   if (typeof header['alg'] !== 'string') return 'the bearer token is malformed: its header names no algorithm (alg)';
+  // RFC 7515 §4.1.11: a token naming extensions the recipient does not understand is refused;
+  // this API understands none, and passport-azure-ad never looks at crit
+  if (Object.hasOwn(header, 'crit')) return 'the bearer token header lists critical extensions (crit), which this API does not support';
   return { header, payload, signingInput: `${h}.${p}`, signature: Buffer.from(s, 'base64url') };
 }
 

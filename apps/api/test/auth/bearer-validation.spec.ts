@@ -95,6 +95,9 @@ describe('bearer token validation (REST and GraphQL)', () => {
     ['no kid', () => `Bearer ${withHeader(mint(), { alg: 'RS256', typ: 'JWT' })}`, /names no signing key/],
     ['alg none', () => `Bearer ${withHeader(mint(), { alg: 'none', typ: 'JWT', kid: t.issuer.kid })}`, /signed with none, which the issuer does not use/],
     ['tid that is not a GUID', () => `Bearer ${mint({ tenantId: 'contoso' })}`, /carries no tenant id \(tid\)/],
+    // RFC 7515 §4.1.11: validly signed, but naming extensions the API does not understand
+    ['crit header (signed)', () => `Bearer ${mint({ extraHeader: { crit: ['exp'], exp: 1 } })}`, /critical extensions \(crit\)/],
+    ['crit header naming an unknown extension', () => `Bearer ${mint({ extraHeader: { crit: ['urn:example:bind'], 'urn:example:bind': true } })}`, /critical extensions \(crit\)/],
   ];
   for (const [name, header, reason] of rejected) {
     it(`${name} -> 401 UNAUTHENTICATED with a clear reason`, async () => {

@@ -11,7 +11,7 @@ export { SigningKey, generateSigningKey, isValidKid, jwkThumbprint } from './sig
 export type { PublicKeySet, TrustedKey } from './signing-key';
 export { JwksError, fromJwks, toJwks } from './jwks';
 export type { Jwk, Jwks } from './jwks';
-export { SigningKeyError, loadKeyring, loadSigningKeys } from './key-sources';
+export { DEVELOPMENT_KEY_MARKER, SigningKeyError, loadKeyring, loadSigningKeys } from './key-sources';
 export type { Keyring, SigningKeySource } from './key-sources';
 export { InvalidDocumentError, signBundle, signScanArtifact, verifyBundle, verifyScanArtifact } from './verify';
 export type {

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { SigningKeyError, generateSigningKey, loadKeyring, loadSigningKeys, type Keyring, type SigningKeySource } from '@portcullis/bundle';
+import { DEVELOPMENT_KEY_MARKER, SigningKeyError, generateSigningKey, loadKeyring, loadSigningKeys, type Keyring, type SigningKeySource } from '@portcullis/bundle';
 import { pemOf, secretOf } from './fixtures';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'portcullis-keys-'));
@@ -59,7 +59,7 @@ describe('loadSigningKeys from a directory', () => {
     const files = fs.readdirSync(dir);
     assert.equal(files.length, 1);
     assert.equal(fs.statSync(path.join(dir, files[0]!)).mode & 0o777, 0o600);
-    assert.equal(loadSigningKeys({ directory: dir }).active.kid, ring.active.kid, 'the generated key is kept');
+    assert.equal(loadSigningKeys({ directory: dir, generateIfEmpty: true }).active.kid, ring.active.kid, 'the generated key is kept');
   });
 
   it('refuses an empty directory without generateIfEmpty, naming it', () => {
@@ -153,5 +153,45 @@ describe('loadSigningKeys from an environment value (BUNDLE_SIGNING_KEYS)', () =
 
   it('uses the variable name it is given in messages', () => {
     refused({ env: '', name: 'AGENT_KEYS' }, /^AGENT_KEYS is empty$/);
+  });
+});
+
+describe('keys a development start generated', () => {
+  const generatedIn = (): { dir: string; file: string; text: string } => {
+    const dir = path.join(root, `gen${n++}`);
+    loadKeyring(dir, { generateIfEmpty: true });
+    const [name] = fs.readdirSync(dir);
+    const file = path.join(dir, name!);
+    return { dir, file, text: fs.readFileSync(file, 'utf8') };
+  };
+
+  it('are marked in the file itself, above the PEM block, and still load where keys may be generated', () => {
+    const { dir, text } = generatedIn();
+    assert.ok(text.startsWith(`${DEVELOPMENT_KEY_MARKER}\n-----BEGIN PRIVATE KEY-----`), text.split('\n')[0]);
+    assert.equal(loadKeyring(dir, { generateIfEmpty: true }).all.length, 1);
+  });
+
+  it('are refused where keys are not generated (production), naming the file and what to do', () => {
+    const { dir, file } = generatedIn();
+    refused({ directory: dir }, new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is a signing key a development start generated .*Put the production Ed25519 private key \\(PEM\\) in its place`));
+    assert.throws(() => loadKeyring(dir, { generateIfEmpty: false }), SigningKeyError);
+  });
+
+  it('are refused wherever they are copied: a file list, an environment value, base64 of it, a JSON spec', () => {
+    const { file, text } = generatedIn();
+    refused({ files: [file] }, /a development start generated/);
+    refused({ env: text }, /^BUNDLE_SIGNING_KEYS is a signing key a development start generated/);
+    refused({ env: Buffer.from(text).toString('base64') }, /a development start generated/);
+    refused({ env: JSON.stringify({ keys: [{ pem: pemOf(older) }, { pem: text }] }) }, /^BUNDLE_SIGNING_KEYS\.keys\[1\] is a signing key a development start generated/);
+  });
+
+  it('load anywhere when explicitly allowed', () => {
+    const { file } = generatedIn();
+    assert.equal(loadSigningKeys({ files: [file], allowDevelopmentKeys: true }).all.length, 1);
+  });
+
+  it('a key without the marker loads in production as before', () => {
+    const dir = dirWith({ 'prod.pem': pemOf(older) });
+    assert.equal(loadKeyring(dir, { generateIfEmpty: false }).active.kid, older.kid);
   });
 });

@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import * as path from 'node:path';
 import { loadKeyring, signScanArtifact, type Keyring, type ScanArtifactDocument, type SignedEnvelope } from '@portcullis/bundle';
 import { repoRoot, type AppConfig } from '@portcullis/config';
@@ -9,16 +9,22 @@ const RELOAD_MS = 30_000;
 /**
  * The bundle signing keys, as the API signs scan artifacts with them: the same
  * directory the worker signs bundles from and /.well-known/jwks.json publishes,
- * re-read every 30 s so a rotation reaches the API without a restart.
+ * re-read every 30 s so a rotation reaches the API without a restart. Read once at start
+ * too: a missing key, or in production one a development start generated, stops the
+ * start with a message naming the file, not the first request that needs it.
  */
 @Injectable()
-export class ArtifactSigningKeys {
+export class ArtifactSigningKeys implements OnModuleInit {
   private cached: { at: number; ring: Keyring } | undefined;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
+
+  onModuleInit(): void {
+    this.keyring();
+  }
 
   private keyring(): Keyring {
     const now = this.clock.now().getTime();

@@ -88,7 +88,7 @@ export class Agent {
       handler,
       this.metrics,
       { ready: () => this.started, state: () => ({ bundleRevision: this.store.current()?.document.revision ?? null, spoolDepth: this.spool.depth, droppedEvents: this.spool.dropped }) },
-      { tls: config.tls, host: config.webhook.host, port: config.webhook.port, metricsPort: config.metricsPort, maxBodyBytes: config.webhook.maxBodyBytes },
+      { tls: config.tls, host: config.webhook.host, port: config.webhook.port, metricsPort: config.metricsPort, maxBodyBytes: config.webhook.maxBodyBytes, http: config.http },
       log.child({ part: 'http' }),
     );
   }

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import { z } from 'zod';
 import { fromJwks, JwksError, type PublicKeySet } from '@portcullis/bundle';
+import { parseDecimal } from '@portcullis/contracts';
 
 /**
  * Every setting of the agent, read from the environment once at start and validated
@@ -24,6 +25,8 @@ export interface AgentConfig {
   readonly noBundleAction: 'allow' | 'deny';
   readonly tls: { readonly certFile: string; readonly keyFile: string; readonly reloadIntervalMs: number };
   readonly webhook: { readonly host: string; readonly port: number; readonly maxBodyBytes: number };
+  /** Deadlines of the webhook and metrics servers: headers, the whole request (408 past it), idle keep-alive. */
+  readonly http: { readonly headersTimeoutMs: number; readonly requestTimeoutMs: number; readonly keepAliveTimeoutMs: number };
   /** Plain-HTTP /healthz, /readyz, /metrics for probes and Prometheus. */
   readonly metricsPort: number;
   readonly lookup: { readonly timeoutMs: number; readonly cacheTtlMs: number; readonly notFoundTtlMs: number };
@@ -41,7 +44,9 @@ export class AgentConfigError extends Error {
   }
 }
 
-const int = (min: number, max: number) => z.coerce.number({ message: 'must be a number' }).int('must be a whole number').min(min).max(max);
+// decimal digits only: coercing with Number() would read `0x10` as 16, `1e3` as 1000 and ` ` as 0
+const int = (min: number, max: number) =>
+  z.preprocess((v) => (typeof v === 'string' ? (parseDecimal(v) ?? v) : v), z.number({ message: 'must be a whole number in decimal digits' }).int('must be a whole number').min(min).max(max));
 const port = int(0, 65535);
 const list = z
   .string()
@@ -77,6 +82,11 @@ const env = z.object({
   PORTCULLIS_WEBHOOK_PORT: port.default(8443),
   PORTCULLIS_WEBHOOK_MAX_BODY_BYTES: int(64 * 1024, 64 * 1024 ** 2).default(8 * 1024 ** 2),
   PORTCULLIS_METRICS_PORT: port.default(9090),
+  // the API server sends a review at once (its webhook timeout is at most 30 s); a slower
+  // client is cut with 408. Keep-alive outlasts the API server's idle connection reuse.
+  PORTCULLIS_HTTP_HEADERS_TIMEOUT_MS: int(100, 120_000).default(10_000),
+  PORTCULLIS_HTTP_REQUEST_TIMEOUT_MS: int(100, 300_000).default(15_000),
+  PORTCULLIS_HTTP_KEEP_ALIVE_TIMEOUT_MS: int(100, 600_000).default(65_000),
   PORTCULLIS_LOOKUP_TIMEOUT_MS: int(10, 30_000).default(1000),
   PORTCULLIS_ARTIFACT_CACHE_TTL_SECONDS: int(1, 86_400).default(300),
   PORTCULLIS_ARTIFACT_NOT_FOUND_TTL_SECONDS: int(1, 86_400).default(60),
@@ -135,6 +145,7 @@ export function loadAgentConfig(values: Env): AgentConfig {
     throw new AgentConfigError(`${keys.setting}: ${why} (expected the JWKS of GET /.well-known/jwks.json)`);
   }
   if (e.PORTCULLIS_BACKOFF_MAX_MS < e.PORTCULLIS_BACKOFF_BASE_MS) throw new AgentConfigError('PORTCULLIS_BACKOFF_MAX_MS: is below PORTCULLIS_BACKOFF_BASE_MS');
+  if (e.PORTCULLIS_HTTP_HEADERS_TIMEOUT_MS > e.PORTCULLIS_HTTP_REQUEST_TIMEOUT_MS) throw new AgentConfigError('PORTCULLIS_HTTP_HEADERS_TIMEOUT_MS: is above PORTCULLIS_HTTP_REQUEST_TIMEOUT_MS');
   if (e.PORTCULLIS_SPOOL_SEGMENT_BYTES > e.PORTCULLIS_SPOOL_MAX_BYTES) throw new AgentConfigError('PORTCULLIS_SPOOL_SEGMENT_BYTES: is above PORTCULLIS_SPOOL_MAX_BYTES');
   return {
     apiUrl: new URL(e.PORTCULLIS_API_URL),
@@ -149,6 +160,7 @@ export function loadAgentConfig(values: Env): AgentConfig {
     noBundleAction: e.PORTCULLIS_NO_BUNDLE_ACTION,
     tls: { certFile: e.PORTCULLIS_TLS_CERT_FILE, keyFile: e.PORTCULLIS_TLS_KEY_FILE, reloadIntervalMs: e.PORTCULLIS_TLS_RELOAD_SECONDS * 1000 },
     webhook: { host: e.PORTCULLIS_WEBHOOK_HOST, port: e.PORTCULLIS_WEBHOOK_PORT, maxBodyBytes: e.PORTCULLIS_WEBHOOK_MAX_BODY_BYTES },
+    http: { headersTimeoutMs: e.PORTCULLIS_HTTP_HEADERS_TIMEOUT_MS, requestTimeoutMs: e.PORTCULLIS_HTTP_REQUEST_TIMEOUT_MS, keepAliveTimeoutMs: e.PORTCULLIS_HTTP_KEEP_ALIVE_TIMEOUT_MS },
     metricsPort: e.PORTCULLIS_METRICS_PORT,
     lookup: { timeoutMs: e.PORTCULLIS_LOOKUP_TIMEOUT_MS, cacheTtlMs: e.PORTCULLIS_ARTIFACT_CACHE_TTL_SECONDS * 1000, notFoundTtlMs: e.PORTCULLIS_ARTIFACT_NOT_FOUND_TTL_SECONDS * 1000 },
     bundleWaitSeconds: e.PORTCULLIS_BUNDLE_WAIT_SECONDS,

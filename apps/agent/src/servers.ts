@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { AdmissionHandler } from './admission/admission-handler';
 import { reviewJson } from './admission/review';
+import type { AgentConfig } from './config';
 import type { AgentMetrics } from './metrics';
 
 export interface Probes {
@@ -28,15 +29,24 @@ export class AgentServers {
     private readonly handler: AdmissionHandler,
     private readonly metrics: AgentMetrics,
     private readonly probes: Probes,
-    private readonly options: { tls: { certFile: string; keyFile: string; reloadIntervalMs: number }; host: string; port: number; metricsPort: number; maxBodyBytes: number },
+    private readonly options: {
+      tls: { certFile: string; keyFile: string; reloadIntervalMs: number };
+      host: string;
+      port: number;
+      metricsPort: number;
+      maxBodyBytes: number;
+      http: AgentConfig['http'];
+    },
     private readonly log: Logger,
   ) {}
 
   async listen(): Promise<{ webhookPort: number; metricsPort: number }> {
     const { cert, key } = this.readTls();
-    this.webhook = https.createServer({ cert, key, minVersion: 'TLSv1.2' }, (req, res) => this.route(req, res, true));
-    this.webhook.keepAliveTimeout = 65_000;
-    this.plain = http.createServer((req, res) => this.route(req, res, false));
+    const deadlines = serverDeadlines(this.options.http);
+    this.webhook = https.createServer({ cert, key, minVersion: 'TLSv1.2', ...deadlines }, (req, res) => this.route(req, res, true));
+    this.webhook.keepAliveTimeout = this.options.http.keepAliveTimeoutMs;
+    this.plain = http.createServer(deadlines, (req, res) => this.route(req, res, false));
+    this.plain.keepAliveTimeout = this.options.http.keepAliveTimeoutMs;
     const webhookPort = await listenOn(this.webhook, this.options.port, this.options.host);
     const metricsPort = await listenOn(this.plain, this.options.metricsPort, this.options.host);
     // cert-manager renews the certificate in place: pick it up without a restart
@@ -81,6 +91,8 @@ export class AgentServers {
   }
 
   private route(req: http.IncomingMessage, res: http.ServerResponse, secure: boolean): void {
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
+    if (secure) res.setHeader('Strict-Transport-Security', 'max-age=31536000');
     const url = req.url ?? '/';
     const path = url.split('?', 1)[0];
     if (secure && path === '/validate') {
@@ -124,6 +136,23 @@ export class AgentServers {
       );
     });
   }
+}
+
+/** Nothing the agent answers is a page: not to be sniffed, framed or referred from. */
+const SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  'X-Content-Type-Options': 'nosniff',
+  'Content-Security-Policy': "default-src 'none'; frame-ancestors 'none'",
+  'Referrer-Policy': 'no-referrer',
+};
+
+/**
+ * A review's headers and body must arrive within the deadlines, or Node answers 408 and
+ * closes the connection: a client trickling bytes cannot hold a webhook connection. Node
+ * checks them every `connectionsCheckingInterval`: a quarter of the shorter one.
+ */
+function serverDeadlines(h: AgentConfig['http']): http.ServerOptions {
+  const shorter = Math.min(h.headersTimeoutMs, h.requestTimeoutMs);
+  return { headersTimeout: h.headersTimeoutMs, requestTimeout: h.requestTimeoutMs, connectionsCheckingInterval: Math.max(25, Math.min(1000, Math.floor(shorter / 4))) };
 }
 
 function send(res: http.ServerResponse, status: number, type: string, body: string): void {

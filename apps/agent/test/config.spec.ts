@@ -41,6 +41,18 @@ describe('agent configuration', () => {
     assert.deepEqual(loadAgentConfig({ ...base(), PORTCULLIS_EXCLUDED_NAMESPACES: 'kube-*, tools' }).excludedNamespaces, ['kube-*', 'tools']);
   });
 
+  it('numeric settings are decimal digits: 0x10, 1e1, signs and spaces are refused naming the setting', () => {
+    for (const value of ['0x10', '1e1', '+5', ' 5', '5 ', '5.0', '0b1']) {
+      assert.match(refused({ ...base(), PORTCULLIS_BUNDLE_WAIT_SECONDS: value }), /^PORTCULLIS_BUNDLE_WAIT_SECONDS: must be a whole number in decimal digits/, value);
+    }
+    assert.equal(loadAgentConfig({ ...base(), PORTCULLIS_BUNDLE_WAIT_SECONDS: '16' }).bundleWaitSeconds, 16);
+  });
+
+  it('HTTP deadlines: defaults, and headers may not outlast the whole request', () => {
+    assert.deepEqual(loadAgentConfig(base()).http, { headersTimeoutMs: 10_000, requestTimeoutMs: 15_000, keepAliveTimeoutMs: 65_000 });
+    assert.match(refused({ ...base(), PORTCULLIS_HTTP_HEADERS_TIMEOUT_MS: '20000', PORTCULLIS_HTTP_REQUEST_TIMEOUT_MS: '10000' }), /^PORTCULLIS_HTTP_HEADERS_TIMEOUT_MS: is above PORTCULLIS_HTTP_REQUEST_TIMEOUT_MS/);
+  });
+
   it('reads the credential and the JWKS from files (Secret and ConfigMap mounts)', () => {
     const dir = tempDir();
     const token = newAgentToken();

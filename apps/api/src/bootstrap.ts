@@ -7,6 +7,7 @@ import type { AppConfig } from '@portcullis/config';
 import { LOGGER, NestJsonLogger, type Logger } from '@portcullis/platform';
 import { ApiModule, type ApiModuleOptions } from './api.module';
 import { DomainErrorFilter } from './platform/domain-error.filter';
+import { applyServerTimeouts, securityHeaders } from './platform/http-edge';
 import { validationPipeOptions } from './graphql/errors';
 import { SCAN_REPORTS_PATH } from './scans/scan-reports.controller';
 import { ADMISSION_EVENTS_PATH } from './inventory/batch-body';
@@ -19,6 +20,9 @@ export async function createApiApp(config: AppConfig, options: ApiModuleOptions 
   });
   const logger = app.get<Logger>(LOGGER);
   app.useLogger(new NestJsonLogger(logger));
+  applyServerTimeouts(app.getHttpServer(), config.http);
+  // first of all middleware: a body refused by a parser below still carries the headers
+  app.use(securityHeaders(config));
   // scan reports are read raw (any content type, gzip inflated) under their own, larger limit;
   // registered first, so the JSON parser below finds the body already read
   app.useBodyParser('raw', { type: (req) => req.method === 'POST' && (req.url ?? '').split('?')[0] === SCAN_REPORTS_PATH, limit: config.scans.maxReportBytes });

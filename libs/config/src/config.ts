@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseDecimal } from '@portcullis/contracts';
 
 /**
  * Every setting Portcullis reads from the environment, validated once at start.
@@ -9,7 +10,14 @@ const bool = z
   .enum(['true', 'false', '1', '0'], { message: 'must be true or false' })
   .transform((v) => v === 'true' || v === '1');
 
-const port = z.coerce.number({ message: 'must be a port number' }).int().min(0).max(65535);
+/**
+ * A whole number in decimal digits within [min, max]. Not coerced with Number(), which
+ * reads `0x50` as 80, `1e3` as 1000 and ` ` as 0.
+ */
+const whole = (min: number, max: number, message = 'must be a whole number in decimal digits') =>
+  z.preprocess((v) => (typeof v === 'string' ? (parseDecimal(v) ?? v) : v), z.number({ message }).int(message).min(min).max(max));
+
+const port = whole(0, 65535, 'must be a port number');
 
 const url = (protocols: readonly string[]) =>
   z.string().refine(
@@ -33,18 +41,22 @@ const envSchema = z.object({
   AUTH_AUDIENCE: z.string().min(1).default('api://portcullis'),
   AUTH_METADATA_URL: url(['https:']).optional(),
   AUTH_ISSUER_TEMPLATE: z.string().includes('{tenantid}', { message: 'must contain {tenantid}' }).optional(),
-  AUTH_CLOCK_SKEW_SECONDS: z.coerce.number().int().min(0).max(900).default(300),
+  AUTH_CLOCK_SKEW_SECONDS: whole(0, 900).default(300),
   DEV_ISSUER_ENABLED: bool.optional(),
   DEV_ISSUER_PORT: port.default(3443),
   DEV_ISSUER_STATE_DIR: z.string().min(1).default('.portcullis/dev-issuer'),
-  GRAPHQL_MAX_COMPLEXITY: z.coerce.number().int().min(10).max(100000).default(2000),
-  GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(2).max(50).default(12),
-  REQUEST_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+  GRAPHQL_MAX_COMPLEXITY: whole(10, 100000).default(2000),
+  GRAPHQL_MAX_DEPTH: whole(2, 50).default(12),
+  REQUEST_BODY_LIMIT_BYTES: whole(1024, 64 * 1024 * 1024).default(1024 * 1024),
   BUNDLE_SIGNING_KEYS_DIR: z.string().min(1).default('.portcullis/signing-keys'),
-  BUNDLE_TTL_HOURS: z.coerce.number().int().min(1).max(24 * 90).default(168),
-  BUNDLE_COMPILE_CHUNK_SIZE: z.coerce.number().int().min(1).max(5000).default(500),
-  WORKER_JOB_LOCK_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
-  SCAN_REPORT_MAX_BYTES: z.coerce.number().int().min(1024).max(512 * 1024 * 1024).default(32 * 1024 * 1024),
+  BUNDLE_TTL_HOURS: whole(1, 24 * 90).default(168),
+  BUNDLE_COMPILE_CHUNK_SIZE: whole(1, 5000).default(500),
+  WORKER_JOB_LOCK_SECONDS: whole(1, 3600).default(30),
+  SCAN_REPORT_MAX_BYTES: whole(1024, 512 * 1024 * 1024).default(32 * 1024 * 1024),
+  HTTP_HEADERS_TIMEOUT_MS: whole(100, 120_000).default(10_000),
+  HTTP_REQUEST_TIMEOUT_MS: whole(100, 3_600_000).default(60_000),
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: whole(100, 600_000).default(5_000),
+  HSTS_MAX_AGE_SECONDS: whole(0, 63_072_000).default(31_536_000),
 });
 
 export type Environment = z.infer<typeof envSchema>['NODE_ENV'];
@@ -82,6 +94,19 @@ export interface AppConfig {
     /** Largest scan report POST /api/v1/scan-reports accepts (after gzip inflation); larger is a 413. */
     readonly maxReportBytes: number;
   };
+  readonly http: {
+    /** Time to receive a request's headers; a slower client gets 408 and the connection closed. */
+    readonly headersTimeoutMs: number;
+    /**
+     * Time to receive a whole request, body included (a body trickled byte by byte is cut
+     * with 408). Responses are not bounded by it: a bundle long poll waits after the request.
+     */
+    readonly requestTimeoutMs: number;
+    /** How long an idle keep-alive connection stays open between requests. */
+    readonly keepAliveTimeoutMs: number;
+    /** Strict-Transport-Security max-age, sent in production (served behind TLS) or over TLS; 0: never. */
+    readonly hstsMaxAgeSeconds: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -105,6 +130,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const production = e.NODE_ENV === 'production';
   if (production && e.DEV_ISSUER_ENABLED) {
     throw new ConfigError('DEV_ISSUER_ENABLED', 'must not be true when NODE_ENV=production (the dev issuer is never trusted in production)');
+  }
+  if (e.HTTP_HEADERS_TIMEOUT_MS > e.HTTP_REQUEST_TIMEOUT_MS) {
+    throw new ConfigError('HTTP_HEADERS_TIMEOUT_MS', `must not exceed HTTP_REQUEST_TIMEOUT_MS (${e.HTTP_REQUEST_TIMEOUT_MS})`);
   }
   const devIssuerOn = !production && (e.DEV_ISSUER_ENABLED ?? true);
   const devIssuerBase = `https://127.0.0.1:${e.DEV_ISSUER_PORT}`;
@@ -135,6 +163,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     },
     worker: { jobLockMs: e.WORKER_JOB_LOCK_SECONDS * 1000 },
     scans: { maxReportBytes: e.SCAN_REPORT_MAX_BYTES },
+    http: {
+      headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
+      keepAliveTimeoutMs: e.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+      hstsMaxAgeSeconds: e.HSTS_MAX_AGE_SECONDS,
+    },
   };
 }
 

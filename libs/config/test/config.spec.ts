@@ -43,6 +43,30 @@ describe('loadConfig', () => {
     });
   }
 
+  it('numeric settings are decimal digits: hex, exponents, signs and spaces are refused, naming the setting', () => {
+    for (const value of ['0x50', '1e3', '+80', ' 80', '80 ', '80.0', '0b1', 'Infinity']) {
+      assert.throws(
+        () => loadConfig({ PORT: value }),
+        (err: unknown) => err instanceof ConfigError && err.setting === 'PORT',
+        `PORT=${value}`,
+      );
+      assert.throws(
+        () => loadConfig({ HTTP_REQUEST_TIMEOUT_MS: value }),
+        (err: unknown) => err instanceof ConfigError && err.setting === 'HTTP_REQUEST_TIMEOUT_MS' && /decimal digits/.test(err.message),
+        `HTTP_REQUEST_TIMEOUT_MS=${value}`,
+      );
+    }
+    assert.equal(loadConfig({ PORT: '080' }).port, 80);
+  });
+
+  it('HTTP deadlines: documented defaults, and headers may not outlast the whole request', () => {
+    assert.deepEqual(loadConfig({}).http, { headersTimeoutMs: 10_000, requestTimeoutMs: 60_000, keepAliveTimeoutMs: 5_000, hstsMaxAgeSeconds: 31_536_000 });
+    assert.throws(
+      () => loadConfig({ HTTP_HEADERS_TIMEOUT_MS: '20000', HTTP_REQUEST_TIMEOUT_MS: '10000' }),
+      (err: unknown) => err instanceof ConfigError && err.setting === 'HTTP_HEADERS_TIMEOUT_MS',
+    );
+  });
+
   it('stops a process with one line naming the setting', () => {
     const res = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(repoPath('libs', 'config'))}).loadConfigOrExit()`], {
       env: { PATH: process.env['PATH'], PORT: 'eighty' },

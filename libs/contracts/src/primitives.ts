@@ -48,3 +48,14 @@ export const imageQuery = z
   .min(1)
   .max(512)
   .refine((s) => DIGEST.test(s) || IMAGE_REFERENCE.test(s), 'is not an image digest or reference');
+
+const DECIMAL = /^[0-9]{1,15}$/;
+
+/**
+ * A whole number written in decimal digits only, or undefined. For query parameters,
+ * headers and settings: Number() and parseInt() read `0x10` as 16, `1e3` as 1000, ` 7 `
+ * as 7, `12abc` (parseInt) as 12 and `` as 0, none of which a caller means.
+ */
+export function parseDecimal(text: string): number | undefined {
+  return DECIMAL.test(text) ? Number(text) : undefined;
+}

@@ -1,5 +1,6 @@
 import { Controller, Get, Inject, Query, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
+import { parseDecimal } from '@portcullis/contracts';
 import type { PrismaClient } from '@portcullis/db';
 import { PRISMA, badInput } from '@portcullis/platform';
 import { Public } from '../tenancy/access.decorator';
@@ -76,7 +77,7 @@ export class AgentBundleController {
 
 function parseWait(value: string | undefined): number {
   if (value === undefined || value === '') return 0;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > MAX_WAIT_SECONDS) throw badInput('waitSeconds', `waitSeconds must be a whole number of seconds between 0 and ${MAX_WAIT_SECONDS}`);
+  const n = parseDecimal(value);
+  if (n === undefined || n > MAX_WAIT_SECONDS) throw badInput('waitSeconds', `waitSeconds must be a whole number of seconds, in decimal digits, between 0 and ${MAX_WAIT_SECONDS}`);
   return n;
 }

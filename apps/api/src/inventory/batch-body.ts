@@ -1,7 +1,7 @@
 import { gunzip } from 'node:zlib';
 import { promisify } from 'node:util';
 import type { Request } from 'express';
-import { MAX_BATCH_JSON_BYTES, MAX_BATCH_WIRE_BYTES } from '@portcullis/contracts';
+import { MAX_BATCH_JSON_BYTES, MAX_BATCH_WIRE_BYTES, parseDecimal } from '@portcullis/contracts';
 import { badInput, payloadTooLarge } from '@portcullis/platform';
 
 const gunzipAsync = promisify(gunzip);
@@ -74,10 +74,10 @@ export function inflateChunkSize(wire: Buffer, jsonBytes: number): number {
 /** The body, or undefined when it exceeds `limit`. */
 function readLimited(req: Request, limit: number): Promise<Buffer | undefined> {
   return new Promise((resolve, reject) => {
-    const declared = Number(req.header('content-length'));
+    const declared = parseDecimal(req.header('content-length') ?? '');
     const chunks: Buffer[] = [];
     let size = 0;
-    let over = Number.isFinite(declared) && declared > limit;
+    let over = declared !== undefined && declared > limit;
     const onData = (chunk: Buffer) => {
       size += chunk.length;
       if (size > limit) over = true;

@@ -1,0 +1,50 @@
+import type { Server } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import type { NextFunction, Request, Response } from 'express';
+import type { AppConfig } from '@portcullis/config';
+
+/**
+ * Headers every API answer carries, errors and 404s included. The API serves JSON only:
+ * nothing in it is a page to render, frame, sniff or refer from.
+ */
+export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  'X-Content-Type-Options': 'nosniff',
+  'Content-Security-Policy': "default-src 'none'; frame-ancestors 'none'",
+  'X-Frame-Options': 'DENY',
+  'Referrer-Policy': 'no-referrer',
+};
+
+/**
+ * HSTS goes out when the connection itself is TLS, and in production, where the API is
+ * served behind a TLS-terminating proxy (browsers ignore the header over plain HTTP).
+ * The proxy's X-Forwarded-Proto is not consulted: the API does not trust proxy headers.
+ */
+export function securityHeaders(config: Pick<AppConfig, 'env' | 'http'>) {
+  const maxAge = config.http.hstsMaxAgeSeconds;
+  const hsts = maxAge > 0 ? `max-age=${maxAge}; includeSubDomains` : undefined;
+  return (req: Request, res: Response, next: NextFunction): void => {
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
+    if (hsts && (config.env === 'production' || (req.socket as TLSSocket).encrypted === true)) res.setHeader('Strict-Transport-Security', hsts);
+    next();
+  };
+}
+
+/**
+ * Deadlines of the HTTP server, so a stranger cannot hold connections open by sending
+ * slowly: headers within `headersTimeoutMs`, the whole request within `requestTimeoutMs`
+ * (else Node answers 408 and closes), idle keep-alive connections closed after
+ * `keepAliveTimeoutMs`. Neither bounds a response: a long poll waits after its request
+ * was read. Node checks the deadlines every `connectionsCheckingInterval` (30 s by
+ * default, read when the server starts listening): a quarter of the shortest one here.
+ */
+export function applyServerTimeouts(server: Server, http: AppConfig['http']): void {
+  server.headersTimeout = http.headersTimeoutMs;
+  server.requestTimeout = http.requestTimeoutMs;
+  server.keepAliveTimeout = http.keepAliveTimeoutMs;
+  // a property of every http.Server, though @types/node lists it only among the createServer options
+  (server as Server & { connectionsCheckingInterval: number }).connectionsCheckingInterval = timeoutCheckInterval(http.headersTimeoutMs, http.requestTimeoutMs);
+}
+
+export function timeoutCheckInterval(headersTimeoutMs: number, requestTimeoutMs: number): number {
+  return Math.max(25, Math.min(1000, Math.floor(Math.min(headersTimeoutMs, requestTimeoutMs) / 4)));
+}

@@ -104,11 +104,22 @@ describe('deploy/helm/portcullis-agent', () => {
     assert.deepEqual(hook.namespaceSelector.matchExpressions[0], { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['portcullis-system', 'kube-system'] });
     assert.deepEqual(hook.clientConfig.service, { name: 'portcullis-agent', namespace: 'portcullis-system', path: '/validate', port: 443 });
     assert.equal(w.metadata.annotations['cert-manager.io/inject-ca-from'], 'portcullis-system/portcullis-agent-webhook');
-    assert.deepEqual(hook.rules.flatMap((r: { resources: string[] }) => r.resources).sort(), ['cronjobs', 'daemonsets', 'deployments', 'ingresses', 'jobs', 'pods', 'podtemplates', 'replicasets', 'replicationcontrollers', 'statefulsets']);
-    assert.ok(hook.rules.every((r: { operations: string[] }) => r.operations.join() === 'CREATE,UPDATE'));
+    const objectRules = hook.rules.filter((r: { resources: string[] }) => !r.resources.some((res) => res.includes('/')));
+    assert.deepEqual(objectRules.flatMap((r: { resources: string[] }) => r.resources).sort(), ['cronjobs', 'daemonsets', 'deployments', 'ingresses', 'jobs', 'pods', 'podtemplates', 'replicasets', 'replicationcontrollers', 'statefulsets']);
+    assert.ok(objectRules.every((r: { operations: string[] }) => r.operations.join() === 'CREATE,UPDATE'));
     const cert = byKind(objects, 'Certificate');
     assert.deepEqual(cert.spec.dnsNames, ['portcullis-agent.portcullis-system.svc', 'portcullis-agent.portcullis-system.svc.cluster.local']);
     assert.equal(byKind(objects, 'Deployment').spec.template.spec.volumes.find((v: { name: string }) => v.name === 'tls').secret.secretName, cert.spec.secretName);
+  });
+
+  it('webhook: pods/ephemeralcontainers UPDATE is covered, so `kubectl debug` cannot add a container unseen', () => {
+    const hook = byKind(objects, 'ValidatingWebhookConfiguration').webhooks[0];
+    type Rule = { apiGroups: string[]; apiVersions: string[]; operations: string[]; resources: string[]; scope: string };
+    const sub = (hook.rules as Rule[]).filter((r) => r.resources.includes('pods/ephemeralcontainers'));
+    assert.equal(sub.length, 1, 'one rule names the subresource');
+    assert.deepEqual(sub[0], { apiGroups: [''], apiVersions: ['v1'], operations: ['UPDATE'], resources: ['pods/ephemeralcontainers'], scope: 'Namespaced' });
+    // `pods` alone does not match a subresource: kube-apiserver matches `pods/ephemeralcontainers` (or `pods/*`) only
+    assert.ok((hook.rules as Rule[]).every((r) => r.resources.every((res) => res !== 'pods/*' && res !== '*/*')), 'no wildcard subresource rule: exec, logs and status stay out');
   });
 
   it('values: extra exclusions reach both the webhook and the agent; a provided TLS secret and credential replace the generated ones', () => {

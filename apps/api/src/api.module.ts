@@ -3,7 +3,7 @@ import { APP_GUARD } from '@nestjs/core';
 import { GraphQLModule } from '@nestjs/graphql';
 import type { AppConfig } from '@portcullis/config';
 import { PlatformModule, LOGGER, createLogger, type Clock, type Logger } from '@portcullis/platform';
-import { AgentAuthGuard } from './agent/agent-auth.guard';
+import { AgentAuthGuard, AgentCredentialCheck } from './agent/agent-auth.guard';
 import { AgentBundleController } from './agent/agent-bundle.controller';
 import { AgentStatusController } from './agent/agent-status.controller';
 import { BundleNotifications } from './agent/bundle-notifications';
@@ -15,6 +15,7 @@ import { CloudScopeResolver } from './cloud-scopes/cloud-scope.resolver';
 import { CloudScopeService } from './cloud-scopes/cloud-scope.service';
 import { ClusterResolver } from './clusters/cluster.resolver';
 import { ClusterService } from './clusters/cluster.service';
+import { CredentialRevocations } from './clusters/credential-revocations';
 import { DomainEvents } from './events/domain-events';
 import { graphqlOptions, SCHEMA_FILE } from './graphql/graphql.options';
 import { INVENTORY_CONTROLLERS, INVENTORY_PROVIDERS } from './inventory/inventory.providers';
@@ -63,6 +64,7 @@ const DOMAIN_PROVIDERS = [
   CloudScopeService,
   CloudScopeResolver,
   ClusterService,
+  CredentialRevocations,
   ClusterResolver,
   DomainEvents,
   RuleCatalogResolver,
@@ -73,6 +75,7 @@ const DOMAIN_PROVIDERS = [
   PolicyAsCodeService,
   PolicyAsCodeResolver,
   BundleNotifications,
+  AgentCredentialCheck,
   BundleRolloutResolver,
   ...INVENTORY_PROVIDERS,
 ];

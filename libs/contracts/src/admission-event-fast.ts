@@ -15,7 +15,7 @@ import {
   type AdmissionEvent,
   type Finding,
 } from './admission-event-model';
-import { API_VERSION, KIND, NAMESPACE, RULE_ID, TIMESTAMP, UUID } from './primitives';
+import { API_VERSION, KIND, NAMESPACE, RULE_ID, SUB_RESOURCE, TIMESTAMP, UUID } from './primitives';
 
 type Json = Record<string, unknown>;
 
@@ -49,14 +49,14 @@ function checkFinding(v: unknown): Finding | undefined {
 /** The event, as the zod schema would output it, or undefined when anything is wrong. */
 export function checkAdmissionEventFast(v: unknown): AdmissionEvent | undefined {
   if (!isObject(v)) return undefined;
-  const { eventId, occurredAt, operation, dryRun, kind, apiVersion, namespace, name, uid, requestUid, owner, requestingUser, images, decision, bundleRevision, findings, snapshot, snapshotHash, clusterId } = v;
+  const { eventId, occurredAt, operation, subResource, dryRun, kind, apiVersion, namespace, name, uid, requestUid, owner, requestingUser, images, decision, bundleRevision, findings, snapshot, snapshotHash, clusterId } = v;
   if (!matches(eventId, UUID) || !matches(occurredAt, TIMESTAMP) || !isOneOf(operation, ADMISSION_OPERATIONS) || typeof dryRun !== 'boolean') return undefined;
   if (!matches(kind, KIND) || !isString(apiVersion, L.apiVersion) || !API_VERSION.test(apiVersion)) return undefined;
   if (!(namespace === undefined || (isString(namespace, L.namespace) && NAMESPACE.test(namespace))) || !isString(name, L.name)) return undefined;
   if (!isOptionalText(uid, L.uid) || !isOptionalText(requestUid, L.uid) || !isOneOf(decision, ADMISSION_DECISIONS)) return undefined;
   if (!(bundleRevision === null || (typeof bundleRevision === 'number' && Number.isInteger(bundleRevision) && bundleRevision > 0))) return undefined;
   if (!(snapshot === undefined || isObject(snapshot)) || !(clusterId === undefined || matches(clusterId, UUID))) return undefined;
-  if (!(snapshotHash === undefined || matches(snapshotHash, SNAPSHOT_HASH))) return undefined;
+  if (!(snapshotHash === undefined || matches(snapshotHash, SNAPSHOT_HASH)) || !(subResource === undefined || matches(subResource, SUB_RESOURCE))) return undefined;
   if (!isObject(owner) || !matches(owner['kind'], KIND) || !isText(owner['name'], L.name)) return undefined;
   if (!isObject(requestingUser) || !isText(requestingUser['username'], L.username)) return undefined;
   const groups = requestingUser['groups'] === undefined ? undefined : textList(requestingUser['groups'], L.group, L.groups);
@@ -84,6 +84,7 @@ export function checkAdmissionEventFast(v: unknown): AdmissionEvent | undefined 
     bundleRevision,
     findings: checkedFindings,
   };
+  if (subResource !== undefined) e.subResource = subResource;
   if (namespace !== undefined) e.namespace = namespace;
   if (uid !== undefined) e.uid = uid;
   if (requestUid !== undefined) e.requestUid = requestUid;

@@ -73,6 +73,13 @@ export interface AdmissionEvent {
   readonly eventId: string;
   readonly occurredAt: string;
   readonly operation: AdmissionOperation;
+  /**
+   * The subresource the request was made on, as AdmissionReview's request.subResource names
+   * it: `ephemeralcontainers` when `kubectl debug` adds a container to a running Pod (the
+   * event's object is then the whole Pod). Absent for a request on the object itself, and in
+   * events of agents older than the field.
+   */
+  readonly subResource?: string;
   readonly dryRun: boolean;
   readonly kind: string;
   readonly apiVersion: string;

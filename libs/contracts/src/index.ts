@@ -9,7 +9,7 @@ export { AdmissionEventBatchSchema, MAX_BATCH_JSON_BYTES, MAX_BATCH_WIRE_BYTES, 
 export type { AdmissionEventBatch, AdmissionEventBatchResult, BatchValidated } from './admission-event-batch';
 export { AgentStatusSchema, validateAgentStatus } from './agent-status';
 export type { AgentStatus } from './agent-status';
-export { DIGEST, IMAGE_REFERENCE, parseDecimal } from './primitives';
+export { DIGEST, IMAGE_REFERENCE, parseDecimal, SUB_RESOURCE } from './primitives';
 export { ScanArtifactDocumentSchema, validateScanArtifactDocument } from './scan-artifact';
 export type { ScanArtifactDocument, ScanFinding, Severity } from './scan-artifact';
 export {

@@ -18,6 +18,8 @@ export const NAMESPACE = /^[a-z0-9](?:[-a-z0-9]*[a-z0-9])?$/;
 export const KIND = /^[A-Za-z][A-Za-z0-9]{0,62}$/;
 export const API_VERSION = /^(?:[a-z0-9][a-z0-9.-]*\/)?[a-z0-9]+$/;
 export const RULE_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
+/** A subresource as AdmissionReview names it (`ephemeralcontainers`, `status`, `scale`). */
+export const SUB_RESOURCE = /^[a-z0-9][a-z0-9.-]{0,62}$/;
 
 export const uuid = z.string().regex(UUID, 'is not a UUID');
 

@@ -34,6 +34,8 @@ describe('AdmissionEvent', () => {
     assert.ok(validateAdmissionEvent(event({ bundleRevision: null })).ok, 'no bundle held yet');
     const byId = validateAdmissionEvent(event({ snapshotHash: 'ab'.repeat(32) }));
     assert.ok(byId.ok && byId.value.snapshotHash === 'ab'.repeat(32), 'a stored snapshot referred to by its id');
+    const debug = validateAdmissionEvent(event({ operation: 'UPDATE', subResource: 'ephemeralcontainers' }));
+    assert.ok(debug.ok && debug.value.subResource === 'ephemeralcontainers', 'a kubectl debug admission names its subresource');
   });
 
   it('drops properties it does not know (an agent newer than the API)', () => {
@@ -76,6 +78,8 @@ describe('AdmissionEvent', () => {
     ['a snapshot id of 63 digits', { snapshotHash: 'a'.repeat(63) }, 'snapshotHash', /is not a snapshot id/],
     ['a snapshot and a snapshot id', { snapshot: { spec: {} }, snapshotHash: 'ab'.repeat(32) }, 'snapshotHash', /cannot be sent with snapshot/],
     ['a clusterId that is not a UUID', { clusterId: 'prod' }, 'clusterId', /is not a UUID/],
+    ['a subresource path instead of its name', { subResource: 'pods/ephemeralcontainers' }, 'subResource', /is not a subresource name/],
+    ['a 64-character subresource', { subResource: 's'.repeat(64) }, 'subResource', /is not a subresource name/],
   ];
   for (const [what, overrides, path, message] of invalid) {
     it(`refuses ${what}, naming ${path}`, () => {

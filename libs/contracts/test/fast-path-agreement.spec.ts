@@ -36,6 +36,7 @@ const eventArb = fc
       eventId: uuid,
       occurredAt: fc.date({ min: new Date('2000-01-01'), max: new Date('2099-12-31'), noInvalidDate: true }).map((d) => d.toISOString()),
       operation: fc.constantFrom('CREATE', 'UPDATE', 'DELETE', 'CONNECT'),
+      subResource: fc.constantFrom('ephemeralcontainers', 'status', 'scale'),
       dryRun: fc.boolean(),
       kind: fc.constantFrom('Pod', 'Deployment', 'Ingress', 'CronJob'),
       apiVersion: fc.constantFrom('v1', 'apps/v1', 'networking.k8s.io/v1'),
@@ -64,17 +65,17 @@ const eventArb = fc
 const junk = fc.oneof(
   fc.constantFrom<unknown>(undefined, null, true, 0, -1, 1.5, Number.NaN, '', ' ', 'x', [], {}, [1], 'CREATE', 'AUDIT', 'ALLOWED', 'Pod', 'shop', 'Shop'),
   fc.constantFrom(...Object.values(EVENT_LIMITS)).chain((n) => fc.constantFrom('y'.repeat(n), 'y'.repeat(n + 1), Array(n).fill('nginx'), Array(n + 1).fill('nginx'))),
-  fc.constantFrom('2025-06-01T12:00:00Z', '2025-06-01T12:00:00', '2025-06-01 12:00:00Z', '6f1c2d3e-4b5a-4c6d-8e7f-000000000001', 'ex-1', { blob: 'z'.repeat(MAX_SNAPSHOT_BYTES) }, 'AB'.repeat(32), 'ab'.repeat(31)),
+  fc.constantFrom('2025-06-01T12:00:00Z', '2025-06-01T12:00:00', '2025-06-01 12:00:00Z', '6f1c2d3e-4b5a-4c6d-8e7f-000000000001', 'ex-1', { blob: 'z'.repeat(MAX_SNAPSHOT_BYTES) }, 'AB'.repeat(32), 'ab'.repeat(31), 'EphemeralContainers', 'pods/ephemeralcontainers'),
 );
 
 type Json = Record<string, unknown>;
-const eventKeys = ['eventId', 'occurredAt', 'operation', 'dryRun', 'kind', 'apiVersion', 'namespace', 'name', 'uid', 'requestUid', 'owner', 'requestingUser', 'images', 'decision', 'bundleRevision', 'findings', 'snapshot', 'snapshotHash', 'clusterId'];
+const eventKeys = ['eventId', 'occurredAt', 'operation', 'subResource', 'dryRun', 'kind', 'apiVersion', 'namespace', 'name', 'uid', 'requestUid', 'owner', 'requestingUser', 'images', 'decision', 'bundleRevision', 'findings', 'snapshot', 'snapshotHash', 'clusterId'];
 const findingKeys = ['policyId', 'policyName', 'action', 'ruleId', 'container', 'path', 'message', 'exempted', 'exemptionId', 'reason', 'image'];
 
 // the length each field may have, to probe exactly at and one past it
 const L = EVENT_LIMITS;
 const limitOf: Record<string, number> = {
-  namespace: L.namespace, name: L.name, uid: L.uid, requestUid: L.uid, apiVersion: L.apiVersion, kind: 63, username: L.username, groups: L.groups,
+  namespace: L.namespace, subResource: 63, name: L.name, uid: L.uid, requestUid: L.uid, apiVersion: L.apiVersion, kind: 63, username: L.username, groups: L.groups,
   images: L.images, findings: L.findings, policyId: L.policyId, policyName: L.policyName, container: L.container, path: L.path, message: L.message,
   exemptionId: L.exemptionId, reason: L.reason, image: L.image,
 };

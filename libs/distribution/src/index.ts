@@ -2,4 +2,4 @@ export { scopeMatch, namespaceGlob, namespaceDecision } from './applicability';
 export type { ScopedPolicy, ClusterRef, ScopeMatch, NamespaceDecision } from './applicability';
 export { BundleCompiler } from './compiler';
 export type { CompilerOptions, CompileResult, RevisionPublisher } from './compiler';
-export { bundleChannel, DISTRIBUTION_QUEUE } from './channels';
+export { bundleChannel, credentialRevocationChannel, DISTRIBUTION_QUEUE } from './channels';

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { EVENT_LIMITS as L, MAX_SNAPSHOT_BYTES, type AdmissionDecision, type AdmissionEvent, type AdmissionOperation, type Finding } from '@portcullis/contracts';
+import { EVENT_LIMITS as L, MAX_SNAPSHOT_BYTES, SUB_RESOURCE, type AdmissionDecision, type AdmissionEvent, type AdmissionOperation, type Finding } from '@portcullis/contracts';
 import { CONTAINER_LISTS, replicaInvariant, type InspectedObject, type OwnerRef, type Violation } from '@portcullis/policy-engine';
 import type { AdmissionRequestView } from './review';
 
@@ -113,6 +113,8 @@ export function eventLine(input: EventInput, snapshot: string | { readonly id: s
     eventId,
     occurredAt: input.occurredAt.toISOString(),
     operation: (OPERATIONS.includes(r.operation) ? r.operation : 'CONNECT') as AdmissionOperation,
+    // what the request changed: `ephemeralcontainers` is `kubectl debug` adding a container to a running Pod
+    ...(r.subResource !== undefined && SUB_RESOURCE.test(r.subResource) ? { subResource: r.subResource } : {}),
     dryRun: r.dryRun,
     kind: KIND.test(r.kind) ? r.kind : 'Unknown',
     apiVersion: cut(apiVersion, L.apiVersion),

@@ -34,10 +34,56 @@ export interface ReviewResponse {
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/**
+ * Deepest nesting of objects and arrays a review may have. A real one stays under ~30 (a
+ * CronJob's pod affinity terms, managedFields mirroring the object); past ~5,000 levels
+ * JSON.stringify of the event snapshot overflows the stack, and an evaluation that throws
+ * is allowed, so a deeper body would slip through unchecked. Refused before JSON.parse.
+ */
+export const MAX_REVIEW_NESTING = 100;
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+/** Whether JSON text nests objects/arrays deeper than `limit`: one pass over the bytes, strings skipped. */
+export function nestsDeeperThan(json: Buffer, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < json.length; i++) {
+    const b = json[i]!;
+    if (inString) {
+      // UTF-8 continuation bytes are >= 0x80: a quote or backslash byte is always the ASCII character
+      if (b === BACKSLASH) i++;
+      else if (b === QUOTE) inString = false;
+    } else if (b === QUOTE) inString = true;
+    else if (b === 0x7b || b === 0x5b) {
+      if (++depth > limit) return true;
+    } else if (b === 0x7d || b === 0x5d) depth--;
+  }
+  return false;
+}
+
+/**
+ * request.uid from the start of a review that will not be parsed. kube-apiserver writes the
+ * envelope's type fields, then `request` with `uid` as its first field (Go struct order).
+ */
+function requestUidOf(head: string): string {
+  const m = /^\s*\{(?:\s*"(?:apiVersion|kind)"\s*:\s*"[^"\\]*"\s*,)*\s*"request"\s*:\s*\{\s*"uid"\s*:\s*"([^"\\]{1,128})"/.exec(head);
+  return m ? m[1]! : '';
+}
+
 export function parseReview(body: Buffer | string): ParsedReview {
+  const bytes = typeof body === 'string' ? Buffer.from(body) : body;
+  // before JSON.parse, which takes seconds on millions of levels; the refusal must still echo
+  // the uid, or kube-apiserver discards the answer and failurePolicy Ignore admits the object
+  if (nestsDeeperThan(bytes, MAX_REVIEW_NESTING)) {
+    const head = bytes.toString('utf8', 0, Math.min(bytes.length, 4096));
+    const v1beta1 = /^\s*\{[^{]*"apiVersion"\s*:\s*"admission\.k8s\.io\/v1beta1"/.test(head);
+    return { ok: false, uid: requestUidOf(head), apiVersion: v1beta1 ? 'admission.k8s.io/v1beta1' : 'admission.k8s.io/v1', message: `the AdmissionReview nests objects or arrays more than ${MAX_REVIEW_NESTING} levels deep` };
+  }
   let review: unknown;
   try {
-    review = JSON.parse(typeof body === 'string' ? body : body.toString('utf8'));
+    review = JSON.parse(bytes.toString('utf8'));
   } catch {
     return { ok: false, uid: '', apiVersion: 'admission.k8s.io/v1', message: 'the request body is not JSON (expected an AdmissionReview)' };
   }

@@ -10,11 +10,12 @@ export const AGENT_KEY = 'portcullis:agent';
 /** Marks a route as an agent endpoint: a cluster credential, never a user token. */
 export const AgentEndpoint = () => SetMetadata(AGENT_KEY, true);
 
-/** The cluster an agent credential belongs to. */
+/** The cluster an agent credential belongs to, and the credential's token id (not secret). */
 export interface AgentIdentity {
   readonly clusterId: string;
   readonly tenantId: string;
   readonly cloudScopeId: string;
+  readonly tokenId: string;
 }
 
 type AgentRequest = Request & { agent?: AgentIdentity };
@@ -32,22 +33,17 @@ interface CredentialRow extends Record<string, unknown> {
 }
 
 /**
- * Authenticates agent endpoints with the per-cluster credential. The credential only
- * ever identifies its own cluster: handlers take the cluster from here, never from
- * the request, so one cluster's agent cannot read or write another's data.
+ * The one check of an agent credential: the guard runs it on every agent request, and a
+ * long poll runs it again before it answers after waiting, so a credential rotated or
+ * deleted while the poll was parked gets what a fresh request would get.
  */
 @Injectable()
-export class AgentAuthGuard implements CanActivate {
-  constructor(
-    private readonly reflector: Reflector,
-    private readonly sql: SqlPool,
-  ) {}
+export class AgentCredentialCheck {
+  constructor(private readonly sql: SqlPool) {}
 
-  async canActivate(context: ExecutionContext): Promise<boolean> {
-    if (!this.reflector.getAllAndOverride<boolean>(AGENT_KEY, [context.getHandler(), context.getClass()])) return true;
-    const req = context.switchToHttp().getRequest<AgentRequest>();
-    const header = req.header('authorization') ?? '';
-    const [scheme, token] = header.split(' ');
+  /** The identity the `Authorization` header's credential proves, or UNAUTHENTICATED / FORBIDDEN. */
+  async authenticate(authorization: string | undefined): Promise<AgentIdentity> {
+    const [scheme, token] = (authorization ?? '').split(' ');
     if (scheme?.toLowerCase() !== 'bearer' || !token) throw unauthenticated('an agent credential is required (Authorization: Bearer pca_...)');
     const parsed = parseAgentCredential(token);
     if (!parsed) throw unauthenticated('the agent credential is malformed');
@@ -56,14 +52,34 @@ export class AgentAuthGuard implements CanActivate {
     const [cluster] = await this.sql.asOwner<CredentialRow>(CREDENTIAL_SQL, [parsed.tokenId], 'portcullis_agent_credential_v1');
     if (!cluster || !secretMatches(parsed.secret, cluster.agent_token_hash)) throw unauthenticated('the agent credential is not valid (revoked or rotated?)');
     if (cluster.tenant_status !== 'ACTIVE') throw forbidden('the tenant of this cluster is disabled');
+    return { clusterId: cluster.id, tenantId: cluster.tenant_id, cloudScopeId: cluster.cloud_scope_id, tokenId: parsed.tokenId };
+  }
+}
+
+/**
+ * Authenticates agent endpoints with the per-cluster credential. The credential only
+ * ever identifies its own cluster: handlers take the cluster from here, never from
+ * the request, so one cluster's agent cannot read or write another's data.
+ */
+@Injectable()
+export class AgentAuthGuard implements CanActivate {
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly credentials: AgentCredentialCheck,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    if (!this.reflector.getAllAndOverride<boolean>(AGENT_KEY, [context.getHandler(), context.getClass()])) return true;
+    const req = context.switchToHttp().getRequest<AgentRequest>();
+    const agent = await this.credentials.authenticate(req.header('authorization'));
     // an agent may name its cluster (query or X-Portcullis-Cluster); naming another one is refused
     const claimed = (typeof req.query['clusterId'] === 'string' ? req.query['clusterId'] : undefined) ?? req.header('x-portcullis-cluster');
-    if (claimed !== undefined && claimed.toLowerCase() !== cluster.id) throw forbidden(`this credential belongs to another cluster than ${String(claimed).slice(0, 64)}`);
-    req.agent = { clusterId: cluster.id, tenantId: cluster.tenant_id, cloudScopeId: cluster.cloud_scope_id };
+    if (claimed !== undefined && claimed.toLowerCase() !== agent.clusterId) throw forbidden(`this credential belongs to another cluster than ${String(claimed).slice(0, 64)}`);
+    req.agent = agent;
     const ctx = requestContext.current();
     if (ctx) {
-      ctx.tenantId = cluster.tenant_id;
-      ctx.principalId = `cluster:${cluster.id}`;
+      ctx.tenantId = agent.tenantId;
+      ctx.principalId = `cluster:${agent.clusterId}`;
     }
     return true;
   }

@@ -4,8 +4,8 @@ import { parseDecimal } from '@portcullis/contracts';
 import type { PrismaClient } from '@portcullis/db';
 import { PRISMA, badInput } from '@portcullis/platform';
 import { Public } from '../tenancy/access.decorator';
-import { AgentEndpoint, CurrentAgent, type AgentIdentity } from './agent-auth.guard';
-import { BundleNotifications } from './bundle-notifications';
+import { AgentCredentialCheck, AgentEndpoint, CurrentAgent, type AgentIdentity } from './agent-auth.guard';
+import { BundleNotifications, REVOKED } from './bundle-notifications';
 
 const MAX_WAIT_SECONDS = 60;
 export const bundleEtag = (revision: number) => `"rev-${revision}"`;
@@ -14,12 +14,15 @@ export const bundleEtag = (revision: number) => `"rev-${revision}"`;
  * GET /agent/v1/bundle: the cluster's latest signed bundle. `If-None-Match` with the
  * held revision's ETag answers 304; `waitSeconds` holds the request until a newer
  * revision is stored (any API replica wakes it through Redis pub/sub) or the wait ends.
+ * A poll parked on a credential that is rotated or deleted meanwhile ends at once with 401,
+ * and a parked poll re-checks its credential before answering whatever woke it.
  */
 @Controller('agent/v1')
 export class AgentBundleController {
   constructor(
     @Inject(PRISMA) private readonly prisma: PrismaClient,
     private readonly notifications: BundleNotifications,
+    private readonly credentials: AgentCredentialCheck,
   ) {}
 
   @Public()
@@ -39,13 +42,16 @@ export class AgentBundleController {
       clientGone = true;
       stop.abort();
     });
-    const announcement = wait > 0 ? this.notifications.waitForRevision(agent.clusterId, wait * 1000, stop.signal) : null;
+    const announcement = wait > 0 ? this.notifications.waitForRevision(agent.clusterId, agent.tokenId, wait * 1000, stop.signal) : null;
     let latest = (await this.notifications.latest([agent.clusterId])).get(agent.clusterId) ?? null;
     const current = latest !== null && held !== bundleEtag(latest.revision);
     if (announcement && !current) {
       const woken = await announcement;
       if (clientGone) return;
-      if (woken?.body !== undefined) latest = woken;
+      // the credential may have been rotated or its cluster deleted while parked: answer as a fresh request would
+      await this.credentials.authenticate(req.header('authorization'));
+      if (woken === REVOKED) latest = (await this.notifications.latest([agent.clusterId])).get(agent.clusterId) ?? null;
+      else if (woken?.body !== undefined) latest = woken;
       else if (woken) latest = (await this.notifications.latest([agent.clusterId])).get(agent.clusterId) ?? null;
     } else {
       stop.abort();

@@ -8,6 +8,7 @@ import { decodeCursor, pageSize, toConnection, type Connection } from '../graphq
 import type { Principal } from '../tenancy/principal';
 import { TenantDb } from '../tenancy/tenant-db';
 import { issueAgentCredential } from './agent-credential';
+import { CredentialRevocations } from './credential-revocations';
 import type { Cluster, ClustersArgs, ClusterWithToken, RegisterClusterInput } from './cluster.types';
 import { containing } from '../platform/substring-filter';
 
@@ -21,6 +22,7 @@ export class ClusterService {
     private readonly db: TenantDb,
     private readonly audit: AuditLogWriter,
     private readonly events: DomainEvents,
+    private readonly revocations: CredentialRevocations,
   ) {}
 
   list(principal: Principal, args: ClustersArgs): Promise<Connection<Cluster>> {
@@ -87,7 +89,7 @@ export class ClusterService {
 
   async rotateToken(principal: Principal, id: string): Promise<ClusterWithToken> {
     const credential = issueAgentCredential();
-    return this.db.run(principal, async (tx) => {
+    const { result, revoked } = await this.db.run(principal, async (tx) => {
       const before = await this.findManageable(tx, principal, id);
       const row = await tx.cluster.update({
         where: { id },
@@ -95,18 +97,23 @@ export class ClusterService {
         include: withScope,
       });
       await this.audit.record(tx, principal, { action: 'cluster.rotateToken', targetType: 'Cluster', targetId: id, before: { tokenRotatedAt: before.tokenRotatedAt }, after: { tokenRotatedAt: row.tokenRotatedAt } });
-      return { cluster: toCluster(row), agentToken: credential.token };
+      return { result: { cluster: toCluster(row), agentToken: credential.token }, revoked: { clusterId: id, tokenId: before.agentTokenId } };
     });
+    // after commit: the old credential's parked polls end now, on every replica
+    await this.revocations.announce([revoked]);
+    return result;
   }
 
   async delete(principal: Principal, id: string): Promise<Cluster> {
-    return this.db.run(principal, async (tx) => {
+    const { cluster, revoked } = await this.db.run(principal, async (tx) => {
       const row = await this.findManageable(tx, principal, id);
       await tx.cluster.delete({ where: { id } });
       const cluster = toCluster(row);
       await this.audit.record(tx, principal, { action: 'cluster.delete', targetType: 'Cluster', targetId: id, before: snapshot(cluster) });
-      return cluster;
+      return { cluster, revoked: { clusterId: id, tokenId: row.agentTokenId } };
     });
+    await this.revocations.announce([revoked]);
+    return cluster;
   }
 
   private async findManageable(tx: Prisma.TransactionClient, principal: Principal, id: string): Promise<Row> {

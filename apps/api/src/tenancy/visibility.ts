@@ -75,6 +75,8 @@ export class Visibility {
     const ids = requested ? [requested] : this.readable === 'all' ? undefined : [...this.readable];
     if (!ids) return {};
     return {
+      // tenant-wide policies match a requested scope only if the tenant has it (an id of another tenant's scope yields nothing)
+      ...(requested ? { tenant: { cloudScopes: { some: { id: requested } } } } : {}),
       OR: [
         { cloudScopes: { none: {} }, clusters: { none: {} } },
         { cloudScopes: { some: { cloudScopeId: { in: ids } } } },

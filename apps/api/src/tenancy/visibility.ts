@@ -24,15 +24,10 @@ export class Visibility {
     return new Visibility(principal.scopesWith('read'));
   }
 
-  /** Sees every scope: only for writing the audit log, whose readers are tenant-level. */
+  /** Sees every scope: only for the audit log's snapshots (its readers are tenant-level); a source scan keeps it there. */
   static readonly unrestricted = new Visibility('all');
 
-  /** The caller reads every scope of the tenant (and tenant-level objects). */
-  get tenantWide(): boolean {
-    return this.readable === 'all';
-  }
-
-  /** Whether a scope is readable; null stands for tenant-level objects (tenant-wide policies, tenant-level roles). */
+  /** Whether a scope is readable; null stands for a tenant-level row (a tenant-level role), readable by tenant-level readers only. */
   canRead(cloudScopeId: string | null): boolean {
     if (this.readable === 'all') return true;
     return cloudScopeId !== null && this.readable.has(cloudScopeId);

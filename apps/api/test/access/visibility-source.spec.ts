@@ -43,6 +43,11 @@ describe('visibility in the source', () => {
     assert.deepEqual(offenders.map((f) => f.file), []);
   });
 
+  it('only the audit snapshot of a policy sees past the caller (Visibility.unrestricted)', () => {
+    const offenders = files.filter((f) => f.file !== VISIBILITY && f.file !== path.join('policies', 'policy.mapper.ts') && f.text.includes('Visibility.unrestricted'));
+    assert.deepEqual(offenders.map((f) => f.file), []);
+  });
+
   it('only tenancy/visibility answers NOT_FOUND for a cluster, cloud scope, policy or role assignment', () => {
     const offenders = files.filter((f) => f.file !== VISIBILITY && /notFound\(\s*`(cluster|cloud scope|policy|role assignment) /.test(f.text));
     assert.deepEqual(offenders.map((f) => f.file), []);

@@ -2,9 +2,10 @@ import { Injectable } from '@nestjs/common';
 import type { Prisma, CloudScope as CloudScopeRow } from '@portcullis/db';
 import { AuditLogWriter } from '../audit/audit-log.writer';
 import { decodeCursor, pageSize, toConnection, type Connection } from '../graphql/connection';
-import { badInput, conflict, forbidden, isUniqueViolation, notFound } from '@portcullis/platform';
+import { badInput, conflict, forbidden, isUniqueViolation } from '@portcullis/platform';
 import type { Principal } from '../tenancy/principal';
 import { TenantDb } from '../tenancy/tenant-db';
+import { Visibility, hidden } from '../tenancy/visibility';
 import type { CloudScope, CloudScopesArgs, CreateCloudScopeInput, UpdateCloudScopeInput } from './cloud-scope.types';
 import { normalizeProviderId } from './provider-ids';
 import { containingAnyCase } from '../platform/substring-filter';
@@ -17,13 +18,14 @@ export class CloudScopeService {
   ) {}
 
   list(principal: Principal, args: CloudScopesArgs): Promise<Connection<CloudScope>> {
-    const readable = principal.scopesWith('read');
     const where: Prisma.CloudScopeWhereInput = {
-      ...(readable === 'all' ? {} : { id: { in: [...readable] } }),
-      ...(args.filter?.provider ? { provider: args.filter.provider } : {}),
-      ...(args.filter?.search
-        ? { OR: [{ displayName: containingAnyCase(args.filter.search) }, { externalId: containingAnyCase(args.filter.search) }] }
-        : {}),
+      AND: [
+        Visibility.of(principal).cloudScopes(),
+        args.filter?.provider ? { provider: args.filter.provider } : {},
+        args.filter?.search
+          ? { OR: [{ displayName: containingAnyCase(args.filter.search) }, { externalId: containingAnyCase(args.filter.search) }] }
+          : {},
+      ],
     };
     const after = decodeCursor(args.after);
     const size = pageSize(args);
@@ -61,7 +63,7 @@ export class CloudScopeService {
     if (!principal.canOnScope('manage', scopeId)) throw this.denied(principal, scopeId);
     return this.db.run(principal, async (tx) => {
       const before = await tx.cloudScope.findUnique({ where: { id: scopeId } });
-      if (!before) throw notFound(`cloud scope ${scopeId} does not exist`);
+      if (!before) throw hidden('cloud scope', scopeId);
       const row = await tx.cloudScope.update({ where: { id: scopeId }, data: { displayName: input.displayName.trim() } });
       await this.audit.record(tx, principal, { action: 'cloudScope.update', targetType: 'CloudScope', targetId: row.id, before: toCloudScope(before), after: toCloudScope(row) });
       return toCloudScope(row);
@@ -72,7 +74,7 @@ export class CloudScopeService {
     if (!principal.canTenantWide('manage')) throw this.denied(principal, scopeId, 'removing a cloud scope needs SECURITY_ADMIN or OWNER at tenant level');
     return this.db.run(principal, async (tx) => {
       const before = await tx.cloudScope.findUnique({ where: { id: scopeId }, include: { _count: { select: { clusters: true, policies: true } } } });
-      if (!before) throw notFound(`cloud scope ${scopeId} does not exist`);
+      if (!before) throw hidden('cloud scope', scopeId);
       if (before._count.clusters > 0) throw conflict('id', `cloud scope ${before.displayName} still has ${before._count.clusters} cluster(s); delete or move them first`);
       if (before._count.policies > 0) throw conflict('id', `cloud scope ${before.displayName} is named in the scope of ${before._count.policies} policy(ies); change them first`);
       await tx.cloudScope.delete({ where: { id: scopeId } });
@@ -83,7 +85,7 @@ export class CloudScopeService {
 
   /** Not-found and forbidden look the same to a caller who cannot read the scope. */
   private denied(principal: Principal, scopeId: string, message = 'this needs SECURITY_ADMIN or OWNER on the cloud scope') {
-    return principal.canOnScope('read', scopeId) ? forbidden(message) : notFound(`cloud scope ${scopeId} does not exist`);
+    return Visibility.of(principal).canRead(scopeId) ? forbidden(message) : hidden('cloud scope', scopeId);
   }
 }
 

@@ -1,12 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import type { Prisma } from '@portcullis/db';
-import { badInput, conflict, forbidden, isUniqueViolation, notFound } from '@portcullis/platform';
+import { badInput, conflict, forbidden, isUniqueViolation } from '@portcullis/platform';
 import { AuditLogWriter } from '../audit/audit-log.writer';
 import { DomainEvents } from '../events/domain-events';
 import { toCloudScope } from '../cloud-scopes/cloud-scope.service';
 import { decodeCursor, pageSize, toConnection, type Connection } from '../graphql/connection';
 import type { Principal } from '../tenancy/principal';
 import { TenantDb } from '../tenancy/tenant-db';
+import { Visibility, hidden } from '../tenancy/visibility';
 import { issueAgentCredential } from './agent-credential';
 import { CredentialRevocations } from './credential-revocations';
 import type { Cluster, ClustersArgs, ClusterWithToken, RegisterClusterInput } from './cluster.types';
@@ -26,13 +27,14 @@ export class ClusterService {
   ) {}
 
   list(principal: Principal, args: ClustersArgs): Promise<Connection<Cluster>> {
-    const readable = principal.scopesWith('read');
     const f = args.filter ?? {};
+    // the scope filter narrows what the caller reads; it never replaces it
     const where: Prisma.ClusterWhereInput = {
-      ...(readable === 'all' ? {} : { cloudScopeId: { in: [...readable] } }),
-      ...(f.cloudScopeId ? { cloudScopeId: f.cloudScopeId } : {}),
-      ...(f.distribution ? { distribution: f.distribution } : {}),
-      ...(f.search ? { name: containing(f.search.toLowerCase()) } : {}),
+      AND: [
+        Visibility.of(principal).clusters(f.cloudScopeId),
+        f.distribution ? { distribution: f.distribution } : {},
+        f.search ? { name: containing(f.search.toLowerCase()) } : {},
+      ],
     };
     const after = decodeCursor(args.after);
     const size = pageSize(args);
@@ -51,16 +53,12 @@ export class ClusterService {
 
   async register(principal: Principal, input: RegisterClusterInput): Promise<ClusterWithToken> {
     if (!principal.canOnScope('manage', input.cloudScopeId)) {
-      throw principal.canOnScope('read', input.cloudScopeId)
-        ? forbidden('registering a cluster needs SECURITY_ADMIN or OWNER on its cloud scope')
-        : badInput('cloudScopeId', `cloudScopeId: cloud scope ${input.cloudScopeId} does not exist`);
+      throw Visibility.of(principal).canRead(input.cloudScopeId) ? forbidden('registering a cluster needs SECURITY_ADMIN or OWNER on its cloud scope') : unknownScope(input.cloudScopeId);
     }
     const credential = issueAgentCredential();
     try {
       const { result, event } = await this.db.run(principal, async (tx) => {
-        if (!(await tx.cloudScope.findUnique({ where: { id: input.cloudScopeId } }))) {
-          throw badInput('cloudScopeId', `cloudScopeId: cloud scope ${input.cloudScopeId} does not exist`);
-        }
+        if (!(await tx.cloudScope.findUnique({ where: { id: input.cloudScopeId } }))) throw unknownScope(input.cloudScopeId);
         const row = await tx.cluster.create({
           data: {
             tenantId: principal.tenantId,
@@ -117,8 +115,8 @@ export class ClusterService {
   }
 
   private async findManageable(tx: Prisma.TransactionClient, principal: Principal, id: string): Promise<Row> {
-    const row = await tx.cluster.findUnique({ where: { id }, include: withScope });
-    if (!row || !principal.canOnScope('read', row.cloudScopeId)) throw notFound(`cluster ${id} does not exist`);
+    const row = await tx.cluster.findFirst({ where: { AND: [{ id }, Visibility.of(principal).clusters()] }, include: withScope });
+    if (!row) throw hidden('cluster', id);
     if (!principal.canOnScope('manage', row.cloudScopeId)) throw forbidden('this needs SECURITY_ADMIN or OWNER on the cluster\'s cloud scope');
     return row;
   }
@@ -137,6 +135,11 @@ export function toCluster(row: Row): Cluster {
     tokenRotatedAt: row.tokenRotatedAt,
     createdAt: row.createdAt,
   };
+}
+
+/** The same answer for a scope that does not exist and one the caller cannot read. */
+function unknownScope(id: string) {
+  return badInput('cloudScopeId', `cloudScopeId: cloud scope ${id} does not exist`);
 }
 
 function snapshot(c: Cluster) {

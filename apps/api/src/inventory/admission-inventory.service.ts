@@ -4,8 +4,8 @@ import { CLOCK, badInput, type Clock } from '@portcullis/platform';
 import { decodeCursor, pageSize, toConnection, type Connection } from '../graphql/connection';
 import type { Principal } from '../tenancy/principal';
 import { TenantDb } from '../tenancy/tenant-db';
+import { Visibility } from '../tenancy/visibility';
 import { AdmissionDimension, type AdmissionEventNode, type AdmissionEventsArgs, type AdmissionGroup, type AdmissionSummary, type AdmissionSummaryArgs } from './inventory.types';
-import { readableScopes } from './reader-scope';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -57,9 +57,9 @@ export class AdmissionInventoryService {
       f.image && `i:${f.image}`,
       f.workload && `w:${f.workload}`,
     ].filter((t): t is string => typeof t === 'string');
-    const where = Prisma.sql`occurred_at >= ${from} AND occurred_at < ${to} AND ${readableScopes(principal)}
+    // the scope filter narrows the readable scopes; a scope the caller cannot read yields nothing
+    const where = Prisma.sql`occurred_at >= ${from} AND occurred_at < ${to} AND ${Visibility.of(principal).sql(undefined, f.cloudScopeId)}
       ${terms.length ? Prisma.sql`AND terms @> ${terms}::text[]` : Prisma.empty}
-      ${f.cloudScopeId ? Prisma.sql`AND cloud_scope_id = ${f.cloudScopeId}::uuid` : Prisma.empty}
       ${f.decision ? Prisma.sql`AND decision = ${f.decision}` : Prisma.empty}`;
     const after = decodeCursor(args.after);
     const afterAt = after ? new Date(after.key) : undefined;
@@ -94,16 +94,17 @@ export class AdmissionInventoryService {
         : Prisma.sql`policy_id = ''`;
     const columns = dims.map((d) => Prisma.raw(`${COLUMN[d]} AS ${ALIAS[d]}`));
     const groupBy = dims.map((d) => Prisma.raw(ALIAS[d]));
+    const view = Visibility.of(principal);
     return this.db.run(principal, async (tx) => {
       const rows = await tx.$queryRaw<Array<Record<string, unknown> & { admissions: number }>>`
         SELECT ${Prisma.join([...columns, Prisma.sql`sum(admissions)::int AS admissions`])}
         FROM admission_rollups_hourly
-        WHERE hour >= ${from} AND hour < ${to} AND ${level} AND ${readableScopes(principal)}
+        WHERE hour >= ${from} AND hour < ${to} AND ${level} AND ${view.sql()}
         ${groupBy.length ? Prisma.sql`GROUP BY ${Prisma.join(groupBy)}` : Prisma.empty}
         ORDER BY admissions DESC LIMIT ${MAX_GROUPS}`;
       const [{ total }] = await tx.$queryRaw<[{ total: number }]>`
         SELECT coalesce(sum(admissions), 0)::int AS total FROM admission_rollups_hourly
-        WHERE hour >= ${from} AND hour < ${to} AND policy_id = '' AND ${readableScopes(principal)}`;
+        WHERE hour >= ${from} AND hour < ${to} AND policy_id = '' AND ${view.sql()}`;
       const groups: AdmissionGroup[] = rows.filter((r) => r.admissions > 0).map((r) => ({
         cloudScopeId: (r['cloud_scope'] as string | undefined) ?? null,
         clusterId: (r['cluster'] as string | undefined) ?? null,

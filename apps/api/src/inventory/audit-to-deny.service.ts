@@ -1,11 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Prisma, type TenantTx } from '@portcullis/db';
-import { CLOCK, badInput, notFound, type Clock } from '@portcullis/platform';
-import { PolicyService } from '../policies/policy.service';
+import { CLOCK, badInput, type Clock } from '@portcullis/platform';
 import type { Principal } from '../tenancy/principal';
 import { TenantDb } from '../tenancy/tenant-db';
+import { Visibility, hidden } from '../tenancy/visibility';
 import type { AuditToDenyReport, BreakdownEntry, ReportWindowArgs } from './inventory.types';
-import { readableScopes } from './reader-scope';
 import { SqlPool } from '../platform/sql-pool';
 import { DAY_MS, assembleReport, reportWindow, type ReportMeta, type WorkloadSummary } from './report-shape';
 import { workloadMonthsInWindow } from './workload-months';
@@ -27,7 +26,6 @@ type WorkloadRow = [cluster: string, namespace: string, kind: string, name: stri
 export class AuditToDenyService {
   constructor(
     private readonly db: TenantDb,
-    private readonly policies: PolicyService,
     private readonly pool: SqlPool,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
@@ -42,8 +40,8 @@ export class AuditToDenyService {
   }
 
   async visiblePolicy(tx: TenantTx, principal: Principal, policyId: string) {
-    const policy = await tx.policy.findFirst({ where: { AND: [{ id: policyId }, this.policies.visibleWhere(principal)] } });
-    if (!policy) throw notFound(`policy ${policyId} does not exist or is not visible to you`);
+    const policy = await tx.policy.findFirst({ where: { AND: [{ id: policyId }, Visibility.of(principal).policies()] } });
+    if (!policy) throw hidden('policy', policyId);
     return policy;
   }
 
@@ -57,7 +55,7 @@ export class AuditToDenyService {
   private async fromRollups(principal: Principal, meta: ReportMeta): Promise<AuditToDenyReport> {
     const from = meta.from.getTime();
     const days = Math.round((meta.to.getTime() - from) / DAY_MS);
-    const months = workloadMonthsInWindow(meta.policyId!, meta, Prisma.sql`tenant_id = ${principal.tenantId}::uuid AND decision IN ('AUDITED', 'DENIED') AND ${readableScopes(principal)}`);
+    const months = workloadMonthsInWindow(meta.policyId!, meta, Prisma.sql`tenant_id = ${principal.tenantId}::uuid AND decision IN ('AUDITED', 'DENIED') AND ${Visibility.of(principal).sql()}`);
     const sql = Prisma.sql`
       WITH m AS ${months},
       per_rule AS (

@@ -5,9 +5,9 @@ import { CLOCK, badInput, type Clock } from '@portcullis/platform';
 import { composeRules, patchRules, validateNamespacePatterns, type StoredRule } from '../policies/policy-rules';
 import type { Principal } from '../tenancy/principal';
 import { TenantDb } from '../tenancy/tenant-db';
+import { Visibility } from '../tenancy/visibility';
 import { AuditToDenyService } from './audit-to-deny.service';
 import { VerdictChange, type PolicyDraftInput, type PolicySimulation, type ReportWindowArgs, type WorkloadFlip } from './inventory.types';
-import { readableScopes } from './reader-scope';
 import { workloadMonthsInWindow } from './workload-months';
 import { SqlPool } from '../platform/sql-pool';
 import { reportWindow, type ReportMeta } from './report-shape';
@@ -49,7 +49,7 @@ export class PolicySimulatorService {
     const draft = await this.db.run(principal, (tx) => this.draft(tx, principal, input, now));
     const [compiled] = compilePolicies([draft.policy]);
     const evaluator = new SimulationEvaluator(compiled!, now, w.readyFrom);
-    const scope = readableScopes(principal);
+    const scope = Visibility.of(principal).sql();
     // straight through pg (Prisma's row mapping cost more than the query), under the tenant's row-level security
     const { total, current } = await this.pool.inTenant(principal.tenantId, async (client) => {
       const totalSql = Prisma.sql`

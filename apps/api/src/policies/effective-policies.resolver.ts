@@ -1,12 +1,13 @@
 import { Args, ArgsType, Field, ID, ObjectType, Query, Resolver } from '@nestjs/graphql';
 import { IsString, IsUUID, Matches } from 'class-validator';
 import { namespaceDecision, scopeMatch } from '@portcullis/distribution';
-import { CLOCK, notFound, type Clock } from '@portcullis/platform';
+import { CLOCK, type Clock } from '@portcullis/platform';
 import { Inject } from '@nestjs/common';
 import { Access } from '../tenancy/access.decorator';
 import { CurrentPrincipal } from '../tenancy/current-principal.decorator';
 import type { Principal } from '../tenancy/principal';
 import { TenantDb } from '../tenancy/tenant-db';
+import { Visibility, hidden } from '../tenancy/visibility';
 import { policyInclude, toPolicy } from './policy.mapper';
 import { Policy } from './policy.types';
 
@@ -48,9 +49,10 @@ export class EffectivePoliciesResolver {
   @Query(() => [EffectivePolicy], { description: 'Which policies apply in this cluster and namespace, and which scope matched.' })
   effectivePolicies(@CurrentPrincipal() principal: Principal, @Args() { clusterId, namespace }: EffectivePoliciesArgs): Promise<EffectivePolicy[]> {
     return this.db.run(principal, async (tx) => {
-      const cluster = await tx.cluster.findUnique({ where: { id: clusterId }, include: { cloudScope: true } });
-      if (!cluster || !principal.canOnScope('read', cluster.cloudScopeId)) throw notFound(`cluster ${clusterId} does not exist`);
-      const rows = await tx.policy.findMany({ include: policyInclude, orderBy: [{ name: 'asc' }] });
+      const view = Visibility.of(principal);
+      const cluster = await tx.cluster.findFirst({ where: { AND: [{ id: clusterId }, view.clusters()] }, include: { cloudScope: true } });
+      if (!cluster) throw hidden('cluster', clusterId);
+      const rows = await tx.policy.findMany({ where: view.policies(cluster.cloudScopeId), include: policyInclude, orderBy: [{ name: 'asc' }] });
       const now = this.clock.now();
       const out: EffectivePolicy[] = [];
       for (const row of rows) {
@@ -65,7 +67,7 @@ export class EffectivePoliciesResolver {
               ? `cloud scope ${cluster.cloudScope.provider} ${cluster.cloudScope.externalId}`
               : `cluster ${cluster.name}`;
         out.push({
-          policy: toPolicy(row, now),
+          policy: toPolicy(row, now, view),
           matchedBy: match.kind,
           reason: `${where}; ${ns.include ? `namespace matches ${ns.include}` : 'every namespace'}`,
           enforced: row.rules.some((r) => r.enabled),

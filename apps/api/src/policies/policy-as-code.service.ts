@@ -6,6 +6,7 @@ import { AuditLogWriter } from '../audit/audit-log.writer';
 import { DomainEvents, type RecordedEvent } from '../events/domain-events';
 import type { Principal } from '../tenancy/principal';
 import { TenantDb } from '../tenancy/tenant-db';
+import { Visibility } from '../tenancy/visibility';
 import { coveredScopeIds, policyInclude, toPolicy, type ExemptionCriteria, type PolicyRow } from './policy.mapper';
 import { composeRules, type StoredRule } from './policy-rules';
 import { PolicyService, replaceRules, ruleRow, type ResolvedScope } from './policy.service';
@@ -54,14 +55,25 @@ export class PolicyAsCodeService {
   ) {}
 
   export(principal: Principal, ids: readonly string[] | undefined): Promise<string> {
+    const view = Visibility.of(principal);
     return this.db.run(principal, async (tx) => {
       const rows = await tx.policy.findMany({
-        where: { AND: [this.policies.visibleWhere(principal), ids?.length ? { id: { in: [...ids] } } : {}] },
+        where: { AND: [view.policies(), ids?.length ? { id: { in: [...ids] } } : {}] },
         include: policyInclude,
         orderBy: { name: 'asc' },
       });
-      if (ids?.length && rows.length !== new Set(ids).size) throw badInput('ids', 'ids: some policies do not exist or are not visible to you');
-      return serializePolicyDocuments(rows.map(toEnginePolicy));
+      if (ids?.length) {
+        const i = ids.findIndex((id) => !rows.some((r) => r.id === id));
+        if (i >= 0) throw badInput(`ids[${i}]`, `ids[${i}]: policy ${ids[i]} does not exist`);
+      }
+      // a file naming only part of a policy's scope would narrow the policy if imported again:
+      // a policy reaching scopes the caller cannot read is exported whole or not at all
+      const partial = rows.findIndex((r) => !readableWhole(r, view));
+      if (ids?.length && partial >= 0) {
+        const i = ids.indexOf(rows[partial]!.id);
+        throw badInput(`ids[${i}]`, `ids[${i}]: policy "${rows[partial]!.name}" also covers cloud scopes you cannot read; it can only be exported by a reader of all of them`);
+      }
+      return serializePolicyDocuments(rows.filter((r) => readableWhole(r, view)).map((r) => toEnginePolicy(r, view)));
     });
   }
 
@@ -146,26 +158,32 @@ export class PolicyAsCodeService {
 
   /** `aws:123456789012`-style cloud scope references and cluster names, resolved in the tenant. */
   private async resolveRefs(tx: TenantTx, principal: Principal, doc: EnginePolicy, field: (f: string) => string): Promise<ResolvedScope> {
+    // a scope or cluster the caller cannot read is refused like one the tenant does not have
+    const view = Visibility.of(principal);
     const scopeIds: string[] = [];
     for (const [i, ref] of (doc.cloudScopes ?? []).entries()) {
       const [prefix, ...rest] = ref.split(':');
       const provider = PREFIX_PROVIDER[prefix ?? ''];
       const externalId = rest.join(':');
       const found = provider ? await tx.cloudScope.findUnique({ where: { tenantId_provider_externalId: { tenantId: principal.tenantId, provider, externalId: provider === 'AZURE_SUBSCRIPTION' ? externalId.toLowerCase() : externalId } } }) : null;
-      if (!found) throw badInput(field(`spec.scope.cloudScopes[${i}]`), `${field(`spec.scope.cloudScopes[${i}]`)}: "${ref}" is not a cloud scope of this tenant (write aws:<account>, azure:<subscription> or gcp:<project>)`);
+      if (!found || !view.canRead(found.id)) throw badInput(field(`spec.scope.cloudScopes[${i}]`), `${field(`spec.scope.cloudScopes[${i}]`)}: "${ref}" is not a cloud scope of this tenant (write aws:<account>, azure:<subscription> or gcp:<project>)`);
       scopeIds.push(found.id);
     }
     const clusterIds: string[] = [];
     for (const [i, name] of (doc.clusters ?? []).entries()) {
-      const found = await tx.cluster.findFirst({ where: { name } });
+      const found = await tx.cluster.findFirst({ where: { AND: [{ name }, view.clusters()] } });
       if (!found) throw badInput(field(`spec.scope.clusters[${i}]`), `${field(`spec.scope.clusters[${i}]`)}: no cluster named "${name}" in this tenant`);
       clusterIds.push(found.id);
     }
-    return this.policies.resolveScope(tx, { cloudScopeIds: scopeIds, clusterIds, namespaces: { include: [...doc.namespaces.include], exclude: [...doc.namespaces.exclude] } }).catch((err: unknown) => {
+    return this.policies.resolveScope(tx, principal, { cloudScopeIds: scopeIds, clusterIds, namespaces: { include: [...doc.namespaces.include], exclude: [...doc.namespaces.exclude] } }).catch((err: unknown) => {
       if (err instanceof DomainError && err.field) throw badInput(field(err.field), `${field(err.field)}: ${err.message}`);
       throw err;
     });
   }
+}
+
+function readableWhole(row: PolicyRow, view: Visibility): boolean {
+  return row.cloudScopes.every((s) => view.canRead(s.cloudScopeId)) && row.clusters.every((c) => view.canRead(c.cluster.cloudScopeId));
 }
 
 function fromRow(row: PolicyRow): ResolvedScope {
@@ -219,8 +237,8 @@ function sortKeys(value: unknown): unknown {
 }
 
 /** A stored policy as the engine and the policy file see it. */
-export function toEnginePolicy(row: PolicyRow): EnginePolicy {
-  const p = toPolicy(row, new Date());
+export function toEnginePolicy(row: PolicyRow, view: Visibility): EnginePolicy {
+  const p = toPolicy(row, new Date(), view);
   return {
     id: row.id,
     name: row.name,

@@ -1,6 +1,7 @@
 import type { Prisma } from '@portcullis/db';
 import { toCloudScope } from '../cloud-scopes/cloud-scope.service';
 import { toCluster } from '../clusters/cluster.service';
+import { Visibility } from '../tenancy/visibility';
 import type { MatchMode, Policy, PolicyExemption } from './policy.types';
 
 export const policyInclude = {
@@ -44,7 +45,14 @@ export function toExemption(row: PolicyRow['exemptions'][number], now: Date): Po
   };
 }
 
-export function toPolicy(row: PolicyRow, now: Date): Policy {
+/**
+ * The policy as `view` may see it: the cloud scopes and clusters of its scope that the
+ * caller cannot read are counted, never named (a policy spanning two scopes is visible
+ * to a reader of either).
+ */
+export function toPolicy(row: PolicyRow, now: Date, view: Visibility): Policy {
+  const scopes = view.partition(row.cloudScopes, (s) => s.cloudScopeId);
+  const clusters = view.partition(row.clusters, (c) => c.cluster.cloudScopeId);
   return {
     id: row.id,
     name: row.name,
@@ -54,8 +62,10 @@ export function toPolicy(row: PolicyRow, now: Date): Policy {
     isDefault: row.isDefault,
     version: row.version,
     scope: {
-      cloudScopes: row.cloudScopes.map((s) => toCloudScope(s.cloudScope)),
-      clusters: row.clusters.map((c) => toCluster(c.cluster)),
+      cloudScopes: scopes.shown.map((s) => toCloudScope(s.cloudScope)),
+      clusters: clusters.shown.map((c) => toCluster(c.cluster)),
+      hiddenCloudScopes: scopes.hidden,
+      hiddenClusters: clusters.hidden,
       namespaces: { include: row.namespaceInclude, exclude: row.namespaceExclude },
     },
     rules: row.rules.map((r) => ({ ruleId: r.ruleId, enabled: r.enabled, params: r.params as Record<string, unknown> })),
@@ -76,8 +86,9 @@ export function coveredScopeIds(row: Pick<PolicyRow, 'cloudScopes' | 'clusters'>
   return [...new Set(row.clusters.map((c) => c.cluster.cloudScopeId))];
 }
 
-/** Audit snapshot: the policy as a security reviewer reads it. */
-export function auditSnapshot(p: Policy) {
+/** Audit snapshot: the policy as a security reviewer reads it, whole (the audit log's readers are tenant-level). */
+export function auditSnapshot(row: PolicyRow, now: Date) {
+  const p = toPolicy(row, now, Visibility.unrestricted);
   return {
     name: p.name,
     description: p.description,

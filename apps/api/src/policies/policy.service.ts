@@ -1,11 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Prisma, TenantTx } from '@portcullis/db';
-import { CLOCK, badInput, conflict, forbidden, isUniqueViolation, notFound, type Clock } from '@portcullis/platform';
+import { CLOCK, badInput, conflict, forbidden, isUniqueViolation, type Clock } from '@portcullis/platform';
 import { AuditLogWriter } from '../audit/audit-log.writer';
 import { DomainEvents } from '../events/domain-events';
 import { decodeCursor, pageSize, toConnection, type Connection } from '../graphql/connection';
 import type { Principal } from '../tenancy/principal';
 import { TenantDb } from '../tenancy/tenant-db';
+import { Visibility, hidden } from '../tenancy/visibility';
 import { auditSnapshot, coveredScopeIds, policyInclude, toPolicy, type PolicyRow } from './policy.mapper';
 import { composeRules, patchRules, validateNamespacePatterns, type StoredRule } from './policy-rules';
 import type { CreatePolicyInput, PoliciesArgs, Policy, PolicyScopeInput, UpdatePolicyInput } from './policy.types';
@@ -30,31 +31,16 @@ export class PolicyService {
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
-  /** Readers see tenant-wide policies and those touching a cloud scope they can read. */
-  visibleWhere(principal: Principal): Prisma.PolicyWhereInput {
-    const readable = principal.scopesWith('read');
-    if (readable === 'all') return {};
-    const ids = [...readable];
-    return {
-      OR: [
-        { cloudScopes: { none: {} }, clusters: { none: {} } },
-        { cloudScopes: { some: { cloudScopeId: { in: ids } } } },
-        { clusters: { some: { cluster: { cloudScopeId: { in: ids } } } } },
-      ],
-    };
-  }
-
   list(principal: Principal, args: PoliciesArgs): Promise<Connection<Policy>> {
     const f = args.filter ?? {};
+    const view = Visibility.of(principal);
+    // readers see tenant-wide policies and those touching a scope they read; the scope filter narrows that
     const where: Prisma.PolicyWhereInput = {
       AND: [
-        this.visibleWhere(principal),
+        view.policies(f.cloudScopeId),
         f.type ? { type: f.type } : {},
         f.action ? { action: f.action } : {},
         f.name ? { name: containingAnyCase(f.name) } : {},
-        f.cloudScopeId
-          ? { OR: [{ cloudScopes: { some: { cloudScopeId: f.cloudScopeId } } }, { cloudScopes: { none: {} }, clusters: { none: {} } }, { clusters: { some: { cluster: { cloudScopeId: f.cloudScopeId } } } }] }
-          : {},
       ],
     };
     const after = decodeCursor(args.after);
@@ -69,18 +55,18 @@ export class PolicyService {
         });
       const total = await tx.policy.count({ where });
       const now = this.clock.now();
-      return toConnection(rows, size, total, (r) => ({ key: r.name, id: r.id }), (r) => toPolicy(r, now));
+      return toConnection(rows, size, total, (r) => ({ key: r.name, id: r.id }), (r) => toPolicy(r, now, view));
     });
   }
 
   get(principal: Principal, id: string): Promise<Policy> {
-    return this.db.run(principal, async (tx) => toPolicy(await this.load(tx, principal, id), this.clock.now()));
+    return this.db.run(principal, async (tx) => toPolicy(await this.load(tx, principal, id), this.clock.now(), Visibility.of(principal)));
   }
 
   async create(principal: Principal, input: CreatePolicyInput): Promise<Policy> {
     const rules = composeRules(input.type, input.presets, input.rules);
     const { policy, events } = await this.mutate(principal, input.name, async (tx) => {
-      const scope = await this.resolveScope(tx, input.scope);
+      const scope = await this.resolveScope(tx, principal, input.scope);
       this.requireManage(principal, scope.covered);
       const row = await tx.policy.create({
         data: {
@@ -99,8 +85,9 @@ export class PolicyService {
         },
         include: policyInclude,
       });
-      const policy = toPolicy(row, this.clock.now());
-      await this.audit.record(tx, principal, { action: 'policy.create', targetType: 'Policy', targetId: row.id, after: auditSnapshot(policy) });
+      const now = this.clock.now();
+      const policy = toPolicy(row, now, Visibility.of(principal));
+      await this.audit.record(tx, principal, { action: 'policy.create', targetType: 'Policy', targetId: row.id, after: auditSnapshot(row, now) });
       const event = await this.events.record(tx, principal.tenantId, 'policy.created', { policyId: row.id, cloudScopeIds: scope.covered, clusterIds: scope.clusterIds });
       return { policy, events: [event] };
     });
@@ -114,7 +101,7 @@ export class PolicyService {
       this.requireManage(principal, coveredScopeIds(current));
       checkVersion(current, input.version);
       if (current.isDefault) refuseDefaultChanges(current, input);
-      const scope = input.scope ? await this.resolveScope(tx, input.scope) : undefined;
+      const scope = input.scope ? await this.resolveScope(tx, principal, input.scope) : undefined;
       if (scope) this.requireManage(principal, scope.covered);
       const rules = input.rules ? patchRules(current.type, current.rules.map(storedRule), input.rules) : undefined;
 
@@ -132,15 +119,15 @@ export class PolicyService {
       if (bumped.count !== 1) throw staleVersion(current, input.version);
       if (scope) await this.replaceScope(tx, principal.tenantId, id, scope);
       if (rules) await replaceRules(tx, principal.tenantId, id, rules);
-      const after = toPolicy(await this.load(tx, principal, id), this.clock.now());
-      const before = toPolicy(current, this.clock.now());
-      await this.audit.record(tx, principal, { action: 'policy.update', targetType: 'Policy', targetId: id, before: auditSnapshot(before), after: auditSnapshot(after) });
+      const now = this.clock.now();
+      const updated = await this.load(tx, principal, id);
+      await this.audit.record(tx, principal, { action: 'policy.update', targetType: 'Policy', targetId: id, before: auditSnapshot(current, now), after: auditSnapshot(updated, now) });
       const event = await this.events.record(tx, principal.tenantId, 'policy.updated', {
         policyId: id,
         cloudScopeIds: union(coveredScopeIds(current), scope?.covered ?? coveredScopeIds(current), coveredScopeIds(current).length === 0 || scope?.covered.length === 0),
         clusterIds: [...new Set([...current.clusters.map((c) => c.clusterId), ...(scope?.clusterIds ?? [])])],
       });
-      return { policy: after, events: [event] };
+      return { policy: toPolicy(updated, now, Visibility.of(principal)), events: [event] };
     });
     await this.events.publish(events);
     return policy;
@@ -153,8 +140,9 @@ export class PolicyService {
       if (current.isDefault) throw badInput('id', `"${current.name}" is a default policy of the tenant and cannot be deleted; set it to AUDIT or disable its rules instead`);
       if (version !== undefined) checkVersion(current, version);
       await tx.policy.delete({ where: { id } });
-      const policy = toPolicy(current, this.clock.now());
-      await this.audit.record(tx, principal, { action: 'policy.delete', targetType: 'Policy', targetId: id, before: auditSnapshot(policy) });
+      const now = this.clock.now();
+      const policy = toPolicy(current, now, Visibility.of(principal));
+      await this.audit.record(tx, principal, { action: 'policy.delete', targetType: 'Policy', targetId: id, before: auditSnapshot(current, now) });
       const event = await this.events.record(tx, principal.tenantId, 'policy.deleted', { policyId: id, cloudScopeIds: coveredScopeIds(current), clusterIds: current.clusters.map((c) => c.clusterId) });
       return { policy, events: [event] };
     });
@@ -164,8 +152,8 @@ export class PolicyService {
 
   /** Loads a policy the caller can read; a policy it cannot read does not exist for it. */
   async load(tx: TenantTx, principal: Principal, id: string): Promise<PolicyRow> {
-    const row = await tx.policy.findFirst({ where: { AND: [{ id }, this.visibleWhere(principal)] }, include: policyInclude });
-    if (!row) throw notFound(`policy ${id} does not exist`);
+    const row = await tx.policy.findFirst({ where: { AND: [{ id }, Visibility.of(principal).policies()] }, include: policyInclude });
+    if (!row) throw hidden('policy', id);
     return row;
   }
 
@@ -179,17 +167,21 @@ export class PolicyService {
     }
   }
 
-  /** Validates a scope input against the tenant's cloud scopes and clusters. */
-  async resolveScope(tx: TenantTx, input: PolicyScopeInput | undefined): Promise<ResolvedScope> {
+  /**
+   * Validates a scope input against the cloud scopes and clusters the caller reads: one it
+   * cannot read is refused like one that does not exist, and no error names it.
+   */
+  async resolveScope(tx: TenantTx, principal: Principal, input: PolicyScopeInput | undefined): Promise<ResolvedScope> {
+    const view = Visibility.of(principal);
     const cloudScopeIds = [...new Set(input?.cloudScopeIds ?? [])];
     const clusterIds = [...new Set(input?.clusterIds ?? [])];
     const include = validateNamespacePatterns(input?.namespaces?.include ?? [], 'scope.namespaces.include');
     const exclude = validateNamespacePatterns(input?.namespaces?.exclude ?? [], 'scope.namespaces.exclude');
-    const scopes = cloudScopeIds.length ? await tx.cloudScope.findMany({ where: { id: { in: cloudScopeIds } }, select: { id: true } }) : [];
+    const scopes = cloudScopeIds.length ? await tx.cloudScope.findMany({ where: { AND: [{ id: { in: cloudScopeIds } }, view.cloudScopes()] }, select: { id: true } }) : [];
     cloudScopeIds.forEach((sid, i) => {
       if (!scopes.some((s) => s.id === sid)) throw badInput(`scope.cloudScopeIds[${i}]`, `scope.cloudScopeIds[${i}]: cloud scope ${sid} does not exist`);
     });
-    const clusters = clusterIds.length ? await tx.cluster.findMany({ where: { id: { in: clusterIds } }, select: { id: true, cloudScopeId: true, name: true } }) : [];
+    const clusters = clusterIds.length ? await tx.cluster.findMany({ where: { AND: [{ id: { in: clusterIds } }, view.clusters()] }, select: { id: true, cloudScopeId: true, name: true } }) : [];
     clusterIds.forEach((cid, i) => {
       const c = clusters.find((x) => x.id === cid);
       if (!c) throw badInput(`scope.clusterIds[${i}]`, `scope.clusterIds[${i}]: cluster ${cid} does not exist`);

@@ -36,6 +36,12 @@ export class PolicyScope {
   @Field(() => [Cluster])
   clusters!: Cluster[];
 
+  @Field(() => Int, { description: 'Cloud scopes of the policy you cannot read: counted, not listed in cloudScopes.' })
+  hiddenCloudScopes!: number;
+
+  @Field(() => Int, { description: 'Clusters of the policy in cloud scopes you cannot read: counted, not listed in clusters.' })
+  hiddenClusters!: number;
+
   @Field(() => NamespaceScope)
   namespaces!: NamespaceScope;
 }

@@ -1,11 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import type { Prisma, TenantTx } from '@portcullis/db';
-import { badInput, conflict, forbidden, isUniqueViolation, notFound } from '@portcullis/platform';
+import { badInput, conflict, forbidden, isUniqueViolation } from '@portcullis/platform';
 import { AuditLogWriter } from '../audit/audit-log.writer';
 import { toCloudScope } from '../cloud-scopes/cloud-scope.service';
 import { decodeCursor, pageSize, toConnection, type Connection } from '../graphql/connection';
 import type { Principal } from '../tenancy/principal';
 import { TenantDb } from '../tenancy/tenant-db';
+import { Visibility, hidden } from '../tenancy/visibility';
 import type { AssignRoleInput, RoleAssignment, RoleAssignmentsArgs } from './role.types';
 
 const withScope = { cloudScope: true } as const;
@@ -23,14 +24,14 @@ export class RoleService {
   ) {}
 
   list(principal: Principal, args: RoleAssignmentsArgs): Promise<Connection<RoleAssignment>> {
-    const readable = principal.scopesWith('read');
     const f = args.filter ?? {};
+    // the scope filter narrows what the caller reads; it never replaces it
     const where: Prisma.RoleAssignmentWhereInput = {
-      // scope-level readers see their own scopes' assignments, never tenant-level ones
-      ...(readable === 'all' ? {} : { cloudScopeId: { in: [...readable] } }),
-      ...(f.principalId ? { principalId: f.principalId.toLowerCase() } : {}),
-      ...(f.role ? { role: f.role } : {}),
-      ...(f.cloudScopeId ? { cloudScopeId: f.cloudScopeId } : {}),
+      AND: [
+        Visibility.of(principal).roleAssignments(f.cloudScopeId),
+        f.principalId ? { principalId: f.principalId.toLowerCase() } : {},
+        f.role ? { role: f.role } : {},
+      ],
     };
     const after = decodeCursor(args.after);
     const size = pageSize(args);
@@ -49,10 +50,12 @@ export class RoleService {
 
   async assign(principal: Principal, input: AssignRoleInput): Promise<RoleAssignment> {
     const scopeId = input.cloudScopeId ?? null;
+    // a scope the caller cannot read answers as one that does not exist
+    if (scopeId && !Visibility.of(principal).canRead(scopeId)) throw unknownScope(scopeId);
     this.requireOwner(principal, scopeId);
     try {
       return await this.db.run(principal, async (tx) => {
-        if (scopeId && !(await tx.cloudScope.findUnique({ where: { id: scopeId } }))) throw badInput('cloudScopeId', `cloudScopeId: cloud scope ${scopeId} does not exist`);
+        if (scopeId && !(await tx.cloudScope.findUnique({ where: { id: scopeId } }))) throw unknownScope(scopeId);
         const row = await tx.roleAssignment.create({
           data: { tenantId: principal.tenantId, principalId: input.principalId.toLowerCase(), role: input.role, cloudScopeId: scopeId, createdBy: principal.objectId },
           include: withScope,
@@ -70,7 +73,7 @@ export class RoleService {
   async revoke(principal: Principal, id: string): Promise<RoleAssignment> {
     return this.db.run(principal, async (tx) => {
       const row = await tx.roleAssignment.findUnique({ where: { id }, include: withScope });
-      if (!row || !this.canSee(principal, row.cloudScopeId)) throw notFound(`role assignment ${id} does not exist`);
+      if (!row || !Visibility.of(principal).canRead(row.cloudScopeId)) throw hidden('role assignment', id);
       this.requireOwner(principal, row.cloudScopeId);
       if (row.role === 'OWNER' && row.cloudScopeId === null) await this.keepOneTenantOwner(tx, row.id);
       await tx.roleAssignment.delete({ where: { id } });
@@ -89,10 +92,6 @@ export class RoleService {
     }
   }
 
-  private canSee(principal: Principal, scopeId: string | null): boolean {
-    return scopeId === null ? principal.canTenantWide('read') : principal.canOnScope('read', scopeId);
-  }
-
   private requireOwner(principal: Principal, scopeId: string | null): void {
     const ok = scopeId === null ? principal.canTenantWide('administer') : principal.canOnScope('administer', scopeId);
     if (!ok) throw forbidden(scopeId === null ? 'tenant-level role assignments need OWNER at tenant level' : 'role assignments on this cloud scope need OWNER on it or at tenant level');
@@ -108,6 +107,10 @@ function toRoleAssignment(row: Row): RoleAssignment {
     createdAt: row.createdAt,
     createdBy: row.createdBy,
   };
+}
+
+function unknownScope(id: string) {
+  return badInput('cloudScopeId', `cloudScopeId: cloud scope ${id} does not exist`);
 }
 
 function snapshot(r: RoleAssignment) {

@@ -1,7 +1,7 @@
 import { Args, ArgsType, Field, ID, Int, ObjectType, Query, Resolver } from '@nestjs/graphql';
 import { IsBoolean, IsOptional, IsString, IsUUID, Max, MaxLength, Min } from 'class-validator';
 import { scopeMatch } from '@portcullis/distribution';
-import { badInput, notFound } from '@portcullis/platform';
+import { badInput } from '@portcullis/platform';
 import { Cluster } from '../clusters/cluster.types';
 import { PageInfo, decodeCursor, encodeCursor } from '../graphql/connection';
 import { toCluster } from '../clusters/cluster.service';
@@ -9,6 +9,7 @@ import { Access } from '../tenancy/access.decorator';
 import { CurrentPrincipal } from '../tenancy/current-principal.decorator';
 import type { Principal } from '../tenancy/principal';
 import { TenantDb } from '../tenancy/tenant-db';
+import { Visibility, hidden } from '../tenancy/visibility';
 import { PolicyService } from '../policies/policy.service';
 
 @ObjectType({ description: 'Where one cluster stands with its bundle.' })
@@ -119,15 +120,11 @@ export class BundleRolloutResolver {
     const after = decodeCursor(args.after);
     const size = args.first ?? ROLLOUT_PAGE.default;
     return this.db.run(principal, async (tx) => {
-      const readable = principal.scopesWith('read');
-      const visible = await tx.cluster.findMany({
-        where: readable === 'all' ? {} : { cloudScopeId: { in: [...readable] } },
-        include: { cloudScope: true },
-      });
+      const visible = await tx.cluster.findMany({ where: Visibility.of(principal).clusters(), include: { cloudScope: true } });
       let clusters = visible;
       if (clusterId) {
         clusters = visible.filter((c) => c.id === clusterId);
-        if (!clusters.length) throw notFound(`cluster ${clusterId} does not exist`);
+        if (!clusters.length) throw hidden('cluster', clusterId);
       } else {
         const policy = await this.policies.load(tx, principal, policyId!);
         const scoped = { id: policy.id, cloudScopeIds: policy.cloudScopes.map((s) => s.cloudScopeId), clusterIds: policy.clusters.map((c) => c.clusterId) };

@@ -2,6 +2,7 @@
  * Every query and mutation of the foundation x every role x (tenant-wide, in its
  * cloud scope, another cloud scope, another tenant) -> allowed or denied. Each case
  * sets up its own target as the tenant Owner, then acts as the principal under test.
+ * Every filter argument of every list query: authorization-matrix-lists.spec.ts.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';

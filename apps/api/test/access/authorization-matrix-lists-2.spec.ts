@@ -1,0 +1,4 @@
+/** Part 2 of the list-filter matrix: see list-visibility.ts. */
+import { describeListPart } from './list-visibility';
+
+describeListPart(1);

@@ -3,7 +3,8 @@ import type { GraphQLSchema } from 'graphql';
 import type { AppConfig } from '@portcullis/config';
 import { repoPath } from '@portcullis/config';
 import type { Logger } from '@portcullis/platform';
-import { formatGraphqlError } from './errors';
+import { DateTimeScalar } from './date-time.scalar';
+import { formatGraphqlError, inputErrorStatus } from './errors';
 import { complexityLimit, depthLimit } from './limits';
 
 /** Where the code-first schema is written; committed, and checked for staleness by a test. */
@@ -16,6 +17,7 @@ export function graphqlOptions(config: AppConfig, logger: Logger, schemaFile: st
     path: '/graphql',
     autoSchemaFile: schemaFile,
     sortSchema: true,
+    buildSchemaOptions: { scalarsMap: [{ type: Date, scalar: DateTimeScalar }] },
     playground: false,
     introspection: config.env !== 'production',
     csrfPrevention: true,
@@ -25,7 +27,9 @@ export function graphqlOptions(config: AppConfig, logger: Logger, schemaFile: st
       return s;
     },
     validationRules: [depthLimit(config.graphql.maxDepth)],
-    plugins: [complexityLimit(() => schema!, config.graphql.maxComplexity)],
+    plugins: [complexityLimit(() => schema!, config.graphql.maxComplexity), inputErrorStatus()],
+    // @nestjs/apollo would reset every executed answer to 200, undoing inputErrorStatus's 400
+    preserveHttpStatusForExecutionErrors: false,
     formatError: formatGraphqlError(logger),
     includeStacktraceInErrorResponses: false,
   };

@@ -10,7 +10,7 @@ import {
 } from 'graphql';
 
 export type BadClass =
-  | 'nul' | 'control' | 'bidi' | 'zero-width' | 'huge-string' | 'deep-nesting' | 'int32-overflow' | 'beyond-2^53'
+  | 'nul' | 'control' | 'invisible' | 'huge-string' | 'deep-nesting' | 'int32-overflow' | 'beyond-2^53'
   | 'huge-list' | 'wrong-type' | 'invalid-enum';
 
 /** Classes that must be refused wherever they stand: no string input of the API takes them. */
@@ -59,6 +59,8 @@ export function inputPositions(field: GraphQLField<unknown, unknown>): InputPosi
 const CONTROL = [...Array.from({ length: 8 }, (_, i) => 1 + i), 0x0b, 0x0c, ...Array.from({ length: 18 }, (_, i) => 0x0e + i), 0x7f, 0x85, 0x9b];
 const BIDI = [0x202a, 0x202b, 0x202c, 0x202d, 0x202e, 0x2066, 0x2067, 0x2068, 0x2069, 0x200e, 0x200f, 0x061c];
 const ZERO_WIDTH = [0x200b, 0x200c, 0x200d, 0x2060, 0xfeff];
+/** Bidi controls and zero-width characters: one class, the variant chosen by the seed. */
+const INVISIBLE = [...BIDI, ...ZERO_WIDTH];
 
 function deep(depth: number, leaf: unknown, asArray: boolean): unknown {
   let v = leaf;
@@ -75,7 +77,7 @@ export function badValues(position: InputPosition, random: () => number): BadVal
   const type = getNullableType(position.type);
   if (isListType(type)) {
     return [
-      { cls: 'huge-list', value: Array.from({ length: 10_001 }, () => sampleOf(type.ofType as GraphQLInputType)) },
+      { cls: 'huge-list', value: Array.from({ length: 5_001 }, () => sampleOf(type.ofType as GraphQLInputType)) },
       { cls: 'deep-nesting', value: deep(3_000, 'x', true) },
       { cls: 'wrong-type', value: { not: 'a list' } },
     ];
@@ -118,8 +120,7 @@ export function badValues(position: InputPosition, random: () => number): BadVal
         return [
           { cls: 'nul', value: plant(0) },
           { cls: 'control', value: plant(pick(CONTROL)) },
-          { cls: 'bidi', value: plant(pick(BIDI)) },
-          { cls: 'zero-width', value: plant(pick(ZERO_WIDTH)) },
+          { cls: 'invisible', value: plant(pick(INVISIBLE)) },
           { cls: 'huge-string', value: pick(['s', 'é', ' ']).repeat(70_000) },
           { cls: 'deep-nesting', value: deep(3_000, 's', random() < 0.5) },
           { cls: 'wrong-type', value: pick([{ s: 'x' }, true, [['x']]]) },

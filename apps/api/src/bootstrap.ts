@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import type { IncomingMessage } from 'node:http';
-import { ValidationPipe, type INestApplication } from '@nestjs/common';
+import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { AppConfig } from '@portcullis/config';
@@ -8,7 +8,7 @@ import { LOGGER, NestJsonLogger, type Logger } from '@portcullis/platform';
 import { ApiModule, type ApiModuleOptions } from './api.module';
 import { DomainErrorFilter } from './platform/domain-error.filter';
 import { applyServerTimeouts, securityHeaders } from './platform/http-edge';
-import { validationPipeOptions } from './graphql/errors';
+import { InputValidationPipe } from './graphql/input-validation.pipe';
 import { SCAN_REPORTS_PATH } from './scans/scan-reports.controller';
 import { ADMISSION_EVENTS_PATH } from './inventory/batch-body';
 
@@ -30,7 +30,7 @@ export async function createApiApp(config: AppConfig, options: ApiModuleOptions 
   app.useBodyParser('json', { limit: config.requestBodyLimitBytes, type: (req: IncomingMessage) => isJson(req) && !(req.url ?? '').startsWith(ADMISSION_EVENTS_PATH) });
   app.set('trust proxy', false);
   app.disable('x-powered-by');
-  app.useGlobalPipes(new ValidationPipe(validationPipeOptions));
+  app.useGlobalPipes(new InputValidationPipe());
   app.useGlobalFilters(new DomainErrorFilter(logger));
   app.enableShutdownHooks();
   return app;

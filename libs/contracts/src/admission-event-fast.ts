@@ -15,7 +15,7 @@ import {
   type AdmissionEvent,
   type Finding,
 } from './admission-event-model';
-import { API_VERSION, KIND, NAMESPACE, RULE_ID, SUB_RESOURCE, TIMESTAMP, UUID } from './primitives';
+import { API_VERSION, INT4_MAX, KIND, NAMESPACE, RULE_ID, SUB_RESOURCE, TIMESTAMP, UUID } from './primitives';
 
 type Json = Record<string, unknown>;
 
@@ -54,7 +54,7 @@ export function checkAdmissionEventFast(v: unknown): AdmissionEvent | undefined 
   if (!matches(kind, KIND) || !isString(apiVersion, L.apiVersion) || !API_VERSION.test(apiVersion)) return undefined;
   if (!(namespace === undefined || (isString(namespace, L.namespace) && NAMESPACE.test(namespace))) || !isString(name, L.name)) return undefined;
   if (!isOptionalText(uid, L.uid) || !isOptionalText(requestUid, L.uid) || !isOneOf(decision, ADMISSION_DECISIONS)) return undefined;
-  if (!(bundleRevision === null || (typeof bundleRevision === 'number' && Number.isInteger(bundleRevision) && bundleRevision > 0))) return undefined;
+  if (!(bundleRevision === null || (typeof bundleRevision === 'number' && Number.isInteger(bundleRevision) && bundleRevision > 0 && bundleRevision <= INT4_MAX))) return undefined;
   if (!(snapshot === undefined || isObject(snapshot)) || !(clusterId === undefined || matches(clusterId, UUID))) return undefined;
   if (!(snapshotHash === undefined || matches(snapshotHash, SNAPSHOT_HASH)) || !(subResource === undefined || matches(subResource, SUB_RESOURCE))) return undefined;
   if (!isObject(owner) || !matches(owner['kind'], KIND) || !isText(owner['name'], L.name)) return undefined;

@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { count, plainText, revision, text, timestamp } from './primitives';
+import { INT4_MAX, count, plainText, revision, text, timestamp } from './primitives';
 import { validateWith, type Validated } from './result';
 
 /** Counters are stored as 32-bit integers (and shown as GraphQL Int); a bigger value is refused, not wrapped. */
-const INT32_MAX = 2_147_483_647;
+const INT32_MAX = INT4_MAX;
 
 /** POST /agent/v1/status: what an agent runs and enforces, and how its event pipeline is doing. */
 export const AgentStatusSchema = z.object({

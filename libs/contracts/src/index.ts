@@ -9,7 +9,10 @@ export { AdmissionEventBatchSchema, MAX_BATCH_JSON_BYTES, MAX_BATCH_WIRE_BYTES, 
 export type { AdmissionEventBatch, AdmissionEventBatchResult, BatchValidated } from './admission-event-batch';
 export { AgentStatusSchema, validateAgentStatus } from './agent-status';
 export type { AgentStatus } from './agent-status';
-export { DIGEST, IMAGE_REFERENCE, parseDecimal, SUB_RESOURCE } from './primitives';
+export { DIGEST, IMAGE_REFERENCE, INT4_MAX, parseDecimal, SUB_RESOURCE } from './primitives';
+export { jsonFitsWithin } from './json-size';
+export { controlCharacterProblem, findControlCharacter, withoutControlCharacters } from './control-characters';
+export type { ControlCharacterFinding } from './control-characters';
 export { ScanArtifactDocumentSchema, validateScanArtifactDocument } from './scan-artifact';
 export type { ScanArtifactDocument, ScanFinding, Severity } from './scan-artifact';
 export {

@@ -25,7 +25,11 @@ export const uuid = z.string().regex(UUID, 'is not a UUID');
 
 export const timestamp = z.string().regex(TIMESTAMP, 'is not an ISO-8601 timestamp with a zone (e.g. 2025-06-01T12:00:00Z)');
 
-export const revision = z.number().int().positive();
+/** The largest value of a PostgreSQL `integer` (int4): a larger one would be refused or wrap. */
+export const INT4_MAX = 2_147_483_647;
+
+/** Bundle revisions are stored as int4. */
+export const revision = z.number().int().positive().max(INT4_MAX);
 
 export const count = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 

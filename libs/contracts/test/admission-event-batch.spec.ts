@@ -25,6 +25,16 @@ describe('AdmissionEventBatch', () => {
     assert.deepEqual(r.errors[0], { path: 'events[3].decision', message: 'is ALLOWED but the findings make it DENIED' });
   });
 
+  it('refuses a bundleRevision above 2^31-1 (an int4 column), naming it, instead of storing it wrapped', () => {
+    for (const bundleRevision of [2 ** 31, 2 ** 53 + 2]) {
+      const r = rejected({ events: [event(), event({ bundleRevision })] });
+      assert.equal(r.index, 1);
+      assert.equal(r.errors[0]!.path, 'events[1].bundleRevision');
+      assert.match(r.errors[0]!.message, /2147483647/);
+    }
+    assert.ok(validateAdmissionEventBatch({ events: [event({ bundleRevision: 2 ** 31 - 1 })] }).ok);
+  });
+
   it('reports the first offending index, and the errors of later events after it', () => {
     const events = [event(), event({ occurredAt: 'yesterday' }), event(), event(), event({ kind: '' })];
     const r = rejected({ events });

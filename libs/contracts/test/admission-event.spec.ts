@@ -63,6 +63,9 @@ describe('AdmissionEvent', () => {
     ['a 513-character image', { images: ['nginx', 'x'.repeat(513)] }, 'images[1]', /at most 512/],
     ['revision 0', { bundleRevision: 0 }, 'bundleRevision', /greater than 0/],
     ['a fractional revision', { bundleRevision: 4.5 }, 'bundleRevision', /integer/],
+    // bundle_revision is int4: 2^31 was stored wrapped, as -2147483648
+    ['a revision of 2^31', { bundleRevision: 2 ** 31 }, 'bundleRevision', /less than or equal to 2147483647/],
+    ['a revision beyond 2^53', { bundleRevision: 2 ** 53 + 2 }, 'bundleRevision', /less than or equal to 2147483647/],
     ['an unknown decision', { decision: 'WARNED' }, 'decision', /ALLOWED/],
     ['1001 findings', { findings: Array(1001).fill(finding()) }, 'findings', /at most 1000/],
     ['a finding with action WARN', { findings: [f({ action: 'WARN' as never })] }, 'findings[0].action', /AUDIT/],

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { canonicalJson, checkScanArtifactDocument, type ScanArtifactDocument } from '@portcullis/bundle';
+import { findControlCharacter } from '@portcullis/contracts';
 import { isCycloneDxReport, normalizeCycloneDx } from './cyclonedx';
 import { isGrypeReport, normalizeGrype } from './grype';
 import { type NormalizedScanReport, type ScanReportFormat, type ScanReportResult } from './model';
@@ -50,8 +51,12 @@ export function normalizeScanReport(value: unknown): ScanReportResult {
   }
   if (!result.ok) return result;
   // what is returned here must be signable: checked against the signed document's own schema
-  const checked = checkScanArtifactDocument(toScanArtifactDocument(result.report, '00000000-0000-4000-8000-000000000000', new Date(0)));
+  const document = toScanArtifactDocument(result.report, '00000000-0000-4000-8000-000000000000', new Date(0));
+  const checked = checkScanArtifactDocument(document);
   if (!checked.ok) return { ok: false, reason: 'MALFORMED', message: `the report does not make a valid artifact: ${checked.message}` };
+  // what is kept is stored and shown: PostgreSQL cannot hold U+0000, and no reader should get control characters
+  const control = findControlCharacter(document, '');
+  if (control) return { ok: false, reason: 'MALFORMED', path: control.path, message: `the artifact's ${control.path} (from the report) ${control.problem}` };
   return result;
 }
 

@@ -65,6 +65,14 @@ describe('normalizeScanReport: Trivy JSON', () => {
     );
   });
 
+  it('refuses NUL and control characters in what the artifact keeps, naming the field (NUL was a server error)', () => {
+    const nul = refused(trivy({ top: { Trivy: { Version: '0.58.1\u0000' } } }));
+    assert.deepEqual([nul.reason, nul.path], ['MALFORMED', 'scanner.version']);
+    assert.match(nul.message, /scanner\.version .*U\+0000 at index 6/);
+    const control = refused(trivy({ vulns: [{ VulnerabilityID: 'CVE-2024-3094', PkgName: 'xz\u001butils', InstalledVersion: '5.6.0-1', Severity: 'HIGH' }] }));
+    assert.deepEqual([control.reason, control.path], ['MALFORMED', 'findings[0].packageName']);
+  });
+
   it('without a repo digest the artifact is tag-bound', () => {
     const r = ok(trivy({ metadata: { RepoDigests: [] } }));
     assert.deepEqual([r.repoDigest, r.tagBound, r.tags], [undefined, true, ['2.3.1']]);

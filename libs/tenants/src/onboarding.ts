@@ -1,16 +1,16 @@
-import { defaultRuleConfigs, RULE_CATALOG } from '@portcullis/policy-engine';
+import { DEFAULT_POLICY_NAMES, defaultRuleConfigs, RULE_CATALOG } from '@portcullis/policy-engine';
 import { withTenant, type PrismaClient, type Prisma, type TenantStatus, type PolicyType } from '@portcullis/db';
 
 /** The two policies every tenant starts with (DESIGN.md §3): Audit mode, scope = everything. */
 export const DEFAULT_POLICIES: ReadonlyArray<{ readonly type: PolicyType; readonly name: string; readonly description: string }> = [
   {
     type: 'MISCONFIGURATION',
-    name: 'Default K8s misconfiguration rule',
+    name: DEFAULT_POLICY_NAMES.MISCONFIGURATION,
     description: 'Workload and Ingress misconfiguration checks every cluster of the tenant gets, in Audit mode until the team chooses Block.',
   },
   {
     type: 'VULNERABILITY',
-    name: 'Default vulnerability gating rule',
+    name: DEFAULT_POLICY_NAMES.VULNERABILITY,
     description: 'Image vulnerability gating from signed scan artifacts, in Audit mode until the team chooses Block.',
   },
 ];

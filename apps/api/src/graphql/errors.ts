@@ -1,4 +1,5 @@
 import { HttpException, ValidationError as ClassValidationError, type ValidationPipeOptions } from '@nestjs/common';
+import type { ApolloServerPlugin } from '@apollo/server';
 import { unwrapResolverError } from '@apollo/server/errors';
 import type { GraphQLFormattedError } from 'graphql';
 import { DomainError, badInput, type Logger, requestContext } from '@portcullis/platform';
@@ -33,6 +34,25 @@ export function formatGraphqlError(logger: Logger) {
       path: formatted.path,
       extensions: { code: 'INTERNAL_SERVER_ERROR' },
     };
+  };
+}
+
+/**
+ * An answer whose errors are all the caller's input errors is HTTP 400, wherever they were
+ * raised: Apollo answers 500 for an error thrown from a plugin hook (complexity, variables
+ * coerced by a plugin) and 200 for one thrown by a resolver, whatever its code says.
+ */
+export function inputErrorStatus(): ApolloServerPlugin {
+  return {
+    async requestDidStart() {
+      return {
+        async willSendResponse({ response }) {
+          if (response.body.kind !== 'single') return;
+          const errors = response.body.singleResult.errors;
+          if (errors?.length && errors.every((e) => e.extensions?.['code'] === 'BAD_USER_INPUT')) response.http.status = 400;
+        },
+      };
+    },
   };
 }
 

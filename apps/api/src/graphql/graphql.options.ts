@@ -3,7 +3,8 @@ import type { GraphQLSchema } from 'graphql';
 import type { AppConfig } from '@portcullis/config';
 import { repoPath } from '@portcullis/config';
 import type { Logger } from '@portcullis/platform';
-import { formatGraphqlError } from './errors';
+import { DateTimeScalar } from './date-time.scalar';
+import { formatGraphqlError, inputErrorStatus } from './errors';
 import type { ApiMetrics } from '../platform/metrics';
 import { complexityLimit, depthLimit } from './limits';
 import { GRAPHQL_PATH, operationMetrics } from './operation-metrics';
@@ -20,6 +21,7 @@ export function graphqlOptions(config: AppConfig, logger: Logger, metrics: ApiMe
     path: GRAPHQL_PATH,
     autoSchemaFile: schemaFile,
     sortSchema: true,
+    buildSchemaOptions: { scalarsMap: [{ type: Date, scalar: DateTimeScalar }] },
     playground: false,
     introspection: !production,
     // "Did you mean ...?" would spell out the schema that introspection hides
@@ -31,7 +33,14 @@ export function graphqlOptions(config: AppConfig, logger: Logger, metrics: ApiMe
       return s;
     },
     validationRules: [depthLimit(config.graphql.maxDepth)],
-    plugins: [complexityLimit(() => schema!, config.graphql.maxComplexity), operationMetrics(() => schema!, metrics), ...(production ? [withoutSuggestions()] : [])],
+    plugins: [
+      complexityLimit(() => schema!, config.graphql.maxComplexity),
+      operationMetrics(() => schema!, metrics),
+      inputErrorStatus(),
+      ...(production ? [withoutSuggestions()] : []),
+    ],
+    // @nestjs/apollo would reset every executed answer to 200, undoing inputErrorStatus's 400
+    preserveHttpStatusForExecutionErrors: false,
     formatError: formatGraphqlError(logger),
     includeStacktraceInErrorResponses: false,
   };

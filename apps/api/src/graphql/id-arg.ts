@@ -16,6 +16,17 @@ class UuidPipe implements PipeTransform<unknown, string> {
 /** An `ID!` argument that must be a UUID; a bad one is BAD_USER_INPUT naming the argument. */
 export const IdArg = (name = 'id') => Args(name, { type: () => ID }, new UuidPipe(name));
 
+/** An optional `[ID!]` argument of at most `max` UUIDs; a bad one is BAD_USER_INPUT naming its index. */
+export const IdListArg = (name: string, max: number) =>
+  Args(name, { type: () => [ID], nullable: true }, {
+    transform(value: unknown): string[] | undefined {
+      if (value === undefined || value === null) return undefined;
+      if (!Array.isArray(value)) throw badInput(name, `${name}: must be a list of ids`);
+      if (value.length > max) throw badInput(name, `${name}: at most ${max} ids, got ${value.length}`);
+      return value.map((v: unknown, i) => new UuidPipe(`${name}[${i}]`).transform(v));
+    },
+  });
+
 /** The optional `version` argument of optimistic concurrency. */
 export const VersionArg = () =>
   Args('version', { type: () => Int, nullable: true, description: 'When given, the change is refused with CONFLICT if the policy moved past it.' }, {

@@ -1,4 +1,5 @@
 import { Args, Field, ID, Int, Mutation, ObjectType, Query, Resolver, registerEnumType } from '@nestjs/graphql';
+import { IdListArg } from '../graphql/id-arg';
 import { Access } from '../tenancy/access.decorator';
 import { CurrentPrincipal } from '../tenancy/current-principal.decorator';
 import type { Principal } from '../tenancy/principal';
@@ -44,7 +45,7 @@ export class PolicyAsCodeResolver {
 
   @Access('read')
   @Query(() => String, { description: 'Policies in the policy-file format (YAML) that `portcullis eval -p` reads; all visible ones when ids is omitted.' })
-  exportPolicies(@CurrentPrincipal() principal: Principal, @Args('ids', { type: () => [ID], nullable: true }) ids?: string[]) {
+  exportPolicies(@CurrentPrincipal() principal: Principal, @IdListArg('ids', 1000) ids?: string[]) {
     return this.service.export(principal, ids);
   }
 

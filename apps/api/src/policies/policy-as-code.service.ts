@@ -14,6 +14,9 @@ import { PolicyService, replaceRules, ruleRow, type ResolvedScope } from './poli
 const PROVIDER_PREFIX: Record<CloudProvider, string> = { AZURE_SUBSCRIPTION: 'azure', AWS_ACCOUNT: 'aws', GCP_PROJECT: 'gcp' };
 const PREFIX_PROVIDER = Object.fromEntries(Object.entries(PROVIDER_PREFIX).map(([k, v]) => [v, k])) as Record<string, CloudProvider>;
 
+/** One import is one transaction: its size is bounded so it finishes well inside the transaction's time. */
+export const POLICY_IMPORT_LIMITS = { maxCharacters: 1_000_000, maxDocuments: 100 } as const;
+
 export type ImportChange = 'CREATED' | 'UPDATED' | 'UNCHANGED';
 
 export interface ImportOutcome {
@@ -78,12 +81,12 @@ export class PolicyAsCodeService {
   }
 
   async import(principal: Principal, document: string, dryRun: boolean): Promise<ImportOutcome> {
-    if (document.length > 1_000_000) throw badInput('document', 'document: a policy file is limited to 1 MB');
-    const parsed = parsePolicyDocuments(document, 'document');
+    if (document.length > POLICY_IMPORT_LIMITS.maxCharacters) throw badInput('document', `document: a policy file is limited to ${POLICY_IMPORT_LIMITS.maxCharacters} characters`);
+    const parsed = parsePolicyDocuments(document, 'document', { maxDocuments: POLICY_IMPORT_LIMITS.maxDocuments });
     if (!parsed.ok) {
       const first = parsed.errors[0]!;
       const more = parsed.errors.length > 1 ? ` (and ${parsed.errors.length - 1} more: ${parsed.errors.slice(1, 4).map((e) => e.message).join('; ')})` : '';
-      throw badInput(`document[${first.document}].${first.field}`, `${first.message}${more}`);
+      throw badInput(first.field === '(document)' ? 'document' : `document[${first.document}].${first.field}`, `${first.message}${more}`);
     }
     const events: RecordedEvent[] = [];
     try {

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Prisma, TenantTx } from '@portcullis/db';
+import { storedPolicyName } from '@portcullis/policy-engine';
 import { CLOCK, badInput, conflict, forbidden, isUniqueViolation, type Clock } from '@portcullis/platform';
 import { AuditLogWriter } from '../audit/audit-log.writer';
 import { DomainEvents } from '../events/domain-events';
@@ -71,7 +72,7 @@ export class PolicyService {
       const row = await tx.policy.create({
         data: {
           tenantId: principal.tenantId,
-          name: input.name.trim(),
+          name: storedPolicyName(input.name),
           description: input.description.trim(),
           type: input.type,
           action: input.action,
@@ -110,7 +111,7 @@ export class PolicyService {
         data: {
           version: { increment: 1 },
           updatedBy: principal.objectId,
-          ...(input.name !== undefined ? { name: input.name.trim() } : {}),
+          ...(input.name !== undefined ? { name: storedPolicyName(input.name) } : {}),
           ...(input.description !== undefined ? { description: input.description.trim() } : {}),
           ...(input.action !== undefined ? { action: input.action } : {}),
           ...(scope ? { namespaceInclude: scope.include, namespaceExclude: scope.exclude } : {}),
@@ -236,7 +237,7 @@ function staleVersion(current: PolicyRow, version: number) {
 }
 
 function refuseDefaultChanges(current: PolicyRow, input: { name?: string; description?: string; scope?: unknown }): void {
-  const what = input.name !== undefined && input.name.trim() !== current.name ? 'name' : input.description !== undefined && input.description.trim() !== current.description ? 'description' : input.scope !== undefined ? 'scope' : undefined;
+  const what = input.name !== undefined && storedPolicyName(input.name) !== current.name ? 'name' : input.description !== undefined && input.description.trim() !== current.description ? 'description' : input.scope !== undefined ? 'scope' : undefined;
   if (what) throw badInput(what, `${what}: "${current.name}" is a default policy; only its action and rules can change`);
 }
 

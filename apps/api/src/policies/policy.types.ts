@@ -1,9 +1,10 @@
 import { ArgsType, Field, ID, InputType, Int, ObjectType, registerEnumType } from '@nestjs/graphql';
 import { Type } from 'class-transformer';
 import {
-  ArrayMaxSize, IsArray, IsBoolean, IsDate, IsEnum, IsInt, IsObject, IsOptional, IsString, IsUUID, Length, MaxLength, Min, ValidateNested,
+  ArrayMaxSize, IsArray, IsBoolean, IsDate, IsEnum, IsInt, IsObject, IsOptional, IsString, IsUUID, Length, MaxLength, Min, ValidateNested, registerDecorator,
 } from 'class-validator';
 import { PolicyAction, PolicyType } from '@portcullis/db';
+import { policyNameProblem, storedPolicyName } from '@portcullis/policy-engine';
 import { CloudScope } from '../cloud-scopes/cloud-scope.types';
 import { Cluster } from '../clusters/cluster.types';
 import { PageArgs } from '../graphql/connection';
@@ -150,6 +151,18 @@ export class Policy {
 
 const PATTERN_LIMIT = 100;
 
+/** The policy-file reader's name rule (one function), on the name as it is stored. */
+function IsPolicyName(): PropertyDecorator {
+  const problem = (v: unknown) => policyNameProblem(typeof v === 'string' ? storedPolicyName(v) : v);
+  return (target, propertyName) =>
+    registerDecorator({
+      name: 'isPolicyName',
+      target: target.constructor,
+      propertyName: String(propertyName),
+      validator: { validate: (v: unknown) => problem(v) === undefined, defaultMessage: (args) => problem(args?.value) ?? 'is not a policy name' },
+    });
+}
+
 @InputType()
 export class NamespaceScopeInput {
   @Field(() => [String], { defaultValue: [] })
@@ -206,8 +219,7 @@ export class PolicyRuleInput {
 @InputType()
 export class CreatePolicyInput {
   @Field()
-  @IsString()
-  @Length(1, 200)
+  @IsPolicyName()
   name!: string;
 
   @Field({ defaultValue: '' })
@@ -252,8 +264,7 @@ export class UpdatePolicyInput {
 
   @Field({ nullable: true })
   @IsOptional()
-  @IsString()
-  @Length(1, 200)
+  @IsPolicyName()
   name?: string;
 
   @Field({ nullable: true })

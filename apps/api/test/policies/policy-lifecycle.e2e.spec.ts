@@ -126,8 +126,8 @@ describe('policy management', { skip: testDatabaseConfigured ? false : NO_DB_REA
       [{ ruleId: 'no-such-rule', enabled: true }, 'rules[0].ruleId', /unknown rule "no-such-rule"/],
       [{ ruleId: 'vulnerability-severity', enabled: true }, 'rules[0].ruleId', /belongs to VULNERABILITY policies/],
     ];
-    for (const [rule, field, message] of cases) {
-      const e = onlyError(await create({ name: `bad ${field}`, type: 'MISCONFIGURATION', action: 'BLOCK', rules: [rule] }));
+    for (const [i, [rule, field, message]] of cases.entries()) {
+      const e = onlyError(await create({ name: `bad ${i}`, type: 'MISCONFIGURATION', action: 'BLOCK', rules: [rule] }));
       assert.equal(e.code, 'BAD_USER_INPUT', JSON.stringify(e));
       assert.equal(e.field, field);
       assert.match(e.message, message);

@@ -71,6 +71,16 @@ describe('scan upload tokens and scan artifacts', { skip: testDatabaseConfigured
     assert.deepEqual([blank.code, blank.field], ['BAD_USER_INPUT', 'name']);
   });
 
+  it('a report whose scanner version holds NUL is a 400 naming the field, and nothing is stored (was a 500)', async () => {
+    const before = await h.prisma.scanArtifact.count({ where: { tenantId: a.tenantId } });
+    const body = JSON.parse(report('ghcr.io/acme/nul', '1.0', DIGEST, [])) as Record<string, unknown>;
+    const res = await upload(h, ciA.token, JSON.stringify({ ...body, Trivy: { Version: '0.58\u00001' } }));
+    assert.equal(res.status, 400, JSON.stringify(res.body));
+    assert.equal(res.body.code, 'BAD_USER_INPUT');
+    assert.equal(res.body.field, 'scanner.version');
+    assert.equal(await h.prisma.scanArtifact.count({ where: { tenantId: a.tenantId } }), before);
+  });
+
   it('uploads need an upload token: no token, a user token or an agent credential is refused', async () => {
     const body = report('ghcr.io/acme/api', '1.0', DIGEST, []);
     assert.equal((await upload(h, undefined, body).expect(401)).body.code, 'UNAUTHENTICATED');

@@ -2,6 +2,7 @@ import YAML from 'yaml';
 import { PRESET_IDS, expandPreset, findRule, validateRuleParams, type PresetId } from '../rules/catalog';
 import type { PolicyType, RuleConfig } from '../types';
 import type { Exemption, MatchMode, Policy } from './model';
+import { policyNameProblem } from './policy-name';
 
 /**
  * Policy files (DESIGN.md §7): what `portcullis eval -p` reads and what the API
@@ -21,8 +22,6 @@ export interface PolicyFileError {
 export type PolicyFileResult = { readonly ok: true; readonly policies: Policy[] } | { readonly ok: false; readonly errors: readonly PolicyFileError[] };
 
 export const POLICY_API_VERSION = 'portcullis.dev/v1';
-// Policy names are display names too ("Default K8s misconfiguration rule"), so spaces are allowed.
-const NAME = /^[A-Za-z0-9]([A-Za-z0-9 ._-]{0,198}[A-Za-z0-9])?$/;
 const ID = /^[A-Za-z0-9][A-Za-z0-9._:#-]{0,127}$/;
 const NS_PATTERN = /^[a-z0-9*?]([a-z0-9*?.-]{0,252})?$/;
 const VULN_ID = /^[A-Za-z][A-Za-z0-9]*-[A-Za-z0-9._:-]{1,60}$/;
@@ -192,7 +191,8 @@ function parseDocument(doc: unknown, errors: DocumentErrors): Policy | undefined
   if (!isObject(doc['metadata'])) errors.add('metadata', 'is required');
   onlyKeys(meta, ['name', 'id', 'description'], 'metadata', errors);
   const name = meta['name'];
-  if (typeof name !== 'string' || !NAME.test(name)) errors.add('metadata.name', 'is required: 1-200 letters, digits, spaces, ".", "_" or "-", starting and ending with a letter or digit');
+  const nameProblem = policyNameProblem(name);
+  if (nameProblem) errors.add('metadata.name', nameProblem);
   const id = meta['id'] ?? name;
   if (meta['id'] !== undefined && (typeof id !== 'string' || !ID.test(id))) errors.add('metadata.id', 'must be 1-128 letters, digits, ".", "_", ":", "#" or "-"');
   const description = meta['description'] ?? '';
@@ -262,13 +262,22 @@ function documentsOf(text: string, source: string): { docs: unknown[] } | { erro
   return { docs: docs.filter((d) => d !== null && d !== undefined) };
 }
 
+export interface PolicyFileOptions {
+  /** Refuse a file holding more policies than this (an API import is one transaction). */
+  readonly maxDocuments?: number;
+}
+
 /** Parses policy files; every problem found is reported, not just the first. */
-export function parsePolicyDocuments(text: string, source: string): PolicyFileResult {
+export function parsePolicyDocuments(text: string, source: string, options: PolicyFileOptions = {}): PolicyFileResult {
   if (typeof text !== 'string') return { ok: false, errors: [{ source, document: 0, field: '(document)', message: `${source}: not text` }] };
   const split = documentsOf(text, source);
   if ('error' in split) return { ok: false, errors: [split.error] };
   const docs = split.docs.flatMap((d) => (isObject(d) && d['kind'] === 'List' && Array.isArray(d['items']) ? (d['items'] as unknown[]) : [d]));
   if (docs.length === 0) return { ok: false, errors: [{ source, document: 0, field: '(document)', message: `${source}: no policy documents found` }] };
+  const max = options.maxDocuments;
+  if (max !== undefined && docs.length > max) {
+    return { ok: false, errors: [{ source, document: max, field: '(document)', message: `${source}: holds ${docs.length} policy documents; at most ${max} are read at once` }] };
+  }
   const policies: Policy[] = [];
   const errors: PolicyFileError[] = [];
   const names = new Map<string, number>();

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { expandPreset, parsePolicyDocuments, serializePolicyDocuments, type PolicyFileResult } from '@portcullis/policy-engine';
+import { DEFAULT_POLICY_NAMES, expandPreset, parsePolicyDocuments, policyNameProblem, serializePolicyDocuments, storedPolicyName, type PolicyFileResult } from '@portcullis/policy-engine';
 
 const errorsOf = (r: PolicyFileResult) => (r.ok ? assert.fail(`expected errors, got ${r.policies.length} policies`) : r.errors);
 const doc = (spec: string, meta = '{ name: x }') => `apiVersion: portcullis.dev/v1\nkind: Policy\nmetadata: ${meta}\nspec:\n${spec}\n`;
@@ -89,6 +89,30 @@ describe('policy files', () => {
       assert.match(e.message, /^bad.yaml: document 0: /);
     });
   }
+  it('refuses look-alikes of the default policies\' names, and keeps the names themselves', () => {
+    const named = (name: string) => `kind: Policy\napiVersion: portcullis.dev/v1\nmetadata:\n  name: ${JSON.stringify(name)}\nspec: { type: MISCONFIGURATION, action: AUDIT }\n`;
+    for (const name of Object.values(DEFAULT_POLICY_NAMES)) assert.ok(parsePolicyDocuments(named(name), 'p.yaml').ok, name);
+    for (const name of ['default k8s misconfiguration rule', 'Default  K8s misconfiguration rule', 'Default_K8s-misconfiguration.rule', 'Defau1t K8s misconfiguration rule', 'DEFAULT VULNERABILITY GATING RULE', 'Default vu1nerabi1ity gating ru1e']) {
+      const errors = errorsOf(parsePolicyDocuments(named(name), 'p.yaml'));
+      assert.deepEqual(errors.map((e) => e.field), ['metadata.name'], name);
+      assert.match(errors[0]!.message, /looks like the default policy/);
+    }
+    for (const name of ['   ', 'pr\u0430d', 'bidi\u202Ename', 'zero\u200Bwidth', 'bell\u0007', 'nbsp\u00A0name', ' lead']) {
+      assert.deepEqual(errorsOf(parsePolicyDocuments(named(name), 'p.yaml')).map((e) => e.field), ['metadata.name'], JSON.stringify(name));
+    }
+    assert.equal(policyNameProblem('Default K8s misconfiguration rules'), undefined);
+    assert.equal(storedPolicyName('  restricted prod  '), 'restricted prod');
+    assert.equal(storedPolicyName('\uFEFFprod'), '\uFEFFprod', 'only U+0020 is dropped; other blanks are refused, not hidden');
+  });
+
+  it('refuses a file with more documents than the caller reads at once, naming the limit', () => {
+    const many = Array.from({ length: 5 }, (_, i) => `kind: Policy\napiVersion: portcullis.dev/v1\nmetadata: { name: p${i} }\nspec: { type: MISCONFIGURATION, action: AUDIT }\n`).join('---\n');
+    assert.ok(parsePolicyDocuments(many, 'p.yaml', { maxDocuments: 5 }).ok);
+    const errors = errorsOf(parsePolicyDocuments(many, 'p.yaml', { maxDocuments: 4 }));
+    assert.deepEqual(errors.map((e) => [e.document, e.field]), [[4, '(document)']]);
+    assert.match(errors[0]!.message, /holds 5 policy documents; at most 4 are read at once/);
+  });
+
   it('names the document and line of a YAML syntax error', () => {
     const r = parsePolicyDocuments(`${FILE}---\nkind: Policy\n  bad: [indent\n`, 'x.yaml');
     assert.equal(r.ok, false);

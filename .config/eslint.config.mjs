@@ -31,6 +31,24 @@ export default tseslint.config(
     },
   },
   {
+    // No regular expression is built from text at run time: user patterns go through the
+    // policy-engine's linear matcher (compileGlob / compileMatcher), never a backtracking engine.
+    files: ['apps/*/src/**/*.ts', 'libs/*/src/**/*.ts', 'bench/**/*.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: ":matches(NewExpression, CallExpression)[callee.name='RegExp']:not([arguments.0.type='Literal'])",
+          message: 'no RegExp built from a non-literal: match user patterns with compileGlob/compileMatcher from @portcullis/policy-engine',
+        },
+        {
+          selector: 'CallExpression[callee.property.name=/^(match|matchAll|search)$/]:not([arguments.0.regex]):not([arguments.0.name=/^[A-Z][A-Z0-9_]*$/])',
+          message: 'String match/matchAll/search turn a string argument into a RegExp: pass a regex literal or a constant (UPPER_CASE) one',
+        },
+      ],
+    },
+  },
+  {
     files: ['libs/policy-engine/**/*.ts', 'libs/bundle/**/*.ts', 'libs/contracts/**/*.ts', 'libs/scan-reports/**/*.ts'],
     rules: {
       'no-restricted-imports': [

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { BundleDocument, BundlePolicy } from '@portcullis/bundle';
-import { compilePolicies, globRegExp, type CompiledPolicy, type Exemption, type Policy } from '@portcullis/policy-engine';
+import { compileGlob, compilePolicies, type CompiledPolicy, type Exemption, type Matcher, type Policy } from '@portcullis/policy-engine';
 
 /** A verified bundle turned into what the webhook runs: compiled once per revision. */
 export interface EnforceableBundle {
@@ -10,7 +10,7 @@ export interface EnforceableBundle {
   readonly hasVulnerabilityPolicies: boolean;
   readonly expiresAtMs: number;
   /** The bundle's own namespace exclusions (agentSettings), as anchored globs. */
-  readonly excluded: readonly RegExp[];
+  readonly excluded: readonly Matcher[];
 }
 
 const strings = z.array(z.string().max(512)).max(1000).optional();
@@ -55,6 +55,6 @@ export function toEnforceable(document: BundleDocument): EnforceableBundle {
     compiled: compilePolicies(policies),
     hasVulnerabilityPolicies: policies.some((p) => p.type === 'VULNERABILITY' && p.rules.length > 0),
     expiresAtMs: Date.parse(document.expiresAt),
-    excluded: (document.agentSettings.excludedNamespaces ?? []).map(globRegExp),
+    excluded: (document.agentSettings.excludedNamespaces ?? []).map((p) => compileGlob(p)),
   };
 }

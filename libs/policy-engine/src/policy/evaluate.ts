@@ -2,8 +2,8 @@ import { compileRules, runRules, type CompiledRuleSet } from '../rules/run';
 import type { ArtifactLookup, EvaluationContext, ObjectRef, RuleFinding } from '../types';
 import { inspectObject, type InspectedObject } from '../workload';
 import { compileExemptions, coversObject, coversRule, isActive, type CompiledExemption } from './exemptions';
-import { globRegExp } from './matching';
 import type { EvaluationResult, Exemption, OwnerRef, Policy, Violation } from './model';
+import { compileGlob } from './pattern-matcher';
 
 export interface CompiledPolicy {
   readonly policy: Policy;
@@ -11,20 +11,20 @@ export interface CompiledPolicy {
   /** VULNERABILITY policies: each rule on its own, since CVE exemptions can be limited to some rules. */
   readonly perRule: ReadonlyArray<{ readonly id: string; readonly rules: CompiledRuleSet }>;
   readonly exemptions: readonly CompiledExemption[];
-  /** The namespace scope as anchored regular expressions, built once. */
+  /** The namespace scope as anchored globs, compiled once. */
   readonly inScope: (namespace: string | undefined) => boolean;
 }
 
 const NONE: readonly CompiledExemption[] = [];
 
 function scopeMatcher(policy: Policy): (namespace: string | undefined) => boolean {
-  const include = policy.namespaces.include.map(globRegExp);
-  const exclude = policy.namespaces.exclude.map(globRegExp);
+  const include = policy.namespaces.include.map((p) => compileGlob(p));
+  const exclude = policy.namespaces.exclude.map((p) => compileGlob(p));
   if (include.length === 0 && exclude.length === 0) return () => true;
   // cluster-scoped objects have no namespace: they match patterns as ""
   return (namespace) => {
     const ns = namespace ?? '';
-    return (include.length === 0 || include.some((re) => re.test(ns))) && !exclude.some((re) => re.test(ns));
+    return (include.length === 0 || include.some((m) => m(ns))) && !exclude.some((m) => m(ns));
   };
 }
 

@@ -1,4 +1,5 @@
 import { normalizeImage } from '../image';
+import { MAX_PATTERN_LENGTH, compileGlob, compileMatcher, type Matcher } from '../policy/pattern-matcher';
 import { parseQuantity } from '../quantity';
 import type { ParamError, RuleFinding, RuleParams } from '../types';
 import type { ContainerView } from '../workload';
@@ -139,10 +140,9 @@ export const readOnlyRootFilesystem = podRule(
 
 const VERDICT_CACHE_SIZE = 4096;
 
-function imagePattern(pattern: string): (image: string) => boolean {
-  if (!pattern.includes('*')) return (image) => image.startsWith(pattern);
-  const re = new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`);
-  return (image) => re.test(image);
+/** An allowedImages entry: a prefix, or with `*` an anchored glob in which `?` is itself (image references have no `?`). */
+function imagePattern(pattern: string): Matcher {
+  return pattern.includes('*') ? compileGlob(pattern, { questionMark: false }) : compileMatcher('PREFIX', pattern);
 }
 
 export const trustedRegistries = podRule(
@@ -152,7 +152,7 @@ export const trustedRegistries = podRule(
     description: 'Every image matches an allowed pattern (a prefix, or a glob with *), as written or normalised (nginx = docker.io/library/nginx:latest).',
     category: 'images',
     defaultEnabled: false,
-    parameters: { allowedImages: { type: 'array', items: { type: 'string', minLength: 1, maxLength: 512 }, maxItems: 500, default: [] } },
+    parameters: { allowedImages: { type: 'array', items: { type: 'string', minLength: 1, maxLength: MAX_PATTERN_LENGTH }, maxItems: 500, default: [] } },
     remediation: 'Pull the image from an allowed registry (mirror it there), or add its registry to allowedImages.',
   },
   (p) => {

@@ -5,7 +5,7 @@ export { matches, namespaceDecision } from './matching';
 export {
   MAX_NAMESPACE_PATTERN_LENGTH, MAX_PATTERNS_PER_LIST, MAX_PATTERN_LENGTH, MAX_SUBJECT_LENGTH, cachedMatcher, compileGlob, compileMatcher,
 } from './pattern-matcher';
-export type { GlobOptions, MatchCounter, Matcher } from './pattern-matcher';
+export type { GlobOptions, Matcher } from './pattern-matcher';
 export type { NamespaceDecision } from './matching';
 export { MATCH_MODES, POLICY_API_VERSION, parsePolicyDocuments } from './policy-file';
 export type { PolicyFileError, PolicyFileResult } from './policy-file';

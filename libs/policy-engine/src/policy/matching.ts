@@ -1,9 +1,10 @@
+import type { MatchCounter } from '../types';
 import type { MatchMode, NamespaceScope } from './model';
 import { cachedMatcher } from './pattern-matcher';
 
 /** Whether `value` matches `pattern` the way `mode` says (never a regular expression: see pattern-matcher). */
-export function matches(mode: MatchMode, pattern: string, value: string): boolean {
-  return cachedMatcher(mode, pattern)(value);
+export function matches(mode: MatchMode, pattern: string, value: string, counter?: MatchCounter): boolean {
+  return cachedMatcher(mode, pattern)(value, counter);
 }
 
 export interface NamespaceDecision {

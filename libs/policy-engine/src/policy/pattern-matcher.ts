@@ -1,3 +1,4 @@
+import type { MatchCounter } from '../types';
 import type { MatchMode } from './model';
 
 /**
@@ -11,11 +12,6 @@ import type { MatchMode } from './model';
  * pass over ceil((m+1)/32) words (m = pattern characters other than `*`), so a match is
  * O(|pattern| x |subject|) at worst and O(|subject|) for patterns of up to 31 characters.
  */
-
-/** Counts the automaton's word operations, so tests bound work by steps, not time. */
-export interface MatchCounter {
-  steps: number;
-}
 
 export type Matcher = (subject: string, counter?: MatchCounter) => boolean;
 

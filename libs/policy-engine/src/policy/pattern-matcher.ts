@@ -35,6 +35,7 @@ export interface GlobOptions {
 }
 
 const ANY = -1;
+const ASCII = 128;
 
 interface Automaton {
   /** Pattern characters other than `*`, as char codes, ANY for a `?` wildcard. */
@@ -96,12 +97,16 @@ function compile({ tokens, loops }: Automaton): Matcher {
     const loop0 = loop[0]!;
     const single = new Map<number, number>();
     for (const [c, mask] of byChar) single.set(c, mask[0]!);
+    // names, namespaces and image references are ASCII: their masks are looked up by index (512 bytes), others in the map
+    const ascii = new Int32Array(ASCII).fill(any0);
+    for (const [c, mask] of single) if (c < ASCII) ascii[c] = mask;
     return (subject, counter) => {
       if (subject.length > MAX_SUBJECT_LENGTH) return false;
       let d = 1;
       for (let i = 0; i < subject.length; i++) {
         if (acceptEarly && (d & finalBit) !== 0) return true;
-        d = ((d << 1) & (single.get(subject.charCodeAt(i)) ?? any0)) | (d & loop0);
+        const c = subject.charCodeAt(i);
+        d = ((d << 1) & (c < ASCII ? ascii[c]! : (single.get(c) ?? any0))) | (d & loop0);
         if (counter) counter.steps++;
         if (d === 0) return false;
       }

@@ -3,6 +3,21 @@
 import tseslint from 'typescript-eslint';
 import importPlugin from 'eslint-plugin-import';
 
+const NO_REGEXP_FROM_TEXT = [
+  {
+    selector: ":matches(NewExpression, CallExpression)[callee.name='RegExp']:not([arguments.0.type='Literal'])",
+    message: 'no RegExp built from a non-literal: match user patterns with compileGlob/compileMatcher from @portcullis/policy-engine',
+  },
+  {
+    selector: 'CallExpression[callee.property.name=/^(match|matchAll|search)$/]:not([arguments.0.regex]):not([arguments.0.name=/^[A-Z][A-Z0-9_]*$/])',
+    message: 'String match/matchAll/search turn a string argument into a RegExp: pass a regex literal or a constant (UPPER_CASE) one',
+  },
+];
+const CONTAINS_ONLY_IN_HELPER = {
+  selector: "Property[key.name='contains']",
+  message: 'build substring filters with containing() / containingAnyCase() (apps/api/src/platform/substring-filter.ts): they escape %, _ and \\',
+};
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'libs/db/src/generated/**', '**/*.js', '**/*.mjs'] },
   {
@@ -31,15 +46,16 @@ export default tseslint.config(
     },
   },
   {
-    // Prisma's `contains` is LIKE without escaping: substring filters go through one helper
-    files: ['apps/**/*.ts', 'libs/**/*.ts'],
-    ignores: ['apps/api/src/platform/substring-filter.ts', '**/test/**'],
-    rules: {
-      'no-restricted-syntax': [
-        'error',
-        { selector: "Property[key.name='contains']", message: 'build substring filters with containing() / containingAnyCase() (apps/api/src/platform/substring-filter.ts): they escape %, _ and \\' },
-      ],
-    },
+    // No regular expression is built from text at run time (user patterns go through the
+    // policy-engine's linear matcher, never a backtracking engine), and Prisma's `contains`
+    // (LIKE without escaping) is written only by the one substring-filter helper.
+    files: ['apps/*/src/**/*.ts', 'libs/*/src/**/*.ts', 'bench/**/*.ts'],
+    ignores: ['apps/api/src/platform/substring-filter.ts'],
+    rules: { 'no-restricted-syntax': ['error', CONTAINS_ONLY_IN_HELPER, ...NO_REGEXP_FROM_TEXT] },
+  },
+  {
+    files: ['apps/api/src/platform/substring-filter.ts'],
+    rules: { 'no-restricted-syntax': ['error', ...NO_REGEXP_FROM_TEXT] },
   },
   {
     files: ['libs/policy-engine/**/*.ts', 'libs/bundle/**/*.ts', 'libs/contracts/**/*.ts', 'libs/scan-reports/**/*.ts'],

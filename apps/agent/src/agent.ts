@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { globRegExp } from '@portcullis/policy-engine';
+import { compileGlob } from '@portcullis/policy-engine';
 import { AdmissionHandler } from './admission/admission-handler';
 import { ApiClient } from './api-client';
 import { Backoff } from './backoff';
@@ -55,7 +55,7 @@ export class Agent {
       this.store,
       resolver,
       this.spool,
-      { clusterId: config.clusterId, excluded: config.excludedNamespaces.map(globRegExp), noBundleAction: config.noBundleAction, lookupTimeoutMs: config.lookup.timeoutMs },
+      { clusterId: config.clusterId, excluded: config.excludedNamespaces.map((p) => compileGlob(p)), noBundleAction: config.noBundleAction, lookupTimeoutMs: config.lookup.timeoutMs },
       this.metrics,
       log.child({ part: 'webhook' }),
       snapshotIds,

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { MAX_NAMESPACE_PATTERN_LENGTH, MAX_PATTERNS_PER_LIST } from '@portcullis/policy-engine';
 import { canonicalJson, type CanonicalFragment } from './canonical-json';
 import { firstIssue } from './schema-issues';
 
@@ -58,7 +59,9 @@ export function contentHash(content: BundleContent): string {
 }
 
 const name = (max: number) => z.string().min(1).max(max);
-const pattern = z.string().min(1).max(253);
+const pattern = z.string().min(1).max(MAX_NAMESPACE_PATTERN_LENGTH);
+// as many as the API accepts: each admission matches every one of them
+const patterns = z.array(pattern).max(MAX_PATTERNS_PER_LIST);
 const jsonObject = z.record(z.unknown());
 const timestamp = z.string().datetime({ offset: true });
 
@@ -67,13 +70,13 @@ const BundlePolicySchema = z.object({
   name: name(200),
   type: z.enum(['MISCONFIGURATION', 'VULNERABILITY']),
   action: z.enum(['AUDIT', 'BLOCK']),
-  namespaces: z.object({ include: z.array(pattern).max(1000), exclude: z.array(pattern).max(1000) }),
+  namespaces: z.object({ include: patterns, exclude: patterns }),
   rules: z.array(z.object({ id: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'is not a rule id'), params: jsonObject })).max(200),
   exemptions: z.array(jsonObject).max(10_000),
 });
 
 const AgentSettingsSchema = z.object({
-  excludedNamespaces: z.array(pattern).max(1000).optional(),
+  excludedNamespaces: patterns.optional(),
   vulnerabilityLookupTimeoutMs: z.number().int().min(10).max(30_000).optional(),
   eventBatchSize: z.number().int().min(1).max(1000).optional(),
   eventFlushIntervalMs: z.number().int().min(100).max(3_600_000).optional(),

@@ -172,6 +172,10 @@ describe('signBundle / verifyBundle', () => {
     ['a duplicate policy id', { policies: [sampleBundle().policies[0]!, sampleBundle().policies[0]!] }, /policies\[1\]\.id: duplicates policies\[0\]\.id/],
     ['a bad rule id', { policies: [{ ...sampleBundle().policies[0]!, rules: [{ id: 'Resource Limits', params: {} }] }] }, /policies\[0\]\.rules\[0\]\.id: is not a rule id/],
     ['params that are not an object', { policies: [{ ...sampleBundle().policies[0]!, rules: [{ id: 'capabilities', params: ['ALL'] }] }] }, /policies\[0\]\.rules\[0\]\.params: /],
+    // every admission matches these patterns: as many and as long as the API accepts, no more
+    ['101 namespace include patterns', { policies: [{ ...sampleBundle().policies[0]!, namespaces: { include: Array.from({ length: 101 }, () => 'a*'), exclude: [] } }] }, /policies\[0\]\.namespaces\.include: /],
+    ['a 254-character namespace pattern', { policies: [{ ...sampleBundle().policies[0]!, namespaces: { include: [], exclude: ['a'.repeat(254)] } }] }, /policies\[0\]\.namespaces\.exclude\[0\]: /],
+    ['101 excluded namespaces', { agentSettings: { excludedNamespaces: Array.from({ length: 101 }, () => 'a*') } }, /agentSettings\.excludedNamespaces: /],
   ];
   for (const [what, overrides, message] of invalid) {
     it(`refuses to sign a bundle with ${what}, naming the field`, () => {

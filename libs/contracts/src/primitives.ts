@@ -46,6 +46,9 @@ const PATH_COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
 const NAME = `(?:${DOMAIN}/)?${PATH_COMPONENT}(?:/${PATH_COMPONENT})*`;
 const TAG = '\\w[\\w.-]{0,127}';
 const DIGEST_PART = '[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}';
+// Built once from the constants above, never from input; every repetition is separated by a character the
+// next part cannot start with, so it does not backtrack (libs/contracts/test/image-reference-backtracking.spec.ts).
+// eslint-disable-next-line no-restricted-syntax
 export const IMAGE_REFERENCE = new RegExp(`^${NAME}(?::${TAG})?(?:@${DIGEST_PART})?$`);
 
 /** An image as a lookup names it: a bare digest, or a reference with a tag and/or digest (`nginx`, `ghcr.io/a/b:1.2@sha256:...`). */

@@ -27,23 +27,8 @@ export function scopeMatch(policy: ScopedPolicy, cluster: ClusterRef): ScopeMatc
   return policy.cloudScopeIds.length === 0 ? { kind: 'TENANT' } : { kind: 'CLOUD_SCOPE', cloudScopeId: cluster.cloudScopeId };
 }
 
-/** Kubernetes namespace glob: `*` any run of characters, `?` one character. */
-export function namespaceGlob(pattern: string): RegExp {
-  const body = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${body}$`);
-}
-
-export interface NamespaceDecision {
-  readonly applies: boolean;
-  /** The include pattern that matched (null when include is empty = every namespace). */
-  readonly include: string | null;
-  /** The exclude pattern that removed the namespace, if one did. */
-  readonly exclude: string | null;
-}
-
-export function namespaceDecision(scope: { readonly include: readonly string[]; readonly exclude: readonly string[] }, namespace: string): NamespaceDecision {
-  const exclude = scope.exclude.find((p) => namespaceGlob(p).test(namespace)) ?? null;
-  const include = scope.include.length === 0 ? null : (scope.include.find((p) => namespaceGlob(p).test(namespace)) ?? undefined);
-  if (include === undefined) return { applies: false, include: null, exclude };
-  return { applies: exclude === null, include, exclude };
-}
+/**
+ * Namespaces are decided by the engine's own function, so the API's effectivePolicies and
+ * the agents that apply the bundle's namespace patterns can never disagree.
+ */
+export { namespaceDecision, type NamespaceDecision } from '@portcullis/policy-engine';

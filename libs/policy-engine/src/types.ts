@@ -125,4 +125,11 @@ export interface EvaluationContext {
   readonly now: Date;
   /** Resolves an image reference (as written in the spec) to its scan artifact; absent = vulnerability rules see lookup-failed. */
   readonly scanArtifacts?: (image: string) => ArtifactLookup;
+  /** Counts the pattern matcher's steps over the evaluation (namespace scopes, exemptions, allowed images), for tests. */
+  readonly matchSteps?: MatchCounter;
+}
+
+/** Counts the pattern matcher's word operations, so tests bound work by steps, not time. */
+export interface MatchCounter {
+  steps: number;
 }

@@ -1,5 +1,5 @@
 import { decisionFor, type AdmissionDecision, type Finding } from '@portcullis/contracts';
-import { evaluatePolicies, inspectObject, type ArtifactLookup, type EvaluationResult, type InspectedObject } from '@portcullis/policy-engine';
+import { evaluatePolicies, inspectObject, type ArtifactLookup, type EvaluationResult, type InspectedObject, type Matcher } from '@portcullis/policy-engine';
 import type { Logger } from 'pino';
 import type { BundleStore } from '../bundle/bundle-store';
 import type { EnforceableBundle } from '../bundle/enforceable';
@@ -15,7 +15,7 @@ import { malformedResponse, parseReview, reviewJson, type AdmissionRequestView, 
 export interface AdmissionSettings {
   readonly clusterId: string;
   /** The agent's own exclusions (its namespace and kube-system by default), as anchored globs. */
-  readonly excluded: readonly RegExp[];
+  readonly excluded: readonly Matcher[];
   readonly noBundleAction: 'allow' | 'deny';
   /** Budget for scan-artifact lookups when the bundle does not set one. */
   readonly lookupTimeoutMs: number;
@@ -187,8 +187,8 @@ export class AdmissionHandler {
   }
 
   private isExcluded(namespace: string, bundle: EnforceableBundle | null): boolean {
-    for (const re of this.settings.excluded) if (re.test(namespace)) return true;
-    if (bundle) for (const re of bundle.excluded) if (re.test(namespace)) return true;
+    for (const excluded of this.settings.excluded) if (excluded(namespace)) return true;
+    if (bundle) for (const excluded of bundle.excluded) if (excluded(namespace)) return true;
     return false;
   }
 }

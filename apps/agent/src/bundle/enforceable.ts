@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import type { BundleDocument, BundlePolicy } from '@portcullis/bundle';
-import { compilePolicies, globRegExp, type CompiledPolicy, type Exemption, type Policy } from '@portcullis/policy-engine';
+import {
+  MAX_NAMESPACE_PATTERN_LENGTH, MAX_PATTERNS_PER_LIST, MAX_PATTERN_LENGTH, compileGlob, compilePolicies, type CompiledPolicy, type Exemption, type Matcher, type Policy,
+} from '@portcullis/policy-engine';
 
 /** A verified bundle turned into what the webhook runs: compiled once per revision. */
 export interface EnforceableBundle {
@@ -10,18 +12,20 @@ export interface EnforceableBundle {
   readonly hasVulnerabilityPolicies: boolean;
   readonly expiresAtMs: number;
   /** The bundle's own namespace exclusions (agentSettings), as anchored globs. */
-  readonly excluded: readonly RegExp[];
+  readonly excluded: readonly Matcher[];
 }
 
 const strings = z.array(z.string().max(512)).max(1000).optional();
+// signed by the API, which accepts no more; bounded here too, so matching one admission stays cheap whatever a bundle holds
+const patterns = (maxLength: number) => z.array(z.string().max(maxLength)).max(MAX_PATTERNS_PER_LIST).optional();
 
 /** Exemptions travel as engine vocabulary in JSON; this is that vocabulary, checked before it is trusted. */
 const ExemptionSchema = z.object({
   id: z.string().min(1).max(128),
-  namespaces: strings,
+  namespaces: patterns(MAX_NAMESPACE_PATTERN_LENGTH),
   kinds: strings,
-  names: strings,
-  images: strings,
+  names: patterns(MAX_PATTERN_LENGTH),
+  images: patterns(MAX_PATTERN_LENGTH),
   labelSelector: z.record(z.string()).nullable().optional(),
   cves: strings,
   rules: strings,
@@ -55,6 +59,6 @@ export function toEnforceable(document: BundleDocument): EnforceableBundle {
     compiled: compilePolicies(policies),
     hasVulnerabilityPolicies: policies.some((p) => p.type === 'VULNERABILITY' && p.rules.length > 0),
     expiresAtMs: Date.parse(document.expiresAt),
-    excluded: (document.agentSettings.excludedNamespaces ?? []).map(globRegExp),
+    excluded: (document.agentSettings.excludedNamespaces ?? []).map((p) => compileGlob(p)),
   };
 }

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import pino from 'pino';
 import { generateSigningKey, type BundlePolicy, type BundleDocument, type SigningKey } from '@portcullis/bundle';
 import { validateAdmissionEventBatch, type AdmissionEvent } from '@portcullis/contracts';
-import { globRegExp } from '@portcullis/policy-engine';
+import { compileGlob } from '@portcullis/policy-engine';
 import { AdmissionHandler } from '../../src/admission/admission-handler';
 import { ApiClient } from '../../src/api-client';
 import { BundleStore } from '../../src/bundle/bundle-store';
@@ -55,7 +55,7 @@ export function handlerHarness(o: HarnessOptions = {}): HandlerHarness {
     store,
     resolver,
     spool,
-    { clusterId: CLUSTER, excluded: (o.excluded ?? ['portcullis-system', 'kube-system']).map(globRegExp), noBundleAction: o.noBundleAction ?? 'allow', lookupTimeoutMs: o.lookupTimeoutMs ?? 2000 },
+    { clusterId: CLUSTER, excluded: (o.excluded ?? ['portcullis-system', 'kube-system']).map((p) => compileGlob(p)), noBundleAction: o.noBundleAction ?? 'allow', lookupTimeoutMs: o.lookupTimeoutMs ?? 2000 },
     metrics,
     pino({ level: 'silent' }),
   );

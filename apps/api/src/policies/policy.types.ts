@@ -4,7 +4,7 @@ import {
   ArrayMaxSize, IsArray, IsBoolean, IsDate, IsEnum, IsInt, IsObject, IsOptional, IsString, IsUUID, Length, MaxLength, Min, ValidateNested, registerDecorator,
 } from 'class-validator';
 import { PolicyAction, PolicyType } from '@portcullis/db';
-import { policyNameProblem, storedPolicyName } from '@portcullis/policy-engine';
+import { MAX_NAMESPACE_PATTERN_LENGTH, MAX_PATTERNS_PER_LIST, MAX_PATTERN_LENGTH, policyNameProblem, storedPolicyName } from '@portcullis/policy-engine';
 import { CloudScope } from '../cloud-scopes/cloud-scope.types';
 import { Cluster } from '../clusters/cluster.types';
 import { PageArgs } from '../graphql/connection';
@@ -149,7 +149,10 @@ export class Policy {
   updatedBy!: string;
 }
 
-const PATTERN_LIMIT = 100;
+const PATTERN_LIMIT = MAX_PATTERNS_PER_LIST;
+// every pattern is matched against each admission (and each simulated snapshot): bounded where it enters
+const namespacePatternLength = { each: true, message: `each pattern is at most ${MAX_NAMESPACE_PATTERN_LENGTH} characters` } as const;
+const patternLength = { each: true, message: `each pattern is at most ${MAX_PATTERN_LENGTH} characters` } as const;
 
 /** The policy-file reader's name rule (one function), on the name as it is stored. */
 function IsPolicyName(): PropertyDecorator {
@@ -169,12 +172,14 @@ export class NamespaceScopeInput {
   @IsArray()
   @ArrayMaxSize(PATTERN_LIMIT)
   @IsString({ each: true })
+  @MaxLength(MAX_NAMESPACE_PATTERN_LENGTH, namespacePatternLength)
   include!: string[];
 
   @Field(() => [String], { defaultValue: [] })
   @IsArray()
   @ArrayMaxSize(PATTERN_LIMIT)
   @IsString({ each: true })
+  @MaxLength(MAX_NAMESPACE_PATTERN_LENGTH, namespacePatternLength)
   exclude!: string[];
 }
 
@@ -299,6 +304,7 @@ export class ExemptionInput {
   @IsArray()
   @ArrayMaxSize(PATTERN_LIMIT)
   @IsString({ each: true })
+  @MaxLength(MAX_NAMESPACE_PATTERN_LENGTH, namespacePatternLength)
   namespaces!: string[];
 
   @Field(() => [String], { defaultValue: [] })
@@ -311,12 +317,14 @@ export class ExemptionInput {
   @IsArray()
   @ArrayMaxSize(PATTERN_LIMIT)
   @IsString({ each: true })
+  @MaxLength(MAX_PATTERN_LENGTH, patternLength)
   names!: string[];
 
   @Field(() => [String], { defaultValue: [] })
   @IsArray()
   @ArrayMaxSize(PATTERN_LIMIT)
   @IsString({ each: true })
+  @MaxLength(MAX_PATTERN_LENGTH, patternLength)
   images!: string[];
 
   @Field(() => GraphQLJSON, { nullable: true })

@@ -1,9 +1,9 @@
 import { compileRules, runRules, type CompiledRuleSet } from '../rules/run';
-import type { ArtifactLookup, EvaluationContext, ObjectRef, RuleFinding } from '../types';
+import type { ArtifactLookup, EvaluationContext, MatchCounter, ObjectRef, RuleFinding } from '../types';
 import { inspectObject, type InspectedObject } from '../workload';
 import { compileExemptions, coversObject, coversRule, isActive, type CompiledExemption } from './exemptions';
-import { globRegExp } from './matching';
 import type { EvaluationResult, Exemption, OwnerRef, Policy, Violation } from './model';
+import { compileGlob } from './pattern-matcher';
 
 export interface CompiledPolicy {
   readonly policy: Policy;
@@ -11,20 +11,20 @@ export interface CompiledPolicy {
   /** VULNERABILITY policies: each rule on its own, since CVE exemptions can be limited to some rules. */
   readonly perRule: ReadonlyArray<{ readonly id: string; readonly rules: CompiledRuleSet }>;
   readonly exemptions: readonly CompiledExemption[];
-  /** The namespace scope as anchored regular expressions, built once. */
-  readonly inScope: (namespace: string | undefined) => boolean;
+  /** The namespace scope as anchored globs, compiled once. */
+  readonly inScope: (namespace: string | undefined, counter?: MatchCounter) => boolean;
 }
 
 const NONE: readonly CompiledExemption[] = [];
 
-function scopeMatcher(policy: Policy): (namespace: string | undefined) => boolean {
-  const include = policy.namespaces.include.map(globRegExp);
-  const exclude = policy.namespaces.exclude.map(globRegExp);
+function scopeMatcher(policy: Policy): (namespace: string | undefined, counter?: MatchCounter) => boolean {
+  const include = policy.namespaces.include.map((p) => compileGlob(p));
+  const exclude = policy.namespaces.exclude.map((p) => compileGlob(p));
   if (include.length === 0 && exclude.length === 0) return () => true;
   // cluster-scoped objects have no namespace: they match patterns as ""
-  return (namespace) => {
+  return (namespace, counter) => {
     const ns = namespace ?? '';
-    return (include.length === 0 || include.some((re) => re.test(ns))) && !exclude.some((re) => re.test(ns));
+    return (include.length === 0 || include.some((m) => m(ns, counter))) && !exclude.some((m) => m(ns, counter));
   };
 }
 
@@ -81,14 +81,14 @@ function evaluate(object: unknown, policies: readonly CompiledPolicy[], options:
   let deny = false;
   for (const compiled of policies) {
     const { policy } = compiled;
-    if (!compiled.inScope(ref.namespace)) continue;
+    if (!compiled.inScope(ref.namespace, options.matchSteps)) continue;
     evaluated.push(policy.id);
     const live = compiled.exemptions.length === 0 ? NONE : compiled.exemptions.filter((e) => isActive(e, nowMs));
     const byCve = policy.type === 'VULNERABILITY' && live.some((e) => e.byCve) ? vulnerabilityFindings(target, compiled, live, ctx) : undefined;
     const findings = byCve ? byCve.findings : runRules(target, compiled.rules, ctx);
     for (let i = 0; i < findings.length; i++) {
       const f = findings[i]!;
-      const exemption = byCve?.exemptedBy.get(f) ?? (live.length === 0 ? undefined : live.find((e) => !e.byCve && coversRule(e.exemption, f.rule) && coversObject(e.exemption, ref, options.owner, imagesOf(f, target)))?.exemption);
+      const exemption = byCve?.exemptedBy.get(f) ?? (live.length === 0 ? undefined : live.find((e) => !e.byCve && coversRule(e.exemption, f.rule) && coversObject(e.exemption, ref, options.owner, imagesOf(f, target), options.matchSteps))?.exemption);
       const v = violation(policy, f, exemption);
       violations.push(v);
       // a rule that crashed is reported, never the reason a deployment is refused
@@ -148,7 +148,7 @@ function vulnerabilityFindings(target: InspectedObject, compiled: CompiledPolicy
       scanArtifacts: (image: string): ArtifactLookup => {
         const found = lookup(image);
         if (found.status !== 'found') return found;
-        const exempt = new Set(byCve.filter((e) => coversObject(e, ref, ctx.owner, [image])).flatMap((e) => e.cves ?? []));
+        const exempt = new Set(byCve.filter((e) => coversObject(e, ref, ctx.owner, [image], ctx.matchSteps)).flatMap((e) => e.cves ?? []));
         return exempt.size === 0 ? found : { status: 'found', artifact: { ...found.artifact, findings: found.artifact.findings.filter((v) => !exempt.has(v.id)) } };
       },
     });
@@ -156,7 +156,7 @@ function vulnerabilityFindings(target: InspectedObject, compiled: CompiledPolicy
     const allExempt = new Set(byCve.flatMap((e) => e.cves ?? []));
     for (const finding of exemptedByCve(raw, filtered, allExempt)) {
       const cves = finding.cves ?? [];
-      const applicable = byCve.filter((e) => coversObject(e, ref, ctx.owner, finding.image ? [finding.image] : []));
+      const applicable = byCve.filter((e) => coversObject(e, ref, ctx.owner, finding.image ? [finding.image] : [], ctx.matchSteps));
       const exemption = applicable.find((e) => e.cves!.some((c) => cves.includes(c))) ?? applicable[0];
       out.push(finding);
       if (exemption) exemptedBy.set(finding, exemption);

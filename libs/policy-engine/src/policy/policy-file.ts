@@ -2,6 +2,7 @@ import YAML from 'yaml';
 import { PRESET_IDS, expandPreset, findRule, validateRuleParams, type PresetId } from '../rules/catalog';
 import type { PolicyType, RuleConfig } from '../types';
 import type { Exemption, MatchMode, Policy } from './model';
+import { MAX_NAMESPACE_PATTERN_LENGTH, MAX_PATTERNS_PER_LIST, MAX_PATTERN_LENGTH } from './pattern-matcher';
 import { policyNameProblem } from './policy-name';
 
 /**
@@ -58,6 +59,14 @@ function onlyKeys(obj: Record<string, unknown>, allowed: readonly string[], fiel
 }
 
 const nsCheck = (s: string) => (NS_PATTERN.test(s) ? undefined : `${JSON.stringify(s.slice(0, 60))} is not a namespace pattern (lower-case name with * and ? wildcards)`);
+/** A list of patterns: at most MAX_PATTERNS_PER_LIST, each at most `maxLength` characters, so matching them stays cheap. */
+function patterns(v: unknown, field: string, errors: DocumentErrors, maxLength: number, check?: (s: string) => string | undefined): string[] {
+  if (Array.isArray(v) && v.length > MAX_PATTERNS_PER_LIST) {
+    errors.add(field, `has ${v.length} patterns; at most ${MAX_PATTERNS_PER_LIST} are allowed`);
+    return [];
+  }
+  return strings(v, field, errors, (s) => (s.length > maxLength ? `is ${s.length} characters long; a pattern has at most ${maxLength}` : check?.(s)));
+}
 
 /**
  * Presets expand to their level's rules; an explicit `- id:` entry wins over a preset
@@ -159,10 +168,10 @@ function parseExemptions(raw: unknown, type: PolicyType, errors: DocumentErrors)
     const rules = strings(e['rules'], `${field}.rules`, errors, (r) => (findRule(r)?.policyType === type ? undefined : `"${r}" is not a ${type} rule`));
     const out: Exemption = {
       id: typeof id === 'string' ? id : '',
-      namespaces: strings(e['namespaces'], `${field}.namespaces`, errors),
+      namespaces: patterns(e['namespaces'], `${field}.namespaces`, errors, MAX_NAMESPACE_PATTERN_LENGTH),
       kinds: strings(e['kinds'], `${field}.kinds`, errors),
-      names: strings(e['names'], `${field}.names`, errors),
-      images: strings(e['images'], `${field}.images`, errors),
+      names: patterns(e['names'], `${field}.names`, errors, MAX_PATTERN_LENGTH),
+      images: patterns(e['images'], `${field}.images`, errors, MAX_PATTERN_LENGTH),
       labelSelector: labels,
       cves,
       rules,
@@ -227,7 +236,10 @@ function parseDocument(doc: unknown, errors: DocumentErrors): Policy | undefined
     action: action === 'BLOCK' ? 'BLOCK' : 'AUDIT',
     cloudScopes: strings(sc['cloudScopes'], 'spec.scope.cloudScopes', errors),
     clusters: strings(sc['clusters'], 'spec.scope.clusters', errors),
-    namespaces: { include: strings(nso['include'], 'spec.scope.namespaces.include', errors, nsCheck), exclude: strings(nso['exclude'], 'spec.scope.namespaces.exclude', errors, nsCheck) },
+    namespaces: {
+      include: patterns(nso['include'], 'spec.scope.namespaces.include', errors, MAX_NAMESPACE_PATTERN_LENGTH, nsCheck),
+      exclude: patterns(nso['exclude'], 'spec.scope.namespaces.exclude', errors, MAX_NAMESPACE_PATTERN_LENGTH, nsCheck),
+    },
     rules: parseRules(spec['rules'], type, errors),
     exemptions: parseExemptions(spec['exemptions'], type, errors),
   };

@@ -11,6 +11,7 @@ export const POLICY_NAME_MAX = 200;
 
 // Display names ("Default K8s misconfiguration rule"), so spaces are allowed; ASCII only, so no
 // control, bidi or zero-width character and no letter from another script can pass for a Latin one.
+// eslint-disable-next-line no-restricted-syntax -- built from a constant, not from text; the bounded repeat cannot backtrack past it
 const NAME = new RegExp(`^[A-Za-z0-9](?:[A-Za-z0-9 ._-]{0,${POLICY_NAME_MAX - 2}}[A-Za-z0-9])?$`);
 
 /** What a reader takes a name for: case, separators and digits that pass for letters do not tell names apart. */

@@ -1,6 +1,7 @@
 import { normalizeImage } from '../image';
+import { MAX_PATTERN_LENGTH, compileGlob, compileMatcher, type Matcher } from '../policy/pattern-matcher';
 import { parseQuantity } from '../quantity';
-import type { ParamError, RuleFinding, RuleParams } from '../types';
+import type { MatchCounter, ParamError, RuleFinding, RuleParams } from '../types';
 import type { ContainerView } from '../workload';
 import { asStrings, definition, get, podRule, shown, type RuleImpl } from './rule';
 
@@ -139,10 +140,9 @@ export const readOnlyRootFilesystem = podRule(
 
 const VERDICT_CACHE_SIZE = 4096;
 
-function imagePattern(pattern: string): (image: string) => boolean {
-  if (!pattern.includes('*')) return (image) => image.startsWith(pattern);
-  const re = new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`);
-  return (image) => re.test(image);
+/** An allowedImages entry: a prefix, or with `*` an anchored glob in which `?` is itself (image references have no `?`). */
+function imagePattern(pattern: string): Matcher {
+  return pattern.includes('*') ? compileGlob(pattern, { questionMark: false }) : compileMatcher('PREFIX', pattern);
 }
 
 export const trustedRegistries = podRule(
@@ -152,7 +152,7 @@ export const trustedRegistries = podRule(
     description: 'Every image matches an allowed pattern (a prefix, or a glob with *), as written or normalised (nginx = docker.io/library/nginx:latest).',
     category: 'images',
     defaultEnabled: false,
-    parameters: { allowedImages: { type: 'array', items: { type: 'string', minLength: 1, maxLength: 512 }, maxItems: 500, default: [] } },
+    parameters: { allowedImages: { type: 'array', items: { type: 'string', minLength: 1, maxLength: MAX_PATTERN_LENGTH }, maxItems: 500, default: [] } },
     remediation: 'Pull the image from an allowed registry (mirror it there), or add its registry to allowedImages.',
   },
   (p) => {
@@ -160,19 +160,19 @@ export const trustedRegistries = podRule(
     const matchers = patterns.map(imagePattern);
     // clusters run few distinct images, so each verdict is kept (bounded: a flood of new names only resets it)
     const verdicts = new Map<string, boolean>();
-    const trusted = (image: string): boolean => {
+    const trusted = (image: string, counter: MatchCounter | undefined): boolean => {
       let ok = verdicts.get(image);
       if (ok === undefined) {
         const normalized = normalizeImage(image)?.normalized;
-        ok = matchers.some((m) => m(image) || (normalized !== undefined && m(normalized)));
+        ok = matchers.some((m) => m(image, counter) || (normalized !== undefined && m(normalized, counter)));
         if (verdicts.size >= VERDICT_CACHE_SIZE) verdicts.clear();
         verdicts.set(image, ok);
       }
       return ok;
     };
-    return (pod, _ctx, out) => {
+    return (pod, ctx, out) => {
       for (const c of pod.containers) {
-        if (c.image === undefined || trusted(c.image)) continue;
+        if (c.image === undefined || trusted(c.image, ctx.matchSteps)) continue;
         out.push({ rule: 'trusted-registries', container: c.name, image: c.image, path: `${c.path}.image`, message: `${where(c)} image ${c.image} is not from a trusted registry (allowed: ${patterns.join(', ') || 'none configured'})` });
       }
     };

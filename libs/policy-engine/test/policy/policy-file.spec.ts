@@ -178,6 +178,27 @@ describe('policy files', () => {
       assert.match(errors[0]!.message, message);
     });
   }
+  it('bounds patterns: at most 100 per list, namespace patterns 253 characters, name and image patterns 512, naming the field', () => {
+    const list = (n: number, p = 'a') => `[${Array.from({ length: n }, () => JSON.stringify(p)).join(', ')}]`;
+    const cases: Array<[string, string, RegExp]> = [
+      [`scope: { namespaces: { include: ${list(101)} } }`, 'spec.scope.namespaces.include', /101 patterns; at most 100/],
+      [`scope: { namespaces: { exclude: ${list(101)} } }`, 'spec.scope.namespaces.exclude', /101 patterns; at most 100/],
+      [`scope: { namespaces: { include: ["${'a'.repeat(254)}"] } }`, 'spec.scope.namespaces.include[0]', /254 characters long; a pattern has at most 253/],
+      [`exemptions: [{ names: ${list(101)}, reason: r, grantedBy: g }]`, 'spec.exemptions[0].names', /101 patterns; at most 100/],
+      [`exemptions: [{ images: ["a", "${'a'.repeat(513)}"], reason: r, grantedBy: g }]`, 'spec.exemptions[0].images[1]', /513 characters long; a pattern has at most 512/],
+      [`exemptions: [{ names: ["${'*a'.repeat(257)}"], match: GLOB, reason: r, grantedBy: g }]`, 'spec.exemptions[0].names[0]', /514 characters long/],
+      [`exemptions: [{ namespaces: ["${'a'.repeat(254)}"], reason: r, grantedBy: g }]`, 'spec.exemptions[0].namespaces[0]', /at most 253/],
+      [`rules: [{ id: trusted-registries, params: { allowedImages: ["${'a'.repeat(513)}"] } }]`, 'spec.rules[0].params.allowedImages[0]', /at most 512 characters/],
+    ];
+    for (const [spec, field, message] of cases) {
+      const errors = errorsOf(parsePolicyDocuments(doc(`  type: MISCONFIGURATION\n  action: BLOCK\n  ${spec}`), 'p.yaml'));
+      assert.equal(errors[0]!.field, field, spec.slice(0, 80));
+      assert.match(errors[0]!.message, message);
+    }
+    // the limits themselves are accepted
+    const atLimit = `scope: { namespaces: { include: ${list(100, 'a'.repeat(253))} } }\n  exemptions: [{ names: ${list(100, '*'.repeat(512))}, match: GLOB, reason: r, grantedBy: g }]`;
+    assert.ok(parsePolicyDocuments(doc(`  type: MISCONFIGURATION\n  action: BLOCK\n  ${atLimit}`), 'p.yaml').ok);
+  });
   it('refuses two policies with one name, empty files, bad JSON and documents that are not objects', () => {
     const same = doc('  type: MISCONFIGURATION\n  action: BLOCK');
     assert.deepEqual(errorsOf(parsePolicyDocuments(`${same}---\n${same}`, 'p.yaml')).map((e) => [e.document, e.field]), [[1, 'metadata.name']]);

@@ -25,8 +25,11 @@ export function graphqlOptions(config: AppConfig, logger: Logger, schemaFile: st
       return s;
     },
     validationRules: [depthLimit(config.graphql.maxDepth)],
-    plugins: [complexityLimit(() => schema!, config.graphql.maxComplexity)],
+    plugins: [complexityLimit(() => schema!, config.graphql)],
     formatError: formatGraphqlError(logger),
+    // a resolver refused for capacity (RateLimitedError: extensions.http.status 429) answers 429, not
+    // Nest's default reset to 200; no other execution error carries an HTTP status
+    preserveHttpStatusForExecutionErrors: false,
     includeStacktraceInErrorResponses: false,
   };
 }

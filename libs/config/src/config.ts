@@ -40,6 +40,7 @@ const envSchema = z.object({
   GRAPHQL_MAX_COMPLEXITY: z.coerce.number().int().min(10).max(100000).default(2000),
   GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(2).max(50).default(12),
   GRAPHQL_MAX_EXPENSIVE_FIELDS: z.coerce.number().int().min(1).max(50).default(3),
+  GRAPHQL_MAX_TOKENS: z.coerce.number().int().min(100).max(1000000).default(2000),
   DB_POOL_SIZE: z.coerce.number().int().min(4).max(200).default(10),
   DB_SQL_POOL_SIZE: z.coerce.number().int().min(4).max(200).default(8),
   DB_TENANT_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(3),
@@ -76,6 +77,8 @@ export interface AppConfig {
     readonly maxDepth: number;
     /** Root fields marked expensive (exports, simulations, reports) one operation may hold, aliases counted. */
     readonly maxExpensiveFields: number;
+    /** Lexical tokens a document may hold; the parser stops past it, before validation spends CPU on it. */
+    readonly maxTokens: number;
   };
   /**
    * PostgreSQL connections of the API process and how tenants share them. Tenant-bound
@@ -160,7 +163,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       clockSkewSeconds: e.AUTH_CLOCK_SKEW_SECONDS,
     },
     devIssuer: devIssuerOn ? { port: e.DEV_ISSUER_PORT, stateDir: e.DEV_ISSUER_STATE_DIR } : null,
-    graphql: { maxComplexity: e.GRAPHQL_MAX_COMPLEXITY, maxDepth: e.GRAPHQL_MAX_DEPTH, maxExpensiveFields: e.GRAPHQL_MAX_EXPENSIVE_FIELDS },
+    graphql: { maxComplexity: e.GRAPHQL_MAX_COMPLEXITY, maxDepth: e.GRAPHQL_MAX_DEPTH, maxExpensiveFields: e.GRAPHQL_MAX_EXPENSIVE_FIELDS, maxTokens: e.GRAPHQL_MAX_TOKENS },
     database: {
       poolSize: e.DB_POOL_SIZE,
       sqlPoolSize: e.DB_SQL_POOL_SIZE,

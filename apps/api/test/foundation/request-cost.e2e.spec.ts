@@ -47,8 +47,18 @@ describe('request cost and tenant isolation', { skip: testDatabaseConfigured ? f
     assert.equal(res.body.data, undefined);
     assert.equal(res.body.errors?.length, 1);
     assert.equal(res.body.errors[0]!.extensions?.code, 'BAD_USER_INPUT');
-    assert.match(res.body.errors[0]!.message, /2000 expensive fields \(exportPolicies\); the limit is 3 per request/);
+    // refused by the parser (6,000 tokens, the limit is 2,000) before validation spends CPU on it
+    assert.match(res.body.errors[0]!.message, /Document contains more tha[nt] 2000 tokens/);
     assert.equal(admitted(h), before, 'the refused operation opened no tenant transaction');
+  });
+
+  it('refuses 400 aliases of exportPolicies (within the token limit) by the expensive-field cap, no transaction started', async () => {
+    const before = admitted(h);
+    const res = await post(h, flooder, aliases(400, 'exportPolicies'));
+    assert.equal(res.status, 400);
+    assert.equal(res.body.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT');
+    assert.match(res.body.errors?.[0]?.message ?? '', /400 expensive fields \(exportPolicies\); the limit is 3 per request/);
+    assert.equal(admitted(h), before);
   });
 
   it('runs three expensive root fields in one operation and refuses a fourth, aliases counted', async () => {

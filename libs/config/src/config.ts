@@ -45,7 +45,7 @@ const envSchema = z.object({
   DB_SQL_POOL_SIZE: z.coerce.number().int().min(4).max(200).default(8),
   DB_TENANT_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(3),
   DB_REQUEST_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(2),
-  DB_TENANT_QUEUE: z.coerce.number().int().min(0).max(10000).default(32),
+  DB_TENANT_QUEUE: z.coerce.number().int().min(0).max(10000).default(64),
   DB_QUEUE_WAIT_MS: z.coerce.number().int().min(100).max(60000).default(10000),
   REQUEST_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
   BUNDLE_SIGNING_KEYS_DIR: z.string().min(1).default('.portcullis/signing-keys'),

@@ -15,6 +15,12 @@ export interface FieldCost {
   readonly base: number | ((args: Args) => number);
   /** Items a list field returns when `first` is omitted; its selection is multiplied by it. */
   readonly page?: number;
+  /**
+   * Share of one item's selection that is database work (default 1): below 1 where an item is
+   * one row of one query whose fields are read together (a rollout row), so a page of plain
+   * rows is not priced like a page of nested lookups.
+   */
+  readonly perItem?: number;
   readonly expensive?: true;
 }
 
@@ -40,7 +46,7 @@ export const ROOT_FIELD_COSTS: Readonly<Record<string, FieldCost>> = {
   'Query.roleAssignments': LIST,
   'Query.scanArtifacts': LIST,
   'Query.scanUploadTokens': LIST,
-  'Query.bundleRollout': { base: 20, page: 200 },
+  'Query.bundleRollout': { base: 20, page: 200, perItem: 0.2 },
   'Query.me': { base: 2 },
   'Query.ruleCatalog': { base: 1 },
   'Query.policy': { base: 3 },
@@ -73,7 +79,10 @@ export const ROOT_FIELD_COSTS: Readonly<Record<string, FieldCost>> = {
   'Mutation.setScanArtifactHistory': { base: 10 },
 };
 
-/** Fields below the root that run a query of their own per parent, or count over a whole filter. */
+/**
+ * Fields below the root that run a query of their own per parent, or count over a whole filter.
+ * A connection's `totalCount` is one count per page, priced once, not once per item.
+ */
 export const NESTED_FIELD_COSTS: Readonly<Record<string, FieldCost>> = {
   'AdmissionEventConnection.totalCount': { base: 20 },
   'AuditLogEntryConnection.totalCount': { base: 10 },

@@ -1,5 +1,5 @@
 import type { ApolloServerPlugin } from '@apollo/server';
-import { GraphQLError, type GraphQLSchema, type ValidationContext, type ASTVisitor, Kind, type SelectionSetNode, type FragmentDefinitionNode, type DocumentNode, type OperationDefinitionNode } from 'graphql';
+import { GraphQLError, getNamedType, type GraphQLSchema, type ValidationContext, type ASTVisitor, Kind, type SelectionSetNode, type FragmentDefinitionNode, type DocumentNode, type OperationDefinitionNode } from 'graphql';
 import { getComplexity, simpleEstimator, type ComplexityEstimator } from 'graphql-query-complexity';
 import { baseCost, costOf } from './field-costs';
 
@@ -50,12 +50,16 @@ function refusal(message: string, field = 'query'): GraphQLError {
 
 /** Per-field costs from field-costs.ts; a list's selection counts once per item it may return. */
 const fieldCostEstimator: ComplexityEstimator = ({ type, field, args, childComplexity }) => {
+  // a connection's count is priced once by the list field above it, not once per item
+  if (field.name === 'totalCount' && type.name.endsWith('Connection')) return 0;
   const cost = costOf(type.name, field.name);
   const paged = field.args.some((a) => a.name === 'first');
   if (!cost && !paged) return undefined;
   const first = args['first'];
   const items = paged ? (typeof first === 'number' && first > 0 ? first : (cost?.page ?? DEFAULT_PAGE)) : 1;
-  return (cost ? baseCost(cost, args) : 1) + childComplexity * items;
+  // priced whether selected or not (a fragment may select it): a count over the whole filter
+  const count = costOf(getNamedType(field.type).name, 'totalCount');
+  return (cost ? baseCost(cost, args) : 1) + (count ? baseCost(count, args) : 0) + Math.ceil(childComplexity * items * (cost?.perItem ?? 1));
 };
 
 /** Page size of a list whose `first` is omitted and whose table entry names none. */

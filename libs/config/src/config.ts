@@ -44,6 +44,7 @@ const envSchema = z.object({
   DB_POOL_SIZE: z.coerce.number().int().min(4).max(200).default(10),
   DB_SQL_POOL_SIZE: z.coerce.number().int().min(4).max(200).default(8),
   DB_TENANT_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(3),
+  DB_TENANT_EXPENSIVE_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(1),
   DB_REQUEST_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(2),
   DB_TENANT_QUEUE: z.coerce.number().int().min(0).max(10000).default(64),
   DB_QUEUE_WAIT_MS: z.coerce.number().int().min(100).max(60000).default(10000),
@@ -92,6 +93,8 @@ export interface AppConfig {
     readonly poolSize: number;
     readonly sqlPoolSize: number;
     readonly tenantConcurrency: number;
+    /** Of those, for GraphQL operations holding an expensive field (capped at tenantConcurrency). */
+    readonly tenantExpensiveConcurrency: number;
     readonly requestConcurrency: number;
     readonly tenantQueue: number;
     readonly queueWaitMs: number;
@@ -168,6 +171,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       poolSize: e.DB_POOL_SIZE,
       sqlPoolSize: e.DB_SQL_POOL_SIZE,
       tenantConcurrency: e.DB_TENANT_CONCURRENCY,
+      tenantExpensiveConcurrency: e.DB_TENANT_EXPENSIVE_CONCURRENCY,
       requestConcurrency: e.DB_REQUEST_CONCURRENCY,
       tenantQueue: e.DB_TENANT_QUEUE,
       queueWaitMs: e.DB_QUEUE_WAIT_MS,

@@ -14,7 +14,7 @@ describe('loadConfig', () => {
     assert.equal(c.auth.metadataUrl, 'https://127.0.0.1:3443/common/v2.0/.well-known/openid-configuration');
     assert.equal(c.auth.issuerTemplate, 'https://127.0.0.1:3443/{tenantid}/v2.0');
     assert.deepEqual(c.graphql, { maxComplexity: 2000, maxDepth: 12, maxExpensiveFields: 3, maxTokens: 2000 });
-    assert.deepEqual(c.database, { poolSize: 10, sqlPoolSize: 8, tenantConcurrency: 3, requestConcurrency: 2, tenantQueue: 64, queueWaitMs: 10000 });
+    assert.deepEqual(c.database, { poolSize: 10, sqlPoolSize: 8, tenantConcurrency: 3, tenantExpensiveConcurrency: 1, requestConcurrency: 2, tenantQueue: 64, queueWaitMs: 10000 });
   });
 
   it('uses Entra ID and no dev issuer in production', () => {

@@ -1,6 +1,7 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import { GraphQLError, getNamedType, type GraphQLSchema, type ValidationContext, type ASTVisitor, Kind, type SelectionSetNode, type FragmentDefinitionNode, type DocumentNode, type OperationDefinitionNode } from 'graphql';
 import { getComplexity, simpleEstimator, type ComplexityEstimator } from 'graphql-query-complexity';
+import { requestContext } from '@portcullis/platform';
 import { baseCost, costOf } from './field-costs';
 
 /** Rejects operations nested deeper than `maxDepth` (fragments followed). */
@@ -101,6 +102,9 @@ export function complexityLimit(schemaRef: () => GraphQLSchema, limits: { readon
         async didResolveOperation({ request, document, operation }) {
           const schema = schemaRef();
           const expensive = operation ? expensiveRootFields(schema, document, operation) : [];
+          // the tenant gate holds a tenant to fewer transactions at once for such operations
+          const ctx = requestContext.current();
+          if (ctx && expensive.length > 0) ctx.expensive = true;
           if (expensive.length > limits.maxExpensiveFields) {
             const names = [...new Set(expensive.map((f) => f.replace(/^.*: /, '')))].join(', ');
             throw refusal(`the operation holds ${expensive.length} expensive fields (${names}); the limit is ${limits.maxExpensiveFields} per request`);

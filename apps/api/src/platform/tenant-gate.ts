@@ -8,6 +8,8 @@ export interface TenantGateLimits {
   readonly slots: number;
   /** Transactions of one tenant at once; below `slots`, so other tenants always find a connection. */
   readonly perTenant: number;
+  /** Transactions of one tenant at once for operations holding an expensive field (exports, simulations, reports); at most perTenant. */
+  readonly perTenantExpensive: number;
   /** Transactions of one request at once (a GraphQL operation's root fields run in parallel). */
   readonly perRequest: number;
   /** Transactions of one tenant waiting for a slot; one more is refused at once. */
@@ -19,12 +21,14 @@ export interface TenantGateLimits {
 interface Waiter {
   readonly tenantId: string;
   readonly requestId: string | undefined;
+  readonly expensive: boolean;
   readonly grant: () => void;
   timer?: NodeJS.Timeout;
 }
 
 interface TenantState {
   active: number;
+  activeExpensive: number;
   readonly queue: Waiter[];
 }
 
@@ -53,18 +57,21 @@ export class TenantGate {
     name: string,
     private readonly limits: TenantGateLimits,
   ) {
+    if (limits.perTenantExpensive > limits.perTenant) throw new Error(`${name}: a tenant's share for expensive operations (${limits.perTenantExpensive}) must be at most its share (${limits.perTenant})`);
     if (limits.perTenant >= limits.slots) throw new Error(`${name}: a tenant's share (${limits.perTenant}) must be below the gate's ${limits.slots} slots`);
   }
 
   /** Runs `work` once the tenant (and the current request) may start another transaction. */
   async run<T>(tenantId: string, work: () => Promise<T>): Promise<T> {
     if (holding.getStore()) return work();
-    const requestId = requestContext.current()?.requestId;
-    await this.acquire(tenantId, requestId);
+    const ctx = requestContext.current();
+    const requestId = ctx?.requestId;
+    const expensive = ctx?.expensive === true;
+    await this.acquire(tenantId, requestId, expensive);
     try {
       return await holding.run(true, work);
     } finally {
-      this.release(tenantId, requestId);
+      this.release(tenantId, requestId, expensive);
     }
   }
 
@@ -82,27 +89,33 @@ export class TenantGate {
   private tenant(tenantId: string): TenantState {
     let t = this.tenants.get(tenantId);
     if (!t) {
-      t = { active: 0, queue: [] };
+      t = { active: 0, activeExpensive: 0, queue: [] };
       this.tenants.set(tenantId, t);
     }
     return t;
   }
 
-  private mayStart(t: TenantState, requestId: string | undefined): boolean {
-    return this.active < this.limits.slots && t.active < this.limits.perTenant && (requestId === undefined || (this.requests.get(requestId) ?? 0) < this.limits.perRequest);
+  private mayStart(t: TenantState, requestId: string | undefined, expensive: boolean): boolean {
+    return (
+      this.active < this.limits.slots &&
+      t.active < this.limits.perTenant &&
+      (!expensive || t.activeExpensive < this.limits.perTenantExpensive) &&
+      (requestId === undefined || (this.requests.get(requestId) ?? 0) < this.limits.perRequest)
+    );
   }
 
-  private start(t: TenantState, requestId: string | undefined): void {
+  private start(t: TenantState, requestId: string | undefined, expensive: boolean): void {
     this.admitted++;
     this.active++;
     t.active++;
+    if (expensive) t.activeExpensive++;
     if (requestId !== undefined) this.requests.set(requestId, (this.requests.get(requestId) ?? 0) + 1);
   }
 
-  private acquire(tenantId: string, requestId: string | undefined): Promise<void> {
+  private acquire(tenantId: string, requestId: string | undefined, expensive: boolean): Promise<void> {
     const t = this.tenant(tenantId);
-    if (t.queue.length === 0 && this.mayStart(t, requestId)) {
-      this.start(t, requestId);
+    if (t.queue.length === 0 && this.mayStart(t, requestId, expensive)) {
+      this.start(t, requestId, expensive);
       return Promise.resolve();
     }
     if (t.queue.length >= this.limits.maxQueuedPerTenant) {
@@ -116,7 +129,7 @@ export class TenantGate {
       );
     }
     return new Promise<void>((resolve, reject) => {
-      const waiter: Waiter = { tenantId, requestId, grant: resolve };
+      const waiter: Waiter = { tenantId, requestId, expensive, grant: resolve };
       waiter.timer = setTimeout(() => {
         const i = t.queue.indexOf(waiter);
         if (i < 0) return;
@@ -133,10 +146,11 @@ export class TenantGate {
     });
   }
 
-  private release(tenantId: string, requestId: string | undefined): void {
+  private release(tenantId: string, requestId: string | undefined, expensive: boolean): void {
     const t = this.tenant(tenantId);
     this.active--;
     t.active--;
+    if (expensive) t.activeExpensive--;
     if (requestId !== undefined) {
       const n = (this.requests.get(requestId) ?? 1) - 1;
       if (n === 0) this.requests.delete(requestId);
@@ -152,7 +166,7 @@ export class TenantGate {
     while (this.active < this.limits.slots && passes > 0) {
       const tenantId = this.turn.shift()!;
       const t = this.tenant(tenantId);
-      const i = t.queue.findIndex((w) => this.mayStart(t, w.requestId));
+      const i = t.queue.findIndex((w) => this.mayStart(t, w.requestId, w.expensive));
       if (i < 0) {
         this.turn.push(tenantId);
         passes--;
@@ -160,7 +174,7 @@ export class TenantGate {
       }
       const [waiter] = t.queue.splice(i, 1);
       clearTimeout(waiter!.timer);
-      this.start(t, waiter!.requestId);
+      this.start(t, waiter!.requestId, waiter!.expensive);
       if (t.queue.length > 0) this.turn.push(tenantId);
       passes = this.turn.length;
       waiter!.grant();
@@ -188,6 +202,7 @@ export class DbGates {
     const limits = (poolSize: number): TenantGateLimits => ({
       slots: poolSize - DB_RESERVED_CONNECTIONS,
       perTenant: d.tenantConcurrency,
+      perTenantExpensive: Math.min(d.tenantExpensiveConcurrency, d.tenantConcurrency),
       perRequest: d.requestConcurrency,
       maxQueuedPerTenant: d.tenantQueue,
       maxWaitMs: d.queueWaitMs,

@@ -10,7 +10,7 @@ function held(): { promise: Promise<void>; finish: () => void; started: boolean 
   return { promise, finish, started: false };
 }
 
-const LIMITS: TenantGateLimits = { slots: 4, perTenant: 2, perRequest: 8, maxQueuedPerTenant: 3, maxWaitMs: 60_000 };
+const LIMITS: TenantGateLimits = { slots: 4, perTenant: 2, perTenantExpensive: 2, perRequest: 8, maxQueuedPerTenant: 3, maxWaitMs: 60_000 };
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('tenant gate', () => {
@@ -57,7 +57,7 @@ describe('tenant gate', () => {
   });
 
   it('refuses a waiter that waited past maxWaitMs and serves the rest', async () => {
-    const gate = new TenantGate('test', { ...LIMITS, perTenant: 1, maxWaitMs: 20 });
+    const gate = new TenantGate('test', { ...LIMITS, perTenant: 1, perTenantExpensive: 1, maxWaitMs: 20 });
     const blocker = held();
     const first = gate.run('a', () => blocker.promise);
     await assert.rejects(gate.run('a', async () => undefined), (err: unknown) => err instanceof RateLimitedError && /waited 20 ms/.test(err.message));
@@ -88,7 +88,7 @@ describe('tenant gate', () => {
   });
 
   it('serves waiting tenants in turn, not in arrival order', async () => {
-    const gate = new TenantGate('test', { slots: 2, perTenant: 1, perRequest: 8, maxQueuedPerTenant: 10, maxWaitMs: 60_000 });
+    const gate = new TenantGate('test', { slots: 2, perTenant: 1, perTenantExpensive: 1, perRequest: 8, maxQueuedPerTenant: 10, maxWaitMs: 60_000 });
     const order: string[] = [];
     const blockerA = held();
     const blockerX = held();
@@ -103,8 +103,28 @@ describe('tenant gate', () => {
     assert.deepEqual(order, ['a1', 'b1', 'a2', 'a3']);
   });
 
+  it('holds a tenant to fewer transactions at once for operations holding an expensive field', async () => {
+    const gate = new TenantGate('test', { ...LIMITS, perTenant: 3, perTenantExpensive: 1 });
+    const exports = Array.from({ length: 3 }, () => held());
+    const runs = exports.map((w, i) =>
+      requestContext.run({ requestId: `export-${i}`, expensive: true }, () =>
+        gate.run('a', async () => {
+          w.started = true;
+          await w.promise;
+        }),
+      ),
+    );
+    await tick();
+    assert.equal(exports.filter((w) => w.started).length, 1, 'one expensive operation of the tenant at a time');
+    // the same tenant's cheap reads still find their share
+    assert.equal(await requestContext.run({ requestId: 'list' }, () => gate.run('a', async () => 'listed')), 'listed');
+    for (const w of exports) w.finish();
+    await Promise.all(runs);
+    assert.equal(exports.filter((w) => w.started).length, 3);
+  });
+
   it('does not gate work nested in a gated run (no deadlock at the limit)', async () => {
-    const gate = new TenantGate('test', { ...LIMITS, slots: 2, perTenant: 1, maxQueuedPerTenant: 0 });
+    const gate = new TenantGate('test', { ...LIMITS, slots: 2, perTenant: 1, perTenantExpensive: 1, maxQueuedPerTenant: 0 });
     const out = await gate.run('a', () => gate.run('a', async () => 'nested'));
     assert.equal(out, 'nested');
   });

@@ -129,6 +129,7 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
           maxComplexity: config.graphql.maxComplexity,
           maxExpensiveFields: config.graphql.maxExpensiveFields,
           tenantConcurrency: config.database.tenantConcurrency,
+          tenantExpensiveConcurrency: config.database.tenantExpensiveConcurrency,
           requestConcurrency: config.database.requestConcurrency,
           tenantQueue: config.database.tenantQueue,
           poolSize: config.database.poolSize,

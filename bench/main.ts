@@ -11,6 +11,7 @@ export const SCENARIOS: Readonly<Record<string, () => BenchScenario>> = {
   engine: () => require('./engine') as BenchScenario,
   fanout: () => require('./fanout') as BenchScenario,
   ingest: () => require('./ingest') as BenchScenario,
+  isolation: () => require('./isolation') as BenchScenario,
   propagation: () => require('./propagation') as BenchScenario,
   report: () => require('./report') as BenchScenario,
   webhook: () => require('./webhook') as BenchScenario,

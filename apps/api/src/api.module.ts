@@ -44,6 +44,7 @@ import { ScanArtifactResolver, ScanUploadTokenResolver } from './scans/scan.reso
 import { ApiMetrics } from './platform/metrics';
 import { requestLogging } from './platform/request-logging.middleware';
 import { SqlPool } from './platform/sql-pool';
+import { DbGates } from './platform/tenant-gate';
 import { TenancyGuard } from './tenancy/tenancy.guard';
 import { TenantDb } from './tenancy/tenant-db';
 
@@ -105,6 +106,7 @@ export class ApiModule implements NestModule {
       controllers: [HealthController, JwksController, AgentBundleController, AgentStatusController, ScanReportsController, ScanArtifactLookupController, ...INVENTORY_CONTROLLERS],
       providers: [
         { provide: ApiMetrics, useValue: metrics },
+        DbGates,
         SqlPool,
         // order matters: the token is validated before the tenant and roles are resolved
         { provide: APP_GUARD, useClass: BearerAuthGuard },

@@ -47,6 +47,15 @@ const envSchema = z.object({
   DEV_ISSUER_STATE_DIR: z.string().min(1).default('.portcullis/dev-issuer'),
   GRAPHQL_MAX_COMPLEXITY: whole(10, 100000).default(2000),
   GRAPHQL_MAX_DEPTH: whole(2, 50).default(12),
+  GRAPHQL_MAX_EXPENSIVE_FIELDS: whole(1, 50).default(3),
+  GRAPHQL_MAX_TOKENS: whole(100, 1000000).default(2000),
+  DB_POOL_SIZE: whole(4, 200).default(10),
+  DB_SQL_POOL_SIZE: whole(4, 200).default(8),
+  DB_TENANT_CONCURRENCY: whole(1, 100).default(3),
+  DB_TENANT_EXPENSIVE_CONCURRENCY: whole(1, 100).default(1),
+  DB_REQUEST_CONCURRENCY: whole(1, 100).default(2),
+  DB_TENANT_QUEUE: whole(0, 10000).default(64),
+  DB_QUEUE_WAIT_MS: whole(100, 60000).default(10000),
   REQUEST_BODY_LIMIT_BYTES: whole(1024, 64 * 1024 * 1024).default(1024 * 1024),
   BUNDLE_SIGNING_KEYS_DIR: z.string().min(1).default('.portcullis/signing-keys'),
   BUNDLE_TTL_HOURS: whole(1, 24 * 90).default(168),
@@ -76,7 +85,32 @@ export interface AppConfig {
   };
   /** The local OpenID issuer for development and tests; null in production, always. */
   readonly devIssuer: { readonly port: number; readonly stateDir: string } | null;
-  readonly graphql: { readonly maxComplexity: number; readonly maxDepth: number };
+  readonly graphql: {
+    readonly maxComplexity: number;
+    readonly maxDepth: number;
+    /** Root fields marked expensive (exports, simulations, reports) one operation may hold, aliases counted. */
+    readonly maxExpensiveFields: number;
+    /** Lexical tokens a document may hold; the parser stops past it, before validation spends CPU on it. */
+    readonly maxTokens: number;
+  };
+  /**
+   * PostgreSQL connections of the API process and how tenants share them. Tenant-bound
+   * transactions (TenantDb, SqlPool.inTenant) pass a fair gate per pool: at most
+   * `tenantConcurrency` at a time per tenant and `requestConcurrency` per request, the rest
+   * wait in a per-tenant queue of `tenantQueue` for at most `queueWaitMs`, then are refused
+   * with RATE_LIMITED (HTTP 429). Two connections of each pool stay outside the gate for
+   * sign-in, health and agent credential checks.
+   */
+  readonly database: {
+    readonly poolSize: number;
+    readonly sqlPoolSize: number;
+    readonly tenantConcurrency: number;
+    /** Of those, for GraphQL operations holding an expensive field (capped at tenantConcurrency). */
+    readonly tenantExpensiveConcurrency: number;
+    readonly requestConcurrency: number;
+    readonly tenantQueue: number;
+    readonly queueWaitMs: number;
+  };
   readonly requestBodyLimitBytes: number;
   readonly bundles: {
     /** Ed25519 PEM keys; the newest signs, all are published. Generated on first use outside production. */
@@ -115,6 +149,9 @@ export class ConfigError extends Error {
   }
 }
 
+/** Connections of each API pool left outside the tenant gate (sign-in, health, agent credential checks). */
+export const DB_RESERVED_CONNECTIONS = 2;
+
 const ENTRA_METADATA = 'https://login.microsoftonline.com/common/v2.0/.well-known/openid-configuration';
 const ENTRA_ISSUER = 'https://login.microsoftonline.com/{tenantid}/v2.0';
 
@@ -139,6 +176,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   if (production && (e.AUTH_METADATA_URL?.startsWith(devIssuerBase) ?? false)) {
     throw new ConfigError('AUTH_METADATA_URL', 'points at the local dev issuer, which production refuses');
   }
+  const gatedSlots = Math.min(e.DB_POOL_SIZE, e.DB_SQL_POOL_SIZE) - DB_RESERVED_CONNECTIONS;
+  if (e.DB_TENANT_CONCURRENCY >= gatedSlots) {
+    throw new ConfigError('DB_TENANT_CONCURRENCY', `must be below ${gatedSlots} (the smaller pool less ${DB_RESERVED_CONNECTIONS} reserved connections), so one tenant cannot hold every connection`);
+  }
   return {
     env: e.NODE_ENV,
     port: e.PORT,
@@ -153,7 +194,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       clockSkewSeconds: e.AUTH_CLOCK_SKEW_SECONDS,
     },
     devIssuer: devIssuerOn ? { port: e.DEV_ISSUER_PORT, stateDir: e.DEV_ISSUER_STATE_DIR } : null,
-    graphql: { maxComplexity: e.GRAPHQL_MAX_COMPLEXITY, maxDepth: e.GRAPHQL_MAX_DEPTH },
+    graphql: { maxComplexity: e.GRAPHQL_MAX_COMPLEXITY, maxDepth: e.GRAPHQL_MAX_DEPTH, maxExpensiveFields: e.GRAPHQL_MAX_EXPENSIVE_FIELDS, maxTokens: e.GRAPHQL_MAX_TOKENS },
+    database: {
+      poolSize: e.DB_POOL_SIZE,
+      sqlPoolSize: e.DB_SQL_POOL_SIZE,
+      tenantConcurrency: e.DB_TENANT_CONCURRENCY,
+      tenantExpensiveConcurrency: e.DB_TENANT_EXPENSIVE_CONCURRENCY,
+      requestConcurrency: e.DB_REQUEST_CONCURRENCY,
+      tenantQueue: e.DB_TENANT_QUEUE,
+      queueWaitMs: e.DB_QUEUE_WAIT_MS,
+    },
     requestBodyLimitBytes: e.REQUEST_BODY_LIMIT_BYTES,
     bundles: {
       signingKeysDir: e.BUNDLE_SIGNING_KEYS_DIR,

@@ -1,3 +1,3 @@
-export { loadConfig, loadConfigOrExit, ConfigError } from './config';
+export { loadConfig, loadConfigOrExit, ConfigError, DB_RESERVED_CONNECTIONS } from './config';
 export type { AppConfig, Environment } from './config';
 export { repoRoot, repoPath } from './repo-root';

@@ -13,6 +13,8 @@ describe('loadConfig', () => {
     assert.deepEqual(c.devIssuer, { port: 3443, stateDir: '.portcullis/dev-issuer' });
     assert.equal(c.auth.metadataUrl, 'https://127.0.0.1:3443/common/v2.0/.well-known/openid-configuration');
     assert.equal(c.auth.issuerTemplate, 'https://127.0.0.1:3443/{tenantid}/v2.0');
+    assert.deepEqual(c.graphql, { maxComplexity: 2000, maxDepth: 12, maxExpensiveFields: 3, maxTokens: 2000 });
+    assert.deepEqual(c.database, { poolSize: 10, sqlPoolSize: 8, tenantConcurrency: 3, tenantExpensiveConcurrency: 1, requestConcurrency: 2, tenantQueue: 64, queueWaitMs: 10000 });
   });
 
   it('uses Entra ID and no dev issuer in production', () => {
@@ -33,6 +35,10 @@ describe('loadConfig', () => {
     [{ AUTH_METADATA_URL: 'http://plain/metadata' }, 'AUTH_METADATA_URL', /https/],
     [{ NODE_ENV: 'production', DEV_ISSUER_ENABLED: 'true' }, 'DEV_ISSUER_ENABLED', /production/],
     [{ NODE_ENV: 'production', AUTH_METADATA_URL: 'https://127.0.0.1:3443/common/v2.0/.well-known/openid-configuration' }, 'AUTH_METADATA_URL', /dev issuer/],
+    [{ DB_TENANT_CONCURRENCY: '6' }, 'DB_TENANT_CONCURRENCY', /below 6/],
+    [{ DB_POOL_SIZE: '6', DB_TENANT_CONCURRENCY: '4' }, 'DB_TENANT_CONCURRENCY', /below 4/],
+    [{ GRAPHQL_MAX_EXPENSIVE_FIELDS: '0' }, 'GRAPHQL_MAX_EXPENSIVE_FIELDS', /1/],
+    [{ DB_TENANT_QUEUE: '-1' }, 'DB_TENANT_QUEUE', /0/],
   ];
   for (const [env, setting, message] of bad) {
     it(`refuses ${JSON.stringify(env)} naming ${setting}`, () => {

@@ -2,7 +2,7 @@
  * Domain errors carry a code; the GraphQL error formatter and the HTTP exception
  * filter map them in one place. Anything else is a bug: logged, answered sanitised.
  */
-export type ErrorCode = 'UNAUTHENTICATED' | 'FORBIDDEN' | 'BAD_USER_INPUT' | 'NOT_FOUND' | 'CONFLICT' | 'PAYLOAD_TOO_LARGE';
+export type ErrorCode = 'UNAUTHENTICATED' | 'FORBIDDEN' | 'BAD_USER_INPUT' | 'NOT_FOUND' | 'CONFLICT' | 'PAYLOAD_TOO_LARGE' | 'RATE_LIMITED';
 
 export class DomainError extends Error {
   constructor(
@@ -24,6 +24,18 @@ export const forbidden = (message: string) => new DomainError('FORBIDDEN', messa
 export const unauthenticated = (message: string) => new DomainError('UNAUTHENTICATED', message);
 export const payloadTooLarge = (message: string) => new DomainError('PAYLOAD_TOO_LARGE', message);
 
+/**
+ * The caller (its tenant or its request) is at a capacity limit: answered 429 over REST and,
+ * through `extensions.http`, over GraphQL too (Apollo sets the status from a resolver error's
+ * extensions), with code RATE_LIMITED. Retrying later succeeds.
+ */
+export class RateLimitedError extends DomainError {
+  readonly extensions = { code: 'RATE_LIMITED', http: { status: 429 } };
+  constructor(message: string, details?: Readonly<Record<string, unknown>>) {
+    super('RATE_LIMITED', message, undefined, details);
+  }
+}
+
 export function httpStatusOf(code: ErrorCode): number {
   switch (code) {
     case 'UNAUTHENTICATED':
@@ -38,6 +50,8 @@ export function httpStatusOf(code: ErrorCode): number {
       return 409;
     case 'PAYLOAD_TOO_LARGE':
       return 413;
+    case 'RATE_LIMITED':
+      return 429;
   }
 }
 

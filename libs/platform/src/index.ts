@@ -7,5 +7,5 @@ export { requestContext } from './request-context';
 export type { RequestContext } from './request-context';
 export { APP_CONFIG, PRISMA, REDIS, LOGGER, CLOCK, systemClock } from './tokens';
 export type { Clock } from './tokens';
-export { DomainError, badInput, conflict, notFound, forbidden, unauthenticated, payloadTooLarge, httpStatusOf, isUniqueViolation } from './errors';
+export { DomainError, badInput, conflict, notFound, forbidden, unauthenticated, payloadTooLarge, RateLimitedError, httpStatusOf, isUniqueViolation } from './errors';
 export type { ErrorCode } from './errors';

@@ -21,7 +21,7 @@ export class PlatformModule implements OnApplicationShutdown {
         { provide: APP_CONFIG, useValue: config },
         { provide: CLOCK, useValue: options.clock ?? systemClock },
         { provide: LOGGER, useValue: options.logger ?? createLogger(config.logLevel, options.serviceName ?? 'portcullis-api') },
-        { provide: PRISMA, useFactory: () => createPrismaClient({ databaseUrl: config.databaseUrl }) },
+        { provide: PRISMA, useFactory: () => createPrismaClient({ databaseUrl: config.databaseUrl, poolSize: config.database.poolSize }) },
         {
           provide: REDIS,
           useFactory: () => new Redis(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2, enableOfflineQueue: true }),

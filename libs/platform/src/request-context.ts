@@ -5,6 +5,8 @@ export interface RequestContext {
   readonly requestId: string;
   tenantId?: string;
   principalId?: string;
+  /** The GraphQL operation holds a root field priced as expensive (exports, simulations, reports). */
+  expensive?: boolean;
 }
 
 const storage = new AsyncLocalStorage<RequestContext>();

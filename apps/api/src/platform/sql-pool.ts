@@ -2,6 +2,7 @@ import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { Pool, type PoolClient } from 'pg';
 import type { AppConfig } from '@portcullis/config';
 import { APP_CONFIG } from '@portcullis/platform';
+import { DbGates } from './tenant-gate';
 
 /**
  * A plain `pg` pool for the API's hot paths: the ingest statement and the rollup flush,
@@ -16,12 +17,20 @@ import { APP_CONFIG } from '@portcullis/platform';
 export class SqlPool implements OnApplicationShutdown {
   private readonly pool: Pool;
 
-  constructor(@Inject(APP_CONFIG) config: AppConfig) {
-    this.pool = new Pool({ connectionString: config.databaseUrl, max: 8, idleTimeoutMillis: 30_000 });
+  constructor(
+    @Inject(APP_CONFIG) config: AppConfig,
+    private readonly gates: DbGates,
+  ) {
+    this.pool = new Pool({ connectionString: config.databaseUrl, max: config.database.sqlPoolSize, idleTimeoutMillis: 30_000 });
     this.pool.on('error', () => undefined); // an idle client's connection dropped: the pool replaces it
   }
 
-  async inTenant<T>(tenantId: string, work: (client: PoolClient) => Promise<T>): Promise<T> {
+  /** Passes the tenant gate first: a tenant (and a request) holds at most its share of the pool. */
+  inTenant<T>(tenantId: string, work: (client: PoolClient) => Promise<T>): Promise<T> {
+    return this.gates.sql.run(tenantId, () => this.transaction(tenantId, work));
+  }
+
+  private async transaction<T>(tenantId: string, work: (client: PoolClient) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     let broken = false;
     try {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createPublicKey, randomUUID, verify, type JsonWebKey } from 'node:crypto';
+import { createPublicKey, randomUUID, verify, type webcrypto } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as https from 'node:https';
 import * as os from 'node:os';
@@ -19,13 +19,13 @@ function devToken(args: string[], env: Record<string, string> = {}) {
   return { code: res.status, stdout: res.stdout, stderr: res.stderr };
 }
 
-function jwks(issuer: DevIssuer): Promise<Array<JsonWebKey & { kid: string }>> {
+function jwks(issuer: DevIssuer): Promise<Array<webcrypto.JsonWebKey & { kid: string }>> {
   return new Promise((resolve, reject) => {
     https
       .get(`${issuer.url}/common/discovery/v2.0/keys`, { ca: issuer.caCertPem }, (res) => {
         let text = '';
         res.on('data', (c: Buffer) => (text += c.toString()));
-        res.on('end', () => resolve((JSON.parse(text) as { keys: Array<JsonWebKey & { kid: string }> }).keys));
+        res.on('end', () => resolve((JSON.parse(text) as { keys: Array<webcrypto.JsonWebKey & { kid: string }> }).keys));
       })
       .on('error', reject);
   });

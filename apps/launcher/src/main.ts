@@ -2,10 +2,12 @@
  * `npm start`: validates config, creates the database if missing, applies the
  * migrations, starts the local dev issuer (development only), then runs the API and
  * the worker as child processes. If either exits, everything stops: a half-running
- * system is worse than a stopped one.
+ * system is worse than a stopped one. Start-up ends with one plain line saying where the
+ * API is ready (once its /readyz answers 200: PostgreSQL and Redis reachable).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { loadKeyring } from '@portcullis/bundle';
 import { loadConfigOrExit, repoPath, repoRoot } from '@portcullis/config';
 import { ensureDatabase, migrate } from '@portcullis/db';
@@ -25,10 +27,12 @@ async function main(): Promise<void> {
   logger.info({ activeKid: keyring.active.kid, published: keyring.all.length }, 'bundle signing keys ready');
 
   let stopIssuer: (() => Promise<void>) | undefined;
+  let issuerUrl: string | undefined;
   if (config.devIssuer) {
     const { startDevIssuer } = await import('@portcullis/dev-issuer');
     const issuer = await startDevIssuer({ port: config.devIssuer.port, stateDir: path.resolve(repoRoot(), config.devIssuer.stateDir) });
     stopIssuer = () => issuer.stop();
+    issuerUrl = issuer.url;
     logger.info({ url: issuer.url }, 'development OpenID issuer started (never in production); mint tokens with `npx portcullis dev-token`');
   }
 
@@ -57,6 +61,32 @@ async function main(): Promise<void> {
   }
   process.once('SIGINT', () => void stop(0));
   process.once('SIGTERM', () => void stop(0));
+
+  if (config.port === 0) return; // a port the system picks: nothing here knows it to ask
+  if (await apiReady(config.port, () => stopping)) {
+    const api = `http://localhost:${config.port}`;
+    process.stdout.write(`Portcullis is ready: API at ${api} (GraphQL ${api}/graphql), worker running${issuerUrl ? `, dev issuer at ${issuerUrl}` : ''}. Ctrl-C stops it.\n`);
+  } else if (!stopping) {
+    logger.warn({ port: config.port, waitedSeconds: READY_WAIT_MS / 1000 }, 'the API has not answered /readyz with 200 yet; it keeps starting (is PostgreSQL or Redis down?)');
+  }
+}
+
+const READY_WAIT_MS = 120_000;
+const READY_POLL_MS = 250;
+
+/** Polls the API's readiness probe until it answers 200, the launcher stops, or READY_WAIT_MS pass. */
+async function apiReady(port: number, stopping: () => boolean): Promise<boolean> {
+  for (let waited = 0; waited < READY_WAIT_MS && !stopping(); waited += READY_POLL_MS) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(2_000) });
+      await res.arrayBuffer();
+      if (res.ok) return true;
+    } catch {
+      // not listening yet
+    }
+    await sleep(READY_POLL_MS);
+  }
+  return false;
 }
 
 main().catch((err: unknown) => {

@@ -1,6 +1,7 @@
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient } from './generated/client';
 import type { Prisma } from './generated/client';
+import { SerialClient } from './serial-client';
 
 export type TenantTx = Prisma.TransactionClient;
 
@@ -11,7 +12,8 @@ export interface DbOptions {
 }
 
 export function createPrismaClient(options: DbOptions): PrismaClient {
-  const adapter = new PrismaPg({ connectionString: options.databaseUrl, max: options.poolSize ?? 10 });
+  // SerialClient: a transaction's statements reach its connection one at a time (see there)
+  const adapter = new PrismaPg({ connectionString: options.databaseUrl, max: options.poolSize ?? 10, Client: SerialClient });
   return new PrismaClient({ adapter });
 }
 

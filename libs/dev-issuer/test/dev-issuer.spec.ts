@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { createPublicKey, randomUUID, verify, type JsonWebKey } from 'node:crypto';
+import { createPublicKey, randomUUID, verify, type webcrypto } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as https from 'node:https';
 import * as os from 'node:os';
@@ -116,7 +116,7 @@ describe('dev issuer endpoints', () => {
     assert.equal(payload['nbf'], payload['iat']);
 
     const jwks = await get(`${issuer.url}/common/discovery/v2.0/keys`, issuer.caCertPem);
-    const keys = jwks.body['keys'] as Array<JsonWebKey & { kid: string; use: string }>;
+    const keys = jwks.body['keys'] as Array<webcrypto.JsonWebKey & { kid: string; use: string }>;
     assert.equal(keys.length, 1);
     assert.equal(keys[0]!.kid, issuer.kid);
     assert.equal(keys[0]!.use, 'sig');

@@ -3,7 +3,7 @@ import { Passport } from 'passport';
 import { BearerStrategy, type ITokenPayload, type VerifyCallback } from 'passport-azure-ad';
 import { LOGGER, unauthenticated, type Logger } from '@portcullis/platform';
 import { checkAuthOptions, type AuthOptions } from './auth.options';
-import { IssuerMetadataSource } from './issuer-metadata';
+import { IssuerMetadataSource, type AadMetadata } from './issuer-metadata';
 import { decodeUnverified, explainMissingKey, explainVerificationFailure, type UnverifiedJwt } from './token-rejection';
 import type { TokenIdentity } from './token-identity';
 import { AUTH_OPTIONS } from './tokens';
@@ -16,10 +16,11 @@ interface VerifyingRequest { headers: Record<string, unknown>; [key: string]: un
 
 /**
  * Validates Entra ID bearer tokens with passport-azure-ad's BearerStrategy: signature
- * against the issuer's published keys, audience, expiry and not-before with clock
- * skew. Multi-tenant metadata cannot pin one issuer, so the strategy's issuer check is
- * off and `iss` must instead equal the allowed template filled with the token's own
- * `tid` (checked in the verify callback, after the signature).
+ * against the issuer's published keys, issuer, audience, expiry and not-before with clock
+ * skew. Multi-tenant (`/common/`) metadata names no one issuer, so each token is checked
+ * as its own tenant's: the strategy gets the token's `tid` as tenantIdOrName and the
+ * metadata it loads names the allowed template filled with that tid as the issuer, which
+ * the library compares with `iss` after the signature. The verify callback checks it again.
  */
 @Injectable()
 export class BearerTokenVerifier implements OnModuleDestroy {
@@ -38,7 +39,7 @@ export class BearerTokenVerifier implements OnModuleDestroy {
       clientID: options.audience,
       audience: options.audience,
       allowMultiAudiencesInToken: false,
-      validateIssuer: false,
+      validateIssuer: true,
       passReqToCallback: true as const,
       clockSkew: options.clockSkewSeconds,
       // error level + no PII: the library logs tokens and claims at info level otherwise
@@ -47,7 +48,7 @@ export class BearerTokenVerifier implements OnModuleDestroy {
     };
     const strategy = new BearerStrategy(strategyOptions, (req, payload, done) => this.checkIdentity(req as unknown as object, payload, done));
     this.metadata = new IssuerMetadataSource(strategyOptions, options.extraTrustedCaPem);
-    (strategy as unknown as { loadMetadata: IssuerMetadataSource['load'] }).loadMetadata = (params, next) => this.metadata.load(params, next);
+    (strategy as unknown as { loadMetadata: IssuerMetadataSource['load'] }).loadMetadata = (params, next) => this.loadMetadata(params, next);
     this.passport.use('entra', strategy);
   }
 
@@ -68,18 +69,23 @@ export class BearerTokenVerifier implements OnModuleDestroy {
     }
     const jwt = decodeUnverified(parts[1]!);
     if (typeof jwt === 'string') throw unauthenticated(jwt);
+    // the tenant whose issuer the token must name; a token without one is refused unread
+    const tid = jwt.payload['tid'];
+    if (typeof tid !== 'string' || !GUID.test(tid)) throw unauthenticated('the bearer token carries no tenant id (tid)');
 
-    let outcome = await this.authenticate(req);
+    let outcome = await this.authenticate(req, tid);
     if ('failure' in outcome && isMissingKey(outcome.failure) && this.metadata.evictIfStale()) {
-      outcome = await this.authenticate(req); // keys may have rotated since they were cached
+      outcome = await this.authenticate(req, tid); // keys may have rotated since they were cached
     }
     if ('identity' in outcome) return outcome.identity;
     throw unauthenticated(this.reasonOf(req, jwt, outcome.failure));
   }
 
-  private authenticate(req: VerifyingRequest): Promise<Outcome> {
+  private authenticate(req: VerifyingRequest, tid: string): Promise<Outcome> {
     return new Promise((resolve) => {
-      const middleware = this.passport.authenticate('entra', { session: false }, (err: unknown, user: TokenIdentity | false, info: unknown) => {
+      // tenantIdOrName: passport-azure-ad's own option (its types lack it)
+      const options = { session: false, tenantIdOrName: tid } as { session: boolean };
+      const middleware = this.passport.authenticate('entra', options, (err: unknown, user: TokenIdentity | false, info: unknown) => {
         if (err) resolve({ failure: err });
         else if (!user) resolve({ failure: info });
         else resolve({ identity: user });
@@ -88,7 +94,28 @@ export class BearerTokenVerifier implements OnModuleDestroy {
     });
   }
 
-  /** Runs after the library verified signature, audience and lifetime. */
+  /**
+   * The strategy's metadata loader. For `/common/` metadata the library asks for the URL
+   * with the token's tid in place of `common`; the common document is loaded (one cache
+   * entry for every tenant) and given to the library as that tenant's, naming the allowed
+   * issuer for the tid. Tenant-specific metadata is loaded as it is and names its own issuer.
+   */
+  private loadMetadata(params: { metadataURL: string }, next: (err: Error | null, metadata?: AadMetadata) => void): void {
+    const configured = this.options.identityMetadataUrl;
+    const at = configured.indexOf('/common/');
+    const prefix = configured.slice(0, at + 1);
+    const rest = params.metadataURL.slice(prefix.length);
+    const slash = rest.indexOf('/');
+    const tid = at < 0 || !params.metadataURL.startsWith(prefix) ? '' : rest.slice(0, slash);
+    if (!GUID.test(tid)) return this.metadata.load(params, next);
+    const issuer = this.options.allowedIssuerTemplate.replace('{tenantid}', tid);
+    this.metadata.load({ ...params, metadataURL: `${prefix}common${rest.slice(slash)}` }, (err, metadata) => {
+      if (err || !metadata) return next(err ?? new Error('no issuer metadata'));
+      next(null, Object.create(metadata, { oidc: { value: { ...metadata.oidc, issuer } } }) as AadMetadata);
+    });
+  }
+
+  /** Runs after the library verified signature, issuer, audience and lifetime. */
   private checkIdentity(req: object, payload: ITokenPayload, done: VerifyCallback): void {
     const claims = payload as ITokenPayload & Record<string, unknown>;
     const tid = typeof claims['tid'] === 'string' ? claims['tid'] : '';
@@ -123,7 +150,12 @@ export class BearerTokenVerifier implements OnModuleDestroy {
     const text = typeof failure === 'string' ? failure : '';
     if (isMissingKey(text)) return explainMissingKey(jwt);
     if (/cannot verify token/.test(text)) {
-      return explainVerificationFailure(jwt, this.metadata.cached(), { audience: this.options.audience, clockSkewSeconds: this.options.clockSkewSeconds });
+      const tid = String(jwt.payload['tid']);
+      return explainVerificationFailure(jwt, this.metadata.cached(), {
+        audience: this.options.audience,
+        clockSkewSeconds: this.options.clockSkewSeconds,
+        issuer: { tenantId: tid.toLowerCase(), iss: this.options.allowedIssuerTemplate.replace('{tenantid}', tid) },
+      });
     }
     if (/Invalid JWT token/.test(text)) return 'the bearer token is malformed';
     return 'the bearer token was not accepted';

@@ -26,7 +26,7 @@ const MAX_BYTES = 1024 * 1024;
  */
 export class IssuerMetadataSource {
   private readonly agent: https.Agent;
-  // one strategy = one metadata URL (tenantIdOrName is never used), so one entry
+  // one strategy = one metadata URL (the verifier loads `/common/` metadata for every tenant), so one entry
   private entry: { metadata: AadMetadata; fetchedAt: number } | undefined;
   private inFlight: Promise<AadMetadata> | undefined;
 

@@ -51,7 +51,7 @@ const iso = (seconds: number) => new Date(seconds * 1000).toISOString();
 export function explainVerificationFailure(
   jwt: UnverifiedJwt,
   metadata: AadMetadata | undefined,
-  expected: { audience: string; clockSkewSeconds: number },
+  expected: { audience: string; clockSkewSeconds: number; issuer?: { tenantId: string; iss: string } },
   nowSeconds = Math.floor(Date.now() / 1000),
 ): string {
   const alg = jwt.header['alg'] as string;
@@ -68,6 +68,9 @@ export function explainVerificationFailure(
   }
   const c = jwt.payload;
   if (typeof c['iss'] !== 'string' || c['iss'] === '') return 'the bearer token names no issuer (iss)';
+  if (expected.issuer && c['iss'] !== expected.issuer.iss) {
+    return `the bearer token issuer "${c['iss'].slice(0, 200)}" is not accepted for tenant ${expected.issuer.tenantId}`;
+  }
   const aud = c['aud'];
   if (Array.isArray(aud) && aud.length > 1) return 'the bearer token names several audiences; this API accepts tokens issued for it alone';
   const audience = Array.isArray(aud) ? aud[0] : aud;

@@ -86,6 +86,16 @@ const TWO_32 = 2 ** 32;
  * way. A few are kept; one that grew very large is let go.
  */
 const SPARE_BUFFERS: Buffer[] = [];
+/**
+ * Every encoder buffer is its own allocation (Buffer.allocUnsafeSlow), never a slice of
+ * Node's shared pool: Buffer.allocUnsafe hands out pool slices below half of
+ * Buffer.poolSize, which is 64 KiB on Node 26 (8 KiB on Node 20), so a small batch's
+ * buffer became a view into a slab holding other requests' bytes. Kept as a spare, such a
+ * slice would pin that slab (and whatever else it holds) for the process's life.
+ */
+function allocate(bytes: number): Buffer {
+  return Buffer.allocUnsafeSlow(bytes);
+}
 const SPARE_BUFFERS_MAX = 8;
 const SPARE_BUFFER_MAX_BYTES = 8 * 1024 * 1024;
 
@@ -107,7 +117,7 @@ export class EventRowsEncoder {
   ) {
     const wanted = Math.max(4096, expectedRows * ROW_BYTES);
     const spare = SPARE_BUFFERS.pop();
-    this.buf = spare && spare.length >= wanted ? spare : Buffer.allocUnsafe(wanted);
+    this.buf = spare && spare.length >= wanted ? spare : allocate(wanted);
     this.at = ARRAY_HEADER_BYTES; // the header is written last, when the row count is known
   }
 
@@ -172,7 +182,7 @@ export class EventRowsEncoder {
 
   private ensure(bytes: number): void {
     if (this.at + bytes <= this.buf.length) return;
-    const grown = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.at + bytes));
+    const grown = allocate(Math.max(this.buf.length * 2, this.at + bytes));
     this.buf.copy(grown, 0, 0, this.at);
     this.buf = grown;
   }

@@ -4,6 +4,7 @@
  * each check in turn. REST answers 401; GraphQL answers UNAUTHENTICATED.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
@@ -124,6 +125,18 @@ describe('bearer token validation (REST and GraphQL)', () => {
     const missing = await gql();
     assert.equal(missing.body.errors[0].extensions.code, 'UNAUTHENTICATED');
     assert.match(missing.body.errors[0].message, /bearer token is required/);
+  });
+
+  it('the strategy checks the issuer itself and warns of nothing when it starts', () => {
+    // with issuer validation off, passport-azure-ad prints "Production environments should
+    // always validate the issuer." (bunyan, to stdout) once per process: a fresh one builds it
+    const verifierModule = require.resolve('../../src/auth/bearer-token.verifier');
+    const script = `require('reflect-metadata');
+      const { BearerTokenVerifier } = require(${JSON.stringify(verifierModule)});
+      new BearerTokenVerifier(${JSON.stringify({ ...t.options, extraTrustedCaPem: undefined, production: true })}).onModuleDestroy();`;
+    const out = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', env: { ...process.env, NODE_ENV: 'production' } });
+    assert.equal(out.status, 0, out.stderr);
+    assert.equal(out.stdout + out.stderr, '');
   });
 
   it('no answer and no log line ever contains a token', async () => {

@@ -139,6 +139,9 @@ describe('the ingest statement\'s binary events parameter', () => {
   });
 
   it('hands its buffer to the next encoder once released, which writes its own rows whole over the old bytes', () => {
+    // the same memory is the same ArrayBuffer at the same offset: a Buffer's .buffer alone
+    // can be a slab that unrelated buffers share
+    const sameMemory = (a: Buffer, b: Buffer) => a.buffer === b.buffer && a.byteOffset === b.byteOffset;
     const first = new EventRowsEncoder(1, 3);
     for (let i = 0; i < 3; i++) first.add(row({ ns: 'n'.repeat(200 + i), tm: ['c:first', `n:${i}`] }));
     const firstBytes = first.finish();
@@ -152,8 +155,8 @@ describe('the ingest statement\'s binary events parameter', () => {
       third.add(r);
     }
     const out = second.finish();
-    assert.equal(out.buffer, firstBytes.buffer, 'the released memory is reused');
-    assert.notEqual(third.finish().buffer, firstBytes.buffer);
+    assert.ok(sameMemory(out, firstBytes), 'the released memory is reused');
+    assert.ok(!sameMemory(third.finish(), firstBytes), 'a second encoder does not get the same memory');
     const { elementOid, items } = readArray(out);
     assert.equal(elementOid, 2);
     assert.equal(items.length, 2);
@@ -164,6 +167,19 @@ describe('the ingest statement\'s binary events parameter', () => {
       assert.deepEqual(texts(v('tm')!), rows[i]!.tm);
     }
     assert.equal(readRecord(items[0]!)[EVENT_ROW_ATTRIBUTES.findIndex(([n]) => n === 'uid')]!.value, null);
+  });
+
+  it("keeps its rows in memory of its own, never in a slab of Node's buffer pool that other buffers share", () => {
+    // Buffer.allocUnsafe serves sizes below Buffer.poolSize / 2 (32 KiB on Node 26) from
+    // a shared slab; the next small allocation would then share the encoder's ArrayBuffer
+    for (let i = 0; i < 40; i++) {
+      const enc = new EventRowsEncoder(1, 1 + (i % 3));
+      enc.add(row({ ns: `ns-${i}` }));
+      const out = enc.finish();
+      const neighbour = Buffer.allocUnsafe(16);
+      assert.notEqual(out.buffer, neighbour.buffer, `encoder ${i} shares its memory with another buffer`);
+      assert.equal(out.byteOffset, 0, `encoder ${i} starts inside a larger allocation`);
+    }
   });
 
   it('writes an empty batch as an empty array', () => {

@@ -3,9 +3,9 @@ import { after, before, describe, it } from 'node:test';
 import { generateSigningKey, type ScanArtifactDocument } from '@portcullis/bundle';
 import { defaultRuleConfigs } from '@portcullis/policy-engine';
 import { newAgentToken } from './support/agent-env';
-import { TENANT, misconfigurationPolicy, vulnerabilityPolicy } from './support/bundles';
+import { TENANT, misconfigurationPolicy, onlyRule, vulnerabilityPolicy } from './support/bundles';
 import { ControlPlane } from './support/control-plane';
-import { handlerHarness, type HandlerHarness } from './support/handler-harness';
+import { handlerHarness, harnessesClosedAfter, type HandlerHarness } from './support/handler-harness';
 import { testTls, type TestTls } from './support/pki';
 import { reviewOf } from './support/reviews';
 
@@ -25,17 +25,10 @@ const pod = (o: { namespace?: string; image?: string; privileged?: boolean; name
     ],
   },
 });
-const onlyRule = (id: string) => defaultRuleConfigs('MISCONFIGURATION').filter((r) => r.id === id).map((r) => ({ id: r.id, params: { ...r.params } }));
 const noPrivileged = (action: 'AUDIT' | 'BLOCK' = 'BLOCK') => misconfigurationPolicy(action, { rules: onlyRule('privileged-container') });
 
 describe('admission decisions', () => {
-  const harnesses: HandlerHarness[] = [];
-  const harness = (...args: Parameters<typeof handlerHarness>) => {
-    const h = handlerHarness(...args);
-    harnesses.push(h);
-    return h;
-  };
-  after(() => Promise.all(harnesses.map((h) => h.close())));
+  const harness = harnessesClosedAfter();
 
   it('a hardened pod passes the whole default policy in Block mode', async () => {
     const h = harness({ policies: [misconfigurationPolicy('BLOCK')] });

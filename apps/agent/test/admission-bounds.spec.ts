@@ -4,15 +4,13 @@
  * Nesting is refused before parsing; pods beyond a container count are refused, not evaluated.
  */
 import assert from 'node:assert/strict';
-import { after, describe, it } from 'node:test';
-import { defaultRuleConfigs } from '@portcullis/policy-engine';
+import { describe, it } from 'node:test';
 import { MAX_POD_CONTAINERS } from '../src/admission/admission-handler';
 import { MAX_REVIEW_NESTING, nestsDeeperThan } from '../src/admission/review';
-import { misconfigurationPolicy } from './support/bundles';
-import { handlerHarness, type HandlerHarness } from './support/handler-harness';
+import { misconfigurationPolicy, onlyRule } from './support/bundles';
+import { harnessesClosedAfter } from './support/handler-harness';
 import { reviewOf } from './support/reviews';
 
-const onlyRule = (id: string) => defaultRuleConfigs('MISCONFIGURATION').filter((r) => r.id === id).map((r) => ({ id: r.id, params: { ...r.params } }));
 const noPrivileged = (action: 'AUDIT' | 'BLOCK') => misconfigurationPolicy(action, { rules: onlyRule('privileged-container') });
 
 const podWith = (containers: number) => ({
@@ -23,13 +21,7 @@ const podWith = (containers: number) => ({
 });
 
 describe('admission bounds', () => {
-  const harnesses: HandlerHarness[] = [];
-  const harness = (...args: Parameters<typeof handlerHarness>) => {
-    const h = handlerHarness(...args);
-    harnesses.push(h);
-    return h;
-  };
-  after(() => Promise.all(harnesses.map((h) => h.close())));
+  const harness = harnessesClosedAfter();
 
   it('nesting is counted outside strings only, escapes included', () => {
     assert.equal(nestsDeeperThan(Buffer.from('{"a":[{"b":[]}]}'), 4), false);

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { after, describe, it } from 'node:test';
-import { defaultRuleConfigs } from '@portcullis/policy-engine';
-import { misconfigurationPolicy } from './support/bundles';
-import { handlerHarness, type HandlerHarness } from './support/handler-harness';
+import { describe, it } from 'node:test';
+import { misconfigurationPolicy, onlyRule } from './support/bundles';
+import { harnessesClosedAfter } from './support/handler-harness';
 import { SHARED, SHARED_MISSING, readJson, wrapRequest } from './support/reviews';
 
 const ADMISSION = path.join(SHARED, 'admission');
@@ -12,16 +11,9 @@ const fixture = (name: string) => {
   const raw = readJson(path.join(ADMISSION, name));
   return raw['kind'] === 'AdmissionReview' ? raw : wrapRequest(raw);
 };
-const onlyRule = (id: string) => defaultRuleConfigs('MISCONFIGURATION').filter((r) => r.id === id).map((r) => ({ id: r.id, params: { ...r.params } }));
 
 describe('webhook on the real AdmissionReview samples of ../shared/fixtures/admission', { skip: SHARED_MISSING }, () => {
-  const harnesses: HandlerHarness[] = [];
-  const harness = (...args: Parameters<typeof handlerHarness>) => {
-    const h = handlerHarness(...args);
-    harnesses.push(h);
-    return h;
-  };
-  after(() => Promise.all(harnesses.map((h) => h.close())));
+  const harness = harnessesClosedAfter();
 
   it('denies the privileged pod under a Block policy, naming policy, rule, container and fix; the unprivileged one passes', async () => {
     const h = harness({ policies: [misconfigurationPolicy('BLOCK', { name: 'No privileged pods', rules: onlyRule('privileged-container') })] });

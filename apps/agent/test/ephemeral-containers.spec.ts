@@ -4,10 +4,9 @@
  * carries, ephemeral containers included, and the admission event names the subresource.
  */
 import assert from 'node:assert/strict';
-import { after, describe, it } from 'node:test';
-import { defaultRuleConfigs } from '@portcullis/policy-engine';
-import { misconfigurationPolicy } from './support/bundles';
-import { handlerHarness, type HandlerHarness } from './support/handler-harness';
+import { describe, it } from 'node:test';
+import { misconfigurationPolicy, onlyRule } from './support/bundles';
+import { harnessesClosedAfter } from './support/handler-harness';
 
 const running = {
   apiVersion: 'v1',
@@ -57,16 +56,9 @@ function debugReview(securityContext: Record<string, unknown>, o: { dryRun?: boo
   };
 }
 
-const onlyRule = (id: string) => defaultRuleConfigs('MISCONFIGURATION').filter((r) => r.id === id).map((r) => ({ id: r.id, params: { ...r.params } }));
 
 describe('ephemeral containers (kubectl debug)', () => {
-  const harnesses: HandlerHarness[] = [];
-  const harness = (...args: Parameters<typeof handlerHarness>) => {
-    const h = handlerHarness(...args);
-    harnesses.push(h);
-    return h;
-  };
-  after(() => Promise.all(harnesses.map((h) => h.close())));
+  const harness = harnessesClosedAfter();
 
   it('a privileged ephemeral container is denied under a Block policy, and the event records the subresource and operation', async () => {
     const h = harness({ policies: [misconfigurationPolicy('BLOCK', { rules: onlyRule('privileged-container') })] });

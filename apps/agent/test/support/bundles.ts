@@ -51,3 +51,6 @@ export function signedBundle(key: SigningKey, revision: number, policies: readon
 }
 
 export const newId = (): string => randomUUID();
+
+/** One misconfiguration rule of the catalog with its default parameters, for a policy that holds only it. */
+export const onlyRule = (id: string) => defaultRuleConfigs('MISCONFIGURATION').filter((r) => r.id === id).map((r) => ({ id: r.id, params: { ...r.params } }));

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { after } from 'node:test';
 import pino from 'pino';
 import { generateSigningKey, type BundlePolicy, type BundleDocument, type SigningKey } from '@portcullis/bundle';
 import { validateAdmissionEventBatch, type AdmissionEvent } from '@portcullis/contracts';
@@ -88,5 +89,16 @@ export function handlerHarness(o: HarnessOptions = {}): HandlerHarness {
       await spool.close();
       api?.close();
     },
+  };
+}
+
+/** For one describe block: a harness maker whose every harness is closed after the block. */
+export function harnessesClosedAfter(): (o?: HarnessOptions) => HandlerHarness {
+  const made: HandlerHarness[] = [];
+  after(() => Promise.all(made.map((h) => h.close())));
+  return (o) => {
+    const h = handlerHarness(o);
+    made.push(h);
+    return h;
   };
 }

@@ -1,4 +1,5 @@
 import type { ApolloServerPlugin } from '@apollo/server';
+import { onAnswerErrors } from './answer-errors';
 
 // graphql-js ends a message with its guesses: ` Did you mean "policies"?`, ` Did you mean "a", "b", or "c"?`
 const SUGGESTION = / ?Did you mean [^?]*\?$/;
@@ -10,16 +11,5 @@ const SUGGESTION = / ?Did you mean [^?]*\?$/;
  * are coerced later (`Field "x" is not defined by type "Y". Did you mean "z"?`).
  */
 export function withoutSuggestions(): ApolloServerPlugin {
-  return {
-    async requestDidStart() {
-      return {
-        async willSendResponse({ response }) {
-          if (response.body.kind !== 'single') return;
-          const errors = response.body.singleResult.errors;
-          if (!errors) return;
-          response.body.singleResult.errors = errors.map((e) => (SUGGESTION.test(e.message) ? { ...e, message: e.message.replace(SUGGESTION, '') } : e));
-        },
-      };
-    },
-  };
+  return onAnswerErrors((errors) => errors.map((e) => (SUGGESTION.test(e.message) ? { ...e, message: e.message.replace(SUGGESTION, '') } : e)));
 }

@@ -3,9 +3,13 @@ import type { ApolloServerPlugin } from '@apollo/server';
 import { unwrapResolverError } from '@apollo/server/errors';
 import type { GraphQLFormattedError } from 'graphql';
 import { DomainError, badInput, type Logger, requestContext } from '@portcullis/platform';
+import { onAnswerErrors } from './answer-errors';
 
 const PASSTHROUGH_CODES = new Set(['BAD_USER_INPUT', 'UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'CONFLICT']);
 const INPUT_CODES = new Set(['GRAPHQL_VALIDATION_FAILED', 'GRAPHQL_PARSE_FAILED', 'BAD_USER_INPUT', 'PERSISTED_QUERY_NOT_SUPPORTED', 'OPERATION_RESOLUTION_FAILURE', 'BAD_REQUEST']);
+
+// graphql-js's parser stops at `parseOptions.maxTokens` with this message (its spelling)
+const TOKEN_LIMIT = /^Syntax Error: Document contains more tha[nt] (\d+) tokens/;
 
 /** The one place errors become GraphQL answers: domain codes mapped, unknown errors sanitised and logged. */
 export function formatGraphqlError(logger: Logger) {
@@ -24,6 +28,10 @@ export function formatGraphqlError(logger: Logger) {
       if (code) return { message: original.message, path: formatted.path, extensions: { code } };
     }
     const code = String(formatted.extensions?.['code'] ?? '');
+    const tokens = TOKEN_LIMIT.exec(formatted.message);
+    if (tokens && INPUT_CODES.has(code)) {
+      return { message: `query: the document holds more than ${tokens[1]} tokens (GRAPHQL_MAX_TOKENS); send a smaller operation`, extensions: { code: 'BAD_USER_INPUT', field: 'query' } };
+    }
     if (INPUT_CODES.has(code) || PASSTHROUGH_CODES.has(code)) {
       return { ...formatted, extensions: { ...formatted.extensions, code: PASSTHROUGH_CODES.has(code) ? code : 'BAD_USER_INPUT' } };
     }
@@ -43,17 +51,9 @@ export function formatGraphqlError(logger: Logger) {
  * coerced by a plugin) and 200 for one thrown by a resolver, whatever its code says.
  */
 export function inputErrorStatus(): ApolloServerPlugin {
-  return {
-    async requestDidStart() {
-      return {
-        async willSendResponse({ response }) {
-          if (response.body.kind !== 'single') return;
-          const errors = response.body.singleResult.errors;
-          if (errors?.length && errors.every((e) => e.extensions?.['code'] === 'BAD_USER_INPUT')) response.http.status = 400;
-        },
-      };
-    },
-  };
+  return onAnswerErrors((errors, http) => {
+    if (errors.every((e) => e.extensions?.['code'] === 'BAD_USER_INPUT')) http.status = 400;
+  });
 }
 
 function firstViolation(errors: readonly ClassValidationError[], prefix: string): { field: string; message: string } | undefined {

@@ -8,7 +8,7 @@ export const GRAPHQL_PATH = '/graphql';
 /** Operations that name no field of the schema's root types, or several, count here. */
 export const OTHER_OPERATION = 'other';
 
-const DOMAIN_CODES: Record<ErrorCode, true> = { UNAUTHENTICATED: true, FORBIDDEN: true, BAD_USER_INPUT: true, NOT_FOUND: true, CONFLICT: true, PAYLOAD_TOO_LARGE: true };
+const DOMAIN_CODES: Record<ErrorCode, true> = { UNAUTHENTICATED: true, FORBIDDEN: true, BAD_USER_INPUT: true, NOT_FOUND: true, CONFLICT: true, PAYLOAD_TOO_LARGE: true, RATE_LIMITED: true };
 const OUTCOMES = new Set<string>([...Object.keys(DOMAIN_CODES), 'INTERNAL_SERVER_ERROR']);
 
 /**

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CPU_SLICE_MS, mapSliced, yieldEvery } from '@portcullis/platform';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CPU_SLICE_MS, EXPENSIVE_DEFER_MS, mapSliced, requestContext, trackInFlight, yieldEvery } from '@portcullis/platform';
 
 /** A clock the test moves by hand: yields are counted against it, never timed. */
 function manualClock() {
@@ -86,5 +87,57 @@ describe('mapSliced', () => {
       }),
       /item 2/,
     );
+  });
+});
+
+describe('an expensive operation stands aside for other requests in flight', () => {
+  /** One checkpoint past its slice, run as the request `self`; event-loop turns counted meanwhile. */
+  async function checkpointAs(self: { requestId: string; expensive?: boolean }) {
+    const clock = manualClock();
+    const checkpoint = yieldEvery(5, clock.read);
+    clock.advance(5);
+    return requestContext.run(self, () => turnsDuring(checkpoint));
+  }
+
+  it('waits while a cheaper request is in flight and goes on once it is answered', async () => {
+    const done = trackInFlight({ requestId: 'cheap' });
+    let answered = false;
+    void sleep(5).then(() => {
+      answered = true;
+      done();
+    });
+    await checkpointAs({ requestId: 'export', expensive: true });
+    assert.equal(answered, true, 'the export resumed before the cheap request was answered');
+  });
+
+  it('stands aside a bounded time: a request that never ends does not stop it', async () => {
+    const done = trackInFlight({ requestId: 'slow' });
+    try {
+      const { turns } = await checkpointAs({ requestId: 'export', expensive: true });
+      // it resolved although the request is still in flight, after EXPENSIVE_DEFER_MS waits of 1 ms (each at least one turn)
+      assert.ok(turns >= EXPENSIVE_DEFER_MS, `${turns} turns`);
+    } finally {
+      done();
+    }
+  });
+
+  it('does not stand aside for other expensive requests, nor when nothing else is in flight', async () => {
+    const other = { requestId: 'other-export', expensive: true };
+    const done = trackInFlight(other);
+    try {
+      assert.ok((await checkpointAs({ requestId: 'export', expensive: true })).turns <= 2);
+    } finally {
+      done();
+    }
+    assert.ok((await checkpointAs({ requestId: 'export', expensive: true })).turns <= 2);
+  });
+
+  it('a cheap request only yields one turn, whatever is in flight', async () => {
+    const done = trackInFlight({ requestId: 'another' });
+    try {
+      assert.ok((await checkpointAs({ requestId: 'cheap' })).turns <= 2);
+    } finally {
+      done();
+    }
   });
 });

@@ -2,6 +2,7 @@ import { promisify } from 'node:util';
 import { gunzip, gzipSync } from 'node:zlib';
 import type { PoolClient } from 'pg';
 import { evaluatePolicies, type CompiledPolicy } from '@portcullis/policy-engine';
+import { yieldEvery } from '@portcullis/platform';
 import { ViolationTally } from './report-shape';
 import { decompressSnapshot } from './snapshot-codec';
 
@@ -52,8 +53,12 @@ export async function inflateSnapshots(bodies: readonly Buffer[]): Promise<unkno
   }
   if (texts?.length === bodies.length + 1 && texts[bodies.length] === '') {
     const out = new Array<unknown>(bodies.length);
+    const checkpoint = yieldEvery();
     try {
-      for (let i = 0; i < bodies.length; i++) out[i] = JSON.parse(texts[i]!) as unknown;
+      for (let i = 0; i < bodies.length; i++) {
+        await checkpoint();
+        out[i] = JSON.parse(texts[i]!) as unknown;
+      }
       return out;
     } catch {
       // as above
@@ -84,7 +89,7 @@ export class SimulationEvaluator {
    * Starts inflating a chunk's bodies (each snapshot once per chunk) and resolves to the
    * step that evaluates the chunk; chunks must be started and finished in cursor order.
    */
-  start(rows: readonly SimulationRow[]): Promise<() => void> {
+  start(rows: readonly SimulationRow[]): Promise<() => Promise<void>> {
     const bodies: Buffer[] = [];
     const index = new Map<string, number>();
     for (const r of rows) {
@@ -95,9 +100,13 @@ export class SimulationEvaluator {
     return inflateSnapshots(bodies).then((objects) => () => this.evaluate(rows, (hash) => { const i = index.get(hash); return i === undefined ? null : objects[i]; }));
   }
 
-  private evaluate(rows: readonly SimulationRow[], objectOf: (hash: string) => unknown): void {
+  /** Yields the event loop every CPU_SLICE_MS of evaluation: a chunk of workloads is many milliseconds of engine work. */
+  private readonly checkpoint = yieldEvery();
+
+  private async evaluate(rows: readonly SimulationRow[], objectOf: (hash: string) => unknown): Promise<void> {
     const t = this.tally;
     for (const [hash, namespace, kind, name, inScope, entries] of rows) {
+      await this.checkpoint();
       let rules: readonly string[] = [];
       if (inScope) {
         if (!this.seen.has(hash)) {
@@ -141,17 +150,17 @@ export async function streamCursor(client: PoolClient, sql: string, values: read
   await client.query(`DECLARE portcullis_simulation NO SCROLL CURSOR FOR ${sql}`, values as unknown[]);
   const fetch = (): Promise<SimulationRow[]> => client.query<SimulationRow>({ text: `FETCH ${chunkRows} FROM portcullis_simulation`, rowMode: 'array' }).then((r) => r.rows);
   let next: Promise<SimulationRow[]> | undefined = fetch();
-  let finishing: Promise<() => void> | undefined;
+  let finishing: Promise<() => Promise<void>> | undefined;
   try {
     while (next) {
       const rows: SimulationRow[] = await next;
       next = rows.length === chunkRows ? fetch() : undefined;
       const started = rows.length ? evaluator.start(rows) : undefined;
       started?.catch(() => undefined); // awaited below; a failure must not count as unhandled meanwhile
-      if (finishing) (await finishing)();
+      if (finishing) await (await finishing)();
       finishing = started;
     }
-    if (finishing) (await finishing)();
+    if (finishing) await (await finishing)();
   } finally {
     // an evaluation that threw leaves a fetch in flight: let it land before the rollback
     if (next) await next.catch(() => undefined);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
-import { type Logger, requestContext } from '@portcullis/platform';
+import { type Logger, requestContext, trackInFlight } from '@portcullis/platform';
 import { GRAPHQL_PATH } from '../graphql/operation-metrics';
 import { httpMethodLabel, httpStatusLabel, UNMATCHED_ROUTE, type ApiMetrics } from './metrics';
 
@@ -18,8 +18,12 @@ export function requestLogging(logger: Logger, metrics: ApiMetrics) {
     res.setHeader('X-Request-Id', requestId);
     const started = process.hrtime.bigint();
     const ctx = { requestId };
+    // in flight until answered or dropped: an expensive operation's loop stands aside meanwhile
+    const done = trackInFlight(ctx);
+    res.on('close', done);
     requestContext.run(ctx, () => {
       res.on('finish', () => {
+        done();
         const seconds = Number(process.hrtime.bigint() - started) / 1e9;
         metrics.httpDuration.observe({ method: httpMethodLabel(req.method), route: routeLabel(req), status: httpStatusLabel(res.statusCode) }, seconds);
         if (req.path === '/healthz' || req.path === '/metrics') return;

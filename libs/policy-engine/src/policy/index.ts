@@ -9,5 +9,5 @@ export type { GlobOptions, Matcher } from './pattern-matcher';
 export type { NamespaceDecision } from './matching';
 export { MATCH_MODES, POLICY_API_VERSION, parsePolicyDocuments } from './policy-file';
 export type { PolicyFileError, PolicyFileOptions, PolicyFileResult } from './policy-file';
-export { serializePolicyDocuments } from './policy-file-writer';
+export { serializePolicyDocuments, serializePolicyDocument, joinPolicyDocuments } from './policy-file-writer';
 export { DEFAULT_POLICY_NAMES, POLICY_NAME_MAX, policyNameProblem, storedPolicyName } from './policy-name';

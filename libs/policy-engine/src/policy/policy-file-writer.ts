@@ -10,7 +10,19 @@ import { POLICY_API_VERSION } from './policy-file';
  * gives p back for every policy the parser produces.
  */
 export function serializePolicyDocuments(policies: readonly Policy[]): string {
-  return policies.map((p) => YAML.stringify(policyDocument(p), { lineWidth: 0 })).join('---\n');
+  return joinPolicyDocuments(policies.map(serializePolicyDocument));
+}
+
+/**
+ * One policy's document; joinPolicyDocuments of each policy's gives serializePolicyDocuments'
+ * text, so a caller can render a long list piece by piece and yield in between.
+ */
+export function serializePolicyDocument(p: Policy): string {
+  return YAML.stringify(policyDocument(p), { lineWidth: 0 });
+}
+
+export function joinPolicyDocuments(documents: readonly string[]): string {
+  return documents.join('---\n');
 }
 
 function policyDocument(p: Policy): Record<string, unknown> {

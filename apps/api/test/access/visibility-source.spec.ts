@@ -5,31 +5,21 @@
  * the NOT_FOUND of a scoped object (so a hidden one and an unknown one answer alike).
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { repoPath } from '@portcullis/config';
+import { API_SRC, apiSources } from '../support/sources';
 
-const SRC = repoPath('apps', 'api', 'src');
 const VISIBILITY = path.join('tenancy', 'visibility.ts');
 
-function sources(dir = SRC, out: Array<{ file: string; text: string }> = []) {
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) sources(full, out);
-    else if (entry.name.endsWith('.ts')) out.push({ file: path.relative(SRC, full), text: readFileSync(full, 'utf8') });
-  }
-  return out;
-}
 
 /** Reads of tables whose rows belong to a cloud scope (or name one). */
 const SCOPED_READ = /tx\.(cluster|cloudScope|roleAssignment|policy)\.(find\w*|count)\(|admission_events|admission_rollups_hourly|admission_snapshot_days|workloadMonthsInWindow\(/;
 
 describe('visibility in the source', () => {
-  const files = sources();
+  const files = apiSources();
 
   it('finds the API sources', () => {
-    assert.ok(files.some((f) => f.file === VISIBILITY), `${VISIBILITY} under ${SRC}`);
+    assert.ok(files.some((f) => f.file === VISIBILITY), `${VISIBILITY} under ${API_SRC}`);
     assert.ok(files.length > 30);
   });
 

@@ -5,25 +5,15 @@
  * about one slice (CPU_SLICE_MS) per turn, not for the whole render.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { repoPath } from '@portcullis/config';
+import { API_SRC, apiSources } from '../support/sources';
 
-const SRC = repoPath('apps', 'api', 'src');
 
-function sources(dir = SRC, out: Array<{ file: string; text: string }> = []) {
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) sources(full, out);
-    else if (entry.name.endsWith('.ts')) out.push({ file: path.relative(SRC, full), text: readFileSync(full, 'utf8') });
-  }
-  return out;
-}
 
 describe('CPU slicing in the API source', () => {
-  const files = sources();
-  const file = (name: string) => files.find((f) => f.file === name)?.text ?? assert.fail(`${name} under ${SRC}`);
+  const files = apiSources();
+  const file = (name: string) => files.find((f) => f.file === name)?.text ?? assert.fail(`${name} under ${API_SRC}`);
 
   it('no request renders a whole policy list in one synchronous call', () => {
     const offenders = files.filter((f) => /\bserializePolicyDocuments\(/.test(f.text)).map((f) => f.file);

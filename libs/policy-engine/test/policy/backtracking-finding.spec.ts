@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MATCH_MODES, compilePolicies, evaluatePolicies, parsePolicyDocuments, type Exemption, type MatchCounter, type Policy } from '@portcullis/policy-engine';
+import { blockPrivileged } from './policies';
 
 // Issue 21, finding 1: these patterns were regular expressions, and a backtracking engine
 // explores every way of splitting the subject among the stars. Now each evaluation is
@@ -14,16 +15,7 @@ const pod = (name: string, namespace: string, image = 'ghcr.io/acme/web:1.0') =>
   metadata: { name, namespace },
   spec: { containers: [{ name: 'c', image, securityContext: { privileged: true } }] },
 });
-const policy = (over: Partial<Policy>): Policy => ({
-  id: over.name ?? 'p',
-  name: 'p',
-  type: 'MISCONFIGURATION',
-  action: 'BLOCK',
-  namespaces: { include: [], exclude: [] },
-  rules: [{ id: 'privileged-container', params: {} }],
-  exemptions: [],
-  ...over,
-});
+const policy = blockPrivileged;
 const exemption = (over: Partial<Exemption>): Exemption => ({ id: 'e', match: 'GLOB', reason: 'test', grantedBy: 'alice@contoso.com', expiresAt: null, ...over });
 
 function evaluateCounting(object: unknown, policies: Policy[]) {

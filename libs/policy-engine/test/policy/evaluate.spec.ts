@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { compilePolicies, defaultRuleConfigs, evaluatePolicies, type Exemption, type Policy } from '@portcullis/policy-engine';
+import { blockPrivileged } from './policies';
 
 const NOW = new Date('2026-11-23T12:00:00Z');
 const privileged = (ns = 'prod-payments', extra: Record<string, unknown> = {}) => ({
@@ -10,16 +11,7 @@ const privileged = (ns = 'prod-payments', extra: Record<string, unknown> = {}) =
   spec: { template: { spec: { containers: [{ name: 'c', image: 'quay.io/calico/node:v3.32@sha256:' + 'c'.repeat(64), securityContext: { privileged: true } }] } } },
   ...extra,
 });
-const policy = (over: Partial<Policy>): Policy => ({
-  id: over.name ?? 'p',
-  name: 'p',
-  type: 'MISCONFIGURATION',
-  action: 'BLOCK',
-  namespaces: { include: [], exclude: [] },
-  rules: [{ id: 'privileged-container', params: {} }],
-  exemptions: [],
-  ...over,
-});
+const policy = blockPrivileged;
 const evaluate = (object: unknown, policies: Policy[], owner?: { kind: string; name: string }) =>
   evaluatePolicies(object, compilePolicies(policies), { defaultNamespace: 'default', now: NOW, ...(owner ? { owner } : {}) });
 

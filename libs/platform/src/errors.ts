@@ -29,8 +29,12 @@ export const payloadTooLarge = (message: string) => new DomainError('PAYLOAD_TOO
  * through `extensions.http`, over GraphQL too (Apollo sets the status from a resolver error's
  * extensions), with code RATE_LIMITED. Retrying later succeeds.
  */
+/** Seconds a refused caller is told to wait (`Retry-After`): the gate serves waiting tenants in turn, so a slot frees soon. */
+export const RETRY_AFTER_SECONDS = 1;
+
 export class RateLimitedError extends DomainError {
-  readonly extensions = { code: 'RATE_LIMITED', http: { status: 429 } };
+  // Apollo answers a resolver error's extensions.http (status and headers) as the response's
+  readonly extensions = { code: 'RATE_LIMITED', http: { status: 429, headers: new Map([['retry-after', String(RETRY_AFTER_SECONDS)]]) } };
   constructor(message: string, details?: Readonly<Record<string, unknown>>) {
     super('RATE_LIMITED', message, undefined, details);
   }

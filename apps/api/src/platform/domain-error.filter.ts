@@ -1,6 +1,6 @@
 import { Catch, HttpException, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { Response } from 'express';
-import { DomainError, httpStatusOf, requestContext, type Logger } from '@portcullis/platform';
+import { DomainError, RateLimitedError, RETRY_AFTER_SECONDS, httpStatusOf, requestContext, type Logger } from '@portcullis/platform';
 
 /**
  * REST side of the error mapping (GraphQL errors go through formatGraphqlError):
@@ -15,6 +15,7 @@ export class DomainErrorFilter implements ExceptionFilter {
     if (host.getType<string>() !== 'http') throw error; // GraphQL: handled by the formatter
     const res = host.switchToHttp().getResponse<Response>();
     if (error instanceof DomainError) {
+      if (error instanceof RateLimitedError) res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
       res.status(httpStatusOf(error.code)).json({ code: error.code, message: error.message, ...(error.field ? { field: error.field } : {}), ...(error.details ?? {}) });
       return;
     }

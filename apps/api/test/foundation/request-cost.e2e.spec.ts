@@ -6,12 +6,13 @@ import { NO_DB_REASON, startApi, testDatabaseConfigured, type ApiHarness } from 
 
 interface Answer {
   status: number;
+  headers: Record<string, string | undefined>;
   body: { data?: Record<string, unknown> | null; errors?: Array<{ message: string; extensions?: { code?: string; field?: string } }> };
 }
 
 async function post(h: ApiHarness, token: string, query: string, variables?: Record<string, unknown>): Promise<Answer> {
   const res = await h.http().post('/graphql').set('Authorization', `Bearer ${token}`).set('Content-Type', 'application/json').send({ query, variables });
-  return { status: res.status, body: res.body as Answer['body'] };
+  return { status: res.status, headers: res.headers as Answer['headers'], body: res.body as Answer['body'] };
 }
 
 const aliases = (n: number, field: string) => `{ ${Array.from({ length: n }, (_, i) => `a${i}: ${field}`).join(' ')} }`;
@@ -139,6 +140,7 @@ describe('tenant share exhausted', { skip: testDatabaseConfigured ? false : NO_D
   it('answers the fields beyond the share with RATE_LIMITED and HTTP 429, not 500', async () => {
     const res = await post(h, token, aliases(3, 'exportPolicies'));
     assert.equal(res.status, 429, JSON.stringify(res.body));
+    assert.equal(res.headers['retry-after'], '1', 'a 429 says when to retry');
     const codes = (res.body.errors ?? []).map((e) => e.extensions?.code);
     assert.ok(codes.length >= 1 && codes.length < 3, `some fields refused, not all: ${JSON.stringify(res.body.errors)}`);
     assert.ok(codes.every((c) => c === 'RATE_LIMITED'));

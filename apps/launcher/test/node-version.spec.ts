@@ -42,12 +42,13 @@ describe('the Node.js version', () => {
     assert.equal(compose.services['portcullis']?.build?.dockerfile, 'apps/api/Dockerfile', 'docker compose runs the API image');
   });
 
-  it('the README names that version, and tags the agent image as the chart pulls it', () => {
+  it('the README names that version, and the agent docs tag the image as the chart pulls it', () => {
     const readme = read('README.md');
+    const agentDocs = read('docs', 'agent.md');
     assert.match(readme, new RegExp(`Prerequisites: Node ${version.replace(/\./g, '\\.')}`));
     const values = YAML.parse(read('deploy', 'helm', 'portcullis-agent', 'values.yaml')) as { image: { repository: string; tag: string } };
     const image = `${values.image.repository}:${values.image.tag}`;
-    assert.ok(readme.includes(`-t ${image} `), `README builds the agent image as ${image}`);
+    assert.ok(agentDocs.includes(`-t ${image} `), `docs/agent.md builds the agent image as ${image}`);
     assert.ok(read('apps', 'agent', 'Dockerfile').includes(`-t ${image} `), `apps/agent/Dockerfile's build line tags ${image}`);
     const chart = YAML.parse(read('deploy', 'helm', 'portcullis-agent', 'Chart.yaml')) as { appVersion: string };
     assert.equal(values.image.tag, chart.appVersion, 'the chart runs its own appVersion');

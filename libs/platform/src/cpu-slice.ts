@@ -28,9 +28,13 @@ export function trackInFlight(ctx: RequestContext): () => void {
   return () => void inFlight.delete(ctx);
 }
 
-/** Requests in flight that an expensive one stands aside for: every one not itself expensive, of any tenant. */
+/**
+ * Requests in flight that an expensive one stands aside for: every one not itself expensive, of
+ * any tenant, except parked ones (an agent's long poll waits up to a minute and needs no CPU
+ * meanwhile: counting it would slow every export whenever any agent is connected).
+ */
 function othersInFlight(self: RequestContext): boolean {
-  for (const ctx of inFlight) if (ctx !== self && ctx.expensive !== true) return true;
+  for (const ctx of inFlight) if (ctx !== self && ctx.expensive !== true && ctx.parked !== true) return true;
   return false;
 }
 

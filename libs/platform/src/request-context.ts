@@ -7,6 +7,8 @@ export interface RequestContext {
   principalId?: string;
   /** The GraphQL operation holds a root field priced as expensive (exports, simulations, reports). */
   expensive?: boolean;
+  /** Waiting for something else to happen (a parked long poll): in flight, but not asking for the event loop. */
+  parked?: boolean;
 }
 
 const storage = new AsyncLocalStorage<RequestContext>();

@@ -132,6 +132,18 @@ describe('an expensive operation stands aside for other requests in flight', () 
     assert.ok((await checkpointAs({ requestId: 'export', expensive: true })).turns <= 2);
   });
 
+  it('does not stand aside for a parked request (a long poll waiting for its bundle)', async () => {
+    const poll = { requestId: 'agent-poll', parked: true };
+    const done = trackInFlight(poll);
+    try {
+      assert.ok((await checkpointAs({ requestId: 'export', expensive: true })).turns <= 2);
+      poll.parked = false;
+      assert.ok((await checkpointAs({ requestId: 'export', expensive: true })).turns > 2, 'once it works again, the export stands aside');
+    } finally {
+      done();
+    }
+  });
+
   it('a cheap request only yields one turn, whatever is in flight', async () => {
     const done = trackInFlight({ requestId: 'another' });
     try {

@@ -2,7 +2,7 @@ import { Controller, Get, Inject, Query, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { parseDecimal } from '@portcullis/contracts';
 import type { PrismaClient } from '@portcullis/db';
-import { PRISMA, badInput } from '@portcullis/platform';
+import { PRISMA, badInput, requestContext } from '@portcullis/platform';
 import { Public } from '../tenancy/access.decorator';
 import { AgentCredentialCheck, AgentEndpoint, CurrentAgent, type AgentIdentity } from './agent-auth.guard';
 import { BundleNotifications, REVOKED } from './bundle-notifications';
@@ -46,7 +46,10 @@ export class AgentBundleController {
     let latest = (await this.notifications.latest([agent.clusterId])).get(agent.clusterId) ?? null;
     const current = latest !== null && held !== bundleEtag(latest.revision);
     if (announcement && !current) {
+      const ctx = requestContext.current();
+      if (ctx) ctx.parked = true; // an expensive operation need not stand aside for a waiting poll
       const woken = await announcement;
+      if (ctx) ctx.parked = false;
       if (clientGone) return;
       // the credential may have been rotated or its cluster deleted while parked: answer as a fresh request would
       await this.credentials.authenticate(req.header('authorization'));

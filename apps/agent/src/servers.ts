@@ -4,6 +4,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { SECURITY_HEADERS, deadlineCheckInterval } from '@portcullis/contracts';
 import type { AdmissionHandler } from './admission/admission-handler';
 import { reviewJson } from './admission/review';
 import type { AgentConfig } from './config';
@@ -138,21 +139,13 @@ export class AgentServers {
   }
 }
 
-/** Nothing the agent answers is a page: not to be sniffed, framed or referred from. */
-const SECURITY_HEADERS: Readonly<Record<string, string>> = {
-  'X-Content-Type-Options': 'nosniff',
-  'Content-Security-Policy': "default-src 'none'; frame-ancestors 'none'",
-  'Referrer-Policy': 'no-referrer',
-};
-
 /**
  * A review's headers and body must arrive within the deadlines, or Node answers 408 and
  * closes the connection: a client trickling bytes cannot hold a webhook connection. Node
  * checks them every `connectionsCheckingInterval`: a quarter of the shorter one.
  */
 function serverDeadlines(h: AgentConfig['http']): http.ServerOptions {
-  const shorter = Math.min(h.headersTimeoutMs, h.requestTimeoutMs);
-  return { headersTimeout: h.headersTimeoutMs, requestTimeout: h.requestTimeoutMs, connectionsCheckingInterval: Math.max(25, Math.min(1000, Math.floor(shorter / 4))) };
+  return { headersTimeout: h.headersTimeoutMs, requestTimeout: h.requestTimeoutMs, connectionsCheckingInterval: deadlineCheckInterval(h.headersTimeoutMs, h.requestTimeoutMs) };
 }
 
 function send(res: http.ServerResponse, status: number, type: string, body: string): void {

@@ -29,3 +29,4 @@ export { artifactLookupOf, expectedImageOf, scanArtifactSummaryOf } from './scan
 export type { ArtifactTrust } from './scan-artifact-summary';
 export { MAX_ERRORS } from './result';
 export type { ContractError, Validated } from './result';
+export { SECURITY_HEADERS, deadlineCheckInterval } from './http-edge';

@@ -2,20 +2,11 @@ import type { Server } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { NextFunction, Request, Response } from 'express';
 import type { AppConfig } from '@portcullis/config';
+import { SECURITY_HEADERS, deadlineCheckInterval } from '@portcullis/contracts';
 
 /**
- * Headers every API answer carries, errors and 404s included. The API serves JSON only:
- * nothing in it is a page to render, frame, sniff or refer from.
- */
-export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
-  'X-Content-Type-Options': 'nosniff',
-  'Content-Security-Policy': "default-src 'none'; frame-ancestors 'none'",
-  'X-Frame-Options': 'DENY',
-  'Referrer-Policy': 'no-referrer',
-};
-
-/**
- * HSTS goes out when the connection itself is TLS, and in production, where the API is
+ * Every answer carries SECURITY_HEADERS (errors and 404s included). HSTS goes out when the
+ * connection itself is TLS, and in production, where the API is
  * served behind a TLS-terminating proxy (browsers ignore the header over plain HTTP).
  * The proxy's X-Forwarded-Proto is not consulted: the API does not trust proxy headers.
  */
@@ -42,9 +33,5 @@ export function applyServerTimeouts(server: Server, http: AppConfig['http']): vo
   server.requestTimeout = http.requestTimeoutMs;
   server.keepAliveTimeout = http.keepAliveTimeoutMs;
   // a property of every http.Server, though @types/node lists it only among the createServer options
-  (server as Server & { connectionsCheckingInterval: number }).connectionsCheckingInterval = timeoutCheckInterval(http.headersTimeoutMs, http.requestTimeoutMs);
-}
-
-export function timeoutCheckInterval(headersTimeoutMs: number, requestTimeoutMs: number): number {
-  return Math.max(25, Math.min(1000, Math.floor(Math.min(headersTimeoutMs, requestTimeoutMs) / 4)));
+  (server as Server & { connectionsCheckingInterval: number }).connectionsCheckingInterval = deadlineCheckInterval(http.headersTimeoutMs, http.requestTimeoutMs);
 }

@@ -33,8 +33,12 @@ describe('agent HTTP edge (in process, deadlines of 400 ms for headers, 800 ms f
     await api?.stop();
   });
 
-  /** Sends `head` at once, then one byte of `body` per tick, until the server answers and closes. */
-  function trickle(socket: Socket, ready: 'connect' | 'secureConnect', head: string, body: string, everyMs: number): Promise<{ answer: string; bytesSent: number }> {
+  /**
+   * Sends `head` at once, then one byte of `body` per tick, until the server answers and closes.
+   * A byte that crosses the server's close makes the kernel reset the connection, which may
+   * discard the 408 before it is read: `reset` says the server cut it that way.
+   */
+  function trickle(socket: Socket, ready: 'connect' | 'secureConnect', head: string, body: string, everyMs: number): Promise<{ answer: string; bytesSent: number; reset: boolean }> {
     return new Promise((resolve, reject) => {
       let answer = '';
       let sent = 0;
@@ -47,10 +51,11 @@ describe('agent HTTP edge (in process, deadlines of 400 ms for headers, 800 ms f
       };
       socket.once(ready, begin);
       socket.setEncoding('utf8').on('data', (d: string) => (answer += d));
-      socket.on('error', reject);
+      let reset = false;
+      socket.on('error', (err: NodeJS.ErrnoException) => (err.code === 'ECONNRESET' ? (reset = true) : reject(err)));
       socket.on('close', () => {
         clearInterval(timer);
-        resolve({ answer, bytesSent: sent });
+        resolve({ answer, bytesSent: sent, reset });
       });
     });
   }
@@ -59,14 +64,16 @@ describe('agent HTTP edge (in process, deadlines of 400 ms for headers, 800 ms f
     const body = JSON.stringify(reviewOf({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'slow', namespace: 'shop' }, spec: { containers: [{ name: 'a', image: 'nginx:1.27' }] } }));
     const socket = tlsConnect({ host: '127.0.0.1', port: ports.webhookPort, ca: tls.caPem });
     const r = await trickle(socket, 'secureConnect', `POST /validate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`, body, 50);
-    assert.match(r.answer, /^HTTP\/1\.1 408 /);
+    assert.ok(/^HTTP\/1\.1 408 /.test(r.answer) || (r.reset && r.answer === ''), `answered: ${JSON.stringify(r.answer.slice(0, 80))}`);
     assert.ok(r.bytesSent < body.length, `the whole review (${body.length} bytes) was accepted`);
   });
 
   it('headers trickled to the metrics port are answered 408 and the connection closed', async () => {
     const socket = tcpConnect(ports.metricsPort, '127.0.0.1');
-    const r = await trickle(socket, 'connect', '', 'GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n', 50);
-    assert.match(r.answer, /^HTTP\/1\.1 408 /);
+    const head = 'GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n';
+    const r = await trickle(socket, 'connect', '', head, 50);
+    assert.ok(/^HTTP\/1\.1 408 /.test(r.answer) || (r.reset && r.answer === ''), `answered: ${JSON.stringify(r.answer.slice(0, 80))}`);
+    assert.ok(r.bytesSent < head.length, 'the whole request head was accepted');
   });
 
   it('a review sent at once is answered, with security headers and HSTS (the webhook is HTTPS)', async () => {

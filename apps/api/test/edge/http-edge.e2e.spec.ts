@@ -187,8 +187,12 @@ describe('HTTP edge: slow clients are cut, long polls are not', { skip }, () => 
   });
   after(async () => h?.close());
 
-  /** Writes `head`, then one byte of `trickle` per tick until the server answers or closes. */
-  function trickle(head: string, body: string, everyMs: number): Promise<{ answer: string; bytesSent: number; closed: boolean }> {
+  /**
+   * Writes `head`, then one byte of `trickle` per tick until the server answers or closes. A byte
+   * that crosses the server's close makes the kernel reset the connection, which may discard the
+   * 408 before it is read: `reset` says the server cut it that way.
+   */
+  function trickle(head: string, body: string, everyMs: number): Promise<{ answer: string; bytesSent: number; closed: boolean; reset: boolean }> {
     return new Promise((resolve, reject) => {
       const socket = connect(port, '127.0.0.1');
       let answer = '';
@@ -201,10 +205,11 @@ describe('HTTP edge: slow clients are cut, long polls are not', { skip }, () => 
         }, everyMs);
       });
       socket.setEncoding('utf8').on('data', (d: string) => (answer += d));
-      socket.on('error', reject);
+      let reset = false;
+      socket.on('error', (err: NodeJS.ErrnoException) => (err.code === 'ECONNRESET' ? (reset = true) : reject(err)));
       socket.on('close', () => {
         clearInterval(timer);
-        resolve({ answer, bytesSent: sent, closed: true });
+        resolve({ answer, bytesSent: sent, closed: true, reset });
       });
     });
   }
@@ -212,15 +217,17 @@ describe('HTTP edge: slow clients are cut, long polls are not', { skip }, () => 
   it('a body trickled byte by byte is answered 408 and the connection closed before the body is complete', async () => {
     const body = JSON.stringify({ query: '{ me { tenantId } }' });
     const r = await trickle(`POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`, body, 100);
-    assert.match(r.answer, /^HTTP\/1\.1 408 /);
+    assert.ok(/^HTTP\/1\.1 408 /.test(r.answer) || (r.reset && r.answer === ''), `answered: ${JSON.stringify(r.answer.slice(0, 80))}`);
     assert.ok(r.closed);
     assert.ok(r.bytesSent < body.length, `the whole body (${r.bytesSent} bytes) was accepted`);
   });
 
   it('headers trickled byte by byte are answered 408 and the connection closed', async () => {
-    const r = await trickle('', 'GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n', 50);
-    assert.match(r.answer, /^HTTP\/1\.1 408 /);
+    const head = 'GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n';
+    const r = await trickle('', head, 50);
+    assert.ok(/^HTTP\/1\.1 408 /.test(r.answer) || (r.reset && r.answer === ''), `answered: ${JSON.stringify(r.answer.slice(0, 80))}`);
     assert.ok(r.closed);
+    assert.ok(r.bytesSent < head.length, 'the whole request head was accepted');
   });
 
   it('a bundle long poll held longer than the request deadline is answered, not cut', async () => {

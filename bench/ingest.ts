@@ -17,7 +17,7 @@ import { Client } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { AdmissionEvent } from '@portcullis/contracts';
 import type { PrismaClient } from '@portcullis/db';
-import { issueAgentCredential } from '../apps/api/src/clusters/agent-credential';
+import { issueAgentCredential } from '@portcullis/credentials';
 import { terms } from '../apps/api/src/inventory/admission-event-ingestor';
 import { RollupFlusher } from '../apps/api/src/inventory/rollup-flusher';
 import { SnapshotHasher } from '../apps/api/src/inventory/snapshot-codec';

@@ -10,7 +10,7 @@ import type { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { fromJwks, verifyBundle } from '@portcullis/bundle';
 import { startApi } from '../apps/api/test/support/harness';
-import { issueAgentCredential } from '../apps/api/src/clusters/agent-credential';
+import { issueAgentCredential } from '@portcullis/credentials';
 import { BundleNotifications } from '../apps/api/src/agent/bundle-notifications';
 import { WorkerModule } from '../apps/worker/src/worker.module';
 import { benchDatabase, percentile, tenantWithClusters } from './support/stack';

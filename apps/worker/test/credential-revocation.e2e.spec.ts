@@ -11,7 +11,7 @@ import { Redis } from 'ioredis';
 import request from 'supertest';
 import { credentialRevocationChannel } from '@portcullis/distribution';
 import { BundleNotifications, REVOKED } from '../../api/src/agent/bundle-notifications';
-import { issueAgentCredential } from '../../api/src/clusters/agent-credential';
+import { issueAgentCredential } from '@portcullis/credentials';
 import { startApiProcess, type ApiProcess } from '../../api/test/support/api-process';
 import { NO_DB_REASON, startApi, testDatabaseConfigured, type ApiHarness } from '../../api/test/support/harness';
 import { startWorker } from './worker-harness';

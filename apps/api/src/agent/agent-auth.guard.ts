@@ -2,7 +2,7 @@ import { Injectable, SetMetadata, createParamDecorator, type CanActivate, type E
 import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
 import { forbidden, requestContext, unauthenticated } from '@portcullis/platform';
-import { parseAgentCredential, secretMatches } from '../clusters/agent-credential';
+import { parseAgentCredential, secretMatches } from '@portcullis/credentials';
 import { SqlPool } from '../platform/sql-pool';
 
 export const AGENT_KEY = 'portcullis:agent';

@@ -8,7 +8,7 @@ import { decodeCursor, pageSize, toConnection, type Connection } from '../graphq
 import type { Principal } from '../tenancy/principal';
 import { TenantDb } from '../tenancy/tenant-db';
 import { Visibility, hidden } from '../tenancy/visibility';
-import { issueAgentCredential } from './agent-credential';
+import { issueAgentCredential } from '@portcullis/credentials';
 import { CredentialRevocations } from './credential-revocations';
 import type { Cluster, ClustersArgs, ClusterWithToken, RegisterClusterInput } from './cluster.types';
 import { containing } from '../platform/substring-filter';

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { hashSecret, secretMatches } from '../clusters/agent-credential';
+import { hashSecret, secretMatches } from '@portcullis/credentials';
 
 /**
  * CI scan-upload tokens: `pcs_<tokenId>.<secret>`, hashed at rest like agent

@@ -9,10 +9,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadKeyring } from '@portcullis/bundle';
-import { loadConfigOrExit, repoPath, repoRoot } from '@portcullis/config';
+import { API_NODE_FLAGS, loadConfigOrExit, repoPath, repoRoot } from '@portcullis/config';
 import { ensureDatabase, migrate } from '@portcullis/db';
 import { createLogger } from '@portcullis/platform';
-import { API_NODE_FLAGS } from '../../api/src/node-flags';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();

@@ -73,9 +73,27 @@ export default tseslint.config(
   },
   {
     files: ['libs/**/*.ts'],
-    ignores: ['libs/policy-engine/**', 'libs/bundle/**', 'libs/contracts/**', 'libs/scan-reports/**'],
+    ignores: ['libs/policy-engine/**', 'libs/bundle/**', 'libs/contracts/**', 'libs/scan-reports/**', 'libs/testing/**'],
     rules: {
       'no-restricted-imports': ['error', { patterns: [{ group: ['**/apps/**'], message: 'libs never import from apps' }] }],
+    },
+  },
+  {
+    // @portcullis/testing is test code: it starts the apps through their entry points, never their internals
+    files: ['libs/testing/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['@portcullis/*/src/*', '@portcullis/*/src'], message: 'import a lib by its package name, not its internals' },
+            {
+              group: ['**/apps/**', '!**/apps/api/src/bootstrap', '!**/apps/worker/src/worker.module'],
+              message: 'libs/testing reaches an app only through its entry point (apps/api/src/bootstrap, apps/worker/src/worker.module)',
+            },
+          ],
+        },
+      ],
     },
   },
 );

@@ -21,7 +21,7 @@ import { issueAgentCredential } from '@portcullis/credentials';
 import { terms } from '../apps/api/src/inventory/admission-event-ingestor';
 import { RollupFlusher } from '../apps/api/src/inventory/rollup-flusher';
 import { SnapshotHasher } from '../apps/api/src/inventory/snapshot-codec';
-import { startApi } from '../apps/api/test/support/harness';
+import { startApi } from '@portcullis/testing';
 import { benchEvent, benchWorkloads } from './support/admissions';
 import { benchDatabase, percentile, tenantWithClusters } from './support/stack';
 

@@ -18,8 +18,7 @@
  * flood's requests were answered (HTTP status and error code), counted.
  */
 import { randomUUID } from 'node:crypto';
-import { startApiProcess } from '../apps/api/test/support/api-process';
-import { startApi } from '../apps/api/test/support/harness';
+import { startApi, startApiProcess } from '@portcullis/testing';
 import { benchDatabase, percentile } from './support/stack';
 
 const POLICIES = 100;

@@ -7,12 +7,9 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { INestApplicationContext } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
 import { fromJwks, verifyBundle } from '@portcullis/bundle';
-import { startApi } from '../apps/api/test/support/harness';
+import { startApi, startWorker } from '@portcullis/testing';
 import { issueAgentCredential } from '@portcullis/credentials';
-import { BundleNotifications } from '../apps/api/src/agent/bundle-notifications';
-import { WorkerModule } from '../apps/worker/src/worker.module';
 import { benchDatabase, percentile, tenantWithClusters } from './support/stack';
 
 interface Answer {
@@ -59,8 +56,7 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
   const api = await startApi(env);
   await api.app.listen(0, '127.0.0.1');
   const port = (api.app.getHttpServer().address() as AddressInfo).port;
-  const worker: INestApplicationContext = await NestFactory.createApplicationContext(WorkerModule.forRoot(api.config), { logger: false });
-  await worker.init();
+  const worker: INestApplicationContext = await startWorker(api.config);
   const pool = new http.Agent({ keepAlive: true, maxSockets: agents + 10 });
   try {
     const ownerId = (await prisma.roleAssignment.findFirstOrThrow({ where: { tenantId, role: 'OWNER' } })).principalId;
@@ -100,8 +96,7 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
       }
     });
     // mutate once every agent's poll is parked on the server, as in a steady fleet
-    const parked = api.app.get(BundleNotifications);
-    for (let i = 0; parked.waiting < agents && i < 600; i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; api.parkedPolls() < agents && i < 600; i++) await new Promise((r) => setTimeout(r, 50));
     const current = await prisma.policy.findUniqueOrThrow({ where: { id: policy.id } });
     mutatedAt = process.hrtime.bigint();
     const res = await api.gql(token, `mutation { updatePolicy(id: "${policy.id}", input: { version: ${current.version}, action: BLOCK }) { version } }`);

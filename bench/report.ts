@@ -19,7 +19,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { prepareSnapshot } from '../apps/api/src/inventory/snapshot-codec';
-import { startApi } from '../apps/api/test/support/harness';
+import { startApi } from '@portcullis/testing';
 import { benchPod, benchWorkloads } from './support/admissions';
 import { benchDatabase, benchDatabaseUrl, openBenchDatabase, percentile, tenantWithClusters } from './support/stack';
 

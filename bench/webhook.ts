@@ -17,11 +17,7 @@ import YAML from 'yaml';
 import { generateSigningKey, type ScanArtifactDocument } from '@portcullis/bundle';
 import { repoPath, repoRoot } from '@portcullis/config';
 import { inspectObject, normalizeImage } from '@portcullis/policy-engine';
-import { agentEnv, newAgentToken, spawnAgent, tempDir } from '../apps/agent/test/support/agent-env';
-import { TENANT, misconfigurationPolicy, vulnerabilityPolicy } from '../apps/agent/test/support/bundles';
-import { ControlPlane } from '../apps/agent/test/support/control-plane';
-import { testTls, type TestTls } from '../apps/agent/test/support/pki';
-import { reviewOf } from '../apps/agent/test/support/reviews';
+import { ControlPlane, TENANT, agentEnv, misconfigurationPolicy, newAgentToken, reviewOf, spawnAgent, tempDir, testTls, vulnerabilityPolicy, type TestTls } from '@portcullis/testing';
 
 const RATES = [250, 500, 1000, 1500, 2000];
 const RATE_SECONDS = 3;

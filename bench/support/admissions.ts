@@ -1,5 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import type { AdmissionEvent, Finding } from '@portcullis/contracts';
+import { admissionEvent, finding } from '@portcullis/testing';
 
 /** Workloads and admissions shaped like a real fleet: Deployments with replicas, a few violations each. */
 export interface BenchWorkload {
@@ -47,27 +47,13 @@ export function benchPod(w: BenchWorkload, version: number): Record<string, unkn
 }
 
 export function benchFindings(policyId: string, w: BenchWorkload): Finding[] {
-  return w.rules.map((ruleId) => ({
-    policyId,
-    policyName: 'Default K8s misconfiguration rule',
-    action: 'AUDIT',
-    ruleId,
-    container: 'app',
-    path: 'spec.containers[0]',
-    message: `container app breaks ${ruleId}`,
-    exempted: false,
-  }));
+  return w.rules.map((ruleId) => finding(policyId, ruleId));
 }
 
 export function benchEvent(policyId: string, w: BenchWorkload, at: Date, version: number): AdmissionEvent {
   const findings = benchFindings(policyId, w);
-  return {
-    eventId: randomUUID(),
+  return admissionEvent({
     occurredAt: at.toISOString(),
-    operation: 'CREATE',
-    dryRun: false,
-    kind: 'Pod',
-    apiVersion: 'v1',
     namespace: w.namespace,
     name: '',
     owner: { kind: 'Deployment', name: w.name },
@@ -77,5 +63,5 @@ export function benchEvent(policyId: string, w: BenchWorkload, at: Date, version
     bundleRevision: 7,
     findings,
     snapshot: benchPod(w, version),
-  };
+  });
 }

@@ -2,12 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { generateSigningKey, type ScanArtifactDocument } from '@portcullis/bundle';
 import { defaultRuleConfigs } from '@portcullis/policy-engine';
-import { newAgentToken } from './support/agent-env';
-import { TENANT, misconfigurationPolicy, onlyRule, vulnerabilityPolicy } from './support/bundles';
-import { ControlPlane } from './support/control-plane';
+import { ControlPlane, TENANT, misconfigurationPolicy, newAgentToken, onlyRule, reviewOf, testTls, vulnerabilityPolicy, type TestTls } from '@portcullis/testing';
 import { handlerHarness, harnessesClosedAfter, type HandlerHarness } from './support/handler-harness';
-import { testTls, type TestTls } from './support/pki';
-import { reviewOf } from './support/reviews';
 
 const pod = (o: { namespace?: string; image?: string; privileged?: boolean; name?: string } = {}) => ({
   apiVersion: 'v1',

@@ -7,9 +7,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MAX_POD_CONTAINERS } from '../src/admission/admission-handler';
 import { MAX_REVIEW_NESTING, nestsDeeperThan } from '../src/admission/review';
-import { misconfigurationPolicy, onlyRule } from './support/bundles';
+import { misconfigurationPolicy, onlyRule, reviewOf } from '@portcullis/testing';
 import { harnessesClosedAfter } from './support/handler-harness';
-import { reviewOf } from './support/reviews';
 
 const noPrivileged = (action: 'AUDIT' | 'BLOCK') => misconfigurationPolicy(action, { rules: onlyRule('privileged-container') });
 

@@ -2,9 +2,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { misconfigurationPolicy, onlyRule } from './support/bundles';
+import { SHARED, SHARED_MISSING, misconfigurationPolicy, onlyRule, readJson, wrapRequest } from '@portcullis/testing';
 import { harnessesClosedAfter } from './support/handler-harness';
-import { SHARED, SHARED_MISSING, readJson, wrapRequest } from './support/reviews';
 
 const ADMISSION = path.join(SHARED, 'admission');
 const fixture = (name: string) => {

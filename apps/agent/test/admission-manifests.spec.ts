@@ -4,9 +4,8 @@ import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import YAML from 'yaml';
 import { compilePolicies, defaultRuleConfigs, evaluatePolicies, inspectObject } from '@portcullis/policy-engine';
-import { misconfigurationPolicy } from './support/bundles';
+import { SHARED, SHARED_MISSING, misconfigurationPolicy, reviewOf } from '@portcullis/testing';
 import { handlerHarness, type HandlerHarness } from './support/handler-harness';
-import { SHARED, SHARED_MISSING, reviewOf } from './support/reviews';
 
 const MANIFESTS = path.join(SHARED, 'manifests');
 

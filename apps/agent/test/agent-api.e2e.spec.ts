@@ -9,13 +9,9 @@ import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { INestApplicationContext } from '@nestjs/common';
-import { NO_DB_REASON, startApi, testDatabaseConfigured, type ApiHarness } from '../../api/test/support/harness';
-import { startWorker } from '../../worker/test/worker-harness';
+import { NO_DB_REASON, agentEnv, eventually, memoryLogger, postReview, reviewOf, startApi, startWorker, tempDir, testDatabaseConfigured, testTls, type ApiHarness, type TestTls } from '@portcullis/testing';
 import { Agent } from '../src/agent';
 import { loadAgentConfig } from '../src/config';
-import { agentEnv, eventually, memoryLogger, tempDir } from './support/agent-env';
-import { testTls, type TestTls } from './support/pki';
-import { postReview, reviewOf } from './support/reviews';
 
 const privilegedPod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web', namespace: 'shop' }, spec: { containers: [{ name: 'web', image: 'ghcr.io/acme/web:1.4.2', securityContext: { privileged: true } }] } };
 

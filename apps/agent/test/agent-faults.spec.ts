@@ -4,11 +4,7 @@ import * as net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { generateSigningKey } from '@portcullis/bundle';
 import { defaultRuleConfigs } from '@portcullis/policy-engine';
-import { agentEnv, eventually, newAgentToken, spawnAgent, tempDir, type AgentProcess } from './support/agent-env';
-import { misconfigurationPolicy } from './support/bundles';
-import { ControlPlane } from './support/control-plane';
-import { testTls, type TestTls } from './support/pki';
-import { postReview, reviewOf } from './support/reviews';
+import { ControlPlane, agentEnv, eventually, misconfigurationPolicy, newAgentToken, postReview, reviewOf, spawnAgent, tempDir, testTls, type AgentProcess, type TestTls } from '@portcullis/testing';
 
 const pod = (name: string, privileged: boolean) => ({
   apiVersion: 'v1',

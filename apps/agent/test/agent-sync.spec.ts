@@ -7,11 +7,7 @@ import { generateSigningKey, signBundle } from '@portcullis/bundle';
 import { defaultRuleConfigs } from '@portcullis/policy-engine';
 import { Agent } from '../src/agent';
 import { loadAgentConfig } from '../src/config';
-import { agentEnv, eventually, memoryLogger, newAgentToken, tempDir } from './support/agent-env';
-import { bundleDocument, misconfigurationPolicy } from './support/bundles';
-import { ControlPlane } from './support/control-plane';
-import { testTls, type TestTls } from './support/pki';
-import { postReview, reviewOf } from './support/reviews';
+import { ControlPlane, agentEnv, bundleDocument, eventually, memoryLogger, misconfigurationPolicy, newAgentToken, postReview, reviewOf, tempDir, testTls, type TestTls } from '@portcullis/testing';
 
 const privilegedPod = (name = 'web') => ({
   apiVersion: 'v1',

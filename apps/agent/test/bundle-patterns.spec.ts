@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { toEnforceable } from '../src/bundle/enforceable';
-import { bundleDocument, misconfigurationPolicy } from './support/bundles';
+import { bundleDocument, misconfigurationPolicy } from '@portcullis/testing';
 
 // A bundle is signed by the API, which accepts no more than this; the agent bounds what it
 // compiles anyway, since each admission is matched against every pattern it holds.

@@ -6,8 +6,7 @@ import { describe, it } from 'node:test';
 import { generateSigningKey, toJwks } from '@portcullis/bundle';
 import { repoPath } from '@portcullis/config';
 import { AgentConfigError, loadAgentConfig } from '../src/config';
-import { newAgentToken, tempDir } from './support/agent-env';
-import { CLUSTER } from './support/bundles';
+import { CLUSTER, newAgentToken, tempDir } from '@portcullis/testing';
 
 const key = generateSigningKey();
 const base = (): Record<string, string> => ({

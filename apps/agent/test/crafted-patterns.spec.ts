@@ -2,11 +2,7 @@ import assert from 'node:assert/strict';
 import * as https from 'node:https';
 import { after, before, describe, it } from 'node:test';
 import { generateSigningKey } from '@portcullis/bundle';
-import { agentEnv, eventually, newAgentToken, spawnAgent, tempDir, type AgentProcess } from './support/agent-env';
-import { misconfigurationPolicy } from './support/bundles';
-import { ControlPlane } from './support/control-plane';
-import { testTls, type TestTls } from './support/pki';
-import { postReview, reviewOf } from './support/reviews';
+import { ControlPlane, agentEnv, eventually, misconfigurationPolicy, newAgentToken, postReview, reviewOf, spawnAgent, tempDir, testTls, type AgentProcess, type TestTls } from '@portcullis/testing';
 
 // Issue 21, finding 1: the deployer chooses pod names, namespaces and images; with a pattern
 // that backtracks, one crafted pod held the webhook's event loop until the API server gave up

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { misconfigurationPolicy, onlyRule } from './support/bundles';
+import { misconfigurationPolicy, onlyRule } from '@portcullis/testing';
 import { harnessesClosedAfter } from './support/handler-harness';
 
 const running = {

@@ -6,8 +6,7 @@ import { before, describe, it } from 'node:test';
 import YAML from 'yaml';
 import { repoPath } from '@portcullis/config';
 import { generateSigningKey, toJwks } from '@portcullis/bundle';
-import { newAgentToken, tempDir } from './support/agent-env';
-import { CLUSTER } from './support/bundles';
+import { CLUSTER, newAgentToken, tempDir } from '@portcullis/testing';
 import { renderChart, TemplateError } from './support/helm-template';
 
 const CHART = repoPath('deploy', 'helm', 'portcullis-agent');

@@ -11,10 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { generateSigningKey } from '@portcullis/bundle';
 import { Agent } from '../src/agent';
 import { loadAgentConfig } from '../src/config';
-import { agentEnv, memoryLogger, newAgentToken, tempDir } from './support/agent-env';
-import { ControlPlane } from './support/control-plane';
-import { testTls, type TestTls } from './support/pki';
-import { postReview, reviewOf } from './support/reviews';
+import { ControlPlane, agentEnv, memoryLogger, newAgentToken, postReview, reviewOf, tempDir, testTls, type TestTls } from '@portcullis/testing';
 
 describe('agent HTTP edge (in process, deadlines of 400 ms for headers, 800 ms for a request)', () => {
   const token = newAgentToken();

@@ -10,10 +10,7 @@ import { Backoff } from '../src/backoff';
 import { SnapshotIds } from '../src/spool/snapshot-ids';
 import { Spool } from '../src/spool/spool';
 import { EventUploader } from '../src/spool/uploader';
-import { eventually, newAgentToken, tempDir } from './support/agent-env';
-import { CLUSTER } from './support/bundles';
-import { ControlPlane } from './support/control-plane';
-import { testTls, type TestTls } from './support/pki';
+import { CLUSTER, ControlPlane, eventually, newAgentToken, tempDir, testTls, type TestTls } from '@portcullis/testing';
 
 const ID_A = 'a'.repeat(64);
 const ID_B = 'b'.repeat(64);

@@ -10,10 +10,7 @@ import { ApiClient } from '../src/api-client';
 import { Backoff } from '../src/backoff';
 import { Spool, type SpoolOptions } from '../src/spool/spool';
 import { EventUploader } from '../src/spool/uploader';
-import { eventually, newAgentToken, tempDir } from './support/agent-env';
-import { CLUSTER } from './support/bundles';
-import { ControlPlane } from './support/control-plane';
-import { testTls, type TestTls } from './support/pki';
+import { CLUSTER, ControlPlane, eventually, newAgentToken, tempDir, testTls, type TestTls } from '@portcullis/testing';
 
 const event = (o: Partial<AdmissionEvent> = {}): AdmissionEvent => ({
   eventId: randomUUID(),

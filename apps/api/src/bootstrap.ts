@@ -6,6 +6,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { AppConfig } from '@portcullis/config';
 import { LOGGER, NestJsonLogger, type Logger } from '@portcullis/platform';
 import { ApiModule, type ApiModuleOptions } from './api.module';
+import { BundleNotifications } from './agent/bundle-notifications';
 import { DomainErrorFilter } from './platform/domain-error.filter';
 import { applyServerTimeouts, securityHeaders } from './platform/http-edge';
 import { InputValidationPipe } from './graphql/input-validation.pipe';
@@ -39,4 +40,12 @@ export async function createApiApp(config: AppConfig, options: ApiModuleOptions 
 function isJson(req: IncomingMessage): boolean {
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   return type === 'application/json';
+}
+
+/**
+ * Agent long polls parked on this replica: what a test or bench that starts the API through
+ * this entry point waits for before it changes a policy (they may not reach the API's internals).
+ */
+export function parkedAgentPolls(app: INestApplication): number {
+  return app.get(BundleNotifications).waiting;
 }

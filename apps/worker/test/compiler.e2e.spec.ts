@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { generateSigningKey, verifyBundle, type BundleDocument } from '@portcullis/bundle';
 import { BundleCompiler } from '@portcullis/distribution';
-import { NO_DB_REASON, startApi, testDatabaseConfigured, type ApiHarness } from '../../api/test/support/harness';
+import { NO_DB_REASON, startApi, testDatabaseConfigured, type ApiHarness } from '@portcullis/testing';
 
 const HOUR = 3_600_000;
 

@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { contentHash, fromJwks, verifyBundle, type BundleDocument } from '@portcullis/bundle';
 import { repoPath } from '@portcullis/config';
-import { NO_DB_REASON, startApi, testDatabaseConfigured, type ApiHarness } from '../../api/test/support/harness';
+import { NO_DB_REASON, startApi, testDatabaseConfigured, type ApiHarness } from '@portcullis/testing';
 
 const CLUSTERS = 1000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

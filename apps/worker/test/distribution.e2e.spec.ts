@@ -9,8 +9,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { DISTRIBUTION_QUEUE } from '@portcullis/distribution';
 import { fromJwks, verifyBundle, type BundleDocument } from '@portcullis/bundle';
-import { NO_DB_REASON, startApi, testDatabaseConfigured, type ApiHarness } from '../../api/test/support/harness';
-import { startWorker } from './worker-harness';
+import { NO_DB_REASON, startApi, startWorker, testDatabaseConfigured, type ApiHarness } from '@portcullis/testing';
 
 describe('bundle distribution', { skip: testDatabaseConfigured ? false : NO_DB_REASON }, () => {
   let h: ApiHarness;

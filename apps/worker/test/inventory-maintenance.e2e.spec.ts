@@ -11,7 +11,7 @@ import { loadConfig } from '@portcullis/config';
 import { createPrismaClient, type PrismaClient } from '@portcullis/db';
 import { TenantOnboarding } from '@portcullis/tenants';
 import { InventoryMaintenance } from '../src/inventory/inventory-maintenance';
-import { startWorker } from './worker-harness';
+import { startWorker } from '@portcullis/testing';
 
 const testDb = process.env['TEST_DATABASE_URL'];
 const DAY = 86_400_000;

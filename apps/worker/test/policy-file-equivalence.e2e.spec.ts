@@ -14,8 +14,7 @@ import YAML from 'yaml';
 import { fromJwks, verifyBundle } from '@portcullis/bundle';
 import { repoPath } from '@portcullis/config';
 import { compilePolicies, evaluatePolicies, type Policy } from '@portcullis/policy-engine';
-import { NO_DB_REASON, startApi, testDatabaseConfigured, type ApiHarness } from '../../api/test/support/harness';
-import { startWorker } from './worker-harness';
+import { NO_DB_REASON, startApi, startWorker, testDatabaseConfigured, type ApiHarness } from '@portcullis/testing';
 
 const POLICY = `apiVersion: portcullis.dev/v1
 kind: Policy

@@ -8,9 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { INestApplicationContext } from '@nestjs/common';
 import request from 'supertest';
-import { startApiProcess, type ApiProcess } from '../../api/test/support/api-process';
-import { NO_DB_REASON, startApi, testDatabaseConfigured, type ApiHarness } from '../../api/test/support/harness';
-import { startWorker } from './worker-harness';
+import { NO_DB_REASON, startApi, startApiProcess, startWorker, testDatabaseConfigured, type ApiHarness, type ApiProcess } from '@portcullis/testing';
 
 describe('long polls across API replicas', { skip: testDatabaseConfigured ? false : NO_DB_REASON }, () => {
   let a: ApiHarness;

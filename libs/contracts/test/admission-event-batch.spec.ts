@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MAX_ERRORS, MAX_EVENTS_PER_BATCH, snapshotIdsOf, validateAdmissionEventBatch, type BatchValidated } from '@portcullis/contracts';
-import { event, finding } from './fixtures';
+import { admissionEvent, finding } from '@portcullis/testing';
+
+/** The event these specs start from: an audited pod admission with one finding. */
+const event = (overrides: Record<string, unknown> = {}) =>
+  admissionEvent({ decision: 'AUDITED', findings: [finding()], requestingUser: { username: 'system:serviceaccount:kube-system:replicaset-controller', groups: ['system:serviceaccounts'] }, ...overrides });
 
 type Rejected = Extract<BatchValidated, { ok: false }>;
 function rejected(value: unknown): Rejected {

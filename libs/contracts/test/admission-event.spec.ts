@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MAX_SNAPSHOT_BYTES, decisionFor, validateAdmissionEvent, type Finding } from '@portcullis/contracts';
-import { event, finding } from './fixtures';
+import { admissionEvent, finding } from '@portcullis/testing';
+
+/** The event these specs start from: an audited pod admission with one finding. */
+const event = (overrides: Record<string, unknown> = {}) =>
+  admissionEvent({ decision: 'AUDITED', findings: [finding()], requestingUser: { username: 'system:serviceaccount:kube-system:replicaset-controller', groups: ['system:serviceaccounts'] }, ...overrides });
 
 function errorsOf(value: unknown): Array<{ path: string; message: string }> {
   const r = validateAdmissionEvent(value);

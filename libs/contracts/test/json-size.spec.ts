@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { MAX_SNAPSHOT_BYTES, validateAdmissionEvent } from '@portcullis/contracts';
-import { event } from './fixtures';
+import { admissionEvent } from '@portcullis/testing';
 
 // jsonFitsWithin is internal; it is observed through the snapshot limit of an event
-const fits = (snapshot: Record<string, unknown>): boolean => validateAdmissionEvent(event({ snapshot })).ok;
+const fits = (snapshot: Record<string, unknown>): boolean => validateAdmissionEvent(admissionEvent({ snapshot })).ok;
 const exactBytes = (v: unknown): number => Buffer.byteLength(JSON.stringify(v), 'utf8');
 
 describe('snapshot size limit', () => {

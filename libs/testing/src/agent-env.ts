@@ -1,17 +1,17 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Writable } from 'node:stream';
 import pino, { type Logger } from 'pino';
-import { repoPath } from '@portcullis/config';
+import { AGENT_NODE_FLAGS, repoPath } from '@portcullis/config';
 import type { Jwks } from '@portcullis/bundle';
-import { AGENT_NODE_FLAGS } from '../../src/node-flags';
+import { issueAgentCredential } from '@portcullis/credentials';
 import { CLUSTER } from './bundles';
 import type { TestTls } from './pki';
 
-export const newAgentToken = (): string => `pca_${randomBytes(16).toString('hex')}.${randomBytes(32).toString('base64url')}`;
+/** A well-formed agent credential (the API's format), for agents that talk to a stand-in. */
+export const newAgentToken = (): string => issueAgentCredential().token;
 
 const created = new Set<string>();
 

@@ -6,13 +6,11 @@
 import { randomUUID } from 'node:crypto';
 import * as path from 'node:path';
 import type { INestApplication } from '@nestjs/common';
-import request from 'supertest';
+import type request from 'supertest';
 import { loadConfig, repoPath, type AppConfig } from '@portcullis/config';
-import { DevIssuer } from '@portcullis/dev-issuer';
-import { createPrismaClient, type PrismaClient } from '@portcullis/db';
+import type { DevIssuer } from '@portcullis/dev-issuer';
+import type { PrismaClient } from '@portcullis/db';
 import type { Clock } from '@portcullis/platform';
-import { TenantOnboarding } from '@portcullis/tenants';
-import { createApiApp } from '../../src/bootstrap';
 
 export interface GqlResult<T = Record<string, unknown>> {
   data?: T | null;
@@ -28,6 +26,8 @@ export interface ApiHarness {
   token(tenantId: string, objectId: string, name?: string): Promise<string>;
   gql<T = Record<string, unknown>>(token: string | undefined, query: string, variables?: Record<string, unknown>): Promise<GqlResult<T>>;
   onboard(name?: string): Promise<{ tenantId: string; ownerId: string; ownerToken: string }>;
+  /** Agent long polls parked on this API (in this process), e.g. to act once a fleet's polls all wait. */
+  parkedPolls(): number;
   close(): Promise<void>;
 }
 
@@ -35,6 +35,15 @@ export const testDatabaseConfigured = Boolean(process.env['TEST_DATABASE_URL']);
 export const NO_DB_REASON = 'TEST_DATABASE_URL is not set: run through `npm test`';
 
 export async function startApi(env: Record<string, string> = {}, options: { schemaFile?: string; clock?: Clock } = {}): Promise<ApiHarness> {
+  // loaded on first use: @portcullis/testing is imported by pure unit specs and by benches
+  // whose process must not carry a whole API (~3 s and ~130 MB to load) it never starts
+  const [{ DevIssuer }, { createPrismaClient }, { TenantOnboarding }, { default: request }, { createApiApp, parkedAgentPolls }] = await Promise.all([
+    import('@portcullis/dev-issuer'),
+    import('@portcullis/db'),
+    import('@portcullis/tenants'),
+    import('supertest'),
+    import('../../../apps/api/src/bootstrap'),
+  ]);
   const stateDir = process.env['DEV_ISSUER_STATE_DIR'] ?? path.join(repoPath('dist'), '.test-dev-issuer');
   const issuer = new DevIssuer({ stateDir });
   await issuer.start({ port: 0 });
@@ -71,6 +80,7 @@ export async function startApi(env: Record<string, string> = {}, options: { sche
       await new TenantOnboarding(prisma).create({ tenantId, ownerObjectId: ownerId, name: name ?? `test ${tenantId.slice(0, 8)}`, operator: 'platform-operator:test' });
       return { tenantId, ownerId, ownerToken: await harness.token(tenantId, ownerId, 'Owner') };
     },
+    parkedPolls: () => parkedAgentPolls(app),
     async close() {
       await app.close();
       await prisma.$disconnect();

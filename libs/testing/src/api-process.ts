@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { repoPath } from '@portcullis/config';
-import type { ApiHarness } from './harness';
+import type { ApiHarness } from './api-harness';
 
 export interface ApiProcess {
   readonly url: string;

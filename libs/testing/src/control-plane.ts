@@ -4,7 +4,8 @@ import type { Duplex } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 import { signScanArtifact, toJwks, type BundleDocument, type BundlePolicy, type Jwks, type ScanArtifactDocument, type SignedEnvelope, type SigningKey } from '@portcullis/bundle';
 import { validateAdmissionEventBatch, validateAgentStatus, validateScanArtifactLookupRequest, type AdmissionEvent, type AgentStatus } from '@portcullis/contracts';
-import { prepareSnapshot } from '../../../api/src/inventory/snapshot-codec';
+// eslint-disable-next-line no-restricted-imports -- the snapshot id moves to @portcullis/contracts (branch h/inventory); this line goes with it
+import { prepareSnapshot } from '../../../apps/api/src/inventory/snapshot-codec';
 import { signedBundle } from './bundles';
 import type { TestTls } from './pki';
 

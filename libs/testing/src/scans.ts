@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { repoRoot } from '@portcullis/config';
-import type { ApiHarness, GqlResult } from '../support/harness';
+import type { ApiHarness, GqlResult } from './api-harness';
 
 /** The real third-party reports beside the repository (read, never copied in). */
 export const SCANS = path.resolve(repoRoot(), '..', 'shared', 'fixtures', 'scans');
@@ -41,7 +41,7 @@ export async function createUploadToken(h: ApiHarness, token: string, name = 'ci
  * bytes (gzip) as application/octet-stream, since superagent would JSON-encode a Buffer
  * sent as JSON. The endpoint reads any content type.
  */
-export function upload(h: ApiHarness, token: string | undefined, body: Buffer | string, headers: Record<string, string> = {}) {
+export function uploadScanReport(h: ApiHarness, token: string | undefined, body: Buffer | string, headers: Record<string, string> = {}) {
   const gzipped = headers['Content-Encoding'] === 'gzip';
   const req = h.http().post('/api/v1/scan-reports').set('Content-Type', gzipped ? 'application/octet-stream' : 'application/json');
   if (token) req.set('Authorization', `Bearer ${token}`);
@@ -49,6 +49,6 @@ export function upload(h: ApiHarness, token: string | undefined, body: Buffer | 
   return req.send(gzipped || typeof body === 'string' ? body : body.toString('utf8'));
 }
 
-export function lookup(h: ApiHarness, agentToken: string, images: string[]) {
+export function lookupScanArtifacts(h: ApiHarness, agentToken: string, images: string[]) {
   return h.http().post('/agent/v1/scan-artifacts/lookup').set('Authorization', `Bearer ${agentToken}`).send({ images });
 }

@@ -11,9 +11,7 @@ import { BundleStore } from '../../src/bundle/bundle-store';
 import { AgentMetrics } from '../../src/metrics';
 import { Spool } from '../../src/spool/spool';
 import { ArtifactResolver } from '../../src/vulnerability/artifact-resolver';
-import { CLUSTER, signedBundle } from './bundles';
-import { tempDir } from './agent-env';
-import type { ReviewAnswer } from './reviews';
+import { CLUSTER, signedBundle, tempDir, type ReviewAnswer } from '@portcullis/testing';
 
 export interface HandlerHarness {
   readonly handler: AdmissionHandler;

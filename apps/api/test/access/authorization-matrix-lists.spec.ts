@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { NO_DB_REASON, startApi, testDatabaseConfigured, type GqlResult } from '../support/harness';
+import { NO_DB_REASON, startApi, testDatabaseConfigured, type GqlResult } from '@portcullis/testing';
 import { LIST_ENTRIES, LIST_PARTS, entryArguments, schemaListArguments, seedVisibility, type VisibilityFixture } from './list-visibility';
 
 async function ok<T>(r: Promise<GqlResult<T>>): Promise<T> {

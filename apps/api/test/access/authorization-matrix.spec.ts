@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { NO_DB_REASON, startApi, testDatabaseConfigured, type ApiHarness, type GqlResult } from '../support/harness';
+import { NO_DB_REASON, startApi, testDatabaseConfigured, type ApiHarness, type GqlResult } from '@portcullis/testing';
 
 type Who = 'ownerT' | 'adminT' | 'readerT' | 'ownerS1' | 'adminS1' | 'readerS1' | 'noRole' | 'otherTenant';
 const EVERYONE: readonly Who[] = ['ownerT', 'adminT', 'readerT', 'ownerS1', 'adminS1', 'readerS1', 'noRole', 'otherTenant'];

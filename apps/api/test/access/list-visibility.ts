@@ -18,8 +18,8 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { buildSchema, getNamedType, isInputObjectType, isListType, isNonNullType, type GraphQLOutputType } from 'graphql';
 import { repoPath } from '@portcullis/config';
-import { NO_DB_REASON, startApi, testDatabaseConfigured, type ApiHarness, type GqlResult } from '../support/harness';
-import { admission, finding, podSnapshot, upload } from '../inventory/support';
+import { NO_DB_REASON, admissionEvent as admission, finding, startApi, testDatabaseConfigured, type ApiHarness, type GqlResult } from '@portcullis/testing';
+import { podSnapshot, upload } from '../inventory/support';
 
 export type Who = 'ownerT' | 'adminT' | 'readerT' | 'ownerS1' | 'adminS1' | 'readerS1' | 'noRole' | 'otherTenant';
 export const EVERYONE: readonly Who[] = ['ownerT', 'adminT', 'readerT', 'ownerS1', 'adminS1', 'readerS1', 'noRole', 'otherTenant'];

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { data } from '../inventory/support';
-import { onlyError, NO_DB_REASON, startApi, testDatabaseConfigured, type ApiHarness } from '../support/harness';
+import { NO_DB_REASON, onlyError, startApi, testDatabaseConfigured, type ApiHarness } from '@portcullis/testing';
 
 const SETTINGS = [
   { query: 'admissionRetention', mutation: 'setAdmissionRetention', action: 'admissionRetention.update', column: 'admissionRetentionDays', max: 400 },

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { MintOptions } from '@portcullis/dev-issuer';
-import { NO_DB_REASON, onlyError, startApi, testDatabaseConfigured, type ApiHarness } from '../support/harness';
+import { NO_DB_REASON, onlyError, startApi, testDatabaseConfigured, type ApiHarness } from '@portcullis/testing';
 
 describe('bearer token validation', { skip: testDatabaseConfigured ? false : NO_DB_REASON }, () => {
   let h: ApiHarness;

@@ -17,7 +17,7 @@ import { DEVELOPMENT_KEY_MARKER, generateSigningKey, loadKeyring } from '@portcu
 import { loadConfig, type AppConfig } from '@portcullis/config';
 import { createApiApp } from '../../src/bootstrap';
 import { clusterIn, data } from '../inventory/support';
-import { NO_DB_REASON, startApi, testDatabaseConfigured, type ApiHarness } from '../support/harness';
+import { NO_DB_REASON, startApi, testDatabaseConfigured, type ApiHarness } from '@portcullis/testing';
 
 const skip = testDatabaseConfigured ? false : NO_DB_REASON;
 

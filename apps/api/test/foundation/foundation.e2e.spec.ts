@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { NO_DB_REASON, onlyError, startApi, testDatabaseConfigured, type ApiHarness } from '../support/harness';
+import { NO_DB_REASON, onlyError, startApi, testDatabaseConfigured, type ApiHarness } from '@portcullis/testing';
 
 describe('foundation over HTTP', { skip: testDatabaseConfigured ? false : NO_DB_REASON }, () => {
   let h: ApiHarness;

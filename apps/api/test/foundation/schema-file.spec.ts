@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { repoPath } from '@portcullis/config';
-import { NO_DB_REASON, startApi, testDatabaseConfigured } from '../support/harness';
+import { NO_DB_REASON, startApi, testDatabaseConfigured } from '@portcullis/testing';
 
 describe('committed schema.gql', { skip: testDatabaseConfigured ? false : NO_DB_REASON }, () => {
   it('equals the schema the code generates (regenerate with `npm run schema`)', async () => {

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { parsePolicyDocuments } from '@portcullis/policy-engine';
-import { NO_DB_REASON, startApi, testDatabaseConfigured, type ApiHarness, type GqlResult } from '../support/harness';
+import { NO_DB_REASON, startApi, testDatabaseConfigured, type ApiHarness, type GqlResult } from '@portcullis/testing';
 
 interface Answer {
   status: number;

@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { buildSchema, getNamedType, isLeafType, type GraphQLField } from 'graphql';
 import { SCHEMA_FILE } from '../../src/graphql/graphql.options';
-import { NO_DB_REASON, startApi, testDatabaseConfigured, type ApiHarness, type GqlResult } from '../support/harness';
+import { NO_DB_REASON, startApi, testDatabaseConfigured, type ApiHarness, type GqlResult } from '@portcullis/testing';
 import { ALWAYS_REFUSED, badValues, inputPositions, seeded, withValueAt } from './bad-values';
 
 const SEED = 0x5eed_2026;

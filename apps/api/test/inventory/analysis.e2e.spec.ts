@@ -9,8 +9,8 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { decisionFor, type AdmissionEvent, type Finding } from '@portcullis/contracts';
 import { compilePolicies, evaluatePolicies, type CompiledPolicy, type Exemption, type Policy } from '@portcullis/policy-engine';
-import { NO_DB_REASON, startApi, testDatabaseConfigured, type ApiHarness } from '../support/harness';
-import { admission, clusterIn, data, scopeWithCluster, upload, type TestCluster } from './support';
+import { NO_DB_REASON, admissionEvent as admission, startApi, testDatabaseConfigured, type ApiHarness } from '@portcullis/testing';
+import { clusterIn, data, scopeWithCluster, upload, type TestCluster } from './support';
 
 const DAY = 86_400_000;
 const DAYS = 10;

@@ -5,8 +5,8 @@ import { after, before, describe, it } from 'node:test';
 import { MAX_BATCH_JSON_BYTES, MAX_BATCH_WIRE_BYTES } from '@portcullis/contracts';
 import { EVENT_ROW_ATTRIBUTES, EVENT_ROW_TYPE } from '../../src/inventory/event-rows';
 import { RollupFlusher } from '../../src/inventory/rollup-flusher';
-import { NO_DB_REASON, startApi, testDatabaseConfigured, type ApiHarness } from '../support/harness';
-import { admission, finding, podSnapshot, post, scopeWithCluster, upload, type TestCluster } from './support';
+import { NO_DB_REASON, admissionEvent as admission, finding, startApi, testDatabaseConfigured, type ApiHarness } from '@portcullis/testing';
+import { podSnapshot, post, scopeWithCluster, upload, type TestCluster } from './support';
 
 describe('POST /agent/v1/admission-events', { skip: testDatabaseConfigured ? false : NO_DB_REASON }, () => {
   let h: ApiHarness;

@@ -10,8 +10,8 @@ import { after, before, describe, it } from 'node:test';
 import { Client } from 'pg';
 import { decisionFor, type AdmissionEvent, type Finding } from '@portcullis/contracts';
 import { RollupFlusher } from '../../src/inventory/rollup-flusher';
-import { NO_DB_REASON, startApi, testDatabaseConfigured, type ApiHarness } from '../support/harness';
-import { admission, data, finding, podSnapshot, scopeWithCluster, upload, type TestCluster } from './support';
+import { NO_DB_REASON, admissionEvent as admission, finding, startApi, testDatabaseConfigured, type ApiHarness } from '@portcullis/testing';
+import { data, podSnapshot, scopeWithCluster, upload, type TestCluster } from './support';
 
 const HOUR = 3_600_000;
 /** The counts of an upload's answer (it also names snapshot ids). */

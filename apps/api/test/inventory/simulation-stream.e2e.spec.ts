@@ -16,8 +16,8 @@ import { compilePolicies, evaluatePolicies, type CompiledPolicy, type Policy } f
 import { PolicySimulatorService } from '../../src/inventory/policy-simulator.service';
 import { inflateSnapshots } from '../../src/inventory/simulation-stream';
 import { prepareSnapshot } from '../../src/inventory/snapshot-codec';
-import { NO_DB_REASON, startApi, testDatabaseConfigured, type ApiHarness } from '../support/harness';
-import { admission, clusterIn, data, scopeWithCluster, upload, type TestCluster } from './support';
+import { NO_DB_REASON, admissionEvent as admission, startApi, testDatabaseConfigured, type ApiHarness } from '@portcullis/testing';
+import { clusterIn, data, scopeWithCluster, upload, type TestCluster } from './support';
 
 const DAY = 86_400_000;
 const DAYS = 5;

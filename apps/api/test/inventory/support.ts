@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import type { AdmissionEvent, Finding } from '@portcullis/contracts';
-import type { ApiHarness, GqlResult } from '../support/harness';
+import type { ApiHarness, GqlResult } from '@portcullis/testing';
 
 export function data<T>(res: GqlResult<T>): T {
   assert.equal(res.errors, undefined, JSON.stringify(res.errors));
@@ -30,20 +29,6 @@ export async function clusterIn(h: ApiHarness, ownerToken: string, cloudScopeId:
   return { id: reg.cluster.id, token: reg.agentToken, cloudScopeId };
 }
 
-export function finding(policyId: string, ruleId: string, overrides: Partial<Finding> = {}): Finding {
-  return {
-    policyId,
-    policyName: 'Default K8s misconfiguration rule',
-    action: 'AUDIT',
-    ruleId,
-    container: 'app',
-    path: 'spec.containers[0]',
-    message: `${ruleId} violated`,
-    exempted: false,
-    ...overrides,
-  };
-}
-
 /**
  * A controller-created pod as a validating webhook sees it: a generated name, a uid, and the
  * service-account token volume kube-apiserver injects under a random name and mounts.
@@ -60,26 +45,6 @@ export function podSnapshot(namespace: string, owner: string, overrides: Record<
     },
     ...overrides,
   };
-}
-
-export function admission(overrides: Partial<AdmissionEvent> & Record<string, unknown> = {}): AdmissionEvent {
-  return {
-    eventId: randomUUID(),
-    occurredAt: new Date().toISOString(),
-    operation: 'CREATE',
-    dryRun: false,
-    kind: 'Pod',
-    apiVersion: 'v1',
-    namespace: 'shop',
-    name: 'web-7d9c5b6f4-x2x7q',
-    owner: { kind: 'Deployment', name: 'web' },
-    requestingUser: { username: 'system:serviceaccount:kube-system:replicaset-controller' },
-    images: ['registry.example.com/shop/web:1.4.0'],
-    decision: 'ALLOWED',
-    bundleRevision: 1,
-    findings: [],
-    ...overrides,
-  } as AdmissionEvent;
 }
 
 export function upload(h: ApiHarness, token: string, events: readonly unknown[], options: { gzip?: boolean } = {}) {

@@ -8,9 +8,8 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { startApiProcess, type ApiProcess } from '../support/api-process';
-import { NO_DB_REASON, onlyError, startApi, testDatabaseConfigured, type ApiHarness, type GqlResult } from '../support/harness';
-import { admission, data, scopeWithCluster, upload, type TestCluster } from '../inventory/support';
+import { NO_DB_REASON, admissionEvent as admission, onlyError, startApi, startApiProcess, testDatabaseConfigured, type ApiHarness, type ApiProcess, type GqlResult } from '@portcullis/testing';
+import { data, scopeWithCluster, upload, type TestCluster } from '../inventory/support';
 
 const CRAFTED = '*a*a*a*a*a*a*a*a*a*a*a*a*b';
 const NAMESPACE = 'a'.repeat(60);

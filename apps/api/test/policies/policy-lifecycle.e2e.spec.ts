@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { NO_DB_REASON, onlyError, startApi, testDatabaseConfigured, type ApiHarness, type GqlResult } from '../support/harness';
+import { NO_DB_REASON, onlyError, startApi, testDatabaseConfigured, type ApiHarness, type GqlResult } from '@portcullis/testing';
 
 const POLICY_FIELDS = `id name description type action isDefault version
   scope { cloudScopes { id externalId } clusters { id } namespaces { include exclude } }

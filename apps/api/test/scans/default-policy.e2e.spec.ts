@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { RULE_CATALOG } from '@portcullis/policy-engine';
-import { NO_DB_REASON, startApi, testDatabaseConfigured, type ApiHarness } from '../support/harness';
-import { ok } from './support';
+import { NO_DB_REASON, ok, startApi, testDatabaseConfigured, type ApiHarness } from '@portcullis/testing';
 
 /** The default vulnerability policy is built from the rule catalog at onboarding, not from a copy of it. */
 describe('default vulnerability gating policy', { skip: testDatabaseConfigured ? false : NO_DB_REASON }, () => {

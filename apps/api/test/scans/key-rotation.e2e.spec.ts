@@ -10,8 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fromJwks, generateSigningKey, verifyScanArtifact } from '@portcullis/bundle';
-import { NO_DB_REASON, startApi, testDatabaseConfigured, type ApiHarness } from '../support/harness';
-import { createUploadToken, lookup, registerCluster, upload } from './support';
+import { NO_DB_REASON, createUploadToken, lookupScanArtifacts as lookup, registerCluster, startApi, testDatabaseConfigured, uploadScanReport as upload, type ApiHarness } from '@portcullis/testing';
 
 const DIGEST = `sha256:${'7c'.repeat(32)}`;
 const IMAGE = `ghcr.io/acme/rotating@${DIGEST}`;

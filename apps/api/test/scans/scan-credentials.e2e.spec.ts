@@ -5,8 +5,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { onlyError, NO_DB_REASON, startApi, testDatabaseConfigured, type ApiHarness } from '../support/harness';
-import { createUploadToken, lookup, ok, registerCluster, upload } from './support';
+import { NO_DB_REASON, createUploadToken, lookupScanArtifacts as lookup, ok, onlyError, registerCluster, startApi, testDatabaseConfigured, uploadScanReport as upload, type ApiHarness } from '@portcullis/testing';
 
 const DIGEST = `sha256:${'5a'.repeat(32)}`;
 

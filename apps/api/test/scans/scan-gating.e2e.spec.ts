@@ -12,8 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { fromJwks, verifyScanArtifact, type PublicKeySet } from '@portcullis/bundle';
 import { artifactLookupOf, validateScanArtifactLookupResponse, type ScanArtifactLookupResponse } from '@portcullis/contracts';
 import { compilePolicies, evaluatePolicies, validateRuleParams, type ArtifactLookup, type Exemption, type Policy } from '@portcullis/policy-engine';
-import { NO_DB_REASON, startApi, testDatabaseConfigured, type ApiHarness } from '../support/harness';
-import { NO_SCANS, createUploadToken, lookup, readReport, registerCluster, scansPresent, upload } from './support';
+import { NO_DB_REASON, NO_SCANS, createUploadToken, lookupScanArtifacts as lookup, readReport, registerCluster, scansPresent, startApi, testDatabaseConfigured, uploadScanReport as upload, type ApiHarness } from '@portcullis/testing';
 
 const ALPINE_DIGEST = 'sha256:b1c5a500182b21d0bfa5a584a8526b56d8be316f89e87d951be04abed2446e60';
 // debian-buster.json is a local scan (no RepoDigests); this is the digest a registry scan of it records

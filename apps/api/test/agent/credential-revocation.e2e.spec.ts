@@ -10,11 +10,9 @@ import type { INestApplicationContext } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import request from 'supertest';
 import { credentialRevocationChannel } from '@portcullis/distribution';
-import { BundleNotifications, REVOKED } from '../../api/src/agent/bundle-notifications';
 import { issueAgentCredential } from '@portcullis/credentials';
-import { startApiProcess, type ApiProcess } from '../../api/test/support/api-process';
-import { NO_DB_REASON, startApi, testDatabaseConfigured, type ApiHarness } from '../../api/test/support/harness';
-import { startWorker } from './worker-harness';
+import { NO_DB_REASON, startApi, startApiProcess, startWorker, testDatabaseConfigured, type ApiHarness, type ApiProcess } from '@portcullis/testing';
+import { BundleNotifications, REVOKED } from '../../src/agent/bundle-notifications';
 
 describe('agent credential revocation ends parked long polls', { skip: testDatabaseConfigured ? false : NO_DB_REASON }, () => {
   let h: ApiHarness;

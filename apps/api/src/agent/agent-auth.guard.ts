@@ -2,6 +2,7 @@ import { Injectable, SetMetadata, createParamDecorator, type CanActivate, type E
 import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
 import { forbidden, requestContext, unauthenticated } from '@portcullis/platform';
+import { bearerCredentialOf } from '../auth';
 import { parseAgentCredential, secretMatches } from '../clusters/agent-credential';
 import { SqlPool } from '../platform/sql-pool';
 
@@ -43,8 +44,8 @@ export class AgentCredentialCheck {
 
   /** The identity the `Authorization` header's credential proves, or UNAUTHENTICATED / FORBIDDEN. */
   async authenticate(authorization: string | undefined): Promise<AgentIdentity> {
-    const [scheme, token] = (authorization ?? '').split(' ');
-    if (scheme?.toLowerCase() !== 'bearer' || !token) throw unauthenticated('an agent credential is required (Authorization: Bearer pca_...)');
+    const token = bearerCredentialOf(authorization);
+    if (!token) throw unauthenticated('an agent credential is required (Authorization: Bearer pca_...)');
     const parsed = parseAgentCredential(token);
     if (!parsed) throw unauthenticated('the agent credential is malformed');
     // every agent request asks this (an ingesting cluster several times a second): one prepared

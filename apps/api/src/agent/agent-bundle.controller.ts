@@ -3,7 +3,7 @@ import type { Request, Response } from 'express';
 import { parseDecimal } from '@portcullis/contracts';
 import type { PrismaClient } from '@portcullis/db';
 import { PRISMA, badInput, requestContext } from '@portcullis/platform';
-import { Public } from '../tenancy/access.decorator';
+import { Public } from '../auth';
 import { AgentCredentialCheck, AgentEndpoint, CurrentAgent, type AgentIdentity } from './agent-auth.guard';
 import { BundleNotifications, REVOKED } from './bundle-notifications';
 

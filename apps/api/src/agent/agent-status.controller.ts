@@ -3,7 +3,7 @@ import { validateAgentStatus } from '@portcullis/contracts';
 import type { PrismaClient } from '@portcullis/db';
 import { PRISMA, badInput } from '@portcullis/platform';
 import { instantMs } from '../platform/instant';
-import { Public } from '../tenancy/access.decorator';
+import { Public } from '../auth';
 import { AgentEndpoint, CurrentAgent, type AgentIdentity } from './agent-auth.guard';
 
 /** POST /agent/v1/status: what the agent runs and enforces, for bundleRollout and operators. */

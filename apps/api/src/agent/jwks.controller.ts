@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { loadKeyring, toJwks, type Jwks } from '@portcullis/bundle';
 import { repoRoot, type AppConfig } from '@portcullis/config';
 import { APP_CONFIG } from '@portcullis/platform';
-import { Public } from '../tenancy/access.decorator';
+import { Public } from '../auth';
 
 const RELOAD_MS = 30_000;
 

@@ -77,11 +77,7 @@ export class AgentAuthGuard implements CanActivate {
     const claimed = (typeof req.query['clusterId'] === 'string' ? req.query['clusterId'] : undefined) ?? req.header('x-portcullis-cluster');
     if (claimed !== undefined && claimed.toLowerCase() !== agent.clusterId) throw forbidden(`this credential belongs to another cluster than ${String(claimed).slice(0, 64)}`);
     req.agent = agent;
-    const ctx = requestContext.current();
-    if (ctx) {
-      ctx.tenantId = agent.tenantId;
-      ctx.principalId = `cluster:${agent.clusterId}`;
-    }
+    requestContext.identify(agent.tenantId, `cluster:${agent.clusterId}`);
     return true;
   }
 }

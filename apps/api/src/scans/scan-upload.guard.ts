@@ -48,11 +48,7 @@ export class ScanUploadGuard implements CanActivate {
       await this.prisma.scanUploadToken.update({ where: { id: row.id }, data: { lastUsedAt: now } });
     }
     req.scanUploader = { tenantId: row.tenantId, tokenId: row.id, tokenName: row.name };
-    const ctx = requestContext.current();
-    if (ctx) {
-      ctx.tenantId = row.tenantId;
-      ctx.principalId = `scan-upload-token:${row.id}`;
-    }
+    requestContext.identify(row.tenantId, `scan-upload-token:${row.id}`);
     return true;
   }
 }

@@ -48,11 +48,7 @@ export class TenancyGuard implements CanActivate {
     });
     if (!tenant) throw unauthenticated(`tenant ${identity.tenantId} is not onboarded to Portcullis`);
     if (tenant.status !== 'ACTIVE') throw unauthenticated(`tenant ${identity.tenantId} is disabled`);
-    const ctx = requestContext.current();
-    if (ctx) {
-      ctx.tenantId = identity.tenantId;
-      ctx.principalId = identity.objectId;
-    }
+    requestContext.identify(identity.tenantId, identity.objectId);
     return new Principal(identity.tenantId, identity.objectId, identity.name ?? null, tenant.roleAssignments);
   }
 }

@@ -5,8 +5,10 @@ import type { AppConfig } from '@portcullis/config';
 import { PlatformModule, LOGGER, createLogger, type Clock, type Logger } from '@portcullis/platform';
 import { AgentAuthGuard, AgentCredentialCheck } from './agent/agent-auth.guard';
 import { AgentBundleController } from './agent/agent-bundle.controller';
+import { AgentClusterState } from './agent/agent-cluster-state';
 import { AgentStatusController } from './agent/agent-status.controller';
 import { BundleNotifications } from './agent/bundle-notifications';
+import { BundlePoll } from './agent/bundle-poll';
 import { JwksController } from './agent/jwks.controller';
 import { AuditLogResolver } from './audit/audit-log.resolver';
 import { AuditLogWriter } from './audit/audit-log.writer';
@@ -77,6 +79,8 @@ const DOMAIN_PROVIDERS = [
   PolicyAsCodeResolver,
   BundleNotifications,
   AgentCredentialCheck,
+  AgentClusterState,
+  BundlePoll,
   BundleRolloutResolver,
   ...INVENTORY_PROVIDERS,
 ];

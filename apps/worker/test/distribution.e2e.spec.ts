@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import type { INestApplicationContext } from '@nestjs/common';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { DISTRIBUTION_QUEUE } from '@portcullis/distribution';
+import { DISTRIBUTION_QUEUE, RELAY_OUTBOX_JOB } from '@portcullis/distribution';
 import { fromJwks, verifyBundle, type BundleDocument } from '@portcullis/bundle';
 import { NO_DB_REASON, startApi, startWorker, testDatabaseConfigured, type ApiHarness } from '@portcullis/testing';
 
@@ -15,6 +15,7 @@ describe('bundle distribution', { skip: testDatabaseConfigured ? false : NO_DB_R
   let h: ApiHarness;
   let worker: INestApplicationContext;
   let owner: string;
+  let tenantId: string;
   let scope: string;
 
   before(async () => {
@@ -22,6 +23,7 @@ describe('bundle distribution', { skip: testDatabaseConfigured ? false : NO_DB_R
     worker = await startWorker(h.config);
     const t = await h.onboard('Distribution');
     owner = t.ownerToken;
+    tenantId = t.tenantId;
     const res = await h.gql<{ createCloudScope: { id: string } }>(owner, 'mutation { createCloudScope(input: { provider: AWS_ACCOUNT, externalId: "555555555555", displayName: "dist" }) { id } }');
     scope = res.data!.createCloudScope.id;
   });
@@ -108,6 +110,49 @@ describe('bundle distribution', { skip: testDatabaseConfigured ? false : NO_DB_R
       assert.ok(line && Number(line[1]) >= 1, `failed jobs on /metrics: ${line?.[0]}`);
       assert.match(metrics, /^portcullis_domain_events_unpublished \d+$/m);
     } finally {
+      await queue.close();
+      connection.disconnect();
+    }
+  });
+
+  it('a job of an unknown name fails at once, with its name in the reason, and is never run as a recompile', async () => {
+    const connection = new Redis(h.config.redisUrl, { maxRetriesPerRequest: null });
+    const queue = new Queue(DISTRIBUTION_QUEUE, { connection, prefix: h.config.redisPrefix });
+    try {
+      // a payload a recompile would accept (an onboarded tenant): read as one, the job would complete
+      const job = await queue.add('policy.renamed', { tenantId }, { attempts: 3, backoff: { type: 'fixed', delay: 10 }, removeOnFail: 100 });
+      for (let i = 0; i < 200 && !(await job.isFailed()); i++) await new Promise((r) => setTimeout(r, 50));
+      const failed = await queue.getJob(job.id!);
+      assert.equal(await failed!.getState(), 'failed');
+      assert.equal(failed!.attemptsMade, 1, 'not retried: another attempt would read the same name');
+      assert.match(failed!.failedReason, /^unknown distribution job "policy\.renamed"/);
+    } finally {
+      await queue.close();
+      connection.disconnect();
+    }
+  });
+
+  it('the outbox relay publishes a stale unpublished event as the outbox would, and leaves one of an unknown type', async () => {
+    const connection = new Redis(h.config.redisUrl, { maxRetriesPerRequest: null });
+    const queue = new Queue(DISTRIBUTION_QUEUE, { connection, prefix: h.config.redisPrefix });
+    const stale = new Date(Date.now() - 60_000);
+    const known = await h.prisma.domainEvent.create({ data: { tenantId, type: 'cloud-scope.deleted', payload: { cloudScopeIds: [scope] }, createdAt: stale } });
+    const unknown = await h.prisma.domainEvent.create({ data: { tenantId, type: 'policy.renamed', payload: {}, createdAt: stale } });
+    try {
+      const relay = await queue.add(RELAY_OUTBOX_JOB, {}, { removeOnComplete: 100, removeOnFail: 100 });
+      for (let i = 0; i < 200 && !(await relay.isCompleted()) && !(await relay.isFailed()); i++) await new Promise((r) => setTimeout(r, 50));
+      assert.equal(await relay.getState(), 'completed', (await queue.getJob(relay.id!))?.failedReason);
+      const job = await queue.getJob(`event-${known.id}`);
+      assert.ok(job, 'the relayed event is on the queue under its event id');
+      assert.equal(job.name, 'cloud-scope.deleted');
+      assert.deepEqual(job.data, { cloudScopeIds: [scope], eventId: known.id.toString(), tenantId });
+      assert.equal(job.opts.attempts, 10);
+      const rows = await h.prisma.domainEvent.findMany({ where: { id: { in: [known.id, unknown.id] } }, orderBy: { id: 'asc' } });
+      assert.ok(rows[0]!.publishedAt, 'the known event is marked published');
+      assert.equal(rows[1]!.publishedAt, null, 'an event of an unknown type stays for a worker that knows it');
+      assert.equal(await queue.getJob(`event-${unknown.id}`), undefined);
+    } finally {
+      await h.prisma.domainEvent.deleteMany({ where: { id: unknown.id } });
       await queue.close();
       connection.disconnect();
     }

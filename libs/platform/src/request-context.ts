@@ -20,4 +20,11 @@ export const requestContext = {
   current(): RequestContext | undefined {
     return storage.getStore();
   },
+  /** Names whom the current request acts for, once a guard proved it (user, agent or upload token). */
+  identify(tenantId: string, principalId: string): void {
+    const ctx = storage.getStore();
+    if (!ctx) return;
+    ctx.tenantId = tenantId;
+    ctx.principalId = principalId;
+  },
 };

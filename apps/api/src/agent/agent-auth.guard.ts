@@ -3,6 +3,7 @@ import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
 import { forbidden, requestContext, unauthenticated } from '@portcullis/platform';
 import { parseAgentCredential, secretMatches } from '@portcullis/credentials';
+import { bearerCredentialOf } from '../auth';
 import { SqlPool } from '../platform/sql-pool';
 
 export const AGENT_KEY = 'portcullis:agent';
@@ -43,8 +44,8 @@ export class AgentCredentialCheck {
 
   /** The identity the `Authorization` header's credential proves, or UNAUTHENTICATED / FORBIDDEN. */
   async authenticate(authorization: string | undefined): Promise<AgentIdentity> {
-    const [scheme, token] = (authorization ?? '').split(' ');
-    if (scheme?.toLowerCase() !== 'bearer' || !token) throw unauthenticated('an agent credential is required (Authorization: Bearer pca_...)');
+    const token = bearerCredentialOf(authorization);
+    if (!token) throw unauthenticated('an agent credential is required (Authorization: Bearer pca_...)');
     const parsed = parseAgentCredential(token);
     if (!parsed) throw unauthenticated('the agent credential is malformed');
     // every agent request asks this (an ingesting cluster several times a second): one prepared
@@ -76,11 +77,7 @@ export class AgentAuthGuard implements CanActivate {
     const claimed = (typeof req.query['clusterId'] === 'string' ? req.query['clusterId'] : undefined) ?? req.header('x-portcullis-cluster');
     if (claimed !== undefined && claimed.toLowerCase() !== agent.clusterId) throw forbidden(`this credential belongs to another cluster than ${String(claimed).slice(0, 64)}`);
     req.agent = agent;
-    const ctx = requestContext.current();
-    if (ctx) {
-      ctx.tenantId = agent.tenantId;
-      ctx.principalId = `cluster:${agent.clusterId}`;
-    }
+    requestContext.identify(agent.tenantId, `cluster:${agent.clusterId}`);
     return true;
   }
 }

@@ -1,11 +1,7 @@
-import { Controller, Get, Header, Inject } from '@nestjs/common';
-import * as path from 'node:path';
-import { loadKeyring, toJwks, type Jwks } from '@portcullis/bundle';
-import { repoRoot, type AppConfig } from '@portcullis/config';
-import { APP_CONFIG } from '@portcullis/platform';
-import { Public } from '../tenancy/access.decorator';
-
-const RELOAD_MS = 30_000;
+import { Controller, Get, Header } from '@nestjs/common';
+import type { Jwks } from '@portcullis/bundle';
+import { Public } from '../auth';
+import { ArtifactSigningKeys } from '../scans/artifact-signing-keys';
 
 /**
  * GET /.well-known/jwks.json: the public keys that verify bundles and scan artifacts.
@@ -14,19 +10,12 @@ const RELOAD_MS = 30_000;
  */
 @Controller('.well-known')
 export class JwksController {
-  private cached: { at: number; jwks: Jwks } | undefined;
-
-  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+  constructor(private readonly keys: ArtifactSigningKeys) {}
 
   @Public()
   @Get('jwks.json')
   @Header('Cache-Control', 'public, max-age=60')
   jwks(): Jwks {
-    const now = Date.now();
-    if (!this.cached || now - this.cached.at > RELOAD_MS) {
-      const ring = loadKeyring(path.resolve(repoRoot(), this.config.bundles.signingKeysDir), { generateIfEmpty: this.config.bundles.generateMissingKeys });
-      this.cached = { at: now, jwks: toJwks(ring.published) };
-    }
-    return this.cached.jwks;
+    return this.keys.jwks();
   }
 }

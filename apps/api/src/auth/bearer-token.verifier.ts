@@ -3,6 +3,7 @@ import { Passport } from 'passport';
 import { BearerStrategy, type ITokenPayload, type VerifyCallback } from 'passport-azure-ad';
 import { LOGGER, unauthenticated, type Logger } from '@portcullis/platform';
 import { checkAuthOptions, type AuthOptions } from './auth.options';
+import { bearerCredentialOf } from './bearer-header';
 import { IssuerMetadataSource, type AadMetadata } from './issuer-metadata';
 import { decodeUnverified, explainMissingKey, explainVerificationFailure, type UnverifiedJwt } from './token-rejection';
 import type { TokenIdentity } from './token-identity';
@@ -61,13 +62,10 @@ export class BearerTokenVerifier implements OnModuleDestroy {
    * UNAUTHENTICATED whose message says what is wrong without echoing the token.
    */
   async verify(req: VerifyingRequest): Promise<TokenIdentity> {
-    const header = req.headers['authorization'];
-    if (header === undefined || header === '') throw unauthenticated('a bearer token is required (Authorization: Bearer <token>)');
-    const parts = typeof header === 'string' ? header.split(' ') : [];
-    if (parts.length !== 2 || parts[0]!.toLowerCase() !== 'bearer' || parts[1] === '') {
-      throw unauthenticated('the Authorization header must be "Bearer <token>"');
-    }
-    const jwt = decodeUnverified(parts[1]!);
+    const token = bearerCredentialOf(req.headers['authorization']);
+    if (token === undefined) throw unauthenticated('a bearer token is required (Authorization: Bearer <token>)');
+    if (token === null) throw unauthenticated('the Authorization header must be "Bearer <token>"');
+    const jwt = decodeUnverified(token);
     if (typeof jwt === 'string') throw unauthenticated(jwt);
     // the tenant whose issuer the token must name; a token without one is refused unread
     const tid = jwt.payload['tid'];

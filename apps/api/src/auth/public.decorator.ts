@@ -1,7 +1,10 @@
 import { SetMetadata } from '@nestjs/common';
 
-/** Metadata key of {@link Public}; the tenancy layer reads the same key. */
+/** Metadata key of {@link Public}: the bearer-token guard and the tenancy guard both read it. */
 export const PUBLIC_ROUTE = 'portcullis:public';
 
-/** No user bearer token needed: health, readiness, metrics, and agent routes with their own credential. */
+/**
+ * No user bearer token needed: health, readiness, metrics, the JWKS, and routes that carry
+ * their own credential (agent endpoints, scan uploads) and say so with their own guard.
+ */
 export const Public = (): MethodDecorator & ClassDecorator => SetMetadata(PUBLIC_ROUTE, true);

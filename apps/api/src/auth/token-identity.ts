@@ -28,8 +28,12 @@ export interface AuthenticatedRequest {
   identity?: TokenIdentity;
 }
 
-export function authRequestOf(context: ExecutionContext): AuthenticatedRequest {
+/**
+ * The request of a REST route or a GraphQL operation: the one place the guards and the
+ * parameter decorators find it. `R` names what later guards add (the tenancy guard's principal).
+ */
+export function authRequestOf<R extends AuthenticatedRequest = AuthenticatedRequest>(context: ExecutionContext): R {
   return context.getType<string>() === 'graphql'
-    ? GqlExecutionContext.create(context).getContext<{ req: AuthenticatedRequest }>().req
-    : context.switchToHttp().getRequest<AuthenticatedRequest>();
+    ? GqlExecutionContext.create(context).getContext<{ req: R }>().req
+    : context.switchToHttp().getRequest<R>();
 }

@@ -1,48 +1,27 @@
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
-import { Queue } from 'bullmq';
 import type { AppConfig } from '@portcullis/config';
 import type { PrismaClient, Prisma, TenantTx } from '@portcullis/db';
 import { APP_CONFIG, LOGGER, PRISMA, REDIS, type Logger } from '@portcullis/platform';
-import { DISTRIBUTION_QUEUE } from '@portcullis/distribution';
+import { distributionQueue, enqueueDomainEvent, type DistributionQueue, type DomainEventPayload, type DomainEventType, type OutboxEvent } from '@portcullis/distribution';
 import type { Redis } from 'ioredis';
 
+export type { DomainEventPayload, DomainEventType };
 
-export type DomainEventType =
-  | 'policy.created'
-  | 'policy.updated'
-  | 'policy.deleted'
-  | 'policy.exemptions-changed'
-  | 'cloud-scope.deleted'
-  | 'cluster.registered'
-  | 'cluster.deleted';
+export type RecordedEvent = OutboxEvent;
 
-export interface DomainEventPayload {
-  readonly policyId?: string;
-  readonly clusterId?: string;
-  readonly cloudScopeId?: string;
-  /** Cloud scopes whose clusters may be affected; empty = the whole tenant. */
-  readonly cloudScopeIds?: readonly string[];
-  readonly clusterIds?: readonly string[];
-}
-
-export interface RecordedEvent {
-  readonly id: bigint;
-  readonly tenantId: string;
-  readonly type: DomainEventType;
-  readonly payload: DomainEventPayload;
-}
+/** Distribution job states /metrics counts. */
+export const JOB_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed'] as const;
 
 /**
  * Transactional outbox. `record` writes the event in the caller's transaction, so the
- * change and its event land together; `publish` (after commit) hands it to BullMQ,
- * with the event id as job id so a re-publish never runs twice. An event whose
- * publish failed stays unpublished in PostgreSQL for the worker's relay.
+ * change and its event land together; `publish` (after commit) hands it to BullMQ through
+ * `enqueueDomainEvent`, as the worker's relay does, with the event id as job id so a
+ * re-publish never runs twice. An event whose publish failed stays unpublished in
+ * PostgreSQL for the worker's relay.
  */
-export const JOB_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed'] as const;
-
 @Injectable()
 export class DomainEvents implements OnModuleDestroy {
-  private readonly queue: Queue;
+  private readonly queue: DistributionQueue;
 
   constructor(
     @Inject(PRISMA) private readonly prisma: PrismaClient,
@@ -50,7 +29,7 @@ export class DomainEvents implements OnModuleDestroy {
     @Inject(APP_CONFIG) config: AppConfig,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {
-    this.queue = new Queue(DISTRIBUTION_QUEUE, { connection: redis, prefix: config.redisPrefix });
+    this.queue = distributionQueue(redis, config.redisPrefix);
   }
 
   async record(tx: TenantTx, tenantId: string, type: DomainEventType, payload: DomainEventPayload): Promise<RecordedEvent> {
@@ -61,13 +40,7 @@ export class DomainEvents implements OnModuleDestroy {
   async publish(events: readonly RecordedEvent[]): Promise<void> {
     for (const e of events) {
       try {
-        await this.queue.add(e.type, { eventId: e.id.toString(), tenantId: e.tenantId, ...e.payload }, {
-          jobId: `event-${e.id}`,
-          attempts: 10,
-          backoff: { type: 'exponential', delay: 500 },
-          removeOnComplete: 10_000,
-          removeOnFail: 10_000,
-        });
+        await enqueueDomainEvent(this.queue, e);
         await this.prisma.domainEvent.update({ where: { id: e.id }, data: { publishedAt: new Date() } });
       } catch (err) {
         this.logger.warn({ err, eventId: e.id.toString(), type: e.type }, 'domain event not published yet; the worker relay will pick it up');

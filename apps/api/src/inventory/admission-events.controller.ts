@@ -1,6 +1,6 @@
 import { Controller, HttpCode, Post, Req } from '@nestjs/common';
 import type { Request } from 'express';
-import { Public } from '../tenancy/access.decorator';
+import { Public } from '../auth';
 import { AgentEndpoint, CurrentAgent, type AgentIdentity } from '../agent/agent-auth.guard';
 import type { AdmissionEventBatchResult } from '@portcullis/contracts';
 import { AdmissionEventIngestor } from './admission-event-ingestor';

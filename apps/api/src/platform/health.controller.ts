@@ -2,7 +2,7 @@ import { Controller, Get, Header, HttpCode, Inject, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import type { Redis } from 'ioredis';
 import type { PrismaClient } from '@portcullis/db';
-import { Public } from '../tenancy/access.decorator';
+import { Public } from '../auth';
 import { DomainEvents } from '../events/domain-events';
 import { ApiMetrics } from './metrics';
 import { PRISMA, REDIS } from '@portcullis/platform';

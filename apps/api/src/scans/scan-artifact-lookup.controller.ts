@@ -2,7 +2,7 @@ import { Body, Controller, HttpCode, Post } from '@nestjs/common';
 import { validateScanArtifactLookupRequest, type ScanArtifactLookupResponse } from '@portcullis/contracts';
 import { badInput } from '@portcullis/platform';
 import { AgentEndpoint, CurrentAgent, type AgentIdentity } from '../agent/agent-auth.guard';
-import { Public } from '../tenancy/access.decorator';
+import { Public } from '../auth';
 import { ScanArtifactLookup } from './scan-artifact-lookup';
 
 /** POST /agent/v1/scan-artifacts/lookup: signed artifacts of the agent's tenant for the images of an admission. */

@@ -1,7 +1,7 @@
 import { Controller, Post, Req, Res, UseGuards } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { badInput } from '@portcullis/platform';
-import { Public } from '../tenancy/access.decorator';
+import { Public } from '../auth';
 import { ScanReportIngestor, type ScanReportReceipt } from './scan-report-ingestor';
 import { CurrentUploader, ScanUploadGuard, type ScanUploader } from './scan-upload.guard';
 

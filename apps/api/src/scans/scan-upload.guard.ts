@@ -2,6 +2,7 @@ import { Inject, Injectable, createParamDecorator, type CanActivate, type Execut
 import type { Request } from 'express';
 import type { PrismaClient } from '@portcullis/db';
 import { PRISMA, forbidden, requestContext, unauthenticated, type Clock, CLOCK } from '@portcullis/platform';
+import { bearerCredentialOf } from '../auth';
 import { parseUploadToken, secretMatches } from './upload-token';
 
 /** The tenant and token a CI upload is made with. */
@@ -31,8 +32,8 @@ export class ScanUploadGuard implements CanActivate {
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const req = context.switchToHttp().getRequest<UploadRequest>();
-    const [scheme, token] = (req.header('authorization') ?? '').split(' ');
-    if (scheme?.toLowerCase() !== 'bearer' || !token) throw unauthenticated('a scan upload token is required (Authorization: Bearer pcs_...; create one with the createScanUploadToken mutation)');
+    const token = bearerCredentialOf(req.header('authorization'));
+    if (!token) throw unauthenticated('a scan upload token is required (Authorization: Bearer pcs_...; create one with the createScanUploadToken mutation)');
     const parsed = parseUploadToken(token);
     if (!parsed) throw unauthenticated('this endpoint takes a scan upload token (pcs_...), not a user token or an agent credential');
     const row = await this.prisma.scanUploadToken.findUnique({
@@ -47,11 +48,7 @@ export class ScanUploadGuard implements CanActivate {
       await this.prisma.scanUploadToken.update({ where: { id: row.id }, data: { lastUsedAt: now } });
     }
     req.scanUploader = { tenantId: row.tenantId, tokenId: row.id, tokenName: row.name };
-    const ctx = requestContext.current();
-    if (ctx) {
-      ctx.tenantId = row.tenantId;
-      ctx.principalId = `scan-upload-token:${row.id}`;
-    }
+    requestContext.identify(row.tenantId, `scan-upload-token:${row.id}`);
     return true;
   }
 }

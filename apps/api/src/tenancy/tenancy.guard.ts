@@ -1,28 +1,17 @@
 import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { GqlExecutionContext } from '@nestjs/graphql';
 import type { PrismaClient } from '@portcullis/db';
 import { forbidden, unauthenticated, requestContext, PRISMA } from '@portcullis/platform';
-import { ACCESS_KEY, PUBLIC_KEY } from './access.decorator';
+import { authRequestOf, PUBLIC_ROUTE, type AuthenticatedRequest, type TokenIdentity } from '../auth';
+import { ACCESS_KEY } from './access.decorator';
 import { Principal, type Permission } from './principal';
 
-/** What the bearer-token guard leaves on the request once the token is valid. */
-export interface TokenIdentity {
-  readonly tenantId: string;
-  readonly objectId: string;
-  readonly name?: string;
-}
-
-export interface TenantRequest {
-  identity?: TokenIdentity;
+/** The request once the bearer-token guard set its identity: this guard adds the principal. */
+export interface TenantRequest extends AuthenticatedRequest {
   principal?: Principal;
 }
 
-export function requestOf(context: ExecutionContext): TenantRequest {
-  return context.getType<string>() === 'graphql'
-    ? (GqlExecutionContext.create(context).getContext<{ req: TenantRequest }>().req)
-    : context.switchToHttp().getRequest<TenantRequest>();
-}
+export const requestOf = (context: ExecutionContext): TenantRequest => authRequestOf<TenantRequest>(context);
 
 /**
  * Runs after token validation: binds the caller to an onboarded, active tenant and
@@ -38,7 +27,7 @@ export class TenancyGuard implements CanActivate {
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const targets = [context.getHandler(), context.getClass()];
-    if (this.reflector.getAllAndOverride<boolean>(PUBLIC_KEY, targets)) return true;
+    if (this.reflector.getAllAndOverride<boolean>(PUBLIC_ROUTE, targets)) return true;
     const permission = this.reflector.getAllAndOverride<Permission | undefined>(ACCESS_KEY, targets);
     if (!permission) throw forbidden(`${context.getClass().name}.${context.getHandler().name} declares no access requirement`);
 
@@ -59,11 +48,7 @@ export class TenancyGuard implements CanActivate {
     });
     if (!tenant) throw unauthenticated(`tenant ${identity.tenantId} is not onboarded to Portcullis`);
     if (tenant.status !== 'ACTIVE') throw unauthenticated(`tenant ${identity.tenantId} is disabled`);
-    const ctx = requestContext.current();
-    if (ctx) {
-      ctx.tenantId = identity.tenantId;
-      ctx.principalId = identity.objectId;
-    }
+    requestContext.identify(identity.tenantId, identity.objectId);
     return new Principal(identity.tenantId, identity.objectId, identity.name ?? null, tenant.roleAssignments);
   }
 }

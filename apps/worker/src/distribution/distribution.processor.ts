@@ -1,23 +1,23 @@
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { Queue, Worker, type Job } from 'bullmq';
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { AppConfig } from '@portcullis/config';
 import type { PrismaClient } from '@portcullis/db';
-import { BundleCompiler, DISTRIBUTION_QUEUE } from '@portcullis/distribution';
+import {
+  BundleCompiler,
+  DISTRIBUTION_QUEUE,
+  RECONCILE_JOB,
+  RELAY_OUTBOX_JOB,
+  distributionQueue,
+  enqueueDomainEvent,
+  isDomainEventType,
+  readDistributionJob,
+  readDomainEventPayload,
+  type DistributionQueue,
+  type RecompileJob,
+} from '@portcullis/distribution';
 import { APP_CONFIG, LOGGER, PRISMA, REDIS, type Logger } from '@portcullis/platform';
 import type { Redis } from 'ioredis';
 import { BUNDLE_COMPILER } from './tokens';
-
-/** What the API's outbox publishes (see apps/api/src/events/domain-events.ts). */
-export interface DistributionJob {
-  readonly eventId?: string;
-  readonly tenantId: string;
-  readonly clusterId?: string;
-  readonly cloudScopeIds?: readonly string[];
-  readonly clusterIds?: readonly string[];
-}
-
-const RELAY = 'relay-outbox';
-const RECONCILE = 'reconcile';
 
 /**
  * Consumes the distribution queue: each domain event recompiles the bundles of the
@@ -30,7 +30,7 @@ const RECONCILE = 'reconcile';
 @Injectable()
 export class DistributionProcessor implements OnModuleInit, OnModuleDestroy {
   private worker: Worker | undefined;
-  private queue: Queue | undefined;
+  private queue: DistributionQueue | undefined;
   private connection: Redis | undefined;
 
   constructor(
@@ -44,9 +44,9 @@ export class DistributionProcessor implements OnModuleInit, OnModuleDestroy {
   async onModuleInit(): Promise<void> {
     // BullMQ workers block on their connection: they get one of their own
     const connection = (this.connection = this.redis.duplicate({ maxRetriesPerRequest: null }));
-    this.queue = new Queue(DISTRIBUTION_QUEUE, { connection: this.redis, prefix: this.config.redisPrefix });
-    await this.queue.upsertJobScheduler(RELAY, { every: 15_000 }, { name: RELAY, data: {} });
-    await this.queue.upsertJobScheduler(RECONCILE, { every: 300_000 }, { name: RECONCILE, data: {} });
+    this.queue = distributionQueue(this.redis, this.config.redisPrefix);
+    await this.queue.upsertJobScheduler(RELAY_OUTBOX_JOB, { every: 15_000 }, { name: RELAY_OUTBOX_JOB, data: {} });
+    await this.queue.upsertJobScheduler(RECONCILE_JOB, { every: 300_000 }, { name: RECONCILE_JOB, data: {} });
     this.worker = new Worker(DISTRIBUTION_QUEUE, (job) => this.process(job), {
       connection,
       prefix: this.config.redisPrefix,
@@ -65,17 +65,21 @@ export class DistributionProcessor implements OnModuleInit, OnModuleDestroy {
   }
 
   async process(job: Job): Promise<unknown> {
-    switch (job.name) {
-      case RELAY:
+    const read = readDistributionJob(job.name, job.data);
+    // another attempt would read the same: fail it now (the 'failed' listener logs it)
+    if (!read.ok) throw new UnrecoverableError(read.reason);
+    const { value } = read;
+    switch (value.name) {
+      case RELAY_OUTBOX_JOB:
         return this.relayOutbox();
-      case RECONCILE:
+      case RECONCILE_JOB:
         return this.reconcile();
       default:
-        return this.recompile(job.data as DistributionJob);
+        return this.recompile(value.data);
     }
   }
 
-  private async recompile(event: DistributionJob): Promise<unknown> {
+  private async recompile(event: RecompileJob): Promise<unknown> {
     const clusterIds = await this.affectedClusters(event);
     const result = await this.compiler.compileTenant(event.tenantId, clusterIds);
     this.logger.info({ tenantId: event.tenantId, eventId: event.eventId, ...result }, 'bundles compiled');
@@ -83,7 +87,7 @@ export class DistributionProcessor implements OnModuleInit, OnModuleDestroy {
   }
 
   /** undefined = every cluster of the tenant. */
-  private async affectedClusters(event: DistributionJob): Promise<string[] | undefined> {
+  private async affectedClusters(event: RecompileJob): Promise<string[] | undefined> {
     if (event.clusterId) return [event.clusterId];
     const scopes = event.cloudScopeIds ?? [];
     const explicit = event.clusterIds ?? [];
@@ -100,11 +104,19 @@ export class DistributionProcessor implements OnModuleInit, OnModuleDestroy {
       orderBy: { id: 'asc' },
       take: 500,
     });
+    let relayed = 0;
     for (const e of stale) {
-      await this.queue!.add(e.type, { eventId: e.id.toString(), tenantId: e.tenantId, ...(e.payload as object) }, { jobId: `event-${e.id}`, attempts: 10, backoff: { type: 'exponential', delay: 500 }, removeOnComplete: 10_000, removeOnFail: 10_000 });
+      const payload = readDomainEventPayload(e.payload);
+      if (!isDomainEventType(e.type) || !payload.ok) {
+        // left unpublished: an API newer than this worker may have written it, and a newer worker relays it
+        this.logger.warn({ eventId: e.id.toString(), type: e.type.slice(0, 100), reason: payload.ok ? 'unknown type' : payload.reason }, 'outbox event not relayed');
+        continue;
+      }
+      await enqueueDomainEvent(this.queue!, { id: e.id, tenantId: e.tenantId, type: e.type, payload: payload.value });
       await this.prisma.domainEvent.update({ where: { id: e.id }, data: { publishedAt: new Date() } });
+      relayed++;
     }
-    return stale.length;
+    return relayed;
   }
 
   private async reconcile(): Promise<number> {

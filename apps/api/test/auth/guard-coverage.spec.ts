@@ -15,7 +15,7 @@ import { RESOLVER_TYPE_METADATA } from '@nestjs/graphql';
 import { AGENT_KEY } from '../../src/agent/agent-auth.guard';
 import { Public, PUBLIC_ROUTE } from '../../src/auth';
 import { ACCESS_KEY } from '../../src/tenancy/access.decorator';
-import { NO_DB_REASON, startApi, testDatabaseConfigured, type ApiHarness } from '../support/harness';
+import { NO_DB_REASON, startApi, testDatabaseConfigured, type ApiHarness } from '@portcullis/testing';
 
 /** Answer without any credential: probes, metrics, and the keys agents verify bundles with. */
 const ANONYMOUS = ['HealthController.healthz', 'HealthController.readyz', 'HealthController.metricsText', 'JwksController.jwks'];

@@ -157,7 +157,7 @@ describe('portcullis eval', () => {
   const usage: Array<[string, string[], Record<string, string>, RegExp]> = [
     ['YAML syntax error names file, document and line', ['eval', 'bad.yaml'], { 'bad.yaml': `${HARDENED}---\nkind: Pod\nmetadata: { name: [unclosed\n` }, /^portcullis eval: bad.yaml: document 2: line \d+: /],
     ['invalid JSON names the file', ['eval', 'bad.json'], { 'bad.json': '{"kind": "Pod",' }, /bad.json: document 1: line 1: not valid JSON/],
-    ['policy error names file and field', ['eval', '-p', 'p.yaml', 'a.yaml'], { 'p.yaml': POLICY.replace('128Mi', 'lots'), 'a.yaml': HARDENED }, /p.yaml: document 1: spec.rules\[0\].params.maxMemoryLimit: .*"lots" is not a Kubernetes quantity/],
+    ['policy error names file and field', ['eval', '-p', 'p.yaml', 'a.yaml'], { 'p.yaml': POLICY.replace('128Mi', 'lots'), 'a.yaml': HARDENED }, /p.yaml: document 2: spec.rules\[0\].params.maxMemoryLimit: .*"lots" is not a Kubernetes quantity/],
     ['missing input', ['eval', 'nope.yaml'], {}, /nope.yaml: no such file or directory/],
     ['missing policy file', ['eval', '-p', 'nope.yaml', 'a.yaml'], { 'a.yaml': HARDENED }, /nope.yaml: cannot read: ENOENT/],
     ['no manifests', ['eval'], {}, /no manifests given/],

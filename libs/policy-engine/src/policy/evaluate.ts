@@ -56,7 +56,12 @@ export function compilePolicies(policies: readonly Policy[]): CompiledPolicy[] {
  * this, so every reporter that counts "blocking" with it agrees with the decision.
  */
 export function isBlocking(v: Pick<Violation, 'action' | 'exempted' | 'reason'>): boolean {
-  return v.action === 'BLOCK' && !v.exempted && v.reason !== 'RULE_ERROR';
+  return v.action === 'BLOCK' && wouldBlock(v);
+}
+
+/** Whether a violation would block were its policy in BLOCK mode: what audit-to-deny reports and simulations count. */
+export function wouldBlock(v: Pick<Violation, 'exempted' | 'reason'>): boolean {
+  return !v.exempted && v.reason !== 'RULE_ERROR';
 }
 
 export interface EvaluateOptions extends EvaluationContext {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { compilePolicies, defaultRuleConfigs, evaluatePolicies, isBlocking, type Exemption, type Policy } from '@portcullis/policy-engine';
+import { compilePolicies, defaultRuleConfigs, evaluatePolicies, isBlocking, wouldBlock, type Exemption, type Policy } from '@portcullis/policy-engine';
 import { blockPrivileged } from './policies';
 
 const NOW = new Date('2026-11-23T12:00:00Z');
@@ -139,5 +139,14 @@ describe('isBlocking agrees with the decision', () => {
         assert.equal(r.decision === 'deny', r.violations.some(isBlocking), JSON.stringify(r.violations));
       }
     }
+  });
+});
+
+describe('wouldBlock: what Block mode would deny for', () => {
+  it('ignores the mode, never counts exempted or crashed-rule violations', () => {
+    assert.equal(wouldBlock({ exempted: false }), true);
+    assert.equal(wouldBlock({ exempted: true }), false);
+    assert.equal(wouldBlock({ exempted: false, reason: 'RULE_ERROR' }), false);
+    for (const v of evaluate(privileged(), [policy({ action: 'AUDIT' })]).violations) assert.equal(wouldBlock(v), isBlocking({ ...v, action: 'BLOCK' }));
   });
 });

@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { Client } from 'pg';
 import { Redis } from 'ioredis';
@@ -42,6 +43,17 @@ function findSpecs(dir: string, out: string[] = []): string[] {
   return out;
 }
 
+/**
+ * Suites and tests skipped because ../shared is absent, from a TAP report: every skip
+ * of that kind names the missing ../shared path in its reason. A skipped suite counts
+ * once, as it is reported (its tests never run, so they are not listed).
+ */
+function skippedForShared(tap: string): number {
+  let n = 0;
+  for (const line of tap.split('\n')) if (/^\s*ok \d+ - .* # SKIP .*\/shared\b/.test(line)) n++;
+  return n;
+}
+
 async function main(): Promise<number> {
   const filters = process.argv.slice(2);
   const databaseUrl = process.env['TEST_DATABASE_URL'] ?? DEFAULT_TEST_DB;
@@ -74,13 +86,24 @@ async function main(): Promise<number> {
   // a test that hangs (a request nobody answers) fails after this, naming itself, instead of
   // holding the suite until CI's own limit; the slowest test takes well under a minute
   const testTimeoutMs = process.env['TEST_TIMEOUT_MS'] ?? '180000';
+  // node's summary counts skipped tests, not skipped suites (a describe skipped for lack of
+  // ../shared counts 0 however many tests it holds): a TAP copy of the run says what each skip was
+  const tapDir = fs.mkdtempSync(path.join(os.tmpdir(), 'portcullis-test-'));
+  const tapFile = path.join(tapDir, 'run.tap');
   const code = await new Promise<number>((resolve) => {
-    const child = spawn(process.execPath, ['--test', `--test-concurrency=${concurrency}`, `--test-timeout=${testTimeoutMs}`, '--test-reporter=spec', ...specs], {
-      stdio: 'inherit',
-      env,
-    });
+    const child = spawn(
+      process.execPath,
+      ['--test', `--test-concurrency=${concurrency}`, `--test-timeout=${testTimeoutMs}`, '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tapFile}`, ...specs],
+      { stdio: 'inherit', env },
+    );
     child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0)));
   });
+  try {
+    const skipped = skippedForShared(fs.existsSync(tapFile) ? fs.readFileSync(tapFile, 'utf8') : '');
+    if (skipped > 0) process.stdout.write(`${skipped} suite${skipped === 1 ? '' : 's'} skipped for lack of ../shared (not beside this clone)\n`);
+  } finally {
+    fs.rmSync(tapDir, { recursive: true, force: true });
+  }
 
   const redis = new Redis(redisUrl, { lazyConnect: true });
   try {

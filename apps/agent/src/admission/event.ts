@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { EVENT_LIMITS as L, MAX_SNAPSHOT_BYTES, SUB_RESOURCE, type AdmissionDecision, type AdmissionEvent, type AdmissionOperation, type Finding } from '@portcullis/contracts';
-import { CONTAINER_LISTS, replicaInvariant, type InspectedObject, type OwnerRef, type Violation } from '@portcullis/policy-engine';
+import { CONTAINER_LISTS, isBlocking, replicaInvariant, type InspectedObject, type OwnerRef, type Violation } from '@portcullis/policy-engine';
 import type { AdmissionRequestView } from './review';
 
 const KIND = /^[A-Za-z][A-Za-z0-9]{0,62}$/;
@@ -14,8 +14,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 /** Engine violations as inventory findings. A rule that crashed never decides (the engine allows), so it is recorded as Audit. */
 export function toFindings(all: readonly Violation[], exemptionReasons: ReadonlyMap<string, string>): Finding[] {
   // beyond the contract's bound, the violations that decide (Block, not exempted) are kept first
-  const decides = (v: Violation) => v.action === 'BLOCK' && !v.exempted && v.reason !== 'RULE_ERROR';
-  const violations = all.length <= L.findings ? all : [...all.filter(decides), ...all.filter((v) => !decides(v))];
+  const violations = all.length <= L.findings ? all : [...all.filter(isBlocking), ...all.filter((v) => !isBlocking(v))];
   const out: Finding[] = [];
   for (let i = 0; i < violations.length && i < L.findings; i++) {
     const v = violations[i]!;

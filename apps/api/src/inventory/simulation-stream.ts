@@ -1,7 +1,7 @@
 import { promisify } from 'node:util';
 import { gunzip, gzipSync } from 'node:zlib';
 import type { PoolClient } from 'pg';
-import { evaluatePolicies, type CompiledPolicy } from '@portcullis/policy-engine';
+import { evaluatePolicies, wouldBlock, type CompiledPolicy } from '@portcullis/policy-engine';
 import { yieldEvery } from '@portcullis/platform';
 import { ViolationTally } from './report-shape';
 import { decompressSnapshot } from './snapshot-codec';
@@ -137,7 +137,7 @@ export class SimulationEvaluator {
   private verdict(object: unknown, namespace: string, kind: string, name: string): readonly string[] {
     const result = evaluatePolicies(object, [this.compiled], { defaultNamespace: namespace, now: this.now, owner: { kind, name } });
     if (result.violations.length === 0) return [];
-    return [...new Set(result.violations.filter((v) => !v.exempted && v.reason !== 'RULE_ERROR').map((v) => v.rule))];
+    return [...new Set(result.violations.filter(wouldBlock).map((v) => v.rule))];
   }
 }
 

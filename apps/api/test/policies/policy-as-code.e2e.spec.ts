@@ -87,7 +87,7 @@ describe('policy as code', { skip: testDatabaseConfigured ? false : NO_DB_REASON
     const e = onlyError(await importDoc(`${good}---\n${bad}`));
     assert.equal(e.code, 'BAD_USER_INPUT');
     assert.equal(e.field, 'document[1].spec.rules[1].params.maxMemoryLimit');
-    assert.match(e.message, /document 1: spec.rules\[1\].params.maxMemoryLimit/);
+    assert.match(e.message, /document 2: spec.rules\[1\].params.maxMemoryLimit/);
     assert.deepEqual(await policyNames(), before);
 
     const unknownScope = onlyError(await importDoc(`${good}---\n${FILE('other-account').replace('aws:210000000001', 'aws:999999999999')}`));

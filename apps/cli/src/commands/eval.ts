@@ -7,23 +7,27 @@ const FORMATS = ['text', 'json', 'sarif', 'junit'] as const;
 type Format = (typeof FORMATS)[number];
 
 const USAGE = [
-  'portcullis eval [-p policy.yaml]... [-n namespace] [--format text|json|sarif|junit] <files|dirs... | ->',
+  'portcullis eval [-p policy.yaml]... [-n namespace] [--format text|json|sarif|junit] [--allow-empty] [--allow-unknown] <files|dirs... | ->',
   '',
   'Evaluates Kubernetes manifests (multi-document YAML, JSON, kind: List; "-" reads stdin;',
   'directories are searched for *.yaml, *.yml and *.json) against policy files. Without -p,',
-  'the default misconfiguration policy applies in BLOCK mode.',
+  'the default misconfiguration policy applies in BLOCK mode. Documents are numbered from 1',
+  'in each file, lines from 1.',
   '',
   '  -p, --policy FILE   policy file (YAML or JSON; repeatable)',
   '  -n, --namespace NS  namespace for objects that name none (default: default)',
   '  --format FORMAT     text (default), json, sarif (code scanning) or junit',
+  '  --allow-empty       pass when the inputs hold no Kubernetes object at all',
+  '  --allow-unknown     report documents that cannot be evaluated and go on',
   '',
   'Exit codes: 0 no blocking violation; 1 at least one object would be denied;',
   '2 usage or input error: a missing file, a YAML or JSON syntax error, an invalid policy',
-  '  file (the message names the file, the document and the line or field).',
-  'A well-formed document the engine cannot evaluate (not an object, no kind, a pod',
-  'template that is not an object...) is reported as "cannot evaluate" and does not',
-  'fail the run by itself. Kinds without pod specs (Service, ConfigMap...) only meet',
-  'the namespace rules.',
+  '  file (the message names the file, the document and the line or field); inputs that',
+  '  hold no Kubernetes object (an empty file, a directory without manifests), unless',
+  '  --allow-empty; a document that cannot be evaluated (not an object, no kind, a pod',
+  '  template that is not an object...), unless --allow-unknown, which reports it as',
+  '  "cannot evaluate" instead. A run never passes on nothing it could read.',
+  'Kinds without pod specs (Service, ConfigMap...) only meet the namespace rules.',
 ].join('\n');
 
 async function readSource(source: string, io: CliIo): Promise<string> {
@@ -39,6 +43,9 @@ async function readSource(source: string, io: CliIo): Promise<string> {
   }
 }
 
+/** Documents named one per line in an input error before the rest are counted. */
+const MAX_LISTED = 20;
+
 /** `portcullis eval`: the engine in a CI pipeline, offline. */
 export const evalCommand: CliCommand = {
   name: 'eval',
@@ -53,6 +60,8 @@ export const evalCommand: CliCommand = {
           policy: { type: 'string', short: 'p', multiple: true },
           namespace: { type: 'string', short: 'n', default: 'default' },
           format: { type: 'string', default: 'text' },
+          'allow-empty': { type: 'boolean', default: false },
+          'allow-unknown': { type: 'boolean', default: false },
         },
         allowPositionals: true,
         strict: true,
@@ -108,6 +117,7 @@ export const evalCommand: CliCommand = {
         results.push({
           source: m.source,
           index: m.index,
+          ...(m.item ? { item: m.item } : {}),
           ...(m.line ? { line: m.line } : {}),
           kind: r.object?.kind ?? (typeof o?.kind === 'string' ? o.kind : '(unknown)'),
           namespace: r.object?.namespace ?? null,
@@ -118,6 +128,19 @@ export const evalCommand: CliCommand = {
           violations: r.violations,
         });
       }
+    }
+    // a gate that passes on what it could not read would wave anything through: say what and where
+    const unknown = results.filter((r) => r.status === 'cannot-evaluate');
+    if (unknown.length > 0 && !values['allow-unknown']) {
+      const shown = unknown.slice(0, MAX_LISTED).map((r) => `${report.whereOf(r)}: cannot evaluate: ${r.reason ?? 'not a Kubernetes object'}`);
+      if (unknown.length > MAX_LISTED) shown.push(`... and ${unknown.length - MAX_LISTED} more`);
+      throw new UsageError(`${shown.join('\n')}\n${unknown.length} document${unknown.length === 1 ? '' : 's'} cannot be evaluated (--allow-unknown reports them and goes on)`);
+    }
+    if (results.length === unknown.length && !values['allow-empty']) {
+      const inputs = positionals.map((p) => (p === '-' ? 'stdin' : p));
+      const named = inputs.length > MAX_LISTED ? `${inputs.slice(0, MAX_LISTED).join(', ')} and ${inputs.length - MAX_LISTED} more` : inputs.join(', ');
+      const why = files.length === 0 ? 'no *.yaml, *.yml or *.json file' : `${files.length} file${files.length === 1 ? '' : 's'} read`;
+      throw new UsageError(`no Kubernetes object found in ${named} (${why}; --allow-empty lets an empty input pass)`);
     }
     const { repoPath } = await import('@portcullis/config');
     const version = (JSON.parse(fs.readFileSync(repoPath('package.json'), 'utf8')) as { version: string }).version;

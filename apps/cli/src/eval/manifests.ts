@@ -5,9 +5,11 @@ import YAML from 'yaml';
 /** One Kubernetes object from an input file, with where it came from. */
 export interface ManifestObject {
   readonly source: string;
-  /** 0-based document index in the source (items of a List share their document's index). */
+  /** Document number in the source, from 1 (items of a List share their document's number; elements of a top-level JSON array are documents). */
   readonly index: number;
-  /** 1-based line where the document starts, when known (YAML). */
+  /** Item number, from 1, inside a `kind: List` document. */
+  readonly item?: number;
+  /** Line, from 1, where the document's content starts, when known (YAML, a JSON object). */
   readonly line?: number;
   readonly object: unknown;
 }
@@ -45,38 +47,53 @@ export function expandInputs(inputs: readonly string[], cwd: string): string[] {
   return out;
 }
 
-/** Splits a source into objects: multi-document YAML, JSON (object or array), `kind: List` items. */
+/**
+ * A 1-based line of `text` holding `offset`, never past the file's last line: a parser
+ * reports an unexpected end at the offset after a final newline, which no editor shows.
+ */
+export function lineAt(text: string, offset: number): number {
+  const clamped = Math.max(0, Math.min(offset, text.length));
+  const line = text.slice(0, clamped).split('\n').length;
+  const last = text.length === 0 ? 1 : text.replace(/\r?\n$/, '').split('\n').length;
+  return Math.min(line, last);
+}
+
+/** Splits a source into objects: multi-document YAML, JSON (object or array), `kind: List` items. Documents are numbered from 1. */
 export function parseManifests(text: string, source: string): ManifestObject[] {
   const trimmed = text.trimStart();
   const out: ManifestObject[] = [];
   const push = (value: unknown, index: number, line?: number) => {
     if (value === null || value === undefined) return;
-    const items = typeof value === 'object' && !Array.isArray(value) && (value as Record<string, unknown>)['kind'] === 'List' && Array.isArray((value as Record<string, unknown>)['items'])
-      ? ((value as Record<string, unknown>)['items'] as unknown[])
-      : [value];
-    for (const item of items) out.push({ source, index, ...(line ? { line } : {}), object: item });
+    if (typeof value === 'object' && !Array.isArray(value) && (value as Record<string, unknown>)['kind'] === 'List' && Array.isArray((value as Record<string, unknown>)['items'])) {
+      ((value as Record<string, unknown>)['items'] as unknown[]).forEach((item, i) => out.push({ source, index, item: i + 1, ...(line ? { line } : {}), object: item }));
+    } else out.push({ source, index, ...(line ? { line } : {}), object: value });
   };
   if (trimmed.startsWith('{') || trimmed.startsWith('[')) {
     let value: unknown;
     try {
       value = JSON.parse(text);
     } catch (err) {
-      throw new InputError(`${source}: document 0: not valid JSON: ${(err as Error).message}`);
+      // V8 names the position ("at position 18 (line 3 column 1)"): say the line the file has
+      const message = (err as Error).message;
+      const at = /at position (\d+)/.exec(message);
+      const where = at ? `line ${lineAt(text, Number(at[1]))}: ` : /end of JSON input/.test(message) ? `line ${lineAt(text, text.length)}: ` : '';
+      throw new InputError(`${source}: document 1: ${where}not valid JSON: ${message.replace(/ in JSON at position \d+.*$/, '')}`);
     }
-    if (Array.isArray(value)) value.forEach((v, i) => push(v, i));
-    else push(value, 0, 1);
+    if (Array.isArray(value)) value.forEach((v, i) => push(v, i + 1));
+    else push(value, 1, lineAt(text, text.length - trimmed.length));
     return out;
   }
-  const lineOf = (offset: number) => text.slice(0, offset).split('\n').length;
   const docs = YAML.parseAllDocuments(text, { uniqueKeys: false });
   const list = Array.isArray(docs) ? docs : [docs];
   list.forEach((doc, i) => {
     if (doc.errors.length) {
       const e = doc.errors[0]!;
-      throw new InputError(`${source}: document ${i}: line ${e.linePos?.[0]?.line ?? lineOf(e.pos[0])}: ${e.message.split('\n')[0]}`);
+      // the parser's own "at line L, column C" may point past the end: the line is computed here
+      const message = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+      throw new InputError(`${source}: document ${i + 1}: line ${lineAt(text, e.pos[0])}: ${message}`);
     }
     const start = doc.contents?.range?.[0];
-    push(doc.toJS({ maxAliasCount: 1000 }), i, start !== undefined ? lineOf(start) : undefined);
+    push(doc.toJS({ maxAliasCount: 1000 }), i + 1, start !== undefined ? lineAt(text, start) : undefined);
   });
   return out;
 }

@@ -1,10 +1,13 @@
 import { createHash } from 'node:crypto';
-import { RULE_CATALOG, type Violation } from '@portcullis/policy-engine';
+import { RULE_CATALOG, isBlocking, type Violation } from '@portcullis/policy-engine';
 
 /** One evaluated object, as every output format sees it. */
 export interface ObjectResult {
   readonly source: string;
+  /** Document number in the source, from 1. */
   readonly index: number;
+  /** Item number, from 1, inside a `kind: List` document. */
+  readonly item?: number;
   readonly line?: number;
   readonly kind: string;
   readonly namespace: string | null;
@@ -23,7 +26,14 @@ export interface Summary {
   readonly blocking: number;
   readonly audit: number;
   readonly exempted: number;
+  /** Violations of rules that crashed on the object: reported, never blocking. */
+  readonly ruleErrors: number;
   readonly cannotEvaluate: number;
+}
+
+/** "file: document 3: line 12" (and the item of a List), as input errors name a document. */
+export function whereOf(r: Pick<ObjectResult, 'source' | 'index' | 'item' | 'line'>): string {
+  return `${r.source === '-' ? 'stdin' : r.source}: document ${r.index}${r.item ? `, item ${r.item}` : ''}${r.line ? `: line ${r.line}` : ''}`;
 }
 
 export function summarize(results: readonly ObjectResult[]): Summary {
@@ -33,12 +43,17 @@ export function summarize(results: readonly ObjectResult[]): Summary {
     denied: results.filter((r) => r.decision === 'deny').length,
     allowed: results.filter((r) => r.decision === 'allow').length,
     violations: all.length,
-    blocking: all.filter((v) => v.action === 'BLOCK' && !v.exempted).length,
-    audit: all.filter((v) => v.action === 'AUDIT' && !v.exempted).length,
+    // the same predicate the engine decides with, so `blocking > 0` iff something is denied
+    blocking: all.filter(isBlocking).length,
+    audit: all.filter((v) => v.action === 'AUDIT' && !v.exempted && v.reason !== 'RULE_ERROR').length,
     exempted: all.filter((v) => v.exempted).length,
+    ruleErrors: all.filter((v) => !v.exempted && v.reason === 'RULE_ERROR').length,
     cannotEvaluate: results.filter((r) => r.status === 'cannot-evaluate').length,
   };
 }
+
+/** How a violation is tagged in text and logs: a crashed rule says so instead of its policy's mode. */
+const tag = (v: Violation) => (v.exempted ? 'EXEMPT' : v.reason === 'RULE_ERROR' ? `${v.action}, RULE_ERROR` : v.action);
 
 const label = (r: ObjectResult) => `${r.kind} ${r.namespace ? `${r.namespace}/` : ''}${r.name || '(unnamed)'}`;
 
@@ -48,6 +63,8 @@ export function toJson(results: readonly ObjectResult[]): string {
       results: results.map((r) => ({
         source: r.source,
         index: r.index,
+        ...(r.item ? { item: r.item } : {}),
+        ...(r.line ? { line: r.line } : {}),
         kind: r.kind,
         namespace: r.namespace,
         name: r.name,
@@ -62,6 +79,7 @@ export function toJson(results: readonly ObjectResult[]): string {
           path: v.path,
           ...(v.container ? { container: v.container } : {}),
           ...(v.exempted ? { exempted: true, exemptionId: v.exemptionId } : {}),
+          ...(v.reason ? { reason: v.reason } : {}),
         })),
       })),
       summary: summarize(results),
@@ -75,24 +93,24 @@ export function toText(results: readonly ObjectResult[]): string {
   const lines: string[] = [];
   for (const r of results) {
     if (r.status === 'not-applicable' && r.violations.length === 0) continue;
-    const head = `${r.source}#${r.index} ${label(r)}: ${r.decision.toUpperCase()}`;
+    const head = `${r.source}#${r.index}${r.item ? `.${r.item}` : ''} ${label(r)}: ${r.decision.toUpperCase()}`;
     if (r.status === 'cannot-evaluate') {
       lines.push(`${head} (cannot evaluate: ${r.reason})`);
       continue;
     }
     lines.push(head);
     for (const v of r.violations) {
-      const mark = v.exempted ? '~' : v.action === 'BLOCK' ? 'x' : '!';
-      lines.push(`  ${mark} [${v.exempted ? 'EXEMPT' : v.action}] ${v.policy} / ${v.rule}${v.container ? ` (${v.container})` : ''}: ${v.message}`);
+      const mark = v.exempted ? '~' : isBlocking(v) ? 'x' : '!';
+      lines.push(`  ${mark} [${tag(v)}] ${v.policy} / ${v.rule}${v.container ? ` (${v.container})` : ''}: ${v.message}`);
       lines.push(`      at ${v.path}`);
     }
   }
   const s = summarize(results);
-  lines.push(`${s.objects} objects: ${s.denied} denied, ${s.allowed} allowed; ${s.blocking} blocking, ${s.audit} audit, ${s.exempted} exempted violations${s.cannotEvaluate ? `; ${s.cannotEvaluate} could not be evaluated` : ''}`);
+  lines.push(`${s.objects} objects: ${s.denied} denied, ${s.allowed} allowed; ${s.blocking} blocking, ${s.audit} audit, ${s.exempted} exempted violations${s.ruleErrors ? `; ${s.ruleErrors} from rules that failed (not blocking)` : ''}${s.cannotEvaluate ? `; ${s.cannotEvaluate} could not be evaluated` : ''}`);
   return lines.join('\n');
 }
 
-/** SARIF 2.1.0 for code-scanning upload: BLOCK = error, AUDIT = warning, exempted = suppressed. */
+/** SARIF 2.1.0 for code-scanning upload: BLOCK = error, AUDIT or a crashed rule = warning, exempted = suppressed. */
 export function toSarif(results: readonly ObjectResult[], toolVersion: string): string {
   const rules = RULE_CATALOG.map((r) => ({
     id: r.id,
@@ -107,7 +125,8 @@ export function toSarif(results: readonly ObjectResult[], toolVersion: string): 
     r.violations.map((v) => ({
       ruleId: v.rule,
       ...(index.has(v.rule) ? { ruleIndex: index.get(v.rule) } : {}),
-      level: v.action === 'BLOCK' ? 'error' : 'warning',
+      // an exempted Block finding stays an error, suppressed; a crashed rule never blocks, so it warns
+      level: v.action === 'BLOCK' && v.reason !== 'RULE_ERROR' ? 'error' : 'warning',
       message: { text: `${label(r)}: ${v.message} (policy ${v.policy})` },
       locations: [
         {
@@ -143,11 +162,11 @@ export function toJunit(results: readonly ObjectResult[]): string {
     const failures = rs.filter((r) => r.decision === 'deny').length;
     const skipped = rs.filter((r) => r.status === 'cannot-evaluate').length;
     const cases = rs.map((r) => {
-      const blocking = r.violations.filter((v) => v.action === 'BLOCK' && !v.exempted);
-      const name = `${label(r)} (document ${r.index})`;
+      const blocking = r.violations.filter(isBlocking);
+      const name = `${label(r)} (document ${r.index}${r.item ? `, item ${r.item}` : ''})`;
       if (r.status === 'cannot-evaluate') return `    <testcase classname="${xml(source)}" name="${xml(name)}"><skipped message="${xml(`cannot evaluate: ${r.reason ?? ''}`)}"/></testcase>`;
-      // AUDIT and exempted findings do not fail the case, but the log shows them
-      const notes = r.violations.filter((v) => !blocking.includes(v)).map((v) => `[${v.exempted ? 'EXEMPT' : v.action}] ${v.policy} / ${v.rule}${v.container ? ` (${v.container})` : ''}: ${v.message}`).join('\n');
+      // AUDIT, exempted and crashed-rule findings do not fail the case, but the log shows them
+      const notes = r.violations.filter((v) => !blocking.includes(v)).map((v) => `[${tag(v)}] ${v.policy} / ${v.rule}${v.container ? ` (${v.container})` : ''}: ${v.message}`).join('\n');
       const out = notes ? `<system-out>${xml(notes)}</system-out>` : '';
       if (blocking.length === 0) return `    <testcase classname="${xml(source)}" name="${xml(name)}">${out}</testcase>`;
       const body = blocking.map((v) => `${v.policy} / ${v.rule}${v.container ? ` (${v.container})` : ''}: ${v.message} at ${v.path}`).join('\n');

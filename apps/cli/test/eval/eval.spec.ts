@@ -31,9 +31,9 @@ describe('portcullis eval', () => {
     assert.deepEqual(
       report.results.map((r) => [r.source, r.index, r.kind, r.namespace, r.name, r.decision]),
       [
-        ['k8s/app.yaml', 0, 'Deployment', 'shop', 'web', 'allow'],
-        ['k8s/app.yaml', 1, 'DaemonSet', 'kube-system', 'node-agent', 'deny'],
-        ['k8s/app.yaml', 2, 'Service', 'shop', 'web', 'allow'],
+        ['k8s/app.yaml', 1, 'Deployment', 'shop', 'web', 'allow'],
+        ['k8s/app.yaml', 2, 'DaemonSet', 'kube-system', 'node-agent', 'deny'],
+        ['k8s/app.yaml', 3, 'Service', 'shop', 'web', 'allow'],
       ],
     );
     const agent = report.results[1]!;
@@ -75,29 +75,89 @@ describe('portcullis eval', () => {
     assert.deepEqual(
       parseJson(run).results.map((r) => [r.source, r.index, r.name, r.decision]),
       [
-        ['dir/a.yaml', 0, 'web', 'allow'],
-        ['dir/nested/b.json', 0, 'b', 'allow'],
-        ['dir/nested/c.yml', 0, 'a', 'allow'],
-        ['-', 0, 'node-agent', 'deny'],
+        ['dir/a.yaml', 1, 'web', 'allow'],
+        ['dir/nested/b.json', 1, 'b', 'allow'],
+        ['dir/nested/c.yml', 1, 'a', 'allow'],
+        ['-', 1, 'node-agent', 'deny'],
       ],
     );
   });
 
-  it('a well-formed object the engine cannot evaluate is reported and does not fail the run', async () => {
-    const cwd = workspace({ 'odd.yaml': `apiVersion: apps/v1\nkind: Deployment\nmetadata: { name: odd, namespace: shop }\nspec: { template: "not an object" }\n---\n- just\n- a list\n` });
-    const run = await portcullis(['eval', '--format', 'json', 'odd.yaml'], { cwd });
+  it('a document the engine cannot evaluate is exit 2 naming file, document and line; --allow-unknown reports it and goes on', async () => {
+    const cwd = workspace({ 'odd.yaml': `apiVersion: apps/v1\nkind: Deployment\nmetadata: { name: odd, namespace: shop }\nspec: { template: "not an object" }\n---\n# a comment first\n- just\n- a list\n` });
+    const refused = await portcullis(['eval', '--format', 'json', 'odd.yaml'], { cwd });
+    assert.equal(refused.code, 2, refused.stdout);
+    assert.equal(refused.stdout, '');
+    const lines = refused.stderr.trimEnd().split('\n');
+    assert.match(lines[0]!, /^portcullis eval: odd.yaml: document 1: line 1: cannot evaluate: .*spec.template/);
+    assert.match(lines[1]!, /^odd.yaml: document 2: line 7: cannot evaluate: /);
+    assert.equal(lines[2], '2 documents cannot be evaluated (--allow-unknown reports them and goes on)');
+
+    const run = await portcullis(['eval', '--allow-unknown', '--format', 'json', 'odd.yaml', 'svc.yaml'], { cwd: workspace({ 'odd.yaml': `apiVersion: apps/v1\nkind: Deployment\nmetadata: { name: odd, namespace: shop }\nspec: { template: "not an object" }\n---\n- just\n- a list\n`, 'svc.yaml': SERVICE }) });
     assert.equal(run.code, 0, run.stderr);
-    const [odd, list] = parseJson(run).results;
-    assert.deepEqual([odd!.status, odd!.decision], ['cannot-evaluate', 'allow']);
+    const [odd, list, svc] = parseJson(run).results;
+    assert.deepEqual([odd!.index, odd!.status, odd!.decision], [1, 'cannot-evaluate', 'allow']);
     assert.match(odd!.reason!, /spec.template/);
-    assert.equal(list!.status, 'cannot-evaluate');
+    assert.deepEqual([list!.index, list!.status], [2, 'cannot-evaluate']);
+    assert.deepEqual([svc!.source, svc!.index, svc!.status], ['svc.yaml', 1, 'evaluated']);
     assert.equal(parseJson(run).summary['cannotEvaluate'], 2);
   });
 
+  it('inputs with no Kubernetes object are exit 2 naming them; --allow-empty passes them', async () => {
+    const cwd = workspace({ 'empty.yaml': '', 'comments.yaml': '# nothing yet\n---\n---\n', 'docs/readme.md': 'no manifests here', 'odd.yaml': 'just: a map\n' });
+    for (const [args, named] of [
+      [['empty.yaml'], 'empty.yaml \\(1 file read;'],
+      [['comments.yaml', 'empty.yaml'], 'comments.yaml, empty.yaml \\(2 files read;'],
+      [['docs'], 'docs \\(no \\*.yaml, \\*.yml or \\*.json file;'],
+      [['-'], 'stdin \\(1 file read;'],
+    ] as const) {
+      const run = await portcullis(['eval', ...args], { cwd, stdin: '\n' });
+      assert.equal(run.code, 2, `${args.join(' ')}: ${run.stdout}`);
+      assert.match(run.stderr, new RegExp(`^portcullis eval: no Kubernetes object found in ${named} --allow-empty lets an empty input pass\\)\\n$`));
+      assert.equal(run.stdout, '');
+    }
+    const allowed = await portcullis(['eval', '--allow-empty', '--format', 'json', 'empty.yaml', 'comments.yaml', 'docs'], { cwd });
+    assert.equal(allowed.code, 0, allowed.stderr);
+    assert.deepEqual(parseJson(allowed).results, []);
+    // nothing but a document that cannot be evaluated: allowed as unknown, still nothing to pass on
+    const unknownOnly = await portcullis(['eval', '--allow-unknown', 'odd.yaml'], { cwd });
+    assert.equal(unknownOnly.code, 2);
+    assert.match(unknownOnly.stderr, /no Kubernetes object found in odd.yaml/);
+    assert.equal((await portcullis(['eval', '--allow-unknown', '--allow-empty', 'odd.yaml'], { cwd })).code, 0);
+  });
+
+  it('numbers documents from 1 and points lines inside the file, in multi-document YAML with comments, empty documents and Lists', async () => {
+    const list = `apiVersion: v1\nkind: List\nitems:\n  - { apiVersion: v1, kind: ConfigMap, metadata: { name: one, namespace: shop } }\n  - { apiVersion: v1, kind: ConfigMap, metadata: { name: two, namespace: shop } }\n`;
+    const text = `# leading comment\n---\n${SERVICE}---\n---\n\n# the list\n${list}---\n${HARDENED}`;
+    const cwd = workspace({ 'multi.yaml': text });
+    const run = await portcullis(['eval', '--format', 'json', 'multi.yaml'], { cwd });
+    assert.equal(run.code, 0, run.stderr);
+    const results = parseJson<{ results: Array<{ index: number; item?: number; line?: number; name: string }> }>(run).results;
+    const fileLines = text.split('\n');
+    assert.deepEqual(results.map((r) => [r.index, r.item ?? null, r.name]), [[1, null, 'web'], [3, 1, 'one'], [3, 2, 'two'], [4, null, 'web']]);
+    // each line is where the document's content starts, as an editor numbers it
+    assert.deepEqual(results.map((r) => fileLines[r.line! - 1]), ['apiVersion: v1', 'apiVersion: v1', 'apiVersion: v1', 'apiVersion: apps/v1']);
+    assert.equal(fileLines[results[1]!.line! - 2], '# the list');
+  });
+
+  it('a syntax error at the end of the file names its last line, not one past it', async () => {
+    const yaml = `${HARDENED}---\nkind: Pod\nmetadata: { name: [unclosed\n`;
+    const json = '{\n  "kind": "Pod",\n';
+    const cwd = workspace({ 'bad.yaml': yaml, 'bad.json': json, 'cut.json': '{\n  "kind": "Pod"\n' });
+    const y = await portcullis(['eval', 'bad.yaml'], { cwd });
+    const yLines = yaml.replace(/\n$/, '').split('\n').length;
+    assert.match(y.stderr, new RegExp(`^portcullis eval: bad.yaml: document 2: line ${yLines}: `));
+    assert.doesNotMatch(y.stderr, /at line \d+, column/, 'one line number, ours');
+    const j = await portcullis(['eval', 'bad.json'], { cwd });
+    assert.match(j.stderr, /^portcullis eval: bad.json: document 1: line 2: not valid JSON: /);
+    const cut = await portcullis(['eval', 'cut.json'], { cwd });
+    assert.match(cut.stderr, /^portcullis eval: cut.json: document 1: line 2: not valid JSON: /);
+  });
+
   const usage: Array<[string, string[], Record<string, string>, RegExp]> = [
-    ['YAML syntax error names file, document and line', ['eval', 'bad.yaml'], { 'bad.yaml': `${HARDENED}---\nkind: Pod\nmetadata: { name: [unclosed\n` }, /^portcullis eval: bad.yaml: document 1: line \d+: /],
-    ['invalid JSON names the file', ['eval', 'bad.json'], { 'bad.json': '{"kind": "Pod",' }, /bad.json: document 0: not valid JSON/],
-    ['policy error names file and field', ['eval', '-p', 'p.yaml', 'a.yaml'], { 'p.yaml': POLICY.replace('128Mi', 'lots'), 'a.yaml': HARDENED }, /p.yaml: document 1: spec.rules\[0\].params.maxMemoryLimit: .*"lots" is not a Kubernetes quantity/],
+    ['YAML syntax error names file, document and line', ['eval', 'bad.yaml'], { 'bad.yaml': `${HARDENED}---\nkind: Pod\nmetadata: { name: [unclosed\n` }, /^portcullis eval: bad.yaml: document 2: line \d+: /],
+    ['invalid JSON names the file', ['eval', 'bad.json'], { 'bad.json': '{"kind": "Pod",' }, /bad.json: document 1: line 1: not valid JSON/],
+    ['policy error names file and field', ['eval', '-p', 'p.yaml', 'a.yaml'], { 'p.yaml': POLICY.replace('128Mi', 'lots'), 'a.yaml': HARDENED }, /p.yaml: document 2: spec.rules\[0\].params.maxMemoryLimit: .*"lots" is not a Kubernetes quantity/],
     ['missing input', ['eval', 'nope.yaml'], {}, /nope.yaml: no such file or directory/],
     ['missing policy file', ['eval', '-p', 'nope.yaml', 'a.yaml'], { 'a.yaml': HARDENED }, /nope.yaml: cannot read: ENOENT/],
     ['no manifests', ['eval'], {}, /no manifests given/],
@@ -115,10 +175,13 @@ describe('portcullis eval', () => {
     });
   }
 
-  it('--help says how cannot-evaluate and syntax errors are treated', async () => {
+  it('--help says how cannot-evaluate, empty inputs and syntax errors are treated', async () => {
     const run = await portcullis(['eval', '--help'], { cwd: workspace({}) });
     assert.equal(run.code, 0);
     assert.match(run.stdout, /Exit codes: 0 .*\n?.*1 .*\n?.*2/);
     assert.match(run.stdout, /cannot evaluate/i);
+    assert.match(run.stdout, /--allow-empty/);
+    assert.match(run.stdout, /--allow-unknown/);
+    assert.match(run.stdout, /numbered from 1/);
   });
 });

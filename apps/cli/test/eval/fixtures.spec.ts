@@ -11,7 +11,7 @@ import { repoRoot } from '@portcullis/config';
 import { parseJson, portcullis, type JsonReport } from './support';
 
 const DIR = path.resolve(repoRoot(), '..', 'shared', 'fixtures', 'manifests');
-const skip = fs.existsSync(DIR) ? false : `${DIR} is not beside this clone`;
+const skip = fs.existsSync(DIR) ? false : `../shared/fixtures/manifests is not beside this clone (${DIR})`;
 
 describe('eval over the shared third-party manifests', { skip }, () => {
   let report: JsonReport;

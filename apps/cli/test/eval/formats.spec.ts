@@ -34,7 +34,7 @@ interface Sarif {
 
 describe('eval output formats', () => {
   it('sarif: SARIF 2.1.0 with the catalog as rules, error for BLOCK, warning for AUDIT, document start lines', async () => {
-    const run = await portcullis(['eval', '-p', 'policy.yaml', '--format', 'sarif', 'k8s'], { cwd: files() });
+    const run = await portcullis(['eval', '-p', 'policy.yaml', '--allow-unknown', '--format', 'sarif', 'k8s'], { cwd: files() });
     assert.equal(run.code, 1, run.stderr);
     const sarif = JSON.parse(run.stdout) as Sarif;
     assert.equal(sarif.version, '2.1.0');
@@ -61,7 +61,7 @@ describe('eval output formats', () => {
   });
 
   it('junit: a suite per file, a case per object, failures for BLOCK violations only', async () => {
-    const run = await portcullis(['eval', '-p', 'policy.yaml', '--format', 'junit', 'k8s'], { cwd: files() });
+    const run = await portcullis(['eval', '-p', 'policy.yaml', '--allow-unknown', '--format', 'junit', 'k8s'], { cwd: files() });
     assert.equal(run.code, 1);
     const xml = run.stdout;
     assert.match(xml, /^<\?xml version="1.0" encoding="UTF-8"\?>\n<testsuites/);
@@ -78,16 +78,16 @@ describe('eval output formats', () => {
   });
 
   it('text: grouped by object, marks BLOCK, AUDIT and exempted, ends with a summary', async () => {
-    const run = await portcullis(['eval', '-p', 'policy.yaml', 'k8s'], { cwd: files() });
+    const run = await portcullis(['eval', '-p', 'policy.yaml', '--allow-unknown', 'k8s'], { cwd: files() });
     assert.equal(run.code, 1);
     const lines = run.stdout.trimEnd().split('\n');
-    const head = lines.findIndex((l) => l.startsWith('k8s/agent.yaml#0 DaemonSet kube-system/node-agent: DENY'));
+    const head = lines.findIndex((l) => l.startsWith('k8s/agent.yaml#1 DaemonSet kube-system/node-agent: DENY'));
     assert.ok(head >= 0, run.stdout);
     const block = lines.slice(head + 1, lines.findIndex((l, i) => i > head && !l.startsWith(' ')));
     assert.ok(block.some((l) => /^ {2}x \[BLOCK\] node-agents \/ privileged-container \(agent\): /.test(l)));
     assert.ok(block.some((l) => /^ {2}~ \[EXEMPT\] node-agents \/ host-namespaces/.test(l)));
     assert.ok(block.some((l) => /^ {6}at spec\.template\.spec\.containers\[0\]\.securityContext\.privileged$/.test(l)));
-    assert.ok(lines.some((l) => /k8s\/agent.yaml#1 Deployment shop\/odd: ALLOW \(cannot evaluate: spec.template/.test(l)));
+    assert.ok(lines.some((l) => /k8s\/agent.yaml#2 Deployment shop\/odd: ALLOW \(cannot evaluate: spec.template/.test(l)));
     assert.match(lines.at(-1)!, /^4 objects: 1 denied, 3 allowed; 1 blocking, 1 audit, 1 exempted violations; 1 could not be evaluated$/);
   });
 });

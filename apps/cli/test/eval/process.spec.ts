@@ -26,7 +26,7 @@ describe('portcullis eval as a process', () => {
   it('exits 2 on an input error, naming file and document on stderr', () => {
     const r = spawnEval(['ok.yaml', 'broken.yaml'], cwd);
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /^portcullis eval: broken.yaml: document 0: line \d+: /);
+    assert.match(r.stderr, /^portcullis eval: broken.yaml: document 1: line 1: /);
     assert.equal(r.stdout, '');
   });
 });

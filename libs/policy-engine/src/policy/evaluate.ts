@@ -49,6 +49,21 @@ export function compilePolicies(policies: readonly Policy[]): CompiledPolicy[] {
   });
 }
 
+/**
+ * Whether a violation is one the decision denies for: its policy is in BLOCK mode, no
+ * exemption covers it, and it is a real finding. A rule that crashed (RULE_ERROR) is
+ * reported, never the reason a deployment is refused. `evaluatePolicies` decides with
+ * this, so every reporter that counts "blocking" with it agrees with the decision.
+ */
+export function isBlocking(v: Pick<Violation, 'action' | 'exempted' | 'reason'>): boolean {
+  return v.action === 'BLOCK' && wouldBlock(v);
+}
+
+/** Whether a violation would block were its policy in BLOCK mode: what audit-to-deny reports and simulations count. */
+export function wouldBlock(v: Pick<Violation, 'exempted' | 'reason'>): boolean {
+  return !v.exempted && v.reason !== 'RULE_ERROR';
+}
+
 export interface EvaluateOptions extends EvaluationContext {
   /** The workload the object belongs to, for exemptions by kind and name (the agent resolves owners). */
   readonly owner?: OwnerRef;
@@ -91,8 +106,7 @@ function evaluate(object: unknown, policies: readonly CompiledPolicy[], options:
       const exemption = byCve?.exemptedBy.get(f) ?? (live.length === 0 ? undefined : live.find((e) => !e.byCve && coversRule(e.exemption, f.rule) && coversObject(e.exemption, ref, options.owner, imagesOf(f, target), options.matchSteps))?.exemption);
       const v = violation(policy, f, exemption);
       violations.push(v);
-      // a rule that crashed is reported, never the reason a deployment is refused
-      if (policy.action === 'BLOCK' && !v.exempted && f.reason !== 'RULE_ERROR') deny = true;
+      if (isBlocking(v)) deny = true;
     }
   }
   return { status: 'evaluated', object: ref, decision: deny ? 'deny' : 'allow', violations, policiesEvaluated: evaluated };

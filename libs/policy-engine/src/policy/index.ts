@@ -1,5 +1,5 @@
 export type { Exemption, MatchMode, NamespaceScope, Policy, OwnerRef, Violation, EvaluationResult, EvaluationStatus } from './model';
-export { compilePolicies, evaluatePolicies } from './evaluate';
+export { compilePolicies, evaluatePolicies, isBlocking, wouldBlock } from './evaluate';
 export type { CompiledPolicy, EvaluateOptions } from './evaluate';
 export { matches, namespaceDecision } from './matching';
 export {

@@ -75,7 +75,7 @@ export type EvaluationStatus = 'evaluated' | 'not-applicable' | 'cannot-evaluate
 export interface EvaluationResult {
   readonly status: EvaluationStatus;
   readonly object?: ObjectRef;
-  /** deny when a BLOCK policy has a violation that is not exempted. */
+  /** deny when some violation `isBlocking`: a BLOCK policy's, not exempted, not a crashed rule. */
   readonly decision: 'allow' | 'deny';
   readonly violations: readonly Violation[];
   /** Policies whose namespace scope matched (ids). */

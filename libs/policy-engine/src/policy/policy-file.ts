@@ -34,7 +34,7 @@ class DocumentErrors {
   readonly list: PolicyFileError[] = [];
   constructor(private readonly source: string, private readonly document: number) {}
   add(field: string, message: string): void {
-    this.list.push({ source: this.source, document: this.document, field, message: `${this.source}: document ${this.document}: ${field}: ${message}` });
+    this.list.push({ source: this.source, document: this.document, field, message: `${this.source}: document ${this.document + 1}: ${field}: ${message}` });
   }
 }
 
@@ -247,7 +247,8 @@ function parseDocument(doc: unknown, errors: DocumentErrors): Policy | undefined
 
 /** Splits the text into documents: JSON (object, array) or multi-document YAML. */
 function documentsOf(text: string, source: string): { docs: unknown[] } | { error: PolicyFileError } {
-  const fail = (document: number, field: string, detail: string) => ({ error: { source, document, field, message: `${source}: document ${document}: ${detail}` } });
+  // messages number documents from 1, as `portcullis eval` and editors do; `document` stays the 0-based index
+  const fail = (document: number, field: string, detail: string) => ({ error: { source, document, field, message: `${source}: document ${document + 1}: ${detail}` } });
   const trimmed = text.trimStart();
   if (trimmed.startsWith('{') || trimmed.startsWith('[')) {
     try {
@@ -297,8 +298,8 @@ export function parsePolicyDocuments(text: string, source: string, options: Poli
   docs.forEach((d, i) => {
     const e = new DocumentErrors(source, i);
     const p = parseDocument(d, e);
-    if (p && names.has(p.name)) e.add('metadata.name', `"${p.name}" is also the name of document ${names.get(p.name)}`);
-    else if (p && ids.has(p.id)) e.add('metadata.id', `"${p.id}" is also the id of document ${ids.get(p.id)}`);
+    if (p && names.has(p.name)) e.add('metadata.name', `"${p.name}" is also the name of document ${names.get(p.name)! + 1}`);
+    else if (p && ids.has(p.id)) e.add('metadata.id', `"${p.id}" is also the id of document ${ids.get(p.id)! + 1}`);
     if (p) {
       names.set(p.name, i);
       ids.set(p.id, i);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { compilePolicies, defaultRuleConfigs, evaluatePolicies, type Exemption, type Policy } from '@portcullis/policy-engine';
+import { compilePolicies, defaultRuleConfigs, evaluatePolicies, isBlocking, wouldBlock, type Exemption, type Policy } from '@portcullis/policy-engine';
 import { blockPrivileged } from './policies';
 
 const NOW = new Date('2026-11-23T12:00:00Z');
@@ -107,5 +107,46 @@ describe('the default misconfiguration policy', () => {
       assert.ok(v.path.startsWith('spec.template.spec'), `${v.rule}: ${v.path}`);
       assert.match(v.message, /\b(set|add)\b/, `${v.rule} says how to fix it`);
     }
+  });
+});
+
+describe('isBlocking agrees with the decision', () => {
+  // a getter that throws stands for a bug in a rule: the rule reports RULE_ERROR
+  const crashing = () => {
+    const securityContext = new Proxy({}, { get: (_t, key) => { if (key === 'privileged') throw new Error('rule bug'); return undefined; } });
+    return { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'shop' }, spec: { containers: [{ name: 'c', image: 'nginx:1', securityContext }] } };
+  };
+  it('a crashed rule of a BLOCK policy is reported, not blocking, and the decision is allow', () => {
+    const r = evaluate(crashing(), [policy({})]);
+    assert.deepEqual(r.violations.map((v) => [v.rule, v.action, v.reason]), [['privileged-container', 'BLOCK', 'RULE_ERROR']]);
+    assert.equal(isBlocking(r.violations[0]!), false);
+    assert.equal(r.decision, 'allow');
+  });
+  it('BLOCK, not exempted, a real finding: blocking; AUDIT or exempted: not', () => {
+    const base = { action: 'BLOCK' as const, exempted: false };
+    assert.equal(isBlocking(base), true);
+    assert.equal(isBlocking({ ...base, action: 'AUDIT' }), false);
+    assert.equal(isBlocking({ ...base, exempted: true }), false);
+    assert.equal(isBlocking({ ...base, reason: 'RULE_ERROR' }), false);
+    assert.equal(isBlocking({ ...base, reason: 'NO_ARTIFACT' }), true);
+  });
+  it('decision is deny exactly when some violation is blocking', () => {
+    const objects = [crashing(), privileged(), privileged('dev'), { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'ok', namespace: 'x' }, spec: { containers: [{ name: 'c', image: 'i' }] } }];
+    const sets: Policy[][] = [[policy({})], [policy({ action: 'AUDIT' })], [policy({ exemptions: [{ id: 'e', match: 'EQUALS', reason: 'r', grantedBy: 'u', namespaces: ['dev'] }] })], [policy({ action: 'AUDIT' }), policy({ name: 'b' })]];
+    for (const o of objects) {
+      for (const s of sets) {
+        const r = evaluate(o, s);
+        assert.equal(r.decision === 'deny', r.violations.some(isBlocking), JSON.stringify(r.violations));
+      }
+    }
+  });
+});
+
+describe('wouldBlock: what Block mode would deny for', () => {
+  it('ignores the mode, never counts exempted or crashed-rule violations', () => {
+    assert.equal(wouldBlock({ exempted: false }), true);
+    assert.equal(wouldBlock({ exempted: true }), false);
+    assert.equal(wouldBlock({ exempted: false, reason: 'RULE_ERROR' }), false);
+    for (const v of evaluate(privileged(), [policy({ action: 'AUDIT' })]).violations) assert.equal(wouldBlock(v), isBlocking({ ...v, action: 'BLOCK' }));
   });
 });

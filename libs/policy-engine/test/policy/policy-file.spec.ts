@@ -86,7 +86,7 @@ describe('policy files', () => {
       assert.equal(e.source, 'bad.yaml');
       assert.equal(e.document, 0);
       assert.match(e.message, message);
-      assert.match(e.message, /^bad.yaml: document 0: /);
+      assert.match(e.message, /^bad.yaml: document 1: /);
     });
   }
   it('refuses look-alikes of the default policies\' names, and keeps the names themselves', () => {
@@ -116,13 +116,13 @@ describe('policy files', () => {
   it('names the document and line of a YAML syntax error', () => {
     const r = parsePolicyDocuments(`${FILE}---\nkind: Policy\n  bad: [indent\n`, 'x.yaml');
     assert.equal(r.ok, false);
-    assert.match((r as unknown as { errors: Array<{ message: string }> }).errors[0]!.message, /^x.yaml: document 2: line \d+/);
+    assert.match((r as unknown as { errors: Array<{ message: string }> }).errors[0]!.message, /^x.yaml: document 3: line \d+/);
   });
   it('names the document and the nested parameter of a bad rule entry', () => {
     const second = doc('  type: MISCONFIGURATION\n  action: BLOCK\n  rules:\n    - id: privileged-container\n    - preset: pss-baseline\n    - id: resource-limits\n      params: { maxMemoryLimit: lots }');
     const errors = errorsOf(parsePolicyDocuments(`${doc('  type: MISCONFIGURATION\n  action: AUDIT', '{ name: first }')}---\n${second}`, 'team.yaml'));
     assert.deepEqual(errors.map((e) => [e.document, e.field]), [[1, 'spec.rules[2].params.maxMemoryLimit']]);
-    assert.match(errors[0]!.message, /^team.yaml: document 1: spec.rules\[2\].params.maxMemoryLimit: .*"lots" is not a Kubernetes quantity/);
+    assert.match(errors[0]!.message, /^team.yaml: document 2: spec.rules\[2\].params.maxMemoryLimit: .*"lots" is not a Kubernetes quantity/);
   });
   it('reports every problem of a document, not only the first', () => {
     const errors = errorsOf(parsePolicyDocuments(doc('  type: MISCONFIGURATION\n  action: NOW\n  rules: [{ id: vulnerability-severity }]\n  exemptions: [{ cves: [CVE-2024-3094], reason: r, grantedBy: g }]'), 'p.yaml'));
@@ -203,7 +203,7 @@ describe('policy files', () => {
     const same = doc('  type: MISCONFIGURATION\n  action: BLOCK');
     assert.deepEqual(errorsOf(parsePolicyDocuments(`${same}---\n${same}`, 'p.yaml')).map((e) => [e.document, e.field]), [[1, 'metadata.name']]);
     assert.match(errorsOf(parsePolicyDocuments('# nothing\n', 'e.yaml'))[0]!.message, /e.yaml: no policy documents/);
-    assert.match(errorsOf(parsePolicyDocuments('{"kind": ', 'p.json'))[0]!.message, /^p.json: document 0: not valid JSON/);
+    assert.match(errorsOf(parsePolicyDocuments('{"kind": ', 'p.json'))[0]!.message, /^p.json: document 1: not valid JSON/);
     assert.deepEqual(errorsOf(parsePolicyDocuments('- a\n- b\n', 'l.yaml')).map((e) => e.field), ['(document)']);
     assert.equal(errorsOf(parsePolicyDocuments('a: 1\na: 2\n', 'dup.yaml'))[0]!.field, '(yaml)');
   });

@@ -92,7 +92,9 @@ export function parseManifests(text: string, source: string): ManifestObject[] {
     const line = start !== undefined ? lineOf(start) : undefined;
     if (doc.errors.length) {
       const e = doc.errors[0]!;
-      fail(`${locate(source, i + 1)}: line ${e.linePos?.[0]?.line ?? lineOf(e.pos[0])}: ${e.message.split('\n')[0]}`);
+      // the parser's message repeats the position, which this one already gives
+      const what = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+      fail(`${locate(source, i + 1)}: line ${e.linePos?.[0]?.line ?? lineOf(e.pos[0])}, column ${e.linePos?.[0]?.col ?? 1}: ${what}`);
     }
     let value: unknown;
     try {

@@ -1,3 +1,4 @@
+import * as https from 'node:https';
 import { childrenOf, rollsOut, stampForCreate } from './controllers';
 import { applyApiDefaults, applyJobSelector, applyPodAdmissionPlugins, clone } from './defaults';
 import { AdmitInputError, locate, type ManifestObject } from './manifests';
@@ -166,8 +167,18 @@ function plan(objects: readonly ManifestObject[], o: AdmitOptions, names: NameSo
 export async function admitManifests(objects: readonly ManifestObject[], o: AdmitOptions): Promise<AdmitResult[]> {
   const names = o.names ?? randomNames;
   const clock = o.now ?? (() => new Date());
-  const send = o.send ?? ((review: Record<string, unknown>) => postReview(o.target, review));
   const planned = plan(objects, o, names, clock());
+  // one kept-alive connection, as kube-apiserver keeps one to a webhook: a TLS handshake per review would cost more than the review
+  const connection = o.send ? null : new https.Agent({ keepAlive: true, maxSockets: 1 });
+  const send = o.send ?? ((review: Record<string, unknown>) => postReview(o.target, review, connection!));
+  try {
+    return await run(planned, o, names, clock, send);
+  } finally {
+    connection?.destroy();
+  }
+}
+
+async function run(planned: readonly Planned[], o: AdmitOptions, names: NameSource, clock: () => Date, send: (review: Record<string, unknown>) => Promise<WebhookAnswer>): Promise<AdmitResult[]> {
   const results: AdmitResult[] = [];
 
   const submit = async (p: { m: ManifestObject; resource: ResourceInfo; operation: Operation; namespace: string | undefined; name: string; requestName: string; object: Obj | null; oldObject: Obj | null; user: UserInfo; controller?: string; parent: number | null; depth: number; fieldManager?: string }): Promise<AdmitResult> => {

@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import * as https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import * as path from 'node:path';
+import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { repoPath } from '@portcullis/config';
+import { SHARED, SHARED_MISSING } from '../../../agent/test/support/reviews';
+import { readManifests } from '../../src/admit';
 import { LiveAgent, deployment, portcullis, workspace } from './support';
 
 interface JsonResult {
@@ -279,9 +285,49 @@ describe('portcullis admit against a real agent process', () => {
     assert.match(untrusted.stderr, /^Error from server \(InternalError\): error when creating "web\.yaml": Internal error occurred: failed calling webhook "validate\.portcullis\.dev": failed to call webhook: Post "https:\/\/127\.0\.0\.1:\d+\/validate": /);
     const wrongName = await portcullis([...base, '--tls-server-name', 'portcullis-agent.portcullis-system.svc', 'web.yaml'], { cwd });
     assert.equal(wrongName.code, 3, 'the certificate is for localhost, not the service name');
+    const named = await portcullis([...base, '--tls-server-name', 'localhost', 'web.yaml'], { cwd });
+    assert.equal(named.code, 0, `the certificate names localhost: ${named.stderr}`);
     const closed = await portcullis(['admit', '--webhook', 'https://127.0.0.1:9/validate', '--ca', agent.caFile, 'web.yaml'], { cwd });
     assert.equal(closed.code, 3);
     assert.match(closed.stderr, /ECONNREFUSED/);
+  });
+
+  it('a webhook that does not answer within --timeout is exit 3 with kube-apiserver\'s "context deadline exceeded"', async () => {
+    const silent = https.createServer({ cert: agent.tls.certPem, key: agent.tls.keyPem }, () => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (silent.address() as AddressInfo).port;
+      const r = await portcullis(['admit', '--webhook', `https://127.0.0.1:${port}/validate`, '--ca', agent.caFile, '--timeout', '300ms', 'web.yaml'], { cwd });
+      assert.equal(r.code, 3);
+      assert.match(r.stderr, /failed calling webhook "validate\.portcullis\.dev": failed to call webhook: Post "https:\/\/127\.0\.0\.1:\d+\/validate": context deadline exceeded\n$/);
+    } finally {
+      silent.closeAllConnections();
+      await new Promise((resolve) => silent.close(resolve));
+    }
+  });
+
+  it('the real manifests of ../shared/fixtures/manifests: every object answered, every workload followed down to its pods', { skip: SHARED_MISSING }, async () => {
+    const dir = path.join(SHARED, 'manifests');
+    const objects = await readManifests([dir], { cwd, stdin: Readable.from([]) });
+    const r = await json([dir]);
+    assert.ok(r.code === 0 || r.code === 1, r.stderr);
+    const top = r.results.filter((x) => x.depth === 0);
+    assert.equal(top.length, objects.length);
+    assert.deepEqual(r.results.filter((x) => x.outcome === 'error'), []);
+    const workloads = top.filter((x) => ['Deployment', 'DaemonSet', 'StatefulSet'].includes(x.kind) && x.outcome === 'allowed');
+    assert.ok(workloads.length >= 10, `${workloads.length} workloads`);
+    for (const w of workloads) {
+      let pods = 0;
+      const below = (i: number): void => {
+        for (const c of r.results.filter((x) => x.parent === i)) {
+          if (c.kind === 'Pod') pods++;
+          else if (c.outcome === 'allowed') below(c.index);
+        }
+      };
+      below(w.index);
+      assert.ok(pods >= 1, `${w.kind} ${w.name}: a pod was sent`);
+    }
+    assert.ok(r.results.some((x) => x.kind === 'Pod' && x.depth === 2));
   });
 
   it('runs as a process through bin/portcullis.js, reading stdin', () => {

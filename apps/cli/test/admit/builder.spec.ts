@@ -42,6 +42,7 @@ describe('admit: manifests', () => {
     const bad = (text: string, message: string) => assert.throws(() => parseManifests(text, 'f.yaml'), (e: unknown) => e instanceof AdmitInputError && e.message === message);
     bad('apiVersion: v1\nkind: Pod\nmetadata: { name: a }\n---\nkind: [\n', 'f.yaml: document 2: line 6, column 1: Flow sequence in block collection must be sufficiently indented and end with a ]');
     bad('apiVersion: v1\nmetadata: { name: a }\n', 'f.yaml: document 1 (line 1): kind is missing or not a string');
+    bad('apiVersion: apps/v1/x\nkind: Deployment\nmetadata: { name: a }\n', 'f.yaml: document 1 (line 1): apiVersion "apps/v1/x" is not a version or group/version (e.g. v1, apps/v1)');
     bad('- 1\n- 2\n', 'f.yaml: document 1, item 1 (line 1): not a Kubernetes object (a mapping with apiVersion, kind and metadata)');
     bad('{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": 5}}', 'f.yaml: document 1 (line 1): metadata.name is not a string');
     bad('{"apiVersion": ', 'f.yaml: document 1: not valid JSON: Unexpected end of JSON input');

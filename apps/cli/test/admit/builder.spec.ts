@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { AdmitInputError, KUBERNETES_ADMIN, admitManifests, impersonatedUser, parseManifests, seededNames, templateHash, type AdmitOptions, type Operation } from '../../src/admit';
+import { AdmitInputError, KUBERNETES_ADMIN, admitManifests, deniedStatus, readAnswer, type AdmitResult, impersonatedUser, parseManifests, seededNames, templateHash, type AdmitOptions, type Operation } from '../../src/admit';
 
 type Obj = Record<string, any>; // reviews are free JSON here
 
@@ -141,6 +141,20 @@ describe('admit: the controller chain', () => {
     assert.deepEqual(rollout.map((r) => [r['operation'], r['kind'].kind]), [['UPDATE', 'Deployment'], ['CREATE', 'ReplicaSet'], ['CREATE', 'Pod']]);
     assert.equal(rollout[0]!['oldObject'].spec.template.spec.containers[0].image, 'nginx:1.26');
     assert.equal(rollout[0]!['object'].metadata.generation, 2);
+  });
+
+  it('an answer is read as kube-apiserver reads it: its uid, printable warnings only, a denial\'s code at least 400', () => {
+    const answer = (response: unknown, uid = 'u1') => readAnswer(200, JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response }), uid);
+    assert.deepEqual(answer({ uid: 'u2', allowed: true }), { ok: false, error: 'expected response.uid="u1", got "u2"' });
+    assert.deepEqual(readAnswer(500, '{}', 'u1'), { ok: false, error: 'the server responded with HTTP 500' });
+    assert.deepEqual(readAnswer(200, '{"apiVersion":"admission.k8s.io/v1beta1","kind":"AdmissionReview","response":{"uid":"u1","allowed":true}}', 'u1'), { ok: false, error: 'expected webhook response of admission.k8s.io/v1, Kind=AdmissionReview' });
+    const ok = answer({ uid: 'u1', allowed: true, warnings: ['fine', 'two\nlines', '\u001b[31mred', ''] });
+    assert.deepEqual(ok.ok && ok.response.warnings, ['fine']);
+    const denied = answer({ uid: 'u1', allowed: false, status: { code: 200, message: 'no\n- \u001b[2Jbecause' } });
+    assert.ok(denied.ok);
+    const status = deniedStatus('validate.portcullis.dev', { response: denied.response } as AdmitResult);
+    assert.deepEqual(status, { code: 400, reason: '', message: 'admission webhook "validate.portcullis.dev" denied the request: no\n- \\u001b[2Jbecause' });
+    assert.equal(deniedStatus('w', { response: { allowed: false } } as AdmitResult).message, 'admission webhook "w" denied the request without explanation');
   });
 
   it('--as: impersonation adds system:authenticated, and a service account\'s groups', () => {

@@ -101,6 +101,16 @@ function asStored(o: Obj, names: NameSource): void {
   if (o['kind'] === 'Pod') applyPodAdmissionPlugins(o, names);
 }
 
+function tokenVolumeSuffix(pod: Obj): string | undefined {
+  const volumes = (pod['spec'] as { volumes?: unknown } | undefined)?.volumes;
+  if (!Array.isArray(volumes)) return undefined;
+  for (const v of volumes) {
+    const name = (v as { name?: unknown } | null)?.name;
+    if (typeof name === 'string' && name.startsWith('kube-api-access-')) return name.slice('kube-api-access-'.length);
+  }
+  return undefined;
+}
+
 interface Planned {
   readonly m: ManifestObject;
   readonly namespace: string | undefined;
@@ -150,7 +160,9 @@ function plan(objects: readonly ManifestObject[], o: AdmitOptions, names: NameSo
     withLastApplied(old, oldSent);
     stampForCreate(old, names, new Date(now.getTime() - 3_600_000));
     asStored(old, names);
-    asStored(object, names);
+    // the stored Pod keeps its token volume across updates (apply's three-way merge leaves server-added fields): same name
+    const oldToken = tokenVolumeSuffix(old);
+    asStored(object, oldToken ? { suffix: () => oldToken, uid: names.uid } : names);
     const oldMeta = old['metadata'] as Obj;
     const meta = object['metadata'] as Obj;
     for (const k of ['uid', 'creationTimestamp']) meta[k] = oldMeta[k];

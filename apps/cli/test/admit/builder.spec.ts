@@ -66,7 +66,7 @@ describe('admit: manifests', () => {
   });
 });
 
-describe('admit: the controller chain', () => {
+describe('admit: the controller chain, users and answers', () => {
   it('Deployment: a ReplicaSet named by the template hash, min(replicas, maxPods) pods with generated names', async () => {
     const reqs = await run(workload('Deployment', 'apps/v1', `  replicas: 5\n  selector: { matchLabels: { app: w } }\n${TEMPLATE}`), { maxPods: 3 });
     assert.deepEqual(reqs.map((r) => r['kind'].kind), ['Deployment', 'ReplicaSet', 'Pod', 'Pod', 'Pod']);
@@ -141,6 +141,12 @@ describe('admit: the controller chain', () => {
     assert.deepEqual(rollout.map((r) => [r['operation'], r['kind'].kind]), [['UPDATE', 'Deployment'], ['CREATE', 'ReplicaSet'], ['CREATE', 'Pod']]);
     assert.equal(rollout[0]!['oldObject'].spec.template.spec.containers[0].image, 'nginx:1.26');
     assert.equal(rollout[0]!['object'].metadata.generation, 2);
+  });
+
+  it('a Pod UPDATE keeps the token volume the stored Pod has', async () => {
+    const [update] = await run('apiVersion: v1\nkind: Pod\nmetadata: { name: p }\nspec: { containers: [{ name: c, image: nginx:1.27 }] }\n', { operation: 'UPDATE' });
+    assert.match(update!['oldObject'].spec.volumes[0].name, /^kube-api-access-\w{5}$/);
+    assert.deepEqual(update!['object'].spec, update!['oldObject'].spec);
   });
 
   it('an answer is read as kube-apiserver reads it: its uid, printable warnings only, a denial\'s code at least 400', () => {

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { repoPath } from '@portcullis/config';
-import { SHARED, SHARED_MISSING } from '../../../agent/test/support/reviews';
+import { SHARED, SHARED_MISSING } from '@portcullis/testing';
 import { readManifests } from '../../src/admit';
 import { LiveAgent, deployment, portcullis, workspace } from './support';
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { parseReview } from '../../../agent/src/admission/review';
-import { SHARED, SHARED_MISSING, readJson } from '../../../agent/test/support/reviews';
+import { SHARED, SHARED_MISSING, readJson } from '@portcullis/testing';
 import { KUBERNETES_ADMIN, admitManifests, parseManifests, seededNames, type Operation } from '../../src/admit';
 
 // fixtures and reviews are read as free JSON

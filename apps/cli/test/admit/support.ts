@@ -4,10 +4,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { generateSigningKey, type BundlePolicy } from '@portcullis/bundle';
 import type { AdmissionEvent } from '@portcullis/contracts';
 import { defaultRuleConfigs } from '@portcullis/policy-engine';
-// the agent's test harness (moving to libs/testing; imported from where it is today)
-import { agentEnv, eventually, newAgentToken, spawnAgent, tempDir, type AgentProcess } from '../../../agent/test/support/agent-env';
-import { ControlPlane } from '../../../agent/test/support/control-plane';
-import { testTls, type TestTls } from '../../../agent/test/support/pki';
+import { ControlPlane, agentEnv, eventually, newAgentToken, spawnAgent, tempDir, testTls, type AgentProcess, type TestTls } from '@portcullis/testing';
 import { runCli } from '../../src/main';
 
 export interface CliRun {

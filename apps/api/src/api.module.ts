@@ -28,6 +28,7 @@ import { PolicyAsCodeResolver } from './policies/policy-as-code.resolver';
 import { PolicyAsCodeService } from './policies/policy-as-code.service';
 import { PolicyResolver } from './policies/policy.resolver';
 import { PolicyService } from './policies/policy.service';
+import { PolicyWriter } from './policies/policy-writer';
 import { BundleRolloutResolver } from './rollout/bundle-rollout.resolver';
 import { BundleRolloutService } from './rollout/bundle-rollout.service';
 import { RoleResolver } from './roles/role.resolver';
@@ -71,6 +72,7 @@ const DOMAIN_PROVIDERS = [
   ClusterResolver,
   DomainEvents,
   RuleCatalogResolver,
+  PolicyWriter,
   PolicyService,
   ExemptionService,
   PolicyResolver,

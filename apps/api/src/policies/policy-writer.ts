@@ -7,6 +7,7 @@ import { DomainEvents, type RecordedEvent } from '../events/domain-events';
 import type { Principal } from '../tenancy/principal';
 import { auditSnapshot, coveredScopeIds, policyInclude, type PolicyRow } from './policy.mapper';
 import type { StoredRule } from './policy-rules';
+import { POLICY_DESCRIPTION_MAX } from './policy.types';
 
 /** A policy scope validated against what the caller reads (PolicyService.resolveScope). */
 export interface ResolvedScope {
@@ -52,8 +53,6 @@ export interface PolicyWrite {
   readonly row: PolicyRow;
   readonly event: RecordedEvent;
 }
-
-export const POLICY_DESCRIPTION_MAX = 2000;
 
 /** The description as stored: trimmed, bounded. */
 export function storedDescription(description: string, field = 'description'): string {

@@ -5,7 +5,7 @@ import { CLOCK, badInput, conflict, forbidden, isUniqueViolation, type Clock } f
 import { AuditLogWriter } from '../audit/audit-log.writer';
 import { DomainEvents, type RecordedEvent } from '../events/domain-events';
 import type { Principal } from '../tenancy/principal';
-import { auditSnapshot, coveredScopeIds, policyInclude, type PolicyRow } from './policy.mapper';
+import { auditSnapshot, coveredScopeIds, loadPolicy, policyInclude, type PolicyRow } from './policy.mapper';
 import type { StoredRule } from './policy-rules';
 import { POLICY_DESCRIPTION_MAX } from './policy.types';
 
@@ -148,7 +148,7 @@ export class PolicyWriter {
       await tx.policyExemption.deleteMany({ where: { policyId: id } });
       if (change.exemptions.length) await tx.policyExemption.createMany({ data: change.exemptions.map((e) => ({ ...e, policyId: id, tenantId })) });
     }
-    const row = await tx.policy.findUniqueOrThrow({ where: { id }, include: policyInclude });
+    const row = await loadPolicy(tx, principal, id);
     const now = this.clock.now();
     await this.audit.record(tx, principal, { action: 'policy.update', targetType: 'Policy', targetId: id, before: auditSnapshot(current, now), after: auditSnapshot(row, now) });
     const before = coveredScopeIds(current);

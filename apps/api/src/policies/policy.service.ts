@@ -7,8 +7,8 @@ import { DomainEvents } from '../events/domain-events';
 import { decodeCursor, pageSize, toConnection, type Connection } from '../graphql/connection';
 import type { Principal } from '../tenancy/principal';
 import { TenantDb } from '../tenancy/tenant-db';
-import { Visibility, hidden } from '../tenancy/visibility';
-import { auditSnapshot, coveredScopeIds, policyInclude, toPolicy, type PolicyRow } from './policy.mapper';
+import { Visibility } from '../tenancy/visibility';
+import { auditSnapshot, coveredScopeIds, loadPolicy, policyInclude, toPolicy, type PolicyRow } from './policy.mapper';
 import { composeRules, patchRules, validateNamespacePatterns, type StoredRule } from './policy-rules';
 import type { CreatePolicyInput, PoliciesArgs, Policy, PolicyScopeInput, UpdatePolicyInput } from './policy.types';
 import { containingAnyCase } from '../platform/substring-filter';
@@ -102,10 +102,8 @@ export class PolicyService {
   }
 
   /** Loads a policy the caller can read; a policy it cannot read does not exist for it. */
-  async load(tx: TenantTx, principal: Principal, id: string): Promise<PolicyRow> {
-    const row = await tx.policy.findFirst({ where: { AND: [{ id }, Visibility.of(principal).policies()] }, include: policyInclude });
-    if (!row) throw hidden('policy', id);
-    return row;
+  load(tx: TenantTx, principal: Principal, id: string): Promise<PolicyRow> {
+    return loadPolicy(tx, principal, id);
   }
 
   /**

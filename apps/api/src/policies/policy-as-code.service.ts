@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { joinPolicyDocuments, parsePolicyDocuments, serializePolicyDocument, type Exemption, type Policy as EnginePolicy } from '@portcullis/policy-engine';
 import type { CloudProvider, Prisma, TenantTx } from '@portcullis/db';
+import { policyScopeOf } from '@portcullis/distribution';
 import { DomainError, badInput, mapSliced } from '@portcullis/platform';
 import { DomainEvents, type RecordedEvent } from '../events/domain-events';
 import type { Principal } from '../tenancy/principal';
@@ -171,7 +172,7 @@ async function inDocument<T>(index: number, work: () => Promise<T>): Promise<T> 
     return await work();
   } catch (err) {
     if (!(err instanceof DomainError) || !err.field) throw err;
-    const sub = err.field in DOCUMENT_FIELD ? DOCUMENT_FIELD[err.field] : err.field;
+    const sub = Object.hasOwn(DOCUMENT_FIELD, err.field) ? DOCUMENT_FIELD[err.field] : err.field;
     const where = sub ? `document[${index}].${sub}` : `document[${index}]`;
     const text = err.message.startsWith(`${err.field}: `) ? err.message.slice(err.field.length + 2) : err.message;
     throw new DomainError(err.code, `${where}: ${text}`, where, err.details);
@@ -183,9 +184,10 @@ function readableWhole(row: PolicyRow, view: Visibility): boolean {
 }
 
 function fromRow(row: PolicyRow): ResolvedScope {
+  const { cloudScopeIds, clusterIds } = policyScopeOf(row);
   return {
-    cloudScopeIds: row.cloudScopes.map((s) => s.cloudScopeId),
-    clusterIds: row.clusters.map((c) => c.clusterId),
+    cloudScopeIds: [...cloudScopeIds],
+    clusterIds: [...clusterIds],
     include: row.namespaceInclude,
     exclude: row.namespaceExclude,
     covered: coveredScopeIds(row),

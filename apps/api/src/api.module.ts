@@ -24,12 +24,15 @@ import { INVENTORY_CONTROLLERS, INVENTORY_PROVIDERS } from './inventory/inventor
 import { MeResolver } from './me/me.resolver';
 import { HealthController } from './platform/health.controller';
 import { EffectivePoliciesResolver } from './policies/effective-policies.resolver';
+import { EffectivePoliciesService } from './policies/effective-policies.service';
 import { ExemptionService } from './policies/exemption.service';
 import { PolicyAsCodeResolver } from './policies/policy-as-code.resolver';
 import { PolicyAsCodeService } from './policies/policy-as-code.service';
 import { PolicyResolver } from './policies/policy.resolver';
 import { PolicyService } from './policies/policy.service';
+import { PolicyWriter } from './policies/policy-writer';
 import { BundleRolloutResolver } from './rollout/bundle-rollout.resolver';
+import { BundleRolloutService } from './rollout/bundle-rollout.service';
 import { RoleResolver } from './roles/role.resolver';
 import { RoleService } from './roles/role.service';
 import { RuleCatalogResolver } from './rule-catalog/rule-catalog.resolver';
@@ -71,9 +74,11 @@ const DOMAIN_PROVIDERS = [
   ClusterResolver,
   DomainEvents,
   RuleCatalogResolver,
+  PolicyWriter,
   PolicyService,
   ExemptionService,
   PolicyResolver,
+  EffectivePoliciesService,
   EffectivePoliciesResolver,
   PolicyAsCodeService,
   PolicyAsCodeResolver,
@@ -81,6 +86,7 @@ const DOMAIN_PROVIDERS = [
   AgentCredentialCheck,
   AgentClusterState,
   BundlePoll,
+  BundleRolloutService,
   BundleRolloutResolver,
   ...INVENTORY_PROVIDERS,
 ];

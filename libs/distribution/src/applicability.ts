@@ -9,6 +9,19 @@ export interface ScopedPolicy {
   readonly clusterIds: readonly string[];
 }
 
+/**
+ * A stored policy's scope as the matcher reads it: the rows of its cloud-scope and cluster
+ * links, whatever else the caller loaded with them. The one mapping, so the compiler, the
+ * rollout and effectivePolicies cannot read a policy's scope differently.
+ */
+export function policyScopeOf(row: {
+  readonly id: string;
+  readonly cloudScopes: ReadonlyArray<{ readonly cloudScopeId: string }>;
+  readonly clusters: ReadonlyArray<{ readonly clusterId: string }>;
+}): ScopedPolicy {
+  return { id: row.id, cloudScopeIds: row.cloudScopes.map((s) => s.cloudScopeId), clusterIds: row.clusters.map((c) => c.clusterId) };
+}
+
 export interface ClusterRef {
   readonly id: string;
   readonly cloudScopeId: string;

@@ -1,6 +1,6 @@
 import { CanonicalFragment, contentHash, signEnvelope, type BundleContent, type BundlePolicy, type SigningKey } from '@portcullis/bundle';
 import { withTenant, type Prisma, type PrismaClient } from '@portcullis/db';
-import { scopeMatch } from './applicability';
+import { policyScopeOf, scopeMatch } from './applicability';
 
 export interface CompilerOptions {
   /** How long a signed bundle is valid. */
@@ -60,7 +60,7 @@ export class BundleCompiler {
     }));
     const compiled = policies.map((p) => ({
       id: p.id,
-      scope: { id: p.id, cloudScopeIds: p.cloudScopes.map((s) => s.cloudScopeId), clusterIds: p.clusters.map((c) => c.clusterId) },
+      scope: policyScopeOf(p),
       bundle: toBundlePolicy(p, now),
     }));
     // clusters mostly share the same applicable policies: serialise each distinct set once

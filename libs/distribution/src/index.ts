@@ -1,4 +1,4 @@
-export { scopeMatch, namespaceDecision } from './applicability';
+export { policyScopeOf, scopeMatch, namespaceDecision } from './applicability';
 export type { ScopedPolicy, ClusterRef, ScopeMatch, NamespaceDecision } from './applicability';
 export { BundleCompiler } from './compiler';
 export type { CompilerOptions, CompileResult, RevisionPublisher } from './compiler';

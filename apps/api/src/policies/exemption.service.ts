@@ -9,7 +9,8 @@ import { TenantDb } from '../tenancy/tenant-db';
 import { Visibility } from '../tenancy/visibility';
 import { auditSnapshot, coveredScopeIds, toPolicy, type ExemptionCriteria, type PolicyRow } from './policy.mapper';
 import { validateNamespacePatterns } from './policy-rules';
-import { checkVersion, PolicyService } from './policy.service';
+import { PolicyService } from './policy.service';
+import { checkVersion, requireManage } from './policy-writer';
 import type { ExemptionInput, Policy } from './policy.types';
 
 const CVE_ID = /^CVE-\d{4}-\d{4,}$/;
@@ -92,7 +93,7 @@ export class ExemptionService {
   ): Promise<Policy> {
     const { policy, event } = await this.db.run(principal, async (tx) => {
       const current = await this.policies.load(tx, principal, policyId);
-      this.policies.requireManage(principal, coveredScopeIds(current));
+      requireManage(principal, coveredScopeIds(current));
       if (version !== undefined) checkVersion(current, version);
       await apply(tx, current);
       await tx.policy.update({ where: { id: policyId }, data: { version: { increment: 1 }, updatedBy: principal.objectId } });

@@ -1,15 +1,16 @@
 import { Injectable } from '@nestjs/common';
 import { joinPolicyDocuments, parsePolicyDocuments, serializePolicyDocument, type Exemption, type Policy as EnginePolicy } from '@portcullis/policy-engine';
 import type { CloudProvider, Prisma, TenantTx } from '@portcullis/db';
+import { policyScopeOf } from '@portcullis/distribution';
 import { DomainError, badInput, mapSliced } from '@portcullis/platform';
-import { AuditLogWriter } from '../audit/audit-log.writer';
 import { DomainEvents, type RecordedEvent } from '../events/domain-events';
 import type { Principal } from '../tenancy/principal';
 import { TenantDb } from '../tenancy/tenant-db';
 import { Visibility } from '../tenancy/visibility';
 import { coveredScopeIds, policyInclude, toPolicy, type ExemptionCriteria, type PolicyRow } from './policy.mapper';
 import { composeRules, type StoredRule } from './policy-rules';
-import { PolicyService, replaceRules, ruleRow, type ResolvedScope } from './policy.service';
+import { PolicyService, storedRule } from './policy.service';
+import { PolicyWriter, requireManage, storedDescription, type ExemptionRow, type ResolvedScope } from './policy-writer';
 
 const PROVIDER_PREFIX: Record<CloudProvider, string> = { AZURE_SUBSCRIPTION: 'azure', AWS_ACCOUNT: 'aws', GCP_PROJECT: 'gcp' };
 const PREFIX_PROVIDER = Object.fromEntries(Object.entries(PROVIDER_PREFIX).map(([k, v]) => [v, k])) as Record<string, CloudProvider>;
@@ -53,7 +54,7 @@ export class PolicyAsCodeService {
   constructor(
     private readonly db: TenantDb,
     private readonly policies: PolicyService,
-    private readonly audit: AuditLogWriter,
+    private readonly writer: PolicyWriter,
     private readonly events: DomainEvents,
   ) {}
 
@@ -109,60 +110,38 @@ export class PolicyAsCodeService {
 
   private async apply(tx: TenantTx, principal: Principal, doc: EnginePolicy, index: number, events: RecordedEvent[]): Promise<ImportOutcome['changes'][number]> {
     const field = (f: string) => `document[${index}].${f}`;
-    const scope = await this.resolveRefs(tx, principal, doc, field);
+    const scope = await this.resolveRefs(tx, principal, doc, index);
     const rules = composeRules(doc.type, [], doc.rules.map((r) => ({ ruleId: r.id, enabled: true, params: r.params })));
     const exemptions = doc.exemptions.map((e, i) => exemptionRow(e, field(`spec.exemptions[${i}]`), doc.type));
+    // compared as it would be stored, so a file differing only by surrounding spaces is UNCHANGED
+    const description = storedDescription(doc.description ?? '', field('metadata.description'));
     const existing = await tx.policy.findUnique({ where: { tenantId_name: { tenantId: principal.tenantId, name: doc.name } }, include: policyInclude });
-    this.policies.requireManage(principal, scope.covered);
-    const desired = comparable(doc.description ?? '', doc.action, scope, rules, exemptions);
+    requireManage(principal, scope.covered);
+    const desired = comparable(description, doc.action, scope, rules, exemptions);
 
     if (!existing) {
-      const row = await tx.policy.create({
-        data: {
-          tenantId: principal.tenantId,
-          name: doc.name,
-          description: doc.description ?? '',
-          type: doc.type,
-          action: doc.action,
-          namespaceInclude: scope.include,
-          namespaceExclude: scope.exclude,
-          createdBy: principal.objectId,
-          updatedBy: principal.objectId,
-          rules: { create: rules.map((r) => ruleRow(principal.tenantId, r)) },
-          cloudScopes: { create: scope.cloudScopeIds.map((cloudScopeId) => ({ cloudScopeId, tenantId: principal.tenantId })) },
-          clusters: { create: scope.clusterIds.map((clusterId) => ({ clusterId, tenantId: principal.tenantId })) },
-          exemptions: { create: exemptions.map((e) => ({ ...e, tenantId: principal.tenantId })) },
-        },
-      });
-      await this.audit.record(tx, principal, { action: 'policy.import', targetType: 'Policy', targetId: row.id, after: desired });
-      events.push(await this.events.record(tx, principal.tenantId, 'policy.created', { policyId: row.id, cloudScopeIds: scope.covered, clusterIds: scope.clusterIds }));
+      const { row, event } = await inDocument(index, () => this.writer.create(tx, principal, { name: doc.name, description, type: doc.type, action: doc.action, scope, rules, exemptions }));
+      events.push(event);
       return { name: doc.name, change: 'CREATED', policyId: row.id, version: row.version, changedFields: [] };
     }
 
     if (existing.type !== doc.type) throw badInput(field('spec.type'), `${field('spec.type')}: policy "${doc.name}" exists as a ${existing.type} policy`);
-    this.policies.requireManage(principal, coveredScopeIds(existing));
-    const current = comparable(existing.description, existing.action, fromRow(existing), existing.rules.map((r) => ({ ruleId: r.ruleId, enabled: r.enabled, params: r.params as Record<string, unknown> })), existing.exemptions.map(storedExemption));
+    requireManage(principal, coveredScopeIds(existing));
+    const current = comparable(existing.description, existing.action, fromRow(existing), existing.rules.map(storedRule), existing.exemptions.map(storedExemption));
     const changed = (Object.keys(desired) as Array<keyof Comparable>).filter((k) => JSON.stringify(desired[k]) !== JSON.stringify(current[k]));
     if (changed.length === 0) return { name: doc.name, change: 'UNCHANGED', policyId: existing.id, version: existing.version, changedFields: [] };
     if (existing.isDefault) {
       const locked = changed.filter((k) => ['description', 'cloudScopes', 'clusters', 'include', 'exclude'].includes(k));
       if (locked.length) throw badInput(field(locked[0] === 'description' ? 'metadata.description' : 'spec.scope'), `${field('spec')}: "${doc.name}" is a default policy; only its action and rules can change (the file changes ${locked.join(', ')})`);
     }
-    await tx.policy.update({
-      where: { id: existing.id },
-      data: { description: doc.description ?? '', action: doc.action, namespaceInclude: scope.include, namespaceExclude: scope.exclude, version: { increment: 1 }, updatedBy: principal.objectId },
-    });
-    await this.policies.replaceScope(tx, principal.tenantId, existing.id, scope);
-    await replaceRules(tx, principal.tenantId, existing.id, rules);
-    await tx.policyExemption.deleteMany({ where: { policyId: existing.id } });
-    if (exemptions.length) await tx.policyExemption.createMany({ data: exemptions.map((e) => ({ ...e, policyId: existing.id, tenantId: principal.tenantId })) });
-    await this.audit.record(tx, principal, { action: 'policy.import', targetType: 'Policy', targetId: existing.id, before: current, after: desired });
-    events.push(await this.events.record(tx, principal.tenantId, 'policy.updated', { policyId: existing.id, cloudScopeIds: [...new Set([...coveredScopeIds(existing), ...scope.covered])], clusterIds: scope.clusterIds }));
-    return { name: doc.name, change: 'UPDATED', policyId: existing.id, version: existing.version + 1, changedFields: changed };
+    const { row, event } = await inDocument(index, () => this.writer.update(tx, principal, existing, { version: existing.version, description, action: doc.action, scope, rules, exemptions }));
+    events.push(event);
+    return { name: doc.name, change: 'UPDATED', policyId: existing.id, version: row.version, changedFields: changed };
   }
 
   /** `aws:123456789012`-style cloud scope references and cluster names, resolved in the tenant. */
-  private async resolveRefs(tx: TenantTx, principal: Principal, doc: EnginePolicy, field: (f: string) => string): Promise<ResolvedScope> {
+  private async resolveRefs(tx: TenantTx, principal: Principal, doc: EnginePolicy, index: number): Promise<ResolvedScope> {
+    const field = (f: string) => `document[${index}].${f}`;
     // a scope or cluster the caller cannot read is refused like one the tenant does not have
     const view = Visibility.of(principal);
     const scopeIds: string[] = [];
@@ -180,10 +159,23 @@ export class PolicyAsCodeService {
       if (!found) throw badInput(field(`spec.scope.clusters[${i}]`), `${field(`spec.scope.clusters[${i}]`)}: no cluster named "${name}" in this tenant`);
       clusterIds.push(found.id);
     }
-    return this.policies.resolveScope(tx, principal, { cloudScopeIds: scopeIds, clusterIds, namespaces: { include: [...doc.namespaces.include], exclude: [...doc.namespaces.exclude] } }).catch((err: unknown) => {
-      if (err instanceof DomainError && err.field) throw badInput(field(err.field), `${field(err.field)}: ${err.message}`);
-      throw err;
-    });
+    return inDocument(index, () => this.policies.resolveScope(tx, principal, { cloudScopeIds: scopeIds, clusterIds, namespaces: { include: [...doc.namespaces.include], exclude: [...doc.namespaces.exclude] } }));
+  }
+}
+
+/** Where a field of the API's policy inputs is in a policy document; unlisted: the same path, under the document. */
+const DOCUMENT_FIELD: Readonly<Record<string, string | null>> = { name: 'metadata.name', description: 'metadata.description', version: null };
+
+/** An error naming an input field, re-addressed to document `index` of the import (same code). */
+async function inDocument<T>(index: number, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (!(err instanceof DomainError) || !err.field) throw err;
+    const sub = Object.hasOwn(DOCUMENT_FIELD, err.field) ? DOCUMENT_FIELD[err.field] : err.field;
+    const where = sub ? `document[${index}].${sub}` : `document[${index}]`;
+    const text = err.message.startsWith(`${err.field}: `) ? err.message.slice(err.field.length + 2) : err.message;
+    throw new DomainError(err.code, `${where}: ${text}`, where, err.details);
   }
 }
 
@@ -192,16 +184,15 @@ function readableWhole(row: PolicyRow, view: Visibility): boolean {
 }
 
 function fromRow(row: PolicyRow): ResolvedScope {
+  const { cloudScopeIds, clusterIds } = policyScopeOf(row);
   return {
-    cloudScopeIds: row.cloudScopes.map((s) => s.cloudScopeId),
-    clusterIds: row.clusters.map((c) => c.clusterId),
+    cloudScopeIds: [...cloudScopeIds],
+    clusterIds: [...clusterIds],
     include: row.namespaceInclude,
     exclude: row.namespaceExclude,
     covered: coveredScopeIds(row),
   };
 }
-
-type ExemptionRow = { criteria: Prisma.InputJsonValue; reason: string; grantedBy: string; expiresAt: Date | null };
 
 function exemptionRow(e: Omit<Exemption, 'id'>, field: string, type: string): ExemptionRow {
   if (e.cves?.length && type !== 'VULNERABILITY') throw badInput(`${field}.cves`, `${field}.cves: CVE exemptions belong to VULNERABILITY policies`);

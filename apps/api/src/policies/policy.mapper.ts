@@ -1,7 +1,8 @@
-import type { Prisma } from '@portcullis/db';
+import type { Prisma, TenantTx } from '@portcullis/db';
 import { toCloudScope } from '../cloud-scopes/cloud-scope.service';
 import { toCluster } from '../clusters/cluster.service';
-import { Visibility } from '../tenancy/visibility';
+import type { Principal } from '../tenancy/principal';
+import { Visibility, hidden } from '../tenancy/visibility';
 import type { MatchMode, Policy, PolicyExemption } from './policy.types';
 
 export const policyInclude = {
@@ -12,6 +13,13 @@ export const policyInclude = {
 } as const satisfies Prisma.PolicyInclude;
 
 export type PolicyRow = Prisma.PolicyGetPayload<{ include: typeof policyInclude }>;
+
+/** Loads a policy the caller can read; a policy it cannot read does not exist for it. */
+export async function loadPolicy(tx: TenantTx, principal: Principal, id: string): Promise<PolicyRow> {
+  const row = await tx.policy.findFirst({ where: { AND: [{ id }, Visibility.of(principal).policies()] }, include: policyInclude });
+  if (!row) throw hidden('policy', id);
+  return row;
+}
 
 /** What an exemption exempts, as stored in policy_exemptions.criteria. */
 export interface ExemptionCriteria {

@@ -150,6 +150,8 @@ export class Policy {
 }
 
 const PATTERN_LIMIT = MAX_PATTERNS_PER_LIST;
+/** Shared with the policy-file import (PolicyWriter), so a file cannot store what the API refuses. */
+export const POLICY_DESCRIPTION_MAX = 2000;
 // every pattern is matched against each admission (and each simulated snapshot): bounded where it enters
 const namespacePatternLength = { each: true, message: `each pattern is at most ${MAX_NAMESPACE_PATTERN_LENGTH} characters` } as const;
 const patternLength = { each: true, message: `each pattern is at most ${MAX_PATTERN_LENGTH} characters` } as const;
@@ -229,7 +231,7 @@ export class CreatePolicyInput {
 
   @Field({ defaultValue: '' })
   @IsString()
-  @MaxLength(2000)
+  @MaxLength(POLICY_DESCRIPTION_MAX)
   description!: string;
 
   @Field(() => PolicyType)
@@ -275,7 +277,7 @@ export class UpdatePolicyInput {
   @Field({ nullable: true })
   @IsOptional()
   @IsString()
-  @MaxLength(2000)
+  @MaxLength(POLICY_DESCRIPTION_MAX)
   description?: string;
 
   @Field(() => PolicyAction, { nullable: true })

@@ -2,9 +2,10 @@ import { Injectable } from '@nestjs/common';
 import { DIGEST, type ScanArtifactLookupResponse, type ScanArtifactLookupResult } from '@portcullis/contracts';
 import { Prisma, type TenantTx } from '@portcullis/db';
 import { normalizeImage } from '@portcullis/policy-engine';
-import type { ScanArtifactDocument, SignedEnvelope } from '@portcullis/bundle';
+import type { SignedEnvelope } from '@portcullis/bundle';
 import { TenantDb } from '../tenancy/tenant-db';
 import { ArtifactSigningKeys } from './artifact-signing-keys';
+import { storedDocumentOf } from './scan-artifact.mapper';
 
 /** One image of a lookup, as the API resolves it. */
 type Query =
@@ -98,8 +99,7 @@ export class ScanArtifactLookup {
       if (this.keys.isPublished(hit.kid)) continue;
       let envelope = done.get(hit.id);
       if (!envelope) {
-        const document = JSON.parse(Buffer.from(hit.envelope.payload, 'base64url').toString('utf8')) as ScanArtifactDocument;
-        envelope = this.keys.sign(document);
+        envelope = this.keys.sign(storedDocumentOf(hit.envelope));
         await tx.scanArtifact.update({ where: { id: hit.id }, data: { envelope: { ...envelope }, kid: envelope.kid } });
         done.set(hit.id, envelope);
       }

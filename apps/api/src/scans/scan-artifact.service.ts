@@ -1,5 +1,4 @@
 import { Injectable } from '@nestjs/common';
-import type { ScanArtifactDocument } from '@portcullis/bundle';
 import type { Prisma } from '@portcullis/db';
 import { badInput, notFound } from '@portcullis/platform';
 import { decodeCursor, pageSize, toConnection, type Connection } from '../graphql/connection';
@@ -8,6 +7,7 @@ import { TenantDb } from '../tenancy/tenant-db';
 import type { ScanArtifact, ScanArtifactsArgs, ScanFindingView } from './scan.types';
 import { byWorst } from './vulnerability-counts';
 import { containing } from '../platform/substring-filter';
+import { storedDocumentOf, toArtifactSummary } from './scan-artifact.mapper';
 
 const listed = { uploadToken: { select: { name: true } } } as const;
 type Row = Prisma.ScanArtifactGetPayload<{ include: typeof listed }>;
@@ -46,9 +46,7 @@ export class ScanArtifactService {
   async findings(principal: Principal, artifactId: string, first: number): Promise<ScanFindingView[]> {
     const row = await this.db.run(principal, (tx) => tx.scanArtifact.findUnique({ where: { id: artifactId }, select: { envelope: true } }));
     if (!row) throw notFound(`scan artifact ${artifactId} does not exist`);
-    const { payload } = row.envelope as { payload: string };
-    const doc = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as ScanArtifactDocument;
-    return [...doc.findings]
+    return [...storedDocumentOf(row.envelope).findings]
       .sort(byWorst)
       .slice(0, first)
       .map((f) => ({ id: f.id, severity: f.severity, cvss: f.cvss ?? null, packageName: f.packageName, installedVersion: f.installedVersion, fixedVersion: f.fixedVersion ?? null }));
@@ -56,19 +54,5 @@ export class ScanArtifactService {
 }
 
 function toArtifact(row: Omit<Row, 'envelope'>): ScanArtifact {
-  return {
-    id: row.id,
-    repository: row.repository,
-    tags: row.tags,
-    repoDigest: row.repoDigest,
-    imageId: row.imageId,
-    tagBound: row.tagBound,
-    format: row.format,
-    scanner: { name: row.scannerName, version: row.scannerVersion },
-    scannedAt: row.scannedAt,
-    receivedAt: row.receivedAt,
-    vulnerabilities: { critical: row.criticalCount, high: row.highCount, medium: row.mediumCount, low: row.lowCount, unknown: row.unknownCount },
-    findingsCount: row.findingsCount,
-    uploadedWith: row.uploadToken?.name ?? null,
-  };
+  return { ...toArtifactSummary(row), format: row.format, uploadedWith: row.uploadToken?.name ?? null };
 }

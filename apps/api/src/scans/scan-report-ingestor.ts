@@ -5,7 +5,8 @@ import { parseScanReport, scanReportContentHash, toScanArtifactDocument, type Sc
 import { TenantDb } from '../tenancy/tenant-db';
 import { ArtifactSigningKeys } from './artifact-signing-keys';
 import type { ScanUploader } from './scan-upload.guard';
-import { countDistinct, type VulnerabilityCounts } from './vulnerability-counts';
+import { artifactColumns, artifactSummarySelect, toArtifactSummary } from './scan-artifact.mapper';
+import type { VulnerabilityCounts } from './vulnerability-counts';
 
 /** What POST /api/v1/scan-reports answers. */
 export interface ScanReportReceipt {
@@ -61,7 +62,6 @@ export class ScanReportIngestor {
       throw badInput('scannedAt', `scannedAt: the report says it was scanned at ${report.scannedAt}, more than a day from now; check the scanner's clock`);
     }
     const contentHash = scanReportContentHash(report);
-    const counts = countDistinct(report.findings);
     const tenant = { tenantId: uploader.tenantId };
     const { row, created } = await this.db.run(tenant, async (tx) => {
       const existing = await findByHash(tx, uploader.tenantId, contentHash);
@@ -73,23 +73,10 @@ export class ScanReportIngestor {
           {
             tenantId: uploader.tenantId,
             contentHash,
-            repository: report.repository,
-            tags: [...report.tags],
-            repoDigest: report.repoDigest ?? null,
-            imageId: report.imageId ?? null,
-            tagBound: report.tagBound,
+            ...artifactColumns(document),
             format: report.format,
-            scannerName: report.scanner.name,
-            scannerVersion: report.scanner.version,
-            scannedAt: new Date(document.scannedAt),
             receivedAt: now,
             uploadTokenId: uploader.tokenId,
-            criticalCount: counts.critical,
-            highCount: counts.high,
-            mediumCount: counts.medium,
-            lowCount: counts.low,
-            unknownCount: counts.unknown,
-            findingsCount: report.findings.length,
             envelope: { ...envelope },
             kid: envelope.kid,
           },
@@ -99,46 +86,15 @@ export class ScanReportIngestor {
       });
       return { row: (await findByHash(tx, uploader.tenantId, contentHash))!, created: inserted.count === 1 };
     });
+    const { scannedAt, receivedAt, findingsCount, ...summary } = toArtifactSummary(row);
     return {
       created,
-      artifact: {
-        id: row.id,
-        repository: row.repository,
-        tags: row.tags,
-        repoDigest: row.repoDigest,
-        imageId: row.imageId,
-        tagBound: row.tagBound,
-        scanner: { name: row.scannerName, version: row.scannerVersion },
-        scannedAt: row.scannedAt.toISOString(),
-        receivedAt: row.receivedAt.toISOString(),
-        vulnerabilities: { critical: row.criticalCount, high: row.highCount, medium: row.mediumCount, low: row.lowCount, unknown: row.unknownCount },
-        findings: row.findingsCount,
-      },
+      artifact: { ...summary, scannedAt: scannedAt.toISOString(), receivedAt: receivedAt.toISOString(), findings: findingsCount },
       warnings: report.warnings,
     };
   }
 }
 
 function findByHash(tx: TenantTx, tenantId: string, contentHash: string) {
-  return tx.scanArtifact.findUnique({
-    where: { tenantId_contentHash: { tenantId, contentHash } },
-    select: {
-      id: true,
-      repository: true,
-      tags: true,
-      repoDigest: true,
-      imageId: true,
-      tagBound: true,
-      scannerName: true,
-      scannerVersion: true,
-      scannedAt: true,
-      receivedAt: true,
-      criticalCount: true,
-      highCount: true,
-      mediumCount: true,
-      lowCount: true,
-      unknownCount: true,
-      findingsCount: true,
-    },
-  });
+  return tx.scanArtifact.findUnique({ where: { tenantId_contentHash: { tenantId, contentHash } }, select: artifactSummarySelect });
 }

@@ -98,6 +98,38 @@ describe('policy as code', { skip: testDatabaseConfigured ? false : NO_DB_REASON
     assert.equal(yaml.code, 'BAD_USER_INPUT');
   });
 
+  it('an import writes what createPolicy and updatePolicy write: the same audit entries, and events naming every cluster the policy reached', async () => {
+    const tenantWide = FILE('was-tenant-wide').replace('cloudScopes: ["aws:210000000001"], ', '');
+    const created = data(await importDoc(tenantWide)).importPolicies.changes[0]!;
+    const narrowed = data(await importDoc(FILE('was-tenant-wide'))).importPolicies.changes[0]!;
+    assert.equal(narrowed.change, 'UPDATED');
+    assert.deepEqual(narrowed.changedFields, ['cloudScopes']);
+    // the policy left every other cloud scope: their clusters must drop it, so the event covers the tenant
+    const events = await h.prisma.domainEvent.findMany({ where: { payload: { path: ['policyId'], equals: created.policyId! } }, orderBy: { id: 'asc' } });
+    assert.deepEqual(events.map((e) => [e.type, (e.payload as { cloudScopeIds: string[] }).cloudScopeIds.length]), [['policy.created', 0], ['policy.updated', 0]]);
+
+    const viaApi = data(await h.gql<{ createPolicy: { id: string } }>(owner, 'mutation { createPolicy(input: { name: "made-by-api", type: MISCONFIGURATION, action: AUDIT }) { id } }')).createPolicy;
+    type Entry = { action: string; before: Record<string, unknown> | null; after: Record<string, unknown> | null };
+    const log = async (id: string) =>
+      data(await h.gql<{ auditLog: { edges: Array<{ node: Entry }> } }>(owner, `{ auditLog(filter: { targetId: "${id}" }) { edges { node { action before after } } } }`)).auditLog.edges.map((e) => e.node);
+    const imported = await log(created.policyId!);
+    assert.deepEqual(imported.map((l) => l.action), ['policy.update', 'policy.create']);
+    const [apiCreate] = await log(viaApi.id);
+    assert.deepEqual(Object.keys(imported[1]!.after!).sort(), Object.keys(apiCreate!.after!).sort(), 'the same snapshot of the policy');
+    assert.deepEqual(Object.keys(imported[0]!.before!).sort(), Object.keys(apiCreate!.after!).sort());
+    assert.equal((imported[0]!.after as { version: number }).version, 2);
+  });
+
+  it('an import holds a description to the API\'s bound, naming the document', async () => {
+    const before = await policyNames();
+    const long = 'x'.repeat(2001);
+    const e = onlyError(await importDoc(FILE('long-description').replace('description: prod workloads of the payments account', `description: ${long}`)));
+    assert.equal(e.code, 'BAD_USER_INPUT');
+    assert.equal(e.field, 'document[0].metadata.description');
+    assert.match(e.message, /at most 2000 characters/);
+    assert.deepEqual(await policyNames(), before);
+  });
+
   it('a default policy can change action and rules through a file, never its scope', async () => {
     const exported = data(await h.gql<{ exportPolicies: string }>(owner, '{ exportPolicies }')).exportPolicies;
     const defaults = exported.split('---\n').find((d) => d.includes('Default K8s misconfiguration rule'))!;

@@ -175,6 +175,28 @@ describe('scan upload tokens and scan artifacts', { skip: testDatabaseConfigured
     assert.equal(none.code, 'FORBIDDEN');
   });
 
+  it('the upload receipt, the portal and the signed artifact describe the image alike', async () => {
+    const digest = `sha256:${'6b'.repeat(32)}`;
+    const res = await upload(h, ciA.token, report('ghcr.io/acme/mapped', '3.1', digest, [['CVE-2024-0101', 'HIGH', 'openssl'], ['CVE-2024-0101', 'CRITICAL', 'libssl'], ['CVE-2024-0102', 'MEDIUM', 'zlib']])).expect(201);
+    const receipt = (res.body as { artifact: Record<string, unknown> & { findings: number } }).artifact;
+    const q = `query($f: ScanArtifactFilter) { scanArtifacts(filter: $f) { edges { node {
+      id repository tags repoDigest imageId tagBound scanner { name version } scannedAt receivedAt vulnerabilities { critical high medium low unknown } findingsCount } } } }`;
+    const listed = (await ok<{ scanArtifacts: { edges: Array<{ node: Record<string, unknown> & { findingsCount: number } }> } }>(h.gql(a.ownerToken, q, { f: { digest } }))).scanArtifacts.edges;
+    assert.equal(listed.length, 1);
+    const { findingsCount, ...node } = listed[0]!.node;
+    const { findings, ...summary } = receipt;
+    assert.deepEqual(summary, node);
+    assert.equal(findings, findingsCount);
+    assert.deepEqual(summary['vulnerabilities'], { critical: 1, high: 0, medium: 1, low: 0, unknown: 0 }, 'distinct ids by worst severity');
+
+    const found = (await lookup(h, agentA.agentToken, [`ghcr.io/acme/mapped@${digest}`]).expect(200)).body as { results: Array<{ artifact: { payload: string } }> };
+    const signed = JSON.parse(Buffer.from(found.results[0]!.artifact.payload, 'base64url').toString('utf8')) as Record<string, unknown> & { findings: unknown[]; scanner: unknown };
+    assert.deepEqual(
+      { repository: signed['repository'], tags: signed['tags'], repoDigest: signed['repoDigest'], tagBound: signed['tagBound'], scanner: signed.scanner, scannedAt: signed['scannedAt'], findings: signed.findings.length },
+      { repository: node['repository'], tags: node['tags'], repoDigest: node['repoDigest'], tagBound: node['tagBound'], scanner: node['scanner'], scannedAt: node['scannedAt'], findings: findingsCount },
+    );
+  });
+
   it('pages newest upload first', async () => {
     const first = await ok<{ scanArtifacts: { totalCount: number; edges: Array<{ node: { id: string } }>; pageInfo: { endCursor: string; hasNextPage: boolean } } }>(
       h.gql(a.ownerToken, '{ scanArtifacts(first: 2) { totalCount edges { node { id } } pageInfo { endCursor hasNextPage } } }'),

@@ -49,10 +49,11 @@ export class BundlePoll {
     const onGone = () => stop.abort();
     poll.clientGone.addEventListener('abort', onGone, { once: true });
     try {
-      const announcement = poll.waitSeconds > 0 ? this.notifications.waitForRevision(agent.clusterId, agent.tokenId, poll.waitSeconds * 1000, stop.signal) : null;
+      const deadline = Date.now() + poll.waitSeconds * 1000;
+      const isNew = (bundle: StoredBundle | null) => bundle !== null && held !== bundleEtag(bundle.revision);
+      let announcement = poll.waitSeconds > 0 ? this.notifications.waitForRevision(agent.clusterId, agent.tokenId, poll.waitSeconds * 1000, stop.signal) : null;
       let latest = await this.latest(agent.clusterId);
-      const current = latest !== null && held !== bundleEtag(latest.revision);
-      if (announcement && !current) {
+      while (announcement && !isNew(latest)) {
         const ctx = requestContext.current();
         if (ctx) ctx.parked = true; // an expensive operation need not stand aside for a waiting poll
         const woken = await announcement;
@@ -60,9 +61,15 @@ export class BundlePoll {
         if (poll.clientGone.aborted) return { kind: 'gone' };
         // the credential may have been rotated or its cluster deleted while parked: answer as a fresh request would
         await this.credentials.authenticate(poll.authorization);
-        if (woken === REVOKED) latest = await this.latest(agent.clusterId);
-        else if (woken?.body !== undefined) latest = woken;
-        else if (woken) latest = await this.latest(agent.clusterId);
+        if (woken === null) break; // the wait ended: the held revision is still the newest
+        latest = woken !== REVOKED && woken.body !== undefined ? woken : await this.latest(agent.clusterId);
+        if (woken === REVOKED || isNew(latest)) break;
+        // woken for the revision the agent already holds (a late or repeated announcement): keep
+        // waiting for the rest of its time, subscribed again before reading, as at the start
+        const remaining = deadline - Date.now();
+        if (remaining <= 0) break;
+        announcement = this.notifications.waitForRevision(agent.clusterId, agent.tokenId, remaining, stop.signal);
+        latest = await this.latest(agent.clusterId);
       }
       if (!latest) return { kind: 'none' };
       const etag = bundleEtag(latest.revision);

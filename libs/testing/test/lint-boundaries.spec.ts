@@ -1,13 +1,14 @@
 // The lint config's import boundaries, checked through ESLint's Node API against the real
 // config (.config/eslint.config.mjs): each zone reports a violation, and the imports the
 // design allows pass. Snippets are linted as if they were the content of an existing file
-// (the typed parser needs a file of the TypeScript project); import targets are real files,
-// because import/no-restricted-paths only judges imports it can resolve.
+// (where the config's `files` globs put it); import targets are real files, because
+// import/no-restricted-paths only judges imports it can resolve.
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { ESLint, type Linter } from 'eslint';
+import tseslint from 'typescript-eslint';
 import { repoPath, repoRoot } from '@portcullis/config';
 
 const CONFIG_FILE = repoPath('.config', 'eslint.config.mjs');
@@ -57,12 +58,16 @@ function specifier(host: string, target: string): string {
 }
 
 describe('lint boundaries (.config/eslint.config.mjs)', () => {
+  // the config exactly as `npm run lint` loads it: what each file gets
   let eslint: ESLint;
+  // the same, linting without type information: the boundary rules need none, and building
+  // the whole repository's TypeScript program took minutes on a loaded machine
+  let linter: ESLint;
   let exceptions: TemporaryException[];
 
   async function boundaryMessages(host: string, imports: string[]): Promise<Linter.LintMessage[]> {
     const code = imports.map((spec, i) => `import * as imported${i} from '${spec}';\nvoid imported${i};\n`).join('');
-    const [result] = await eslint.lintText(code, { filePath: repoPath(host) });
+    const [result] = await linter.lintText(code, { filePath: repoPath(host) });
     assert.ok(result, `ESLint returned no result for ${host}`);
     const fatal = result.messages.filter((m) => m.fatal);
     assert.deepEqual(fatal, [], `${host} did not parse`);
@@ -87,11 +92,12 @@ describe('lint boundaries (.config/eslint.config.mjs)', () => {
   }
 
   before(async () => {
-    eslint = new ESLint({
+    eslint = new ESLint({ cwd: repoRoot(), overrideConfigFile: CONFIG_FILE });
+    linter = new ESLint({
       cwd: repoRoot(),
       overrideConfigFile: CONFIG_FILE,
       // the cycle check walks the whole import graph and has nothing to say about boundaries
-      overrideConfig: { rules: { 'import/no-cycle': 'off' } },
+      overrideConfig: [tseslint.configs.disableTypeChecked as Linter.Config, { rules: { 'import/no-cycle': 'off' } }],
     });
     // Node loads the ES module config synchronously (require of ESM), as ESLint does by import()
     exceptions = (require(CONFIG_FILE) as { TEMPORARY_EXCEPTIONS: TemporaryException[] }).TEMPORARY_EXCEPTIONS;
@@ -170,6 +176,27 @@ describe('lint boundaries (.config/eslint.config.mjs)', () => {
       assert.ok(Array.isArray(setting), `no-restricted-imports is configured for ${file}`);
       const groups = (setting.slice(1) as Array<{ patterns?: Array<{ group?: string[] }> }>).flatMap((o) => o.patterns ?? []).flatMap((p) => p.group ?? []);
       assert.ok(groups.includes(DEEP_IMPORT_GROUP), `${file} carries ${DEEP_IMPORT_GROUP} (has ${groups.join(', ')})`);
+    }
+  });
+
+  it('turns on no layout (formatting) rule: Prettier owns the layout, so ESLint never fights it', async () => {
+    type RuleMeta = { meta?: { type?: string } };
+    for (const file of Object.values(HOST)) {
+      const config = (await eslint.calculateConfigForFile(repoPath(file))) as Linter.Config & {
+        plugins: Record<string, { rules?: Record<string, RuleMeta> }>;
+      };
+      const on = Object.entries(config.rules ?? {}).filter(([, setting]) => {
+        const severity = Array.isArray(setting) ? setting[0] : setting;
+        return severity !== 0 && severity !== 'off';
+      });
+      assert.ok(on.length > 0, `rules are on for ${file}`);
+      for (const [id] of on) {
+        const slash = id.lastIndexOf('/');
+        const [plugin, name] = slash < 0 ? ['@', id] : [id.slice(0, slash), id.slice(slash + 1)];
+        const rule = config.plugins[plugin]?.rules?.[name];
+        assert.ok(rule, `rule ${id} is known`);
+        assert.notEqual(rule.meta?.type, 'layout', `${id} is a layout rule, on in ${file}`);
+      }
     }
   });
 

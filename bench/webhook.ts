@@ -26,25 +26,22 @@ const GOAL_RATE = 1000;
 const GOAL_RATE_SECONDS = 10;
 /**
  * Throughput is measured in rounds of closed-loop windows, the bare server and the three
- * agents taking turns (rotating order), and pooled per target. Measured one after the other,
- * minutes apart, the same bare server answered 9,528 reviews/s in one run and 18,278 in the
- * next (2026-12-02, 18:03 and 18:07; its CPU per review 86 against 49 µs): the VM's speed
- * drifts, and a ratio of two figures taken minutes apart measured that drift. After an
- * agent's window its spool is drained before the next window, so its uploads do not land in
- * another target's window.
+ * agents taking turns (rotating order), and pooled per target: the VM's speed drifts within
+ * minutes, so a ratio of two figures taken one after the other would measure that drift
+ * (bench/README.md has the runs that showed it). After an agent's window its spool is
+ * drained before the next window, so its uploads do not land in another target's window.
  */
 const THROUGHPUT_ROUNDS = 6;
 const THROUGHPUT_WINDOW_SECONDS = 2;
 /**
  * Connections of each load-generator client, all opened (TLS handshakes done) before any
  * measurement and kept in use round-robin ('fifo'), so none idles past the server's
- * keep-alive timeout. With a pool that grows on demand, a hiccup that raised the requests in
- * flight above what the pool had seen made the client open new connections inside the
- * measured window: each RSA handshake costs the server ~1.5 ms of CPU, answers queue behind
- * them, more connections open — 63 handshakes in 325 ms, a p99 of 52 ms over a 20 s run at
- * 1,000/s whose p50 was 0.89 ms. With the pool opened first: p99 3.7-4.4 ms in four runs
- * (2026-12-02, 18:21-18:23). Load generators such as wrk and k6 open their connections first
- * for the same reason.
+ * keep-alive timeout. With a pool that grows on demand, a hiccup that raises the requests in
+ * flight above what the pool has seen makes the client open connections inside the measured
+ * window: each RSA handshake costs the server milliseconds of CPU, answers queue behind it,
+ * more connections open, and the p99 measures the client's pool instead of the server
+ * (bench/README.md has the runs). Load generators such as wrk and k6 open their connections
+ * first for the same reason.
  */
 const CONNECTIONS = 64;
 /**
@@ -56,12 +53,10 @@ const CONNECTIONS = 64;
 const ALTERNATING_ROUNDS = 20;
 const ALTERNATING_WINDOW_SECONDS = 2;
 /**
- * The turns start this long after the last closed-loop run, with every spool drained. It
- * was 60 s while an agent just driven at saturation kept a high p99 for about a minute:
- * each upload allocated two fresh 1 MiB buffers, and V8 answered that external memory with
- * full garbage collections (44-69 major GCs in the 30 s after a 5 s burst, in three runs of
- * four, 2026-12-02). The spool and the uploader reuse their buffers since (0-1 major GCs in
- * four runs); a few seconds remain for the machine to calm after the closed loops.
+ * The turns start this long after the last closed-loop run, with every spool drained: a few
+ * seconds for the machine to calm after the closed loops. (An agent just driven at
+ * saturation no longer keeps a high p99 for a minute since the spool and the uploader reuse
+ * their buffers; bench/README.md has the runs before and after.)
  */
 const SETTLE_SECONDS = 10;
 const CONCURRENCY = 16;

@@ -7,7 +7,7 @@ import YAML from 'yaml';
 import { repoPath } from '@portcullis/config';
 import { generateSigningKey, toJwks } from '@portcullis/bundle';
 import { CLUSTER, newAgentToken, tempDir } from '@portcullis/testing';
-import { renderChart, TemplateError } from './support/helm-template';
+import { HelmTemplateError, helm, helmLint, helmTemplate, helmUnavailableReason } from './support/helm';
 
 const CHART = repoPath('deploy', 'helm', 'portcullis-agent');
 const RELEASE = { name: 'portcullis-agent', namespace: 'portcullis-system' };
@@ -47,10 +47,34 @@ function portcullisEval(objects: ReadonlyArray<Record<string, unknown>>): { code
 
 const byKind = (objects: ReadonlyArray<Record<string, unknown>>, kind: string) => objects.find((o) => o['kind'] === kind) as Record<string, any>;
 
-describe('deploy/helm/portcullis-agent', () => {
+// The chart is rendered and linted by real Helm 3 (helm template, helm lint --strict).
+const renderChart = (values: Record<string, unknown>) => helmTemplate(CHART, RELEASE, values);
+
+describe('deploy/helm/portcullis-agent', { skip: helmUnavailableReason() }, () => {
   let objects: Array<Record<string, unknown>>;
-  before(() => {
-    objects = renderChart(CHART, RELEASE, required);
+  before(async () => {
+    objects = await renderChart(required);
+  });
+
+  it('is checked by Helm 3', async () => {
+    const r = await helm(['version', '--short']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^v3\./);
+  });
+
+  it('passes `helm lint --strict`', async () => {
+    const r = await helmLint(CHART, required);
+    assert.equal(r.code, 0, `helm lint --strict:\n${r.stdout}${r.stderr}`);
+    assert.match(r.stdout, /1 chart\(s\) linted, 0 chart\(s\) failed/);
+  });
+
+  it('`helm lint` has teeth: a template that renders invalid YAML fails it, naming the template', async () => {
+    const broken = path.join(tempDir(), 'portcullis-agent');
+    fs.cpSync(CHART, broken, { recursive: true });
+    fs.writeFileSync(path.join(broken, 'templates', 'broken.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata: {{ .Release.Name }}: [\n');
+    const r = await helmLint(broken, required);
+    assert.notEqual(r.code, 0, r.stdout);
+    assert.match(r.stdout + r.stderr, /templates\/broken\.yaml/);
   });
 
   it('renders a Deployment, Service, ValidatingWebhookConfiguration, cert-manager Issuer and Certificate, Secret, ConfigMap, PDB', () => {
@@ -59,7 +83,7 @@ describe('deploy/helm/portcullis-agent', () => {
 
   it('every object validates against the Kubernetes (and cert-manager) schemas', async () => {
     for (const o of objects) await schemaCheck(o);
-    for (const o of renderChart(CHART, RELEASE, { ...required, tls: { certManager: { enabled: false }, existingSecret: 'my-tls', caBundle: Buffer.from('pem').toString('base64') }, credential: { existingSecret: 'agent-cred' }, excludedNamespaces: ['monitoring'] })) await schemaCheck(o);
+    for (const o of await renderChart({ ...required, tls: { certManager: { enabled: false }, existingSecret: 'my-tls', caBundle: Buffer.from('pem').toString('base64') }, credential: { existingSecret: 'agent-cred' }, excludedNamespaces: ['monitoring'] })) await schemaCheck(o);
   });
 
   it('passes `portcullis eval` with the default misconfiguration policy (Block)', () => {
@@ -70,8 +94,8 @@ describe('deploy/helm/portcullis-agent', () => {
     assert.deepEqual(deployment.violations, []);
   });
 
-  it('the eval check has teeth: without limits the chart would fail', () => {
-    const noLimits = portcullisEval(renderChart(CHART, RELEASE, { ...required, resources: { limits: null } }));
+  it('the eval check has teeth: without limits the chart would fail', async () => {
+    const noLimits = portcullisEval(await renderChart({ ...required, resources: { limits: null } }));
     assert.equal(noLimits.code, 1);
     assert.ok(noLimits.results.find((x) => x.kind === 'Deployment')!.violations.some((v) => v.rule === 'resource-limits'));
   });
@@ -121,8 +145,8 @@ describe('deploy/helm/portcullis-agent', () => {
     assert.ok((hook.rules as Rule[]).every((r) => r.resources.every((res) => res !== 'pods/*' && res !== '*/*')), 'no wildcard subresource rule: exec, logs and status stay out');
   });
 
-  it('values: extra exclusions reach both the webhook and the agent; a provided TLS secret and credential replace the generated ones', () => {
-    const o = renderChart(CHART, RELEASE, { ...required, excludedNamespaces: ['monitoring'], tls: { certManager: { enabled: false }, existingSecret: 'my-tls', caBundle: 'Q0E=' }, credential: { existingSecret: 'agent-cred' }, webhook: { failurePolicy: 'Fail' } });
+  it('values: extra exclusions reach both the webhook and the agent; a provided TLS secret and credential replace the generated ones', async () => {
+    const o = await renderChart({ ...required, excludedNamespaces: ['monitoring'], tls: { certManager: { enabled: false }, existingSecret: 'my-tls', caBundle: 'Q0E=' }, credential: { existingSecret: 'agent-cred' }, webhook: { failurePolicy: 'Fail' } });
     assert.deepEqual(o.map((x) => x['kind']).sort(), ['ConfigMap', 'Deployment', 'PodDisruptionBudget', 'Service', 'ServiceAccount', 'ValidatingWebhookConfiguration']);
     const hook = byKind(o, 'ValidatingWebhookConfiguration').webhooks[0];
     assert.deepEqual(hook.namespaceSelector.matchExpressions[0].values, ['portcullis-system', 'kube-system', 'monitoring']);
@@ -135,8 +159,12 @@ describe('deploy/helm/portcullis-agent', () => {
     assert.equal(pod.volumes.find((v: { name: string }) => v.name === 'credential').secret.secretName, 'agent-cred');
   });
 
-  it('missing required values fail the render, naming the value', () => {
-    assert.throws(() => renderChart(CHART, RELEASE, { ...required, api: { url: '' } }), (e: Error) => e instanceof TemplateError && /api.url is required/.test(e.message));
-    assert.throws(() => renderChart(CHART, RELEASE, { ...required, credential: { token: '' } }), /credential.token or credential.existingSecret is required/);
+  it('missing required values fail the render, naming the value', async () => {
+    await assert.rejects(renderChart({ ...required, api: { url: '' } }), (e: Error) => e instanceof HelmTemplateError && /api\.url is required/.test(e.message));
+    await assert.rejects(renderChart({ ...required, credential: { token: '' } }), /credential\.token or credential\.existingSecret is required/);
+    await assert.rejects(
+      renderChart({ ...required, tls: { certManager: { enabled: false }, existingSecret: 'my-tls' } }),
+      /tls\.caBundle is required when tls\.certManager\.enabled is false/,
+    );
   });
 });

@@ -1,7 +1,8 @@
 import type { CliCommand } from '../command';
+import { demoCommand } from './demo';
 import { devTokenCommand } from './dev-token';
 import { evalCommand } from './eval';
 import { tenantCommand } from './tenant';
 
 /** Every sub-command of `portcullis`, in the order `--help` lists them. */
-export const COMMANDS: readonly CliCommand[] = [evalCommand, devTokenCommand, tenantCommand];
+export const COMMANDS: readonly CliCommand[] = [evalCommand, devTokenCommand, tenantCommand, demoCommand];

@@ -25,7 +25,13 @@ export interface ClusterFleet {
 
 /** The namespace a file's objects go to when they name none: the file's name without its version. */
 export function namespaceForFile(file: string): string {
-  const base = path.basename(file).replace(/\.(ya?ml|json)$/i, '').replace(/-v?\d+(\.\d+)*.*$/, '').toLowerCase();
+  const base = path
+    .basename(file)
+    .replace(/\.(ya?ml|json)$/i, '')
+    .replace(/-v?\d+(\.\d+)*.*$/, '')
+    .toLowerCase()
+    // what says how a file was published, not what it runs
+    .replace(/-(kubernetes-manifests|install(-default)?|recommended|all-in-one|complete-demo|cloud-deploy|native|usage)$/, '');
   const ns = base.replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40);
   return ns || 'demo';
 }

@@ -13,6 +13,9 @@ import { uploadHistory } from './history';
 import { createAgentTls } from './tls';
 import { postReview, type WebhookAnswer } from './webhook';
 
+/** A path as the user can type it: relative to the working directory when inside it. */
+const shown = (p: string) => (path.relative(process.cwd(), p).startsWith('..') ? p : path.relative(process.cwd(), p) || '.');
+
 const KUBERNETES_VERSION = '1.33.4';
 
 /** The three clouds of the demo fleet: one cloud scope and one cluster in each. */
@@ -62,7 +65,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
   await checkApiReady(o.api);
   const files = loadManifestFiles(o.manifests);
   const fleets = dealFiles(files, CLOUDS.length);
-  say(`portcullis demo: API ${o.api}; manifests from ${path.relative(process.cwd(), o.manifests) || o.manifests} (${files.length} files, ${fleets.reduce((n, f) => n + f.workloads.length, 0)} workloads)`);
+  say(`portcullis demo: API ${o.api}; manifests from ${shown(o.manifests)} (${files.length} files, ${fleets.reduce((n, f) => n + f.workloads.length, 0)} workloads)`);
 
   // 1. the tenant and its owner, as `portcullis tenant create` does it
   const tenantId = randomUUID();
@@ -112,7 +115,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     }
     for (const a of agents) {
       const s = await waitForAgent(a, 'receive its first policy bundle', (st) => st.bundleRevision !== null);
-      say(`agent of ${a.clusterName}: pid ${a.child.pid}, webhook ${a.webhookUrl}, bundle revision ${s.bundleRevision}, files in ${path.relative(process.cwd(), a.dir)}`);
+      say(`agent of ${a.clusterName}: pid ${a.child.pid}, webhook ${a.webhookUrl}, bundle revision ${s.bundleRevision}, files in ${shown(a.dir)}`);
     }
 
     // 5. the past days, as each agent would have uploaded them
@@ -170,7 +173,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     fs.writeFileSync(
       envFile,
       [
-        `# portcullis demo ${new Date().toISOString()}: source it (. ${path.relative(process.cwd(), envFile)})`,
+        `# portcullis demo ${new Date().toISOString()}: source it (. ${shown(envFile)})`,
         `export PORTCULLIS_API_URL=${sh(o.api)}`,
         `export TENANT=${sh(tenantId)}`,
         `export TOKEN=${sh(token)}`,
@@ -192,7 +195,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     say('');
     say(`Ready: ${events} admission events over ${allDays.size + 1} days in 3 clusters; the agents run until Ctrl-C.`);
     say(`  token (owner, 8 h):  ${token}`);
-    say(`  next:  . ${path.relative(process.cwd(), envFile)}   # PORTCULLIS_API_URL, TOKEN, POLICY, WEBHOOK, CA`);
+    say(`  next:  . ${shown(envFile)}   # PORTCULLIS_API_URL, TOKEN, POLICY, WEBHOOK, CA`);
     say(`         npx portcullis admit --webhook "$WEBHOOK" --ca "$CA" -n shop docs/examples/web.yaml`);
     say('         then the Tour in README.md: the inventory, auditToDenyReport, simulatePolicy, Block');
     o.io.stdout.write(`${line}\n`);

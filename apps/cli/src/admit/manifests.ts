@@ -1,0 +1,106 @@
+import YAML from 'yaml';
+import { resourceOf, type ResourceInfo } from './resources';
+
+/** One Kubernetes object to admit, with where it came from (as kubectl names it in errors). */
+export interface ManifestObject {
+  /** The file as given (relative to the working directory), or "-" for stdin. */
+  readonly source: string;
+  /** 1-based document number in the source. */
+  readonly document: number;
+  /** 1-based item number when the document is a `kind: List` (or a JSON array). */
+  readonly item?: number;
+  /** 1-based line where the document starts, when known. */
+  readonly line?: number;
+  readonly object: KubeObject;
+  readonly resource: ResourceInfo;
+}
+
+export interface KubeObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name?: string; generateName?: string; namespace?: string; [key: string]: unknown };
+  [key: string]: unknown;
+}
+
+/** Bad input: exit code 2, the message names file, document (from 1) and line. */
+export class AdmitInputError extends Error {}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Where a document is, for messages: `web.yaml: document 2 (line 14)`, `item 3` inside a List. */
+export function locate(source: string, document: number, line?: number, item?: number): string {
+  return `${source === '-' ? 'STDIN' : source}: document ${document}${item !== undefined ? `, item ${item}` : ''}${line !== undefined ? ` (line ${line})` : ''}`;
+}
+
+/** The checks kube-apiserver makes before admission that kubectl would report: a type, and a name. */
+function checkObject(value: unknown, where: string): { object: KubeObject; resource: ResourceInfo } {
+  if (!isRecord(value)) return fail(`${where}: not a Kubernetes object (a mapping with apiVersion, kind and metadata)`);
+  const { apiVersion, kind } = value;
+  if (typeof apiVersion !== 'string' || apiVersion === '') return fail(`${where}: apiVersion is missing or not a string`);
+  if (typeof kind !== 'string' || kind === '') return fail(`${where}: kind is missing or not a string`);
+  const metadata = value['metadata'];
+  if (metadata !== undefined && !isRecord(metadata)) return fail(`${where}: metadata is not a mapping`);
+  const meta = (metadata ?? {}) as Record<string, unknown>;
+  for (const key of ['name', 'generateName', 'namespace'] as const) {
+    if (meta[key] !== undefined && typeof meta[key] !== 'string') return fail(`${where}: metadata.${key} is not a string`);
+  }
+  if (!meta['name'] && !meta['generateName']) return fail(`${where}: ${kind} has neither metadata.name nor metadata.generateName`);
+  const resource = resourceOf(apiVersion, kind);
+  return { object: { ...value, apiVersion, kind, metadata: meta } as KubeObject, resource };
+}
+
+function fail(message: string): never {
+  throw new AdmitInputError(message);
+}
+
+/**
+ * Splits one input into objects: multi-document YAML, JSON (an object or an array of
+ * them), and the items of `kind: List` (or any `*List` kind kubectl accepts). Empty
+ * documents (a trailing `---`, comments only) are skipped, as kubectl does.
+ */
+export function parseManifests(text: string, source: string): ManifestObject[] {
+  const out: ManifestObject[] = [];
+  const add = (value: unknown, document: number, line: number | undefined) => {
+    if (value === null || value === undefined) return;
+    const list = isRecord(value) && typeof value['kind'] === 'string' && value['kind'].endsWith('List') && Array.isArray(value['items']);
+    const items = Array.isArray(value) ? value : list ? (value['items'] as unknown[]) : null;
+    if (items) {
+      items.forEach((item, i) => {
+        const where = locate(source, document, line, i + 1);
+        out.push({ source, document, item: i + 1, ...(line !== undefined ? { line } : {}), ...checkObject(item, where) });
+      });
+      return;
+    }
+    out.push({ source, document, ...(line !== undefined ? { line } : {}), ...checkObject(value, locate(source, document, line)) });
+  };
+  const trimmed = text.trimStart();
+  if (trimmed.startsWith('{') || trimmed.startsWith('[')) {
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (err) {
+      return fail(`${locate(source, 1)}: not valid JSON: ${(err as Error).message}`);
+    }
+    add(value, 1, text.length - trimmed.length > 0 ? text.slice(0, text.length - trimmed.length).split('\n').length : 1);
+    return out;
+  }
+  const lineOf = (offset: number) => text.slice(0, offset).split('\n').length;
+  const docs = YAML.parseAllDocuments(text, { uniqueKeys: false });
+  const list = Array.isArray(docs) ? docs : [docs];
+  list.forEach((doc, i) => {
+    const start = doc.contents?.range?.[0];
+    const line = start !== undefined ? lineOf(start) : undefined;
+    if (doc.errors.length) {
+      const e = doc.errors[0]!;
+      fail(`${locate(source, i + 1)}: line ${e.linePos?.[0]?.line ?? lineOf(e.pos[0])}: ${e.message.split('\n')[0]}`);
+    }
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: 1000 });
+    } catch (err) {
+      fail(`${locate(source, i + 1, line)}: ${(err as Error).message}`);
+    }
+    add(value, i + 1, line);
+  });
+  return out;
+}

@@ -6,7 +6,6 @@
  * with the cluster's credential to POST /agent/v1/admission-events. The agent process has
  * no clock to turn back, so this is the one place the demo re-enacts it.
  */
-import { randomUUID } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { decisionFor } from '@portcullis/contracts';
 import { fromJwks } from '@portcullis/bundle';
@@ -18,7 +17,8 @@ import { ApiClient, describeAnswer } from '../../../agent/src/api-client';
 import { BundleStore } from '../../../agent/src/bundle/bundle-store';
 import { AGENT_VERSION } from '../../../agent/src/version';
 import { ArtifactResolver } from '../../../agent/src/vulnerability/artifact-resolver';
-import { admissionReview, prng, rolloutReviews, type DemoWorkload } from './fleet';
+import { admitManifests, impersonatedUser, randomNames, type AdmissionResponse, type WebhookAnswer } from '../admit';
+import { laterChange, prng, type DemoWorkload } from './fleet';
 
 export interface HistoryCluster {
   readonly clusterId: string;
@@ -44,6 +44,8 @@ export interface HistoryResult {
 const DAY_MS = 86_400_000;
 const BATCH = 200;
 const OPEN = Buffer.from('{"events":[');
+/** Who deploys the demo's applications: a GitOps controller, as in most fleets. */
+const DEPLOYER = impersonatedUser('system:serviceaccount:argocd:argocd-application-controller', []);
 const CLOSE = Buffer.from(']}');
 
 /**
@@ -67,43 +69,63 @@ export async function uploadHistory(apiUrl: string, c: HistoryCluster, days: num
   const lines: string[] = [];
   const dayKeys = new Set<string>();
   const violators = new Map<string, DemoWorkload[]>();
-  for (let back = days - 1; back >= 1; back--) {
-    const dayStart = today - back * DAY_MS;
-    for (const [i, w] of c.workloads.entries()) {
-      const first = back === days - 1;
-      if (!first && rand() > 0.33) continue;
-      const at = dayStart + Math.floor((7 + rand() * 11) * 3_600_000);
-      const rollout = first ? 0 : days - back;
-      const reviews = rolloutReviews(w, rollout, at, rand);
-      for (const [j, spec] of reviews.entries()) {
-        const occurredAt = new Date(at + j * 1500 + i);
-        const parsed = parseReview(JSON.stringify(admissionReview(spec, randomUUID())));
-        if (!parsed.ok) throw new Error(`${w.file}: ${w.kind}/${w.name}: not an admission review the agent reads: ${parsed.message}`);
-        const r = parsed.request;
-        const namespace = r.namespace;
-        if (namespace !== undefined && excluded.some((m) => m(namespace))) continue;
-        // what AdmissionHandler.review does, at the admission's own time
-        const target = inspectObject(r.object, namespace ?? 'default');
-        const images = target.status === 'pod' ? target.containers.flatMap((k) => (k.image ? [k.image] : [])) : [];
-        const owner = resolveOwner(r.object, r.kind, r.name);
-        const lookups: ReadonlyMap<string, ArtifactLookup> = bundle.hasVulnerabilityPolicies && images.length > 0 ? await resolver.resolve(images, bundle.document.tenantId, 10_000) : new Map();
-        const evaluation = evaluatePolicies(r.object, bundle.compiled, {
+
+  /** The agent's AdmissionHandler.review, at the admission's own time, for one review `admit` built. */
+  const reEnact = async (review: Record<string, unknown>, at: Date, w: DemoWorkload): Promise<WebhookAnswer> => {
+    const parsed = parseReview(JSON.stringify(review));
+    if (!parsed.ok) throw new Error(`${w.file}: ${w.kind}/${w.name}: not an admission review the agent reads: ${parsed.message}`);
+    const r = parsed.request;
+    const namespace = r.namespace;
+    if (namespace !== undefined && excluded.some((m) => m(namespace))) return { ok: true, response: { allowed: true } };
+    const target = inspectObject(r.object, namespace ?? 'default');
+    const images = target.status === 'pod' ? target.containers.flatMap((k) => (k.image ? [k.image] : [])) : [];
+    const owner = resolveOwner(r.object, r.kind, r.name);
+    const evaluate = r.operation === 'CREATE' || r.operation === 'UPDATE';
+    const lookups: ReadonlyMap<string, ArtifactLookup> = evaluate && bundle.hasVulnerabilityPolicies && images.length > 0 ? await resolver.resolve(images, bundle.document.tenantId, 10_000) : new Map();
+    const evaluation = evaluate
+      ? evaluatePolicies(r.object, bundle.compiled, {
           defaultNamespace: namespace ?? 'default',
-          now: occurredAt,
+          now: at,
           owner,
           scanArtifacts: (image) => lookups.get(image) ?? { status: 'lookup-failed', error: 'no scan-artifact lookup was made for this image' },
-        });
-        const findings = toFindings(evaluation.violations, reasons);
-        for (const f of findings) {
-          const list = violators.get(f.policyName) ?? [];
-          if (!list.includes(w)) list.push(w);
-          violators.set(f.policyName, list);
-        }
-        const json = snapshotJson(r.object, target);
-        const { line } = eventLine({ request: r, namespace, owner, images, decision: decisionFor(findings), bundleRevision: bundle.document.revision, findings, clusterId: c.clusterId, occurredAt }, json);
-        lines.push(line);
-        dayKeys.add(occurredAt.toISOString().slice(0, 10));
-      }
+        })
+      : null;
+    const findings = evaluation ? toFindings(evaluation.violations, reasons) : [];
+    for (const f of findings) {
+      const list = violators.get(f.policyName) ?? [];
+      if (!list.includes(w)) list.push(w);
+      violators.set(f.policyName, list);
+    }
+    const decision = decisionFor(findings);
+    const json = evaluate ? snapshotJson(r.object, target) : undefined;
+    const { eventId, line } = eventLine({ request: r, namespace, owner, images, decision, bundleRevision: bundle.document.revision, findings, clusterId: c.clusterId, occurredAt: at }, json);
+    lines.push(line);
+    dayKeys.add(at.toISOString().slice(0, 10));
+    const response: AdmissionResponse = { allowed: decision !== 'DENIED', auditAnnotations: { decision, 'event-id': eventId } };
+    return { ok: true, response };
+  };
+
+  for (let back = days - 1; back >= 1; back--) {
+    const dayStart = today - back * DAY_MS;
+    for (const w of c.workloads) {
+      const first = back === days - 1;
+      if (!first && rand() > 0.33) continue;
+      let at = dayStart + Math.floor((7 + rand() * 11) * 3_600_000);
+      const change = first ? { operation: 'CREATE' as const, objects: [w.manifest] } : laterChange(w, new Date(at));
+      // each request a moment after the one before, as controllers follow one another
+      const clock = () => new Date((at += 700 + Math.floor(rand() * 2000)));
+      await admitManifests(change.objects, {
+        target: { url: new URL('https://history.invalid/validate'), timeoutMs: 10_000 },
+        operation: change.operation,
+        dryRun: false,
+        user: DEPLOYER,
+        maxPods: 3,
+        nodeName: `${w.namespace.slice(0, 20)}-node-${1 + Math.floor(rand() * 3)}`,
+        ...(change.oldObjects ? { oldObjects: change.oldObjects } : {}),
+        names: randomNames,
+        now: clock,
+        send: (review) => reEnact(review, new Date(at), w),
+      });
     }
   }
 

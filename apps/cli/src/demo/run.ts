@@ -8,10 +8,10 @@ import * as path from 'node:path';
 import type { CliIo } from '../command';
 import { AGENT_DEFAULT_EXCLUSIONS, startAgent, stopAgents, waitForAgent, type DemoAgent } from './agents';
 import { checkApiReady, GraphqlClient } from './api';
-import { admissionReview, dealFiles, loadManifestFiles, prng, rolloutReviews, type DemoWorkload } from './fleet';
+import { admitManifests, impersonatedUser, textFor, WEBHOOK_NAME, type AdmitResult } from '../admit';
+import { dealFiles, laterChange, loadManifestFiles, type DemoWorkload } from './fleet';
 import { uploadHistory } from './history';
 import { createAgentTls } from './tls';
-import { postReview, type WebhookAnswer } from './webhook';
 
 /** A path as the user can type it: relative to the working directory when inside it. */
 const shown = (p: string) => (path.relative(process.cwd(), p).startsWith('..') ? p : path.relative(process.cwd(), p) || '.');
@@ -38,6 +38,13 @@ export const PRIVILEGED_POLICY = {
   description: 'Demo: no privileged containers and no host namespaces',
   rules: ['privileged-container', 'host-namespaces'],
 } as const;
+
+/** Who restarts workloads today: a platform engineer with kubectl. */
+const OPERATOR = impersonatedUser('ada@contoso.example', ['platform-team']);
+const RESTARTABLE_KINDS: readonly string[] = ['Deployment', 'StatefulSet', 'DaemonSet'];
+
+/** Requests the agent recorded: its answer names the event it spooled. */
+const recorded = (results: readonly AdmitResult[]) => results.filter((r) => r.response?.auditAnnotations?.['event-id']).length;
 
 /** The cluster whose agent the tour's admissions go to (WEBHOOK and CA in env.sh). */
 const TOUR_CLUSTER = 1;
@@ -130,42 +137,43 @@ export async function runDemo(o: DemoOptions): Promise<number> {
       say(`${c.name}: ${h.accepted} past admissions uploaded with its credential (${h.days[0]} .. ${h.days[h.days.length - 1]})`);
     }
 
-    // 6. today: rollouts through the live agents' webhooks
-    const rand = prng(Date.now() & 0xffff);
+    // 6. today: `kubectl rollout restart` of half the workloads, through `admit` and the live agents
     let today = 0;
     for (const [i, a] of agents.entries()) {
-      const ca = fs.readFileSync(a.caFile, 'utf8');
+      const target = { url: new URL(a.webhookUrl), ca: fs.readFileSync(a.caFile, 'utf8'), timeoutMs: 10_000 };
       let n = 0;
       for (const w of fleets[i]!.workloads.filter((_, k) => k % 2 === 0)) {
-        for (const r of rolloutReviews(w, o.days, Date.now(), rand)) if ((await postReview(a.webhookUrl, ca, admissionReview(r, randomUUID()))).auditAnnotations['event-id']) n++;
+        const change = laterChange(w, new Date());
+        const results = await admitManifests(change.objects, { target, operation: change.operation, dryRun: false, user: OPERATOR, maxPods: 2, nodeName: 'node-1', ...(change.oldObjects ? { oldObjects: change.oldObjects } : {}) });
+        n += recorded(results);
       }
       today += n;
       await waitForAgent(a, 'upload its admission events', (st) => st.spoolDepth === 0);
-      say(`${a.clusterName}: ${n} admissions today through its agent, uploaded`);
+      say(`${a.clusterName}: ${n} admissions today through \`portcullis admit\` and its agent, uploaded`);
     }
     events += today;
 
-    // 7. Audit -> Block on one policy, and a denial through a real agent
+    // 7. Audit -> Block on one policy, and a denial through `admit`
+    const revisions = await Promise.all(agents.map(async (a) => (await waitForAgent(a, 'answer', () => true)).bundleRevision ?? 0));
     const switched = await gql.request<{ updatePolicy: { version: number; action: string } }>('updatePolicy', 'mutation($id: ID!, $i: UpdatePolicyInput!) { updatePolicy(id: $id, input: $i) { version action } }', { id: privileged.id, i: { action: 'BLOCK', version: privileged.version } });
-    say(`${PRIVILEGED_POLICY.name} switched to ${switched.updatePolicy.action} (version ${switched.updatePolicy.version}); waiting for the agents to enforce it`);
-    const culprit = (violators.get(PRIVILEGED_POLICY.name) ?? [])[0];
+    say(`${PRIVILEGED_POLICY.name} switched to ${switched.updatePolicy.action} (version ${switched.updatePolicy.version})`);
+    const culprit = (violators.get(PRIVILEGED_POLICY.name) ?? []).find((w) => RESTARTABLE_KINDS.includes(w.kind));
     if (culprit) {
       const k = fleets.findIndex((f) => f.workloads.includes(culprit));
       const a = agents[k]!;
-      const ca = fs.readFileSync(a.caFile, 'utf8');
-      let denied: WebhookAnswer | undefined;
-      for (let attempt = 0; attempt < 60 && !denied; attempt++) {
-        const review = admissionReview(rolloutReviews(culprit, o.days + 1, Date.now(), rand)[0]!, randomUUID());
-        const answer = await postReview(a.webhookUrl, ca, review);
-        if (!answer.allowed) denied = answer;
-        else await new Promise((r) => setTimeout(r, 500));
-      }
-      if (!denied) throw new Error(`${a.clusterName}: ${culprit.kind}/${culprit.name} is still allowed 30 s after ${PRIVILEGED_POLICY.name} was switched to BLOCK`);
-      events += 1;
-      say(`${a.clusterName}: kubectl apply -f ${path.basename(culprit.file)} (${culprit.kind}/${culprit.name} in ${culprit.namespace}):`);
-      say(`  Error from server (Forbidden): admission webhook "validate.portcullis.dev" denied the request: ${denied.message ?? ''}`);
+      const before = revisions[k]!;
+      await waitForAgent(a, `enforce ${PRIVILEGED_POLICY.name} in BLOCK mode (a bundle newer than revision ${before})`, (st) => (st.bundleRevision ?? 0) > before);
+      const target = { url: new URL(a.webhookUrl), ca: fs.readFileSync(a.caFile, 'utf8'), timeoutMs: 10_000 };
+      const change = laterChange(culprit, new Date());
+      const results = await admitManifests(change.objects, { target, operation: change.operation, dryRun: false, user: OPERATOR, maxPods: 2, nodeName: 'node-1', ...(change.oldObjects ? { oldObjects: change.oldObjects } : {}) });
+      events += recorded(results);
+      const top = results[0]!;
+      say(`${a.clusterName}: kubectl rollout restart ${culprit.kind.toLowerCase()}/${culprit.name} -n ${culprit.namespace} (${path.basename(culprit.file)}), through \`portcullis admit\` and its agent:`);
+      // the Audit warnings came with every admission before; the denial is the news
+      for (const l of textFor(top, undefined, WEBHOOK_NAME, a.webhookUrl).stderr) if (!l.startsWith('Warning:')) say(`  ${l.split('\n').join('\n  ')}`);
+      if (top.outcome !== 'denied') throw new Error(`${a.clusterName}: ${culprit.kind}/${culprit.name} was ${top.outcome}, not denied, with ${PRIVILEGED_POLICY.name} in BLOCK mode`);
       await waitForAgent(a, 'upload the denial', (st) => st.spoolDepth === 0);
-    } else say(`no workload of these manifests breaks ${PRIVILEGED_POLICY.name}: no denial to show`);
+    } else say(`no Deployment, StatefulSet or DaemonSet of these manifests breaks ${PRIVILEGED_POLICY.name}: no denial to show`);
 
     // 8. what the tour needs, and the JSON line
     const tour = agents[TOUR_CLUSTER]!;

@@ -85,7 +85,9 @@ describe('the README tour, run verbatim', { skip: NO_DB }, () => {
   it('starts the demo: its JSON line names the tenant, token, three clusters and their agents', () => {
     const o = find('starts the demo', (b) => b.includes('portcullis demo'));
     assert.equal(o.exit, 0, o.output);
-    const line = JSON.parse(fs.readFileSync(demoJson, 'utf8').trim()) as { tenantId: string; token: string; clusters: unknown[]; agents: unknown[]; events: number };
+    const text = fs.readFileSync(demoJson, 'utf8').trim();
+    assert.ok(text, `demo.json is empty; the demo said:\n${o.output}`);
+    const line = JSON.parse(text) as { tenantId: string; token: string; clusters: unknown[]; agents: unknown[]; events: number };
     assert.equal(line.clusters.length, 3);
     assert.equal(line.agents.length, 3);
     assert.ok(line.events > 0);

@@ -68,7 +68,9 @@ interface Cluster {
 }
 
 export async function runDemo(o: DemoOptions): Promise<number> {
-  const say = (line: string) => o.io.stderr.write(`${line}\n`);
+  const started = Date.now();
+  const say = (line: string) => o.io.stderr.write(`${process.env['DEMO_TRACE'] ? `[${((Date.now() - started) / 1000).toFixed(1)}] ` : ''}${line}\n`);
+  const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)} s`;
   await checkApiReady(o.api);
   const files = loadManifestFiles(o.manifests);
   const fleets = dealFiles(files, CLOUDS.length);
@@ -117,12 +119,16 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     await stopAgents(agents);
   };
   try {
-    for (const c of clusters) {
-      agents.push(await startAgent({ dir: path.join(runDir, c.name), clusterId: c.id, clusterName: c.name, apiUrl: o.api, agentToken: c.agentToken, jwks, tls: createAgentTls(c.name) }));
-    }
+    const tls = await Promise.all(clusters.map((c) => createAgentTls(c.name)));
+    // started together; every start is awaited before a failure is thrown, so none is left running
+    const starts = await Promise.allSettled(clusters.map((c, i) => startAgent({ dir: path.join(runDir, c.name), clusterId: c.id, clusterName: c.name, apiUrl: o.api, agentToken: c.agentToken, jwks, tls: tls[i]! })));
+    for (const s of starts) if (s.status === 'fulfilled') agents.push(s.value);
+    const failed = starts.find((s) => s.status === 'rejected');
+    if (failed) throw failed.reason;
+    agents.sort((a, b) => clusters.findIndex((c) => c.id === a.clusterId) - clusters.findIndex((c) => c.id === b.clusterId));
     for (const a of agents) {
       const s = await waitForAgent(a, 'receive its first policy bundle', (st) => st.bundleRevision !== null);
-      say(`agent of ${a.clusterName}: pid ${a.child.pid}, webhook ${a.webhookUrl}, bundle revision ${s.bundleRevision}, files in ${shown(a.dir)}`);
+      say(`agent of ${a.clusterName} (${elapsed()}): pid ${a.child.pid}, webhook ${a.webhookUrl}, bundle revision ${s.bundleRevision}, files in ${shown(a.dir)}`);
     }
 
     // 5. the past days, as each agent would have uploaded them
@@ -134,7 +140,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
       events += h.accepted;
       h.days.forEach((d) => allDays.add(d));
       for (const [policy, ws] of h.violators) violators.set(policy, [...(violators.get(policy) ?? []), ...ws]);
-      say(`${c.name}: ${h.accepted} past admissions uploaded with its credential (${h.days[0]} .. ${h.days[h.days.length - 1]})`);
+      say(`${c.name}: ${h.accepted} past admissions uploaded with its credential (${h.days[0]} .. ${h.days[h.days.length - 1]}; ${elapsed()})`);
     }
 
     // 6. today: `kubectl rollout restart` of half the workloads, through `admit` and the live agents
@@ -149,7 +155,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
       }
       today += n;
       await waitForAgent(a, 'upload its admission events', (st) => st.spoolDepth === 0);
-      say(`${a.clusterName}: ${n} admissions today through \`portcullis admit\` and its agent, uploaded`);
+      say(`${a.clusterName}: ${n} admissions today through \`portcullis admit\` and its agent, uploaded (${elapsed()})`);
     }
     events += today;
 
@@ -201,7 +207,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     });
     fs.writeFileSync(path.join(o.stateRoot, 'demo.json'), `${line}\n`, { mode: 0o600 });
     say('');
-    say(`Ready: ${events} admission events over ${allDays.size + 1} days in 3 clusters; the agents run until Ctrl-C.`);
+    say(`Ready after ${elapsed()}: ${events} admission events over ${allDays.size + 1} days in 3 clusters; the agents run until Ctrl-C.`);
     say(`  token (owner, 8 h):  ${token}`);
     say(`  next:  . ${shown(envFile)}   # PORTCULLIS_API_URL, TOKEN, POLICY, WEBHOOK, CA`);
     say(`         npx portcullis admit --webhook "$WEBHOOK" --ca "$CA" -n shop docs/examples/web.yaml`);

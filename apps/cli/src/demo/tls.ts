@@ -1,4 +1,5 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPair } from 'node:crypto';
+import { promisify } from 'node:util';
 import forge from 'node-forge';
 
 /** PEM files of one demo agent's webhook: its own CA and the loopback serving certificate the CA signed. */
@@ -8,7 +9,9 @@ export interface AgentTls {
   readonly keyPem: string;
 }
 
-const rsaKeyPem = (): string => generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+const generate = promisify(generateKeyPair);
+// on the thread pool: the three agents' six keys are made in parallel, not one after another on the event loop
+const rsaKeyPem = async (): Promise<string> => (await generate('rsa', { modulusLength: 2048 })).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
 
 function sign(subjectKeyPem: string, issuerKeyPem: string, issuer: forge.pki.Certificate | null, commonName: string, days: number): forge.pki.Certificate {
   const key = forge.pki.privateKeyFromPem(subjectKeyPem) as forge.pki.rsa.PrivateKey;
@@ -46,10 +49,9 @@ function sign(subjectKeyPem: string, issuerKeyPem: string, issuer: forge.pki.Cer
  * the chart's self-signed option would give an in-cluster agent: `admit --ca` trusts that
  * CA the way kube-apiserver trusts the webhook's caBundle. The CA key is not kept.
  */
-export function createAgentTls(clusterName: string): AgentTls {
-  const caKey = rsaKeyPem();
+export async function createAgentTls(clusterName: string): Promise<AgentTls> {
+  const [caKey, key] = await Promise.all([rsaKeyPem(), rsaKeyPem()]);
   const ca = sign(caKey, caKey, null, `Portcullis demo agent CA (${clusterName})`, 90);
-  const key = rsaKeyPem();
   const cert = sign(key, caKey, ca, 'localhost', 90);
   return { caPem: forge.pki.certificateToPem(ca), certPem: forge.pki.certificateToPem(cert), keyPem: key };
 }

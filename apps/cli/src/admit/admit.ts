@@ -1,3 +1,4 @@
+import * as https from 'node:https';
 import { childrenOf, rollsOut, stampForCreate } from './controllers';
 import { applyApiDefaults, applyJobSelector, applyPodAdmissionPlugins, clone } from './defaults';
 import { AdmitInputError, locate, type ManifestObject } from './manifests';
@@ -100,6 +101,16 @@ function asStored(o: Obj, names: NameSource): void {
   if (o['kind'] === 'Pod') applyPodAdmissionPlugins(o, names);
 }
 
+function tokenVolumeSuffix(pod: Obj): string | undefined {
+  const volumes = (pod['spec'] as { volumes?: unknown } | undefined)?.volumes;
+  if (!Array.isArray(volumes)) return undefined;
+  for (const v of volumes) {
+    const name = (v as { name?: unknown } | null)?.name;
+    if (typeof name === 'string' && name.startsWith('kube-api-access-')) return name.slice('kube-api-access-'.length);
+  }
+  return undefined;
+}
+
 interface Planned {
   readonly m: ManifestObject;
   readonly namespace: string | undefined;
@@ -149,7 +160,9 @@ function plan(objects: readonly ManifestObject[], o: AdmitOptions, names: NameSo
     withLastApplied(old, oldSent);
     stampForCreate(old, names, new Date(now.getTime() - 3_600_000));
     asStored(old, names);
-    asStored(object, names);
+    // the stored Pod keeps its token volume across updates (apply's three-way merge leaves server-added fields): same name
+    const oldToken = tokenVolumeSuffix(old);
+    asStored(object, oldToken ? { suffix: () => oldToken, uid: names.uid } : names);
     const oldMeta = old['metadata'] as Obj;
     const meta = object['metadata'] as Obj;
     for (const k of ['uid', 'creationTimestamp']) meta[k] = oldMeta[k];
@@ -166,8 +179,18 @@ function plan(objects: readonly ManifestObject[], o: AdmitOptions, names: NameSo
 export async function admitManifests(objects: readonly ManifestObject[], o: AdmitOptions): Promise<AdmitResult[]> {
   const names = o.names ?? randomNames;
   const clock = o.now ?? (() => new Date());
-  const send = o.send ?? ((review: Record<string, unknown>) => postReview(o.target, review));
   const planned = plan(objects, o, names, clock());
+  // one kept-alive connection, as kube-apiserver keeps one to a webhook: a TLS handshake per review would cost more than the review
+  const connection = o.send ? null : new https.Agent({ keepAlive: true, maxSockets: 1 });
+  const send = o.send ?? ((review: Record<string, unknown>) => postReview(o.target, review, connection!));
+  try {
+    return await run(planned, o, names, clock, send);
+  } finally {
+    connection?.destroy();
+  }
+}
+
+async function run(planned: readonly Planned[], o: AdmitOptions, names: NameSource, clock: () => Date, send: (review: Record<string, unknown>) => Promise<WebhookAnswer>): Promise<AdmitResult[]> {
   const results: AdmitResult[] = [];
 
   const submit = async (p: { m: ManifestObject; resource: ResourceInfo; operation: Operation; namespace: string | undefined; name: string; requestName: string; object: Obj | null; oldObject: Obj | null; user: UserInfo; controller?: string; parent: number | null; depth: number; fieldManager?: string }): Promise<AdmitResult> => {

@@ -25,6 +25,9 @@ export interface KubeObject {
 /** Bad input: exit code 2, the message names file, document (from 1) and line. */
 export class AdmitInputError extends Error {}
 
+const API_VERSION = /^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?\/)?v[0-9]+((alpha|beta)[0-9]*)?$/;
+const KIND = /^[A-Za-z][A-Za-z0-9]{0,62}$/;
+
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Where a document is, for messages: `web.yaml: document 2 (line 14)`, `item 3` inside a List. */
@@ -38,6 +41,8 @@ function checkObject(value: unknown, where: string): { object: KubeObject; resou
   const { apiVersion, kind } = value;
   if (typeof apiVersion !== 'string' || apiVersion === '') return fail(`${where}: apiVersion is missing or not a string`);
   if (typeof kind !== 'string' || kind === '') return fail(`${where}: kind is missing or not a string`);
+  if (!API_VERSION.test(apiVersion)) return fail(`${where}: apiVersion "${apiVersion.slice(0, 100)}" is not a version or group/version (e.g. v1, apps/v1)`);
+  if (!KIND.test(kind)) return fail(`${where}: kind "${kind.slice(0, 100)}" is not a Kubernetes kind`);
   const metadata = value['metadata'];
   if (metadata !== undefined && !isRecord(metadata)) return fail(`${where}: metadata is not a mapping`);
   const meta = (metadata ?? {}) as Record<string, unknown>;
@@ -92,7 +97,9 @@ export function parseManifests(text: string, source: string): ManifestObject[] {
     const line = start !== undefined ? lineOf(start) : undefined;
     if (doc.errors.length) {
       const e = doc.errors[0]!;
-      fail(`${locate(source, i + 1)}: line ${e.linePos?.[0]?.line ?? lineOf(e.pos[0])}: ${e.message.split('\n')[0]}`);
+      // the parser's message repeats the position, which this one already gives
+      const what = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+      fail(`${locate(source, i + 1)}: line ${e.linePos?.[0]?.line ?? lineOf(e.pos[0])}, column ${e.linePos?.[0]?.col ?? 1}: ${what}`);
     }
     let value: unknown;
     try {

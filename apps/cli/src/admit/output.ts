@@ -7,6 +7,11 @@ import { kubectlName, quotedName } from './resources';
  * indented under what made it, as the controller's own event (`FailedCreate`) when refused.
  */
 
+/** The webhook's text as printed: line breaks kept, other control characters (terminal escapes) shown escaped. */
+function printable(text: string): string {
+  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 const VERB_ING = { CREATE: 'creating', UPDATE: 'replacing', DELETE: 'deleting' } as const;
 
 /**
@@ -17,8 +22,8 @@ const VERB_ING = { CREATE: 'creating', UPDATE: 'replacing', DELETE: 'deleting' }
 export function deniedStatus(webhookName: string, r: AdmitResult): { code: number; reason: string; message: string } {
   const s = r.response?.status ?? {};
   const deniedBy = `admission webhook "${webhookName}" denied the request`;
-  const message = s.message ? `${deniedBy}: ${s.message}` : s.reason ? `${deniedBy}: ${s.reason}` : `${deniedBy} without explanation`;
-  return { code: s.code !== undefined && s.code >= 400 ? s.code : 400, reason: s.reason ?? '', message };
+  const message = s.message ? `${deniedBy}: ${printable(s.message)}` : s.reason ? `${deniedBy}: ${printable(s.reason)}` : `${deniedBy} without explanation`;
+  return { code: s.code !== undefined && s.code >= 400 ? s.code : 400, reason: printable(s.reason ?? ''), message };
 }
 
 /** kube-apiserver's error when a webhook cannot be called and failure means refusal (failurePolicy Fail). */

@@ -23,6 +23,8 @@ export interface AdmissionResponse {
 
 export type WebhookAnswer = { readonly ok: true; readonly response: AdmissionResponse } | { readonly ok: false; readonly error: string };
 
+const PRINTABLE = /^[\p{L}\p{M}\p{N}\p{P}\p{S} ]+$/u;
+
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
@@ -41,7 +43,8 @@ export function readAnswer(status: number, body: string, uid: string): WebhookAn
   const response = review['response'];
   if (!isObj(response)) return { ok: false, error: 'webhook response was absent' };
   if (response['uid'] !== uid) return { ok: false, error: `expected response.uid=${JSON.stringify(uid)}, got ${JSON.stringify(response['uid'] ?? '')}` };
-  const warnings = Array.isArray(response['warnings']) ? response['warnings'].filter((w): w is string => typeof w === 'string') : undefined;
+  // kube-apiserver drops a warning that is empty or not printable text (warning.IsValidWarning): it becomes an HTTP header
+  const warnings = Array.isArray(response['warnings']) ? response['warnings'].filter((w): w is string => typeof w === 'string' && PRINTABLE.test(w)) : undefined;
   const st = isObj(response['status']) ? response['status'] : undefined;
   return {
     ok: true,

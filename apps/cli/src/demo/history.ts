@@ -115,6 +115,7 @@ export async function uploadHistory(apiUrl: string, c: HistoryCluster, days: num
       // each request a moment after the one before, as controllers follow one another
       const clock = () => new Date((at += 700 + Math.floor(rand() * 2000)));
       await admitManifests(change.objects, {
+        // never called: `send` hands each review to the re-enactment instead of a webhook
         target: { url: new URL('https://history.invalid/validate'), timeoutMs: 10_000 },
         operation: change.operation,
         dryRun: false,

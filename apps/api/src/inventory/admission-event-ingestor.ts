@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { validateAdmissionEventBatch, type AdmissionEvent, type AdmissionEventBatchResult } from '@portcullis/contracts';
+import { SnapshotHasher, eventTerms, validateAdmissionEventBatch, type AdmissionEvent, type AdmissionEventBatchResult } from '@portcullis/contracts';
 import type { PrismaClient } from '@portcullis/db';
 import { CLOCK, DomainError, PRISMA, forbidden, type Clock } from '@portcullis/platform';
 import type { AgentIdentity } from '../agent/agent-auth.guard';
@@ -9,7 +9,7 @@ import { INGEST_NEW, INGEST_RESENT, type IngestStatement } from './ingest-sql';
 import { instantMs } from '../platform/instant';
 import { stagedKeys } from './rollup-keys';
 import { RollupFlusher } from './rollup-flusher';
-import { SnapshotHasher, compressSnapshot } from './snapshot-codec';
+import { compressSnapshot } from './snapshot-codec';
 
 /** Agent clocks may run a little ahead; an event further in the future is an agent bug. */
 const MAX_CLOCK_AHEAD_MS = 10 * 60_000;
@@ -143,7 +143,7 @@ export class AdmissionEventIngestor {
         u: e.requestingUser.username,
         g: e.requestingUser.groups ?? [],
         im: e.images,
-        tm: terms(agent.clusterId, e),
+        tm: eventTerms(agent.clusterId, e),
         f: e.findings.length === 0 ? '[]' : jsonText(e.findings),
         h: hash,
         hr: Math.floor(t / HOUR_MS) * HOUR_MS,
@@ -317,22 +317,6 @@ function snapshotHash(hasher: SnapshotHasher, snapshot: Readonly<Record<string, 
     const detail = err instanceof Error ? err.message.replace(/^\$/, 'snapshot') : String(err);
     throw new DomainError('BAD_USER_INPUT', `events[${index}].snapshot: cannot be stored (${detail}); the batch was rejected whole, nothing was stored`, `events[${index}].snapshot`, { index });
   }
-}
-
-/** The prefixed filter terms of an event (admission_events.terms, one GIN index). */
-export function terms(clusterId: string, e: AdmissionEvent): string[] {
-  const out = [`c:${clusterId}`, `n:${e.namespace ?? ''}`, `w:${e.owner.kind}/${e.owner.name}`];
-  // a handful per event: scanning the array costs less than a Set
-  for (const image of e.images) addTerm(out, `i:${image}`);
-  for (const f of e.findings) {
-    addTerm(out, `p:${f.policyId}`);
-    addTerm(out, `r:${f.ruleId}`);
-  }
-  return out;
-}
-
-function addTerm(terms: string[], term: string): void {
-  if (!terms.includes(term)) terms.push(term);
 }
 
 export function startOfDay(ms: number): number {

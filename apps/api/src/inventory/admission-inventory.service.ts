@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { filterTerms } from '@portcullis/contracts';
 import { Prisma } from '@portcullis/db';
 import { CLOCK, badInput, type Clock } from '@portcullis/platform';
 import { decodeCursor, pageSize, toConnection, type Connection } from '../graphql/connection';
@@ -49,14 +50,7 @@ export class AdmissionInventoryService {
     if (from >= to) throw badInput('filter.from', 'filter.from must be before filter.to');
     if (to.getTime() - from.getTime() > MAX_WINDOW_MS) throw badInput('filter.from', 'filter: the time range is at most 90 days');
     // every filter but time and decision is a term of the GIN index
-    const terms = [
-      f.clusterId && `c:${f.clusterId.toLowerCase()}`,
-      f.namespace !== undefined && `n:${f.namespace}`,
-      f.policyId && `p:${f.policyId}`,
-      f.ruleId && `r:${f.ruleId}`,
-      f.image && `i:${f.image}`,
-      f.workload && `w:${f.workload}`,
-    ].filter((t): t is string => typeof t === 'string');
+    const terms = filterTerms(f);
     // the scope filter narrows the readable scopes; a scope the caller cannot read yields nothing
     const where = Prisma.sql`occurred_at >= ${from} AND occurred_at < ${to} AND ${Visibility.of(principal).sql(undefined, f.cloudScopeId)}
       ${terms.length ? Prisma.sql`AND terms @> ${terms}::text[]` : Prisma.empty}

@@ -17,4 +17,5 @@ export type {
 export { EVENT_ROW_ATTRIBUTES, EVENT_ROW_TYPE, EventRowsEncoder } from './event-rows';
 export type { EventRow } from './event-rows';
 export { INGEST_NEW, INGEST_RESENT } from './ingest-sql';
+export { stagedKeys } from './rollup-keys';
 export type { IngestStatement } from './ingest-sql';

@@ -3,9 +3,8 @@ import { SnapshotHasher, eventTerms, validateAdmissionEventBatch, type Admission
 import type { PrismaClient } from '@portcullis/db';
 import { CLOCK, DomainError, PRISMA, forbidden, type Clock } from '@portcullis/platform';
 import type { AgentIdentity } from '../agent/agent-auth.guard';
-import { EVENT_ROW_TYPE, EventRowsEncoder, InventoryStore, isMissingPartition, isResentBatch } from '@portcullis/inventory';
+import { EVENT_ROW_TYPE, EventRowsEncoder, InventoryStore, isMissingPartition, isResentBatch, stagedKeys } from '@portcullis/inventory';
 import { instantMs } from '../platform/instant';
-import { stagedKeys } from './rollup-keys';
 import { RollupFlusher } from './rollup-flusher';
 import { compressSnapshot } from './snapshot-codec';
 

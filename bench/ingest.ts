@@ -15,12 +15,9 @@ import { randomUUID } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { Client } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import type { AdmissionEvent } from '@portcullis/contracts';
+import { SnapshotHasher, eventTerms as terms, type AdmissionEvent } from '@portcullis/contracts';
 import type { PrismaClient } from '@portcullis/db';
 import { issueAgentCredential } from '@portcullis/credentials';
-import { terms } from '../apps/api/src/inventory/admission-event-ingestor';
-import { RollupFlusher } from '../apps/api/src/inventory/rollup-flusher';
-import { SnapshotHasher } from '../apps/api/src/inventory/snapshot-codec';
 import { startApi } from '@portcullis/testing';
 import { benchEvent, benchWorkloads } from './support/admissions';
 import { benchDatabase, percentile, tenantWithClusters } from './support/stack';
@@ -147,7 +144,6 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
   const api = await startApi({ DATABASE_URL: config.databaseUrl, REDIS_PREFIX: config.redisPrefix, BUNDLE_SIGNING_KEYS_DIR: config.bundles.signingKeysDir, LOG_LEVEL: 'error' });
   await api.app.listen(0, '127.0.0.1');
   const port = (api.app.getHttpServer().address() as AddressInfo).port;
-  const flusher = api.app.get(RollupFlusher);
   const pool = new http.Agent({ keepAlive: true, maxSockets: inFlight + 2 });
   const copyClient = new Client({ connectionString: config.databaseUrl });
   await copyClient.connect();
@@ -164,7 +160,7 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
       // the fold of the rollups is part of what ingest costs. The API folds at most once a second
       // on its own; waiting for that timer would count idle time, so the turn folds the rest at
       // once, as a report does before reading
-      await flusher.flushTenant(tenantId);
+      await api.flushRollups(tenantId);
       const ended = process.hrtime.bigint();
       uploaded += round.events;
       await waitForRollups(prisma, tenantId, uploaded);

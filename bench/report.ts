@@ -13,12 +13,12 @@
  * default) the database is dropped and generated again, so runs stay comparable.
  */
 import { Client } from 'pg';
+import { prepareSnapshot } from '@portcullis/contracts';
 import type { AppConfig } from '@portcullis/config';
 import type { PrismaClient } from '@portcullis/db';
 import { from as copyFrom } from 'pg-copy-streams';
 import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
-import { prepareSnapshot } from '../apps/api/src/inventory/snapshot-codec';
 import { startApi } from '@portcullis/testing';
 import { benchPod, benchWorkloads } from './support/admissions';
 import { benchDatabase, benchDatabaseUrl, openBenchDatabase, percentile, tenantWithClusters } from './support/stack';

@@ -8,7 +8,8 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { INestApplicationContext } from '@nestjs/common';
 import { loadConfig } from '@portcullis/config';
-import { createPrismaClient, type PrismaClient } from '@portcullis/db';
+import { SqlPool, createPrismaClient, type PrismaClient } from '@portcullis/db';
+import { InventoryStore } from '@portcullis/inventory';
 import { TenantOnboarding } from '@portcullis/tenants';
 import { InventoryMaintenance } from '../src/inventory/inventory-maintenance';
 import { startWorker } from '@portcullis/testing';
@@ -20,11 +21,16 @@ const partition = (ms: number) => `admission_events_p${new Date(ms).toISOString(
 
 describe('inventory partitions and retention', { skip: testDb ? false : 'TEST_DATABASE_URL is not set: run through `npm test`' }, () => {
   let prisma: PrismaClient;
+  let sql: SqlPool;
 
   before(() => {
     prisma = createPrismaClient({ databaseUrl: testDb!, poolSize: 2 });
+    sql = new SqlPool({ databaseUrl: testDb!, max: 2 });
   });
-  after(async () => prisma?.$disconnect());
+  after(async () => {
+    await prisma?.$disconnect();
+    await sql?.end();
+  });
 
   async function tenant(retentionDays: number): Promise<{ tenantId: string; clusterId: string; scopeId: string }> {
     const tenantId = randomUUID();
@@ -77,7 +83,7 @@ describe('inventory partitions and retention', { skip: testDb ? false : 'TEST_DA
     const offsets = [40, 35, 20, 15, 5, 0];
     for (const t of [short, long]) for (const d of offsets) await insertEvent(t, today() - d * DAY + 3_600_000);
 
-    const maintenance = new InventoryMaintenance(prisma);
+    const maintenance = new InventoryMaintenance(prisma, new InventoryStore(sql));
     await maintenance.run(new Date());
     const partitions = await maintenance.partitions();
     for (const d of [40, 35]) {
@@ -107,7 +113,7 @@ describe('inventory partitions and retention', { skip: testDb ? false : 'TEST_DA
     const config = loadConfig({ ...process.env, DATABASE_URL: testDb });
     const worker: INestApplicationContext = await startWorker(config);
     try {
-      const maintenance = new InventoryMaintenance(prisma);
+      const maintenance = new InventoryMaintenance(prisma, new InventoryStore(sql));
       const deadline = Date.now() + 30_000;
       while (!(await maintenance.partitions()).includes(ahead)) {
         assert.ok(Date.now() < deadline, `${ahead} was not created by the worker`);

@@ -30,3 +30,7 @@ export type { ArtifactTrust } from './scan-artifact-summary';
 export { MAX_ERRORS } from './result';
 export type { ContractError, Validated } from './result';
 export { SECURITY_HEADERS, deadlineCheckInterval } from './http-edge';
+export { SnapshotHasher, prepareSnapshot } from './snapshot-id';
+export type { PreparedSnapshot } from './snapshot-id';
+export { eventTerms, filterTerms } from './inventory-terms';
+export type { InventoryTermFilter } from './inventory-terms';

@@ -2,6 +2,7 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient } from './generated/client';
 import type { Prisma } from './generated/client';
 import { SerialClient } from './serial-client';
+import { bindTenant } from './tenant-binding';
 
 export type TenantTx = Prisma.TransactionClient;
 
@@ -17,11 +18,7 @@ export function createPrismaClient(options: DbOptions): PrismaClient {
   return new PrismaClient({ adapter });
 }
 
-/**
- * Runs `work` in one transaction bound to a tenant: the transaction drops to the
- * non-privileged role portcullis_app and sets app.tenant_id, so row-level security
- * confines every statement in it to that tenant even if a query forgets its filter.
- */
+/** Runs `work` in one Prisma transaction bound to a tenant (bindTenant: row-level security confines it to the tenant). */
 export async function withTenant<T>(
   prisma: PrismaClient,
   tenantId: string,
@@ -30,7 +27,7 @@ export async function withTenant<T>(
 ): Promise<T> {
   return prisma.$transaction(
     async (tx) => {
-      await tx.$executeRaw`SELECT set_config('role', 'portcullis_app', true), set_config('app.tenant_id', ${tenantId}, true)`;
+      await bindTenant((text, values) => tx.$executeRawUnsafe(text, ...values), tenantId);
       return work(tx);
     },
     { isolationLevel: options.isolationLevel, timeout: options.timeoutMs ?? 10_000, maxWait: 5_000 },

@@ -28,6 +28,8 @@ export interface ApiHarness {
   onboard(name?: string): Promise<{ tenantId: string; ownerId: string; ownerToken: string }>;
   /** Agent long polls parked on this API (in this process), e.g. to act once a fleet's polls all wait. */
   parkedPolls(): number;
+  /** Folds the tenant's staged inventory rollups now, as a report does before reading. */
+  flushRollups(tenantId: string): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -37,7 +39,7 @@ export const NO_DB_REASON = 'TEST_DATABASE_URL is not set: run through `npm test
 export async function startApi(env: Record<string, string> = {}, options: { schemaFile?: string; clock?: Clock } = {}): Promise<ApiHarness> {
   // loaded on first use: @portcullis/testing is imported by pure unit specs and by benches
   // whose process must not carry a whole API (~3 s and ~130 MB to load) it never starts
-  const [{ DevIssuer }, { createPrismaClient }, { TenantOnboarding }, { default: request }, { createApiApp, parkedAgentPolls }] = await Promise.all([
+  const [{ DevIssuer }, { createPrismaClient }, { TenantOnboarding }, { default: request }, { createApiApp, flushInventoryRollups, parkedAgentPolls }] = await Promise.all([
     import('@portcullis/dev-issuer'),
     import('@portcullis/db'),
     import('@portcullis/tenants'),
@@ -81,6 +83,7 @@ export async function startApi(env: Record<string, string> = {}, options: { sche
       return { tenantId, ownerId, ownerToken: await harness.token(tenantId, ownerId, 'Owner') };
     },
     parkedPolls: () => parkedAgentPolls(app),
+    flushRollups: (tenantId) => flushInventoryRollups(app, tenantId),
     async close() {
       await app.close();
       await prisma.$disconnect();

@@ -3,9 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 import { signScanArtifact, toJwks, type BundleDocument, type BundlePolicy, type Jwks, type ScanArtifactDocument, type SignedEnvelope, type SigningKey } from '@portcullis/bundle';
-import { validateAdmissionEventBatch, validateAgentStatus, validateScanArtifactLookupRequest, type AdmissionEvent, type AgentStatus } from '@portcullis/contracts';
-// eslint-disable-next-line no-restricted-imports -- the snapshot id moves to @portcullis/contracts (branch h/inventory); this line goes with it
-import { prepareSnapshot } from '../../../apps/api/src/inventory/snapshot-codec';
+import { prepareSnapshot, validateAdmissionEventBatch, validateAgentStatus, validateScanArtifactLookupRequest, type AdmissionEvent, type AgentStatus } from '@portcullis/contracts';
 import { signedBundle } from './bundles';
 import type { TestTls } from './pki';
 

@@ -1,15 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { validateAdmissionEventBatch, type AdmissionEvent, type AdmissionEventBatchResult } from '@portcullis/contracts';
+import { SnapshotHasher, eventTerms, validateAdmissionEventBatch, type AdmissionEvent, type AdmissionEventBatchResult } from '@portcullis/contracts';
 import type { PrismaClient } from '@portcullis/db';
 import { CLOCK, DomainError, PRISMA, forbidden, type Clock } from '@portcullis/platform';
 import type { AgentIdentity } from '../agent/agent-auth.guard';
-import { SqlPool } from '../platform/sql-pool';
-import { EVENT_ROW_TYPE, EventRowsEncoder } from './event-rows';
-import { INGEST_NEW, INGEST_RESENT, type IngestStatement } from './ingest-sql';
+import { EVENT_ROW_TYPE, EventRowsEncoder, InventoryStore, isMissingPartition, isResentBatch, stagedKeys } from '@portcullis/inventory';
 import { instantMs } from '../platform/instant';
-import { stagedKeys } from './rollup-keys';
 import { RollupFlusher } from './rollup-flusher';
-import { SnapshotHasher, compressSnapshot } from './snapshot-codec';
+import { compressSnapshot } from './snapshot-codec';
 
 /** Agent clocks may run a little ahead; an event further in the future is an agent bug. */
 const MAX_CLOCK_AHEAD_MS = 10 * 60_000;
@@ -37,7 +34,7 @@ export class AdmissionEventIngestor {
   constructor(
     @Inject(PRISMA) private readonly prisma: PrismaClient,
     @Inject(CLOCK) private readonly clock: Clock,
-    private readonly pool: SqlPool,
+    private readonly inventory: InventoryStore,
     private readonly flusher: RollupFlusher,
   ) {}
 
@@ -143,7 +140,7 @@ export class AdmissionEventIngestor {
         u: e.requestingUser.username,
         g: e.requestingUser.groups ?? [],
         im: e.images,
-        tm: terms(agent.clusterId, e),
+        tm: eventTerms(agent.clusterId, e),
         f: e.findings.length === 0 ? '[]' : jsonText(e.findings),
         h: hash,
         hr: Math.floor(t / HOUR_MS) * HOUR_MS,
@@ -174,25 +171,19 @@ export class AdmissionEventIngestor {
     }
   }
 
-  /** The ingest statement, again as INGEST_RESENT after a re-sent event and after re-creating a dropped partition. */
+  /** The ingest statement, again for a re-sent batch after a re-sent event and after re-creating a dropped partition. */
   private async attempt(agent: AgentIdentity, batch: PreparedBatch): Promise<{ inserted: number; unknown: ReadonlySet<string> }> {
-    const run = (statement: IngestStatement) =>
-      this.pool.inTenant(agent.tenantId, async (client) => {
-        // named: each pooled connection parses and plans the statement once, not per batch
-        const out = await client.query<{ inserted: number; unknown: string[] }>({ ...statement, values: [agent.tenantId, agent.clusterId, agent.cloudScopeId, ...batch.params] });
-        const row = out.rows[0];
-        return { inserted: Number(row?.inserted ?? 0), unknown: new Set(row?.unknown ?? []) };
-      });
-    let statement = INGEST_NEW;
+    const stored = { tenantId: agent.tenantId, clusterId: agent.clusterId, cloudScopeId: agent.cloudScopeId, params: batch.params };
+    let resent = false;
     for (let attempt = 1; ; attempt++) {
       try {
-        return await run(statement);
+        return await this.inventory.storeBatch(stored, resent);
       } catch (err) {
         if (attempt === 3) throw err;
-        if (isResent(err)) {
+        if (isResentBatch(err)) {
           // an event of the batch is stored already (a re-send): the statement rolled back whole
-          statement = INGEST_RESENT;
-        } else if (isNoPartition(err)) {
+          resent = true;
+        } else if (isMissingPartition(err)) {
           // a partition dropped under our cache (retention shortened meanwhile): re-create it
           this.partitionDays.clear();
           await this.ensurePartitions(batch.days);
@@ -205,17 +196,17 @@ export class AdmissionEventIngestor {
     for (const day of new Set(days)) {
       if (this.partitionDays.has(day)) continue;
       // platform work (DDL) with the owner's connection, outside the tenant transaction
-      await this.prisma.$queryRawUnsafe('SELECT admission_events_ensure_partition($1::date)', new Date(day).toISOString().slice(0, 10));
+      await this.inventory.ensurePartition(new Date(day).toISOString().slice(0, 10));
       this.partitionDays.add(day);
     }
   }
 
   /** The OID of admission_event_row in this database (the events parameter names it), looked up once. */
   private eventRowType(): Promise<number> {
-    this.rowType ??= this.pool.asOwner<{ oid: number | null }>('SELECT to_regtype($1)::oid AS oid', [EVENT_ROW_TYPE]).then(([row]) => {
+    this.rowType ??= this.inventory.eventRowTypeOid().then((oid) => {
       // the launcher (npm start) applies the migrations before it starts the API
-      if (row?.oid == null) throw new Error(`the database has no type ${EVENT_ROW_TYPE}: its migrations have not been applied`);
-      return Number(row.oid);
+      if (oid === null) throw new Error(`the database has no type ${EVENT_ROW_TYPE}: its migrations have not been applied`);
+      return oid;
     });
     return this.rowType.catch((err: unknown) => {
       this.rowType = undefined; // a connection error: ask again next time
@@ -319,32 +310,6 @@ function snapshotHash(hasher: SnapshotHasher, snapshot: Readonly<Record<string, 
   }
 }
 
-/** The prefixed filter terms of an event (admission_events.terms, one GIN index). */
-export function terms(clusterId: string, e: AdmissionEvent): string[] {
-  const out = [`c:${clusterId}`, `n:${e.namespace ?? ''}`, `w:${e.owner.kind}/${e.owner.name}`];
-  // a handful per event: scanning the array costs less than a Set
-  for (const image of e.images) addTerm(out, `i:${image}`);
-  for (const f of e.findings) {
-    addTerm(out, `p:${f.policyId}`);
-    addTerm(out, `r:${f.ruleId}`);
-  }
-  return out;
-}
-
-function addTerm(terms: string[], term: string): void {
-  if (!terms.includes(term)) terms.push(term);
-}
-
 export function startOfDay(ms: number): number {
   return Math.floor(ms / DAY_MS) * DAY_MS;
-}
-
-/** The plain insert met an event that is already stored: unique_violation on an events partition's key. */
-function isResent(err: unknown): boolean {
-  const e = err as { code?: unknown; table?: unknown };
-  return e.code === '23505' && typeof e.table === 'string' && e.table.startsWith('admission_events');
-}
-
-function isNoPartition(err: unknown): boolean {
-  return /no partition of relation/.test(err instanceof Error ? err.message : String(err));
 }

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { Prisma, type TenantTx } from '@portcullis/db';
+import type { TenantTx } from '@portcullis/db';
+import { InventoryStore } from '@portcullis/inventory';
 import { compilePolicies, type Exemption, type Policy as EnginePolicy } from '@portcullis/policy-engine';
 import { CLOCK, badInput, type Clock } from '@portcullis/platform';
 import { composeRules, patchRules, validateNamespacePatterns, type StoredRule } from '../policies/policy-rules';
@@ -8,10 +9,8 @@ import { TenantDb } from '../tenancy/tenant-db';
 import { Visibility } from '../tenancy/visibility';
 import { AuditToDenyService } from './audit-to-deny.service';
 import { VerdictChange, type PolicyDraftInput, type PolicySimulation, type ReportWindowArgs, type WorkloadFlip } from './inventory.types';
-import { workloadMonthsInWindow } from './workload-months';
-import { SqlPool } from '../platform/sql-pool';
 import { reportWindow, type ReportMeta } from './report-shape';
-import { SimulationEvaluator, streamCursor, workloadKey } from './simulation-stream';
+import { SimulationEvaluator, workloadKey } from './simulation-stream';
 
 const MAX_FLIPS = 500;
 const DRAFT_ID = 'draft';
@@ -35,7 +34,7 @@ export class PolicySimulatorService {
   constructor(
     private readonly db: TenantDb,
     private readonly reports: AuditToDenyService,
-    private readonly pool: SqlPool,
+    private readonly store: InventoryStore,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
@@ -49,41 +48,12 @@ export class PolicySimulatorService {
     const draft = await this.db.run(principal, (tx) => this.draft(tx, principal, input, now));
     const [compiled] = compilePolicies([draft.policy]);
     const evaluator = new SimulationEvaluator(compiled!, now, w.readyFrom);
-    const scope = Visibility.of(principal).sql();
     // straight through pg (Prisma's row mapping cost more than the query), under the tenant's row-level security
-    const { total, current } = await this.pool.inTenant(principal.tenantId, async (client) => {
-      const totalSql = Prisma.sql`
-        SELECT coalesce(sum(admissions), 0)::int AS total FROM admission_rollups_hourly
-        WHERE hour >= ${w.from} AND hour < ${w.to} AND policy_id = '' AND ${scope}`;
-      const [{ total }] = (await client.query<{ total: number }>(totalSql.text, totalSql.values)).rows as [{ total: number }];
-      const currentSql = draft.policyId
-        ? Prisma.sql`
-          SELECT cluster_id::text, namespace, owner_kind, owner_name
-          FROM ${workloadMonthsInWindow(draft.policyId, w, Prisma.sql`rule_id = '' AND decision IN ('AUDITED', 'DENIED') AND ${scope}`)} m
-          GROUP BY cluster_id, namespace, owner_kind, owner_name
-          HAVING sum(t[hi] - coalesce(t[lo - 1], 0)) > 0`
-        : null;
-      const current = currentSql ? (await client.query<[string, string, string, string]>({ text: currentSql.text, values: currentSql.values, rowMode: 'array' })).rows : [];
-      // each distinct (snapshot, namespace, workload) once, with the snapshot-days it stands for;
-      // the draft's cluster and cloud-scope restriction is applied per snapshot-day
-      const inDraft = draft.clusterIds.length === 0 && draft.cloudScopeIds.length === 0
-        ? Prisma.sql`TRUE`
-        : Prisma.sql`(cluster_id::text = ANY(${draft.clusterIds}::text[]) OR cloud_scope_id::text = ANY(${draft.cloudScopeIds}::text[]))`;
-      // no order asked for: the planner may hash the bodies once (~40% less PostgreSQL CPU than a
-      // primary-key lookup per row) or look them up, whichever is cheaper for the tenant's data
-      const cursor = Prisma.sql`
-        SELECT encode(k.snapshot_hash, 'base64'), k.namespace, k.owner_kind, k.owner_name, k.in_scope, k.entries, CASE WHEN k.in_scope THEN s.body END
-        FROM (
-          SELECT snapshot_hash, namespace, owner_kind, owner_name, bool_or(in_scope) AS in_scope,
-                 string_agg(concat_ws(' ', cluster_id, (date_part('epoch', day) * 1000)::bigint, admissions, (date_part('epoch', last_at) * 1000)::bigint, in_scope::int), ',') AS entries
-          FROM (SELECT *, ${inDraft} AS in_scope FROM admission_snapshot_days WHERE day >= ${w.from} AND day < ${w.to} AND ${scope}) d
-          GROUP BY snapshot_hash, namespace, owner_kind, owner_name
-        ) k LEFT JOIN admission_snapshots s ON s.hash = k.snapshot_hash`;
-      // the snapshot-days (~160,000 rows a month at 2,000 workloads) are grouped, and the bodies hashed, in memory
-      await client.query("SET LOCAL work_mem = '64MB'");
-      await streamCursor(client, cursor.text, cursor.values, this.chunkRows, evaluator);
-      return { total, current };
-    });
+    const { total, current } = await this.store.simulationRecord(
+      principal.tenantId,
+      { window: w, scope: Visibility.of(principal).sql(), policyId: draft.policyId, clusterIds: draft.clusterIds, cloudScopeIds: draft.cloudScopeIds, chunkRows: this.chunkRows },
+      evaluator,
+    );
 
     const t = evaluator.tally;
     const meta: ReportMeta = { policyId: draft.policyId, policyName: draft.name, action: draft.policy.action, ...w, readyAfterDays: args.readyAfterDays, workloadLimit: args.workloadLimit };

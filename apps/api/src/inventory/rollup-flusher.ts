@@ -1,6 +1,6 @@
 import { Inject, Injectable, type BeforeApplicationShutdown } from '@nestjs/common';
 import { LOGGER, type Logger } from '@portcullis/platform';
-import { SqlPool } from '../platform/sql-pool';
+import { InventoryStore } from '@portcullis/inventory';
 
 /**
  * How long after a stored batch its rollup contributions are folded at the latest (plus the
@@ -18,7 +18,6 @@ const RETRY_MS = 2_000;
  */
 const VACUUM_EVERY_MS = 1_000;
 
-const FLUSH_SQL = 'SELECT admission_rollups_flush($1::uuid, $2::boolean, $3::integer) AS folded';
 /**
  * The staging rows fold in two parts at once, on two connections (each part its own lock and
  * rows; see the migration 20261203006000_admission_rollup_fold_parts): a fold is a server
@@ -51,7 +50,7 @@ export class RollupFlusher implements BeforeApplicationShutdown {
   private vacuumedAt = 0;
 
   constructor(
-    private readonly pool: SqlPool,
+    private readonly store: InventoryStore,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
@@ -100,7 +99,7 @@ export class RollupFlusher implements BeforeApplicationShutdown {
       if (folded < 0) this.again = true; // another process is flushing: what it misses, the next one folds
       else if (folded > 0 && Date.now() - this.vacuumedAt >= VACUUM_EVERY_MS) {
         this.vacuumedAt = Date.now();
-        await this.pool.asOwner('VACUUM (SKIP_LOCKED) admission_rollup_staging');
+        await this.store.vacuumStaging();
       }
     } catch (err) {
       this.logger.error({ err }, 'rollup flush failed; staged contributions are kept and folded by a later flush');
@@ -110,12 +109,7 @@ export class RollupFlusher implements BeforeApplicationShutdown {
 
   /** Rows folded, or -1 when a part's lock was busy (wait = false): what that part missed, a later flush folds. */
   private async flush(tenantId: string | null, wait: boolean): Promise<number> {
-    const parts = await Promise.all(
-      FOLD_PARTS.map(async (part) => {
-        const [row] = await this.pool.asOwner<{ folded: number }>(FLUSH_SQL, [tenantId, wait, part], 'portcullis_rollups_flush_part');
-        return Number(row?.folded ?? 0);
-      }),
-    );
+    const parts = await Promise.all(FOLD_PARTS.map((part) => this.store.foldStagedPart(tenantId, wait, part)));
     return parts.some((n) => n < 0) ? -1 : parts.reduce((a, b) => a + b, 0);
   }
 }

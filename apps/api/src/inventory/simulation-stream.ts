@@ -1,19 +1,10 @@
 import { promisify } from 'node:util';
 import { gunzip, gzipSync } from 'node:zlib';
-import type { PoolClient } from 'pg';
 import { evaluatePolicies, wouldBlock, type CompiledPolicy } from '@portcullis/policy-engine';
+import type { SimulationRow } from '@portcullis/inventory';
 import { yieldEvery } from '@portcullis/platform';
 import { ViolationTally } from './report-shape';
 import { decompressSnapshot } from './snapshot-codec';
-
-/**
- * One row of the simulation cursor: a distinct (snapshot, namespace, workload) of the
- * window — what the engine evaluates once — with every snapshot-day it stands for,
- * packed by SQL into one text (`cluster day-ms admissions last-ms in-scope`, comma-separated).
- * A snapshot named by several rows (one workload in several namespaces, or several owners)
- * is inflated once per chunk it appears in.
- */
-export type SimulationRow = [hash: string, namespace: string, ownerKind: string, ownerName: string, inScope: boolean, entries: string, body: Buffer | null];
 
 export interface SimulationTally {
   /** The in-scope snapshot-days whose snapshot the draft denies, summed for the report. */
@@ -139,31 +130,4 @@ export class SimulationEvaluator {
     if (result.violations.length === 0) return [];
     return [...new Set(result.violations.filter(wouldBlock).map((v) => v.rule))];
   }
-}
-
-/**
- * Runs `sql` as a cursor in the client's transaction, `chunkRows` rows per FETCH, as a
- * pipeline: while chunk n is evaluated on the event loop, chunk n+1 is inflated on the
- * thread pool and PostgreSQL already sends chunk n+2.
- */
-export async function streamCursor(client: PoolClient, sql: string, values: readonly unknown[], chunkRows: number, evaluator: Pick<SimulationEvaluator, 'start'>): Promise<void> {
-  await client.query(`DECLARE portcullis_simulation NO SCROLL CURSOR FOR ${sql}`, values as unknown[]);
-  const fetch = (): Promise<SimulationRow[]> => client.query<SimulationRow>({ text: `FETCH ${chunkRows} FROM portcullis_simulation`, rowMode: 'array' }).then((r) => r.rows);
-  let next: Promise<SimulationRow[]> | undefined = fetch();
-  let finishing: Promise<() => Promise<void>> | undefined;
-  try {
-    while (next) {
-      const rows: SimulationRow[] = await next;
-      next = rows.length === chunkRows ? fetch() : undefined;
-      const started = rows.length ? evaluator.start(rows) : undefined;
-      started?.catch(() => undefined); // awaited below; a failure must not count as unhandled meanwhile
-      if (finishing) await (await finishing)();
-      finishing = started;
-    }
-    if (finishing) await (await finishing)();
-  } finally {
-    // an evaluation that threw leaves a fetch in flight: let it land before the rollback
-    if (next) await next.catch(() => undefined);
-  }
-  await client.query('CLOSE portcullis_simulation');
 }

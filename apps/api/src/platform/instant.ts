@@ -1,5 +1,4 @@
-/** PostgreSQL's epoch (2000-01-01T00:00:00Z) in Unix milliseconds: its times count from it. */
-export const PG_EPOCH_MS = 946_684_800_000;
+import { PG_EPOCH_MS } from '@portcullis/db';
 
 /** The contract's TIMESTAMP, with its parts captured (validation has already matched it). */
 const PARTS = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(?:Z|([+-])(\d\d):(\d\d))$/;

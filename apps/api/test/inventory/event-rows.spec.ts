@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { EVENT_ROW_ATTRIBUTES, EventRowsEncoder, type EventRow } from '../../src/inventory/event-rows';
+import { EVENT_ROW_ATTRIBUTES, EventRowsEncoder, type EventRow } from '@portcullis/inventory';
 import { instantMs } from '../../src/platform/instant';
 
 /** PostgreSQL's binary array format, read back: one dimension (or none), elements as raw bytes. */

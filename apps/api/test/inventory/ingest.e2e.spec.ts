@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { MAX_BATCH_JSON_BYTES, MAX_BATCH_WIRE_BYTES } from '@portcullis/contracts';
-import { EVENT_ROW_ATTRIBUTES, EVENT_ROW_TYPE } from '../../src/inventory/event-rows';
+import { EVENT_ROW_ATTRIBUTES, EVENT_ROW_TYPE } from '@portcullis/inventory';
 import { RollupFlusher } from '../../src/inventory/rollup-flusher';
 import { NO_DB_REASON, admissionEvent as admission, finding, startApi, testDatabaseConfigured, type ApiHarness } from '@portcullis/testing';
 import { podSnapshot, post, scopeWithCluster, upload, type TestCluster } from './support';

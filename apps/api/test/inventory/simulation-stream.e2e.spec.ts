@@ -11,11 +11,10 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
-import { decisionFor, type AdmissionEvent, type Finding } from '@portcullis/contracts';
+import { decisionFor, prepareSnapshot, type AdmissionEvent, type Finding } from '@portcullis/contracts';
 import { compilePolicies, evaluatePolicies, type CompiledPolicy, type Policy } from '@portcullis/policy-engine';
 import { PolicySimulatorService } from '../../src/inventory/policy-simulator.service';
 import { inflateSnapshots } from '../../src/inventory/simulation-stream';
-import { prepareSnapshot } from '../../src/inventory/snapshot-codec';
 import { NO_DB_REASON, admissionEvent as admission, startApi, testDatabaseConfigured, type ApiHarness } from '@portcullis/testing';
 import { clusterIn, data, scopeWithCluster, upload, type TestCluster } from './support';
 

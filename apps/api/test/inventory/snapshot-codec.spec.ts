@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { repoRoot } from '@portcullis/config';
 import { compilePolicies, defaultRuleConfigs, evaluatePolicies } from '@portcullis/policy-engine';
-import { SnapshotHasher, prepareSnapshot } from '../../src/inventory/snapshot-codec';
+import { SnapshotHasher, prepareSnapshot } from '@portcullis/contracts';
 import { podSnapshot } from './support';
 
 const ADMISSION = path.resolve(repoRoot(), '..', 'shared', 'fixtures', 'admission');

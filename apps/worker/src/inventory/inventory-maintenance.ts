@@ -1,4 +1,5 @@
 import type { PrismaClient } from '@portcullis/db';
+import type { InventoryStore } from '@portcullis/inventory';
 
 const DAY_MS = 86_400_000;
 const PARTITION = /^admission_events_p(\d{4})(\d{2})(\d{2})$/;
@@ -29,6 +30,7 @@ export interface MaintenanceResult {
 export class InventoryMaintenance {
   constructor(
     private readonly prisma: PrismaClient,
+    private readonly store: InventoryStore,
     private readonly options: MaintenanceOptions = { daysAhead: 7, defaultRetentionDays: 30 },
   ) {}
 
@@ -37,25 +39,24 @@ export class InventoryMaintenance {
     const partitionsCreated: string[] = [];
     for (let d = -1; d <= this.options.daysAhead; d++) {
       const day = isoDay(today + d * DAY_MS);
-      const [row] = await this.prisma.$queryRawUnsafe<Array<{ created: boolean }>>('SELECT admission_events_ensure_partition($1::date) AS created', day);
-      if (row?.created) partitionsCreated.push(partitionName(day));
+      if (await this.store.ensurePartition(day)) partitionsCreated.push(partitionName(day));
     }
 
     const tenants = await this.prisma.tenant.findMany({ select: { id: true, admissionRetentionDays: true } });
     const maxRetention = tenants.reduce((m, t) => Math.max(m, t.admissionRetentionDays), this.options.defaultRetentionDays);
     const dropBefore = today - maxRetention * DAY_MS;
     const partitionsDropped: string[] = [];
-    for (const name of await this.partitions()) {
+    for (const name of await this.store.partitions()) {
       const m = PARTITION.exec(name)!;
       const end = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])) + DAY_MS;
       if (end > dropBefore) continue;
-      await this.prisma.$executeRawUnsafe(`DROP TABLE IF EXISTS "${name}"`);
+      await this.store.dropPartition(name);
       partitionsDropped.push(name);
     }
 
     // fold what is staged first: a staged contribution older than the cutoff would otherwise
     // be folded back into a rollup row retention just deleted
-    await foldStagedRollups(this.prisma, true);
+    await this.store.foldStaged(true);
 
     let eventsDeleted = 0;
     let rollupRowsDeleted = 0;
@@ -63,40 +64,16 @@ export class InventoryMaintenance {
     for (const t of tenants) {
       const cutoff = new Date(today - t.admissionRetentionDays * DAY_MS);
       // platform work: bypasses row-level security by design, every statement names the tenant
-      if (t.admissionRetentionDays < maxRetention) {
-        eventsDeleted += await this.prisma.$executeRaw`DELETE FROM admission_events WHERE tenant_id = ${t.id}::uuid AND occurred_at < ${cutoff}`;
-      }
-      rollupRowsDeleted += await this.prisma.$executeRaw`DELETE FROM admission_rollups_hourly WHERE tenant_id = ${t.id}::uuid AND hour < ${cutoff}`;
-      rollupRowsDeleted += await this.dropWorkloadDays(t.id, cutoff);
-      rollupRowsDeleted += await this.prisma.$executeRaw`DELETE FROM admission_snapshot_days WHERE tenant_id = ${t.id}::uuid AND day < ${cutoff}`;
-      snapshotsDeleted += await this.prisma.$executeRaw`DELETE FROM admission_snapshots WHERE tenant_id = ${t.id}::uuid AND last_seen_day < ${cutoff}`;
+      if (t.admissionRetentionDays < maxRetention) eventsDeleted += await this.store.deleteEventsBefore(t.id, cutoff);
+      rollupRowsDeleted += await this.store.deleteRollupsBefore(t.id, cutoff);
+      snapshotsDeleted += await this.store.deleteSnapshotsBefore(t.id, cutoff);
     }
     return { partitionsCreated, partitionsDropped, eventsDeleted, rollupRowsDeleted, snapshotsDeleted };
   }
 
-  /**
-   * The per-workload month rows hold days before `cutoff` (a UTC midnight): months wholly
-   * before it go; the month it falls in loses its days before it (their running totals are
-   * taken out of the later days) and goes too when nothing is left.
-   */
-  private async dropWorkloadDays(tenantId: string, cutoff: Date): Promise<number> {
-    const month = new Date(Date.UTC(cutoff.getUTCFullYear(), cutoff.getUTCMonth(), 1));
-    const daysBefore = cutoff.getUTCDate() - 1;
-    let deleted = await this.prisma.$executeRaw`DELETE FROM admission_workload_months WHERE tenant_id = ${tenantId}::uuid AND month < ${month}`;
-    if (daysBefore > 0) {
-      await this.prisma.$executeRaw`UPDATE admission_workload_months SET admissions_through = admission_days_drop_through(admissions_through, ${daysBefore}::int)
-        WHERE tenant_id = ${tenantId}::uuid AND month = ${month} AND admissions_through[${daysBefore}::int] > 0`;
-      deleted += await this.prisma.$executeRaw`DELETE FROM admission_workload_months WHERE tenant_id = ${tenantId}::uuid AND month = ${month} AND admissions_through[31] = 0`;
-    }
-    return deleted;
-  }
-
   /** The daily partitions that exist, oldest first. */
-  async partitions(): Promise<string[]> {
-    const rows = await this.prisma.$queryRaw<Array<{ name: string }>>`
-      SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-      WHERE i.inhparent = 'admission_events'::regclass ORDER BY c.relname`;
-    return rows.map((r) => r.name).filter((n) => PARTITION.test(n));
+  partitions(): Promise<string[]> {
+    return this.store.partitions();
   }
 }
 
@@ -106,14 +83,4 @@ function isoDay(ms: number): string {
 
 function partitionName(day: string): string {
   return `admission_events_p${day.replace(/-/g, '')}`;
-}
-
-/**
- * Folds the rollup contributions ingest staged into the rollups (admission_rollups_flush,
- * one atomic DELETE … RETURNING + upsert per table). wait = false returns -1 at once when
- * another process is flushing. Returns the rollup rows written.
- */
-export async function foldStagedRollups(prisma: PrismaClient, wait: boolean): Promise<number> {
-  const [row] = await prisma.$queryRawUnsafe<Array<{ folded: number }>>('SELECT admission_rollups_flush(NULL, $1::boolean) AS folded', wait);
-  return Number(row?.folded ?? 0);
 }

@@ -5,7 +5,8 @@ import type { PrismaClient } from '@portcullis/db';
 import { APP_CONFIG, CLOCK, LOGGER, PRISMA, REDIS, type Clock, type Logger } from '@portcullis/platform';
 import type { Redis } from 'ioredis';
 import { ScanArtifactRetention } from '../scans/scan-artifact-retention';
-import { InventoryMaintenance, foldStagedRollups, type MaintenanceResult } from './inventory-maintenance';
+import { InventoryStore } from '@portcullis/inventory';
+import { InventoryMaintenance, type MaintenanceResult } from './inventory-maintenance';
 
 export const INVENTORY_QUEUE = 'inventory';
 export const PARTITION_MAINTENANCE = 'partition-maintenance';
@@ -36,13 +37,14 @@ export class InventoryProcessor implements OnModuleInit, OnModuleDestroy {
   private foldFailures = 0;
 
   constructor(
-    @Inject(PRISMA) private readonly prisma: PrismaClient,
+    @Inject(PRISMA) prisma: PrismaClient,
     @Inject(REDIS) private readonly redis: Redis,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(CLOCK) private readonly clock: Clock,
+    private readonly store: InventoryStore,
   ) {
-    this.maintenance = new InventoryMaintenance(prisma);
+    this.maintenance = new InventoryMaintenance(prisma, store);
     this.artifactRetention = new ScanArtifactRetention(prisma);
   }
 
@@ -61,7 +63,7 @@ export class InventoryProcessor implements OnModuleInit, OnModuleDestroy {
   /** Every ROLLUP_FOLD_EVERY_MS, one flush that does not wait: if another process is flushing, it folds what is staged. */
   private scheduleFold(): void {
     this.folding = setTimeout(() => {
-      this.foldInFlight = foldStagedRollups(this.prisma, false)
+      this.foldInFlight = this.store.foldStaged(false)
         .then(() => {
           this.foldFailures = 0;
         })

@@ -1,5 +1,6 @@
 import { Prisma } from '@portcullis/db';
-import { DAY_MS } from './report-shape';
+
+const DAY_MS = 86_400_000;
 
 /**
  * The per-workload month rows of one policy that overlap a window of whole UTC days, with

@@ -6,7 +6,7 @@
  * 20261203002000_admission_event_rows for the figures); the API writes them with Buffer
  * calls where it ran JSON.stringify. node-postgres sends a Buffer parameter in binary.
  */
-import { PG_EPOCH_MS } from '../platform/instant';
+import { PG_EPOCH_MS } from '@portcullis/db';
 
 /** The composite type the statement's parameter is an array of. */
 export const EVENT_ROW_TYPE = 'admission_event_row';

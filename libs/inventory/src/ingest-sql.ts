@@ -72,15 +72,11 @@ SELECT (SELECT count(*)::int FROM ${resent ? 'ins' : 'ev'}) AS inserted,
   ARRAY(SELECT refs.h FROM refs WHERE NOT EXISTS (SELECT 1 FROM admission_snapshots s WHERE s.tenant_id = $1::uuid AND s.hash = refs.hash)) AS unknown`;
 
 /**
- * A batch none of whose events is stored yet, what nearly every upload is: a plain insert.
- * ON CONFLICT probes the primary key once per row before inserting, besides the unique
- * check the insert makes anyway (ExecCheckIndexConstraints: 12.6 % of the backend's CPU in a
- * profile of batches that also upserted their snapshots, 2026-12-03). A re-sent event makes
- * this statement fail with unique_violation (23505) and roll back whole; the ingestor then
- * stores the batch with INGEST_RESENT. Nor does it join the inserted rows back to the batch
- * to find what to count: the hash join of the wide rows took 17.7 % of the backend in a
- * profile of bench-shaped batches; measured alone, the statement went from 51-62 to 45-59
- * µs of CPU per event without it.
+ * A batch none of whose events is stored yet, what nearly every upload is: a plain insert,
+ * without ON CONFLICT's extra primary-key probe per row and without joining the inserted
+ * rows back to the batch to find what to count (both cost the backend markedly: see
+ * bench/README.md). A re-sent event makes this statement fail with unique_violation (23505)
+ * and roll back whole; the ingest then stores the batch with INGEST_RESENT.
  */
 export const INGEST_NEW: IngestStatement = { name: 'portcullis_ingest_v8', text: ingestSql(false) };
 

@@ -31,12 +31,6 @@ const APP_ENTRY_POINTS = [
   'worker/src/worker.module.ts',
 ].filter((entry) => fs.existsSync(path.join(ROOT, 'apps', entry)));
 
-// ---- TEMPORARY_EXCEPTIONS -------------------------------------------------------------------
-// Files that break a zone today and are being fixed on other branches of issue #26
-// (h/testing, h/inventory, h/policies, h/plumbing). import/no-restricted-paths is off for
-// exactly these files. The lead empties this list at merge; it must end up [].
-export const TEMPORARY_EXCEPTIONS = [];
-// ---------------------------------------------------------------------------------------------
 
 // no-restricted-imports: a later block that sets the rule REPLACES the options of an earlier
 // one, so every block is built by restrictedImports() and carries the deep-import pattern plus
@@ -169,7 +163,4 @@ export default tseslint.config(
     files: ['apps/api/src/platform/substring-filter.ts'],
     rules: { 'no-restricted-syntax': ['error', ...NO_REGEXP_FROM_TEXT] },
   },
-  ...(TEMPORARY_EXCEPTIONS.length > 0
-    ? [{ files: TEMPORARY_EXCEPTIONS.map((exception) => exception.file), rules: { 'import/no-restricted-paths': 'off' } }]
-    : []),
 );

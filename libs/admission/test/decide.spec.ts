@@ -5,8 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { AdmissionEvent } from '@portcullis/contracts';
-import type { ArtifactLookup } from '@portcullis/policy-engine';
-import { compileGlob } from '@portcullis/policy-engine';
+import { compileGlob, type ArtifactLookup } from '@portcullis/policy-engine';
 import { decideAdmission, parseReview, toEnforceable, type AdmissionContext, type AdmissionRequestView, type EnforceableBundle, type ScanArtifactSource } from '@portcullis/admission';
 import { CLUSTER, TENANT, bundleDocument, misconfigurationPolicy, onlyRule, reviewOf, vulnerabilityPolicy } from '@portcullis/testing';
 

@@ -19,6 +19,9 @@ const APPS = dirsUnder('apps');
 const LIBS = dirsUnder('libs');
 // libs free of frameworks and I/O
 const PURE_LIBS = ['policy-engine', 'bundle', 'contracts', 'scan-reports'];
+// free of frameworks, not of I/O: the agent's admission decision, with the agent's HTTPS
+// client and scan-artifact resolver, which the agent and the CLI share
+const FRAMEWORK_FREE_LIBS = ['admission'];
 // The test harness lib: tests and benches import it, no source does; it may start the apps
 // through their entry points (decision of issue #26).
 const TESTING_LIB = 'testing';
@@ -43,6 +46,10 @@ const NO_APPS_IN_LIBS = { group: ['**/apps/**'], message: 'libs never import fro
 const NO_FRAMEWORKS_IN_PURE_LIBS = {
   group: ['@nestjs/*', '@prisma/*', '@portcullis/db', 'ioredis', 'bullmq', 'pg'],
   message: 'policy-engine, bundle, contracts and scan-reports stay free of frameworks and I/O',
+};
+const NO_FRAMEWORKS_IN_FRAMEWORK_FREE_LIBS = {
+  group: NO_FRAMEWORKS_IN_PURE_LIBS.group,
+  message: 'admission stays free of frameworks (Nest, Prisma, pg, Redis): the agent runs it in a cluster, the CLI on a laptop',
 };
 // the package name resolves through node_modules, outside the zones' reach: named here
 const NO_TESTING_IN_SOURCE = { group: ['@portcullis/testing', '@portcullis/testing/*'], message: 'source never imports test code' };
@@ -135,12 +142,12 @@ export default tseslint.config(
   },
   {
     files: ['libs/**/*.ts'],
-    ignores: [`libs/${TESTING_LIB}/**`, ...PURE_LIBS.map((lib) => `libs/${lib}/**`)],
+    ignores: [`libs/${TESTING_LIB}/**`, ...[...PURE_LIBS, ...FRAMEWORK_FREE_LIBS].map((lib) => `libs/${lib}/**`)],
     rules: restrictedImports(NO_APPS_IN_LIBS),
   },
   {
     files: ['libs/*/src/**/*.ts'],
-    ignores: [`libs/${TESTING_LIB}/**`, ...PURE_LIBS.map((lib) => `libs/${lib}/**`)],
+    ignores: [`libs/${TESTING_LIB}/**`, ...[...PURE_LIBS, ...FRAMEWORK_FREE_LIBS].map((lib) => `libs/${lib}/**`)],
     rules: restrictedImports(NO_APPS_IN_LIBS, NO_TESTING_IN_SOURCE),
   },
   {
@@ -150,6 +157,14 @@ export default tseslint.config(
   {
     files: PURE_LIBS.map((lib) => `libs/${lib}/src/**/*.ts`),
     rules: restrictedImports(NO_FRAMEWORKS_IN_PURE_LIBS, NO_APPS_IN_LIBS, NO_TESTING_IN_SOURCE),
+  },
+  {
+    files: FRAMEWORK_FREE_LIBS.map((lib) => `libs/${lib}/**/*.ts`),
+    rules: restrictedImports(NO_FRAMEWORKS_IN_FRAMEWORK_FREE_LIBS, NO_APPS_IN_LIBS),
+  },
+  {
+    files: FRAMEWORK_FREE_LIBS.map((lib) => `libs/${lib}/src/**/*.ts`),
+    rules: restrictedImports(NO_FRAMEWORKS_IN_FRAMEWORK_FREE_LIBS, NO_APPS_IN_LIBS, NO_TESTING_IN_SOURCE),
   },
   {
     // No regular expression is built from text at run time (user patterns go through the

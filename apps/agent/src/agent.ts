@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
+import { ApiClient, ArtifactResolver } from '@portcullis/admission';
 import { compileGlob } from '@portcullis/policy-engine';
 import { AdmissionHandler } from './admission/admission-handler';
-import { ApiClient } from './api-client';
 import { Backoff } from './backoff';
 import { BundleStore } from './bundle/bundle-store';
 import { BundleSync } from './bundle/bundle-sync';
@@ -13,7 +13,6 @@ import { SnapshotIds } from './spool/snapshot-ids';
 import { EventUploader } from './spool/uploader';
 import { StatusReporter } from './status-reporter';
 import { AGENT_VERSION } from './version';
-import { ArtifactResolver } from './vulnerability/artifact-resolver';
 
 export interface RunningAgent {
   readonly webhookPort: number;

@@ -1,7 +1,5 @@
+import { DECISION_RESULTS } from '@portcullis/admission';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-
-export const DECISION_RESULTS = ['allowed', 'audited', 'denied', 'exempted', 'excluded', 'no_bundle', 'not_evaluated', 'malformed'] as const;
-export type DecisionResult = (typeof DECISION_RESULTS)[number];
 
 /**
  * The agent's Prometheus metrics, in a registry of its own. Every label value comes from a

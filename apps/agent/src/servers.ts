@@ -4,9 +4,9 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { reviewJson } from '@portcullis/admission';
 import { SECURITY_HEADERS, deadlineCheckInterval } from '@portcullis/contracts';
 import type { AdmissionHandler } from './admission/admission-handler';
-import { reviewJson } from './admission/review';
 import type { AgentConfig } from './config';
 import type { AgentMetrics } from './metrics';
 

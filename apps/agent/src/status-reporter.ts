@@ -1,6 +1,6 @@
+import { describeAnswer, type ApiClient } from '@portcullis/admission';
 import { withoutControlCharacters, type AgentStatus } from '@portcullis/contracts';
 import type { Logger } from 'pino';
-import { describeAnswer, type ApiClient } from './api-client';
 
 /**
  * POST /agent/v1/status: the revision enforced, the last error, and the spool's health

@@ -5,8 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { MAX_POD_CONTAINERS } from '../src/admission/admission-handler';
-import { MAX_REVIEW_NESTING, nestsDeeperThan } from '../src/admission/review';
+import { MAX_POD_CONTAINERS, MAX_REVIEW_NESTING, nestsDeeperThan } from '@portcullis/admission';
 import { misconfigurationPolicy, onlyRule, reviewOf } from '@portcullis/testing';
 import { harnessesClosedAfter } from './support/handler-harness';
 

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import { generateSigningKey } from '@portcullis/bundle';
 import type { AdmissionEvent } from '@portcullis/contracts';
-import { ApiClient } from '../src/api-client';
+import { ApiClient } from '@portcullis/admission';
 import { Backoff } from '../src/backoff';
 import { Spool, type SpoolOptions } from '../src/spool/spool';
 import { EventUploader } from '../src/spool/uploader';

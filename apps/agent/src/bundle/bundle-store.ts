@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { toEnforceable, type EnforceableBundle } from '@portcullis/admission';
 import { verifyBundle, type BundleRejection, type PublicKeySet, type SignedEnvelope } from '@portcullis/bundle';
-import { toEnforceable, type EnforceableBundle } from './enforceable';
 
 export type AcceptResult =
   | { readonly outcome: 'applied'; readonly revision: number; readonly previous: number | null; readonly persistError?: string }

@@ -1,5 +1,5 @@
+import { describeAnswer, type ApiClient } from '@portcullis/admission';
 import type { Logger } from 'pino';
-import { describeAnswer, type ApiClient } from '../api-client';
 import { Backoff, sleep } from '../backoff';
 import type { AgentMetrics } from '../metrics';
 import type { BundleStore } from './bundle-store';

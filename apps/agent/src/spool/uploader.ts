@@ -1,9 +1,8 @@
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import type { Logger } from 'pino';
+import { describeAnswer, splicedSnapshot, type ApiClient, type ApiResponse } from '@portcullis/admission';
 import { snapshotIdsOf } from '@portcullis/contracts';
-import { splicedSnapshot } from '../admission/event';
-import { describeAnswer, type ApiClient, type ApiResponse } from '../api-client';
 import { Backoff, sleep } from '../backoff';
 import type { SnapshotIds } from './snapshot-ids';
 import type { Spool } from './spool';

@@ -4,13 +4,12 @@ import { after } from 'node:test';
 import pino from 'pino';
 import { generateSigningKey, type BundlePolicy, type BundleDocument, type SigningKey } from '@portcullis/bundle';
 import { validateAdmissionEventBatch, type AdmissionEvent } from '@portcullis/contracts';
+import { ApiClient, ArtifactResolver } from '@portcullis/admission';
 import { compileGlob } from '@portcullis/policy-engine';
 import { AdmissionHandler } from '../../src/admission/admission-handler';
-import { ApiClient } from '../../src/api-client';
 import { BundleStore } from '../../src/bundle/bundle-store';
 import { AgentMetrics } from '../../src/metrics';
 import { Spool } from '../../src/spool/spool';
-import { ArtifactResolver } from '../../src/vulnerability/artifact-resolver';
 import { CLUSTER, signedBundle, tempDir, type ReviewAnswer } from '@portcullis/testing';
 
 export interface HandlerHarness {

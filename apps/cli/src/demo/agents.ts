@@ -2,8 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { repoPath } from '@portcullis/config';
-import { AGENT_NODE_FLAGS } from '@portcullis/config';
+import { AGENT_NODE_FLAGS, repoPath } from '@portcullis/config';
 import type { AgentTls } from './tls';
 
 /** One demo agent: the compiled agent (dist/apps/agent/src/main.js) as its own process, as the image runs it. */

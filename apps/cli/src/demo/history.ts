@@ -1,23 +1,17 @@
 /**
  * The past days of a demo cluster, as its agent would have recorded and uploaded them:
- * the agent's own code decides each admission (the bundle it persisted, verified again;
- * the engine; its findings, owner resolution and snapshot form; its event lines) at the
- * time the admission happened, and the agent's API client uploads the batches, gzipped,
+ * each admission is decided by the agent's own decision (decideAdmission of
+ * @portcullis/admission, with the bundle the agent persisted, verified again) at the time
+ * the admission happened, and the agent's API client uploads the event lines, gzipped,
  * with the cluster's credential to POST /agent/v1/admission-events. The agent process has
  * no clock to turn back, so this is the one place the demo re-enacts it.
  */
+import * as fs from 'node:fs';
 import { gzipSync } from 'node:zlib';
-import { decisionFor } from '@portcullis/contracts';
-import { fromJwks } from '@portcullis/bundle';
-import { compileGlob, evaluatePolicies, inspectObject, type ArtifactLookup } from '@portcullis/policy-engine';
-import { eventLine, snapshotJson, toFindings } from '../../../agent/src/admission/event';
-import { resolveOwner } from '../../../agent/src/admission/owner';
-import { parseReview } from '../../../agent/src/admission/review';
-import { ApiClient, describeAnswer } from '../../../agent/src/api-client';
-import { BundleStore } from '../../../agent/src/bundle/bundle-store';
-import { AGENT_VERSION } from '../../../agent/src/version';
-import { ArtifactResolver } from '../../../agent/src/vulnerability/artifact-resolver';
-import { admitManifests, impersonatedUser, randomNames, type AdmissionResponse, type WebhookAnswer } from '../admit';
+import { ApiClient, ArtifactResolver, decideAdmission, describeAnswer, parseReview, toEnforceable, type AdmissionContext, type EnforceableBundle } from '@portcullis/admission';
+import { fromJwks, verifyBundle, type PublicKeySet } from '@portcullis/bundle';
+import { compileGlob } from '@portcullis/policy-engine';
+import { admitManifests, impersonatedUser, randomNames, type WebhookAnswer } from '../admit';
 import { laterChange, prng, type DemoWorkload } from './fleet';
 
 export interface HistoryCluster {
@@ -54,54 +48,43 @@ const CLOSE = Buffer.from(']}');
  * admissions go through the live agents).
  */
 export async function uploadHistory(apiUrl: string, c: HistoryCluster, days: number, seed: number, now = Date.now()): Promise<HistoryResult> {
-  const store = new BundleStore(c.bundlePath, fromJwks(c.jwks), c.clusterId);
-  const loaded = store.loadPersisted();
-  if (loaded.outcome !== 'applied') throw new Error(`cluster ${c.clusterId}: the agent's persisted bundle ${c.bundlePath} cannot be used (${loaded.outcome === 'rejected' ? loaded.message : 'none yet'})`);
-  const bundle = store.current(now)!;
-  const api = new ApiClient(new URL(apiUrl), c.agentToken, c.clusterId, `portcullis-agent/${AGENT_VERSION}`);
-  const resolver = new ArtifactResolver(api, fromJwks(c.jwks), { cacheTtlMs: DAY_MS, notFoundTtlMs: DAY_MS, failureTtlMs: 5000, requestTimeoutMs: 10_000 });
-  const excluded = [...c.excludedNamespaces, ...(bundle.document.agentSettings.excludedNamespaces ?? [])].map((p) => compileGlob(p));
-  const reasons = new Map<string, string>();
-  for (const p of bundle.compiled) for (const e of p.policy.exemptions) reasons.set(e.id, e.reason);
+  const trustedKeys = fromJwks(c.jwks);
+  const bundle = persistedBundle(c, trustedKeys, now);
+  const api = new ApiClient(new URL(apiUrl), c.agentToken, c.clusterId, 'portcullis-demo/history');
+  const resolver = new ArtifactResolver(api, trustedKeys, { cacheTtlMs: DAY_MS, notFoundTtlMs: DAY_MS, failureTtlMs: 5000, requestTimeoutMs: 10_000 });
 
   const rand = prng(seed);
   const today = Math.floor(now / DAY_MS) * DAY_MS;
   const lines: string[] = [];
   const dayKeys = new Set<string>();
   const violators = new Map<string, DemoWorkload[]>();
+  let at = 0;
+  const context: AdmissionContext = {
+    clusterId: c.clusterId,
+    excluded: c.excludedNamespaces.map((p) => compileGlob(p)),
+    noBundleAction: 'allow',
+    lookupTimeoutMs: 10_000,
+    // the bundle the agent holds today decides the past days: the demo's history is of today's policies
+    bundles: { current: () => bundle, revision: bundle.document.revision, heldExpired: false },
+    // no webhook deadline to keep in the past: every lookup gets the whole budget, whatever the bundle says
+    artifacts: { cached: (images) => resolver.cached(images), resolve: (images, tenantId) => resolver.resolve(images, tenantId, 10_000) },
+    record: (line) => {
+      lines.push(line);
+      dayKeys.add(new Date(at).toISOString().slice(0, 10));
+      return true;
+    },
+  };
 
-  /** The agent's AdmissionHandler.review, at the admission's own time, for one review `admit` built. */
-  const reEnact = async (review: Record<string, unknown>, at: Date, w: DemoWorkload): Promise<WebhookAnswer> => {
+  /** One review `admit` built, decided as the agent's webhook would have at the admission's own time. */
+  const reEnact = async (review: Record<string, unknown>, w: DemoWorkload): Promise<WebhookAnswer> => {
     const parsed = parseReview(JSON.stringify(review));
     if (!parsed.ok) throw new Error(`${w.file}: ${w.kind}/${w.name}: not an admission review the agent reads: ${parsed.message}`);
-    const r = parsed.request;
-    const namespace = r.namespace;
-    if (namespace !== undefined && excluded.some((m) => m(namespace))) return { ok: true, response: { allowed: true } };
-    const target = inspectObject(r.object, namespace ?? 'default');
-    const images = target.status === 'pod' ? target.containers.flatMap((k) => (k.image ? [k.image] : [])) : [];
-    const owner = resolveOwner(r.object, r.kind, r.name);
-    const evaluate = r.operation === 'CREATE' || r.operation === 'UPDATE';
-    const lookups: ReadonlyMap<string, ArtifactLookup> = evaluate && bundle.hasVulnerabilityPolicies && images.length > 0 ? await resolver.resolve(images, bundle.document.tenantId, 10_000) : new Map();
-    const evaluation = evaluate
-      ? evaluatePolicies(r.object, bundle.compiled, {
-          defaultNamespace: namespace ?? 'default',
-          now: at,
-          owner,
-          scanArtifacts: (image) => lookups.get(image) ?? { status: 'lookup-failed', error: 'no scan-artifact lookup was made for this image' },
-        })
-      : null;
-    const findings = evaluation ? toFindings(evaluation.violations, reasons) : [];
+    const { response, findings } = await decideAdmission(parsed.request, new Date(at), context);
     for (const f of findings) {
       const list = violators.get(f.policyName) ?? [];
       if (!list.includes(w)) list.push(w);
       violators.set(f.policyName, list);
     }
-    const decision = decisionFor(findings);
-    const json = evaluate ? snapshotJson(r.object, target) : undefined;
-    const { eventId, line } = eventLine({ request: r, namespace, owner, images, decision, bundleRevision: bundle.document.revision, findings, clusterId: c.clusterId, occurredAt: at }, json);
-    lines.push(line);
-    dayKeys.add(at.toISOString().slice(0, 10));
-    const response: AdmissionResponse = { allowed: decision !== 'DENIED', auditAnnotations: { decision, 'event-id': eventId } };
     return { ok: true, response };
   };
 
@@ -110,7 +93,7 @@ export async function uploadHistory(apiUrl: string, c: HistoryCluster, days: num
     for (const w of c.workloads) {
       const first = back === days - 1;
       if (!first && rand() > 0.33) continue;
-      let at = dayStart + Math.floor((7 + rand() * 11) * 3_600_000);
+      at = dayStart + Math.floor((7 + rand() * 11) * 3_600_000);
       const change = first ? { operation: 'CREATE' as const, objects: [w.manifest] } : laterChange(w, new Date(at));
       // each request a moment after the one before, as controllers follow one another
       const clock = () => new Date((at += 700 + Math.floor(rand() * 2000)));
@@ -125,7 +108,7 @@ export async function uploadHistory(apiUrl: string, c: HistoryCluster, days: num
         ...(change.oldObjects ? { oldObjects: change.oldObjects } : {}),
         names: randomNames,
         now: clock,
-        send: (review) => reEnact(review, new Date(at), w),
+        send: (review) => reEnact(review, w),
       });
     }
   }
@@ -147,4 +130,22 @@ export async function uploadHistory(apiUrl: string, c: HistoryCluster, days: num
     api.close();
   }
   return { uploaded: lines.length, accepted, duplicates, expired, days: [...dayKeys].sort(), violators };
+}
+
+/** The bundle the cluster's agent persisted, verified as the agent verifies it when it loads it. */
+function persistedBundle(c: HistoryCluster, trustedKeys: PublicKeySet, now: number): EnforceableBundle {
+  const where = `cluster ${c.clusterId}: the agent's persisted bundle ${c.bundlePath}`;
+  let envelope: unknown;
+  try {
+    envelope = JSON.parse(fs.readFileSync(c.bundlePath, 'utf8'));
+  } catch (err) {
+    throw new Error(`${where} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  const v = verifyBundle(envelope, { trustedKeys, clusterId: c.clusterId, now: new Date(now) });
+  if (!v.ok) throw new Error(`${where} cannot be used: ${v.message}`);
+  try {
+    return toEnforceable(v.bundle);
+  } catch (err) {
+    throw new Error(`${where} cannot be enforced: ${(err as Error).message}`);
+  }
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { parseReview } from '../../../agent/src/admission/review';
+import { parseReview } from '@portcullis/admission';
 import { SHARED, SHARED_MISSING, readJson } from '@portcullis/testing';
 import { KUBERNETES_ADMIN, admitManifests, parseManifests, seededNames, type Operation } from '../../src/admit';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { toEnforceable } from '../src/bundle/enforceable';
+import { toEnforceable } from '@portcullis/admission';
 import { bundleDocument, misconfigurationPolicy } from '@portcullis/testing';
 
 // A bundle is signed by the API, which accepts no more than this; the agent bounds what it

@@ -13,6 +13,8 @@ export interface EnforceableBundle {
   readonly expiresAtMs: number;
   /** The bundle's own namespace exclusions (agentSettings), as anchored globs. */
   readonly excluded: readonly Matcher[];
+  /** Exemption id -> its reason, recorded with each finding the exemption covers. */
+  readonly exemptionReasons: ReadonlyMap<string, string>;
 }
 
 const strings = z.array(z.string().max(512)).max(1000).optional();
@@ -54,11 +56,14 @@ function toPolicy(p: BundlePolicy, index: number): Policy {
  */
 export function toEnforceable(document: BundleDocument): EnforceableBundle {
   const policies = document.policies.map(toPolicy);
+  const exemptionReasons = new Map<string, string>();
+  for (const p of policies) for (const e of p.exemptions) exemptionReasons.set(e.id, e.reason);
   return {
     document,
     compiled: compilePolicies(policies),
     hasVulnerabilityPolicies: policies.some((p) => p.type === 'VULNERABILITY' && p.rules.length > 0),
     expiresAtMs: Date.parse(document.expiresAt),
     excluded: (document.agentSettings.excludedNamespaces ?? []).map((p) => compileGlob(p)),
+    exemptionReasons,
   };
 }

@@ -1,7 +1,8 @@
 import type { PublicKeySet } from '@portcullis/bundle';
 import { DIGEST, IMAGE_REFERENCE, MAX_LOOKUP_IMAGES, artifactLookupOf, validateScanArtifactLookupResponse, type ScanArtifactLookupResult } from '@portcullis/contracts';
 import type { ArtifactLookup } from '@portcullis/policy-engine';
-import { describeAnswer, type ApiClient } from '../api-client';
+import { describeAnswer, type ApiClient } from './api-client';
+import type { ScanArtifactSource } from './decide';
 
 export interface ResolverOptions {
   readonly cacheTtlMs: number;
@@ -25,7 +26,7 @@ interface Entry {
  * Cached artifacts are the same objects across admissions, so the engine's
  * per-artifact verdict cache keeps working.
  */
-export class ArtifactResolver {
+export class ArtifactResolver implements ScanArtifactSource {
   private readonly cache = new Map<string, Entry>();
   private readonly inFlight = new Map<string, Promise<void>>();
   lookups = 0;

@@ -30,8 +30,9 @@ export class ApiUnreachableError extends Error {
 const MAX_RESPONSE_BYTES = 32 * 1024 * 1024;
 
 /**
- * The agent's only HTTP client: keep-alive connections to the API, the cluster
- * credential on every request, hard deadlines. Answers of any status are returned;
+ * The agent's only HTTP client (the CLI demo uploads its clusters' past admissions with it
+ * too): keep-alive connections to the API, the cluster credential on every request, hard
+ * deadlines. Answers of any status are returned;
  * only transport failures throw (ApiUnreachableError).
  */
 export class ApiClient {

@@ -2,8 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { EVENT_LIMITS, decisionFor } from '@portcullis/contracts';
 import type { Violation } from '@portcullis/policy-engine';
-import { toFindings } from '../src/admission/event';
-import { resolveOwner } from '../src/admission/owner';
+import { resolveOwner, toFindings } from '@portcullis/admission';
 
 const violation = (o: Partial<Violation>): Violation => ({ policy: 'p', policyId: 'p1', rule: 'resource-limits', action: 'AUDIT', path: 'spec', message: 'set limits', exempted: false, ...o });
 

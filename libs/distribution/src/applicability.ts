@@ -45,3 +45,23 @@ export function scopeMatch(policy: ScopedPolicy, cluster: ClusterRef): ScopeMatc
  * the agents that apply the bundle's namespace patterns can never disagree.
  */
 export { namespaceDecision, type NamespaceDecision } from '@portcullis/policy-engine';
+
+/** A stored exemption row, as the compiler and the simulator read it. */
+export interface ExemptionRow {
+  readonly id: string;
+  readonly criteria: unknown;
+  readonly reason: string;
+  readonly grantedBy: string;
+  readonly expiresAt: Date | null;
+}
+
+/**
+ * The exemptions in force at `now`, in the bundle's form (criteria spread, expiry as ISO text).
+ * Expired ones stop applying by themselves and leave the next bundle; the webhook's bundle and
+ * a simulation read the same rows the same way.
+ */
+export function liveExemptions(rows: readonly ExemptionRow[], now: Date): Array<Record<string, unknown>> {
+  return rows
+    .filter((e) => e.expiresAt === null || e.expiresAt > now)
+    .map((e) => ({ ...(e.criteria as Record<string, unknown>), id: e.id, reason: e.reason, grantedBy: e.grantedBy, expiresAt: e.expiresAt?.toISOString() ?? null }));
+}

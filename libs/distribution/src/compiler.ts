@@ -1,6 +1,6 @@
 import { CanonicalFragment, contentHash, signEnvelope, type BundleContent, type BundlePolicy, type SigningKey } from '@portcullis/bundle';
 import { withTenant, type Prisma, type PrismaClient } from '@portcullis/db';
-import { policyScopeOf, scopeMatch } from './applicability';
+import { liveExemptions, policyScopeOf, scopeMatch } from './applicability';
 
 export interface CompilerOptions {
   /** How long a signed bundle is valid. */
@@ -133,9 +133,6 @@ function toBundlePolicy(p: PolicyRow, now: Date): BundlePolicy {
     action: p.action,
     namespaces: { include: p.namespaceInclude, exclude: p.namespaceExclude },
     rules: p.rules.map((r) => ({ id: r.ruleId, params: r.params as Record<string, unknown> })),
-    // expired exemptions stop applying by themselves; they also leave the next bundle
-    exemptions: p.exemptions
-      .filter((e) => e.expiresAt === null || e.expiresAt > now)
-      .map((e) => ({ ...(e.criteria as Record<string, unknown>), id: e.id, reason: e.reason, grantedBy: e.grantedBy, expiresAt: e.expiresAt?.toISOString() ?? null })),
+    exemptions: liveExemptions(p.exemptions, now),
   } as BundlePolicy;
 }

@@ -1,5 +1,5 @@
-export { policyScopeOf, scopeMatch, namespaceDecision } from './applicability';
-export type { ScopedPolicy, ClusterRef, ScopeMatch, NamespaceDecision } from './applicability';
+export { liveExemptions, policyScopeOf, scopeMatch, namespaceDecision } from './applicability';
+export type { ScopedPolicy, ClusterRef, ScopeMatch, NamespaceDecision, ExemptionRow } from './applicability';
 export { BundleCompiler } from './compiler';
 export type { CompilerOptions, CompileResult, RevisionPublisher } from './compiler';
 export { bundleChannel, credentialRevocationChannel, DISTRIBUTION_QUEUE } from './channels';

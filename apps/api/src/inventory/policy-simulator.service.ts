@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { TenantTx } from '@portcullis/db';
+import { liveExemptions, policyScopeOf } from '@portcullis/distribution';
 import { InventoryStore } from '@portcullis/inventory';
 import { compilePolicies, type Exemption, type Policy as EnginePolicy } from '@portcullis/policy-engine';
 import { CLOCK, badInput, type Clock } from '@portcullis/platform';
@@ -85,14 +86,13 @@ export class PolicySimulatorService {
     const namespaces = input.scope?.namespaces
       ? { include: validateNamespacePatterns(input.scope.namespaces.include, 'draft.scope.namespaces.include'), exclude: validateNamespacePatterns(input.scope.namespaces.exclude, 'draft.scope.namespaces.exclude') }
       : { include: base?.namespaceInclude ?? [], exclude: base?.namespaceExclude ?? [] };
-    const exemptions: Exemption[] = (base?.exemptions ?? [])
-      .filter((e) => e.expiresAt === null || e.expiresAt > now)
-      .map((e) => ({ ...(e.criteria as Record<string, unknown>), id: e.id, reason: e.reason, grantedBy: e.grantedBy, expiresAt: e.expiresAt?.toISOString() ?? null }) as Exemption);
+    const exemptions = liveExemptions(base?.exemptions ?? [], now) as unknown as Exemption[];
+    const storedScope = base ? policyScopeOf(base) : { cloudScopeIds: [], clusterIds: [] };
     return {
       policyId: base?.id ?? null,
       name: base?.name ?? 'draft',
-      cloudScopeIds: input.scope ? input.scope.cloudScopeIds : (base?.cloudScopes.map((s) => s.cloudScopeId) ?? []),
-      clusterIds: input.scope ? input.scope.clusterIds : (base?.clusters.map((c) => c.clusterId) ?? []),
+      cloudScopeIds: input.scope ? input.scope.cloudScopeIds : storedScope.cloudScopeIds,
+      clusterIds: input.scope ? input.scope.clusterIds : storedScope.clusterIds,
       policy: {
         id: DRAFT_ID,
         name: base?.name ?? 'draft',

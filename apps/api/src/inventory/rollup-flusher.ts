@@ -5,8 +5,8 @@ import { InventoryStore } from '@portcullis/inventory';
 /**
  * How long after a stored batch its rollup contributions are folded at the latest (plus the
  * flush itself). A flush costs about one upsert per distinct rollup key, however many batches
- * it folds, so under load a longer delay is cheaper: measured with the ingest bench, a flush
- * folding 40 batches cost 9-14 µs of PostgreSQL CPU per event, one folding 10 batches 26-32.
+ * it folds, so under load a longer delay is cheaper per event (the ingest bench's PostgreSQL
+ * CPU per event, bench/README.md).
  */
 export const ROLLUP_FLUSH_DELAY_MS = 1_000;
 /** After a failed flush (database away): try again this much later; staged rows wait, nothing is lost. */

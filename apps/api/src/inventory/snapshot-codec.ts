@@ -8,8 +8,8 @@ const SYNC_COMPRESS_MAX_CHARS = 64 * 1024;
 
 /**
  * Gzip of a snapshot's canonical JSON. Pod specs are a few KB: for them zlib's async path
- * (stream machinery, a thread-pool hop, fresh deflate state) cost ~9x the CPU of compressing
- * in place (measured 330 vs 37 µs per 0.5 KB snapshot); large ones go to the thread pool.
+ * (stream machinery, a thread-pool hop, fresh deflate state) costs several times the CPU of
+ * compressing in place (bench/README.md, ingest); large ones go to the thread pool.
  */
 export function compressSnapshot(canonical: string): Promise<Buffer> {
   if (canonical.length <= SYNC_COMPRESS_MAX_CHARS) return Promise.resolve(gzipSync(canonical, { level: 6 }));

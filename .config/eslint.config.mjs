@@ -34,7 +34,6 @@ const APP_ENTRY_POINTS = [
   'worker/src/worker.module.ts',
 ].filter((entry) => fs.existsSync(path.join(ROOT, 'apps', entry)));
 
-
 // no-restricted-imports: a later block that sets the rule REPLACES the options of an earlier
 // one, so every block is built by restrictedImports() and carries the deep-import pattern plus
 // whatever else applies to its files.
@@ -49,23 +48,38 @@ const NO_FRAMEWORKS_IN_PURE_LIBS = {
 };
 const NO_FRAMEWORKS_IN_FRAMEWORK_FREE_LIBS = {
   group: NO_FRAMEWORKS_IN_PURE_LIBS.group,
-  message: 'admission stays free of frameworks (Nest, Prisma, pg, Redis): the agent runs it in a cluster, the CLI on a laptop',
+  message:
+    'admission stays free of frameworks (Nest, Prisma, pg, Redis): the agent runs it in a cluster, the CLI on a laptop',
 };
 // the package name resolves through node_modules, outside the zones' reach: named here
-const NO_TESTING_IN_SOURCE = { group: ['@portcullis/testing', '@portcullis/testing/*'], message: 'source never imports test code' };
-const restrictedImports = (...patterns) => ({ 'no-restricted-imports': ['error', { patterns: [NO_DEEP_IMPORTS, ...patterns] }] });
+const NO_TESTING_IN_SOURCE = {
+  group: ['@portcullis/testing', '@portcullis/testing/*'],
+  message: 'source never imports test code',
+};
+const restrictedImports = (...patterns) => ({
+  'no-restricted-imports': ['error', { patterns: [NO_DEEP_IMPORTS, ...patterns] }],
+});
 
 // import/no-restricted-paths: paths relative to the repository root. A package import
 // (@portcullis/x) resolves into node_modules, so these zones see relative imports only.
 const others = (list, self) => list.filter((x) => x !== self);
-const TEST_CODE = [...APPS.map((app) => `apps/${app}/test`), ...LIBS.map((lib) => `libs/${lib}/test`), `libs/${TESTING_LIB}`, 'bench'];
-const SOURCE_DIRS = [...APPS.map((app) => `apps/${app}/src`), ...others(LIBS, TESTING_LIB).map((lib) => `libs/${lib}/src`)];
+const TEST_CODE = [
+  ...APPS.map((app) => `apps/${app}/test`),
+  ...LIBS.map((lib) => `libs/${lib}/test`),
+  `libs/${TESTING_LIB}`,
+  'bench',
+];
+const SOURCE_DIRS = [
+  ...APPS.map((app) => `apps/${app}/src`),
+  ...others(LIBS, TESTING_LIB).map((lib) => `libs/${lib}/src`),
+];
 const ZONES = [
   // no app imports another app's files (src or test), whatever the pair
   ...APPS.map((app) => ({
     target: `apps/${app}`,
     from: others(APPS, app).map((other) => `apps/${other}`),
-    message: 'an app never imports another app: move the shared piece into a lib (libs/*) and import it by package name',
+    message:
+      'an app never imports another app: move the shared piece into a lib (libs/*) and import it by package name',
   })),
   {
     target: SOURCE_DIRS,
@@ -84,9 +98,17 @@ const ZONES = [
     except: APP_ENTRY_POINTS,
     message: "libs/testing imports the apps' entry points (root module, main, bootstrap) only",
   },
-  ...others(LIBS, TESTING_LIB).map((lib) => ({ target: `libs/${lib}`, from: 'apps', message: 'libs never import from apps' })),
+  ...others(LIBS, TESTING_LIB).map((lib) => ({
+    target: `libs/${lib}`,
+    from: 'apps',
+    message: 'libs never import from apps',
+  })),
   // a lib is reached through its package name, never by a relative path into its folder
-  { target: ['apps', 'bench'], from: 'libs', message: 'import a lib by its package name (@portcullis/*), not by a path into libs/' },
+  {
+    target: ['apps', 'bench'],
+    from: 'libs',
+    message: 'import a lib by its package name (@portcullis/*), not by a path into libs/',
+  },
   ...LIBS.map((lib) => ({
     target: `libs/${lib}`,
     from: others(LIBS, lib).map((other) => `libs/${other}`),
@@ -94,20 +116,23 @@ const ZONES = [
   })),
 ];
 
-
 const NO_REGEXP_FROM_TEXT = [
   {
     selector: ":matches(NewExpression, CallExpression)[callee.name='RegExp']:not([arguments.0.type='Literal'])",
-    message: 'no RegExp built from a non-literal: match user patterns with compileGlob/compileMatcher from @portcullis/policy-engine',
+    message:
+      'no RegExp built from a non-literal: match user patterns with compileGlob/compileMatcher from @portcullis/policy-engine',
   },
   {
-    selector: 'CallExpression[callee.property.name=/^(match|matchAll|search)$/]:not([arguments.0.regex]):not([arguments.0.name=/^[A-Z][A-Z0-9_]*$/])',
-    message: 'String match/matchAll/search turn a string argument into a RegExp: pass a regex literal or a constant (UPPER_CASE) one',
+    selector:
+      'CallExpression[callee.property.name=/^(match|matchAll|search)$/]:not([arguments.0.regex]):not([arguments.0.name=/^[A-Z][A-Z0-9_]*$/])',
+    message:
+      'String match/matchAll/search turn a string argument into a RegExp: pass a regex literal or a constant (UPPER_CASE) one',
   },
 ];
 const CONTAINS_ONLY_IN_HELPER = {
   selector: "Property[key.name='contains']",
-  message: 'build substring filters with containing() / containingAnyCase() (apps/api/src/platform/substring-filter.ts): they escape %, _ and \\',
+  message:
+    'build substring filters with containing() / containingAnyCase() (apps/api/src/platform/substring-filter.ts): they escape %, _ and \\',
 };
 
 export default tseslint.config(
@@ -125,7 +150,15 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-floating-promises': [
         'error',
-        { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['describe', 'it', 'test', 'suite', 'before', 'after', 'beforeEach', 'afterEach'] }] },
+        {
+          allowForKnownSafeCalls: [
+            {
+              from: 'package',
+              package: 'node:test',
+              name: ['describe', 'it', 'test', 'suite', 'before', 'after', 'beforeEach', 'afterEach'],
+            },
+          ],
+        },
       ],
       '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: false }],
       '@typescript-eslint/switch-exhaustiveness-check': ['error', { considerDefaultExhaustiveForUnions: true }],

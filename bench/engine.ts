@@ -5,9 +5,26 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import YAML from 'yaml';
 import { repoRoot } from '@portcullis/config';
-import { RULE_CATALOG, compilePolicies, evaluatePolicies, inspectObject, validateRuleParams, type Policy, type RuleConfig } from '@portcullis/policy-engine';
+import {
+  RULE_CATALOG,
+  compilePolicies,
+  evaluatePolicies,
+  inspectObject,
+  validateRuleParams,
+  type Policy,
+  type RuleConfig,
+} from '@portcullis/policy-engine';
 
-const TRUSTED = ['mcr.microsoft.com/', 'docker.io/library/*', 'registry.k8s.io/', 'quay.io/', 'ghcr.io/', 'gcr.io/', 'us-docker.pkg.dev/', '*.dkr.ecr.*.amazonaws.com/'];
+const TRUSTED = [
+  'mcr.microsoft.com/',
+  'docker.io/library/*',
+  'registry.k8s.io/',
+  'quay.io/',
+  'ghcr.io/',
+  'gcr.io/',
+  'us-docker.pkg.dev/',
+  '*.dkr.ecr.*.amazonaws.com/',
+];
 const MIN_EVALUATIONS = 250_000;
 // rounds, so one burst of contention on a shared machine moves one round, not the figure
 const ROUNDS = 5;
@@ -25,20 +42,37 @@ function fixtureObjects(): { corpus: string; objects: unknown[] } {
   const dir = path.resolve(repoRoot(), '..', 'shared', 'fixtures', 'manifests');
   if (!fs.existsSync(dir)) return { corpus: 'builtin (../shared/fixtures/manifests is absent)', objects: BUILTIN };
   const objects: unknown[] = [];
-  for (const file of fs.readdirSync(dir).filter((f) => /\.(ya?ml|json)$/.test(f)).sort()) {
+  for (const file of fs
+    .readdirSync(dir)
+    .filter((f) => /\.(ya?ml|json)$/.test(f))
+    .sort()) {
     for (const doc of YAML.parseAllDocuments(fs.readFileSync(path.join(dir, file), 'utf8'))) {
       const value: unknown = doc.toJS({ maxAliasCount: 1000 });
-      const items = (value as { kind?: unknown; items?: unknown })?.kind === 'List' ? ((value as { items: unknown[] }).items ?? []) : [value];
+      const items =
+        (value as { kind?: unknown; items?: unknown })?.kind === 'List'
+          ? ((value as { items: unknown[] }).items ?? [])
+          : [value];
       objects.push(...items.filter((o) => o !== null && o !== undefined));
     }
   }
   return { corpus: 'shared/fixtures/manifests', objects };
 }
 
-const percentile = (sorted: Float64Array, p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+const percentile = (sorted: Float64Array, p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 
 export function run(): Record<string, unknown> {
-  const policies: Policy[] = [{ id: 'bench', name: 'all misconfiguration rules', type: 'MISCONFIGURATION', action: 'BLOCK', namespaces: { include: [], exclude: [] }, rules: allMisconfigurationRules(), exemptions: [] }];
+  const policies: Policy[] = [
+    {
+      id: 'bench',
+      name: 'all misconfiguration rules',
+      type: 'MISCONFIGURATION',
+      action: 'BLOCK',
+      namespaces: { include: [], exclude: [] },
+      rules: allMisconfigurationRules(),
+      exemptions: [],
+    },
+  ];
   const compiled = compilePolicies(policies);
   const { corpus, objects } = fixtureObjects();
   const workloads = objects.filter((o) => inspectObject(o, 'default').status === 'pod');
@@ -46,7 +80,8 @@ export function run(): Record<string, unknown> {
   const ctx = { defaultNamespace: 'default', now: new Date() };
   const iterations = Math.ceil(MIN_EVALUATIONS / workloads.length);
 
-  for (let i = 0; i < Math.ceil(WARMUP_EVALUATIONS / workloads.length); i++) for (const o of workloads) evaluatePolicies(o, compiled, ctx);
+  for (let i = 0; i < Math.ceil(WARMUP_EVALUATIONS / workloads.length); i++)
+    for (const o of workloads) evaluatePolicies(o, compiled, ctx);
   const denied = workloads.filter((o) => evaluatePolicies(o, compiled, ctx).decision === 'deny').length;
 
   const samples = new Float64Array(iterations * workloads.length);
@@ -96,10 +131,69 @@ export function run(): Record<string, unknown> {
 }
 
 /** Representative workloads for a clone without ../shared: hardened, default and privileged. */
-const container = (name: string, image: string, securityContext: Record<string, unknown> = {}) => ({ name, image, resources: { limits: { cpu: '500m', memory: '256Mi' } }, securityContext });
+const container = (name: string, image: string, securityContext: Record<string, unknown> = {}) => ({
+  name,
+  image,
+  resources: { limits: { cpu: '500m', memory: '256Mi' } },
+  securityContext,
+});
 const BUILTIN: unknown[] = [
-  { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: 'shop' }, spec: { template: { spec: { automountServiceAccountToken: false, securityContext: { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } }, containers: [container('web', 'ghcr.io/acme/web:1.2', { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } })] } } } },
-  { apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'node-agent', namespace: 'monitoring' }, spec: { template: { spec: { hostNetwork: true, hostPID: true, volumes: [{ name: 'root', hostPath: { path: '/' } }], containers: [container('agent', 'quay.io/acme/agent:3', { privileged: true })] } } } },
-  { apiVersion: 'batch/v1', kind: 'CronJob', metadata: { name: 'report' }, spec: { jobTemplate: { spec: { template: { spec: { initContainers: [{ name: 'init', image: 'busybox' }], containers: [{ name: 'report', image: 'python:3.12' }] } } } } } },
-  { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'debug', namespace: 'default' }, spec: { containers: [{ name: 'sh', image: 'alpine', ports: [{ containerPort: 80, hostPort: 80 }] }] } },
+  {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'web', namespace: 'shop' },
+    spec: {
+      template: {
+        spec: {
+          automountServiceAccountToken: false,
+          securityContext: { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
+          containers: [
+            container('web', 'ghcr.io/acme/web:1.2', {
+              allowPrivilegeEscalation: false,
+              readOnlyRootFilesystem: true,
+              capabilities: { drop: ['ALL'] },
+            }),
+          ],
+        },
+      },
+    },
+  },
+  {
+    apiVersion: 'apps/v1',
+    kind: 'DaemonSet',
+    metadata: { name: 'node-agent', namespace: 'monitoring' },
+    spec: {
+      template: {
+        spec: {
+          hostNetwork: true,
+          hostPID: true,
+          volumes: [{ name: 'root', hostPath: { path: '/' } }],
+          containers: [container('agent', 'quay.io/acme/agent:3', { privileged: true })],
+        },
+      },
+    },
+  },
+  {
+    apiVersion: 'batch/v1',
+    kind: 'CronJob',
+    metadata: { name: 'report' },
+    spec: {
+      jobTemplate: {
+        spec: {
+          template: {
+            spec: {
+              initContainers: [{ name: 'init', image: 'busybox' }],
+              containers: [{ name: 'report', image: 'python:3.12' }],
+            },
+          },
+        },
+      },
+    },
+  },
+  {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'debug', namespace: 'default' },
+    spec: { containers: [{ name: 'sh', image: 'alpine', ports: [{ containerPort: 80, hostPort: 80 }] }] },
+  },
 ];

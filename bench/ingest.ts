@@ -27,7 +27,19 @@ const BATCH = 500;
 function post(pool: http.Agent, port: number, token: string, body: Buffer): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = http.request(
-      { agent: pool, port, host: '127.0.0.1', method: 'POST', path: '/agent/v1/admission-events', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-encoding': 'gzip', 'content-length': body.length } },
+      {
+        agent: pool,
+        port,
+        host: '127.0.0.1',
+        method: 'POST',
+        path: '/agent/v1/admission-events',
+        headers: {
+          authorization: `Bearer ${token}`,
+          'content-type': 'application/json',
+          'content-encoding': 'gzip',
+          'content-length': body.length,
+        },
+      },
       (res) => {
         res.resume();
         res.on('end', () => resolve(res.statusCode ?? 0));
@@ -39,14 +51,18 @@ function post(pool: http.Agent, port: number, token: string, body: Buffer): Prom
 }
 
 /** A COPY text-format field. */
-const f = (v: string | null) => (v === null ? '\\N' : v.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r'));
-const arr = (a: readonly string[]) => `{${a.map((s) => `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`).join(',')}}`;
+const f = (v: string | null) =>
+  v === null ? '\\N' : v.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
+const arr = (a: readonly string[]) =>
+  `{${a.map((s) => `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`).join(',')}}`;
 
 /** Waits (without folding anything itself) until the hourly rollup counts `expected` admissions of the tenant. */
 async function waitForRollups(prisma: PrismaClient, tenantId: string, expected: number): Promise<number> {
   const deadline = Date.now() + 60_000;
   for (;;) {
-    const [row] = await prisma.$queryRaw<[{ n: bigint | null }]>`SELECT sum(admissions) AS n FROM admission_rollups_hourly WHERE tenant_id = ${tenantId}::uuid AND policy_id = ''`;
+    const [row] = await prisma.$queryRaw<
+      [{ n: bigint | null }]
+    >`SELECT sum(admissions) AS n FROM admission_rollups_hourly WHERE tenant_id = ${tenantId}::uuid AND policy_id = ''`;
     const n = Number(row.n ?? 0);
     if (n === expected) return n;
     if (n > expected) throw new Error(`the rollups count ${n} admissions, more than the ${expected} stored`);
@@ -58,7 +74,9 @@ async function waitForRollups(prisma: PrismaClient, tenantId: string, expected: 
 
 /** CPU ticks (user + system) so far of each PostgreSQL process connected to this database, from /proc. */
 async function postgresCpu(prisma: PrismaClient): Promise<Map<number, number>> {
-  const pids = await prisma.$queryRaw<Array<{ pid: number }>>`SELECT pid FROM pg_stat_activity WHERE datname = current_database()`;
+  const pids = await prisma.$queryRaw<
+    Array<{ pid: number }>
+  >`SELECT pid FROM pg_stat_activity WHERE datname = current_database()`;
   const ticks = new Map<number, number>();
   for (const { pid } of pids) {
     try {
@@ -87,7 +105,10 @@ const ROUNDS = 5;
 export async function run(args: readonly string[]): Promise<Record<string, unknown>> {
   const total = Number(args[0] ?? 200_000);
   const inFlight = Number(args[1] ?? 4);
-  if (!Number.isInteger(total) || total < BATCH * ROUNDS) throw new Error(`events: an integer of at least ${BATCH * ROUNDS} (one batch of ${BATCH} per round), not "${args[0]}"`);
+  if (!Number.isInteger(total) || total < BATCH * ROUNDS)
+    throw new Error(
+      `events: an integer of at least ${BATCH * ROUNDS} (one batch of ${BATCH} per round), not "${args[0]}"`,
+    );
   if (!Number.isInteger(inFlight) || inFlight < 1) throw new Error(`inFlight: a positive integer, not "${args[1]}"`);
   const { config, prisma } = await benchDatabase('portcullis_bench_ingest');
   const { tenantId, cloudScopeId, clusterIds } = await tenantWithClusters(prisma, 4);
@@ -97,7 +118,9 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
     tokens.push(c.token);
     await prisma.cluster.update({ where: { id }, data: { agentTokenId: c.tokenId, agentTokenHash: c.secretHash } });
   }
-  const policyId = (await prisma.policy.findFirstOrThrow({ where: { tenantId, isDefault: true, type: 'MISCONFIGURATION' } })).id;
+  const policyId = (
+    await prisma.policy.findFirstOrThrow({ where: { tenantId, isDefault: true, type: 'MISCONFIGURATION' } })
+  ).id;
   const workloads = benchWorkloads(2000, 50, 3);
 
   // what the agents would have spooled: batches of 500, gzipped by the agent, and the same rows
@@ -138,10 +161,16 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
   // a first round that is not counted, of the same size (JIT, each pooled connection's
   // statement plan, caches): its ratio was 0.24-0.38 where the later rounds' were 0.36-0.52
   const rounds = [generate(0, perRound, (n) => new Date(now - 120_000 + (n % 60_000)))];
-  for (let first = 0; first < total; first += perRound) rounds.push(generate(first, Math.min(perRound, total - first), (n) => new Date(now - 60_000 + (n % 60_000))));
+  for (let first = 0; first < total; first += perRound)
+    rounds.push(generate(first, Math.min(perRound, total - first), (n) => new Date(now - 60_000 + (n % 60_000))));
   const warmupEvents = rounds[0]!.events;
 
-  const api = await startApi({ DATABASE_URL: config.databaseUrl, REDIS_PREFIX: config.redisPrefix, BUNDLE_SIGNING_KEYS_DIR: config.bundles.signingKeysDir, LOG_LEVEL: 'error' });
+  const api = await startApi({
+    DATABASE_URL: config.databaseUrl,
+    REDIS_PREFIX: config.redisPrefix,
+    BUNDLE_SIGNING_KEYS_DIR: config.bundles.signingKeysDir,
+    LOG_LEVEL: 'error',
+  });
   await api.app.listen(0, '127.0.0.1');
   const port = (api.app.getHttpServer().address() as AddressInfo).port;
   const pool = new http.Agent({ keepAlive: true, maxSockets: inFlight + 2 });
@@ -155,7 +184,12 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
       const cpuBefore = process.cpuUsage();
       const latencies: number[] = [];
       const started = process.hrtime.bigint();
-      await uploadAll(round.uploads, inFlight, (upload) => post(pool, port, tokens[upload.cluster]!, upload.body), latencies);
+      await uploadAll(
+        round.uploads,
+        inFlight,
+        (upload) => post(pool, port, tokens[upload.cluster]!, upload.body),
+        latencies,
+      );
       const answered = process.hrtime.bigint();
       // the fold of the rollups is part of what ingest costs. The API folds at most once a second
       // on its own; waiting for that timer would count idle time, so the turn folds the rest at
@@ -205,12 +239,17 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
     const queryable: number[] = [];
     for (let s = 0; s < 5; s++) {
       const marker = { ...workloads[s]!, name: `marker-${s}-${randomUUID().slice(0, 8)}` };
-      const events = Array.from({ length: BATCH }, (_, i) => benchEvent(policyId, i === BATCH - 1 ? marker : workloads[i]!, new Date(), 0));
+      const events = Array.from({ length: BATCH }, (_, i) =>
+        benchEvent(policyId, i === BATCH - 1 ? marker : workloads[i]!, new Date(), 0),
+      );
       const body = gzipSync(JSON.stringify({ events }));
       const t0 = process.hrtime.bigint();
       if ((await post(pool, port, tokens[0]!, body)) !== 200) throw new Error('marker upload failed');
       for (;;) {
-        const res = await api.gql<{ admissionEvents: { totalCount: number } }>(userToken, `{ admissionEvents(first: 1, filter: { workload: "Deployment/${marker.name}" }) { totalCount } }`);
+        const res = await api.gql<{ admissionEvents: { totalCount: number } }>(
+          userToken,
+          `{ admissionEvents(first: 1, filter: { workload: "Deployment/${marker.name}" }) { totalCount } }`,
+        );
         if ((res.data?.admissionEvents.totalCount ?? 0) > 0) break;
         await new Promise((r) => setTimeout(r, 10));
       }
@@ -245,7 +284,10 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
       batchP99Ms: Math.round(percentile(latencies, 99)),
       queryableMaxMs: Math.round(Math.max(...queryable)),
       // per turn, from its last upload's answer until the rollups counted every event (the turn's own fold of what was staged)
-      rollupsCurrentMs: { median: Math.round(percentile(rollupsMs, 50)), max: Math.round(rollupsMs[rollupsMs.length - 1]!) },
+      rollupsCurrentMs: {
+        median: Math.round(percentile(rollupsMs, 50)),
+        max: Math.round(rollupsMs[rollupsMs.length - 1]!),
+      },
       snapshotsStored: await prisma.admissionSnapshot.count({ where: { tenantId } }),
       // of the counted events, those whose snapshot went in full (the rest by the id the API had named)
       snapshotsInFull: rounds.slice(1).reduce((n, r) => n + r.inFull, 0),
@@ -274,7 +316,12 @@ interface Round {
 }
 
 /** Uploads the batches with `inFlight` requests at a time; fails on any answer other than 200. */
-async function uploadAll(batches: readonly Upload[], inFlight: number, send: (b: Upload) => Promise<number>, latencies: number[]): Promise<void> {
+async function uploadAll(
+  batches: readonly Upload[],
+  inFlight: number,
+  send: (b: Upload) => Promise<number>,
+  latencies: number[],
+): Promise<void> {
   let next = 0;
   await Promise.all(
     Array.from({ length: inFlight }, async () => {
@@ -309,7 +356,31 @@ class CopyLoader {
   lines(cluster: number, events: readonly AdmissionEvent[]): string[] {
     const clusterId = this.clusterIds[cluster]!;
     return events.map((e) =>
-      [this.tenantId, e.occurredAt, e.eventId, clusterId, this.cloudScopeId, e.namespace ?? '', e.kind, e.apiVersion, e.name, e.uid ?? null, e.requestUid ?? null, e.owner.kind, e.owner.name, e.operation, String(e.dryRun), e.decision, String(e.bundleRevision), e.requestingUser.username, arr(e.requestingUser.groups ?? []), arr(e.images), arr(terms(clusterId, e)), JSON.stringify(e.findings), e.snapshot ? `\\x${this.snapshotId(e.snapshot)}` : e.snapshotHash !== undefined ? `\\x${e.snapshotHash}` : null]
+      [
+        this.tenantId,
+        e.occurredAt,
+        e.eventId,
+        clusterId,
+        this.cloudScopeId,
+        e.namespace ?? '',
+        e.kind,
+        e.apiVersion,
+        e.name,
+        e.uid ?? null,
+        e.requestUid ?? null,
+        e.owner.kind,
+        e.owner.name,
+        e.operation,
+        String(e.dryRun),
+        e.decision,
+        String(e.bundleRevision),
+        e.requestingUser.username,
+        arr(e.requestingUser.groups ?? []),
+        arr(e.images),
+        arr(terms(clusterId, e)),
+        JSON.stringify(e.findings),
+        e.snapshot ? `\\x${this.snapshotId(e.snapshot)}` : e.snapshotHash !== undefined ? `\\x${e.snapshotHash}` : null,
+      ]
         .map(f)
         .join('\t'),
     );
@@ -319,7 +390,11 @@ class CopyLoader {
   async load(client: Client, text: Buffer): Promise<number> {
     const started = process.hrtime.bigint();
     await new Promise<void>((resolve, reject) => {
-      const stream = client.query(copyFrom(`COPY admission_events (tenant_id, occurred_at, event_id, cluster_id, cloud_scope_id, namespace, kind, api_version, name, uid, request_uid, owner_kind, owner_name, operation, dry_run, decision, bundle_revision, username, user_groups, images, terms, findings, snapshot_hash) FROM STDIN`));
+      const stream = client.query(
+        copyFrom(
+          `COPY admission_events (tenant_id, occurred_at, event_id, cluster_id, cloud_scope_id, namespace, kind, api_version, name, uid, request_uid, owner_kind, owner_name, operation, dry_run, decision, bundle_revision, username, user_groups, images, terms, findings, snapshot_hash) FROM STDIN`,
+        ),
+      );
       stream.on('error', reject);
       stream.on('finish', () => resolve());
       stream.end(text);

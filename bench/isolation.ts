@@ -29,7 +29,10 @@ const FLOOD_OPERATIONS = [
   `{ simulatePolicy(days: 90, workloadLimit: 2000, draft: ${DRAFT}) { flipCount snapshotsEvaluated report { wouldDenyAdmissions } } }`,
   `{ ${Array.from({ length: 2000 }, (_, i) => `e${i}: exportPolicies`).join(' ')} }`,
 ];
-const VICTIM_OPERATIONS = ['{ policies(first: 5) { totalCount edges { node { id name action } } } }', '{ admissionEvents(first: 20) { edges { node { eventId decision } } } }'];
+const VICTIM_OPERATIONS = [
+  '{ policies(first: 5) { totalCount edges { node { id name action } } } }',
+  '{ admissionEvents(first: 20) { edges { node { eventId decision } } } }',
+];
 
 interface Answer {
   status: number;
@@ -37,7 +40,11 @@ interface Answer {
 }
 
 async function post(url: string, token: string, query: string): Promise<Answer> {
-  const res = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query }) });
+  const res = await fetch(`${url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query }),
+  });
   const body = (await res.json()) as { errors?: Array<{ extensions?: { code?: string } }> };
   const codes = [...new Set((body.errors ?? []).map((e) => e.extensions?.code ?? 'none'))].sort();
   return { status: res.status, code: codes.join('+') || 'ok' };
@@ -62,20 +69,39 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
   const victimRequests = Number(args[0] ?? 200);
   const floodWorkers = Number(args[1] ?? 16);
   const { config, prisma } = await benchDatabase('portcullis_bench_isolation');
-  const env = { DATABASE_URL: config.databaseUrl, REDIS_PREFIX: config.redisPrefix, BUNDLE_SIGNING_KEYS_DIR: config.bundles.signingKeysDir, LOG_LEVEL: 'error' };
+  const env = {
+    DATABASE_URL: config.databaseUrl,
+    REDIS_PREFIX: config.redisPrefix,
+    BUNDLE_SIGNING_KEYS_DIR: config.bundles.signingKeysDir,
+    LOG_LEVEL: 'error',
+  };
   const setup = await startApi(env);
   try {
     const readerOf = async (tenant: { tenantId: string; ownerToken: string }): Promise<string> => {
       const principalId = randomUUID();
-      const res = await setup.gql(tenant.ownerToken, 'mutation($i: AssignRoleInput!) { assignRole(input: $i) { id } }', { i: { principalId, role: 'SECURITY_READER' } });
+      const res = await setup.gql(
+        tenant.ownerToken,
+        'mutation($i: AssignRoleInput!) { assignRole(input: $i) { id } }',
+        { i: { principalId, role: 'SECURITY_READER' } },
+      );
       if (res.errors) throw new Error(JSON.stringify(res.errors));
       return setup.token(tenant.tenantId, principalId, 'reader');
     };
     const flooderTenant = await setup.onboard('flooder');
     for (let i = 0; i < POLICIES; i++) {
-      const res = await setup.gql(flooderTenant.ownerToken, 'mutation($i: CreatePolicyInput!) { createPolicy(input: $i) { id } }', {
-        i: { name: `flood-${i}`, type: 'MISCONFIGURATION', action: 'AUDIT', presets: ['pss-restricted'], scope: { namespaces: { include: [`team-${i}-*`], exclude: ['kube-system'] } } },
-      });
+      const res = await setup.gql(
+        flooderTenant.ownerToken,
+        'mutation($i: CreatePolicyInput!) { createPolicy(input: $i) { id } }',
+        {
+          i: {
+            name: `flood-${i}`,
+            type: 'MISCONFIGURATION',
+            action: 'AUDIT',
+            presets: ['pss-restricted'],
+            scope: { namespaces: { include: [`team-${i}-*`], exclude: ['kube-system'] } },
+          },
+        },
+      );
       if (res.errors) throw new Error(JSON.stringify(res.errors));
     }
     const flooder = await readerOf(flooderTenant);
@@ -83,7 +109,15 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
 
     const api = await startApiProcess(setup, env);
     try {
-      const exportBytes = (await (await fetch(`${api.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${flooder}` }, body: JSON.stringify({ query: '{ exportPolicies }' }) })).text()).length;
+      const exportBytes = (
+        await (
+          await fetch(`${api.url}/graphql`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${flooder}` },
+            body: JSON.stringify({ query: '{ exportPolicies }' }),
+          })
+        ).text()
+      ).length;
       const alone = await victim(api.url, victimToken, victimRequests);
 
       let done = false;
@@ -92,7 +126,9 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
       const floodStart = process.hrtime.bigint();
       const workers = Array.from({ length: floodWorkers }, async (_, w) => {
         for (let i = w; !done; i++) {
-          const a = await post(api.url, flooder, FLOOD_OPERATIONS[i % FLOOD_OPERATIONS.length]!).catch((err: unknown) => ({ status: 0, code: String(err) }));
+          const a = await post(api.url, flooder, FLOOD_OPERATIONS[i % FLOOD_OPERATIONS.length]!).catch(
+            (err: unknown) => ({ status: 0, code: String(err) }),
+          );
           floodRequests++;
           const key = `${a.status} ${a.code}`;
           outcomes.set(key, (outcomes.get(key) ?? 0) + 1);

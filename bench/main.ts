@@ -22,7 +22,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   const known = Object.keys(SCENARIOS).sort().join(', ');
   const load = name ? SCENARIOS[name] : undefined;
   if (!load) {
-    process.stderr.write(`${name ? `unknown scenario "${name}"` : 'no scenario given'}; known scenarios: ${known}\nusage: npm run bench -- <scenario>\n`);
+    process.stderr.write(
+      `${name ? `unknown scenario "${name}"` : 'no scenario given'}; known scenarios: ${known}\nusage: npm run bench -- <scenario>\n`,
+    );
     return 2;
   }
   const result = await load().run(rest);

@@ -52,7 +52,12 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
     tokens.set(id, c.token);
     await prisma.cluster.update({ where: { id }, data: { agentTokenId: c.tokenId, agentTokenHash: c.secretHash } });
   }
-  const env = { DATABASE_URL: config.databaseUrl, REDIS_PREFIX: config.redisPrefix, BUNDLE_SIGNING_KEYS_DIR: config.bundles.signingKeysDir, LOG_LEVEL: 'error' };
+  const env = {
+    DATABASE_URL: config.databaseUrl,
+    REDIS_PREFIX: config.redisPrefix,
+    BUNDLE_SIGNING_KEYS_DIR: config.bundles.signingKeysDir,
+    LOG_LEVEL: 'error',
+  };
   const api = await startApi(env);
   await api.app.listen(0, '127.0.0.1');
   const port = (api.app.getHttpServer().address() as AddressInfo).port;
@@ -62,14 +67,23 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
     const ownerId = (await prisma.roleAssignment.findFirstOrThrow({ where: { tenantId, role: 'OWNER' } })).principalId;
     const token = await api.token(tenantId, ownerId, 'bench');
     // first bundles (registration), then every agent holds revision 1
-    const policy = await prisma.policy.findFirstOrThrow({ where: { tenantId, isDefault: true, type: 'MISCONFIGURATION' } });
-    await api.gql(token, `mutation { updatePolicy(id: "${policy.id}", input: { version: ${policy.version}, description: "${'bench'}" }) { version } }`).catch(() => undefined);
+    const policy = await prisma.policy.findFirstOrThrow({
+      where: { tenantId, isDefault: true, type: 'MISCONFIGURATION' },
+    });
+    await api
+      .gql(
+        token,
+        `mutation { updatePolicy(id: "${policy.id}", input: { version: ${policy.version}, description: "${'bench'}" }) { version } }`,
+      )
+      .catch(() => undefined);
     const keys = fromJwks(JSON.parse((await get(pool, port, '/.well-known/jwks.json', {})).body));
     const held = new Map<string, { etag: string; revision: number }>();
     await Promise.all(
       clusterIds.map(async (id) => {
         for (;;) {
-          const a = await get(pool, port, '/agent/v1/bundle?waitSeconds=30', { authorization: `Bearer ${tokens.get(id)}` });
+          const a = await get(pool, port, '/agent/v1/bundle?waitSeconds=30', {
+            authorization: `Bearer ${tokens.get(id)}`,
+          });
           if (a.status === 200) {
             const v = verifyBundle(JSON.parse(a.body), { trustedKeys: keys, clusterId: id, now: new Date() });
             if (!v.ok) throw new Error(`agent ${id}: ${v.reason} ${v.message}`);
@@ -85,9 +99,17 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
     const polls = clusterIds.map(async (id) => {
       const mine = held.get(id)!;
       for (;;) {
-        const a = await get(pool, port, '/agent/v1/bundle?waitSeconds=30', { authorization: `Bearer ${tokens.get(id)}`, 'if-none-match': mine.etag });
+        const a = await get(pool, port, '/agent/v1/bundle?waitSeconds=30', {
+          authorization: `Bearer ${tokens.get(id)}`,
+          'if-none-match': mine.etag,
+        });
         if (a.status !== 200) continue;
-        const v = verifyBundle(JSON.parse(a.body), { trustedKeys: keys, clusterId: id, now: new Date(), heldRevision: mine.revision });
+        const v = verifyBundle(JSON.parse(a.body), {
+          trustedKeys: keys,
+          clusterId: id,
+          now: new Date(),
+          heldRevision: mine.revision,
+        });
         if (!v.ok) throw new Error(`agent ${id}: ${v.reason} ${v.message}`);
         if (v.bundle.revision > mine.revision) {
           latencies.push(Number(process.hrtime.bigint() - mutatedAt) / 1e6);
@@ -99,7 +121,10 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
     for (let i = 0; api.parkedPolls() < agents && i < 600; i++) await new Promise((r) => setTimeout(r, 50));
     const current = await prisma.policy.findUniqueOrThrow({ where: { id: policy.id } });
     mutatedAt = process.hrtime.bigint();
-    const res = await api.gql(token, `mutation { updatePolicy(id: "${policy.id}", input: { version: ${current.version}, action: BLOCK }) { version } }`);
+    const res = await api.gql(
+      token,
+      `mutation { updatePolicy(id: "${policy.id}", input: { version: ${current.version}, action: BLOCK }) { version } }`,
+    );
     if (res.errors) throw new Error(JSON.stringify(res.errors));
     // when the last bundle was stored, to tell compile time from delivery time
     let storedMs = 0;
@@ -113,7 +138,14 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
     await Promise.all([...polls, watcher]);
     latencies.sort((a, b) => a - b);
     const round = (n: number) => Math.round(n * 10) / 10;
-    return { agents, storedMs: round(storedMs), p50Ms: round(percentile(latencies, 50)), p99Ms: round(percentile(latencies, 99)), maxMs: round(latencies[latencies.length - 1]!), verified: latencies.length };
+    return {
+      agents,
+      storedMs: round(storedMs),
+      p50Ms: round(percentile(latencies, 50)),
+      p99Ms: round(percentile(latencies, 99)),
+      maxMs: round(latencies[latencies.length - 1]!),
+      verified: latencies.length,
+    };
   } finally {
     pool.destroy();
     await worker.close();

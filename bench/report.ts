@@ -55,13 +55,18 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
 }
 
 /** The kept database, when it holds data generated today for `total` events. */
-async function reusable(total: number, today: number): Promise<{ config: AppConfig; prisma: PrismaClient; generated: Generated } | undefined> {
+async function reusable(
+  total: number,
+  today: number,
+): Promise<{ config: AppConfig; prisma: PrismaClient; generated: Generated } | undefined> {
   const db = new Client({ connectionString: benchDatabaseUrl(DATABASE) });
   let found: Generated | undefined;
   try {
     await db.connect();
     const { rows } = await db.query<{ tenant_id: string; policy_id: string }>(
-      `SELECT tenant_id::text, policy_id FROM bench_report_meta WHERE total = $1 AND generated_day = $2::timestamptz AND shape = $3`, [total, new Date(today), DATA_SHAPE]);
+      `SELECT tenant_id::text, policy_id FROM bench_report_meta WHERE total = $1 AND generated_day = $2::timestamptz AND shape = $3`,
+      [total, new Date(today), DATA_SHAPE],
+    );
     found = rows[0] && { tenantId: rows[0].tenant_id, policyId: rows[0].policy_id };
   } catch {
     found = undefined; // no database, or generated before the marker (or this data shape) existed
@@ -75,12 +80,33 @@ async function reusable(total: number, today: number): Promise<{ config: AppConf
   return { ...(await openBenchDatabase(DATABASE)), generated: found };
 }
 
-async function generate(config: AppConfig, prisma: PrismaClient, total: number, today: number): Promise<{ generated: Generated; timings: Record<string, number> }> {
+async function generate(
+  config: AppConfig,
+  prisma: PrismaClient,
+  total: number,
+  today: number,
+): Promise<{ generated: Generated; timings: Record<string, number> }> {
   const { tenantId, cloudScopeId, clusterIds } = await tenantWithClusters(prisma, 10);
-  const policy = await prisma.policy.findFirstOrThrow({ where: { tenantId, isDefault: true, type: 'MISCONFIGURATION' } });
+  const policy = await prisma.policy.findFirstOrThrow({
+    where: { tenantId, isDefault: true, type: 'MISCONFIGURATION' },
+  });
   // the workloads' findings are what the default policy finds in their pods
   await prisma.policyRule.updateMany({ where: { policyId: policy.id }, data: { enabled: false } });
-  await prisma.policyRule.updateMany({ where: { policyId: policy.id, ruleId: { in: ['resource-limits', 'privileged-container', 'run-as-non-root', 'read-only-root-filesystem', 'host-namespaces'] } }, data: { enabled: true } });
+  await prisma.policyRule.updateMany({
+    where: {
+      policyId: policy.id,
+      ruleId: {
+        in: [
+          'resource-limits',
+          'privileged-container',
+          'run-as-non-root',
+          'read-only-root-filesystem',
+          'host-namespaces',
+        ],
+      },
+    },
+    data: { enabled: true },
+  });
   const workloads = benchWorkloads(WORKLOADS, 50, VERSIONS);
   const db = new Client({ connectionString: config.databaseUrl });
   await db.connect();
@@ -94,7 +120,10 @@ async function generate(config: AppConfig, prisma: PrismaClient, total: number, 
   try {
     const start = today - (DAYS - 1) * DAY;
     const end = Date.now() - 60_000;
-    for (let d = 0; d < DAYS; d++) await db.query('SELECT admission_events_ensure_partition($1::date)', [new Date(start + d * DAY).toISOString().slice(0, 10)]);
+    for (let d = 0; d < DAYS; d++)
+      await db.query('SELECT admission_events_ensure_partition($1::date)', [
+        new Date(start + d * DAY).toISOString().slice(0, 10),
+      ]);
 
     // 100,000 distinct snapshots, stored as ingest stores them (canonical JSON, SHA-256, gzip)
     const hashes: string[][] = [];
@@ -105,44 +134,83 @@ async function generate(config: AppConfig, prisma: PrismaClient, total: number, 
         for (let v = 0; v < VERSIONS; v++) {
           const s = prepareSnapshot(benchPod(workloads[w]!, v));
           hashes[w]!.push(s.hash);
-          lines.push(`${tenantId}\t\\\\x${s.hash}\tPod\t\\\\x${gzipSync(s.canonical).toString('hex')}\t${s.canonical.length}\t${new Date(today).toISOString()}`);
+          lines.push(
+            `${tenantId}\t\\\\x${s.hash}\tPod\t\\\\x${gzipSync(s.canonical).toString('hex')}\t${s.canonical.length}\t${new Date(today).toISOString()}`,
+          );
         }
       }
-      await copy(db, 'COPY admission_snapshots (tenant_id, hash, kind, body, json_bytes, last_seen_day) FROM STDIN', `${lines.join('\n')}\n`);
+      await copy(
+        db,
+        'COPY admission_snapshots (tenant_id, hash, kind, body, json_bytes, last_seen_day) FROM STDIN',
+        `${lines.join('\n')}\n`,
+      );
     });
-    await db.query(`CREATE TEMP TABLE bench_w (w int PRIMARY KEY, cluster uuid, ns text, name text, findings json, decision text, hashes text[])`);
-    await copy(db, 'COPY bench_w FROM STDIN', workloads.map((wl, w) => {
-      const findings = JSON.stringify(wl.rules.map((ruleId) => ({ policyId: policy.id, policyName: policy.name, action: 'AUDIT', ruleId, container: 'app', path: 'spec.containers[0]', message: `container app breaks ${ruleId}`, exempted: false })));
-      return [w, clusterIds[w % clusterIds.length], wl.namespace, wl.name, findings.replace(/\\/g, '\\\\'), wl.rules.length ? 'AUDITED' : 'ALLOWED', `{${hashes[w]!.join(',')}}`].join('\t');
-    }).join('\n') + '\n');
+    await db.query(
+      `CREATE TEMP TABLE bench_w (w int PRIMARY KEY, cluster uuid, ns text, name text, findings json, decision text, hashes text[])`,
+    );
+    await copy(
+      db,
+      'COPY bench_w FROM STDIN',
+      workloads
+        .map((wl, w) => {
+          const findings = JSON.stringify(
+            wl.rules.map((ruleId) => ({
+              policyId: policy.id,
+              policyName: policy.name,
+              action: 'AUDIT',
+              ruleId,
+              container: 'app',
+              path: 'spec.containers[0]',
+              message: `container app breaks ${ruleId}`,
+              exempted: false,
+            })),
+          );
+          return [
+            w,
+            clusterIds[w % clusterIds.length],
+            wl.namespace,
+            wl.name,
+            findings.replace(/\\/g, '\\\\'),
+            wl.rules.length ? 'AUDITED' : 'ALLOWED',
+            `{${hashes[w]!.join(',')}}`,
+          ].join('\t');
+        })
+        .join('\n') + '\n',
+    );
 
     // the events: workload n % 2000, evenly spread over the window, version moving with time
     const chunk = 1_000_000;
     await timed('eventsSeconds', async () => {
       for (let from = 0; from < total; from += chunk) {
-        await db.query(`
+        await db.query(
+          `
           INSERT INTO admission_events (tenant_id, occurred_at, event_id, cluster_id, cloud_scope_id, namespace, kind, api_version, name, owner_kind, owner_name,
             operation, dry_run, decision, bundle_revision, username, user_groups, images, terms, findings, snapshot_hash)
           SELECT $1::uuid, to_timestamp(($2::float8 + n::float8 * $3::float8) / 1000), gen_random_uuid(), b.cluster, $4::uuid, b.ns, 'Pod', 'v1', '', 'Deployment', b.name,
             'CREATE', false, b.decision, 7, 'system:serviceaccount:kube-system:replicaset-controller', '{}', ARRAY['registry.example.com/' || b.name], '{}', b.findings,
             decode(b.hashes[1 + (n::bigint * ${VERSIONS} / $5::bigint)::int], 'hex')
           FROM generate_series($6::bigint, $7::bigint) AS n JOIN bench_w b ON b.w = n % ${WORKLOADS}`,
-          [tenantId, start, (end - start) / total, cloudScopeId, total, from, Math.min(total, from + chunk) - 1]);
+          [tenantId, start, (end - start) / total, cloudScopeId, total, from, Math.min(total, from + chunk) - 1],
+        );
       }
     });
 
     // rollups from the events, with the ingest's semantics (every finding here is a non-exempted Audit one)
     await timed('rollupsSeconds', async () => {
       await db.query(`SET work_mem = '256MB'`);
-      await db.query(`
+      await db.query(
+        `
         INSERT INTO admission_rollups_hourly (tenant_id, hour, cluster_id, namespace, policy_id, rule_id, decision, cloud_scope_id, admissions)
         SELECT tenant_id, date_trunc('hour', occurred_at, 'UTC'), cluster_id, namespace, p, r, d, cloud_scope_id, count(*)
         FROM admission_events e CROSS JOIN LATERAL (
           SELECT '' AS p, '' AS r, e.decision AS d
           UNION ALL SELECT $2::text, '', 'AUDITED' WHERE json_array_length(e.findings) > 0
           UNION ALL SELECT $2::text, f->>'ruleId', 'AUDITED' FROM json_array_elements(e.findings) f) k
-        WHERE tenant_id = $1 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8`, [tenantId, policy.id]);
-      await db.query(`
+        WHERE tenant_id = $1 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8`,
+        [tenantId, policy.id],
+      );
+      await db.query(
+        `
         INSERT INTO admission_workload_months (tenant_id, policy_id, month, cluster_id, namespace, owner_kind, owner_name, rule_id, decision, cloud_scope_id, admissions_through, last_at)
         SELECT tenant_id, p, date_trunc('month', day, 'UTC'), cluster_id, namespace, owner_kind, owner_name, r, d, (array_agg(cloud_scope_id))[1],
           admission_days_through(array_agg(extract(day FROM day AT TIME ZONE 'UTC')::int), array_agg(n)), max(last_at)
@@ -153,30 +221,56 @@ async function generate(config: AppConfig, prisma: PrismaClient, total: number, 
             UNION ALL SELECT $2::text, f->>'ruleId', 'AUDITED' FROM json_array_elements(e.findings) f) k
           WHERE tenant_id = $1 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
         ) per_day
-        GROUP BY tenant_id, p, date_trunc('month', day, 'UTC'), cluster_id, namespace, owner_kind, owner_name, r, d`, [tenantId, policy.id]);
-      await db.query(`
+        GROUP BY tenant_id, p, date_trunc('month', day, 'UTC'), cluster_id, namespace, owner_kind, owner_name, r, d`,
+        [tenantId, policy.id],
+      );
+      await db.query(
+        `
         INSERT INTO admission_snapshot_days (tenant_id, day, cluster_id, namespace, owner_kind, owner_name, snapshot_hash, cloud_scope_id, admissions, last_at)
         SELECT tenant_id, date_trunc('day', occurred_at, 'UTC'), cluster_id, namespace, owner_kind, owner_name, snapshot_hash, cloud_scope_id, count(*), max(occurred_at)
-        FROM admission_events WHERE tenant_id = $1 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8`, [tenantId]);
-      await db.query('VACUUM ANALYZE admission_rollups_hourly, admission_workload_months, admission_snapshot_days, admission_snapshots');
+        FROM admission_events WHERE tenant_id = $1 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8`,
+        [tenantId],
+      );
+      await db.query(
+        'VACUUM ANALYZE admission_rollups_hourly, admission_workload_months, admission_snapshot_days, admission_snapshots',
+      );
     });
     // what `--reuse` recognises: written last, so an interrupted generation is never reused
-    await db.query('CREATE TABLE bench_report_meta (total bigint NOT NULL, generated_day timestamptz NOT NULL, tenant_id uuid NOT NULL, policy_id text NOT NULL, shape int NOT NULL)');
-    await db.query('INSERT INTO bench_report_meta VALUES ($1, $2, $3, $4, $5)', [total, new Date(today), tenantId, policy.id, DATA_SHAPE]);
+    await db.query(
+      'CREATE TABLE bench_report_meta (total bigint NOT NULL, generated_day timestamptz NOT NULL, tenant_id uuid NOT NULL, policy_id text NOT NULL, shape int NOT NULL)',
+    );
+    await db.query('INSERT INTO bench_report_meta VALUES ($1, $2, $3, $4, $5)', [
+      total,
+      new Date(today),
+      tenantId,
+      policy.id,
+      DATA_SHAPE,
+    ]);
     return { generated: { tenantId, policyId: policy.id }, timings };
   } finally {
     await db.end();
   }
 }
 
-async function measure(config: AppConfig, prisma: PrismaClient, { tenantId, policyId }: Generated, extra: Record<string, unknown>): Promise<Record<string, unknown>> {
+async function measure(
+  config: AppConfig,
+  prisma: PrismaClient,
+  { tenantId, policyId }: Generated,
+  extra: Record<string, unknown>,
+): Promise<Record<string, unknown>> {
   const db = new Client({ connectionString: config.databaseUrl });
   await db.connect();
   const policy = { id: policyId };
   try {
-    const api = await startApi({ DATABASE_URL: config.databaseUrl, REDIS_PREFIX: config.redisPrefix, BUNDLE_SIGNING_KEYS_DIR: config.bundles.signingKeysDir, LOG_LEVEL: 'error' });
+    const api = await startApi({
+      DATABASE_URL: config.databaseUrl,
+      REDIS_PREFIX: config.redisPrefix,
+      BUNDLE_SIGNING_KEYS_DIR: config.bundles.signingKeysDir,
+      LOG_LEVEL: 'error',
+    });
     try {
-      const ownerId = (await prisma.roleAssignment.findFirstOrThrow({ where: { tenantId, role: 'OWNER' } })).principalId;
+      const ownerId = (await prisma.roleAssignment.findFirstOrThrow({ where: { tenantId, role: 'OWNER' } }))
+        .principalId;
       const token = await api.token(tenantId, ownerId, 'bench');
       const query = `query($p: ID!) { auditToDenyReport(policyId: $p, days: ${DAYS}) { wouldDenyAdmissions wouldDenyWorkloads byRule { key admissions workloads }
         byNamespace { key admissions workloads } byCluster { key admissions workloads } byWorkload { name admissions lastViolationAt rules }
@@ -187,7 +281,11 @@ async function measure(config: AppConfig, prisma: PrismaClient, { tenantId, poli
       for (let i = 0; i < 33; i++) {
         if (i === 3) reportCpu = await cpuNow(db);
         const t0 = process.hrtime.bigint();
-        const res = await api.gql<{ auditToDenyReport: { wouldDenyAdmissions: number; wouldDenyWorkloads: number } }>(token, query, { p: policy.id });
+        const res = await api.gql<{ auditToDenyReport: { wouldDenyAdmissions: number; wouldDenyWorkloads: number } }>(
+          token,
+          query,
+          { p: policy.id },
+        );
         if (res.errors) throw new Error(JSON.stringify(res.errors));
         if (i >= 3) times.push(Number(process.hrtime.bigint() - t0) / 1e6); // three warm-up calls
         report = res.data!.auditToDenyReport;
@@ -200,7 +298,11 @@ async function measure(config: AppConfig, prisma: PrismaClient, { tenantId, poli
       for (let i = 0; i < 3; i++) {
         const cpu0 = await cpuNow(db);
         const t0 = process.hrtime.bigint();
-        const res = await api.gql<{ simulatePolicy: NonNullable<typeof sim> }>(token, `query($d: PolicyDraftInput!) { simulatePolicy(draft: $d, days: ${DAYS}) { snapshotsEvaluated flipCount report { wouldDenyAdmissions wouldDenyWorkloads } } }`, { d: { policyId: policy.id } });
+        const res = await api.gql<{ simulatePolicy: NonNullable<typeof sim> }>(
+          token,
+          `query($d: PolicyDraftInput!) { simulatePolicy(draft: $d, days: ${DAYS}) { snapshotsEvaluated flipCount report { wouldDenyAdmissions wouldDenyWorkloads } } }`,
+          { d: { policyId: policy.id } },
+        );
         if (res.errors) throw new Error(JSON.stringify(res.errors));
         simTimes.push(Number(process.hrtime.bigint() - t0) / 1e9);
         const cpu1 = await cpuNow(db);
@@ -208,7 +310,8 @@ async function measure(config: AppConfig, prisma: PrismaClient, { tenantId, poli
         sim = res.data!.simulatePolicy;
       }
       simTimes.sort((a, b) => a - b);
-      const [{ n: events }] = (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM admission_events')).rows as [{ n: number }];
+      const [{ n: events }] = (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM admission_events'))
+        .rows as [{ n: number }];
       return {
         events,
         days: DAYS,
@@ -220,7 +323,10 @@ async function measure(config: AppConfig, prisma: PrismaClient, { tenantId, poli
         simulateSecondsAll: simTimes.map((s) => Math.round(s * 100) / 100),
         // CPU seconds of this process (API and bench client) and of the database's PostgreSQL backends, per call in call order
         simulateCpuSeconds: simCpu,
-        reportCpuMsPerCall: { process: Math.round(((reportCpuEnd.process - reportCpu.process) * 1000) / times.length), backends: Math.round(((reportCpuEnd.backends - reportCpu.backends) * 1000) / times.length) },
+        reportCpuMsPerCall: {
+          process: Math.round(((reportCpuEnd.process - reportCpu.process) * 1000) / times.length),
+          backends: Math.round(((reportCpuEnd.backends - reportCpu.backends) * 1000) / times.length),
+        },
         snapshotsEvaluated: sim!.snapshotsEvaluated,
         simulateFlips: sim!.flipCount,
         wouldDenyAdmissions: report!.wouldDenyAdmissions,
@@ -242,7 +348,9 @@ const round2 = (n: number) => Math.round(n * 100) / 100;
 /** CPU seconds used so far by this process and by the PostgreSQL backends connected to the bench database (from /proc; 0 where unreadable). */
 async function cpuNow(db: Client): Promise<{ process: number; backends: number }> {
   const u = process.cpuUsage();
-  const { rows } = await db.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()');
+  const { rows } = await db.query<{ pid: number }>(
+    'SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
+  );
   let ticks = 0;
   for (const { pid } of rows) {
     try {

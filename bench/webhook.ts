@@ -17,7 +17,19 @@ import YAML from 'yaml';
 import { generateSigningKey, type ScanArtifactDocument } from '@portcullis/bundle';
 import { repoPath, repoRoot } from '@portcullis/config';
 import { inspectObject, normalizeImage } from '@portcullis/policy-engine';
-import { ControlPlane, TENANT, agentEnv, misconfigurationPolicy, newAgentToken, reviewOf, spawnAgent, tempDir, testTls, vulnerabilityPolicy, type TestTls } from '@portcullis/testing';
+import {
+  ControlPlane,
+  TENANT,
+  agentEnv,
+  misconfigurationPolicy,
+  newAgentToken,
+  reviewOf,
+  spawnAgent,
+  tempDir,
+  testTls,
+  vulnerabilityPolicy,
+  type TestTls,
+} from '@portcullis/testing';
 
 const RATES = [250, 500, 1000, 1500, 2000];
 const RATE_SECONDS = 3;
@@ -71,7 +83,10 @@ export function corpus(): Corpus {
   if (!fs.existsSync(dir)) throw new Error(`the webhook bench sends the real manifests of ${dir}, which is absent`);
   const bodies: Buffer[] = [];
   const images = new Set<string>();
-  for (const file of fs.readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort()) {
+  for (const file of fs
+    .readdirSync(dir)
+    .filter((f) => /\.ya?ml$/.test(f))
+    .sort()) {
     for (const doc of YAML.parseAllDocuments(fs.readFileSync(path.join(dir, file), 'utf8'))) {
       const object = doc.toJS({ maxAliasCount: 1000 }) as Record<string, unknown> | null;
       if (!object || typeof object !== 'object') continue;
@@ -85,7 +100,8 @@ export function corpus(): Corpus {
   return { bodies, images: [...images] };
 }
 
-const percentile = (sorted: readonly number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]! : NaN);
+const percentile = (sorted: readonly number[], p: number) =>
+  sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]! : NaN;
 const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
 const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
@@ -106,11 +122,22 @@ class Client {
   send(body: Buffer): Promise<number> {
     const start = process.hrtime.bigint();
     return new Promise((resolve) => {
-      const req = https.request({ host: '127.0.0.1', port: this.port, path: '/validate', method: 'POST', ca: this.ca, agent: this.agent, headers: { 'content-type': 'application/json', 'content-length': body.length } }, (res) => {
-        if (res.statusCode !== 200) this.errors++;
-        res.on('data', () => undefined);
-        res.on('end', () => resolve(Number(process.hrtime.bigint() - start) / 1e6));
-      });
+      const req = https.request(
+        {
+          host: '127.0.0.1',
+          port: this.port,
+          path: '/validate',
+          method: 'POST',
+          ca: this.ca,
+          agent: this.agent,
+          headers: { 'content-type': 'application/json', 'content-length': body.length },
+        },
+        (res) => {
+          if (res.statusCode !== 200) this.errors++;
+          res.on('data', () => undefined);
+          res.on('end', () => resolve(Number(process.hrtime.bigint() - start) / 1e6));
+        },
+      );
       req.on('socket', (socket) => {
         if (this.sockets.has(socket)) return;
         this.sockets.add(socket);
@@ -127,7 +154,8 @@ class Client {
   /** Opens (or reopens) every connection of the pool, each with a request in flight. Call before each measurement. */
   async open(bodies: readonly Buffer[]): Promise<void> {
     this.measured += this.sinceOpen;
-    for (let i = 0; i < 2; i++) await Promise.all(Array.from({ length: CONNECTIONS }, (_, k) => this.send(bodies[k % bodies.length]!)));
+    for (let i = 0; i < 2; i++)
+      await Promise.all(Array.from({ length: CONNECTIONS }, (_, k) => this.send(bodies[k % bodies.length]!)));
     this.sinceOpen = 0;
   }
 
@@ -141,7 +169,11 @@ class Client {
   }
 }
 
-async function closedLoop(client: Client, bodies: readonly Buffer[], seconds: number): Promise<{ reviews: number; seconds: number }> {
+async function closedLoop(
+  client: Client,
+  bodies: readonly Buffer[],
+  seconds: number,
+): Promise<{ reviews: number; seconds: number }> {
   const end = Date.now() + seconds * 1000;
   let reviews = 0;
   let next = 0;
@@ -157,7 +189,13 @@ async function closedLoop(client: Client, bodies: readonly Buffer[], seconds: nu
 }
 
 /** `sink`: also receives every latency, to pool windows. */
-async function fixedRate(client: Client, bodies: readonly Buffer[], rate: number, seconds: number, sink?: number[]): Promise<{ rate: number; achieved: number; p50Ms: number; p99Ms: number }> {
+async function fixedRate(
+  client: Client,
+  bodies: readonly Buffer[],
+  rate: number,
+  seconds: number,
+  sink?: number[],
+): Promise<{ rate: number; achieved: number; p50Ms: number; p99Ms: number }> {
   const total = rate * seconds;
   const latencies: number[] = [];
   const pending: Promise<void>[] = [];
@@ -172,7 +210,12 @@ async function fixedRate(client: Client, bodies: readonly Buffer[], rate: number
   const elapsed = (Date.now() - start) / 1000;
   sink?.push(...latencies);
   latencies.sort((a, b) => a - b);
-  return { rate, achieved: round(total / elapsed, 1), p50Ms: round(percentile(latencies, 50), 3), p99Ms: round(percentile(latencies, 99), 3) };
+  return {
+    rate,
+    achieved: round(total / elapsed, 1),
+    p50Ms: round(percentile(latencies, 50), 3),
+    p99Ms: round(percentile(latencies, 99), 3),
+  };
 }
 
 /** CPU seconds (user + system) a process has used, from /proc: contention from other work does not inflate it. */
@@ -188,7 +231,8 @@ async function risingRates(target: Target, bodies: readonly Buffer[]): Promise<R
   await target.client.open(bodies);
   for (const b of bodies) await target.client.send(b);
   const rates = [];
-  for (const rate of RATES) rates.push(await fixedRate(target.client, bodies, rate, rate === GOAL_RATE ? GOAL_RATE_SECONDS : RATE_SECONDS));
+  for (const rate of RATES)
+    rates.push(await fixedRate(target.client, bodies, rate, rate === GOAL_RATE ? GOAL_RATE_SECONDS : RATE_SECONDS));
   return rates;
 }
 
@@ -220,7 +264,16 @@ async function throughput(targets: readonly Target[], bodies: readonly Buffer[])
       await t.drained();
     }
   }
-  return new Map([...pooled].map(([name, p]) => [name, { reviewsPerSecond: round(p.reviews / p.seconds, 0), reviewsPerCpuSecond: round(p.reviews / Math.max(0.01, p.cpu), 0), windows: p.windows }]));
+  return new Map(
+    [...pooled].map(([name, p]) => [
+      name,
+      {
+        reviewsPerSecond: round(p.reviews / p.seconds, 0),
+        reviewsPerCpuSecond: round(p.reviews / Math.max(0.01, p.cpu), 0),
+        windows: p.windows,
+      },
+    ]),
+  );
 }
 
 interface Target {
@@ -236,8 +289,13 @@ async function startBare(tls: TestTls): Promise<Target> {
   const dir = tempDir('portcullis-bench-');
   fs.writeFileSync(path.join(dir, 'tls.crt'), tls.certPem);
   fs.writeFileSync(path.join(dir, 'tls.key'), tls.keyPem);
-  const child: ChildProcess = spawn(process.execPath, [repoPath('dist', 'bench', 'support', 'bare-webhook.js')], { env: { CERT_FILE: path.join(dir, 'tls.crt'), KEY_FILE: path.join(dir, 'tls.key') }, stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise<number>((resolve) => child.stdout!.once('data', (c: Buffer) => resolve((JSON.parse(c.toString('utf8')) as { port: number }).port)));
+  const child: ChildProcess = spawn(process.execPath, [repoPath('dist', 'bench', 'support', 'bare-webhook.js')], {
+    env: { CERT_FILE: path.join(dir, 'tls.crt'), KEY_FILE: path.join(dir, 'tls.key') },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const port = await new Promise<number>((resolve) =>
+    child.stdout!.once('data', (c: Buffer) => resolve((JSON.parse(c.toString('utf8')) as { port: number }).port)),
+  );
   const client = new Client(port, tls.caPem);
   return {
     name: 'bare',
@@ -251,7 +309,9 @@ async function startBare(tls: TestTls): Promise<Target> {
   };
 }
 
-export function artifactFor(image: string): { image: string; resolvedBy: 'DIGEST' | 'TAG'; document: ScanArtifactDocument } | null {
+export function artifactFor(
+  image: string,
+): { image: string; resolvedBy: 'DIGEST' | 'TAG'; document: ScanArtifactDocument } | null {
   const ref = normalizeImage(image);
   if (!ref) return null;
   const digest = ref.digest && /^sha256:[0-9a-f]{64}$/.test(ref.digest) ? ref.digest : undefined;
@@ -265,8 +325,21 @@ export function artifactFor(image: string): { image: string; resolvedBy: 'DIGEST
     scanner: { name: 'trivy', version: '0.58.1' },
     scannedAt: new Date(Date.now() - 86_400_000).toISOString(),
     findings: [
-      { id: 'CVE-2024-6119', severity: 'HIGH', cvss: 7.5, packageName: 'openssl', installedVersion: '3.0.13-1', fixedVersion: '3.0.14-1' },
-      { id: 'CVE-2024-2511', severity: 'MEDIUM', packageName: 'openssl', installedVersion: '3.0.13-1', fixedVersion: '3.0.14-1' },
+      {
+        id: 'CVE-2024-6119',
+        severity: 'HIGH',
+        cvss: 7.5,
+        packageName: 'openssl',
+        installedVersion: '3.0.13-1',
+        fixedVersion: '3.0.14-1',
+      },
+      {
+        id: 'CVE-2024-2511',
+        severity: 'MEDIUM',
+        packageName: 'openssl',
+        installedVersion: '3.0.13-1',
+        fixedVersion: '3.0.14-1',
+      },
     ],
   };
   if (document.tagBound && document.tags.length === 0) return null;
@@ -277,27 +350,47 @@ interface AgentTarget extends Target {
   readonly api: ControlPlane;
 }
 
-async function startAgent(name: AgentTarget['name'], tls: TestTls, images: readonly string[], withVulnerability: boolean): Promise<AgentTarget> {
+async function startAgent(
+  name: AgentTarget['name'],
+  tls: TestTls,
+  images: readonly string[],
+  withVulnerability: boolean,
+): Promise<AgentTarget> {
   const token = newAgentToken();
   const api = await new ControlPlane(tls, token, generateSigningKey()).start();
   api.countEventsOnly = true;
-  api.publish(withVulnerability ? [misconfigurationPolicy('BLOCK'), vulnerabilityPolicy('BLOCK')] : [misconfigurationPolicy('BLOCK')]);
-  if (withVulnerability) for (const image of images) {
-    const a = artifactFor(image);
-    if (a) api.addArtifact(image, a);
-  }
+  api.publish(
+    withVulnerability
+      ? [misconfigurationPolicy('BLOCK'), vulnerabilityPolicy('BLOCK')]
+      : [misconfigurationPolicy('BLOCK')],
+  );
+  if (withVulnerability)
+    for (const image of images) {
+      const a = artifactFor(image);
+      if (a) api.addArtifact(image, a);
+    }
   // the agent's own defaults (batch size, flush interval, backoff), not the tests' short timings
-  const env = agentEnv({ dir: tempDir('portcullis-bench-'), apiUrl: api.url, token, jwks: api.jwks, tls, timings: 'defaults' });
+  const env = agentEnv({
+    dir: tempDir('portcullis-bench-'),
+    apiUrl: api.url,
+    token,
+    jwks: api.jwks,
+    tls,
+    timings: 'defaults',
+  });
   const proc = await spawnAgent(env);
-  for (let i = 0; i < 200 && !proc.logs.some((l) => l['msg'] === 'policy bundle applied'); i++) await new Promise((r) => setTimeout(r, 25));
+  for (let i = 0; i < 200 && !proc.logs.some((l) => l['msg'] === 'policy bundle applied'); i++)
+    await new Promise((r) => setTimeout(r, 25));
   const metrics = () =>
     new Promise<string>((resolve, reject) => {
-      http.get({ host: '127.0.0.1', port: proc.metricsPort, path: '/metrics' }, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (body += c));
-        res.on('end', () => resolve(body));
-      }).on('error', reject);
+      http
+        .get({ host: '127.0.0.1', port: proc.metricsPort, path: '/metrics' }, (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => (body += c));
+          res.on('end', () => resolve(body));
+        })
+        .on('error', reject);
     });
   const spoolDepth = async () => Number(/^portcullis_agent_spool_depth (\d+)/m.exec(await metrics())?.[1] ?? NaN);
   const client = new Client(proc.webhookPort, tls.caPem);
@@ -310,7 +403,10 @@ async function startAgent(name: AgentTarget['name'], tls: TestTls, images: reado
       const deadline = Date.now() + 60_000;
       for (let depth = await spoolDepth(); depth > 0; depth = await spoolDepth()) {
         // a backlog uploading into the next window would make that window measure it
-        if (Date.now() > deadline) throw new Error(`the agent "${name}" still holds ${depth} spooled events after 60 s; the measurement would not be clean`);
+        if (Date.now() > deadline)
+          throw new Error(
+            `the agent "${name}" still holds ${depth} spooled events after 60 s; the measurement would not be clean`,
+          );
         await new Promise((r) => setTimeout(r, 100));
       }
     },
@@ -343,7 +439,15 @@ async function alternating(targets: readonly Target[], bodies: readonly Buffer[]
     const round: Record<string, number> = {};
     for (let k = 0; k < targets.length; k++) {
       const t = targets[(Math.max(i, 0) + k) % targets.length]!;
-      round[`${t.name}P99Ms`] = (await fixedRate(t.client, bodies, GOAL_RATE, ALTERNATING_WINDOW_SECONDS, i < 0 ? undefined : latencies.get(t.name))).p99Ms;
+      round[`${t.name}P99Ms`] = (
+        await fixedRate(
+          t.client,
+          bodies,
+          GOAL_RATE,
+          ALTERNATING_WINDOW_SECONDS,
+          i < 0 ? undefined : latencies.get(t.name),
+        )
+      ).p99Ms;
     }
     if (i >= 0) rounds.push(round);
   }
@@ -399,7 +503,15 @@ function summary(
   rates: ReadonlyMap<string, Rate[]>,
   through: ReadonlyMap<string, Throughput>,
   turns: Awaited<ReturnType<typeof alternating>>,
-  extra: { handshakesWhileMeasuring: Record<string, number>; errors: Record<string, number>; lookups: number; lookupsDuringTurns: number; uploadedBytes: number; reviews: number; distinctImages: number },
+  extra: {
+    handshakesWhileMeasuring: Record<string, number>;
+    errors: Record<string, number>;
+    lookups: number;
+    lookupsDuringTurns: number;
+    uploadedBytes: number;
+    reviews: number;
+    distinctImages: number;
+  },
 ): Record<string, unknown> {
   const at = (name: string, rate: number) => rates.get(name)!.find((x) => x.rate === rate)!;
   const t = (name: string) => through.get(name)!;
@@ -423,7 +535,10 @@ function summary(
     reviewsPerCpuSecondWithVulnerability: t('with').reviewsPerCpuSecond,
     p99MsAt1000WithVulnerability: at('with', 1000).p99Ms,
     p50MsAt1000WithVulnerability: at('with', 1000).p50Ms,
-    throughputWindows: { windowSeconds: THROUGHPUT_WINDOW_SECONDS, ...Object.fromEntries([...through].map(([name, x]) => [name, x.windows])) },
+    throughputWindows: {
+      windowSeconds: THROUGHPUT_WINDOW_SECONDS,
+      ...Object.fromEntries([...through].map(([name, x]) => [name, x.windows])),
+    },
     // the 10 s windows of the rising-rate runs, one per configuration (a minute apart)
     vulnerabilityP99DeltaMsAt1000: round(at('with', 1000).p99Ms - at('without', 1000).p99Ms, 3),
     // the turns at 1,000/s: p99 of each configuration's pooled latencies, and the same for a
@@ -432,8 +547,19 @@ function summary(
     controlP99DeltaMs: turns.controlP99DeltaMs,
     vulnerabilityP99DeltaMsMedianOfRounds: round(turns.vulnerabilityP99DeltaMsMedianOfRounds, 3),
     controlP99DeltaMsMedianOfRounds: round(turns.controlP99DeltaMsMedianOfRounds, 3),
-    turnsAt1000: { windowSeconds: ALTERNATING_WINDOW_SECONDS, ...turns.pooled, gatedWorseInRounds: turns.gatedWorseInRounds, rounds: turns.rounds },
-    rates: RATES.map((rate) => ({ rate, bare: at('bare', rate), agent: at('without', rate), agentWithVulnerability: at('with', rate), control: at('control', rate) })),
+    turnsAt1000: {
+      windowSeconds: ALTERNATING_WINDOW_SECONDS,
+      ...turns.pooled,
+      gatedWorseInRounds: turns.gatedWorseInRounds,
+      rounds: turns.rounds,
+    },
+    rates: RATES.map((rate) => ({
+      rate,
+      bare: at('bare', rate),
+      agent: at('without', rate),
+      agentWithVulnerability: at('with', rate),
+      control: at('control', rate),
+    })),
     reviews: extra.reviews,
     distinctImages: extra.distinctImages,
     concurrency: CONCURRENCY,

@@ -11,7 +11,13 @@ export interface BenchWorkload {
   readonly versions: number;
 }
 
-const RULES = ['resource-limits', 'privileged-container', 'run-as-non-root', 'read-only-root-filesystem', 'host-namespaces'];
+const RULES = [
+  'resource-limits',
+  'privileged-container',
+  'run-as-non-root',
+  'read-only-root-filesystem',
+  'host-namespaces',
+];
 
 export function benchWorkloads(count: number, namespaces: number, versions = 1): BenchWorkload[] {
   return Array.from({ length: count }, (_, i) => ({
@@ -42,7 +48,11 @@ export function benchPod(w: BenchWorkload, version: number): Record<string, unkn
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: { generateName: `${w.name}-`, namespace: w.namespace, labels: { app: w.name } },
-    spec: { automountServiceAccountToken: false, ...(broken.has('host-namespaces') ? { hostNetwork: true } : {}), containers: [container] },
+    spec: {
+      automountServiceAccountToken: false,
+      ...(broken.has('host-namespaces') ? { hostNetwork: true } : {}),
+      containers: [container],
+    },
   };
 }
 
@@ -57,7 +67,10 @@ export function benchEvent(policyId: string, w: BenchWorkload, at: Date, version
     namespace: w.namespace,
     name: '',
     owner: { kind: 'Deployment', name: w.name },
-    requestingUser: { username: 'system:serviceaccount:kube-system:replicaset-controller', groups: ['system:serviceaccounts'] },
+    requestingUser: {
+      username: 'system:serviceaccount:kube-system:replicaset-controller',
+      groups: ['system:serviceaccounts'],
+    },
     images: [`registry.example.com/${w.name}:1.${version}`],
     decision: findings.length ? 'AUDITED' : 'ALLOWED',
     bundleRevision: 7,

@@ -38,10 +38,20 @@ export async function openBenchDatabase(name: string): Promise<{ config: AppConf
 }
 
 /** A tenant with one cloud scope and `count` clusters in it, inserted in bulk. */
-export async function tenantWithClusters(prisma: PrismaClient, count: number): Promise<{ tenantId: string; cloudScopeId: string; clusterIds: string[] }> {
+export async function tenantWithClusters(
+  prisma: PrismaClient,
+  count: number,
+): Promise<{ tenantId: string; cloudScopeId: string; clusterIds: string[] }> {
   const tenantId = randomUUID();
-  await new TenantOnboarding(prisma).create({ tenantId, ownerObjectId: randomUUID(), name: 'bench', operator: 'bench' });
-  const scope = await prisma.cloudScope.create({ data: { tenantId, provider: 'AWS_ACCOUNT', externalId: '123456789012', displayName: 'bench' } });
+  await new TenantOnboarding(prisma).create({
+    tenantId,
+    ownerObjectId: randomUUID(),
+    name: 'bench',
+    operator: 'bench',
+  });
+  const scope = await prisma.cloudScope.create({
+    data: { tenantId, provider: 'AWS_ACCOUNT', externalId: '123456789012', displayName: 'bench' },
+  });
   const clusterIds = Array.from({ length: count }, () => randomUUID());
   for (let i = 0; i < count; i += 1000) {
     await prisma.cluster.createMany({

@@ -39,10 +39,20 @@ export class Agent {
     private readonly config: AgentConfig,
     private readonly log: Logger,
   ) {
-    this.api = new ApiClient(config.apiUrl, config.agentToken, config.clusterId, `portcullis-agent/${AGENT_VERSION}`, config.apiCa);
+    this.api = new ApiClient(
+      config.apiUrl,
+      config.agentToken,
+      config.clusterId,
+      `portcullis-agent/${AGENT_VERSION}`,
+      config.apiCa,
+    );
     this.store = new BundleStore(config.bundlePath, config.trustedKeys, config.clusterId);
     this.spool = new Spool(config.spool);
-    this.metrics = new AgentMetrics({ spoolDepth: () => this.spool.depth, dropped: () => this.spool.dropped, revision: () => this.store.revision });
+    this.metrics = new AgentMetrics({
+      spoolDepth: () => this.spool.depth,
+      dropped: () => this.spool.dropped,
+      revision: () => this.store.revision,
+    });
     const resolver = new ArtifactResolver(this.api, config.trustedKeys, {
       cacheTtlMs: config.lookup.cacheTtlMs,
       notFoundTtlMs: config.lookup.notFoundTtlMs,
@@ -54,16 +64,32 @@ export class Agent {
       this.store,
       resolver,
       this.spool,
-      { clusterId: config.clusterId, excluded: config.excludedNamespaces.map((p) => compileGlob(p)), noBundleAction: config.noBundleAction, lookupTimeoutMs: config.lookup.timeoutMs },
+      {
+        clusterId: config.clusterId,
+        excluded: config.excludedNamespaces.map((p) => compileGlob(p)),
+        noBundleAction: config.noBundleAction,
+        lookupTimeoutMs: config.lookup.timeoutMs,
+      },
       this.metrics,
       log.child({ part: 'webhook' }),
       snapshotIds,
     );
-    const uploaderSettings = { batchSize: config.events.batchSize, flushIntervalMs: config.events.flushIntervalMs, maxBatchBytes: config.events.maxBatchBytes };
-    this.uploader = new EventUploader(this.spool, this.api, uploaderSettings, new Backoff(config.backoff.baseMs, config.backoff.maxMs), log.child({ part: 'events' }), {
-      onUploaded: (n) => this.metrics.uploadedEvents.inc(n),
-      snapshotIds,
-    });
+    const uploaderSettings = {
+      batchSize: config.events.batchSize,
+      flushIntervalMs: config.events.flushIntervalMs,
+      maxBatchBytes: config.events.maxBatchBytes,
+    };
+    this.uploader = new EventUploader(
+      this.spool,
+      this.api,
+      uploaderSettings,
+      new Backoff(config.backoff.baseMs, config.backoff.maxMs),
+      log.child({ part: 'events' }),
+      {
+        onUploaded: (n) => this.metrics.uploadedEvents.inc(n),
+        snapshotIds,
+      },
+    );
     this.status = new StatusReporter(
       this.api,
       config.statusIntervalMs,
@@ -76,7 +102,15 @@ export class Agent {
       }),
       log.child({ part: 'status' }),
     );
-    this.sync = new BundleSync(this.api, this.store, config.bundleWaitSeconds, new Backoff(config.backoff.baseMs, config.backoff.maxMs), this.metrics, log.child({ part: 'bundle' }), () => this.status.report());
+    this.sync = new BundleSync(
+      this.api,
+      this.store,
+      config.bundleWaitSeconds,
+      new Backoff(config.backoff.baseMs, config.backoff.maxMs),
+      this.metrics,
+      log.child({ part: 'bundle' }),
+      () => this.status.report(),
+    );
     // the bundle may tune the event pipeline; unset settings keep the agent's own
     this.store.onApplied((b) => {
       const s = b.document.agentSettings;
@@ -86,25 +120,53 @@ export class Agent {
     this.servers = new AgentServers(
       handler,
       this.metrics,
-      { ready: () => this.started, state: () => ({ bundleRevision: this.store.current()?.document.revision ?? null, spoolDepth: this.spool.depth, droppedEvents: this.spool.dropped }) },
-      { tls: config.tls, host: config.webhook.host, port: config.webhook.port, metricsPort: config.metricsPort, maxBodyBytes: config.webhook.maxBodyBytes, http: config.http },
+      {
+        ready: () => this.started,
+        state: () => ({
+          bundleRevision: this.store.current()?.document.revision ?? null,
+          spoolDepth: this.spool.depth,
+          droppedEvents: this.spool.dropped,
+        }),
+      },
+      {
+        tls: config.tls,
+        host: config.webhook.host,
+        port: config.webhook.port,
+        metricsPort: config.metricsPort,
+        maxBodyBytes: config.webhook.maxBodyBytes,
+        http: config.http,
+      },
       log.child({ part: 'http' }),
     );
   }
 
   async start(): Promise<RunningAgent> {
     const loaded = this.store.loadPersisted();
-    if (loaded.outcome === 'applied') this.log.info({ revision: loaded.revision, path: this.config.bundlePath }, 'persisted policy bundle loaded; enforcing it');
-    else if (loaded.outcome === 'rejected') this.log.error({ reason: loaded.reason, problem: loaded.message }, 'persisted policy bundle not enforced');
+    if (loaded.outcome === 'applied')
+      this.log.info(
+        { revision: loaded.revision, path: this.config.bundlePath },
+        'persisted policy bundle loaded; enforcing it',
+      );
+    else if (loaded.outcome === 'rejected')
+      this.log.error({ reason: loaded.reason, problem: loaded.message }, 'persisted policy bundle not enforced');
     else this.log.info({ path: this.config.bundlePath }, 'no persisted policy bundle');
     const recovered = this.spool.open();
-    if (recovered.recoveredEvents > 0 || recovered.truncatedBytes > 0) this.log.info(recovered, 'admission events from a previous run are waiting for upload');
+    if (recovered.recoveredEvents > 0 || recovered.truncatedBytes > 0)
+      this.log.info(recovered, 'admission events from a previous run are waiting for upload');
     const ports = await this.servers.listen();
     this.uploader.start();
     this.sync.start();
     this.status.start();
     this.started = true;
-    this.log.info({ ...ports, excludedNamespaces: this.config.excludedNamespaces, noBundleAction: this.config.noBundleAction, bundleRevision: this.store.revision }, 'portcullis agent started');
+    this.log.info(
+      {
+        ...ports,
+        excludedNamespaces: this.config.excludedNamespaces,
+        noBundleAction: this.config.noBundleAction,
+        bundleRevision: this.store.revision,
+      },
+      'portcullis agent started',
+    );
     return { ...ports, stop: () => this.stop() };
   }
 

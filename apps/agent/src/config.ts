@@ -17,7 +17,12 @@ export interface AgentConfig {
   readonly agentToken: string;
   readonly trustedKeys: PublicKeySet;
   readonly bundlePath: string;
-  readonly spool: { readonly dir: string; readonly maxEvents: number; readonly maxBytes: number; readonly segmentBytes: number };
+  readonly spool: {
+    readonly dir: string;
+    readonly maxEvents: number;
+    readonly maxBytes: number;
+    readonly segmentBytes: number;
+  };
   readonly agentNamespace: string;
   /** Namespace globs never evaluated (allowed and counted as excluded). */
   readonly excludedNamespaces: readonly string[];
@@ -26,7 +31,11 @@ export interface AgentConfig {
   readonly tls: { readonly certFile: string; readonly keyFile: string; readonly reloadIntervalMs: number };
   readonly webhook: { readonly host: string; readonly port: number; readonly maxBodyBytes: number };
   /** Deadlines of the webhook and metrics servers: headers, the whole request (408 past it), idle keep-alive. */
-  readonly http: { readonly headersTimeoutMs: number; readonly requestTimeoutMs: number; readonly keepAliveTimeoutMs: number };
+  readonly http: {
+    readonly headersTimeoutMs: number;
+    readonly requestTimeoutMs: number;
+    readonly keepAliveTimeoutMs: number;
+  };
   /** Plain-HTTP /healthz, /readyz, /metrics for probes and Prometheus. */
   readonly metricsPort: number;
   readonly lookup: { readonly timeoutMs: number; readonly cacheTtlMs: number; readonly notFoundTtlMs: number };
@@ -46,12 +55,24 @@ export class AgentConfigError extends Error {
 
 // decimal digits only: coercing with Number() would read `0x10` as 16, `1e3` as 1000 and ` ` as 0
 const int = (min: number, max: number) =>
-  z.preprocess((v) => (typeof v === 'string' ? (parseDecimal(v) ?? v) : v), z.number({ message: 'must be a whole number in decimal digits' }).int('must be a whole number').min(min).max(max));
+  z.preprocess(
+    (v) => (typeof v === 'string' ? (parseDecimal(v) ?? v) : v),
+    z.number({ message: 'must be a whole number in decimal digits' }).int('must be a whole number').min(min).max(max),
+  );
 const port = int(0, 65535);
 const list = z
   .string()
-  .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
-  .pipe(z.array(z.string().regex(/^[a-z0-9*?]([a-z0-9*?.-]{0,252})?$/, 'must be namespace names or globs (lower case, * and ?)')));
+  .transform((v) =>
+    v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  )
+  .pipe(
+    z.array(
+      z.string().regex(/^[a-z0-9*?]([a-z0-9*?.-]{0,252})?$/, 'must be namespace names or globs (lower case, * and ?)'),
+    ),
+  );
 
 const env = z.object({
   PORTCULLIS_API_URL: z.string().refine((v) => {
@@ -72,7 +93,10 @@ const env = z.object({
   PORTCULLIS_SPOOL_MAX_EVENTS: int(1, 10_000_000).default(100_000),
   PORTCULLIS_SPOOL_MAX_BYTES: int(64 * 1024, 64 * 1024 ** 3).default(256 * 1024 ** 2),
   PORTCULLIS_SPOOL_SEGMENT_BYTES: int(4096, 1024 ** 3).default(4 * 1024 ** 2),
-  PORTCULLIS_AGENT_NAMESPACE: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a namespace name').default('portcullis-system'),
+  PORTCULLIS_AGENT_NAMESPACE: z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a namespace name')
+    .default('portcullis-system'),
   PORTCULLIS_EXCLUDED_NAMESPACES: list.optional(),
   PORTCULLIS_NO_BUNDLE_ACTION: z.enum(['allow', 'deny'], { message: 'must be allow or deny' }).default('allow'),
   PORTCULLIS_TLS_CERT_FILE: z.string().min(1, 'is required (PEM certificate of the webhook)'),
@@ -110,14 +134,17 @@ function readFile(setting: string, file: string): string {
   try {
     return fs.readFileSync(file, 'utf8');
   } catch (err) {
-    throw new AgentConfigError(`${setting}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`);
+    throw new AgentConfigError(
+      `${setting}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`,
+    );
   }
 }
 
 function exactlyOne(values: Env, inline: string, file: string): { setting: string; text: string } {
   const a = values[inline];
   const b = values[file];
-  if ((a === undefined || a === '') === (b === undefined || b === '')) throw new AgentConfigError(`${inline}: set exactly one of ${inline} and ${file}`);
+  if ((a === undefined || a === '') === (b === undefined || b === ''))
+    throw new AgentConfigError(`${inline}: set exactly one of ${inline} and ${file}`);
   return a ? { setting: inline, text: a } : { setting: file, text: readFile(file, b!) };
 }
 
@@ -135,7 +162,10 @@ export function loadAgentConfig(values: Env): AgentConfig {
   const token = exactlyOne(values, 'PORTCULLIS_AGENT_TOKEN', 'PORTCULLIS_AGENT_TOKEN_FILE');
   const agentToken = token.text.trim();
   // the value is a secret: the message never repeats it
-  if (!TOKEN.test(agentToken)) throw new AgentConfigError(`${token.setting}: is not an agent credential (pca_<32 hex>.<43 base64url>, as registerCluster returns it)`);
+  if (!TOKEN.test(agentToken))
+    throw new AgentConfigError(
+      `${token.setting}: is not an agent credential (pca_<32 hex>.<43 base64url>, as registerCluster returns it)`,
+    );
   const keys = exactlyOne(values, 'PORTCULLIS_TRUSTED_KEYS', 'PORTCULLIS_TRUSTED_KEYS_FILE');
   let trustedKeys: PublicKeySet;
   try {
@@ -144,9 +174,12 @@ export function loadAgentConfig(values: Env): AgentConfig {
     const why = err instanceof JwksError ? err.message : 'is not JSON';
     throw new AgentConfigError(`${keys.setting}: ${why} (expected the JWKS of GET /.well-known/jwks.json)`);
   }
-  if (e.PORTCULLIS_BACKOFF_MAX_MS < e.PORTCULLIS_BACKOFF_BASE_MS) throw new AgentConfigError('PORTCULLIS_BACKOFF_MAX_MS: is below PORTCULLIS_BACKOFF_BASE_MS');
-  if (e.PORTCULLIS_HTTP_HEADERS_TIMEOUT_MS > e.PORTCULLIS_HTTP_REQUEST_TIMEOUT_MS) throw new AgentConfigError('PORTCULLIS_HTTP_HEADERS_TIMEOUT_MS: is above PORTCULLIS_HTTP_REQUEST_TIMEOUT_MS');
-  if (e.PORTCULLIS_SPOOL_SEGMENT_BYTES > e.PORTCULLIS_SPOOL_MAX_BYTES) throw new AgentConfigError('PORTCULLIS_SPOOL_SEGMENT_BYTES: is above PORTCULLIS_SPOOL_MAX_BYTES');
+  if (e.PORTCULLIS_BACKOFF_MAX_MS < e.PORTCULLIS_BACKOFF_BASE_MS)
+    throw new AgentConfigError('PORTCULLIS_BACKOFF_MAX_MS: is below PORTCULLIS_BACKOFF_BASE_MS');
+  if (e.PORTCULLIS_HTTP_HEADERS_TIMEOUT_MS > e.PORTCULLIS_HTTP_REQUEST_TIMEOUT_MS)
+    throw new AgentConfigError('PORTCULLIS_HTTP_HEADERS_TIMEOUT_MS: is above PORTCULLIS_HTTP_REQUEST_TIMEOUT_MS');
+  if (e.PORTCULLIS_SPOOL_SEGMENT_BYTES > e.PORTCULLIS_SPOOL_MAX_BYTES)
+    throw new AgentConfigError('PORTCULLIS_SPOOL_SEGMENT_BYTES: is above PORTCULLIS_SPOOL_MAX_BYTES');
   return {
     apiUrl: new URL(e.PORTCULLIS_API_URL),
     ...(e.PORTCULLIS_API_CA_FILE ? { apiCa: readFile('PORTCULLIS_API_CA_FILE', e.PORTCULLIS_API_CA_FILE) } : {}),
@@ -154,18 +187,43 @@ export function loadAgentConfig(values: Env): AgentConfig {
     agentToken,
     trustedKeys,
     bundlePath: e.PORTCULLIS_BUNDLE_PATH,
-    spool: { dir: e.PORTCULLIS_SPOOL_DIR, maxEvents: e.PORTCULLIS_SPOOL_MAX_EVENTS, maxBytes: e.PORTCULLIS_SPOOL_MAX_BYTES, segmentBytes: e.PORTCULLIS_SPOOL_SEGMENT_BYTES },
+    spool: {
+      dir: e.PORTCULLIS_SPOOL_DIR,
+      maxEvents: e.PORTCULLIS_SPOOL_MAX_EVENTS,
+      maxBytes: e.PORTCULLIS_SPOOL_MAX_BYTES,
+      segmentBytes: e.PORTCULLIS_SPOOL_SEGMENT_BYTES,
+    },
     agentNamespace: e.PORTCULLIS_AGENT_NAMESPACE,
     excludedNamespaces: e.PORTCULLIS_EXCLUDED_NAMESPACES ?? [e.PORTCULLIS_AGENT_NAMESPACE, 'kube-system'],
     noBundleAction: e.PORTCULLIS_NO_BUNDLE_ACTION,
-    tls: { certFile: e.PORTCULLIS_TLS_CERT_FILE, keyFile: e.PORTCULLIS_TLS_KEY_FILE, reloadIntervalMs: e.PORTCULLIS_TLS_RELOAD_SECONDS * 1000 },
-    webhook: { host: e.PORTCULLIS_WEBHOOK_HOST, port: e.PORTCULLIS_WEBHOOK_PORT, maxBodyBytes: e.PORTCULLIS_WEBHOOK_MAX_BODY_BYTES },
-    http: { headersTimeoutMs: e.PORTCULLIS_HTTP_HEADERS_TIMEOUT_MS, requestTimeoutMs: e.PORTCULLIS_HTTP_REQUEST_TIMEOUT_MS, keepAliveTimeoutMs: e.PORTCULLIS_HTTP_KEEP_ALIVE_TIMEOUT_MS },
+    tls: {
+      certFile: e.PORTCULLIS_TLS_CERT_FILE,
+      keyFile: e.PORTCULLIS_TLS_KEY_FILE,
+      reloadIntervalMs: e.PORTCULLIS_TLS_RELOAD_SECONDS * 1000,
+    },
+    webhook: {
+      host: e.PORTCULLIS_WEBHOOK_HOST,
+      port: e.PORTCULLIS_WEBHOOK_PORT,
+      maxBodyBytes: e.PORTCULLIS_WEBHOOK_MAX_BODY_BYTES,
+    },
+    http: {
+      headersTimeoutMs: e.PORTCULLIS_HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: e.PORTCULLIS_HTTP_REQUEST_TIMEOUT_MS,
+      keepAliveTimeoutMs: e.PORTCULLIS_HTTP_KEEP_ALIVE_TIMEOUT_MS,
+    },
     metricsPort: e.PORTCULLIS_METRICS_PORT,
-    lookup: { timeoutMs: e.PORTCULLIS_LOOKUP_TIMEOUT_MS, cacheTtlMs: e.PORTCULLIS_ARTIFACT_CACHE_TTL_SECONDS * 1000, notFoundTtlMs: e.PORTCULLIS_ARTIFACT_NOT_FOUND_TTL_SECONDS * 1000 },
+    lookup: {
+      timeoutMs: e.PORTCULLIS_LOOKUP_TIMEOUT_MS,
+      cacheTtlMs: e.PORTCULLIS_ARTIFACT_CACHE_TTL_SECONDS * 1000,
+      notFoundTtlMs: e.PORTCULLIS_ARTIFACT_NOT_FOUND_TTL_SECONDS * 1000,
+    },
     bundleWaitSeconds: e.PORTCULLIS_BUNDLE_WAIT_SECONDS,
     statusIntervalMs: e.PORTCULLIS_STATUS_INTERVAL_SECONDS * 1000,
-    events: { batchSize: e.PORTCULLIS_EVENT_BATCH_SIZE, flushIntervalMs: e.PORTCULLIS_EVENT_FLUSH_INTERVAL_MS, maxBatchBytes: e.PORTCULLIS_EVENT_MAX_BATCH_BYTES },
+    events: {
+      batchSize: e.PORTCULLIS_EVENT_BATCH_SIZE,
+      flushIntervalMs: e.PORTCULLIS_EVENT_FLUSH_INTERVAL_MS,
+      maxBatchBytes: e.PORTCULLIS_EVENT_MAX_BATCH_BYTES,
+    },
     backoff: { baseMs: e.PORTCULLIS_BACKOFF_BASE_MS, maxMs: e.PORTCULLIS_BACKOFF_MAX_MS },
     logLevel: e.LOG_LEVEL,
   };

@@ -7,7 +7,10 @@ export function createLogger(level: string, destination?: pino.DestinationStream
       level,
       base: { component: 'portcullis-agent' },
       timestamp: pino.stdTimeFunctions.isoTime,
-      redact: { paths: ['agentToken', 'token', 'authorization', '*.authorization', 'headers.authorization'], censor: '[redacted]' },
+      redact: {
+        paths: ['agentToken', 'token', 'authorization', '*.authorization', 'headers.authorization'],
+        censor: '[redacted]',
+      },
       formatters: { level: (label) => ({ level: label }) },
     },
     destination ?? pino.destination({ fd: 1, sync: false }),

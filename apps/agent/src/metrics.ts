@@ -25,7 +25,12 @@ export class AgentMetrics {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: [this.registry],
     });
-    this.decisions = new Counter({ name: 'portcullis_agent_admission_decisions_total', help: 'Admission reviews answered, by result', labelNames: ['result'], registers: [this.registry] });
+    this.decisions = new Counter({
+      name: 'portcullis_agent_admission_decisions_total',
+      help: 'Admission reviews answered, by result',
+      labelNames: ['result'],
+      registers: [this.registry],
+    });
     for (const r of DECISION_RESULTS) this.decisions.inc({ result: r }, 0);
     this.bundleRevision = new Gauge({
       name: 'portcullis_agent_bundle_revision',
@@ -51,8 +56,17 @@ export class AgentMetrics {
         this.set(sources.dropped());
       },
     });
-    this.uploadedEvents = new Counter({ name: 'portcullis_agent_uploaded_events_total', help: 'Admission events the API acknowledged', registers: [this.registry] });
-    this.bundleRejections = new Counter({ name: 'portcullis_agent_bundle_rejections_total', help: 'Bundles refused, by reason', labelNames: ['reason'], registers: [this.registry] });
+    this.uploadedEvents = new Counter({
+      name: 'portcullis_agent_uploaded_events_total',
+      help: 'Admission events the API acknowledged',
+      registers: [this.registry],
+    });
+    this.bundleRejections = new Counter({
+      name: 'portcullis_agent_bundle_rejections_total',
+      help: 'Bundles refused, by reason',
+      labelNames: ['reason'],
+      registers: [this.registry],
+    });
     this.snapshots = new Counter({
       name: 'portcullis_agent_event_snapshots_total',
       help: 'Admission events with a snapshot of the evaluated object, by how it was sent: in full, or by the id of a snapshot the API holds',
@@ -60,6 +74,11 @@ export class AgentMetrics {
       registers: [this.registry],
     });
     for (const sent of ['in_full', 'by_id']) this.snapshots.inc({ sent }, 0);
-    this.artifactLookups = new Counter({ name: 'portcullis_agent_artifact_lookups_total', help: 'Scan-artifact resolutions during admissions', labelNames: ['outcome'], registers: [this.registry] });
+    this.artifactLookups = new Counter({
+      name: 'portcullis_agent_artifact_lookups_total',
+      help: 'Scan-artifact resolutions during admissions',
+      labelNames: ['outcome'],
+      registers: [this.registry],
+    });
   }
 }

@@ -44,7 +44,9 @@ export class AgentServers {
   async listen(): Promise<{ webhookPort: number; metricsPort: number }> {
     const { cert, key } = this.readTls();
     const deadlines = serverDeadlines(this.options.http);
-    this.webhook = https.createServer({ cert, key, minVersion: 'TLSv1.2', ...deadlines }, (req, res) => this.route(req, res, true));
+    this.webhook = https.createServer({ cert, key, minVersion: 'TLSv1.2', ...deadlines }, (req, res) =>
+      this.route(req, res, true),
+    );
     this.webhook.keepAliveTimeout = this.options.http.keepAliveTimeoutMs;
     this.plain = http.createServer(deadlines, (req, res) => this.route(req, res, false));
     this.plain.keepAliveTimeout = this.options.http.keepAliveTimeoutMs;
@@ -87,7 +89,10 @@ export class AgentServers {
         this.log.info('webhook TLS certificate reloaded');
       }
     } catch (err) {
-      this.log.error({ err: (err as Error).message }, 'webhook TLS certificate could not be reloaded; the previous one stays in use');
+      this.log.error(
+        { err: (err as Error).message },
+        'webhook TLS certificate could not be reloaded; the previous one stays in use',
+      );
     }
   }
 
@@ -104,7 +109,12 @@ export class AgentServers {
     if (path === '/healthz') return send(res, 200, 'application/json', JSON.stringify({ status: 'ok' }));
     if (path === '/readyz') {
       const ready = this.probes.ready();
-      return send(res, ready ? 200 : 503, 'application/json', JSON.stringify({ status: ready ? 'ready' : 'starting', ...this.probes.state() }));
+      return send(
+        res,
+        ready ? 200 : 503,
+        'application/json',
+        JSON.stringify({ status: ready ? 'ready' : 'starting', ...this.probes.state() }),
+      );
     }
     if (path === '/metrics') {
       this.metrics.registry.metrics().then(
@@ -129,7 +139,16 @@ export class AgentServers {
     req.on('end', () => {
       if (tooLarge) {
         const message = `portcullis: the AdmissionReview is larger than ${this.options.maxBodyBytes} bytes`;
-        return send(res, 413, 'application/json', reviewJson('admission.k8s.io/v1', { uid: '', allowed: false, status: { code: 413, reason: 'RequestEntityTooLarge', message } }));
+        return send(
+          res,
+          413,
+          'application/json',
+          reviewJson('admission.k8s.io/v1', {
+            uid: '',
+            allowed: false,
+            status: { code: 413, reason: 'RequestEntityTooLarge', message },
+          }),
+        );
       }
       this.handler.handle(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).then(
         (json) => send(res, 200, 'application/json', json),
@@ -145,7 +164,11 @@ export class AgentServers {
  * checks them every `connectionsCheckingInterval`: a quarter of the shorter one.
  */
 function serverDeadlines(h: AgentConfig['http']): http.ServerOptions {
-  return { headersTimeout: h.headersTimeoutMs, requestTimeout: h.requestTimeoutMs, connectionsCheckingInterval: deadlineCheckInterval(h.headersTimeoutMs, h.requestTimeoutMs) };
+  return {
+    headersTimeout: h.headersTimeoutMs,
+    requestTimeout: h.requestTimeoutMs,
+    connectionsCheckingInterval: deadlineCheckInterval(h.headersTimeoutMs, h.requestTimeoutMs),
+  };
 }
 
 function send(res: http.ServerResponse, status: number, type: string, body: string): void {

@@ -51,9 +51,20 @@ export class StatusReporter {
 
   private async send(): Promise<void> {
     const s = this.snapshot();
-    const status: AgentStatus = { ...s, ...(s.lastError ? { lastError: withoutControlCharacters(s.lastError).slice(0, 2000) } : { lastError: null }), reportedAt: new Date().toISOString() };
+    const status: AgentStatus = {
+      ...s,
+      ...(s.lastError ? { lastError: withoutControlCharacters(s.lastError).slice(0, 2000) } : { lastError: null }),
+      reportedAt: new Date().toISOString(),
+    };
     try {
-      const res = await this.api.request({ method: 'POST', path: '/agent/v1/status', headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify(status)), timeoutMs: 10_000, signal: this.stop.signal });
+      const res = await this.api.request({
+        method: 'POST',
+        path: '/agent/v1/status',
+        headers: { 'content-type': 'application/json' },
+        body: Buffer.from(JSON.stringify(status)),
+        timeoutMs: 10_000,
+        signal: this.stop.signal,
+      });
       if (res.status >= 300) this.log.warn({ problem: describeAnswer(res) }, 'status report refused');
       else this.reports++;
     } catch (err) {

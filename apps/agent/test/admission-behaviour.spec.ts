@@ -2,7 +2,17 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { generateSigningKey, type ScanArtifactDocument } from '@portcullis/bundle';
 import { defaultRuleConfigs } from '@portcullis/policy-engine';
-import { ControlPlane, TENANT, misconfigurationPolicy, newAgentToken, onlyRule, reviewOf, testTls, vulnerabilityPolicy, type TestTls } from '@portcullis/testing';
+import {
+  ControlPlane,
+  TENANT,
+  misconfigurationPolicy,
+  newAgentToken,
+  onlyRule,
+  reviewOf,
+  testTls,
+  vulnerabilityPolicy,
+  type TestTls,
+} from '@portcullis/testing';
 import { handlerHarness, harnessesClosedAfter, type HandlerHarness } from './support/handler-harness';
 
 const pod = (o: { namespace?: string; image?: string; privileged?: boolean; name?: string } = {}) => ({
@@ -16,12 +26,19 @@ const pod = (o: { namespace?: string; image?: string; privileged?: boolean; name
         name: 'web',
         image: o.image ?? 'ghcr.io/acme/web:1.4.2',
         resources: { limits: { cpu: '500m', memory: '256Mi' } },
-        securityContext: { privileged: o.privileged ?? false, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] } },
+        securityContext: {
+          privileged: o.privileged ?? false,
+          allowPrivilegeEscalation: false,
+          readOnlyRootFilesystem: true,
+          runAsNonRoot: true,
+          capabilities: { drop: ['ALL'] },
+        },
       },
     ],
   },
 });
-const noPrivileged = (action: 'AUDIT' | 'BLOCK' = 'BLOCK') => misconfigurationPolicy(action, { rules: onlyRule('privileged-container') });
+const noPrivileged = (action: 'AUDIT' | 'BLOCK' = 'BLOCK') =>
+  misconfigurationPolicy(action, { rules: onlyRule('privileged-container') });
 
 describe('admission decisions', () => {
   const harness = harnessesClosedAfter();
@@ -38,11 +55,23 @@ describe('admission decisions', () => {
     const p = pod();
     const object = {
       ...p,
-      metadata: { ...p.metadata, annotations: { 'kubectl.kubernetes.io/last-applied-configuration': '{"secret":"s3cret"}', team: 'shop' }, managedFields: [{ manager: 'kubectl' }] },
+      metadata: {
+        ...p.metadata,
+        annotations: { 'kubectl.kubernetes.io/last-applied-configuration': '{"secret":"s3cret"}', team: 'shop' },
+        managedFields: [{ manager: 'kubectl' }],
+      },
       spec: {
         ...p.spec,
         securityContext: { sysctls: [{ name: 'net.ipv4.ip_unprivileged_port_start', value: '0' }] },
-        containers: [{ ...p.spec.containers[0]!, env: [{ name: 'DB_PASSWORD', value: 's3cret' }, { name: 'TOKEN', valueFrom: { secretKeyRef: { name: 'api', key: 'token' } } }] }],
+        containers: [
+          {
+            ...p.spec.containers[0]!,
+            env: [
+              { name: 'DB_PASSWORD', value: 's3cret' },
+              { name: 'TOKEN', valueFrom: { secretKeyRef: { name: 'api', key: 'token' } } },
+            ],
+          },
+        ],
       },
       status: { phase: 'Pending' },
     };
@@ -68,7 +97,7 @@ describe('admission decisions', () => {
     assert.equal(e!.decision, 'DENIED');
   });
 
-  it('excluded namespaces (the agent\'s own, kube-system, and the bundle\'s globs) are allowed unevaluated, visibly', async () => {
+  it("excluded namespaces (the agent's own, kube-system, and the bundle's globs) are allowed unevaluated, visibly", async () => {
     const h = harness({ policies: [noPrivileged()], bundle: { agentSettings: { excludedNamespaces: ['sandbox-*'] } } });
     for (const ns of ['kube-system', 'portcullis-system', 'sandbox-42']) {
       const r = await h.review(reviewOf(pod({ privileged: true, namespace: ns })));
@@ -80,7 +109,12 @@ describe('admission decisions', () => {
   });
 
   it('policy namespace scopes apply: a policy excluding a namespace does not deny there', async () => {
-    const h = harness({ policies: [noPrivileged('BLOCK'), { ...noPrivileged('AUDIT'), id: 'p2', name: 'Audit dev', namespaces: { include: ['dev-*'], exclude: [] } }] });
+    const h = harness({
+      policies: [
+        noPrivileged('BLOCK'),
+        { ...noPrivileged('AUDIT'), id: 'p2', name: 'Audit dev', namespaces: { include: ['dev-*'], exclude: [] } },
+      ],
+    });
     const prod = await h.review(reviewOf(pod({ privileged: true, namespace: 'prod' })));
     assert.equal(prod.response.allowed, false);
     assert.equal(prod.response.warnings, undefined);
@@ -90,7 +124,14 @@ describe('admission decisions', () => {
   });
 
   it('an exemption makes the admission EXEMPTED: allowed, recorded with the exemption id and reason', async () => {
-    const exemption = { id: 'ex-legacy', namespaces: ['legacy'], match: 'EQUALS', reason: 'migration until Q3', grantedBy: 'alice', expiresAt: null };
+    const exemption = {
+      id: 'ex-legacy',
+      namespaces: ['legacy'],
+      match: 'EQUALS',
+      reason: 'migration until Q3',
+      grantedBy: 'alice',
+      expiresAt: null,
+    };
     const h = harness({ policies: [noPrivileged('BLOCK')].map((p) => ({ ...p, exemptions: [exemption] })) });
     const r = await h.review(reviewOf(pod({ privileged: true, namespace: 'legacy' })));
     assert.equal(r.response.allowed, true);
@@ -128,10 +169,34 @@ describe('admission decisions', () => {
       ['{not json', '', /not JSON/],
       [[1, 2], '', /not an AdmissionReview object/],
       [{ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview' }, '', /request is missing/],
-      [{ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'u-1', operation: 'CREATE', kind: { kind: 'Pod' } } }, 'u-1', /request.object is missing/],
-      [{ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'u-2', operation: 'CREATE', kind: { kind: 'Pod' }, object: pod(), dryRun: 'yes' } }, 'u-2', /dryRun is not a boolean/],
+      [
+        {
+          apiVersion: 'admission.k8s.io/v1',
+          kind: 'AdmissionReview',
+          request: { uid: 'u-1', operation: 'CREATE', kind: { kind: 'Pod' } },
+        },
+        'u-1',
+        /request.object is missing/,
+      ],
+      [
+        {
+          apiVersion: 'admission.k8s.io/v1',
+          kind: 'AdmissionReview',
+          request: { uid: 'u-2', operation: 'CREATE', kind: { kind: 'Pod' }, object: pod(), dryRun: 'yes' },
+        },
+        'u-2',
+        /dryRun is not a boolean/,
+      ],
       [{ apiVersion: 'v1', kind: 'AdmissionReview', request: { uid: 'u-3' } }, 'u-3', /apiVersion is "v1"/],
-      [{ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'u-4', operation: 'CREATE', kind: 'Pod', object: pod() } }, 'u-4', /request.kind.kind/],
+      [
+        {
+          apiVersion: 'admission.k8s.io/v1',
+          kind: 'AdmissionReview',
+          request: { uid: 'u-4', operation: 'CREATE', kind: 'Pod', object: pod() },
+        },
+        'u-4',
+        /request.kind.kind/,
+      ],
     ];
     for (const [body, uid, problem] of cases) {
       const r = await h.review(typeof body === 'string' ? body : body);
@@ -147,7 +212,12 @@ describe('admission decisions', () => {
 
   it('an object the engine cannot read is allowed with a warning saying why', async () => {
     const h = harness({ policies: [misconfigurationPolicy('BLOCK')] });
-    const broken = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'x', namespace: 'shop' }, spec: { template: 'not an object' } };
+    const broken = {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'x', namespace: 'shop' },
+      spec: { template: 'not an object' },
+    };
     const r = await h.review(reviewOf(broken));
     assert.equal(r.response.allowed, true);
     assert.match(r.response.warnings![0]!, /could not be evaluated: spec.template is missing or not an object/);
@@ -203,7 +273,10 @@ describe('vulnerability gating through POST /agent/v1/scan-artifacts/lookup (a r
   });
 
   it('caches artifacts: the second admission of the same image makes no lookup', async () => {
-    api.addArtifact('ghcr.io/acme/clean:2', { resolvedBy: 'TAG', document: artifact({ repository: 'ghcr.io/acme/clean', tags: ['2'], findings: [] }) });
+    api.addArtifact('ghcr.io/acme/clean:2', {
+      resolvedBy: 'TAG',
+      document: artifact({ repository: 'ghcr.io/acme/clean', tags: ['2'], findings: [] }),
+    });
     const h = harness();
     const before = api.lookupRequests;
     assert.equal((await h.review(reviewOf(pod({ image: 'ghcr.io/acme/clean:2' })))).response.allowed, true);
@@ -219,8 +292,19 @@ describe('vulnerability gating through POST /agent/v1/scan-artifacts/lookup (a r
   });
 
   it('an artifact signed by an untrusted key, or for another digest, does not count: the lookup failed (onLookupFailure ALLOW)', async () => {
-    api.addArtifact('ghcr.io/acme/forged:1', { resolvedBy: 'TAG', document: artifact({ repository: 'ghcr.io/acme/forged', tags: ['1'] }), signWith: generateSigningKey() });
-    api.addArtifact(`ghcr.io/acme/other@${DIGEST}`, { resolvedBy: 'DIGEST', document: artifact({ repository: 'ghcr.io/acme/other', repoDigest: `sha256:${'cd'.repeat(32)}`, tagBound: false }) });
+    api.addArtifact('ghcr.io/acme/forged:1', {
+      resolvedBy: 'TAG',
+      document: artifact({ repository: 'ghcr.io/acme/forged', tags: ['1'] }),
+      signWith: generateSigningKey(),
+    });
+    api.addArtifact(`ghcr.io/acme/other@${DIGEST}`, {
+      resolvedBy: 'DIGEST',
+      document: artifact({
+        repository: 'ghcr.io/acme/other',
+        repoDigest: `sha256:${'cd'.repeat(32)}`,
+        tagBound: false,
+      }),
+    });
     const h = harness();
     for (const image of ['ghcr.io/acme/forged:1', `ghcr.io/acme/other@${DIGEST}`]) {
       const r = await h.review(reviewOf(pod({ image })));
@@ -233,18 +317,29 @@ describe('vulnerability gating through POST /agent/v1/scan-artifacts/lookup (a r
     try {
       const allow = harness([vulnerabilityPolicy('BLOCK')], 50);
       assert.equal((await allow.review(reviewOf(pod({ image: 'ghcr.io/acme/slow:1' })))).response.allowed, true);
-      const rules = defaultRuleConfigs('VULNERABILITY').map((r) => ({ id: r.id, params: r.id === 'vulnerability-assessment-required' ? { ...r.params, onLookupFailure: 'DENY' } : { ...r.params } }));
+      const rules = defaultRuleConfigs('VULNERABILITY').map((r) => ({
+        id: r.id,
+        params:
+          r.id === 'vulnerability-assessment-required' ? { ...r.params, onLookupFailure: 'DENY' } : { ...r.params },
+      }));
       const deny = harness([vulnerabilityPolicy('BLOCK', { rules })], 50);
       const r = await deny.review(reviewOf(pod({ image: 'ghcr.io/acme/slow:2' })));
       assert.equal(r.response.allowed, false);
-      assert.match(r.response.status!.message, /lookup failed \(no scan-artifact answer within 50 ms\); denied because onLookupFailure is DENY/);
+      assert.match(
+        r.response.status!.message,
+        /lookup failed \(no scan-artifact answer within 50 ms\); denied because onLookupFailure is DENY/,
+      );
     } finally {
       api.lookupDelayMs = 0;
     }
   });
 
   it('with the API unreachable, lookups fail fast and ALLOW admits', async () => {
-    const h = handlerHarness({ key, policies: [vulnerabilityPolicy('BLOCK')], api: { url: 'https://127.0.0.1:1', token, ca: tls.caPem } });
+    const h = handlerHarness({
+      key,
+      policies: [vulnerabilityPolicy('BLOCK')],
+      api: { url: 'https://127.0.0.1:1', token, ca: tls.caPem },
+    });
     harnesses.push(h);
     const r = await h.review(reviewOf(pod({ image: 'ghcr.io/acme/x:1' })));
     assert.equal(r.response.allowed, true);

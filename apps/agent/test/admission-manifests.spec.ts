@@ -12,7 +12,10 @@ const MANIFESTS = path.join(SHARED, 'manifests');
 /** Every workload and Ingress of the real install manifests, as the API server would send them. */
 function workloads(): Array<{ file: string; object: Record<string, unknown> }> {
   const out: Array<{ file: string; object: Record<string, unknown> }> = [];
-  for (const file of fs.readdirSync(MANIFESTS).filter((f) => /\.ya?ml$/.test(f)).sort()) {
+  for (const file of fs
+    .readdirSync(MANIFESTS)
+    .filter((f) => /\.ya?ml$/.test(f))
+    .sort()) {
     for (const doc of YAML.parseAllDocuments(fs.readFileSync(path.join(MANIFESTS, file), 'utf8'))) {
       const object = doc.toJS({ maxAliasCount: 1000 }) as Record<string, unknown> | null;
       if (!object || typeof object !== 'object') continue;
@@ -34,7 +37,9 @@ describe('webhook on reviews built from ../shared/fixtures/manifests', { skip: S
       const policy = misconfigurationPolicy(action);
       const h = handlerHarness({ policies: [policy] });
       harnesses.push(h);
-      const compiled = compilePolicies([{ ...policy, rules: policy.rules.map((r) => ({ id: r.id, params: { ...r.params } })), exemptions: [] }]);
+      const compiled = compilePolicies([
+        { ...policy, rules: policy.rules.map((r) => ({ id: r.id, params: { ...r.params } })), exemptions: [] },
+      ]);
       let denied = 0;
       let warned = 0;
       for (const { file, object } of all) {
@@ -55,7 +60,13 @@ describe('webhook on reviews built from ../shared/fixtures/manifests', { skip: S
             denied++;
             const lines = r.response.status!.message.split('\n').slice(1);
             assert.equal(lines.length, Math.min(violations, 26), where);
-            for (const v of expected.violations.slice(0, 25)) assert.ok(r.response.status!.message.includes(`rule ${v.rule}${v.container ? `, container "${v.container}"` : ''}: ${v.message}`), `${where}: ${v.rule}`);
+            for (const v of expected.violations.slice(0, 25))
+              assert.ok(
+                r.response.status!.message.includes(
+                  `rule ${v.rule}${v.container ? `, container "${v.container}"` : ''}: ${v.message}`,
+                ),
+                `${where}: ${v.rule}`,
+              );
           }
         } else {
           assert.equal(r.response.allowed, true, where);
@@ -66,7 +77,11 @@ describe('webhook on reviews built from ../shared/fixtures/manifests', { skip: S
         }
       }
       const events = h.events();
-      assert.equal(events.length, all.filter(({ object }) => ((object['metadata'] ?? {}) as { namespace?: string }).namespace !== 'kube-system').length);
+      assert.equal(
+        events.length,
+        all.filter(({ object }) => ((object['metadata'] ?? {}) as { namespace?: string }).namespace !== 'kube-system')
+          .length,
+      );
       if (action === 'BLOCK') {
         assert.ok(denied > 0 && denied < all.length, `denied ${denied} of ${all.length}`);
         assert.equal(events.filter((e) => e.decision === 'DENIED').length, denied);
@@ -80,18 +95,31 @@ describe('webhook on reviews built from ../shared/fixtures/manifests', { skip: S
   it('names the known problems of the real manifests: calico privileged, flannel host network, guestbook without limits', async () => {
     const h = handlerHarness({ policies: [misconfigurationPolicy('BLOCK')], excluded: [] });
     harnesses.push(h);
-    const find = (file: string, kind: string, name: string) => all.find((w) => w.file === file && w.object['kind'] === kind && (w.object['metadata'] as { name: string }).name === name)!.object;
+    const find = (file: string, kind: string, name: string) =>
+      all.find(
+        (w) => w.file === file && w.object['kind'] === kind && (w.object['metadata'] as { name: string }).name === name,
+      )!.object;
     const calico = await h.review(reviewOf(find('calico-v3.32.1.yaml', 'DaemonSet', 'calico-node')));
     assert.match(calico.response.status!.message, /rule privileged-container, container "calico-node"/);
     const flannel = await h.review(reviewOf(find('kube-flannel.yml', 'DaemonSet', 'kube-flannel-ds')));
     assert.match(flannel.response.status!.message, /rule host-namespaces/);
-    const guestbook = await h.review(reviewOf(find('guestbook-all-in-one.yaml', 'Deployment', 'frontend'), { namespace: 'shop' }));
+    const guestbook = await h.review(
+      reviewOf(find('guestbook-all-in-one.yaml', 'Deployment', 'frontend'), { namespace: 'shop' }),
+    );
     assert.match(guestbook.response.status!.message, /rule resource-limits, container "php-redis": .*limit/);
   });
 
   it('allows a hardened workload under Block with a policy limited to the rules it meets', async () => {
     const ids = ['privileged-container', 'host-namespaces', 'privilege-escalation'];
-    const h = handlerHarness({ policies: [misconfigurationPolicy('BLOCK', { rules: defaultRuleConfigs('MISCONFIGURATION').filter((r) => ids.includes(r.id)).map((r) => ({ id: r.id, params: { ...r.params } })) })] });
+    const h = handlerHarness({
+      policies: [
+        misconfigurationPolicy('BLOCK', {
+          rules: defaultRuleConfigs('MISCONFIGURATION')
+            .filter((r) => ids.includes(r.id))
+            .map((r) => ({ id: r.id, params: { ...r.params } })),
+        }),
+      ],
+    });
     harnesses.push(h);
     const argo = all.filter((w) => w.file.startsWith('argo-cd') && w.object['kind'] === 'Deployment');
     assert.ok(argo.length > 0);

@@ -7,7 +7,20 @@ import { generateSigningKey, signBundle } from '@portcullis/bundle';
 import { defaultRuleConfigs } from '@portcullis/policy-engine';
 import { Agent } from '../src/agent';
 import { loadAgentConfig } from '../src/config';
-import { ControlPlane, agentEnv, bundleDocument, eventually, memoryLogger, misconfigurationPolicy, newAgentToken, postReview, reviewOf, tempDir, testTls, type TestTls } from '@portcullis/testing';
+import {
+  ControlPlane,
+  agentEnv,
+  bundleDocument,
+  eventually,
+  memoryLogger,
+  misconfigurationPolicy,
+  newAgentToken,
+  postReview,
+  reviewOf,
+  tempDir,
+  testTls,
+  type TestTls,
+} from '@portcullis/testing';
 
 const privilegedPod = (name = 'web') => ({
   apiVersion: 'v1',
@@ -15,15 +28,22 @@ const privilegedPod = (name = 'web') => ({
   metadata: { name, namespace: 'shop' },
   spec: { containers: [{ name: 'web', image: 'nginx:1.27', securityContext: { privileged: true } }] },
 });
-const noPrivileged = (action: 'AUDIT' | 'BLOCK') => misconfigurationPolicy(action, { rules: defaultRuleConfigs('MISCONFIGURATION').filter((r) => r.id === 'privileged-container').map((r) => ({ id: r.id, params: { ...r.params } })) });
+const noPrivileged = (action: 'AUDIT' | 'BLOCK') =>
+  misconfigurationPolicy(action, {
+    rules: defaultRuleConfigs('MISCONFIGURATION')
+      .filter((r) => r.id === 'privileged-container')
+      .map((r) => ({ id: r.id, params: { ...r.params } })),
+  });
 
 function get(port: number, path: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString('utf8')));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    }).on('error', reject);
+    http
+      .get({ host: '127.0.0.1', port, path }, (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString('utf8')));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      })
+      .on('error', reject);
   });
 }
 
@@ -42,7 +62,12 @@ describe('agent: bundle long-poll, verification, persistence, status, metrics (i
     api = await new ControlPlane(tls, token, key).start();
     api.publish([noPrivileged('AUDIT')]);
     dir = tempDir();
-    agent = new Agent(loadAgentConfig(agentEnv({ dir, apiUrl: api.url, token, jwks: api.jwks, tls, extra: { PORTCULLIS_TLS_RELOAD_SECONDS: '1' } })), log);
+    agent = new Agent(
+      loadAgentConfig(
+        agentEnv({ dir, apiUrl: api.url, token, jwks: api.jwks, tls, extra: { PORTCULLIS_TLS_RELOAD_SECONDS: '1' } }),
+      ),
+      log,
+    );
     ports = await agent.start();
   });
   after(async () => {
@@ -61,29 +86,44 @@ describe('agent: bundle long-poll, verification, persistence, status, metrics (i
     const denied = await postReview(ports.webhookPort, tls.caPem, JSON.stringify(reviewOf(privilegedPod())));
     assert.equal(denied.review.response.allowed, false);
     const persisted = JSON.parse(fs.readFileSync(`${dir}/state/bundle.json`, 'utf8')) as { payload: string };
-    assert.equal((JSON.parse(Buffer.from(persisted.payload, 'base64url').toString('utf8')) as { revision: number }).revision, 2);
+    assert.equal(
+      (JSON.parse(Buffer.from(persisted.payload, 'base64url').toString('utf8')) as { revision: number }).revision,
+      2,
+    );
     const ids = [audited, denied].map((r) => r.review.response.auditAnnotations!['event-id']!);
     await eventually('both events at the API', () => ids.every((id) => api.events.has(id)));
     assert.equal(api.events.get(ids[1]!)!.decision, 'DENIED');
     assert.equal(api.events.get(ids[1]!)!.bundleRevision, 2);
-    await eventually('a status naming revision 2', () => api.statuses.some((s) => s.appliedRevision === 2 && s.agentVersion === '0.1.0'));
+    await eventually('a status naming revision 2', () =>
+      api.statuses.some((s) => s.appliedRevision === 2 && s.agentVersion === '0.1.0'),
+    );
   });
 
-  it('refuses a forged bundle, a rollback and another cluster\'s bundle, keeps enforcing, and reports why', async () => {
+  it("refuses a forged bundle, a rollback and another cluster's bundle, keeps enforcing, and reports why", async () => {
     await eventually('revision 2', () => agent.store.revision === 2);
     api.serve(signBundle(bundleDocument(3, [noPrivileged('AUDIT')]), generateSigningKey()));
     await eventually('an UNKNOWN_KEY status', () => api.statuses.some((s) => /UNKNOWN_KEY/.test(s.lastError ?? '')));
     api.serve(signBundle(bundleDocument(1, [noPrivileged('AUDIT')]), key));
     await eventually('a ROLLBACK status', () => api.statuses.some((s) => /ROLLBACK/.test(s.lastError ?? '')));
-    api.serve(signBundle(bundleDocument(4, [noPrivileged('AUDIT')], { clusterId: 'c1d2e3f4-a5b6-4c7d-8e9f-0a1b2c3d4e5f' }), key));
+    api.serve(
+      signBundle(
+        bundleDocument(4, [noPrivileged('AUDIT')], { clusterId: 'c1d2e3f4-a5b6-4c7d-8e9f-0a1b2c3d4e5f' }),
+        key,
+      ),
+    );
     await eventually('a WRONG_CLUSTER status', () => api.statuses.some((s) => /WRONG_CLUSTER/.test(s.lastError ?? '')));
     assert.equal(agent.store.revision, 2);
     const r = await postReview(ports.webhookPort, tls.caPem, JSON.stringify(reviewOf(privilegedPod())));
     assert.equal(r.review.response.allowed, false, 'still enforcing revision 2');
-    assert.ok(lines.some((l) => l['msg'] === 'bundle sync' && /bundle rejected \(UNKNOWN_KEY\)/.test(String(l['problem']))));
+    assert.ok(
+      lines.some((l) => l['msg'] === 'bundle sync' && /bundle rejected \(UNKNOWN_KEY\)/.test(String(l['problem']))),
+    );
     api.publish([noPrivileged('BLOCK')], { revision: 5 });
     await eventually('revision 5', () => agent.store.revision === 5);
-    await eventually('a clean status', () => api.statuses.at(-1)?.lastError === null && api.statuses.at(-1)?.appliedRevision === 5);
+    await eventually(
+      'a clean status',
+      () => api.statuses.at(-1)?.lastError === null && api.statuses.at(-1)?.appliedRevision === 5,
+    );
   });
 
   it('serves /healthz, /readyz and Prometheus /metrics with the admission histogram, decisions, revision, spool depth and drops', async () => {
@@ -117,13 +157,23 @@ describe('agent: bundle long-poll, verification, persistence, status, metrics (i
     fs.writeFileSync(`${dir}/tls.crt`, renewed.certPem);
     await eventually('the renewed certificate to be served', async () => {
       try {
-        return (await postReview(ports.webhookPort, renewed.caPem, JSON.stringify(reviewOf(privilegedPod())))).status === 200;
+        return (
+          (await postReview(ports.webhookPort, renewed.caPem, JSON.stringify(reviewOf(privilegedPod())))).status === 200
+        );
       } catch {
         return false;
       }
     });
     assert.ok(lines.some((l) => l['msg'] === 'webhook TLS certificate reloaded'));
     // a new connection (a kept-alive one was set up with the old certificate) no longer trusts the old CA
-    await assert.rejects(postReview(ports.webhookPort, tls.caPem, JSON.stringify(reviewOf(privilegedPod())), new https.Agent({ keepAlive: false })), /self-signed|unable to verify|certificate/);
+    await assert.rejects(
+      postReview(
+        ports.webhookPort,
+        tls.caPem,
+        JSON.stringify(reviewOf(privilegedPod())),
+        new https.Agent({ keepAlive: false }),
+      ),
+      /self-signed|unable to verify|certificate/,
+    );
   });
 });

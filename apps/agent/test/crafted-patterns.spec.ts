@@ -2,7 +2,20 @@ import assert from 'node:assert/strict';
 import * as https from 'node:https';
 import { after, before, describe, it } from 'node:test';
 import { generateSigningKey } from '@portcullis/bundle';
-import { ControlPlane, agentEnv, eventually, misconfigurationPolicy, newAgentToken, postReview, reviewOf, spawnAgent, tempDir, testTls, type AgentProcess, type TestTls } from '@portcullis/testing';
+import {
+  ControlPlane,
+  agentEnv,
+  eventually,
+  misconfigurationPolicy,
+  newAgentToken,
+  postReview,
+  reviewOf,
+  spawnAgent,
+  tempDir,
+  testTls,
+  type AgentProcess,
+  type TestTls,
+} from '@portcullis/testing';
 
 // Issue 21, finding 1: the deployer chooses pod names, namespaces and images; with a pattern
 // that backtracks, one crafted pod held the webhook's event loop until the API server gave up
@@ -17,7 +30,8 @@ const crafted = (name: string) => ({
   metadata: { name, namespace: NAMESPACE },
   spec: { containers: [{ name: 'c', image: `docker.io/${'a'.repeat(200)}:1`, securityContext: { privileged: true } }] },
 });
-const rules = (ids: string[], params: Record<string, Record<string, unknown>> = {}) => ids.map((id) => ({ id, params: params[id] ?? {} }));
+const rules = (ids: string[], params: Record<string, Record<string, unknown>> = {}) =>
+  ids.map((id) => ({ id, params: params[id] ?? {} }));
 
 describe('agent webhook: crafted pods against crafted patterns are answered (issue 21)', () => {
   const token = newAgentToken();
@@ -33,12 +47,29 @@ describe('agent webhook: crafted pods against crafted patterns are answered (iss
     await api.start();
     api.publish(
       [
-        misconfigurationPolicy('BLOCK', { id: 'scoped', name: 'scoped', namespaces: { include: [CRAFTED], exclude: [] }, rules: rules(['privileged-container']) }),
+        misconfigurationPolicy('BLOCK', {
+          id: 'scoped',
+          name: 'scoped',
+          namespaces: { include: [CRAFTED], exclude: [] },
+          rules: rules(['privileged-container']),
+        }),
         misconfigurationPolicy('BLOCK', {
           id: 'exempting',
           name: 'exempting',
-          rules: rules(['privileged-container', 'trusted-registries'], { 'trusted-registries': { allowedImages: [CRAFTED, `docker.io/${'*a'.repeat(100)}*b`] } }),
-          exemptions: [{ id: 'crafted', match: 'GLOB', names: [CRAFTED, `${'*a'.repeat(120)}*b`], namespaces: [CRAFTED], images: [CRAFTED], reason: 'crafted', grantedBy: 'test' }],
+          rules: rules(['privileged-container', 'trusted-registries'], {
+            'trusted-registries': { allowedImages: [CRAFTED, `docker.io/${'*a'.repeat(100)}*b`] },
+          }),
+          exemptions: [
+            {
+              id: 'crafted',
+              match: 'GLOB',
+              names: [CRAFTED, `${'*a'.repeat(120)}*b`],
+              namespaces: [CRAFTED],
+              images: [CRAFTED],
+              reason: 'crafted',
+              grantedBy: 'test',
+            },
+          ],
         }),
       ],
       { agentSettings: { excludedNamespaces: [CRAFTED] } },
@@ -56,7 +87,12 @@ describe('agent webhook: crafted pods against crafted patterns are answered (iss
   });
 
   it('a pod named with 200 "a"s in a 60-character namespace is answered: denied by the policy whose exemption does not match', async () => {
-    const r = await postReview(agent.webhookPort, tls.caPem, JSON.stringify(reviewOf(crafted('a'.repeat(200)))), connection);
+    const r = await postReview(
+      agent.webhookPort,
+      tls.caPem,
+      JSON.stringify(reviewOf(crafted('a'.repeat(200)))),
+      connection,
+    );
     assert.equal(r.status, 200);
     assert.equal(r.review.response.allowed, false);
     assert.match(r.review.response.status!.message, /exempting/);
@@ -65,10 +101,17 @@ describe('agent webhook: crafted pods against crafted patterns are answered (iss
 
   it('the webhook keeps answering, and the agent stays healthy', async () => {
     for (let i = 0; i < 3; i++) {
-      const r = await postReview(agent.webhookPort, tls.caPem, JSON.stringify(reviewOf(crafted(`${'a'.repeat(250)}-${i}`))), connection);
+      const r = await postReview(
+        agent.webhookPort,
+        tls.caPem,
+        JSON.stringify(reviewOf(crafted(`${'a'.repeat(250)}-${i}`))),
+        connection,
+      );
       assert.equal(r.review.response.allowed, false);
     }
-    const health = await fetch(`http://127.0.0.1:${agent.metricsPort}/healthz`, { signal: AbortSignal.timeout(10_000) });
+    const health = await fetch(`http://127.0.0.1:${agent.metricsPort}/healthz`, {
+      signal: AbortSignal.timeout(10_000),
+    });
     assert.equal(health.status, 200);
   });
 });

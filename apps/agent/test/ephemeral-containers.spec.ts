@@ -11,7 +11,13 @@ import { harnessesClosedAfter } from './support/handler-harness';
 const running = {
   apiVersion: 'v1',
   kind: 'Pod',
-  metadata: { name: 'web-7d9f', namespace: 'shop', uid: '0b7e3c1a-52d4-4f0e-9a61-3f1d2c4b5a69', resourceVersion: '48121', labels: { app: 'web' } },
+  metadata: {
+    name: 'web-7d9f',
+    namespace: 'shop',
+    uid: '0b7e3c1a-52d4-4f0e-9a61-3f1d2c4b5a69',
+    resourceVersion: '48121',
+    labels: { app: 'web' },
+  },
   spec: {
     automountServiceAccountToken: false,
     containers: [
@@ -19,7 +25,13 @@ const running = {
         name: 'web',
         image: 'ghcr.io/acme/web:1.4.2',
         resources: { limits: { cpu: '500m', memory: '256Mi' } },
-        securityContext: { privileged: false, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] } },
+        securityContext: {
+          privileged: false,
+          allowPrivilegeEscalation: false,
+          readOnlyRootFilesystem: true,
+          runAsNonRoot: true,
+          capabilities: { drop: ['ALL'] },
+        },
       },
     ],
   },
@@ -30,7 +42,19 @@ const running = {
 function debugReview(securityContext: Record<string, unknown>, o: { dryRun?: boolean } = {}): Record<string, unknown> {
   const debugged = {
     ...running,
-    spec: { ...running.spec, ephemeralContainers: [{ name: 'debugger-x7k2p', image: 'busybox:1.36', stdin: true, tty: true, targetContainerName: 'web', securityContext }] },
+    spec: {
+      ...running.spec,
+      ephemeralContainers: [
+        {
+          name: 'debugger-x7k2p',
+          image: 'busybox:1.36',
+          stdin: true,
+          tty: true,
+          targetContainerName: 'web',
+          securityContext,
+        },
+      ],
+    },
   };
   const pods = { group: '', version: 'v1', resource: 'pods' };
   return {
@@ -56,7 +80,6 @@ function debugReview(securityContext: Record<string, unknown>, o: { dryRun?: boo
   };
 }
 
-
 describe('ephemeral containers (kubectl debug)', () => {
   const harness = harnessesClosedAfter();
 
@@ -74,21 +97,35 @@ describe('ephemeral containers (kubectl debug)', () => {
     assert.equal(e!.subResource, 'ephemeralcontainers');
     assert.equal(e!.kind, 'Pod');
     assert.equal(e!.name, 'web-7d9f');
-    assert.deepEqual(e!.findings.map((f) => [f.ruleId, f.container, f.path]), [['privileged-container', 'debugger-x7k2p', 'spec.ephemeralContainers[0].securityContext.privileged']]);
+    assert.deepEqual(
+      e!.findings.map((f) => [f.ruleId, f.container, f.path]),
+      [['privileged-container', 'debugger-x7k2p', 'spec.ephemeralContainers[0].securityContext.privileged']],
+    );
     assert.ok(e!.images.includes('busybox:1.36'), 'the debug image is among the admitted images');
   });
 
-  it('every container rule reaches ephemeral containers: the default policy finds the debug container\'s own violations', async () => {
+  it("every container rule reaches ephemeral containers: the default policy finds the debug container's own violations", async () => {
     const h = harness({ policies: [misconfigurationPolicy('AUDIT')] });
     const r = await h.review(debugReview({ capabilities: { add: ['SYS_ADMIN'] }, runAsUser: 0 }));
     assert.equal(r.response.allowed, true);
     const [e] = h.events();
-    const debug = e!.findings.filter((f) => f.container === 'debugger-x7k2p').map((f) => f.ruleId).sort();
+    const debug = e!.findings
+      .filter((f) => f.container === 'debugger-x7k2p')
+      .map((f) => f.ruleId)
+      .sort();
     // resource-limits is absent on purpose: the API forbids resources on ephemeral containers
-    for (const rule of ['capabilities', 'privilege-escalation', 'read-only-root-filesystem', 'run-as-non-root']) assert.ok(debug.includes(rule), `${rule} among ${debug.join(', ')}`);
+    for (const rule of ['capabilities', 'privilege-escalation', 'read-only-root-filesystem', 'run-as-non-root'])
+      assert.ok(debug.includes(rule), `${rule} among ${debug.join(', ')}`);
     assert.ok(!debug.includes('resource-limits'));
-    assert.equal(e!.findings.filter((f) => f.container === 'web').length, 0, 'the running container was already compliant');
-    assert.ok(r.response.warnings!.some((w) => w.includes('ephemeral container "debugger-x7k2p"')), JSON.stringify(r.response.warnings));
+    assert.equal(
+      e!.findings.filter((f) => f.container === 'web').length,
+      0,
+      'the running container was already compliant',
+    );
+    assert.ok(
+      r.response.warnings!.some((w) => w.includes('ephemeral container "debugger-x7k2p"')),
+      JSON.stringify(r.response.warnings),
+    );
   });
 
   it('a hardened debug container is allowed; a dry run of a privileged one is denied and marked', async () => {
@@ -97,6 +134,12 @@ describe('ephemeral containers (kubectl debug)', () => {
     const dry = await h.review(debugReview({ privileged: true }, { dryRun: true }));
     assert.equal(dry.response.allowed, false);
     assert.equal(dry.response.auditAnnotations?.['dry-run'], 'true');
-    assert.deepEqual(h.events().map((e) => [e.decision, e.subResource, e.dryRun]), [['ALLOWED', 'ephemeralcontainers', false], ['DENIED', 'ephemeralcontainers', true]]);
+    assert.deepEqual(
+      h.events().map((e) => [e.decision, e.subResource, e.dryRun]),
+      [
+        ['ALLOWED', 'ephemeralcontainers', false],
+        ['DENIED', 'ephemeralcontainers', true],
+      ],
+    );
   });
 });

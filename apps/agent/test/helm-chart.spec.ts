@@ -11,11 +11,18 @@ import { HelmTemplateError, helm, helmLint, helmTemplate, helmUnavailableReason 
 
 const CHART = repoPath('deploy', 'helm', 'portcullis-agent');
 const RELEASE = { name: 'portcullis-agent', namespace: 'portcullis-system' };
-const required = { api: { url: 'https://portcullis.example.com' }, clusterId: CLUSTER, credential: { token: newAgentToken() }, trustedKeys: { jwks: JSON.stringify(toJwks([generateSigningKey()])) } };
+const required = {
+  api: { url: 'https://portcullis.example.com' },
+  clusterId: CLUSTER,
+  credential: { token: newAgentToken() },
+  trustedKeys: { jwks: JSON.stringify(toJwks([generateSigningKey()])) },
+};
 
 type Model = new (data: Record<string, unknown>) => { validate(): void };
 // kubernetes-models ships Kubernetes' (and cert-manager's) OpenAPI schemas as validators; it is ESM-only, loaded as such
-const importEsm = new Function('specifier', 'return import(specifier)') as (specifier: string) => Promise<Record<string, unknown>>;
+const importEsm = new Function('specifier', 'return import(specifier)') as (
+  specifier: string,
+) => Promise<Record<string, unknown>>;
 const MODULES: Record<string, string> = {
   v1: 'kubernetes-models/v1',
   'apps/v1': 'kubernetes-models/apps/v1',
@@ -34,18 +41,36 @@ async function schemaCheck(object: Record<string, unknown>): Promise<void> {
   try {
     new ModelClass(object).validate();
   } catch (err) {
-    assert.fail(`${kind} ${(object['metadata'] as { name: string }).name} breaks the Kubernetes schema: ${(err as Error).message}`);
+    assert.fail(
+      `${kind} ${(object['metadata'] as { name: string }).name} breaks the Kubernetes schema: ${(err as Error).message}`,
+    );
   }
 }
 
-function portcullisEval(objects: ReadonlyArray<Record<string, unknown>>): { code: number; results: Array<{ kind: string; name: string; decision: string; violations: Array<{ rule: string; message: string }> }> } {
+function portcullisEval(objects: ReadonlyArray<Record<string, unknown>>): {
+  code: number;
+  results: Array<{
+    kind: string;
+    name: string;
+    decision: string;
+    violations: Array<{ rule: string; message: string }>;
+  }>;
+} {
   const file = path.join(tempDir(), 'rendered.yaml');
   fs.writeFileSync(file, objects.map((o) => YAML.stringify(o)).join('---\n'));
-  const r = spawnSync(process.execPath, [repoPath('apps', 'cli', 'bin', 'portcullis.js'), 'eval', '--format', 'json', file], { encoding: 'utf8' });
-  return { code: r.status ?? -1, results: (JSON.parse(r.stdout) as { results: ReturnType<typeof portcullisEval>['results'] }).results };
+  const r = spawnSync(
+    process.execPath,
+    [repoPath('apps', 'cli', 'bin', 'portcullis.js'), 'eval', '--format', 'json', file],
+    { encoding: 'utf8' },
+  );
+  return {
+    code: r.status ?? -1,
+    results: (JSON.parse(r.stdout) as { results: ReturnType<typeof portcullisEval>['results'] }).results,
+  };
 }
 
-const byKind = (objects: ReadonlyArray<Record<string, unknown>>, kind: string) => objects.find((o) => o['kind'] === kind) as Record<string, any>;
+const byKind = (objects: ReadonlyArray<Record<string, unknown>>, kind: string) =>
+  objects.find((o) => o['kind'] === kind) as Record<string, any>;
 
 // The chart is rendered and linted by real Helm 3 (helm template, helm lint --strict).
 const renderChart = (values: Record<string, unknown>) => helmTemplate(CHART, RELEASE, values);
@@ -71,24 +96,55 @@ describe('deploy/helm/portcullis-agent', { skip: helmUnavailableReason() }, () =
   it('`helm lint` has teeth: a template that renders invalid YAML fails it, naming the template', async () => {
     const broken = path.join(tempDir(), 'portcullis-agent');
     fs.cpSync(CHART, broken, { recursive: true });
-    fs.writeFileSync(path.join(broken, 'templates', 'broken.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata: {{ .Release.Name }}: [\n');
+    fs.writeFileSync(
+      path.join(broken, 'templates', 'broken.yaml'),
+      'apiVersion: v1\nkind: ConfigMap\nmetadata: {{ .Release.Name }}: [\n',
+    );
     const r = await helmLint(broken, required);
     assert.notEqual(r.code, 0, r.stdout);
     assert.match(r.stdout + r.stderr, /templates\/broken\.yaml/);
   });
 
   it('renders a Deployment, Service, ValidatingWebhookConfiguration, cert-manager Issuer and Certificate, Secret, ConfigMap, PDB', () => {
-    assert.deepEqual(objects.map((o) => o['kind']).sort(), ['Certificate', 'ConfigMap', 'Deployment', 'Issuer', 'PodDisruptionBudget', 'Secret', 'Service', 'ServiceAccount', 'ValidatingWebhookConfiguration']);
+    assert.deepEqual(objects.map((o) => o['kind']).sort(), [
+      'Certificate',
+      'ConfigMap',
+      'Deployment',
+      'Issuer',
+      'PodDisruptionBudget',
+      'Secret',
+      'Service',
+      'ServiceAccount',
+      'ValidatingWebhookConfiguration',
+    ]);
   });
 
   it('every object validates against the Kubernetes (and cert-manager) schemas', async () => {
     for (const o of objects) await schemaCheck(o);
-    for (const o of await renderChart({ ...required, tls: { certManager: { enabled: false }, existingSecret: 'my-tls', caBundle: Buffer.from('pem').toString('base64') }, credential: { existingSecret: 'agent-cred' }, excludedNamespaces: ['monitoring'] })) await schemaCheck(o);
+    for (const o of await renderChart({
+      ...required,
+      tls: {
+        certManager: { enabled: false },
+        existingSecret: 'my-tls',
+        caBundle: Buffer.from('pem').toString('base64'),
+      },
+      credential: { existingSecret: 'agent-cred' },
+      excludedNamespaces: ['monitoring'],
+    }))
+      await schemaCheck(o);
   });
 
   it('passes `portcullis eval` with the default misconfiguration policy (Block)', () => {
     const r = portcullisEval(objects);
-    assert.equal(r.code, 0, JSON.stringify(r.results.filter((x) => x.decision === 'deny'), null, 2));
+    assert.equal(
+      r.code,
+      0,
+      JSON.stringify(
+        r.results.filter((x) => x.decision === 'deny'),
+        null,
+        2,
+      ),
+    );
     const deployment = r.results.find((x) => x.kind === 'Deployment')!;
     assert.equal(deployment.decision, 'allow');
     assert.deepEqual(deployment.violations, []);
@@ -97,7 +153,9 @@ describe('deploy/helm/portcullis-agent', { skip: helmUnavailableReason() }, () =
   it('the eval check has teeth: without limits the chart would fail', async () => {
     const noLimits = portcullisEval(await renderChart({ ...required, resources: { limits: null } }));
     assert.equal(noLimits.code, 1);
-    assert.ok(noLimits.results.find((x) => x.kind === 'Deployment')!.violations.some((v) => v.rule === 'resource-limits'));
+    assert.ok(
+      noLimits.results.find((x) => x.kind === 'Deployment')!.violations.some((v) => v.rule === 'resource-limits'),
+    );
   });
 
   it('Deployment: 2 replicas, non-root, read-only root filesystem, no privilege escalation, limits, probes on the metrics port', () => {
@@ -116,7 +174,10 @@ describe('deploy/helm/portcullis-agent', { skip: helmUnavailableReason() }, () =
     assert.equal(env['PORTCULLIS_API_URL'], 'https://portcullis.example.com');
     assert.equal(env['PORTCULLIS_AGENT_NAMESPACE'], 'portcullis-system');
     assert.equal(env['PORTCULLIS_AGENT_TOKEN_FILE'], '/etc/portcullis/credential/token');
-    assert.ok(pod.volumes.some((v: { name: string; emptyDir?: unknown }) => v.name === 'state' && v.emptyDir), 'spool and bundle live on a writable volume');
+    assert.ok(
+      pod.volumes.some((v: { name: string; emptyDir?: unknown }) => v.name === 'state' && v.emptyDir),
+      'spool and bundle live on a writable volume',
+    );
   });
 
   it('webhook: failurePolicy Ignore, a timeout, its own namespace and kube-system excluded, CA from cert-manager', () => {
@@ -124,44 +185,116 @@ describe('deploy/helm/portcullis-agent', { skip: helmUnavailableReason() }, () =
     const hook = w.webhooks[0];
     assert.equal(hook.failurePolicy, 'Ignore');
     assert.equal(hook.timeoutSeconds, 5);
-    assert.deepEqual(hook.namespaceSelector.matchExpressions[0], { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['portcullis-system', 'kube-system'] });
-    assert.deepEqual(hook.clientConfig.service, { name: 'portcullis-agent', namespace: 'portcullis-system', path: '/validate', port: 443 });
-    assert.equal(w.metadata.annotations['cert-manager.io/inject-ca-from'], 'portcullis-system/portcullis-agent-webhook');
-    const objectRules = hook.rules.filter((r: { resources: string[] }) => !r.resources.some((res) => res.includes('/')));
-    assert.deepEqual(objectRules.flatMap((r: { resources: string[] }) => r.resources).sort(), ['cronjobs', 'daemonsets', 'deployments', 'ingresses', 'jobs', 'pods', 'podtemplates', 'replicasets', 'replicationcontrollers', 'statefulsets']);
+    assert.deepEqual(hook.namespaceSelector.matchExpressions[0], {
+      key: 'kubernetes.io/metadata.name',
+      operator: 'NotIn',
+      values: ['portcullis-system', 'kube-system'],
+    });
+    assert.deepEqual(hook.clientConfig.service, {
+      name: 'portcullis-agent',
+      namespace: 'portcullis-system',
+      path: '/validate',
+      port: 443,
+    });
+    assert.equal(
+      w.metadata.annotations['cert-manager.io/inject-ca-from'],
+      'portcullis-system/portcullis-agent-webhook',
+    );
+    const objectRules = hook.rules.filter(
+      (r: { resources: string[] }) => !r.resources.some((res) => res.includes('/')),
+    );
+    assert.deepEqual(objectRules.flatMap((r: { resources: string[] }) => r.resources).sort(), [
+      'cronjobs',
+      'daemonsets',
+      'deployments',
+      'ingresses',
+      'jobs',
+      'pods',
+      'podtemplates',
+      'replicasets',
+      'replicationcontrollers',
+      'statefulsets',
+    ]);
     assert.ok(objectRules.every((r: { operations: string[] }) => r.operations.join() === 'CREATE,UPDATE'));
     const cert = byKind(objects, 'Certificate');
-    assert.deepEqual(cert.spec.dnsNames, ['portcullis-agent.portcullis-system.svc', 'portcullis-agent.portcullis-system.svc.cluster.local']);
-    assert.equal(byKind(objects, 'Deployment').spec.template.spec.volumes.find((v: { name: string }) => v.name === 'tls').secret.secretName, cert.spec.secretName);
+    assert.deepEqual(cert.spec.dnsNames, [
+      'portcullis-agent.portcullis-system.svc',
+      'portcullis-agent.portcullis-system.svc.cluster.local',
+    ]);
+    assert.equal(
+      byKind(objects, 'Deployment').spec.template.spec.volumes.find((v: { name: string }) => v.name === 'tls').secret
+        .secretName,
+      cert.spec.secretName,
+    );
   });
 
   it('webhook: pods/ephemeralcontainers UPDATE is covered, so `kubectl debug` cannot add a container unseen', () => {
     const hook = byKind(objects, 'ValidatingWebhookConfiguration').webhooks[0];
-    type Rule = { apiGroups: string[]; apiVersions: string[]; operations: string[]; resources: string[]; scope: string };
+    type Rule = {
+      apiGroups: string[];
+      apiVersions: string[];
+      operations: string[];
+      resources: string[];
+      scope: string;
+    };
     const sub = (hook.rules as Rule[]).filter((r) => r.resources.includes('pods/ephemeralcontainers'));
     assert.equal(sub.length, 1, 'one rule names the subresource');
-    assert.deepEqual(sub[0], { apiGroups: [''], apiVersions: ['v1'], operations: ['UPDATE'], resources: ['pods/ephemeralcontainers'], scope: 'Namespaced' });
+    assert.deepEqual(sub[0], {
+      apiGroups: [''],
+      apiVersions: ['v1'],
+      operations: ['UPDATE'],
+      resources: ['pods/ephemeralcontainers'],
+      scope: 'Namespaced',
+    });
     // `pods` alone does not match a subresource: kube-apiserver matches `pods/ephemeralcontainers` (or `pods/*`) only
-    assert.ok((hook.rules as Rule[]).every((r) => r.resources.every((res) => res !== 'pods/*' && res !== '*/*')), 'no wildcard subresource rule: exec, logs and status stay out');
+    assert.ok(
+      (hook.rules as Rule[]).every((r) => r.resources.every((res) => res !== 'pods/*' && res !== '*/*')),
+      'no wildcard subresource rule: exec, logs and status stay out',
+    );
   });
 
   it('values: extra exclusions reach both the webhook and the agent; a provided TLS secret and credential replace the generated ones', async () => {
-    const o = await renderChart({ ...required, excludedNamespaces: ['monitoring'], tls: { certManager: { enabled: false }, existingSecret: 'my-tls', caBundle: 'Q0E=' }, credential: { existingSecret: 'agent-cred' }, webhook: { failurePolicy: 'Fail' } });
-    assert.deepEqual(o.map((x) => x['kind']).sort(), ['ConfigMap', 'Deployment', 'PodDisruptionBudget', 'Service', 'ServiceAccount', 'ValidatingWebhookConfiguration']);
+    const o = await renderChart({
+      ...required,
+      excludedNamespaces: ['monitoring'],
+      tls: { certManager: { enabled: false }, existingSecret: 'my-tls', caBundle: 'Q0E=' },
+      credential: { existingSecret: 'agent-cred' },
+      webhook: { failurePolicy: 'Fail' },
+    });
+    assert.deepEqual(o.map((x) => x['kind']).sort(), [
+      'ConfigMap',
+      'Deployment',
+      'PodDisruptionBudget',
+      'Service',
+      'ServiceAccount',
+      'ValidatingWebhookConfiguration',
+    ]);
     const hook = byKind(o, 'ValidatingWebhookConfiguration').webhooks[0];
-    assert.deepEqual(hook.namespaceSelector.matchExpressions[0].values, ['portcullis-system', 'kube-system', 'monitoring']);
+    assert.deepEqual(hook.namespaceSelector.matchExpressions[0].values, [
+      'portcullis-system',
+      'kube-system',
+      'monitoring',
+    ]);
     assert.equal(hook.clientConfig.caBundle, 'Q0E=');
     assert.equal(hook.failurePolicy, 'Fail');
     const pod = byKind(o, 'Deployment').spec.template.spec;
-    const env = Object.fromEntries((pod.containers[0].env as Array<{ name: string; value: string }>).map((e) => [e.name, e.value]));
+    const env = Object.fromEntries(
+      (pod.containers[0].env as Array<{ name: string; value: string }>).map((e) => [e.name, e.value]),
+    );
     assert.equal(env['PORTCULLIS_EXCLUDED_NAMESPACES'], 'portcullis-system,kube-system,monitoring');
     assert.equal(pod.volumes.find((v: { name: string }) => v.name === 'tls').secret.secretName, 'my-tls');
     assert.equal(pod.volumes.find((v: { name: string }) => v.name === 'credential').secret.secretName, 'agent-cred');
   });
 
   it('missing required values fail the render, naming the value', async () => {
-    await assert.rejects(renderChart({ ...required, api: { url: '' } }), (e: Error) => e instanceof HelmTemplateError && /api\.url is required/.test(e.message));
-    await assert.rejects(renderChart({ ...required, credential: { token: '' } }), /credential\.token or credential\.existingSecret is required/);
+    await assert.rejects(
+      renderChart({ ...required, api: { url: '' } }),
+      (e: Error) => e instanceof HelmTemplateError && /api\.url is required/.test(e.message),
+    );
+    await assert.rejects(
+      renderChart({ ...required, credential: { token: '' } }),
+      /credential\.token or credential\.existingSecret is required/,
+    );
     await assert.rejects(
       renderChart({ ...required, tls: { certManager: { enabled: false }, existingSecret: 'my-tls' } }),
       /tls\.caBundle is required when tls\.certManager\.enabled is false/,

@@ -20,14 +20,41 @@ function replica(app: string, suffix: string, image = 'registry.example.com/shop
   return {
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: { generateName: `${app}-5c9d8f7b6-`, name: `${app}-5c9d8f7b6-${suffix}`, namespace: 'shop', uid: `uid-${suffix}`, creationTimestamp: null, managedFields: [{ manager: 'kube-controller-manager' }] },
-    spec: { containers: [{ name: app, image, env: [{ name: 'PASSWORD', value: 'hunter2' }], volumeMounts: [{ name: token, mountPath: '/var/run/secrets/kubernetes.io/serviceaccount' }] }], volumes: [{ name: token, projected: { sources: [] } }] },
+    metadata: {
+      generateName: `${app}-5c9d8f7b6-`,
+      name: `${app}-5c9d8f7b6-${suffix}`,
+      namespace: 'shop',
+      uid: `uid-${suffix}`,
+      creationTimestamp: null,
+      managedFields: [{ manager: 'kube-controller-manager' }],
+    },
+    spec: {
+      containers: [
+        {
+          name: app,
+          image,
+          env: [{ name: 'PASSWORD', value: 'hunter2' }],
+          volumeMounts: [{ name: token, mountPath: '/var/run/secrets/kubernetes.io/serviceaccount' }],
+        },
+      ],
+      volumes: [{ name: token, projected: { sources: [] } }],
+    },
     status: { phase: 'Pending' },
   };
 }
 
 const input = (object: Record<string, unknown>): EventInput => ({
-  request: { apiVersion: 'admission.k8s.io/v1', uid: 'r-1', operation: 'CREATE', kind: 'Pod', namespace: 'shop', name: '', object, dryRun: false, username: 'system:serviceaccount:kube-system:replicaset-controller' },
+  request: {
+    apiVersion: 'admission.k8s.io/v1',
+    uid: 'r-1',
+    operation: 'CREATE',
+    kind: 'Pod',
+    namespace: 'shop',
+    name: '',
+    object,
+    dryRun: false,
+    username: 'system:serviceaccount:kube-system:replicaset-controller',
+  },
   namespace: 'shop',
   owner: { kind: 'Deployment', name: 'web' },
   images: ['registry.example.com/shop/web:1.4.0'],
@@ -44,8 +71,16 @@ describe('admission snapshots as the agent spools them', () => {
   it('replicas of one pod template serialise to one snapshot: no generated name, uid, managedFields, status or per-pod token volume; env values redacted', () => {
     const a = snapshotOf(replica('web', 'x1y2z'));
     assert.equal(a, snapshotOf(replica('web', 'q9r8s')));
-    assert.notEqual(a, snapshotOf(replica('web', 'x1y2z', 'registry.example.com/shop/web:1.5.0')), 'a different image is a different snapshot');
-    const parsed = JSON.parse(a) as { metadata: Record<string, unknown>; spec: { volumes: Array<{ name: string }>; containers: Array<{ env: Array<{ value: string }> }> }; status?: unknown };
+    assert.notEqual(
+      a,
+      snapshotOf(replica('web', 'x1y2z', 'registry.example.com/shop/web:1.5.0')),
+      'a different image is a different snapshot',
+    );
+    const parsed = JSON.parse(a) as {
+      metadata: Record<string, unknown>;
+      spec: { volumes: Array<{ name: string }>; containers: Array<{ env: Array<{ value: string }> }> };
+      status?: unknown;
+    };
     assert.deepEqual(Object.keys(parsed.metadata).sort(), ['generateName', 'namespace']);
     assert.equal(parsed.status, undefined);
     assert.equal(parsed.spec.volumes[0]!.name, 'kube-api-access');
@@ -62,7 +97,13 @@ describe('admission snapshots as the agent spools them', () => {
     assert.equal((JSON.parse(byId) as { snapshotHash: string }).snapshotHash, ID_A);
     assert.equal(splicedSnapshot(Buffer.from(eventLine(input(replica('web', 'x1y2z')), undefined).line)), undefined);
     // a user name or label that mentions the key is inside a JSON string: its quotes are escaped
-    const tricky = eventLine({ ...input(replica('web', 'x1y2z')), request: { ...input(replica('web', 'x1y2z')).request, username: ',"snapshot":{"x":1}' } }, json).line;
+    const tricky = eventLine(
+      {
+        ...input(replica('web', 'x1y2z')),
+        request: { ...input(replica('web', 'x1y2z')).request, username: ',"snapshot":{"x":1}' },
+      },
+      json,
+    ).line;
     assert.deepEqual(splicedSnapshot(Buffer.from(tricky)), { json });
   });
 });
@@ -116,7 +157,14 @@ describe('the uploader learns snapshot ids from the API answer', () => {
     const spool = new Spool({ dir: tempDir(), maxEvents: 1000, maxBytes: 10 * 1024 * 1024, segmentBytes: 1024 * 1024 });
     spool.open();
     const client = new ApiClient(new URL(api.url), token, CLUSTER, 'test', tls.caPem);
-    const u = new EventUploader(spool, client, { batchSize: 50, flushIntervalMs: 20, maxBatchBytes: 1024 * 1024 }, new Backoff(10, 50), pino({ level: 'silent' }), { snapshotIds: ids });
+    const u = new EventUploader(
+      spool,
+      client,
+      { batchSize: 50, flushIntervalMs: 20, maxBatchBytes: 1024 * 1024 },
+      new Backoff(10, 50),
+      pino({ level: 'silent' }),
+      { snapshotIds: ids },
+    );
     u.start();
     for (const l of lines) await spool.append(l);
     await eventually('the spool to drain', () => spool.depth === 0);
@@ -129,7 +177,14 @@ describe('the uploader learns snapshot ids from the API answer', () => {
     const web = snapshotOf(replica('web', 'x1y2z'));
     const db = snapshotOf(replica('db', 'x1y2z', 'registry.example.com/shop/db:16'));
     const ids = new SnapshotIds();
-    await run([eventLine(input(replica('web', 'x1y2z')), web).line, eventLine(input(replica('web', 'q9r8s')), web).line, eventLine(input(replica('db', 'x1y2z')), db).line], ids);
+    await run(
+      [
+        eventLine(input(replica('web', 'x1y2z')), web).line,
+        eventLine(input(replica('web', 'q9r8s')), web).line,
+        eventLine(input(replica('db', 'x1y2z')), db).line,
+      ],
+      ids,
+    );
     const idOf = (json: string) => prepareSnapshot(JSON.parse(json) as Record<string, unknown>).hash;
     assert.equal(ids.idOf(web), idOf(web));
     assert.equal(ids.idOf(db), idOf(db));

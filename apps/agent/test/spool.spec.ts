@@ -30,7 +30,13 @@ const event = (o: Partial<AdmissionEvent> = {}): AdmissionEvent => ({
   ...o,
 });
 const line = (e: AdmissionEvent) => JSON.stringify(e);
-const options = (dir: string, o: Partial<SpoolOptions> = {}): SpoolOptions => ({ dir, maxEvents: 1000, maxBytes: 10 * 1024 * 1024, segmentBytes: 4096, ...o });
+const options = (dir: string, o: Partial<SpoolOptions> = {}): SpoolOptions => ({
+  dir,
+  maxEvents: 1000,
+  maxBytes: 10 * 1024 * 1024,
+  segmentBytes: 4096,
+  ...o,
+});
 
 describe('on-disk spool', () => {
   it('appends, reads in order across segments, and forgets only what was acknowledged', async () => {
@@ -60,7 +66,12 @@ describe('on-disk spool', () => {
     const ids: string[] = Array.from({ length: 300 }, () => randomUUID());
     const results = await Promise.all(ids.map((id) => spool.append(line(event({ eventId: id })))));
     assert.ok(results.every(Boolean));
-    const onDisk = fs.readdirSync(dir).filter((f) => f.endsWith('.ndjson')).sort().flatMap((f) => fs.readFileSync(path.join(dir, f), 'utf8').split('\n').filter(Boolean)).map((l) => (JSON.parse(l) as AdmissionEvent).eventId);
+    const onDisk = fs
+      .readdirSync(dir)
+      .filter((f) => f.endsWith('.ndjson'))
+      .sort()
+      .flatMap((f) => fs.readFileSync(path.join(dir, f), 'utf8').split('\n').filter(Boolean))
+      .map((l) => (JSON.parse(l) as AdmissionEvent).eventId);
     assert.deepEqual(onDisk, ids);
     await spool.close();
     assert.equal(await spool.append(line(event())), false, 'a closed spool takes nothing');
@@ -76,7 +87,11 @@ describe('on-disk spool', () => {
     await first.ack(batch);
     await first.close();
     // a write cut short (a crash between bytes, e.g. power loss) leaves half a line
-    const segment = fs.readdirSync(dir).filter((f) => f.endsWith('.ndjson')).sort().pop()!;
+    const segment = fs
+      .readdirSync(dir)
+      .filter((f) => f.endsWith('.ndjson'))
+      .sort()
+      .pop()!;
     fs.appendFileSync(path.join(dir, segment), '{"eventId":"half');
 
     const second = new Spool(options(dir, { segmentBytes: 1024 * 1024 }));
@@ -126,7 +141,13 @@ describe('event uploader against a real HTTPS server validating with libs/contra
 
   const uploader = (spool: Spool, batchSize = 50, flushIntervalMs = 20) => {
     const client = new ApiClient(new URL(api.url), token, CLUSTER, 'test', tls.caPem);
-    const u = new EventUploader(spool, client, { batchSize, flushIntervalMs, maxBatchBytes: 1024 * 1024 }, new Backoff(10, 50), pino({ level: 'silent' }));
+    const u = new EventUploader(
+      spool,
+      client,
+      { batchSize, flushIntervalMs, maxBatchBytes: 1024 * 1024 },
+      new Backoff(10, 50),
+      pino({ level: 'silent' }),
+    );
     return { u, client };
   };
 
@@ -167,7 +188,10 @@ describe('event uploader against a real HTTPS server validating with libs/contra
     client.close();
     await spool.close();
     assert.equal(spool.dropped, 1);
-    assert.ok(api.refusals.slice(refusalsBefore).some((m) => /decision: is DENIED but the findings make it ALLOWED/.test(m)), api.refusals.join('\n'));
+    assert.ok(
+      api.refusals.slice(refusalsBefore).some((m) => /decision: is DENIED but the findings make it ALLOWED/.test(m)),
+      api.refusals.join('\n'),
+    );
   });
 
   it('under steady arrivals only full batches go back to back; a partial batch waits for a full one or the flush interval', async () => {
@@ -186,13 +210,20 @@ describe('event uploader against a real HTTPS server validating with libs/contra
       // 10 (full) -> 10 (full) -> 9 (partial): then it waits with 2 spooled, as the interval is a minute
       await eventually('three uploads', () => api.batches.length - before >= 3);
       await new Promise((r) => setTimeout(r, 300));
-      assert.deepEqual(api.batches.slice(before).map((b) => b.events), [10, 10, 9], 'a partial batch ended the run of uploads');
+      assert.deepEqual(
+        api.batches.slice(before).map((b) => b.events),
+        [10, 10, 9],
+        'a partial batch ended the run of uploads',
+      );
       assert.equal(spool.depth, 2);
       // a full batch's worth wakes it again: 10 (full) -> 2 (partial), then it waits
       for (let i = 0; i < 8; i++) await spool.append(line(event()));
       await eventually('five uploads', () => api.batches.length - before >= 5);
       await new Promise((r) => setTimeout(r, 300));
-      assert.deepEqual(api.batches.slice(before).map((b) => b.events), [10, 10, 9, 10, 2]);
+      assert.deepEqual(
+        api.batches.slice(before).map((b) => b.events),
+        [10, 10, 9, 10, 2],
+      );
       assert.equal(spool.depth, 2);
     } finally {
       api.onEventBatch = null;

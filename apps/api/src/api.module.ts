@@ -92,7 +92,17 @@ const DOMAIN_PROVIDERS = [
 ];
 
 /** Vulnerability gating: CI upload tokens, signed scan artifacts, agent lookups. */
-const SCAN_PROVIDERS = [ArtifactSigningKeys, ScanUploadGuard, ScanUploadTokenService, ScanUploadTokenResolver, ScanReportIngestor, ScanArtifactService, ScanArtifactResolver, ScanArtifactLookup, ScanArtifactHistoryResolver];
+const SCAN_PROVIDERS = [
+  ArtifactSigningKeys,
+  ScanUploadGuard,
+  ScanUploadTokenService,
+  ScanUploadTokenResolver,
+  ScanReportIngestor,
+  ScanArtifactService,
+  ScanArtifactResolver,
+  ScanArtifactLookup,
+  ScanArtifactHistoryResolver,
+];
 
 @Module({})
 export class ApiModule implements NestModule {
@@ -111,9 +121,24 @@ export class ApiModule implements NestModule {
         PlatformModule.forRoot(config, { clock: options.clock, logger }),
         AuthModule.register(authOptionsFrom(config)),
         // production keeps the schema in memory; development rewrites the committed schema.gql
-        GraphQLModule.forRoot(graphqlOptions(config, logger, metrics, (options.schemaFile ?? (config.env === 'development' ? SCHEMA_FILE : false)) || true)),
+        GraphQLModule.forRoot(
+          graphqlOptions(
+            config,
+            logger,
+            metrics,
+            (options.schemaFile ?? (config.env === 'development' ? SCHEMA_FILE : false)) || true,
+          ),
+        ),
       ],
-      controllers: [HealthController, JwksController, AgentBundleController, AgentStatusController, ScanReportsController, ScanArtifactLookupController, ...INVENTORY_CONTROLLERS],
+      controllers: [
+        HealthController,
+        JwksController,
+        AgentBundleController,
+        AgentStatusController,
+        ScanReportsController,
+        ScanArtifactLookupController,
+        ...INVENTORY_CONTROLLERS,
+      ],
       providers: [
         { provide: ApiMetrics, useValue: metrics },
         DbGates,

@@ -27,9 +27,15 @@ export async function createApiApp(config: AppConfig, options: ApiModuleOptions 
   app.use(securityHeaders(config));
   // scan reports are read raw (any content type, gzip inflated) under their own, larger limit;
   // registered first, so the JSON parser below finds the body already read
-  app.useBodyParser('raw', { type: (req) => req.method === 'POST' && (req.url ?? '').split('?')[0] === SCAN_REPORTS_PATH, limit: config.scans.maxReportBytes });
+  app.useBodyParser('raw', {
+    type: (req) => req.method === 'POST' && (req.url ?? '').split('?')[0] === SCAN_REPORTS_PATH,
+    limit: config.scans.maxReportBytes,
+  });
   // admission-event batches read their own body (gzip, larger limits, zip-bomb bounds)
-  app.useBodyParser('json', { limit: config.requestBodyLimitBytes, type: (req: IncomingMessage) => isJson(req) && !(req.url ?? '').startsWith(ADMISSION_EVENTS_PATH) });
+  app.useBodyParser('json', {
+    limit: config.requestBodyLimitBytes,
+    type: (req: IncomingMessage) => isJson(req) && !(req.url ?? '').startsWith(ADMISSION_EVENTS_PATH),
+  });
   app.set('trust proxy', false);
   app.disable('x-powered-by');
   app.useGlobalPipes(new InputValidationPipe());

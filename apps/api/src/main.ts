@@ -12,6 +12,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`portcullis api: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.stderr.write(`portcullis api: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });

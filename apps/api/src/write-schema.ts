@@ -4,7 +4,9 @@ import { createApiApp } from './bootstrap';
 import { SCHEMA_FILE } from './graphql/graphql.options';
 
 async function main(): Promise<void> {
-  const app = await createApiApp(loadConfig({ ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'error' }), { schemaFile: SCHEMA_FILE });
+  const app = await createApiApp(loadConfig({ ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'error' }), {
+    schemaFile: SCHEMA_FILE,
+  });
   await app.init();
   await app.close();
   process.stdout.write(`wrote ${SCHEMA_FILE}\n`);

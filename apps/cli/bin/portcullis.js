@@ -8,7 +8,9 @@ const { spawnSync } = require('node:child_process');
 const root = path.resolve(__dirname, '..', '..', '..');
 const main = path.join(root, 'dist', 'apps', 'cli', 'src', 'main.js');
 if (!fs.existsSync(main)) {
-  const res = spawnSync(process.execPath, [path.join(root, '.ci', 'build.js')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const res = spawnSync(process.execPath, [path.join(root, '.ci', 'build.js')], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   if (res.status !== 0) process.exit(2);
 }
 require(main).main();

@@ -41,7 +41,13 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 
 /** Process entry point: used by `apps/cli/bin/portcullis.js` and `node dist/apps/cli/src/main.js`. */
 export function main(): void {
-  const io: CliIo = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env, cwd: process.cwd() };
+  const io: CliIo = {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stdin: process.stdin,
+    env: process.env,
+    cwd: process.cwd(),
+  };
   runCli(process.argv.slice(2), io).then(
     (code) => {
       process.exitCode = code;

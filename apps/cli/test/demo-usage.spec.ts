@@ -6,7 +6,10 @@ import { namespaceForFile } from '../src/demo/fleet';
 import { freePort } from './support/stack';
 
 function demo(args: string[], env: Record<string, string> = {}) {
-  const res = spawnSync(process.execPath, [repoPath('apps', 'cli', 'bin', 'portcullis.js'), 'demo', ...args], { encoding: 'utf8', env: { ...process.env, NODE_ENV: 'development', ...env } });
+  const res = spawnSync(process.execPath, [repoPath('apps', 'cli', 'bin', 'portcullis.js'), 'demo', ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, NODE_ENV: 'development', ...env },
+  });
   return { code: res.status, stdout: res.stdout, stderr: res.stderr };
 }
 
@@ -36,7 +39,10 @@ describe('portcullis demo: refusals before anything is created', () => {
     const port = await freePort();
     const r = demo(['--api', `http://127.0.0.1:${port}`]);
     assert.equal(r.code, 2);
-    assert.match(r.stderr, new RegExp(`the API at http://127\\.0\\.0\\.1:${port} does not answer .*start it with \`npm start\``));
+    assert.match(
+      r.stderr,
+      new RegExp(`the API at http://127\\.0\\.0\\.1:${port} does not answer .*start it with \`npm start\``),
+    );
     assert.equal(r.stdout, '');
   });
 

@@ -32,7 +32,10 @@ describe('portcullis demo', { skip: NO_DB }, () => {
 
   before(async () => {
     stack = await startStack();
-    demo = spawn(process.execPath, [repoPath('apps', 'cli', 'bin', 'portcullis.js'), 'demo'], { env: { ...process.env, ...stack.env, NODE_ENV: 'development' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    demo = spawn(process.execPath, [repoPath('apps', 'cli', 'bin', 'portcullis.js'), 'demo'], {
+      env: { ...process.env, ...stack.env, NODE_ENV: 'development' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     exited = new Promise((resolve) => demo.once('exit', (code) => resolve(code)));
     demo.stderr!.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
     let stdout = '';
@@ -63,21 +66,42 @@ describe('portcullis demo', { skip: NO_DB }, () => {
     }
     assert.ok(line.events > 100, `events: ${line.events}`);
     // the human part went to stderr, the denial among it
-    assert.match(stderr, /Error from server \(Forbidden\): .*admission webhook "validate\.portcullis\.dev" denied the request/);
+    assert.match(
+      stderr,
+      /Error from server \(Forbidden\): .*admission webhook "validate\.portcullis\.dev" denied the request/,
+    );
   });
 
   it('names live agents: each answers an admission through admit over TLS with its CA, and the event is queryable with the token', async () => {
-    const objects = await readManifests([repoPath('docs', 'examples', 'web.yaml')], { cwd: process.cwd(), stdin: process.stdin });
+    const objects = await readManifests([repoPath('docs', 'examples', 'web.yaml')], {
+      cwd: process.cwd(),
+      stdin: process.stdin,
+    });
     for (const a of line.agents) {
-      const results = await admitManifests(objects, { target: { url: new URL(a.webhookUrl), ca: fs.readFileSync(a.caFile, 'utf8'), timeoutMs: 10_000 }, operation: 'CREATE', dryRun: true, namespace: 'demo-e2e', user: KUBERNETES_ADMIN, maxPods: 1, nodeName: 'node-1' });
+      const results = await admitManifests(objects, {
+        target: { url: new URL(a.webhookUrl), ca: fs.readFileSync(a.caFile, 'utf8'), timeoutMs: 10_000 },
+        operation: 'CREATE',
+        dryRun: true,
+        namespace: 'demo-e2e',
+        user: KUBERNETES_ADMIN,
+        maxPods: 1,
+        nodeName: 'node-1',
+      });
       assert.equal(results.length, 1);
       assert.equal(results[0]!.outcome, 'allowed', JSON.stringify(results[0]!.response));
       const eventId = results[0]!.response?.auditAnnotations?.['event-id'];
       assert.ok(eventId, 'the agent recorded the admission');
       // the agent uploads within its flush interval: poll, bounded
-      let found: { totalCount: number; edges: Array<{ node: { eventId: string; clusterId: string; dryRun: boolean } }> } | undefined;
+      let found:
+        | { totalCount: number; edges: Array<{ node: { eventId: string; clusterId: string; dryRun: boolean } }> }
+        | undefined;
       for (let i = 0; i < 100; i++) {
-        const data = await graphql<{ admissionEvents: NonNullable<typeof found> }>(stack.apiUrl, line.token, 'query($f: AdmissionEventFilter) { admissionEvents(first: 5, filter: $f) { totalCount edges { node { eventId clusterId dryRun } } } }', { f: { clusterId: a.clusterId, namespace: 'demo-e2e' } });
+        const data = await graphql<{ admissionEvents: NonNullable<typeof found> }>(
+          stack.apiUrl,
+          line.token,
+          'query($f: AdmissionEventFilter) { admissionEvents(first: 5, filter: $f) { totalCount edges { node { eventId clusterId dryRun } } } }',
+          { f: { clusterId: a.clusterId, namespace: 'demo-e2e' } },
+        );
         found = data.admissionEvents;
         if (found.edges.some((e) => e.node.eventId === eventId)) break;
         await new Promise((r) => setTimeout(r, 200));
@@ -86,17 +110,29 @@ describe('portcullis demo', { skip: NO_DB }, () => {
       assert.ok(node, `event ${eventId} of cluster ${a.clusterId} in admissionEvents`);
       assert.equal(node.clusterId, a.clusterId);
       assert.equal(node.dryRun, true);
-      const all = await graphql<{ admissionEvents: { totalCount: number } }>(stack.apiUrl, line.token, 'query($f: AdmissionEventFilter) { admissionEvents(first: 1, filter: $f) { totalCount } }', { f: { clusterId: a.clusterId } });
-      assert.ok(all.admissionEvents.totalCount > 10, `cluster ${a.clusterId}: ${all.admissionEvents.totalCount} events in the last 7 days`);
+      const all = await graphql<{ admissionEvents: { totalCount: number } }>(
+        stack.apiUrl,
+        line.token,
+        'query($f: AdmissionEventFilter) { admissionEvents(first: 1, filter: $f) { totalCount } }',
+        { f: { clusterId: a.clusterId } },
+      );
+      assert.ok(
+        all.admissionEvents.totalCount > 10,
+        `cluster ${a.clusterId}: ${all.admissionEvents.totalCount} events in the last 7 days`,
+      );
     }
   });
 
   it("auditToDenyReport on the demo's Audit policy shows would-be denials on at least 3 distinct days", async () => {
-    const policies = await graphql<{ policies: { edges: Array<{ node: { id: string; name: string; action: string } }> } }>(stack.apiUrl, line.token, '{ policies(first: 50) { edges { node { id name action } } } }');
+    const policies = await graphql<{
+      policies: { edges: Array<{ node: { id: string; name: string; action: string } }> };
+    }>(stack.apiUrl, line.token, '{ policies(first: 50) { edges { node { id name action } } } }');
     const policy = policies.policies.edges.map((e) => e.node).find((p) => p.name === HARDENING_POLICY.name);
     assert.ok(policy, `${HARDENING_POLICY.name} among ${JSON.stringify(policies)}`);
     assert.equal(policy.action, 'AUDIT');
-    const report = await graphql<{ auditToDenyReport: { wouldDenyAdmissions: number; dailyTrend: Array<{ day: string; admissions: number }> } }>(
+    const report = await graphql<{
+      auditToDenyReport: { wouldDenyAdmissions: number; dailyTrend: Array<{ day: string; admissions: number }> };
+    }>(
       stack.apiUrl,
       line.token,
       'query($p: ID!) { auditToDenyReport(policyId: $p, days: 30) { wouldDenyAdmissions dailyTrend { day admissions } } }',
@@ -112,8 +148,19 @@ describe('portcullis demo', { skip: NO_DB }, () => {
     assert.equal(await exited, 0, stderr);
     assert.match(stderr, /agents stopped/);
     for (const a of line.agents) {
-      const objects = await readManifests([repoPath('docs', 'examples', 'web.yaml')], { cwd: process.cwd(), stdin: process.stdin });
-      const results = await admitManifests(objects, { target: { url: new URL(a.webhookUrl), ca: fs.readFileSync(a.caFile, 'utf8'), timeoutMs: 2_000 }, operation: 'CREATE', dryRun: true, namespace: 'demo-e2e', user: KUBERNETES_ADMIN, maxPods: 1, nodeName: 'node-1' });
+      const objects = await readManifests([repoPath('docs', 'examples', 'web.yaml')], {
+        cwd: process.cwd(),
+        stdin: process.stdin,
+      });
+      const results = await admitManifests(objects, {
+        target: { url: new URL(a.webhookUrl), ca: fs.readFileSync(a.caFile, 'utf8'), timeoutMs: 2_000 },
+        operation: 'CREATE',
+        dryRun: true,
+        namespace: 'demo-e2e',
+        user: KUBERNETES_ADMIN,
+        maxPods: 1,
+        nodeName: 'node-1',
+      });
       assert.equal(results[0]!.outcome, 'error', `the agent at ${a.webhookUrl} still answers`);
     }
   });

@@ -25,7 +25,9 @@ function jwks(issuer: DevIssuer): Promise<Array<webcrypto.JsonWebKey & { kid: st
       .get(`${issuer.url}/common/discovery/v2.0/keys`, { ca: issuer.caCertPem }, (res) => {
         let text = '';
         res.on('data', (c: Buffer) => (text += c.toString()));
-        res.on('end', () => resolve((JSON.parse(text) as { keys: Array<webcrypto.JsonWebKey & { kid: string }> }).keys));
+        res.on('end', () =>
+          resolve((JSON.parse(text) as { keys: Array<webcrypto.JsonWebKey & { kid: string }> }).keys),
+        );
       })
       .on('error', reject);
   });
@@ -39,10 +41,12 @@ describe('portcullis dev-token', () => {
   });
   after(async () => issuer?.stop());
 
-  it('prints one line: a token the running issuer\'s JWKS verifies, with the requested claims', async () => {
+  it("prints one line: a token the running issuer's JWKS verifies, with the requested claims", async () => {
     const tenant = randomUUID();
     const user = randomUUID().toUpperCase();
-    const res = devToken(['--tenant', tenant, '--user', user, '--name', 'Ada', '--expires-in', '120'], { DEV_ISSUER_PORT: String(issuer.port) });
+    const res = devToken(['--tenant', tenant, '--user', user, '--name', 'Ada', '--expires-in', '120'], {
+      DEV_ISSUER_PORT: String(issuer.port),
+    });
     assert.equal(res.code, 0, res.stderr);
     assert.equal(res.stderr, '');
     assert.match(res.stdout, /^[\w-]+\.[\w-]+\.[\w-]+\n$/);
@@ -51,7 +55,14 @@ describe('portcullis dev-token', () => {
     const claims = JSON.parse(Buffer.from(p, 'base64url').toString()) as Record<string, unknown>;
     const key = (await jwks(issuer)).find((k) => k.kid === header.kid);
     assert.ok(key, 'the token names a key the issuer publishes');
-    assert.ok(verify('RSA-SHA256', Buffer.from(`${h}.${p}`), createPublicKey({ key, format: 'jwk' }), Buffer.from(s, 'base64url')));
+    assert.ok(
+      verify(
+        'RSA-SHA256',
+        Buffer.from(`${h}.${p}`),
+        createPublicKey({ key, format: 'jwk' }),
+        Buffer.from(s, 'base64url'),
+      ),
+    );
     assert.equal(claims['iss'], `${issuer.url}/${tenant}/v2.0`);
     assert.equal(claims['tid'], tenant);
     assert.equal(claims['oid'], user.toLowerCase());
@@ -61,7 +72,8 @@ describe('portcullis dev-token', () => {
   });
 
   it('takes the audience from AUTH_AUDIENCE or --audience, and the issuer from DEV_ISSUER_URL', () => {
-    const claims = (out: string) => JSON.parse(Buffer.from(out.trim().split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
+    const claims = (out: string) =>
+      JSON.parse(Buffer.from(out.trim().split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
     const ids = ['--tenant', randomUUID(), '--user', randomUUID()];
     const fromEnv = devToken(ids, { AUTH_AUDIENCE: 'api://from-env', DEV_ISSUER_URL: 'https://localhost:9443' });
     assert.equal(fromEnv.code, 0, fromEnv.stderr);
@@ -72,13 +84,38 @@ describe('portcullis dev-token', () => {
   });
 
   const usage: Array<[string, string[], Record<string, string>, RegExp]> = [
-    ['a tenant that is not a GUID', ['--tenant', 'contoso', '--user', randomUUID()], {}, /--tenant "contoso" is not a GUID/],
+    [
+      'a tenant that is not a GUID',
+      ['--tenant', 'contoso', '--user', randomUUID()],
+      {},
+      /--tenant "contoso" is not a GUID/,
+    ],
     ['a user that is not a GUID', ['--tenant', randomUUID(), '--user', '42'], {}, /--user "42" is not a GUID/],
     ['a missing --user', ['--tenant', randomUUID()], {}, /--user is required/],
-    ['an unknown flag', ['--tenant', randomUUID(), '--user', randomUUID(), '--role', 'x'], {}, /Unknown option '--role'/],
-    ['a bad --expires-in', ['--tenant', randomUUID(), '--user', randomUUID(), '--expires-in', '1h'], {}, /--expires-in "1h" must be a whole number/],
-    ['a bad DEV_ISSUER_PORT', ['--tenant', randomUUID(), '--user', randomUUID()], { DEV_ISSUER_PORT: 'x' }, /DEV_ISSUER_PORT "x" is not a port number/],
-    ['production', ['--tenant', randomUUID(), '--user', randomUUID()], { NODE_ENV: 'production' }, /refused: .*NODE_ENV=production/],
+    [
+      'an unknown flag',
+      ['--tenant', randomUUID(), '--user', randomUUID(), '--role', 'x'],
+      {},
+      /Unknown option '--role'/,
+    ],
+    [
+      'a bad --expires-in',
+      ['--tenant', randomUUID(), '--user', randomUUID(), '--expires-in', '1h'],
+      {},
+      /--expires-in "1h" must be a whole number/,
+    ],
+    [
+      'a bad DEV_ISSUER_PORT',
+      ['--tenant', randomUUID(), '--user', randomUUID()],
+      { DEV_ISSUER_PORT: 'x' },
+      /DEV_ISSUER_PORT "x" is not a port number/,
+    ],
+    [
+      'production',
+      ['--tenant', randomUUID(), '--user', randomUUID()],
+      { NODE_ENV: 'production' },
+      /refused: .*NODE_ENV=production/,
+    ],
   ];
   for (const [name, args, env, message] of usage) {
     it(`${name} -> exit 2, one clear message, no token`, () => {

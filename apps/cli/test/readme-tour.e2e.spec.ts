@@ -41,7 +41,12 @@ describe('the README tour, run verbatim', { skip: NO_DB }, () => {
     // its own process group: the demo it leaves in the background is stopped with it
     const bash = spawn('bash', ['-c', script], {
       cwd: repoRoot(),
-      env: { ...process.env, ...stack.env, NODE_ENV: 'development', PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env['PATH'] ?? ''}` },
+      env: {
+        ...process.env,
+        ...stack.env,
+        NODE_ENV: 'development',
+        PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env['PATH'] ?? ''}`,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });
@@ -62,7 +67,8 @@ describe('the README tour, run verbatim', { skip: NO_DB }, () => {
       outputs.push({ block: blocks[i]!, exit: Number(m[1]), output: rest.slice(0, m.index) });
       rest = rest.slice(m.index + m[0].length);
     }
-    if (outputs.length !== blocks.length) throw new Error(`the tour stopped after block ${outputs.length}:\n${out.slice(-4000)}`);
+    if (outputs.length !== blocks.length)
+      throw new Error(`the tour stopped after block ${outputs.length}:\n${out.slice(-4000)}`);
   });
 
   after(async () => {
@@ -76,10 +82,29 @@ describe('the README tour, run verbatim', { skip: NO_DB }, () => {
     assert.ok(o, `a tour block that ${what}`);
     return o;
   };
-  const json = <T>(text: string): T => JSON.parse(text.trim().split('\n').filter((l) => l.startsWith('{"data"')).pop() ?? 'null') as T;
+  const json = <T>(text: string): T =>
+    JSON.parse(
+      text
+        .trim()
+        .split('\n')
+        .filter((l) => l.startsWith('{"data"'))
+        .pop() ?? 'null',
+    ) as T;
 
   it('has the steps the tour promises, each a ```sh block of the Tour section', () => {
-    for (const step of ['portcullis demo', 'policy(id:', 'portcullis admit', 'admissionEvents', 'auditToDenyReport', 'simulatePolicy', 'updatePolicy']) assert.ok(blocks.some((b) => b.includes(step)), step);
+    for (const step of [
+      'portcullis demo',
+      'policy(id:',
+      'portcullis admit',
+      'admissionEvents',
+      'auditToDenyReport',
+      'simulatePolicy',
+      'updatePolicy',
+    ])
+      assert.ok(
+        blocks.some((b) => b.includes(step)),
+        step,
+      );
   });
 
   it('starts the demo: its JSON line names the tenant, token, three clusters and their agents', () => {
@@ -87,7 +112,13 @@ describe('the README tour, run verbatim', { skip: NO_DB }, () => {
     assert.equal(o.exit, 0, o.output);
     const text = fs.readFileSync(demoJson, 'utf8').trim();
     assert.ok(text, `demo.json is empty; the demo said:\n${o.output}`);
-    const line = JSON.parse(text) as { tenantId: string; token: string; clusters: unknown[]; agents: unknown[]; events: number };
+    const line = JSON.parse(text) as {
+      tenantId: string;
+      token: string;
+      clusters: unknown[];
+      agents: unknown[];
+      events: number;
+    };
     assert.equal(line.clusters.length, 3);
     assert.equal(line.agents.length, 3);
     assert.ok(line.events > 0);
@@ -107,13 +138,19 @@ describe('the README tour, run verbatim', { skip: NO_DB }, () => {
   it('finds events in the inventory, would-be denials in the audit-to-deny report and flips in the simulation', () => {
     const inventory = find('queries the inventory', (b) => b.includes('admissionEvents'));
     assert.equal(inventory.exit, 0, inventory.output);
-    assert.ok(json<{ data: { admissionEvents: { totalCount: number } } }>(inventory.output).data.admissionEvents.totalCount > 0, inventory.output);
+    assert.ok(
+      json<{ data: { admissionEvents: { totalCount: number } } }>(inventory.output).data.admissionEvents.totalCount > 0,
+      inventory.output,
+    );
     const report = find('asks the audit-to-deny report', (b) => b.includes('auditToDenyReport'));
-    const r = json<{ data: { auditToDenyReport: { wouldDenyAdmissions: number; dailyTrend: Array<{ admissions: number }> } } }>(report.output).data.auditToDenyReport;
+    const r = json<{
+      data: { auditToDenyReport: { wouldDenyAdmissions: number; dailyTrend: Array<{ admissions: number }> } };
+    }>(report.output).data.auditToDenyReport;
     assert.ok(r.wouldDenyAdmissions > 0, report.output);
     assert.ok(r.dailyTrend.filter((d) => d.admissions > 0).length >= 3, report.output);
     const simulation = find('simulates', (b) => b.includes('simulatePolicy'));
-    const s = json<{ data: { simulatePolicy: { flipCount: number; flips: unknown[] } } }>(simulation.output).data.simulatePolicy;
+    const s = json<{ data: { simulatePolicy: { flipCount: number; flips: unknown[] } } }>(simulation.output).data
+      .simulatePolicy;
     assert.ok(s.flipCount > 0, simulation.output);
     assert.equal(s.flips.length, Math.min(s.flipCount, 500));
   });
@@ -125,7 +162,10 @@ describe('the README tour, run verbatim', { skip: NO_DB }, () => {
     const denial = outputs[outputs.length - 1]!;
     assert.ok(denial.block.includes('portcullis admit'), 'the tour ends with the denial');
     assert.equal(denial.exit, 1, denial.output);
-    assert.match(denial.output, /^Error from server \(Forbidden\): error when creating "docs\/examples\/web\.yaml": admission webhook "validate\.portcullis\.dev" denied the request: .*Block-mode/m);
+    assert.match(
+      denial.output,
+      /^Error from server \(Forbidden\): error when creating "docs\/examples\/web\.yaml": admission webhook "validate\.portcullis\.dev" denied the request: .*Block-mode/m,
+    );
     assert.match(denial.output, /policy "demo-workload-hardening", rule resource-limits/);
   });
 });

@@ -21,7 +21,10 @@ describe('portcullis tenant', { skip: testDb ? false : 'TEST_DATABASE_URL is not
     const created = cli('create', '--tenant', tenant, '--owner', owner, '--name', 'Fabrikam', '--json');
     assert.equal(created.code, 0, created.stderr);
     const summary = JSON.parse(created.stdout) as { id: string; name: string; status: string; owners: string[] };
-    assert.deepEqual({ ...summary, createdAt: undefined }, { id: tenant, name: 'Fabrikam', status: 'ACTIVE', owners: [owner], createdAt: undefined });
+    assert.deepEqual(
+      { ...summary, createdAt: undefined },
+      { id: tenant, name: 'Fabrikam', status: 'ACTIVE', owners: [owner], createdAt: undefined },
+    );
 
     const listed = cli('list');
     assert.equal(listed.code, 0);

@@ -22,17 +22,25 @@ async function main(): Promise<void> {
   logger.info({ databaseCreated: created, migrationsApplied: result.applied }, 'database ready');
 
   // the API publishes and the worker signs with these keys: make sure they exist before either starts
-  const keyring = loadKeyring(path.resolve(repoRoot(), config.bundles.signingKeysDir), { generateIfEmpty: config.bundles.generateMissingKeys });
+  const keyring = loadKeyring(path.resolve(repoRoot(), config.bundles.signingKeysDir), {
+    generateIfEmpty: config.bundles.generateMissingKeys,
+  });
   logger.info({ activeKid: keyring.active.kid, published: keyring.all.length }, 'bundle signing keys ready');
 
   let stopIssuer: (() => Promise<void>) | undefined;
   let issuerUrl: string | undefined;
   if (config.devIssuer) {
     const { startDevIssuer } = await import('@portcullis/dev-issuer');
-    const issuer = await startDevIssuer({ port: config.devIssuer.port, stateDir: path.resolve(repoRoot(), config.devIssuer.stateDir) });
+    const issuer = await startDevIssuer({
+      port: config.devIssuer.port,
+      stateDir: path.resolve(repoRoot(), config.devIssuer.stateDir),
+    });
     stopIssuer = () => issuer.stop();
     issuerUrl = issuer.url;
-    logger.info({ url: issuer.url }, 'development OpenID issuer started (never in production); mint tokens with `npx portcullis dev-token`');
+    logger.info(
+      { url: issuer.url },
+      'development OpenID issuer started (never in production); mint tokens with `npx portcullis dev-token`',
+    );
   }
 
   const children = new Map<string, ChildProcess>();
@@ -42,7 +50,14 @@ async function main(): Promise<void> {
     stopping = true;
     for (const child of children.values()) child.kill('SIGTERM');
     // a child killed by a signal has signalCode set and exitCode null
-    await Promise.all([...children.values()].map((c) => new Promise((resolve) => (c.exitCode !== null || c.signalCode !== null ? resolve(null) : c.once('exit', resolve)))));
+    await Promise.all(
+      [...children.values()].map(
+        (c) =>
+          new Promise((resolve) =>
+            c.exitCode !== null || c.signalCode !== null ? resolve(null) : c.once('exit', resolve),
+          ),
+      ),
+    );
     await stopIssuer?.();
     process.exit(code);
   };
@@ -64,9 +79,14 @@ async function main(): Promise<void> {
   if (config.port === 0) return; // a port the system picks: nothing here knows it to ask
   if (await apiReady(config.port, () => stopping)) {
     const api = `http://localhost:${config.port}`;
-    process.stdout.write(`Portcullis is ready: API at ${api} (GraphQL ${api}/graphql), worker running${issuerUrl ? `, dev issuer at ${issuerUrl}` : ''}. Ctrl-C stops it.\n`);
+    process.stdout.write(
+      `Portcullis is ready: API at ${api} (GraphQL ${api}/graphql), worker running${issuerUrl ? `, dev issuer at ${issuerUrl}` : ''}. Ctrl-C stops it.\n`,
+    );
   } else if (!stopping) {
-    logger.warn({ port: config.port, waitedSeconds: READY_WAIT_MS / 1000 }, 'the API has not answered /readyz with 200 yet; it keeps starting (is PostgreSQL or Redis down?)');
+    logger.warn(
+      { port: config.port, waitedSeconds: READY_WAIT_MS / 1000 },
+      'the API has not answered /readyz with 200 yet; it keeps starting (is PostgreSQL or Redis down?)',
+    );
   }
 }
 

@@ -15,6 +15,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`portcullis worker: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.stderr.write(`portcullis worker: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });

@@ -13,7 +13,11 @@ export class WorkerModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: WorkerModule,
-      imports: [PlatformModule.forRoot(config, { serviceName: 'portcullis-worker' }), DistributionModule, InventoryModule],
+      imports: [
+        PlatformModule.forRoot(config, { serviceName: 'portcullis-worker' }),
+        DistributionModule,
+        InventoryModule,
+      ],
     };
   }
 }

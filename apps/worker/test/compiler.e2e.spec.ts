@@ -26,19 +26,39 @@ describe('bundle compiler', { skip: testDatabaseConfigured ? false : NO_DB_REASO
     h = await startApi();
     const t = await h.onboard('Compiler');
     tenantId = t.tenantId;
-    const scope = await h.prisma.cloudScope.create({ data: { tenantId, provider: 'AWS_ACCOUNT', externalId: '210987654321', displayName: 'compiler' } });
+    const scope = await h.prisma.cloudScope.create({
+      data: { tenantId, provider: 'AWS_ACCOUNT', externalId: '210987654321', displayName: 'compiler' },
+    });
     clusterIds = [randomUUID(), randomUUID(), randomUUID()];
     await h.prisma.cluster.createMany({
-      data: clusterIds.map((id, i) => ({ id, tenantId, cloudScopeId: scope.id, name: `k-${i}`, distribution: 'EKS' as const, agentTokenId: randomUUID().replace(/-/g, ''), agentTokenHash: '0'.repeat(64) })),
+      data: clusterIds.map((id, i) => ({
+        id,
+        tenantId,
+        cloudScopeId: scope.id,
+        name: `k-${i}`,
+        distribution: 'EKS' as const,
+        agentTokenId: randomUUID().replace(/-/g, ''),
+        agentTokenHash: '0'.repeat(64),
+      })),
     });
-    compiler = new BundleCompiler(h.prisma, () => key, async (r) => void announced.push(...r), { ttlMs: 24 * HOUR, renewBeforeMs: 12 * HOUR, chunkSize: 2 }, () => now);
+    compiler = new BundleCompiler(
+      h.prisma,
+      () => key,
+      async (r) => void announced.push(...r),
+      { ttlMs: 24 * HOUR, renewBeforeMs: 12 * HOUR, chunkSize: 2 },
+      () => now,
+    );
   });
   after(async () => {
     await h?.close();
   });
 
   async function revisions(): Promise<number[]> {
-    const rows = await h.prisma.cluster.findMany({ where: { tenantId }, orderBy: { name: 'asc' }, select: { bundleRevision: true } });
+    const rows = await h.prisma.cluster.findMany({
+      where: { tenantId },
+      orderBy: { name: 'asc' },
+      select: { bundleRevision: true },
+    });
     return rows.map((r) => r.bundleRevision ?? 0);
   }
 
@@ -70,12 +90,17 @@ describe('bundle compiler', { skip: testDatabaseConfigured ? false : NO_DB_REASO
     assert.equal(renewed.revision, 2);
     assert.deepEqual(renewed.policies, before.policies);
     assert.equal(renewed.expiresAt, new Date(now.getTime() + 24 * HOUR).toISOString());
-    const hashes = await h.prisma.bundle.findMany({ where: { clusterId: clusterIds[0]! }, select: { contentHash: true } });
+    const hashes = await h.prisma.bundle.findMany({
+      where: { clusterId: clusterIds[0]! },
+      select: { contentHash: true },
+    });
     assert.equal(new Set(hashes.map((b) => b.contentHash)).size, 1, 'same content, same hash');
   });
 
   it('repairs a change that was never announced when the tenant is reconciled', async () => {
-    const policy = await h.prisma.policy.findFirstOrThrow({ where: { tenantId, isDefault: true, type: 'MISCONFIGURATION' } });
+    const policy = await h.prisma.policy.findFirstOrThrow({
+      where: { tenantId, isDefault: true, type: 'MISCONFIGURATION' },
+    });
     await h.prisma.policy.update({ where: { id: policy.id }, data: { action: 'BLOCK' } }); // no outbox event
     assert.deepEqual(await compiler.compileTenant(tenantId), { examined: 3, stored: 3, unchanged: 0 });
     for (const id of clusterIds) {
@@ -86,9 +111,15 @@ describe('bundle compiler', { skip: testDatabaseConfigured ? false : NO_DB_REASO
   });
 
   it('recompiles only the clusters it is given', async () => {
-    const policy = await h.prisma.policy.findFirstOrThrow({ where: { tenantId, isDefault: true, type: 'MISCONFIGURATION' } });
+    const policy = await h.prisma.policy.findFirstOrThrow({
+      where: { tenantId, isDefault: true, type: 'MISCONFIGURATION' },
+    });
     await h.prisma.policy.update({ where: { id: policy.id }, data: { action: 'AUDIT' } });
-    assert.deepEqual(await compiler.compileTenant(tenantId, [clusterIds[1]!]), { examined: 1, stored: 1, unchanged: 0 });
+    assert.deepEqual(await compiler.compileTenant(tenantId, [clusterIds[1]!]), {
+      examined: 1,
+      stored: 1,
+      unchanged: 0,
+    });
     assert.deepEqual(await revisions(), [3, 4, 3]);
   });
 });

@@ -49,7 +49,10 @@ describe('worker killed with SIGKILL mid fan-out', { skip: testDatabaseConfigure
   async function waitForAll(tenantId: string, revision: number): Promise<void> {
     const deadline = Date.now() + 120_000;
     while ((await atRevision(tenantId, revision)) < CLUSTERS) {
-      assert.ok(Date.now() < deadline, `not every cluster reached revision ${revision}; worker stderr: ${workerErrors.join('')}`);
+      assert.ok(
+        Date.now() < deadline,
+        `not every cluster reached revision ${revision}; worker stderr: ${workerErrors.join('')}`,
+      );
       await sleep(50);
     }
   }
@@ -64,7 +67,10 @@ describe('worker killed with SIGKILL mid fan-out', { skip: testDatabaseConfigure
 
   it('converges after restart: every cluster at the new revision exactly once, content signed once', async (t) => {
     const tenant = await h.onboard('Crash recovery');
-    const scope = await h.gql<{ createCloudScope: { id: string } }>(tenant.ownerToken, 'mutation { createCloudScope(input: { provider: AZURE_SUBSCRIPTION, externalId: "3f2c7a4e-1b8d-4c1e-9a57-0c6f5e2d9b10", displayName: "crash" }) { id } }');
+    const scope = await h.gql<{ createCloudScope: { id: string } }>(
+      tenant.ownerToken,
+      'mutation { createCloudScope(input: { provider: AZURE_SUBSCRIPTION, externalId: "3f2c7a4e-1b8d-4c1e-9a57-0c6f5e2d9b10", displayName: "crash" }) { id } }',
+    );
     assert.equal(scope.errors, undefined, JSON.stringify(scope.errors));
     // a fleet of 1,000 clusters, inserted in bulk (registering through GraphQL is not what is under test)
     await h.prisma.cluster.createMany({
@@ -77,10 +83,16 @@ describe('worker killed with SIGKILL mid fan-out', { skip: testDatabaseConfigure
         agentTokenHash: '0'.repeat(64),
       })),
     });
-    const policies = await h.prisma.policy.findMany({ where: { tenantId: tenant.tenantId, isDefault: true }, orderBy: { type: 'asc' } });
+    const policies = await h.prisma.policy.findMany({
+      where: { tenantId: tenant.tenantId, isDefault: true },
+      orderBy: { type: 'asc' },
+    });
     const [misconfiguration, vulnerability] = policies as [(typeof policies)[0], (typeof policies)[0]];
     const update = async (id: string, version: number) => {
-      const res = await h.gql(tenant.ownerToken, `mutation { updatePolicy(id: "${id}", input: { version: ${version}, action: BLOCK }) { version } }`);
+      const res = await h.gql(
+        tenant.ownerToken,
+        `mutation { updatePolicy(id: "${id}", input: { version: ${version}, action: BLOCK }) { version } }`,
+      );
       assert.equal(res.errors, undefined, JSON.stringify(res.errors));
     };
 
@@ -100,7 +112,10 @@ describe('worker killed with SIGKILL mid fan-out', { skip: testDatabaseConfigure
     await new Promise((r) => worker.once('exit', r));
     assert.equal(worker.signalCode, 'SIGKILL');
     const afterKill = await atRevision(tenant.tenantId, 2);
-    assert.ok(doneAtKill > 0 && afterKill < CLUSTERS, `the kill landed mid fan-out (${doneAtKill} done when killed, ${afterKill} after)`);
+    assert.ok(
+      doneAtKill > 0 && afterKill < CLUSTERS,
+      `the kill landed mid fan-out (${doneAtKill} done when killed, ${afterKill} after)`,
+    );
 
     t.diagnostic(`killed with ${doneAtKill}/${CLUSTERS} clusters at the new revision (${afterKill} after the kill)`);
     worker = startWorkerProcess();
@@ -108,10 +123,20 @@ describe('worker killed with SIGKILL mid fan-out', { skip: testDatabaseConfigure
     // the taken-over job has finished: nothing more gets stored
     await sleep(3000);
 
-    const clusters = await h.prisma.cluster.findMany({ where: { tenantId: tenant.tenantId }, select: { id: true, bundleRevision: true, bundleContentHash: true } });
+    const clusters = await h.prisma.cluster.findMany({
+      where: { tenantId: tenant.tenantId },
+      select: { id: true, bundleRevision: true, bundleContentHash: true },
+    });
     assert.equal(clusters.length, CLUSTERS);
-    assert.deepEqual([...new Set(clusters.map((c) => c.bundleRevision))], [2], 'every cluster is at revision 2: none skipped, none bumped twice');
-    const bundles = await h.prisma.bundle.findMany({ where: { tenantId: tenant.tenantId }, select: { clusterId: true, revision: true, contentHash: true, envelope: true } });
+    assert.deepEqual(
+      [...new Set(clusters.map((c) => c.bundleRevision))],
+      [2],
+      'every cluster is at revision 2: none skipped, none bumped twice',
+    );
+    const bundles = await h.prisma.bundle.findMany({
+      where: { tenantId: tenant.tenantId },
+      select: { clusterId: true, revision: true, contentHash: true, envelope: true },
+    });
     assert.equal(bundles.length, 2 * CLUSTERS, 'exactly revisions 1 and 2 of each cluster were stored');
 
     const keys = fromJwks((await h.http().get('/.well-known/jwks.json').expect(200)).body);

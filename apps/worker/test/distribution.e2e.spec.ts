@@ -24,7 +24,10 @@ describe('bundle distribution', { skip: testDatabaseConfigured ? false : NO_DB_R
     const t = await h.onboard('Distribution');
     owner = t.ownerToken;
     tenantId = t.tenantId;
-    const res = await h.gql<{ createCloudScope: { id: string } }>(owner, 'mutation { createCloudScope(input: { provider: AWS_ACCOUNT, externalId: "555555555555", displayName: "dist" }) { id } }');
+    const res = await h.gql<{ createCloudScope: { id: string } }>(
+      owner,
+      'mutation { createCloudScope(input: { provider: AWS_ACCOUNT, externalId: "555555555555", displayName: "dist" }) { id } }',
+    );
     scope = res.data!.createCloudScope.id;
   });
   after(async () => {
@@ -33,13 +36,19 @@ describe('bundle distribution', { skip: testDatabaseConfigured ? false : NO_DB_R
   });
 
   async function register(name: string): Promise<{ id: string; token: string }> {
-    const res = await h.gql<{ registerCluster: { cluster: { id: string }; agentToken: string } }>(owner, `mutation { registerCluster(input: { cloudScopeId: "${scope}", name: "${name}", distribution: EKS }) { cluster { id } agentToken } }`);
+    const res = await h.gql<{ registerCluster: { cluster: { id: string }; agentToken: string } }>(
+      owner,
+      `mutation { registerCluster(input: { cloudScopeId: "${scope}", name: "${name}", distribution: EKS }) { cluster { id } agentToken } }`,
+    );
     assert.equal(res.errors, undefined, JSON.stringify(res.errors));
     return { id: res.data!.registerCluster.cluster.id, token: res.data!.registerCluster.agentToken };
   }
 
   async function fetchBundle(token: string, opts: { etag?: string; wait?: number } = {}) {
-    const req = h.http().get(`/agent/v1/bundle${opts.wait ? `?waitSeconds=${opts.wait}` : ''}`).set('Authorization', `Bearer ${token}`);
+    const req = h
+      .http()
+      .get(`/agent/v1/bundle${opts.wait ? `?waitSeconds=${opts.wait}` : ''}`)
+      .set('Authorization', `Bearer ${token}`);
     if (opts.etag) req.set('If-None-Match', opts.etag);
     return req;
   }
@@ -62,7 +71,10 @@ describe('bundle distribution', { skip: testDatabaseConfigured ? false : NO_DB_R
     const bundle = (verdict as { bundle: BundleDocument }).bundle;
     assert.equal(bundle.revision, 1);
     assert.equal(res.headers['etag'], '"rev-1"');
-    assert.deepEqual(bundle.policies.map((p) => p.name).sort(), ['Default K8s misconfiguration rule', 'Default vulnerability gating rule']);
+    assert.deepEqual(bundle.policies.map((p) => p.name).sort(), [
+      'Default K8s misconfiguration rule',
+      'Default vulnerability gating rule',
+    ]);
     assert.doesNotMatch(JSON.stringify(jwks), /"d"/, 'no private key material is published');
   });
 
@@ -78,7 +90,10 @@ describe('bundle distribution', { skip: testDatabaseConfigured ? false : NO_DB_R
     const first = await firstBundle(c.token);
     const poll = fetchBundle(c.token, { etag: first.headers['etag'], wait: 30 }).then((r) => r);
     await new Promise((r) => setTimeout(r, 300));
-    const created = await h.gql(owner, `mutation { createPolicy(input: { name: "poll trigger", type: MISCONFIGURATION, action: BLOCK, scope: { cloudScopeIds: ["${scope}"] } }) { id } }`);
+    const created = await h.gql(
+      owner,
+      `mutation { createPolicy(input: { name: "poll trigger", type: MISCONFIGURATION, action: BLOCK, scope: { cloudScopeIds: ["${scope}"] } }) { id } }`,
+    );
     assert.equal(created.errors, undefined, JSON.stringify(created.errors));
     const res = await poll;
     assert.equal(res.status, 200);
@@ -99,7 +114,11 @@ describe('bundle distribution', { skip: testDatabaseConfigured ? false : NO_DB_R
     const queue = new Queue(DISTRIBUTION_QUEUE, { connection, prefix: h.config.redisPrefix });
     try {
       // a tenant id PostgreSQL cannot even parse: compiling fails on every attempt
-      const job = await queue.add('policy.updated', { tenantId: 'not-a-uuid' }, { attempts: 2, backoff: { type: 'fixed', delay: 10 }, removeOnFail: 100 });
+      const job = await queue.add(
+        'policy.updated',
+        { tenantId: 'not-a-uuid' },
+        { attempts: 2, backoff: { type: 'fixed', delay: 10 }, removeOnFail: 100 },
+      );
       for (let i = 0; i < 200 && !(await job.isFailed()); i++) await new Promise((r) => setTimeout(r, 50));
       const failed = await queue.getJob(job.id!);
       assert.equal(await failed!.getState(), 'failed');
@@ -120,7 +139,11 @@ describe('bundle distribution', { skip: testDatabaseConfigured ? false : NO_DB_R
     const queue = new Queue(DISTRIBUTION_QUEUE, { connection, prefix: h.config.redisPrefix });
     try {
       // a payload a recompile would accept (an onboarded tenant): read as one, the job would complete
-      const job = await queue.add('policy.renamed', { tenantId }, { attempts: 3, backoff: { type: 'fixed', delay: 10 }, removeOnFail: 100 });
+      const job = await queue.add(
+        'policy.renamed',
+        { tenantId },
+        { attempts: 3, backoff: { type: 'fixed', delay: 10 }, removeOnFail: 100 },
+      );
       for (let i = 0; i < 200 && !(await job.isFailed()); i++) await new Promise((r) => setTimeout(r, 50));
       const failed = await queue.getJob(job.id!);
       assert.equal(await failed!.getState(), 'failed');
@@ -136,18 +159,26 @@ describe('bundle distribution', { skip: testDatabaseConfigured ? false : NO_DB_R
     const connection = new Redis(h.config.redisUrl, { maxRetriesPerRequest: null });
     const queue = new Queue(DISTRIBUTION_QUEUE, { connection, prefix: h.config.redisPrefix });
     const stale = new Date(Date.now() - 60_000);
-    const known = await h.prisma.domainEvent.create({ data: { tenantId, type: 'cloud-scope.deleted', payload: { cloudScopeIds: [scope] }, createdAt: stale } });
-    const unknown = await h.prisma.domainEvent.create({ data: { tenantId, type: 'policy.renamed', payload: {}, createdAt: stale } });
+    const known = await h.prisma.domainEvent.create({
+      data: { tenantId, type: 'cloud-scope.deleted', payload: { cloudScopeIds: [scope] }, createdAt: stale },
+    });
+    const unknown = await h.prisma.domainEvent.create({
+      data: { tenantId, type: 'policy.renamed', payload: {}, createdAt: stale },
+    });
     try {
       const relay = await queue.add(RELAY_OUTBOX_JOB, {}, { removeOnComplete: 100, removeOnFail: 100 });
-      for (let i = 0; i < 200 && !(await relay.isCompleted()) && !(await relay.isFailed()); i++) await new Promise((r) => setTimeout(r, 50));
+      for (let i = 0; i < 200 && !(await relay.isCompleted()) && !(await relay.isFailed()); i++)
+        await new Promise((r) => setTimeout(r, 50));
       assert.equal(await relay.getState(), 'completed', (await queue.getJob(relay.id!))?.failedReason);
       const job = await queue.getJob(`event-${known.id}`);
       assert.ok(job, 'the relayed event is on the queue under its event id');
       assert.equal(job.name, 'cloud-scope.deleted');
       assert.deepEqual(job.data, { cloudScopeIds: [scope], eventId: known.id.toString(), tenantId });
       assert.equal(job.opts.attempts, 10);
-      const rows = await h.prisma.domainEvent.findMany({ where: { id: { in: [known.id, unknown.id] } }, orderBy: { id: 'asc' } });
+      const rows = await h.prisma.domainEvent.findMany({
+        where: { id: { in: [known.id, unknown.id] } },
+        orderBy: { id: 'asc' },
+      });
       assert.ok(rows[0]!.publishedAt, 'the known event is marked published');
       assert.equal(rows[1]!.publishedAt, null, 'an event of an unknown type stays for a worker that knows it');
       assert.equal(await queue.getJob(`event-${unknown.id}`), undefined);

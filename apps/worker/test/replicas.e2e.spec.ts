@@ -8,7 +8,15 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { INestApplicationContext } from '@nestjs/common';
 import request from 'supertest';
-import { NO_DB_REASON, startApi, startApiProcess, startWorker, testDatabaseConfigured, type ApiHarness, type ApiProcess } from '@portcullis/testing';
+import {
+  NO_DB_REASON,
+  startApi,
+  startApiProcess,
+  startWorker,
+  testDatabaseConfigured,
+  type ApiHarness,
+  type ApiProcess,
+} from '@portcullis/testing';
 
 describe('long polls across API replicas', { skip: testDatabaseConfigured ? false : NO_DB_REASON }, () => {
   let a: ApiHarness;
@@ -27,8 +35,14 @@ describe('long polls across API replicas', { skip: testDatabaseConfigured ? fals
 
   it('a mutation through replica A wakes the poll held on replica B, another process', async () => {
     const t = await a.onboard('Replicas');
-    const scope = await a.gql<{ createCloudScope: { id: string } }>(t.ownerToken, 'mutation { createCloudScope(input: { provider: AWS_ACCOUNT, externalId: "777777777777", displayName: "r" }) { id } }');
-    const reg = await a.gql<{ registerCluster: { agentToken: string } }>(t.ownerToken, `mutation { registerCluster(input: { cloudScopeId: "${scope.data!.createCloudScope.id}", name: "replicated", distribution: AKS }) { agentToken } }`);
+    const scope = await a.gql<{ createCloudScope: { id: string } }>(
+      t.ownerToken,
+      'mutation { createCloudScope(input: { provider: AWS_ACCOUNT, externalId: "777777777777", displayName: "r" }) { id } }',
+    );
+    const reg = await a.gql<{ registerCluster: { agentToken: string } }>(
+      t.ownerToken,
+      `mutation { registerCluster(input: { cloudScopeId: "${scope.data!.createCloudScope.id}", name: "replicated", distribution: AKS }) { agentToken } }`,
+    );
     const token = reg.data!.registerCluster.agentToken;
     const first = await request(b.url).get('/agent/v1/bundle?waitSeconds=20').set('Authorization', `Bearer ${token}`);
     assert.equal(first.status, 200);
@@ -37,13 +51,19 @@ describe('long polls across API replicas', { skip: testDatabaseConfigured ? fals
     // as the agent does: a 304 (a wake-up for the revision it holds, seen once in CI) is polled again at once
     const pollUntilNew = async () => {
       for (;;) {
-        const r = await request(b.url).get('/agent/v1/bundle?waitSeconds=30').set('Authorization', `Bearer ${token}`).set('If-None-Match', String(first.headers['etag']));
+        const r = await request(b.url)
+          .get('/agent/v1/bundle?waitSeconds=30')
+          .set('Authorization', `Bearer ${token}`)
+          .set('If-None-Match', String(first.headers['etag']));
         if (r.status !== 304 || Date.now() - started >= 30_000) return r;
       }
     };
     const poll = pollUntilNew();
     await new Promise((r) => setTimeout(r, 300));
-    const changed = await a.gql(t.ownerToken, 'mutation { createPolicy(input: { name: "wake b", type: MISCONFIGURATION, action: BLOCK }) { id } }');
+    const changed = await a.gql(
+      t.ownerToken,
+      'mutation { createPolicy(input: { name: "wake b", type: MISCONFIGURATION, action: BLOCK }) { id } }',
+    );
     assert.equal(changed.errors, undefined, JSON.stringify(changed.errors));
     const res = await poll;
     assert.equal(res.status, 200);

@@ -78,16 +78,22 @@ export class ApiClient {
           ...req.headers,
         },
       });
-      const timer = setTimeout(() => fail(`${req.method} ${req.path}: no complete answer within ${req.timeoutMs} ms`), req.timeoutMs);
+      const timer = setTimeout(
+        () => fail(`${req.method} ${req.path}: no complete answer within ${req.timeoutMs} ms`),
+        req.timeoutMs,
+      );
       timer.unref?.();
       req.signal?.addEventListener('abort', onAbort, { once: true });
-      outgoing.on('error', (err: NodeJS.ErrnoException) => fail(`${req.method} ${url.origin}${req.path}: ${err.code ?? err.message}`));
+      outgoing.on('error', (err: NodeJS.ErrnoException) =>
+        fail(`${req.method} ${url.origin}${req.path}: ${err.code ?? err.message}`),
+      );
       outgoing.on('response', (res) => {
         const chunks: Buffer[] = [];
         let size = 0;
         res.on('data', (c: Buffer) => {
           size += c.length;
-          if (size > MAX_RESPONSE_BYTES) fail(`${req.method} ${req.path}: answer larger than ${MAX_RESPONSE_BYTES} bytes`);
+          if (size > MAX_RESPONSE_BYTES)
+            fail(`${req.method} ${req.path}: answer larger than ${MAX_RESPONSE_BYTES} bytes`);
           else chunks.push(c);
         });
         res.on('error', (err: Error) => fail(`${req.method} ${req.path}: ${err.message}`));

@@ -1,5 +1,12 @@
 import type { PublicKeySet } from '@portcullis/bundle';
-import { DIGEST, IMAGE_REFERENCE, MAX_LOOKUP_IMAGES, artifactLookupOf, validateScanArtifactLookupResponse, type ScanArtifactLookupResult } from '@portcullis/contracts';
+import {
+  DIGEST,
+  IMAGE_REFERENCE,
+  MAX_LOOKUP_IMAGES,
+  artifactLookupOf,
+  validateScanArtifactLookupResponse,
+  type ScanArtifactLookupResult,
+} from '@portcullis/contracts';
 import type { ArtifactLookup } from '@portcullis/policy-engine';
 import { describeAnswer, type ApiClient } from './api-client';
 import type { ScanArtifactSource } from './decide';
@@ -60,10 +67,16 @@ export class ArtifactResolver implements ScanArtifactSource {
       if (e && e.expiresAt > now) continue;
       const pending = this.inFlight.get(image);
       if (pending) waits.push(pending);
-      else if (!IMAGE_REFERENCE.test(image) && !DIGEST.test(image)) this.store(image, { status: 'lookup-failed', error: `${image.slice(0, 100)} is not an image reference` }, this.options.cacheTtlMs);
+      else if (!IMAGE_REFERENCE.test(image) && !DIGEST.test(image))
+        this.store(
+          image,
+          { status: 'lookup-failed', error: `${image.slice(0, 100)} is not an image reference` },
+          this.options.cacheTtlMs,
+        );
       else missing.push(image);
     }
-    for (let i = 0; i < missing.length; i += MAX_LOOKUP_IMAGES) waits.push(this.fetch(missing.slice(i, i + MAX_LOOKUP_IMAGES), tenantId));
+    for (let i = 0; i < missing.length; i += MAX_LOOKUP_IMAGES)
+      waits.push(this.fetch(missing.slice(i, i + MAX_LOOKUP_IMAGES), tenantId));
     if (waits.length > 0) {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([Promise.all(waits), new Promise<void>((resolve) => (timer = setTimeout(resolve, budgetMs)))]);
@@ -72,7 +85,10 @@ export class ArtifactResolver implements ScanArtifactSource {
     const out = new Map<string, ArtifactLookup>();
     for (const image of images) {
       const e = this.cache.get(image);
-      out.set(image, e ? e.lookup : { status: 'lookup-failed', error: `no scan-artifact answer within ${budgetMs} ms` });
+      out.set(
+        image,
+        e ? e.lookup : { status: 'lookup-failed', error: `no scan-artifact answer within ${budgetMs} ms` },
+      );
     }
     return out;
   }
@@ -96,7 +112,11 @@ export class ArtifactResolver implements ScanArtifactSource {
           return this.fail(images, 'scan-artifact lookup: the answer is not JSON');
         }
         const v = validateScanArtifactLookupResponse(body, request);
-        if (!v.ok) return this.fail(images, `scan-artifact lookup: the answer breaks the contract at ${v.errors[0]!.path}: ${v.errors[0]!.message}`);
+        if (!v.ok)
+          return this.fail(
+            images,
+            `scan-artifact lookup: the answer breaks the contract at ${v.errors[0]!.path}: ${v.errors[0]!.message}`,
+          );
         this.lookups += images.length;
         v.value.results.forEach((r) => this.accept(r, tenantId));
       })
@@ -112,7 +132,15 @@ export class ArtifactResolver implements ScanArtifactSource {
     // the same mapping the API's tests use: verified (key, tenant, the image asked) or a failed lookup
     const lookup = artifactLookupOf(r, { trustedKeys: this.trustedKeys, tenantId });
     if (lookup.status === 'lookup-failed') this.failures++;
-    this.store(r.image, lookup, lookup.status === 'found' ? this.options.cacheTtlMs : lookup.status === 'not-found' ? this.options.notFoundTtlMs : this.options.failureTtlMs);
+    this.store(
+      r.image,
+      lookup,
+      lookup.status === 'found'
+        ? this.options.cacheTtlMs
+        : lookup.status === 'not-found'
+          ? this.options.notFoundTtlMs
+          : this.options.failureTtlMs,
+    );
   }
 
   private fail(images: readonly string[], error: string): void {

@@ -1,5 +1,13 @@
 import { decisionFor, type AdmissionDecision, type Finding } from '@portcullis/contracts';
-import { evaluatePolicies, inspectObject, type ArtifactLookup, type EvaluationResult, type InspectedObject, type Matcher, type OwnerRef } from '@portcullis/policy-engine';
+import {
+  evaluatePolicies,
+  inspectObject,
+  type ArtifactLookup,
+  type EvaluationResult,
+  type InspectedObject,
+  type Matcher,
+  type OwnerRef,
+} from '@portcullis/policy-engine';
 import type { EnforceableBundle } from './enforceable';
 import { eventLine, snapshotJson, toFindings } from './event';
 import { denyMessage, warningsFor, type Decided } from './messages';
@@ -7,7 +15,16 @@ import { resolveOwner } from './owner';
 import type { AdmissionRequestView, ReviewResponse } from './review';
 
 /** How a review was answered: a fixed set, so it can label the agent's decision metric. */
-export const DECISION_RESULTS = ['allowed', 'audited', 'denied', 'exempted', 'excluded', 'no_bundle', 'not_evaluated', 'malformed'] as const;
+export const DECISION_RESULTS = [
+  'allowed',
+  'audited',
+  'denied',
+  'exempted',
+  'excluded',
+  'no_bundle',
+  'not_evaluated',
+  'malformed',
+] as const;
 export type DecisionResult = (typeof DECISION_RESULTS)[number];
 
 export interface AdmissionSettings {
@@ -77,15 +94,31 @@ const ANNOTATION_VALUE_MAX = 1024;
  * admission recorded), and the answer kube-apiserver gets. The agent's webhook and the CLI's
  * demo history both decide through this one function.
  */
-export async function decideAdmission(r: AdmissionRequestView, now: Date, ctx: AdmissionContext): Promise<AdmissionOutcome> {
+export async function decideAdmission(
+  r: AdmissionRequestView,
+  now: Date,
+  ctx: AdmissionContext,
+): Promise<AdmissionOutcome> {
   const object = r.object;
   if (!KNOWN_OPERATIONS.has(r.operation)) {
-    return { response: { uid: r.uid, allowed: true, warnings: [`portcullis: operation ${r.operation.slice(0, 40)} is not one the agent evaluates`] }, result: 'not_evaluated', findings: NO_FINDINGS };
+    return {
+      response: {
+        uid: r.uid,
+        allowed: true,
+        warnings: [`portcullis: operation ${r.operation.slice(0, 40)} is not one the agent evaluates`],
+      },
+      result: 'not_evaluated',
+      findings: NO_FINDINGS,
+    };
   }
   const namespace = r.namespace ?? namespaceOf(object);
   const bundle = ctx.bundles.current(now.getTime());
   if (namespace !== undefined && isExcluded(ctx.excluded, namespace, bundle)) {
-    return { response: { uid: r.uid, allowed: true, auditAnnotations: { 'excluded-namespace': namespace } }, result: 'excluded', findings: NO_FINDINGS };
+    return {
+      response: { uid: r.uid, allowed: true, auditAnnotations: { 'excluded-namespace': namespace } },
+      result: 'excluded',
+      findings: NO_FINDINGS,
+    };
   }
   const target = inspectObject(object, namespace ?? 'default');
   const images = target.status === 'pod' ? target.containers.flatMap((c) => (c.image ? [c.image] : [])) : [];
@@ -93,7 +126,8 @@ export async function decideAdmission(r: AdmissionRequestView, now: Date, ctx: A
   const evaluate = r.operation === 'CREATE' || r.operation === 'UPDATE';
 
   if (!bundle) return withoutBundle(ctx, r, namespace, owner, images, now);
-  if (evaluate && target.status === 'pod' && target.containers.length > MAX_POD_CONTAINERS) return tooManyContainers(ctx, r, namespace, owner, images, bundle, target.podPath, target.containers.length, now);
+  if (evaluate && target.status === 'pod' && target.containers.length > MAX_POD_CONTAINERS)
+    return tooManyContainers(ctx, r, namespace, owner, images, bundle, target.podPath, target.containers.length, now);
 
   let evaluation: EvaluationResult | null = null;
   if (evaluate) {
@@ -101,13 +135,19 @@ export async function decideAdmission(r: AdmissionRequestView, now: Date, ctx: A
     // a warm cache answers without an await: no promise, no extra turn for the admission
     const lookups =
       bundle.hasVulnerabilityPolicies && images.length > 0 && artifacts
-        ? (artifacts.cached(images) ?? (await artifacts.resolve(images, bundle.document.tenantId, bundle.document.agentSettings.vulnerabilityLookupTimeoutMs ?? ctx.lookupTimeoutMs)))
+        ? (artifacts.cached(images) ??
+          (await artifacts.resolve(
+            images,
+            bundle.document.tenantId,
+            bundle.document.agentSettings.vulnerabilityLookupTimeoutMs ?? ctx.lookupTimeoutMs,
+          )))
         : EMPTY_LOOKUPS;
     evaluation = evaluatePolicies(object, bundle.compiled, {
       defaultNamespace: namespace ?? 'default',
       now,
       owner,
-      scanArtifacts: (image) => lookups.get(image) ?? { status: 'lookup-failed', error: 'no scan-artifact lookup was made for this image' },
+      scanArtifacts: (image) =>
+        lookups.get(image) ?? { status: 'lookup-failed', error: 'no scan-artifact lookup was made for this image' },
     });
   }
   const findings = evaluation ? toFindings(evaluation.violations, bundle.exemptionReasons) : NO_FINDINGS;
@@ -116,61 +156,163 @@ export async function decideAdmission(r: AdmissionRequestView, now: Date, ctx: A
   const eventId = await record(ctx, r, namespace, owner, images, decision, revision, findings, now, evaluate, target);
   const decided: Decided = { request: r, namespace, findings, decision };
   const warnings = warningsFor(decided);
-  if (evaluation && evaluation.status === 'cannot-evaluate') warnings.unshift(`portcullis: the object could not be evaluated: ${evaluation.reason ?? 'unknown reason'}`.slice(0, 256));
-  const annotations: Record<string, string> = { decision, 'bundle-revision': String(revision), ...(eventId ? { 'event-id': eventId } : {}) };
+  if (evaluation && evaluation.status === 'cannot-evaluate')
+    warnings.unshift(
+      `portcullis: the object could not be evaluated: ${evaluation.reason ?? 'unknown reason'}`.slice(0, 256),
+    );
+  const annotations: Record<string, string> = {
+    decision,
+    'bundle-revision': String(revision),
+    ...(eventId ? { 'event-id': eventId } : {}),
+  };
   if (r.dryRun) annotations['dry-run'] = 'true';
   if (findings.length > 0) annotations['violations'] = violationSummary(findings);
   const response: ReviewResponse =
     decision === 'DENIED'
-      ? { uid: r.uid, allowed: false, status: { code: 403, reason: 'Forbidden', message: denyMessage(decided) }, ...(warnings.length ? { warnings } : {}), auditAnnotations: annotations }
+      ? {
+          uid: r.uid,
+          allowed: false,
+          status: { code: 403, reason: 'Forbidden', message: denyMessage(decided) },
+          ...(warnings.length ? { warnings } : {}),
+          auditAnnotations: annotations,
+        }
       : { uid: r.uid, allowed: true, ...(warnings.length ? { warnings } : {}), auditAnnotations: annotations };
-  const result: DecisionResult = !evaluate || evaluation?.status === 'cannot-evaluate' ? 'not_evaluated' : (decision.toLowerCase() as DecisionResult);
+  const result: DecisionResult =
+    !evaluate || evaluation?.status === 'cannot-evaluate'
+      ? 'not_evaluated'
+      : (decision.toLowerCase() as DecisionResult);
   return { response, result, findings };
 }
 
-async function withoutBundle(ctx: AdmissionContext, r: AdmissionRequestView, namespace: string | undefined, owner: OwnerRef, images: readonly string[], now: Date): Promise<AdmissionOutcome> {
+async function withoutBundle(
+  ctx: AdmissionContext,
+  r: AdmissionRequestView,
+  namespace: string | undefined,
+  owner: OwnerRef,
+  images: readonly string[],
+  now: Date,
+): Promise<AdmissionOutcome> {
   const held = ctx.bundles;
-  const why = held.heldExpired ? `the held policy bundle (revision ${held.revision}) has expired and no newer one could be fetched` : 'no verified policy bundle is held yet';
+  const why = held.heldExpired
+    ? `the held policy bundle (revision ${held.revision}) has expired and no newer one could be fetched`
+    : 'no verified policy bundle is held yet';
   const evaluate = r.operation === 'CREATE' || r.operation === 'UPDATE';
   if (ctx.noBundleAction === 'deny' && evaluate) {
     const message = `portcullis denied ${r.kind} ${namespace ? `${namespace}/` : ''}${r.name || owner.name}: ${why}, and this agent is configured to deny until it holds one (PORTCULLIS_NO_BUNDLE_ACTION=deny)`;
-    const finding: Finding = { policyId: NO_BUNDLE_POLICY.id, policyName: NO_BUNDLE_POLICY.name, action: 'BLOCK', ruleId: 'bundle-required', path: '', message, exempted: false };
+    const finding: Finding = {
+      policyId: NO_BUNDLE_POLICY.id,
+      policyName: NO_BUNDLE_POLICY.name,
+      action: 'BLOCK',
+      ruleId: 'bundle-required',
+      path: '',
+      message,
+      exempted: false,
+    };
     const findings = [finding];
     const eventId = await record(ctx, r, namespace, owner, images, 'DENIED', null, findings, now, evaluate);
-    return { response: { uid: r.uid, allowed: false, status: { code: 403, reason: 'Forbidden', message }, auditAnnotations: { decision: 'DENIED', 'no-bundle': 'true', ...(eventId ? { 'event-id': eventId } : {}) } }, result: 'no_bundle', findings };
+    return {
+      response: {
+        uid: r.uid,
+        allowed: false,
+        status: { code: 403, reason: 'Forbidden', message },
+        auditAnnotations: { decision: 'DENIED', 'no-bundle': 'true', ...(eventId ? { 'event-id': eventId } : {}) },
+      },
+      result: 'no_bundle',
+      findings,
+    };
   }
   const eventId = await record(ctx, r, namespace, owner, images, 'ALLOWED', null, NO_FINDINGS, now, evaluate);
   return {
-    response: { uid: r.uid, allowed: true, ...(evaluate ? { warnings: [`portcullis: ${why}; the object was not checked against any policy`] } : {}), auditAnnotations: { decision: 'ALLOWED', 'no-bundle': 'true', ...(eventId ? { 'event-id': eventId } : {}) } },
+    response: {
+      uid: r.uid,
+      allowed: true,
+      ...(evaluate ? { warnings: [`portcullis: ${why}; the object was not checked against any policy`] } : {}),
+      auditAnnotations: { decision: 'ALLOWED', 'no-bundle': 'true', ...(eventId ? { 'event-id': eventId } : {}) },
+    },
     result: 'no_bundle',
     findings: NO_FINDINGS,
   };
 }
 
 /** A pod too large to evaluate in time: a finding of the agent's own, Block where any Block-mode policy covers the namespace. */
-async function tooManyContainers(ctx: AdmissionContext, r: AdmissionRequestView, namespace: string | undefined, owner: OwnerRef, images: readonly string[], bundle: EnforceableBundle, podPath: string, count: number, now: Date): Promise<AdmissionOutcome> {
-  const blocking = bundle.compiled.some((c) => c.policy.action === 'BLOCK' && c.policy.rules.length > 0 && c.inScope(namespace));
+async function tooManyContainers(
+  ctx: AdmissionContext,
+  r: AdmissionRequestView,
+  namespace: string | undefined,
+  owner: OwnerRef,
+  images: readonly string[],
+  bundle: EnforceableBundle,
+  podPath: string,
+  count: number,
+  now: Date,
+): Promise<AdmissionOutcome> {
+  const blocking = bundle.compiled.some(
+    (c) => c.policy.action === 'BLOCK' && c.policy.rules.length > 0 && c.inScope(namespace),
+  );
   const message = `${podPath} has ${count} containers (containers, initContainers and ephemeralContainers together); the agent evaluates pods of at most ${MAX_POD_CONTAINERS}, so this one was not checked against its policies. Split the workload into pods with fewer containers.`;
-  const finding: Finding = { policyId: BOUNDS_POLICY.id, policyName: BOUNDS_POLICY.name, action: blocking ? 'BLOCK' : 'AUDIT', ruleId: 'pod-container-limit', path: podPath, message, exempted: false };
+  const finding: Finding = {
+    policyId: BOUNDS_POLICY.id,
+    policyName: BOUNDS_POLICY.name,
+    action: blocking ? 'BLOCK' : 'AUDIT',
+    ruleId: 'pod-container-limit',
+    path: podPath,
+    message,
+    exempted: false,
+  };
   const findings = [finding];
   const decision = decisionFor(findings);
   const revision = bundle.document.revision;
   // no snapshot: the object is what is too large
   const eventId = await record(ctx, r, namespace, owner, images, decision, revision, findings, now, false);
   const decided: Decided = { request: r, namespace, findings, decision };
-  const annotations: Record<string, string> = { decision, 'bundle-revision': String(revision), 'violations': violationSummary(findings), ...(eventId ? { 'event-id': eventId } : {}) };
+  const annotations: Record<string, string> = {
+    decision,
+    'bundle-revision': String(revision),
+    violations: violationSummary(findings),
+    ...(eventId ? { 'event-id': eventId } : {}),
+  };
   if (r.dryRun) annotations['dry-run'] = 'true';
   const response: ReviewResponse = blocking
-    ? { uid: r.uid, allowed: false, status: { code: 403, reason: 'Forbidden', message: denyMessage(decided) }, auditAnnotations: annotations }
+    ? {
+        uid: r.uid,
+        allowed: false,
+        status: { code: 403, reason: 'Forbidden', message: denyMessage(decided) },
+        auditAnnotations: annotations,
+      }
     : { uid: r.uid, allowed: true, warnings: warningsFor(decided), auditAnnotations: annotations };
   return { response, result: 'not_evaluated', findings };
 }
 
 /** Records the admission event (the agent: appends it to the spool); its id when it was kept. */
-async function record(ctx: AdmissionContext, r: AdmissionRequestView, namespace: string | undefined, owner: OwnerRef, images: readonly string[], decision: AdmissionDecision, bundleRevision: number | null, findings: readonly Finding[], now: Date, evaluated: boolean, target?: InspectedObject): Promise<string | null> {
+async function record(
+  ctx: AdmissionContext,
+  r: AdmissionRequestView,
+  namespace: string | undefined,
+  owner: OwnerRef,
+  images: readonly string[],
+  decision: AdmissionDecision,
+  bundleRevision: number | null,
+  findings: readonly Finding[],
+  now: Date,
+  evaluated: boolean,
+  target?: InspectedObject,
+): Promise<string | null> {
   const json = evaluated && target ? snapshotJson(r.object, target) : undefined;
   const id = json !== undefined ? ctx.snapshotId?.(json) : undefined;
-  const { eventId, line } = eventLine({ request: r, namespace, owner, images, decision, bundleRevision, findings, clusterId: ctx.clusterId, occurredAt: now }, id !== undefined ? { id } : json);
+  const { eventId, line } = eventLine(
+    {
+      request: r,
+      namespace,
+      owner,
+      images,
+      decision,
+      bundleRevision,
+      findings,
+      clusterId: ctx.clusterId,
+      occurredAt: now,
+    },
+    id !== undefined ? { id } : json,
+  );
   return (await ctx.record(line)) ? eventId : null;
 }
 

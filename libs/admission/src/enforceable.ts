@@ -1,7 +1,15 @@
 import { z } from 'zod';
 import type { BundleDocument, BundlePolicy } from '@portcullis/bundle';
 import {
-  MAX_NAMESPACE_PATTERN_LENGTH, MAX_PATTERNS_PER_LIST, MAX_PATTERN_LENGTH, compileGlob, compilePolicies, type CompiledPolicy, type Exemption, type Matcher, type Policy,
+  MAX_NAMESPACE_PATTERN_LENGTH,
+  MAX_PATTERNS_PER_LIST,
+  MAX_PATTERN_LENGTH,
+  compileGlob,
+  compilePolicies,
+  type CompiledPolicy,
+  type Exemption,
+  type Matcher,
+  type Policy,
 } from '@portcullis/policy-engine';
 
 /** A verified bundle turned into what the webhook runs: compiled once per revision. */
@@ -46,7 +54,15 @@ function toPolicy(p: BundlePolicy, index: number): Policy {
     }
     return r.data as Exemption;
   });
-  return { id: p.id, name: p.name, type: p.type, action: p.action, namespaces: p.namespaces, rules: p.rules.map((r) => ({ id: r.id, params: { ...r.params } })), exemptions };
+  return {
+    id: p.id,
+    name: p.name,
+    type: p.type,
+    action: p.action,
+    namespaces: p.namespaces,
+    rules: p.rules.map((r) => ({ id: r.id, params: { ...r.params } })),
+    exemptions,
+  };
 }
 
 /**

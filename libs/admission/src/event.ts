@@ -1,6 +1,21 @@
 import { randomUUID } from 'node:crypto';
-import { EVENT_LIMITS as L, MAX_SNAPSHOT_BYTES, SUB_RESOURCE, type AdmissionDecision, type AdmissionEvent, type AdmissionOperation, type Finding } from '@portcullis/contracts';
-import { CONTAINER_LISTS, isBlocking, replicaInvariant, type InspectedObject, type OwnerRef, type Violation } from '@portcullis/policy-engine';
+import {
+  EVENT_LIMITS as L,
+  MAX_SNAPSHOT_BYTES,
+  SUB_RESOURCE,
+  type AdmissionDecision,
+  type AdmissionEvent,
+  type AdmissionOperation,
+  type Finding,
+} from '@portcullis/contracts';
+import {
+  CONTAINER_LISTS,
+  isBlocking,
+  replicaInvariant,
+  type InspectedObject,
+  type OwnerRef,
+  type Violation,
+} from '@portcullis/policy-engine';
 import type { AdmissionRequestView } from './review';
 
 const KIND = /^[A-Za-z][A-Za-z0-9]{0,62}$/;
@@ -60,12 +75,14 @@ export function snapshotJson(object: unknown, target: InspectedObject): string |
     const { [LAST_APPLIED]: _la, ...annotations } = meta['annotations'];
     copy['metadata'] = { ...meta, annotations };
   }
-  const snapshot = target.status === 'pod' && target.containers.some(hasEnvValues) ? redactEnv(copy, target.podPath.split('.')) : copy;
+  const snapshot =
+    target.status === 'pod' && target.containers.some(hasEnvValues) ? redactEnv(copy, target.podPath.split('.')) : copy;
   const json = JSON.stringify(snapshot);
   return Buffer.byteLength(json) <= MAX_SNAPSHOT_BYTES ? json : undefined;
 }
 
-const hasEnvValues = (c: { spec: Readonly<Record<string, unknown>> }) => Array.isArray(c.spec['env']) && c.spec['env'].some((e) => isObject(e) && typeof e['value'] === 'string');
+const hasEnvValues = (c: { spec: Readonly<Record<string, unknown>> }) =>
+  Array.isArray(c.spec['env']) && c.spec['env'].some((e) => isObject(e) && typeof e['value'] === 'string');
 
 /** A copy of `node` down `path` (to the pod spec) whose containers' env values are redacted. */
 function redactEnv(node: Record<string, unknown>, path: readonly string[]): Record<string, unknown> {
@@ -78,7 +95,14 @@ function redactEnv(node: Record<string, unknown>, path: readonly string[]): Reco
     const containers = pod[list];
     if (!Array.isArray(containers)) continue;
     pod[list] = containers.map((c: unknown) =>
-      isObject(c) && Array.isArray(c['env']) ? { ...c, env: c['env'].map((e: unknown) => (isObject(e) && typeof e['value'] === 'string' ? { ...e, value: REDACTED } : e)) } : c,
+      isObject(c) && Array.isArray(c['env'])
+        ? {
+            ...c,
+            env: c['env'].map((e: unknown) =>
+              isObject(e) && typeof e['value'] === 'string' ? { ...e, value: REDACTED } : e,
+            ),
+          }
+        : c,
     );
   }
   return pod;
@@ -100,11 +124,15 @@ export interface EventInput {
  * One admission as a spool line (JSON), its snapshot spliced in last: as already-serialised
  * text, or as the id of a snapshot the API holds ({ id }: `snapshotHash`).
  */
-export function eventLine(input: EventInput, snapshot: string | { readonly id: string } | undefined): { eventId: string; line: string } {
+export function eventLine(
+  input: EventInput,
+  snapshot: string | { readonly id: string } | undefined,
+): { eventId: string; line: string } {
   const { request: r } = input;
   const object = isObject(r.object) ? r.object : {};
   const meta = isObject(object['metadata']) ? object['metadata'] : {};
-  const apiVersion = typeof object['apiVersion'] === 'string' && API_VERSION.test(object['apiVersion']) ? object['apiVersion'] : 'v1';
+  const apiVersion =
+    typeof object['apiVersion'] === 'string' && API_VERSION.test(object['apiVersion']) ? object['apiVersion'] : 'v1';
   const name = typeof meta['name'] === 'string' && meta['name'] !== '' ? meta['name'] : r.name;
   const uid = meta['uid'];
   const eventId = randomUUID();
@@ -117,12 +145,20 @@ export function eventLine(input: EventInput, snapshot: string | { readonly id: s
     dryRun: r.dryRun,
     kind: KIND.test(r.kind) ? r.kind : 'Unknown',
     apiVersion: cut(apiVersion, L.apiVersion),
-    ...(input.namespace !== undefined && NAMESPACE.test(input.namespace) && input.namespace.length <= L.namespace ? { namespace: input.namespace } : {}),
+    ...(input.namespace !== undefined && NAMESPACE.test(input.namespace) && input.namespace.length <= L.namespace
+      ? { namespace: input.namespace }
+      : {}),
     name: cut(name, L.name),
     ...(typeof uid === 'string' && uid !== '' ? { uid: cut(uid, L.uid) } : {}),
     requestUid: cut(r.uid, L.uid),
-    owner: { kind: KIND.test(input.owner.kind) ? input.owner.kind : 'Unknown', name: cut(input.owner.name, L.name) || '(unnamed)' },
-    requestingUser: { username: cut(r.username, L.username), ...(r.groups ? { groups: r.groups.slice(0, L.groups).map((g) => cut(g, L.group)) } : {}) },
+    owner: {
+      kind: KIND.test(input.owner.kind) ? input.owner.kind : 'Unknown',
+      name: cut(input.owner.name, L.name) || '(unnamed)',
+    },
+    requestingUser: {
+      username: cut(r.username, L.username),
+      ...(r.groups ? { groups: r.groups.slice(0, L.groups).map((g) => cut(g, L.group)) } : {}),
+    },
     images: input.images.slice(0, L.images).map((i) => cut(i, L.image)),
     decision: input.decision,
     bundleRevision: input.bundleRevision,
@@ -131,7 +167,13 @@ export function eventLine(input: EventInput, snapshot: string | { readonly id: s
   };
   const json = JSON.stringify(event);
   if (snapshot === undefined) return { eventId, line: json };
-  return { eventId, line: typeof snapshot === 'string' ? `${json.slice(0, -1)}${SNAPSHOT_KEY}${snapshot}}` : `${json.slice(0, -1)}${SNAPSHOT_ID_KEY}"${snapshot.id}"}` };
+  return {
+    eventId,
+    line:
+      typeof snapshot === 'string'
+        ? `${json.slice(0, -1)}${SNAPSHOT_KEY}${snapshot}}`
+        : `${json.slice(0, -1)}${SNAPSHOT_ID_KEY}"${snapshot.id}"}`,
+  };
 }
 
 const SNAPSHOT_KEY = ',"snapshot":';

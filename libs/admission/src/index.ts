@@ -8,7 +8,14 @@ export type { ApiRequest, ApiResponse } from './api-client';
 export { ArtifactResolver } from './artifact-resolver';
 export type { ResolverOptions } from './artifact-resolver';
 export { DECISION_RESULTS, MAX_POD_CONTAINERS, decideAdmission } from './decide';
-export type { AdmissionContext, AdmissionOutcome, AdmissionSettings, DecisionResult, HeldBundle, ScanArtifactSource } from './decide';
+export type {
+  AdmissionContext,
+  AdmissionOutcome,
+  AdmissionSettings,
+  DecisionResult,
+  HeldBundle,
+  ScanArtifactSource,
+} from './decide';
 export { toEnforceable } from './enforceable';
 export type { EnforceableBundle } from './enforceable';
 export { eventLine, snapshotJson, splicedSnapshot, toFindings } from './event';
@@ -16,5 +23,12 @@ export type { EventInput } from './event';
 export { denyMessage, warningsFor } from './messages';
 export type { Decided } from './messages';
 export { resolveOwner } from './owner';
-export { MAX_REVIEW_NESTING, REVIEW_API_VERSIONS, malformedResponse, nestsDeeperThan, parseReview, reviewJson } from './review';
+export {
+  MAX_REVIEW_NESTING,
+  REVIEW_API_VERSIONS,
+  malformedResponse,
+  nestsDeeperThan,
+  parseReview,
+  reviewJson,
+} from './review';
 export type { AdmissionRequestView, ParsedReview, ReviewApiVersion, ReviewResponse } from './review';

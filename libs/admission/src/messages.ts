@@ -19,8 +19,13 @@ function describe(f: Finding): string {
 
 function objectName(d: Decided): string {
   const r = d.request;
-  const meta = (typeof r.object === 'object' && r.object !== null ? (r.object as { metadata?: { name?: unknown; generateName?: unknown } }).metadata : undefined) ?? {};
-  const name = r.name || (typeof meta.name === 'string' ? meta.name : typeof meta.generateName === 'string' ? `${meta.generateName}*` : '');
+  const meta =
+    (typeof r.object === 'object' && r.object !== null
+      ? (r.object as { metadata?: { name?: unknown; generateName?: unknown } }).metadata
+      : undefined) ?? {};
+  const name =
+    r.name ||
+    (typeof meta.name === 'string' ? meta.name : typeof meta.generateName === 'string' ? `${meta.generateName}*` : '');
   // `kubectl debug` is an UPDATE of pods/ephemeralcontainers: say so, the Pod itself was not edited
   // names are at most 253 characters in Kubernetes; a review sent straight to the webhook can say anything
   return `${r.kind} ${d.namespace ? `${d.namespace}/` : ''}${name.slice(0, 253)}${r.subResource ? ` (subresource ${r.subResource.slice(0, 63)})` : ''}`;

@@ -10,15 +10,23 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 export function resolveOwner(object: unknown, kind: string, name: string): OwnerRef {
   const meta = isObject(object) && isObject(object['metadata']) ? object['metadata'] : {};
   const refs = Array.isArray(meta['ownerReferences']) ? meta['ownerReferences'] : [];
-  const controller = refs.find((r): r is Record<string, unknown> => isObject(r) && r['controller'] === true) as Record<string, unknown> | undefined;
+  const controller = refs.find((r): r is Record<string, unknown> => isObject(r) && r['controller'] === true) as
+    Record<string, unknown> | undefined;
   const self: OwnerRef = { kind, name: name || fallbackName(meta) };
-  if (!controller || typeof controller['kind'] !== 'string' || typeof controller['name'] !== 'string' || controller['name'] === '') return self;
+  if (
+    !controller ||
+    typeof controller['kind'] !== 'string' ||
+    typeof controller['name'] !== 'string' ||
+    controller['name'] === ''
+  )
+    return self;
   const ownerKind = controller['kind'];
   const ownerName = controller['name'];
   const labels = isObject(meta['labels']) ? meta['labels'] : {};
   if (ownerKind === 'ReplicaSet') {
     const hash = labels['pod-template-hash'];
-    if (typeof hash === 'string' && hash !== '' && ownerName.endsWith(`-${hash}`)) return { kind: 'Deployment', name: ownerName.slice(0, -hash.length - 1) };
+    if (typeof hash === 'string' && hash !== '' && ownerName.endsWith(`-${hash}`))
+      return { kind: 'Deployment', name: ownerName.slice(0, -hash.length - 1) };
   }
   if (ownerKind === 'Job') {
     // CronJob controllers name their Jobs <cronjob>-<scheduled time in minutes since the epoch>

@@ -22,7 +22,9 @@ export interface AdmissionRequestView {
   readonly subResource?: string;
 }
 
-export type ParsedReview = { readonly ok: true; readonly request: AdmissionRequestView } | { readonly ok: false; readonly uid: string; readonly apiVersion: ReviewApiVersion; readonly message: string };
+export type ParsedReview =
+  | { readonly ok: true; readonly request: AdmissionRequestView }
+  | { readonly ok: false; readonly uid: string; readonly apiVersion: ReviewApiVersion; readonly message: string };
 
 export interface ReviewResponse {
   readonly uid: string;
@@ -68,7 +70,10 @@ export function nestsDeeperThan(json: Buffer, limit: number): boolean {
  * envelope's type fields, then `request` with `uid` as its first field (Go struct order).
  */
 function requestUidOf(head: string): string {
-  const m = /^\s*\{(?:\s*"(?:apiVersion|kind)"\s*:\s*"[^"\\]*"\s*,)*\s*"request"\s*:\s*\{\s*"uid"\s*:\s*"([^"\\]{1,128})"/.exec(head);
+  const m =
+    /^\s*\{(?:\s*"(?:apiVersion|kind)"\s*:\s*"[^"\\]*"\s*,)*\s*"request"\s*:\s*\{\s*"uid"\s*:\s*"([^"\\]{1,128})"/.exec(
+      head,
+    );
   return m ? m[1]! : '';
 }
 
@@ -79,22 +84,40 @@ export function parseReview(body: Buffer | string): ParsedReview {
   if (nestsDeeperThan(bytes, MAX_REVIEW_NESTING)) {
     const head = bytes.toString('utf8', 0, Math.min(bytes.length, 4096));
     const v1beta1 = /^\s*\{[^{]*"apiVersion"\s*:\s*"admission\.k8s\.io\/v1beta1"/.test(head);
-    return { ok: false, uid: requestUidOf(head), apiVersion: v1beta1 ? 'admission.k8s.io/v1beta1' : 'admission.k8s.io/v1', message: `the AdmissionReview nests objects or arrays more than ${MAX_REVIEW_NESTING} levels deep` };
+    return {
+      ok: false,
+      uid: requestUidOf(head),
+      apiVersion: v1beta1 ? 'admission.k8s.io/v1beta1' : 'admission.k8s.io/v1',
+      message: `the AdmissionReview nests objects or arrays more than ${MAX_REVIEW_NESTING} levels deep`,
+    };
   }
   let review: unknown;
   try {
     review = JSON.parse(bytes.toString('utf8'));
   } catch {
-    return { ok: false, uid: '', apiVersion: 'admission.k8s.io/v1', message: 'the request body is not JSON (expected an AdmissionReview)' };
+    return {
+      ok: false,
+      uid: '',
+      apiVersion: 'admission.k8s.io/v1',
+      message: 'the request body is not JSON (expected an AdmissionReview)',
+    };
   }
-  if (!isObject(review)) return { ok: false, uid: '', apiVersion: 'admission.k8s.io/v1', message: 'the request body is not an AdmissionReview object' };
+  if (!isObject(review))
+    return {
+      ok: false,
+      uid: '',
+      apiVersion: 'admission.k8s.io/v1',
+      message: 'the request body is not an AdmissionReview object',
+    };
   const request = review['request'];
   const uid = isObject(request) && typeof request['uid'] === 'string' ? request['uid'].slice(0, 128) : '';
   const av = review['apiVersion'];
   const apiVersion: ReviewApiVersion = av === 'admission.k8s.io/v1beta1' ? av : 'admission.k8s.io/v1';
   const bad = (message: string): ParsedReview => ({ ok: false, uid, apiVersion, message });
-  if (typeof av !== 'string' || !(REVIEW_API_VERSIONS as readonly string[]).includes(av)) return bad(`apiVersion is ${JSON.stringify(av ?? null)}; expected admission.k8s.io/v1`);
-  if (review['kind'] !== 'AdmissionReview') return bad(`kind is ${JSON.stringify(review['kind'] ?? null)}; expected AdmissionReview`);
+  if (typeof av !== 'string' || !(REVIEW_API_VERSIONS as readonly string[]).includes(av))
+    return bad(`apiVersion is ${JSON.stringify(av ?? null)}; expected admission.k8s.io/v1`);
+  if (review['kind'] !== 'AdmissionReview')
+    return bad(`kind is ${JSON.stringify(review['kind'] ?? null)}; expected AdmissionReview`);
   if (!isObject(request)) return bad('request is missing or not an object');
   if (uid === '') return bad('request.uid is missing or not a string');
   const operation = request['operation'];
@@ -109,14 +132,18 @@ export function parseReview(body: Buffer | string): ParsedReview {
     const group = typeof gvk['group'] === 'string' && gvk['group'] !== '' ? `${gvk['group']}/` : '';
     object = { apiVersion: `${group}${version}`, kind, ...object };
   }
-  if ((operation === 'CREATE' || operation === 'UPDATE') && !isObject(object)) return bad(`request.object is missing or not an object (operation ${operation})`);
+  if ((operation === 'CREATE' || operation === 'UPDATE') && !isObject(object))
+    return bad(`request.object is missing or not an object (operation ${operation})`);
   const ns = request['namespace'];
   if (ns !== undefined && ns !== null && typeof ns !== 'string') return bad('request.namespace is not a string');
   const name = request['name'];
   const dryRun = request['dryRun'];
-  if (dryRun !== undefined && dryRun !== null && typeof dryRun !== 'boolean') return bad('request.dryRun is not a boolean');
+  if (dryRun !== undefined && dryRun !== null && typeof dryRun !== 'boolean')
+    return bad('request.dryRun is not a boolean');
   const user = isObject(request['userInfo']) ? request['userInfo'] : {};
-  const groups = Array.isArray(user['groups']) ? user['groups'].filter((g): g is string => typeof g === 'string' && g !== '') : undefined;
+  const groups = Array.isArray(user['groups'])
+    ? user['groups'].filter((g): g is string => typeof g === 'string' && g !== '')
+    : undefined;
   const sub = request['subResource'];
   return {
     ok: true,
@@ -142,5 +169,9 @@ export function reviewJson(apiVersion: ReviewApiVersion, response: ReviewRespons
 
 /** The answer to a review that cannot be read: refused with 400, the uid echoed where there was one. */
 export function malformedResponse(parsed: Extract<ParsedReview, { ok: false }>): ReviewResponse {
-  return { uid: parsed.uid, allowed: false, status: { code: 400, reason: 'BadRequest', message: `portcullis: malformed AdmissionReview: ${parsed.message}` } };
+  return {
+    uid: parsed.uid,
+    allowed: false,
+    status: { code: 400, reason: 'BadRequest', message: `portcullis: malformed AdmissionReview: ${parsed.message}` },
+  };
 }

@@ -6,8 +6,24 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { AdmissionEvent } from '@portcullis/contracts';
 import { compileGlob, type ArtifactLookup } from '@portcullis/policy-engine';
-import { decideAdmission, parseReview, toEnforceable, type AdmissionContext, type AdmissionRequestView, type EnforceableBundle, type ScanArtifactSource } from '@portcullis/admission';
-import { CLUSTER, TENANT, bundleDocument, misconfigurationPolicy, onlyRule, reviewOf, vulnerabilityPolicy } from '@portcullis/testing';
+import {
+  decideAdmission,
+  parseReview,
+  toEnforceable,
+  type AdmissionContext,
+  type AdmissionRequestView,
+  type EnforceableBundle,
+  type ScanArtifactSource,
+} from '@portcullis/admission';
+import {
+  CLUSTER,
+  TENANT,
+  bundleDocument,
+  misconfigurationPolicy,
+  onlyRule,
+  reviewOf,
+  vulnerabilityPolicy,
+} from '@portcullis/testing';
 
 const privileged = (name: string, namespace = 'shop') => ({
   apiVersion: 'v1',
@@ -27,7 +43,10 @@ interface Recorded {
   readonly lines: string[];
 }
 
-function contextFor(bundle: EnforceableBundle | null, o: Partial<AdmissionContext> & { keep?: boolean } = {}): Recorded {
+function contextFor(
+  bundle: EnforceableBundle | null,
+  o: Partial<AdmissionContext> & { keep?: boolean } = {},
+): Recorded {
   const lines: string[] = [];
   const context: AdmissionContext = {
     clusterId: CLUSTER,
@@ -45,12 +64,19 @@ function contextFor(bundle: EnforceableBundle | null, o: Partial<AdmissionContex
   return { context, lines };
 }
 
-const noPrivileged = (overrides = {}) => toEnforceable(bundleDocument(3, [misconfigurationPolicy('BLOCK', { rules: onlyRule('privileged-container'), ...overrides })]));
+const noPrivileged = (overrides = {}) =>
+  toEnforceable(
+    bundleDocument(3, [misconfigurationPolicy('BLOCK', { rules: onlyRule('privileged-container'), ...overrides })]),
+  );
 
 describe('decideAdmission', () => {
   it('decides at the time it is given: an exemption covers an admission before it expires, not after', async () => {
     const expiresAt = '2026-06-01T00:00:00.000Z';
-    const bundle = noPrivileged({ exemptions: [{ id: 'legacy', namespaces: ['shop'], match: 'GLOB', reason: 'legacy web tier', grantedBy: 'alice', expiresAt }] });
+    const bundle = noPrivileged({
+      exemptions: [
+        { id: 'legacy', namespaces: ['shop'], match: 'GLOB', reason: 'legacy web tier', grantedBy: 'alice', expiresAt },
+      ],
+    });
     const { context, lines } = contextFor(bundle);
     const before = await decideAdmission(requestOf(privileged('web-1')), new Date('2026-05-31T12:00:00Z'), context);
     assert.equal(before.response.allowed, true);
@@ -59,7 +85,10 @@ describe('decideAdmission', () => {
     const after = await decideAdmission(requestOf(privileged('web-2')), new Date('2026-06-01T00:00:01Z'), context);
     assert.equal(after.response.allowed, false);
     assert.equal(after.result, 'denied');
-    assert.match(after.response.status!.message, /portcullis denied Pod shop\/web-2: 1 violation of Block-mode policies\n- policy "Default K8s misconfiguration rule", rule privileged-container/);
+    assert.match(
+      after.response.status!.message,
+      /portcullis denied Pod shop\/web-2: 1 violation of Block-mode policies\n- policy "Default K8s misconfiguration rule", rule privileged-container/,
+    );
     const events = lines.map((l) => JSON.parse(l) as AdmissionEvent);
     assert.deepEqual(
       events.map((e) => [e.occurredAt, e.decision, e.bundleRevision]),
@@ -76,7 +105,11 @@ describe('decideAdmission', () => {
     const event = JSON.parse(kept.lines[0]!) as AdmissionEvent & { snapshot?: unknown };
     assert.equal(a.response.auditAnnotations?.['event-id'], event.eventId);
     assert.equal(event.clusterId, CLUSTER);
-    assert.equal((event.snapshot as { metadata: { name: string } }).metadata.name, 'web-1', 'the evaluated object goes with the event');
+    assert.equal(
+      (event.snapshot as { metadata: { name: string } }).metadata.name,
+      'web-1',
+      'the evaluated object goes with the event',
+    );
 
     const dropped = contextFor(noPrivileged(), { keep: false });
     const b = await decideAdmission(requestOf(privileged('web-1')), new Date(), dropped.context);
@@ -96,7 +129,9 @@ describe('decideAdmission', () => {
   });
 
   it("answers excluded namespaces, the caller's and the bundle's, without evaluating or recording", async () => {
-    const bundle = toEnforceable(bundleDocument(1, [misconfigurationPolicy('BLOCK')], { agentSettings: { excludedNamespaces: ['team-*'] } }));
+    const bundle = toEnforceable(
+      bundleDocument(1, [misconfigurationPolicy('BLOCK')], { agentSettings: { excludedNamespaces: ['team-*'] } }),
+    );
     const { context, lines } = contextFor(bundle);
     for (const ns of ['kube-system', 'team-a']) {
       const o = await decideAdmission(requestOf(privileged('p', ns)), new Date(), context);
@@ -117,7 +152,10 @@ describe('decideAdmission', () => {
     const d = await decideAdmission(requestOf(privileged('p')), new Date(), deny.context);
     assert.equal(d.response.allowed, false);
     assert.equal(d.findings[0]!.ruleId, 'bundle-required');
-    assert.deepEqual([...allow.lines, ...deny.lines].map((l) => (JSON.parse(l) as AdmissionEvent).decision), ['ALLOWED', 'DENIED']);
+    assert.deepEqual(
+      [...allow.lines, ...deny.lines].map((l) => (JSON.parse(l) as AdmissionEvent).decision),
+      ['ALLOWED', 'DENIED'],
+    );
   });
 
   describe('scan artifacts', () => {
@@ -133,7 +171,8 @@ describe('decideAdmission', () => {
       };
       return { artifacts, calls };
     };
-    const gated = (agentSettings = {}) => toEnforceable(bundleDocument(1, [vulnerabilityPolicy('AUDIT')], { agentSettings }));
+    const gated = (agentSettings = {}) =>
+      toEnforceable(bundleDocument(1, [vulnerabilityPolicy('AUDIT')], { agentSettings }));
 
     it('a warm cache answers without a lookup', async () => {
       const { artifacts, calls } = source(true);
@@ -145,7 +184,11 @@ describe('decideAdmission', () => {
 
     it("a lookup gets the bundle's budget, else the caller's, for the bundle's tenant", async () => {
       const { artifacts, calls } = source(false);
-      await decideAdmission(requestOf(privileged('p')), new Date(), contextFor(gated({ vulnerabilityLookupTimeoutMs: 250 }), { artifacts }).context);
+      await decideAdmission(
+        requestOf(privileged('p')),
+        new Date(),
+        contextFor(gated({ vulnerabilityLookupTimeoutMs: 250 }), { artifacts }).context,
+      );
       await decideAdmission(requestOf(privileged('q')), new Date(), contextFor(gated(), { artifacts }).context);
       assert.deepEqual(calls, [
         { images: ['ghcr.io/acme/web:1'], tenantId: TENANT, budgetMs: 250 },

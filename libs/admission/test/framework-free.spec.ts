@@ -23,22 +23,32 @@ describe('libs/admission stays framework-free (.config/eslint.config.mjs)', () =
   });
 
   async function messagesFor(spec: string): Promise<string[]> {
-    const [result] = await linter.lintText(`import * as imported from '${spec}';\nvoid imported;\n`, { filePath: HOST });
+    const [result] = await linter.lintText(`import * as imported from '${spec}';\nvoid imported;\n`, {
+      filePath: HOST,
+    });
     assert.ok(result, 'ESLint returned no result');
-    assert.deepEqual(result.messages.filter((m) => m.fatal), [], 'the snippet did not parse');
+    assert.deepEqual(
+      result.messages.filter((m) => m.fatal),
+      [],
+      'the snippet did not parse',
+    );
     return result.messages.filter((m) => m.ruleId !== null && RULES.includes(m.ruleId)).map((m) => m.message);
   }
 
   for (const spec of ['@nestjs/common', '@prisma/client', '@portcullis/db', 'pg', 'ioredis', 'bullmq']) {
     it(`reports an import of ${spec}`, async () => {
       const messages = await messagesFor(spec);
-      assert.ok(messages.some((m) => /admission stays free of frameworks/.test(m)), `no framework report for ${spec}: ${JSON.stringify(messages)}`);
+      assert.ok(
+        messages.some((m) => /admission stays free of frameworks/.test(m)),
+        `no framework report for ${spec}: ${JSON.stringify(messages)}`,
+      );
     });
   }
 
   it('reports an import of test code or of an app, and lets the libs it builds on through', async () => {
     assert.ok((await messagesFor('@portcullis/testing')).some((m) => /source never imports test code/.test(m)));
     assert.ok((await messagesFor('../../../apps/agent/src/main')).some((m) => /libs never import from apps/.test(m)));
-    for (const spec of ['@portcullis/policy-engine', '@portcullis/bundle', '@portcullis/contracts', 'node:https']) assert.deepEqual(await messagesFor(spec), [], spec);
+    for (const spec of ['@portcullis/policy-engine', '@portcullis/bundle', '@portcullis/contracts', 'node:https'])
+      assert.deepEqual(await messagesFor(spec), [], spec);
   });
 });

@@ -110,7 +110,9 @@ class CanonicalWriter {
   private object(o: object): void {
     const proto = Object.getPrototypeOf(o) as unknown;
     if (proto !== Object.prototype && proto !== null) {
-      this.fail(`a ${(o as { constructor?: { name?: string } }).constructor?.name ?? 'non-plain'} object is not JSON; pass plain objects`);
+      this.fail(
+        `a ${(o as { constructor?: { name?: string } }).constructor?.name ?? 'non-plain'} object is not JSON; pass plain objects`,
+      );
     }
     this.enter(o);
     const record = o as Record<string, unknown>;
@@ -138,7 +140,15 @@ class CanonicalWriter {
   }
 
   private fail(problem: string): never {
-    const path = this.path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : /^[A-Za-z_$][\w$]*$/.test(p) ? `${acc}.${p}` : `${acc}[${JSON.stringify(p)}]`), '$');
+    const path = this.path.reduce<string>(
+      (acc, p) =>
+        typeof p === 'number'
+          ? `${acc}[${p}]`
+          : /^[A-Za-z_$][\w$]*$/.test(p)
+            ? `${acc}.${p}`
+            : `${acc}[${JSON.stringify(p)}]`,
+      '$',
+    );
     throw new CanonicalJsonError(path, problem);
   }
 }

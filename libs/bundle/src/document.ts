@@ -71,7 +71,9 @@ const BundlePolicySchema = z.object({
   type: z.enum(['MISCONFIGURATION', 'VULNERABILITY']),
   action: z.enum(['AUDIT', 'BLOCK']),
   namespaces: z.object({ include: patterns, exclude: patterns }),
-  rules: z.array(z.object({ id: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'is not a rule id'), params: jsonObject })).max(200),
+  rules: z
+    .array(z.object({ id: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'is not a rule id'), params: jsonObject }))
+    .max(200),
   exemptions: z.array(jsonObject).max(10_000),
 });
 
@@ -100,17 +102,27 @@ export const BundleDocumentSchema: z.ZodType<BundleDocument, z.ZodTypeDef, unkno
   })
   .superRefine((doc, ctx) => {
     if (Date.parse(doc.expiresAt) <= Date.parse(doc.issuedAt)) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['expiresAt'], message: `is not after issuedAt (${doc.issuedAt})` });
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['expiresAt'],
+        message: `is not after issuedAt (${doc.issuedAt})`,
+      });
     }
     const seen = new Map<string, number>();
     doc.policies.forEach((p, i) => {
       const earlier = seen.get(p.id);
-      if (earlier !== undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['policies', i, 'id'], message: `duplicates policies[${earlier}].id` });
+      if (earlier !== undefined)
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          path: ['policies', i, 'id'],
+          message: `duplicates policies[${earlier}].id`,
+        });
       seen.set(p.id, i);
     });
   });
 
-export type BundleDocumentCheck = { readonly ok: true; readonly bundle: BundleDocument } | { readonly ok: false; readonly message: string };
+export type BundleDocumentCheck =
+  { readonly ok: true; readonly bundle: BundleDocument } | { readonly ok: false; readonly message: string };
 
 /** Structural check of a bundle document (built by the worker, or decoded by the agent). */
 export function checkBundleDocument(doc: unknown): BundleDocumentCheck {

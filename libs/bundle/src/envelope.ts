@@ -18,7 +18,11 @@ export interface SignedEnvelope {
 /** Signs the canonical JSON of `document`; throws CanonicalJsonError (naming the path) for a non-JSON value. */
 export function signEnvelope(document: unknown, key: SigningKey): SignedEnvelope {
   const bytes = Buffer.from(canonicalJson(document), 'utf8');
-  return { payload: bytes.toString('base64url'), signature: sign(null, bytes, key.privateKey).toString('base64url'), kid: key.kid };
+  return {
+    payload: bytes.toString('base64url'),
+    signature: sign(null, bytes, key.privateKey).toString('base64url'),
+    kid: key.kid,
+  };
 }
 
 export type EnvelopeFailure = 'MALFORMED' | 'UNKNOWN_KEY' | 'BAD_SIGNATURE';
@@ -42,17 +46,25 @@ export function verifyEnvelope(envelope: unknown, trusted: PublicKeySet): Envelo
   }
   const e = envelope as Record<string, unknown>;
   for (const field of ['payload', 'signature', 'kid'] as const) {
-    if (typeof e[field] !== 'string' || e[field] === '') return malformed(`the envelope's ${field} is missing or not a non-empty string`);
+    if (typeof e[field] !== 'string' || e[field] === '')
+      return malformed(`the envelope's ${field} is missing or not a non-empty string`);
   }
   const { payload, signature, kid } = e as unknown as SignedEnvelope;
-  if (payload.length > Math.ceil((MAX_PAYLOAD_BYTES * 4) / 3)) return malformed(`the payload is larger than ${MAX_PAYLOAD_BYTES} bytes`);
+  if (payload.length > Math.ceil((MAX_PAYLOAD_BYTES * 4) / 3))
+    return malformed(`the payload is larger than ${MAX_PAYLOAD_BYTES} bytes`);
   const bytes = decodeBase64url(payload);
   if (!bytes) return malformed('the payload is not base64url (unpadded)');
   const sig = decodeBase64url(signature);
-  if (!sig || sig.length !== ED25519_SIGNATURE_BYTES) return malformed(`the signature is not ${ED25519_SIGNATURE_BYTES} bytes of base64url`);
+  if (!sig || sig.length !== ED25519_SIGNATURE_BYTES)
+    return malformed(`the signature is not ${ED25519_SIGNATURE_BYTES} bytes of base64url`);
   const key = trusted.find((k) => k.kid === kid);
   // the kid is attacker-controlled text: bounded and JSON-quoted before it reaches a message
-  if (!key) return { ok: false, reason: 'UNKNOWN_KEY', message: `key id ${JSON.stringify(kid.slice(0, 128))} is not among the trusted keys` };
+  if (!key)
+    return {
+      ok: false,
+      reason: 'UNKNOWN_KEY',
+      message: `key id ${JSON.stringify(kid.slice(0, 128))} is not among the trusted keys`,
+    };
   if (!verify(null, bytes, key.publicKey, sig)) {
     return { ok: false, reason: 'BAD_SIGNATURE', message: `the signature does not verify with trusted key ${kid}` };
   }

@@ -2,7 +2,16 @@
 // JSON, Ed25519 envelopes, and the keys that sign and verify them. No I/O but key files.
 export { CanonicalFragment, canonicalJson, CanonicalJsonError } from './canonical-json';
 export { BundleDocumentSchema, checkBundleDocument, contentHash, bundleShapeError } from './document';
-export type { AgentSettings, BundleContent, BundleDocument, BundleDocumentCheck, BundlePolicy, JsonObject, PolicyAction, PolicyType } from './document';
+export type {
+  AgentSettings,
+  BundleContent,
+  BundleDocument,
+  BundleDocumentCheck,
+  BundlePolicy,
+  JsonObject,
+  PolicyAction,
+  PolicyType,
+} from './document';
 export { ScanArtifactDocumentSchema, checkScanArtifactDocument } from './scan-artifact';
 export type { ScanArtifactDocument, ScanArtifactDocumentCheck, ScanFinding, Severity } from './scan-artifact';
 export { MAX_PAYLOAD_BYTES, signEnvelope, verifyEnvelope } from './envelope';

@@ -26,7 +26,16 @@ export class JwksError extends Error {
  * from the public key, so a SigningKey passed here cannot leak its private half.
  */
 export function toJwks(keys: readonly TrustedKey[]): Jwks {
-  return { keys: keys.map((k) => ({ kty: 'OKP', crv: 'Ed25519', x: publicKeyX(k.publicKey), kid: k.kid, use: 'sig', alg: 'EdDSA' })) };
+  return {
+    keys: keys.map((k) => ({
+      kty: 'OKP',
+      crv: 'Ed25519',
+      x: publicKeyX(k.publicKey),
+      kid: k.kid,
+      use: 'sig',
+      alg: 'EdDSA',
+    })),
+  };
 }
 
 const X = /^[A-Za-z0-9_-]{43}$/; // 32 bytes, base64url without padding
@@ -45,12 +54,18 @@ export function fromJwks(jwks: unknown): PublicKeySet {
     const k = entry as Record<string, unknown>;
     if (k['kty'] !== 'OKP' || k['crv'] !== 'Ed25519') return;
     if ((k['use'] !== undefined && k['use'] !== 'sig') || (k['alg'] !== undefined && k['alg'] !== 'EdDSA')) return;
-    if ('d' in k) throw new JwksError(`keys[${i}] holds private key material ("d"); a JWKS must publish public keys only`);
-    if (typeof k['x'] !== 'string' || !X.test(k['x'])) throw new JwksError(`keys[${i}].x is not a base64url Ed25519 public key`);
-    if (typeof k['kid'] !== 'string' || !isValidKid(k['kid'])) throw new JwksError(`keys[${i}].kid is missing or not a key id`);
+    if ('d' in k)
+      throw new JwksError(`keys[${i}] holds private key material ("d"); a JWKS must publish public keys only`);
+    if (typeof k['x'] !== 'string' || !X.test(k['x']))
+      throw new JwksError(`keys[${i}].x is not a base64url Ed25519 public key`);
+    if (typeof k['kid'] !== 'string' || !isValidKid(k['kid']))
+      throw new JwksError(`keys[${i}].kid is missing or not a key id`);
     const kid = k['kid'];
     if (trusted.some((t) => t.kid === kid)) throw new JwksError(`keys[${i}].kid ${kid} appears twice`);
-    trusted.push({ kid, publicKey: createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: k['x'] }, format: 'jwk' }) });
+    trusted.push({
+      kid,
+      publicKey: createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: k['x'] }, format: 'jwk' }),
+    });
   });
   if (trusted.length === 0) throw new JwksError('the JWKS holds no Ed25519 signing key');
   return trusted;

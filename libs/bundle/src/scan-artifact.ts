@@ -41,7 +41,8 @@ export interface ScanArtifactDocument {
 
 const DIGEST = /^(?:sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$/;
 // registry host (with port) optional, then lowercase path components as the distribution spec allows
-const REPOSITORY = /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::\d{1,5})?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+const REPOSITORY =
+  /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::\d{1,5})?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
 const TAG = /^\w[\w.-]{0,127}$/;
 
 const text = (max: number) => z.string().min(1).max(max);
@@ -70,14 +71,23 @@ export const ScanArtifactDocumentSchema: z.ZodType<ScanArtifactDocument, z.ZodTy
   })
   .superRefine((doc, ctx) => {
     if (doc.tagBound !== (doc.repoDigest === undefined)) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['tagBound'], message: doc.tagBound ? 'is true but repoDigest is set' : 'is false but there is no repoDigest' });
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['tagBound'],
+        message: doc.tagBound ? 'is true but repoDigest is set' : 'is false but there is no repoDigest',
+      });
     }
     if (doc.tagBound && doc.tags.length === 0) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['tags'], message: 'is empty, and without a repo digest or a tag nothing identifies the image' });
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['tags'],
+        message: 'is empty, and without a repo digest or a tag nothing identifies the image',
+      });
     }
   });
 
-export type ScanArtifactDocumentCheck = { readonly ok: true; readonly artifact: ScanArtifactDocument } | { readonly ok: false; readonly message: string };
+export type ScanArtifactDocumentCheck =
+  { readonly ok: true; readonly artifact: ScanArtifactDocument } | { readonly ok: false; readonly message: string };
 
 export function checkScanArtifactDocument(doc: unknown): ScanArtifactDocumentCheck {
   const r = ScanArtifactDocumentSchema.safeParse(doc);

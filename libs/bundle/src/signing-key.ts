@@ -29,7 +29,9 @@ export class SigningKey implements TrustedKey {
 
   constructor(privateKey: KeyObject, kid?: string) {
     if (privateKey.type !== 'private' || privateKey.asymmetricKeyType !== 'ed25519') {
-      throw new Error(`a signing key must be an Ed25519 private key, not ${privateKey.type} ${privateKey.asymmetricKeyType ?? ''}`.trim());
+      throw new Error(
+        `a signing key must be an Ed25519 private key, not ${privateKey.type} ${privateKey.asymmetricKeyType ?? ''}`.trim(),
+      );
     }
     this.#privateKey = privateKey;
     this.publicKey = createPublicKey(privateKey);
@@ -67,7 +69,10 @@ export function publicKeyX(publicKey: KeyObject): string {
 
 /** RFC 7638 thumbprint of an Ed25519 public key: a stable kid derived from the key itself. */
 export function jwkThumbprint(publicKey: KeyObject): string {
-  if (publicKey.asymmetricKeyType !== 'ed25519') throw new Error('a JWK thumbprint is computed here for Ed25519 keys only');
+  if (publicKey.asymmetricKeyType !== 'ed25519')
+    throw new Error('a JWK thumbprint is computed here for Ed25519 keys only');
   // the required members of an OKP key, in lexicographic order, no whitespace (RFC 7638 §3.2)
-  return createHash('sha256').update(`{"crv":"Ed25519","kty":"OKP","x":"${publicKeyX(publicKey)}"}`).digest('base64url');
+  return createHash('sha256')
+    .update(`{"crv":"Ed25519","kty":"OKP","x":"${publicKeyX(publicKey)}"}`)
+    .digest('base64url');
 }

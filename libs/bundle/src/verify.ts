@@ -23,7 +23,8 @@ export function signScanArtifact(artifact: ScanArtifactDocument, key: SigningKey
   return signEnvelope(artifact, key);
 }
 
-export type BundleRejection = EnvelopeFailure | 'INVALID_DOCUMENT' | 'WRONG_TENANT' | 'WRONG_CLUSTER' | 'EXPIRED' | 'ROLLBACK';
+export type BundleRejection =
+  EnvelopeFailure | 'INVALID_DOCUMENT' | 'WRONG_TENANT' | 'WRONG_CLUSTER' | 'EXPIRED' | 'ROLLBACK';
 
 export type BundleVerification =
   | { readonly ok: true; readonly bundle: BundleDocument; readonly kid: string }
@@ -45,19 +46,40 @@ export function verifyBundle(envelope: unknown, expect: BundleExpectations): Bun
   const verified = verifyEnvelope(envelope, expect.trustedKeys);
   if (!verified.ok) return verified;
   const checked = checkBundleDocument(verified.document);
-  if (!checked.ok) return { ok: false, reason: 'INVALID_DOCUMENT', message: `the signed document is not a bundle: ${checked.message}` };
+  if (!checked.ok)
+    return {
+      ok: false,
+      reason: 'INVALID_DOCUMENT',
+      message: `the signed document is not a bundle: ${checked.message}`,
+    };
   const bundle = checked.bundle;
   if (expect.tenantId !== undefined && bundle.tenantId !== expect.tenantId) {
-    return { ok: false, reason: 'WRONG_TENANT', message: `the bundle is for tenant ${bundle.tenantId}, not ${expect.tenantId}` };
+    return {
+      ok: false,
+      reason: 'WRONG_TENANT',
+      message: `the bundle is for tenant ${bundle.tenantId}, not ${expect.tenantId}`,
+    };
   }
   if (bundle.clusterId !== expect.clusterId) {
-    return { ok: false, reason: 'WRONG_CLUSTER', message: `the bundle is for cluster ${bundle.clusterId}, not ${expect.clusterId}` };
+    return {
+      ok: false,
+      reason: 'WRONG_CLUSTER',
+      message: `the bundle is for cluster ${bundle.clusterId}, not ${expect.clusterId}`,
+    };
   }
   if (Date.parse(bundle.expiresAt) <= expect.now.getTime()) {
-    return { ok: false, reason: 'EXPIRED', message: `revision ${bundle.revision} expired at ${bundle.expiresAt} (now ${expect.now.toISOString()})` };
+    return {
+      ok: false,
+      reason: 'EXPIRED',
+      message: `revision ${bundle.revision} expired at ${bundle.expiresAt} (now ${expect.now.toISOString()})`,
+    };
   }
   if (expect.heldRevision !== undefined && bundle.revision < expect.heldRevision) {
-    return { ok: false, reason: 'ROLLBACK', message: `revision ${bundle.revision} is older than the held revision ${expect.heldRevision}` };
+    return {
+      ok: false,
+      reason: 'ROLLBACK',
+      message: `revision ${bundle.revision} is older than the held revision ${expect.heldRevision}`,
+    };
   }
   return { ok: true, bundle, kid: verified.kid };
 }
@@ -82,20 +104,41 @@ export function verifyScanArtifact(envelope: unknown, expect: ScanArtifactExpect
   const verified = verifyEnvelope(envelope, expect.trustedKeys);
   if (!verified.ok) return verified;
   const checked = checkScanArtifactDocument(verified.document);
-  if (!checked.ok) return { ok: false, reason: 'INVALID_DOCUMENT', message: `the signed document is not a scan artifact: ${checked.message}` };
+  if (!checked.ok)
+    return {
+      ok: false,
+      reason: 'INVALID_DOCUMENT',
+      message: `the signed document is not a scan artifact: ${checked.message}`,
+    };
   const artifact = checked.artifact;
   if (expect.tenantId !== undefined && artifact.tenantId !== expect.tenantId) {
-    return { ok: false, reason: 'WRONG_TENANT', message: `the artifact is for tenant ${artifact.tenantId}, not ${expect.tenantId}` };
+    return {
+      ok: false,
+      reason: 'WRONG_TENANT',
+      message: `the artifact is for tenant ${artifact.tenantId}, not ${expect.tenantId}`,
+    };
   }
   const want = expect.image;
   if (want?.repository !== undefined && artifact.repository !== want.repository) {
-    return { ok: false, reason: 'WRONG_IMAGE', message: `the artifact is for repository ${artifact.repository}, not ${want.repository}` };
+    return {
+      ok: false,
+      reason: 'WRONG_IMAGE',
+      message: `the artifact is for repository ${artifact.repository}, not ${want.repository}`,
+    };
   }
   if (want?.repoDigest !== undefined && artifact.repoDigest !== want.repoDigest) {
-    return { ok: false, reason: 'WRONG_IMAGE', message: `the artifact is for digest ${artifact.repoDigest ?? '(none: tag-bound)'}, not ${want.repoDigest}` };
+    return {
+      ok: false,
+      reason: 'WRONG_IMAGE',
+      message: `the artifact is for digest ${artifact.repoDigest ?? '(none: tag-bound)'}, not ${want.repoDigest}`,
+    };
   }
   if (want?.tag !== undefined && !artifact.tags.includes(want.tag)) {
-    return { ok: false, reason: 'WRONG_IMAGE', message: `the artifact's tags (${artifact.tags.join(', ') || 'none'}) do not include ${want.tag}` };
+    return {
+      ok: false,
+      reason: 'WRONG_IMAGE',
+      message: `the artifact's tags (${artifact.tags.join(', ') || 'none'}) do not include ${want.tag}`,
+    };
   }
   return { ok: true, artifact, kid: verified.kid };
 }

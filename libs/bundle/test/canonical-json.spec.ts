@@ -11,17 +11,39 @@ describe('canonicalJson', () => {
       '{"numbers": [333333333.33333329, 1E30, 4.50, 2e-3, 0.000000000000000000000000001],' +
         ' "string": "\\u20ac$\\u000F\\u000aA\'\\u0042\\u0022\\u005c\\\\\\"\\/", "literals": [null, true, false]}',
     ) as unknown;
-    assert.equal(canonicalJson(input), '{"literals":[null,true,false],"numbers":[333333333.3333333,1e+30,4.5,0.002,1e-27],"string":"€$\\u000f\\nA\'B\\"\\\\\\\\\\"/"}');
+    assert.equal(
+      canonicalJson(input),
+      '{"literals":[null,true,false],"numbers":[333333333.3333333,1e+30,4.5,0.002,1e-27],"string":"€$\\u000f\\nA\'B\\"\\\\\\\\\\"/"}',
+    );
   });
 
   it('sorts keys by UTF-16 code units (RFC 8785 §3.2.3), not by code points', () => {
-    const input = { '\u20ac': 'Euro Sign', '\r': 'Carriage Return', '\ufb33': 'Hebrew Letter Dalet With Dagesh', '1': 'One', '\ud83d\ude00': 'Emoji: Grinning Face', '\u0080': 'Control', '\u00f6': 'Latin Small Letter O With Diaeresis' };
+    const input = {
+      '\u20ac': 'Euro Sign',
+      '\r': 'Carriage Return',
+      '\ufb33': 'Hebrew Letter Dalet With Dagesh',
+      '1': 'One',
+      '\ud83d\ude00': 'Emoji: Grinning Face',
+      '\u0080': 'Control',
+      '\u00f6': 'Latin Small Letter O With Diaeresis',
+    };
     const order = [...canonicalJson(input).matchAll(/:"([^"]+)"/g)].map((m) => m[1]);
-    assert.deepEqual(order, ['Carriage Return', 'One', 'Control', 'Latin Small Letter O With Diaeresis', 'Euro Sign', 'Emoji: Grinning Face', 'Hebrew Letter Dalet With Dagesh']);
+    assert.deepEqual(order, [
+      'Carriage Return',
+      'One',
+      'Control',
+      'Latin Small Letter O With Diaeresis',
+      'Euro Sign',
+      'Emoji: Grinning Face',
+      'Hebrew Letter Dalet With Dagesh',
+    ]);
   });
 
   it('sorts nested keys and leaves array order alone', () => {
-    assert.equal(canonicalJson({ b: [3, 1, { z: 1, a: 2 }], a: { d: null, c: 'x' } }), '{"a":{"c":"x","d":null},"b":[3,1,{"a":2,"z":1}]}');
+    assert.equal(
+      canonicalJson({ b: [3, 1, { z: 1, a: 2 }], a: { d: null, c: 'x' } }),
+      '{"a":{"c":"x","d":null},"b":[3,1,{"a":2,"z":1}]}',
+    );
   });
 
   const numbers: Array<[string, string]> = [
@@ -54,7 +76,10 @@ describe('canonicalJson', () => {
   }
 
   it('writes 1e21, -0, 0.1 and integers in shortest ECMAScript form', () => {
-    assert.equal(canonicalJson([1e21, -0, 0.1, 100, 1e20, 0.1 + 0.2]), '[1e+21,0,0.1,100,100000000000000000000,0.30000000000000004]');
+    assert.equal(
+      canonicalJson([1e21, -0, 0.1, 100, 1e20, 0.1 + 0.2]),
+      '[1e+21,0,0.1,100,100000000000000000000,0.30000000000000004]',
+    );
   });
 
   it('keeps non-ASCII text as UTF-8 and escapes only what JSON must', () => {
@@ -62,7 +87,10 @@ describe('canonicalJson', () => {
   });
 
   it('treats an undefined property as absent, and a Date as its ISO string', () => {
-    assert.equal(canonicalJson({ a: undefined, b: new Date('2025-01-02T03:04:05Z') }), '{"b":"2025-01-02T03:04:05.000Z"}');
+    assert.equal(
+      canonicalJson({ a: undefined, b: new Date('2025-01-02T03:04:05Z') }),
+      '{"b":"2025-01-02T03:04:05.000Z"}',
+    );
   });
 
   const refused: Array<[string, unknown, RegExp]> = [
@@ -83,7 +111,10 @@ describe('canonicalJson', () => {
   ];
   for (const [what, value, message] of refused) {
     it(`refuses ${what}, naming the path`, () => {
-      assert.throws(() => canonicalJson(value), (e: unknown) => e instanceof CanonicalJsonError && message.test(e.message));
+      assert.throws(
+        () => canonicalJson(value),
+        (e: unknown) => e instanceof CanonicalJsonError && message.test(e.message),
+      );
     });
   }
 

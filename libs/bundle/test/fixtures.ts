@@ -24,10 +24,16 @@ export function sampleBundle(overrides: Partial<BundleDocument> = {}): BundleDoc
           { id: 'resource-limits', params: { maxMemoryLimit: '2Gi', requireCpuLimit: true } },
           { id: 'privileged-container', params: {} },
         ],
-        exemptions: [{ id: 'ex-1', namespace: { match: 'equals', value: 'legacy' }, reason: 'migration', expiresAt: null }],
+        exemptions: [
+          { id: 'ex-1', namespace: { match: 'equals', value: 'legacy' }, reason: 'migration', expiresAt: null },
+        ],
       },
     ],
-    agentSettings: { excludedNamespaces: ['portcullis-system'], vulnerabilityLookupTimeoutMs: 1500, eventBatchSize: 500 },
+    agentSettings: {
+      excludedNamespaces: ['portcullis-system'],
+      vulnerabilityLookupTimeoutMs: 1500,
+      eventBatchSize: 500,
+    },
     ...overrides,
   };
 }
@@ -46,7 +52,14 @@ export function sampleArtifact(overrides: Partial<ScanArtifactDocument> = {}): S
     scanner: { name: 'trivy', version: '0.58.1' },
     scannedAt: '2025-05-30T08:00:00Z',
     findings: [
-      { id: 'CVE-2024-6119', severity: 'HIGH', cvss: 7.5, packageName: 'openssl', installedVersion: '3.0.13-1', fixedVersion: '3.0.14-1' },
+      {
+        id: 'CVE-2024-6119',
+        severity: 'HIGH',
+        cvss: 7.5,
+        packageName: 'openssl',
+        installedVersion: '3.0.13-1',
+        fixedVersion: '3.0.14-1',
+      },
       { id: 'CVE-2023-45853', severity: 'CRITICAL', packageName: 'zlib1g', installedVersion: '1:1.2.13.dfsg-1' },
     ],
     ...overrides,
@@ -59,5 +72,11 @@ export const pemOf = (k: SigningKey): string => k.privateKey.export({ type: 'pkc
 export function secretOf(k: SigningKey): string[] {
   const d = (k.privateKey.export({ format: 'jwk' }) as { d: string }).d;
   const der = (k.privateKey.export({ type: 'pkcs8', format: 'der' }) as Buffer).toString('base64');
-  return [d, Buffer.from(d, 'base64url').toString('hex'), Buffer.from(d, 'base64url').toString('base64'), der, pemOf(k).split('\n')[1]!];
+  return [
+    d,
+    Buffer.from(d, 'base64url').toString('hex'),
+    Buffer.from(d, 'base64url').toString('base64'),
+    der,
+    pemOf(k).split('\n')[1]!,
+  ];
 }

@@ -4,7 +4,15 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { DEVELOPMENT_KEY_MARKER, SigningKeyError, generateSigningKey, loadKeyring, loadSigningKeys, type Keyring, type SigningKeySource } from '@portcullis/bundle';
+import {
+  DEVELOPMENT_KEY_MARKER,
+  SigningKeyError,
+  generateSigningKey,
+  loadKeyring,
+  loadSigningKeys,
+  type Keyring,
+  type SigningKeySource,
+} from '@portcullis/bundle';
 import { pemOf, secretOf } from './fixtures';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'portcullis-keys-'));
@@ -30,14 +38,27 @@ const kids = (ring: Keyring): { active: string; all: string[]; published: string
 function refused(source: SigningKeySource, message: RegExp): void {
   assert.throws(
     () => loadSigningKeys(source),
-    (e: unknown) => e instanceof SigningKeyError && message.test(e.message) && !e.message.includes('PRIVATE KEY') && secretOf(older).every((s) => !e.message.includes(s)),
+    (e: unknown) =>
+      e instanceof SigningKeyError &&
+      message.test(e.message) &&
+      !e.message.includes('PRIVATE KEY') &&
+      secretOf(older).every((s) => !e.message.includes(s)),
   );
 }
 
 describe('loadSigningKeys from a directory', () => {
   it('signs with the key whose file name sorts last and publishes every key, retired public-only ones too', () => {
-    const dir = dirWith({ '2025-01-01.pem': pemOf(older), '2025-06-01.pem': pemOf(newer), '2024-06-01.pem': publicPem(retired), 'README.txt': 'not a key' });
-    assert.deepEqual(kids(loadSigningKeys({ directory: dir })), { active: newer.kid, all: [newer.kid, older.kid], published: [newer.kid, older.kid, retired.kid] });
+    const dir = dirWith({
+      '2025-01-01.pem': pemOf(older),
+      '2025-06-01.pem': pemOf(newer),
+      '2024-06-01.pem': publicPem(retired),
+      'README.txt': 'not a key',
+    });
+    assert.deepEqual(kids(loadSigningKeys({ directory: dir })), {
+      active: newer.kid,
+      all: [newer.kid, older.kid],
+      published: [newer.kid, older.kid, retired.kid],
+    });
   });
 
   it('lets activeKid pick the signing key (e.g. to roll back a rotation)', () => {
@@ -59,7 +80,11 @@ describe('loadSigningKeys from a directory', () => {
     const files = fs.readdirSync(dir);
     assert.equal(files.length, 1);
     assert.equal(fs.statSync(path.join(dir, files[0]!)).mode & 0o777, 0o600);
-    assert.equal(loadSigningKeys({ directory: dir, generateIfEmpty: true }).active.kid, ring.active.kid, 'the generated key is kept');
+    assert.equal(
+      loadSigningKeys({ directory: dir, generateIfEmpty: true }).active.kid,
+      ring.active.kid,
+      'the generated key is kept',
+    );
   });
 
   it('refuses an empty directory without generateIfEmpty, naming it', () => {
@@ -72,7 +97,10 @@ describe('loadSigningKeys from a directory', () => {
   });
 
   it('refuses an RSA key, naming the file', () => {
-    const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({
+      type: 'pkcs8',
+      format: 'pem',
+    }) as string;
     const dir = dirWith({ 'rsa.pem': rsa });
     refused({ directory: dir }, new RegExp(`${dir}/rsa\\.pem is a rsa key; signing keys are Ed25519`));
   });
@@ -90,7 +118,10 @@ describe('loadSigningKeys from a directory', () => {
   });
 
   it('refuses the same key twice', () => {
-    refused({ directory: dirWith({ 'a.pem': pemOf(older), 'b.pem': pemOf(older) }) }, /a\.pem is the same key as .*b\.pem|b\.pem is the same key as .*a\.pem|used by both/);
+    refused(
+      { directory: dirWith({ 'a.pem': pemOf(older), 'b.pem': pemOf(older) }) },
+      /a\.pem is the same key as .*b\.pem|b\.pem is the same key as .*a\.pem|used by both/,
+    );
   });
 });
 
@@ -117,7 +148,11 @@ describe('loadSigningKeys from an environment value (BUNDLE_SIGNING_KEYS)', () =
         { file: path.join(dir, 'old.pem') },
       ],
     });
-    assert.deepEqual(kids(loadSigningKeys({ env: value })), { active: '2025-06', all: ['2025-01', '2025-06'], published: ['2025-01', '2025-06', retired.kid] });
+    assert.deepEqual(kids(loadSigningKeys({ env: value })), {
+      active: '2025-06',
+      all: ['2025-01', '2025-06'],
+      published: ['2025-01', '2025-06', retired.kid],
+    });
   });
 
   it('reads PEM text, with real or escaped newlines; the first private key signs', () => {
@@ -127,25 +162,56 @@ describe('loadSigningKeys from an environment value (BUNDLE_SIGNING_KEYS)', () =
   });
 
   it('reads base64 of PEM text', () => {
-    assert.equal(loadSigningKeys({ env: Buffer.from(pemOf(older) + publicPem(retired)).toString('base64') }).active.kid, older.kid);
+    assert.equal(
+      loadSigningKeys({ env: Buffer.from(pemOf(older) + publicPem(retired)).toString('base64') }).active.kid,
+      older.kid,
+    );
   });
 
   it('reads a directory path or a comma-separated list of files', () => {
     const dir = dirWith({ 'a.pem': pemOf(older), 'b.pem': pemOf(newer) });
     assert.equal(loadSigningKeys({ env: dir }).active.kid, newer.kid);
-    assert.equal(loadSigningKeys({ env: `${path.join(dir, 'a.pem')}, ${path.join(dir, 'b.pem')}` }).active.kid, older.kid);
+    assert.equal(
+      loadSigningKeys({ env: `${path.join(dir, 'a.pem')}, ${path.join(dir, 'b.pem')}` }).active.kid,
+      older.kid,
+    );
   });
 
   const bad: Array<[string, string, RegExp]> = [
     ['an empty value', '  ', /^BUNDLE_SIGNING_KEYS is empty$/],
     ['broken JSON', '{"keys": [', /starts with "\{" but is not valid JSON/],
     ['JSON without keys', '{"active":"x"}', /BUNDLE_SIGNING_KEYS\.keys is not a non-empty array/],
-    ['an entry with two sources', JSON.stringify({ keys: [{ pem: 'a', file: 'b' }] }), /keys\[0\] needs exactly one of "pem", "pemBase64", "file"/],
+    [
+      'an entry with two sources',
+      JSON.stringify({ keys: [{ pem: 'a', file: 'b' }] }),
+      /keys\[0\] needs exactly one of "pem", "pemBase64", "file"/,
+    ],
     ['an entry with no PEM in it', JSON.stringify({ keys: [{ pem: 'hello' }] }), /keys\[0\] holds no PEM block/],
-    ['a kid on two PEM blocks', JSON.stringify({ keys: [{ kid: 'k', pem: pemOf(older) + pemOf(newer) }] }), /keys\[0\] has a kid but holds 2 PEM blocks/],
-    ['a duplicate kid', JSON.stringify({ keys: [{ kid: 'k', pem: pemOf(older) }, { kid: 'k', pem: pemOf(newer) }] }), /key id k is used by both BUNDLE_SIGNING_KEYS\.keys\[0\] and BUNDLE_SIGNING_KEYS\.keys\[1\]/],
-    ['an unknown active kid', JSON.stringify({ active: 'x', keys: [{ pem: pemOf(older) }] }), /the active key x is not among the loaded keys/],
-    ['a path that does not exist', '/nonexistent/keys', /neither JSON, PEM, base64 of PEM, nor an existing directory or file \(no \/nonexistent\/keys\)/],
+    [
+      'a kid on two PEM blocks',
+      JSON.stringify({ keys: [{ kid: 'k', pem: pemOf(older) + pemOf(newer) }] }),
+      /keys\[0\] has a kid but holds 2 PEM blocks/,
+    ],
+    [
+      'a duplicate kid',
+      JSON.stringify({
+        keys: [
+          { kid: 'k', pem: pemOf(older) },
+          { kid: 'k', pem: pemOf(newer) },
+        ],
+      }),
+      /key id k is used by both BUNDLE_SIGNING_KEYS\.keys\[0\] and BUNDLE_SIGNING_KEYS\.keys\[1\]/,
+    ],
+    [
+      'an unknown active kid',
+      JSON.stringify({ active: 'x', keys: [{ pem: pemOf(older) }] }),
+      /the active key x is not among the loaded keys/,
+    ],
+    [
+      'a path that does not exist',
+      '/nonexistent/keys',
+      /neither JSON, PEM, base64 of PEM, nor an existing directory or file \(no \/nonexistent\/keys\)/,
+    ],
   ];
   for (const [what, value, message] of bad) {
     it(`refuses ${what}, naming the variable and entry`, () => refused({ env: value }, message));
@@ -173,7 +239,12 @@ describe('keys a development start generated', () => {
 
   it('are refused where keys are not generated (production), naming the file and what to do', () => {
     const { dir, file } = generatedIn();
-    refused({ directory: dir }, new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is a signing key a development start generated .*Put the production Ed25519 private key \\(PEM\\) in its place`));
+    refused(
+      { directory: dir },
+      new RegExp(
+        `^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is a signing key a development start generated .*Put the production Ed25519 private key \\(PEM\\) in its place`,
+      ),
+    );
     assert.throws(() => loadKeyring(dir, { generateIfEmpty: false }), SigningKeyError);
   });
 
@@ -182,7 +253,10 @@ describe('keys a development start generated', () => {
     refused({ files: [file] }, /a development start generated/);
     refused({ env: text }, /^BUNDLE_SIGNING_KEYS is a signing key a development start generated/);
     refused({ env: Buffer.from(text).toString('base64') }, /a development start generated/);
-    refused({ env: JSON.stringify({ keys: [{ pem: pemOf(older) }, { pem: text }] }) }, /^BUNDLE_SIGNING_KEYS\.keys\[1\] is a signing key a development start generated/);
+    refused(
+      { env: JSON.stringify({ keys: [{ pem: pemOf(older) }, { pem: text }] }) },
+      /^BUNDLE_SIGNING_KEYS\.keys\[1\] is a signing key a development start generated/,
+    );
   });
 
   it('load anywhere when explicitly allowed', () => {

@@ -7,21 +7,26 @@ import pino from 'pino';
 import { JwksError, SigningKey, fromJwks, generateSigningKey, jwkThumbprint, toJwks } from '@portcullis/bundle';
 import { secretOf } from './fixtures';
 
-
 describe('SigningKey', () => {
   const key = generateSigningKey();
   const secrets = secretOf(key);
   const leaks = (text: string): boolean => secrets.some((s) => text.includes(s)) || text.includes('PRIVATE KEY');
 
   it('derives its kid as the RFC 7638 thumbprint (RFC 8037 appendix A.3 vector)', () => {
-    const publicKey = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo' }, format: 'jwk' });
+    const publicKey = createPublicKey({
+      key: { kty: 'OKP', crv: 'Ed25519', x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo' },
+      format: 'jwk',
+    });
     assert.equal(jwkThumbprint(publicKey), 'kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k');
     assert.equal(key.kid, jwkThumbprint(key.publicKey));
   });
 
   it('never shows private material through JSON, inspect, String, spread or a pino log line', () => {
     const lines: string[] = [];
-    const logger = pino({ level: 'info' }, new Writable({ write: (chunk: Buffer, _e, cb) => (lines.push(chunk.toString()), cb()) }));
+    const logger = pino(
+      { level: 'info' },
+      new Writable({ write: (chunk: Buffer, _e, cb) => (lines.push(chunk.toString()), cb()) }),
+    );
     logger.info({ key, nested: { keys: [key] } }, 'loaded');
     logger.info(key as unknown as object, 'as merge object');
     const renderings = [
@@ -65,13 +70,25 @@ describe('JWKS', () => {
 
   it('round-trips to trusted keys with the same kids and public keys', () => {
     const trusted = fromJwks(JSON.parse(JSON.stringify(toJwks([a, b]))) as unknown);
-    assert.deepEqual(trusted.map((t) => t.kid), [a.kid, '2025-06']);
+    assert.deepEqual(
+      trusted.map((t) => t.kid),
+      [a.kid, '2025-06'],
+    );
     assert.ok(trusted[0]!.publicKey.equals(a.publicKey));
   });
 
   it('ignores keys for other algorithms and uses, as JWKS consumers do', () => {
-    const jwks = { keys: [{ kty: 'RSA', n: 'x', e: 'AQAB', kid: 'rsa' }, { ...toJwks([a]).keys[0]!, use: 'enc' }, toJwks([b]).keys[0]] };
-    assert.deepEqual(fromJwks(jwks).map((t) => t.kid), ['2025-06']);
+    const jwks = {
+      keys: [
+        { kty: 'RSA', n: 'x', e: 'AQAB', kid: 'rsa' },
+        { ...toJwks([a]).keys[0]!, use: 'enc' },
+        toJwks([b]).keys[0],
+      ],
+    };
+    assert.deepEqual(
+      fromJwks(jwks).map((t) => t.kid),
+      ['2025-06'],
+    );
   });
 
   const bad: Array<[string, unknown, RegExp]> = [
@@ -81,12 +98,19 @@ describe('JWKS', () => {
     ['a private member', { keys: [{ ...toJwks([a]).keys[0]!, d: 'secret' }] }, /keys\[0\] holds private key material/],
     ['a short x', { keys: [{ ...toJwks([a]).keys[0]!, x: 'abc' }] }, /keys\[0\]\.x is not/],
     ['no kid', { keys: [{ kty: 'OKP', crv: 'Ed25519', x: toJwks([a]).keys[0]!.x }] }, /keys\[0\]\.kid is missing/],
-    ['a duplicate kid', { keys: [toJwks([a]).keys[0], { ...toJwks([b]).keys[0]!, kid: a.kid }] }, /keys\[1\]\.kid .* appears twice/],
+    [
+      'a duplicate kid',
+      { keys: [toJwks([a]).keys[0], { ...toJwks([b]).keys[0]!, kid: a.kid }] },
+      /keys\[1\]\.kid .* appears twice/,
+    ],
     ['an entry that is not an object', { keys: [toJwks([a]).keys[0], 'x'] }, /keys\[1\] is not an object/],
   ];
   for (const [what, jwks, message] of bad) {
     it(`refuses a JWKS with ${what}`, () => {
-      assert.throws(() => fromJwks(jwks), (e: unknown) => e instanceof JwksError && message.test(e.message));
+      assert.throws(
+        () => fromJwks(jwks),
+        (e: unknown) => e instanceof JwksError && message.test(e.message),
+      );
     });
   }
 });

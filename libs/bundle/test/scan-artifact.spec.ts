@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { InvalidDocumentError, generateSigningKey, signBundle, signEnvelope, signScanArtifact, verifyScanArtifact, type ScanArtifactExpectations } from '@portcullis/bundle';
+import {
+  InvalidDocumentError,
+  generateSigningKey,
+  signBundle,
+  signEnvelope,
+  signScanArtifact,
+  verifyScanArtifact,
+  type ScanArtifactExpectations,
+} from '@portcullis/bundle';
 import { DIGEST, TENANT, sampleArtifact, sampleBundle } from './fixtures';
 
 const key = generateSigningKey();
@@ -25,7 +33,10 @@ describe('signScanArtifact / verifyScanArtifact', () => {
 
   it('accepts a tag-bound artifact (no repo digest) looked up by tag', () => {
     const { repoDigest: _omitted, ...rest } = sampleArtifact();
-    const v = verifyScanArtifact(signScanArtifact({ ...rest, tagBound: true }, key), { ...expect, image: { repository: 'docker.io/library/nginx', tag: 'latest' } });
+    const v = verifyScanArtifact(signScanArtifact({ ...rest, tagBound: true }, key), {
+      ...expect,
+      image: { repository: 'docker.io/library/nginx', tag: 'latest' },
+    });
     assert.ok(v.ok);
   });
 
@@ -37,7 +48,10 @@ describe('signScanArtifact / verifyScanArtifact', () => {
   });
 
   it("refuses another tenant's artifact as WRONG_TENANT", () => {
-    assert.equal(reasonOf(signScanArtifact(sampleArtifact(), key), { tenantId: '00000000-0000-4000-8000-000000000000' }), 'WRONG_TENANT');
+    assert.equal(
+      reasonOf(signScanArtifact(sampleArtifact(), key), { tenantId: '00000000-0000-4000-8000-000000000000' }),
+      'WRONG_TENANT',
+    );
   });
 
   it('shares the envelope failures with bundles: unknown key, bad signature, malformed', () => {
@@ -56,13 +70,24 @@ describe('signScanArtifact / verifyScanArtifact', () => {
     ['neither digest nor tag', { repoDigest: undefined, tagBound: true, tags: [] }, /tags: is empty/],
     ['an uppercase repository', { repository: 'docker.io/Library/nginx' }, /repository: is not a repository name/],
     ['a short digest', { repoDigest: 'sha256:abcd' }, /repoDigest: is not a digest/],
-    ['a CVSS of 11', { findings: [{ id: 'CVE-1', severity: 'HIGH', cvss: 11, packageName: 'p', installedVersion: '1' }] }, /findings\[0\]\.cvss: /],
-    ['an unknown severity', { findings: [{ id: 'CVE-1', severity: 'SEVERE', packageName: 'p', installedVersion: '1' }] }, /findings\[0\]\.severity: /],
+    [
+      'a CVSS of 11',
+      { findings: [{ id: 'CVE-1', severity: 'HIGH', cvss: 11, packageName: 'p', installedVersion: '1' }] },
+      /findings\[0\]\.cvss: /,
+    ],
+    [
+      'an unknown severity',
+      { findings: [{ id: 'CVE-1', severity: 'SEVERE', packageName: 'p', installedVersion: '1' }] },
+      /findings\[0\]\.severity: /,
+    ],
   ];
   for (const [what, overrides, message] of invalid) {
     it(`refuses to sign an artifact with ${what}, and an agent refuses it too`, () => {
       const doc = { ...sampleArtifact(), ...overrides } as never;
-      assert.throws(() => signScanArtifact(doc, key), (e: unknown) => e instanceof InvalidDocumentError && message.test(e.message));
+      assert.throws(
+        () => signScanArtifact(doc, key),
+        (e: unknown) => e instanceof InvalidDocumentError && message.test(e.message),
+      );
       const v = verifyScanArtifact(signEnvelope(doc, key), expect);
       assert.ok(!v.ok && v.reason === 'INVALID_DOCUMENT' && message.test(v.message), JSON.stringify(v));
     });

@@ -19,10 +19,14 @@ import { CLUSTER, NOW, OTHER_CLUSTER, TENANT, sampleArtifact, sampleBundle } fro
 const key = generateSigningKey();
 const expect: BundleExpectations = { trustedKeys: [key], clusterId: CLUSTER, now: NOW };
 
-const decode = (env: SignedEnvelope): Record<string, unknown> => JSON.parse(Buffer.from(env.payload, 'base64url').toString('utf8')) as Record<string, unknown>;
+const decode = (env: SignedEnvelope): Record<string, unknown> =>
+  JSON.parse(Buffer.from(env.payload, 'base64url').toString('utf8')) as Record<string, unknown>;
 const encode = (doc: unknown): string => Buffer.from(canonicalJson(doc), 'utf8').toString('base64url');
 
-function rejection(envelope: unknown, overrides: Partial<BundleExpectations> = {}): { reason: string; message: string } {
+function rejection(
+  envelope: unknown,
+  overrides: Partial<BundleExpectations> = {},
+): { reason: string; message: string } {
   const v = verifyBundle(envelope, { ...expect, ...overrides });
   assert.equal(v.ok, false, 'expected a rejection');
   return v as { reason: string; message: string };
@@ -108,7 +112,14 @@ describe('signBundle / verifyBundle', () => {
       rejection(signBundle(sampleBundle({ clusterId: OTHER_CLUSTER }), key)).reason,
     ];
     // tampering and a wrong key both fail the signature; everything else is distinct
-    assert.deepEqual(reasons, ['BAD_SIGNATURE', 'BAD_SIGNATURE', 'UNKNOWN_KEY', 'EXPIRED', 'ROLLBACK', 'WRONG_CLUSTER']);
+    assert.deepEqual(reasons, [
+      'BAD_SIGNATURE',
+      'BAD_SIGNATURE',
+      'UNKNOWN_KEY',
+      'EXPIRED',
+      'ROLLBACK',
+      'WRONG_CLUSTER',
+    ]);
   });
 
   const signed = signBundle(sampleBundle(), key);
@@ -118,9 +129,17 @@ describe('signBundle / verifyBundle', () => {
     ['a string', JSON.stringify(signed), /not an object/],
     ['no signature', { payload: signed.payload, kid: signed.kid }, /signature is missing/],
     ['a numeric kid', { ...signed, kid: 7 }, /kid is missing or not a non-empty string/],
-    ['standard base64 in the payload', { ...signed, payload: Buffer.from(canonicalJson(sampleBundle())).toString('base64') }, /payload is not base64url/],
+    [
+      'standard base64 in the payload',
+      { ...signed, payload: Buffer.from(canonicalJson(sampleBundle())).toString('base64') },
+      /payload is not base64url/,
+    ],
     ['a padded payload', { ...signed, payload: `${signed.payload}==` }, /payload is not base64url/],
-    ['spaces in the payload', { ...signed, payload: `${signed.payload.slice(0, 10)} ${signed.payload.slice(10)}` }, /payload is not base64url/],
+    [
+      'spaces in the payload',
+      { ...signed, payload: `${signed.payload.slice(0, 10)} ${signed.payload.slice(10)}` },
+      /payload is not base64url/,
+    ],
     ['a truncated signature', { ...signed, signature: signed.signature.slice(0, 40) }, /signature is not 64 bytes/],
   ];
   for (const [what, envelope, message] of malformed) {
@@ -133,7 +152,11 @@ describe('signBundle / verifyBundle', () => {
 
   it('rejects a validly signed payload that is not JSON as MALFORMED', () => {
     const bytes = Buffer.from('{"schemaVersion":1,', 'utf8');
-    const env = { payload: bytes.toString('base64url'), signature: sign(null, bytes, key.privateKey).toString('base64url'), kid: key.kid };
+    const env = {
+      payload: bytes.toString('base64url'),
+      signature: sign(null, bytes, key.privateKey).toString('base64url'),
+      kid: key.kid,
+    };
     assert.deepEqual(rejection(env), { ok: false, reason: 'MALFORMED', message: 'the signed payload is not JSON' });
   });
 
@@ -159,7 +182,10 @@ describe('signBundle / verifyBundle', () => {
     const trustedKeys = fromJwks(toJwks([next, key]));
     assert.ok(verifyBundle(signBundle(sampleBundle(), key), { ...expect, trustedKeys }).ok);
     assert.ok(verifyBundle(signBundle(sampleBundle({ revision: 8 }), next), { ...expect, trustedKeys }).ok);
-    assert.equal(rejection(signBundle(sampleBundle(), key), { trustedKeys: fromJwks(toJwks([next])) }).reason, 'UNKNOWN_KEY');
+    assert.equal(
+      rejection(signBundle(sampleBundle(), key), { trustedKeys: fromJwks(toJwks([next])) }).reason,
+      'UNKNOWN_KEY',
+    );
   });
 
   const invalid: Array<[string, Record<string, unknown>, RegExp]> = [
@@ -168,18 +194,56 @@ describe('signBundle / verifyBundle', () => {
     ['expiresAt before issuedAt', { expiresAt: '2025-06-01T10:00:00Z' }, /expiresAt: is not after issuedAt/],
     ['a cluster id that is not a UUID', { clusterId: 'prod-1' }, /clusterId: /],
     ['schemaVersion 2', { schemaVersion: 2 }, /schemaVersion: /],
-    ['a lookup timeout of 0', { agentSettings: { vulnerabilityLookupTimeoutMs: 0 } }, /agentSettings\.vulnerabilityLookupTimeoutMs: /],
-    ['a duplicate policy id', { policies: [sampleBundle().policies[0]!, sampleBundle().policies[0]!] }, /policies\[1\]\.id: duplicates policies\[0\]\.id/],
-    ['a bad rule id', { policies: [{ ...sampleBundle().policies[0]!, rules: [{ id: 'Resource Limits', params: {} }] }] }, /policies\[0\]\.rules\[0\]\.id: is not a rule id/],
-    ['params that are not an object', { policies: [{ ...sampleBundle().policies[0]!, rules: [{ id: 'capabilities', params: ['ALL'] }] }] }, /policies\[0\]\.rules\[0\]\.params: /],
+    [
+      'a lookup timeout of 0',
+      { agentSettings: { vulnerabilityLookupTimeoutMs: 0 } },
+      /agentSettings\.vulnerabilityLookupTimeoutMs: /,
+    ],
+    [
+      'a duplicate policy id',
+      { policies: [sampleBundle().policies[0]!, sampleBundle().policies[0]!] },
+      /policies\[1\]\.id: duplicates policies\[0\]\.id/,
+    ],
+    [
+      'a bad rule id',
+      { policies: [{ ...sampleBundle().policies[0]!, rules: [{ id: 'Resource Limits', params: {} }] }] },
+      /policies\[0\]\.rules\[0\]\.id: is not a rule id/,
+    ],
+    [
+      'params that are not an object',
+      { policies: [{ ...sampleBundle().policies[0]!, rules: [{ id: 'capabilities', params: ['ALL'] }] }] },
+      /policies\[0\]\.rules\[0\]\.params: /,
+    ],
     // every admission matches these patterns: as many and as long as the API accepts, no more
-    ['101 namespace include patterns', { policies: [{ ...sampleBundle().policies[0]!, namespaces: { include: Array.from({ length: 101 }, () => 'a*'), exclude: [] } }] }, /policies\[0\]\.namespaces\.include: /],
-    ['a 254-character namespace pattern', { policies: [{ ...sampleBundle().policies[0]!, namespaces: { include: [], exclude: ['a'.repeat(254)] } }] }, /policies\[0\]\.namespaces\.exclude\[0\]: /],
-    ['101 excluded namespaces', { agentSettings: { excludedNamespaces: Array.from({ length: 101 }, () => 'a*') } }, /agentSettings\.excludedNamespaces: /],
+    [
+      '101 namespace include patterns',
+      {
+        policies: [
+          {
+            ...sampleBundle().policies[0]!,
+            namespaces: { include: Array.from({ length: 101 }, () => 'a*'), exclude: [] },
+          },
+        ],
+      },
+      /policies\[0\]\.namespaces\.include: /,
+    ],
+    [
+      'a 254-character namespace pattern',
+      { policies: [{ ...sampleBundle().policies[0]!, namespaces: { include: [], exclude: ['a'.repeat(254)] } }] },
+      /policies\[0\]\.namespaces\.exclude\[0\]: /,
+    ],
+    [
+      '101 excluded namespaces',
+      { agentSettings: { excludedNamespaces: Array.from({ length: 101 }, () => 'a*') } },
+      /agentSettings\.excludedNamespaces: /,
+    ],
   ];
   for (const [what, overrides, message] of invalid) {
     it(`refuses to sign a bundle with ${what}, naming the field`, () => {
-      assert.throws(() => signBundle({ ...sampleBundle(), ...overrides } as never, key), (e: unknown) => e instanceof InvalidDocumentError && message.test(e.message));
+      assert.throws(
+        () => signBundle({ ...sampleBundle(), ...overrides } as never, key),
+        (e: unknown) => e instanceof InvalidDocumentError && message.test(e.message),
+      );
     });
   }
 });
@@ -208,7 +272,16 @@ describe('contentHash', () => {
 
   it('does not depend on property order', () => {
     const b = sampleBundle();
-    const reordered = { agentSettings: { eventBatchSize: 500, vulnerabilityLookupTimeoutMs: 1500, excludedNamespaces: ['portcullis-system'] }, policies: b.policies, clusterId: b.clusterId, tenantId: b.tenantId };
+    const reordered = {
+      agentSettings: {
+        eventBatchSize: 500,
+        vulnerabilityLookupTimeoutMs: 1500,
+        excludedNamespaces: ['portcullis-system'],
+      },
+      policies: b.policies,
+      clusterId: b.clusterId,
+      tenantId: b.tenantId,
+    };
     assert.equal(contentHash(reordered), contentHash(b));
   });
 });

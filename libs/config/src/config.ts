@@ -15,7 +15,10 @@ const bool = z
  * reads `0x50` as 80, `1e3` as 1000 and ` ` as 0.
  */
 const whole = (min: number, max: number, message = 'must be a whole number in decimal digits') =>
-  z.preprocess((v) => (typeof v === 'string' ? (parseDecimal(v) ?? v) : v), z.number({ message }).int(message).min(min).max(max));
+  z.preprocess(
+    (v) => (typeof v === 'string' ? (parseDecimal(v) ?? v) : v),
+    z.number({ message }).int(message).min(min).max(max),
+  );
 
 const port = whole(0, 65535, 'must be a port number');
 
@@ -36,7 +39,10 @@ const envSchema = z.object({
   PORT: port.default(3000),
   DATABASE_URL: url(['postgresql:', 'postgres:']).default('postgresql://postgres@127.0.0.1:5432/portcullis'),
   REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
-  REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]{1,64}$/, 'must be 1-64 letters, digits, ":", "_" or "-"').default('portcullis'),
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9:_-]{1,64}$/, 'must be 1-64 letters, digits, ":", "_" or "-"')
+    .default('portcullis'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   AUTH_AUDIENCE: z.string().min(1).default('api://portcullis'),
   AUTH_METADATA_URL: url(['https:']).optional(),
@@ -144,7 +150,10 @@ export interface AppConfig {
 }
 
 export class ConfigError extends Error {
-  constructor(readonly setting: string, detail: string) {
+  constructor(
+    readonly setting: string,
+    detail: string,
+  ) {
     super(`invalid configuration: ${setting} ${detail}`);
   }
 }
@@ -166,10 +175,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const e = parsed.data;
   const production = e.NODE_ENV === 'production';
   if (production && e.DEV_ISSUER_ENABLED) {
-    throw new ConfigError('DEV_ISSUER_ENABLED', 'must not be true when NODE_ENV=production (the dev issuer is never trusted in production)');
+    throw new ConfigError(
+      'DEV_ISSUER_ENABLED',
+      'must not be true when NODE_ENV=production (the dev issuer is never trusted in production)',
+    );
   }
   if (e.HTTP_HEADERS_TIMEOUT_MS > e.HTTP_REQUEST_TIMEOUT_MS) {
-    throw new ConfigError('HTTP_HEADERS_TIMEOUT_MS', `must not exceed HTTP_REQUEST_TIMEOUT_MS (${e.HTTP_REQUEST_TIMEOUT_MS})`);
+    throw new ConfigError(
+      'HTTP_HEADERS_TIMEOUT_MS',
+      `must not exceed HTTP_REQUEST_TIMEOUT_MS (${e.HTTP_REQUEST_TIMEOUT_MS})`,
+    );
   }
   const devIssuerOn = !production && (e.DEV_ISSUER_ENABLED ?? true);
   const devIssuerBase = `https://127.0.0.1:${e.DEV_ISSUER_PORT}`;
@@ -178,7 +193,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   }
   const gatedSlots = Math.min(e.DB_POOL_SIZE, e.DB_SQL_POOL_SIZE) - DB_RESERVED_CONNECTIONS;
   if (e.DB_TENANT_CONCURRENCY >= gatedSlots) {
-    throw new ConfigError('DB_TENANT_CONCURRENCY', `must be below ${gatedSlots} (the smaller pool less ${DB_RESERVED_CONNECTIONS} reserved connections), so one tenant cannot hold every connection`);
+    throw new ConfigError(
+      'DB_TENANT_CONCURRENCY',
+      `must be below ${gatedSlots} (the smaller pool less ${DB_RESERVED_CONNECTIONS} reserved connections), so one tenant cannot hold every connection`,
+    );
   }
   return {
     env: e.NODE_ENV,
@@ -189,12 +207,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     logLevel: e.LOG_LEVEL,
     auth: {
       audience: e.AUTH_AUDIENCE,
-      metadataUrl: e.AUTH_METADATA_URL ?? (devIssuerOn ? `${devIssuerBase}/common/v2.0/.well-known/openid-configuration` : ENTRA_METADATA),
+      metadataUrl:
+        e.AUTH_METADATA_URL ??
+        (devIssuerOn ? `${devIssuerBase}/common/v2.0/.well-known/openid-configuration` : ENTRA_METADATA),
       issuerTemplate: e.AUTH_ISSUER_TEMPLATE ?? (devIssuerOn ? `${devIssuerBase}/{tenantid}/v2.0` : ENTRA_ISSUER),
       clockSkewSeconds: e.AUTH_CLOCK_SKEW_SECONDS,
     },
     devIssuer: devIssuerOn ? { port: e.DEV_ISSUER_PORT, stateDir: e.DEV_ISSUER_STATE_DIR } : null,
-    graphql: { maxComplexity: e.GRAPHQL_MAX_COMPLEXITY, maxDepth: e.GRAPHQL_MAX_DEPTH, maxExpensiveFields: e.GRAPHQL_MAX_EXPENSIVE_FIELDS, maxTokens: e.GRAPHQL_MAX_TOKENS },
+    graphql: {
+      maxComplexity: e.GRAPHQL_MAX_COMPLEXITY,
+      maxDepth: e.GRAPHQL_MAX_DEPTH,
+      maxExpensiveFields: e.GRAPHQL_MAX_EXPENSIVE_FIELDS,
+      maxTokens: e.GRAPHQL_MAX_TOKENS,
+    },
     database: {
       poolSize: e.DB_POOL_SIZE,
       sqlPoolSize: e.DB_SQL_POOL_SIZE,

@@ -14,7 +14,15 @@ describe('loadConfig', () => {
     assert.equal(c.auth.metadataUrl, 'https://127.0.0.1:3443/common/v2.0/.well-known/openid-configuration');
     assert.equal(c.auth.issuerTemplate, 'https://127.0.0.1:3443/{tenantid}/v2.0');
     assert.deepEqual(c.graphql, { maxComplexity: 2000, maxDepth: 12, maxExpensiveFields: 3, maxTokens: 2000 });
-    assert.deepEqual(c.database, { poolSize: 10, sqlPoolSize: 8, tenantConcurrency: 3, tenantExpensiveConcurrency: 1, requestConcurrency: 2, tenantQueue: 64, queueWaitMs: 10000 });
+    assert.deepEqual(c.database, {
+      poolSize: 10,
+      sqlPoolSize: 8,
+      tenantConcurrency: 3,
+      tenantExpensiveConcurrency: 1,
+      requestConcurrency: 2,
+      tenantQueue: 64,
+      queueWaitMs: 10000,
+    });
   });
 
   it('uses Entra ID and no dev issuer in production', () => {
@@ -34,7 +42,14 @@ describe('loadConfig', () => {
     [{ AUTH_ISSUER_TEMPLATE: 'https://issuer/v2.0' }, 'AUTH_ISSUER_TEMPLATE', /\{tenantid\}/],
     [{ AUTH_METADATA_URL: 'http://plain/metadata' }, 'AUTH_METADATA_URL', /https/],
     [{ NODE_ENV: 'production', DEV_ISSUER_ENABLED: 'true' }, 'DEV_ISSUER_ENABLED', /production/],
-    [{ NODE_ENV: 'production', AUTH_METADATA_URL: 'https://127.0.0.1:3443/common/v2.0/.well-known/openid-configuration' }, 'AUTH_METADATA_URL', /dev issuer/],
+    [
+      {
+        NODE_ENV: 'production',
+        AUTH_METADATA_URL: 'https://127.0.0.1:3443/common/v2.0/.well-known/openid-configuration',
+      },
+      'AUTH_METADATA_URL',
+      /dev issuer/,
+    ],
     [{ DB_TENANT_CONCURRENCY: '6' }, 'DB_TENANT_CONCURRENCY', /below 6/],
     [{ DB_POOL_SIZE: '6', DB_TENANT_CONCURRENCY: '4' }, 'DB_TENANT_CONCURRENCY', /below 4/],
     [{ GRAPHQL_MAX_EXPENSIVE_FIELDS: '0' }, 'GRAPHQL_MAX_EXPENSIVE_FIELDS', /1/],
@@ -58,7 +73,8 @@ describe('loadConfig', () => {
       );
       assert.throws(
         () => loadConfig({ HTTP_REQUEST_TIMEOUT_MS: value }),
-        (err: unknown) => err instanceof ConfigError && err.setting === 'HTTP_REQUEST_TIMEOUT_MS' && /decimal digits/.test(err.message),
+        (err: unknown) =>
+          err instanceof ConfigError && err.setting === 'HTTP_REQUEST_TIMEOUT_MS' && /decimal digits/.test(err.message),
         `HTTP_REQUEST_TIMEOUT_MS=${value}`,
       );
     }
@@ -66,7 +82,12 @@ describe('loadConfig', () => {
   });
 
   it('HTTP deadlines: documented defaults, and headers may not outlast the whole request', () => {
-    assert.deepEqual(loadConfig({}).http, { headersTimeoutMs: 10_000, requestTimeoutMs: 60_000, keepAliveTimeoutMs: 5_000, hstsMaxAgeSeconds: 31_536_000 });
+    assert.deepEqual(loadConfig({}).http, {
+      headersTimeoutMs: 10_000,
+      requestTimeoutMs: 60_000,
+      keepAliveTimeoutMs: 5_000,
+      hstsMaxAgeSeconds: 31_536_000,
+    });
     assert.throws(
       () => loadConfig({ HTTP_HEADERS_TIMEOUT_MS: '20000', HTTP_REQUEST_TIMEOUT_MS: '10000' }),
       (err: unknown) => err instanceof ConfigError && err.setting === 'HTTP_HEADERS_TIMEOUT_MS',
@@ -74,10 +95,14 @@ describe('loadConfig', () => {
   });
 
   it('stops a process with one line naming the setting', () => {
-    const res = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(repoPath('libs', 'config'))}).loadConfigOrExit()`], {
-      env: { PATH: process.env['PATH'], PORT: 'eighty' },
-      encoding: 'utf8',
-    });
+    const res = spawnSync(
+      process.execPath,
+      ['-e', `require(${JSON.stringify(repoPath('libs', 'config'))}).loadConfigOrExit()`],
+      {
+        env: { PATH: process.env['PATH'], PORT: 'eighty' },
+        encoding: 'utf8',
+      },
+    );
     assert.equal(res.status, 1);
     const lines = res.stderr.trim().split('\n');
     assert.equal(lines.length, 1);

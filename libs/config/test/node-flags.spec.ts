@@ -11,14 +11,24 @@ describe('agent node flags', () => {
     const argv = JSON.parse(entrypoint[1]!) as string[];
     const script = argv.indexOf('dist/apps/agent/src/main.js');
     assert.ok(script > 0, `the ENTRYPOINT does not run dist/apps/agent/src/main.js: ${entrypoint[1]}`);
-    assert.deepEqual(argv.slice(1, script), [...AGENT_NODE_FLAGS], 'the ENTRYPOINT\'s node flags differ from AGENT_NODE_FLAGS');
+    assert.deepEqual(
+      argv.slice(1, script),
+      [...AGENT_NODE_FLAGS],
+      "the ENTRYPOINT's node flags differ from AGENT_NODE_FLAGS",
+    );
   });
 });
 
 describe('API node flags', () => {
   it('the benches run with the flags the launcher gives the API (they embed the API)', () => {
-    const scripts = (JSON.parse(fs.readFileSync(repoPath('package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+    const scripts = (
+      JSON.parse(fs.readFileSync(repoPath('package.json'), 'utf8')) as { scripts: Record<string, string> }
+    ).scripts;
     const bench = scripts['bench'] ?? '';
-    for (const flag of API_NODE_FLAGS) assert.ok(bench.includes(`node ${flag} `) || bench.includes(` ${flag} `), `package.json "bench" lacks ${flag}: ${bench}`);
+    for (const flag of API_NODE_FLAGS)
+      assert.ok(
+        bench.includes(`node ${flag} `) || bench.includes(` ${flag} `),
+        `package.json "bench" lacks ${flag}: ${bench}`,
+      );
   });
 });

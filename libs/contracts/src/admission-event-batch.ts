@@ -34,7 +34,8 @@ function duplicateIssues(events: readonly AdmissionEvent[]): Array<{ index: numb
 export const AdmissionEventBatchSchema: z.ZodType<AdmissionEventBatch, z.ZodTypeDef, unknown> = z
   .object({ events: z.array(AdmissionEventSchema).min(1).max(MAX_EVENTS_PER_BATCH) })
   .superRefine((batch, ctx) => {
-    for (const d of duplicateIssues(batch.events)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['events', d.index, 'eventId'], message: d.message });
+    for (const d of duplicateIssues(batch.events))
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['events', d.index, 'eventId'], message: d.message });
   });
 
 /**
@@ -97,7 +98,10 @@ export interface AdmissionEventBatchResult {
  * well-formed is left out (an older API answers without them: the agent then keeps sending
  * snapshots in full).
  */
-export function snapshotIdsOf(answer: unknown, events: number): { stored: Array<{ index: number; hash: string }>; unknown: number[] } {
+export function snapshotIdsOf(
+  answer: unknown,
+  events: number,
+): { stored: Array<{ index: number; hash: string }>; unknown: number[] } {
   const stored: Array<{ index: number; hash: string }> = [];
   const unknown: number[] = [];
   if (typeof answer !== 'object' || answer === null) return { stored, unknown };

@@ -137,19 +137,32 @@ export interface FieldIssue {
 }
 
 /** Rules across fields of a structurally valid event. */
-export function eventRuleIssues(e: Pick<AdmissionEvent, 'decision' | 'findings' | 'snapshot' | 'snapshotHash'>): FieldIssue[] {
+export function eventRuleIssues(
+  e: Pick<AdmissionEvent, 'decision' | 'findings' | 'snapshot' | 'snapshotHash'>,
+): FieldIssue[] {
   const issues: FieldIssue[] = [];
   for (let i = 0; i < e.findings.length; i++) {
     const f = e.findings[i]!;
     if (f.exempted !== (f.exemptionId !== undefined)) {
-      issues.push({ path: ['findings', i, 'exemptionId'], message: f.exempted ? 'is required when exempted is true' : 'is set but exempted is false' });
+      issues.push({
+        path: ['findings', i, 'exemptionId'],
+        message: f.exempted ? 'is required when exempted is true' : 'is set but exempted is false',
+      });
     }
   }
   const implied = decisionFor(e.findings);
-  if (e.decision !== implied) issues.push({ path: ['decision'], message: `is ${e.decision} but the findings make it ${implied}` });
+  if (e.decision !== implied)
+    issues.push({ path: ['decision'], message: `is ${e.decision} but the findings make it ${implied}` });
   if (e.snapshot !== undefined && !jsonFitsWithin(e.snapshot, MAX_SNAPSHOT_BYTES)) {
-    issues.push({ path: ['snapshot'], message: `is larger than ${MAX_SNAPSHOT_BYTES} bytes of JSON; the agent must trim or omit it` });
+    issues.push({
+      path: ['snapshot'],
+      message: `is larger than ${MAX_SNAPSHOT_BYTES} bytes of JSON; the agent must trim or omit it`,
+    });
   }
-  if (e.snapshot !== undefined && e.snapshotHash !== undefined) issues.push({ path: ['snapshotHash'], message: 'cannot be sent with snapshot: an event carries its snapshot or refers to a stored one, not both' });
+  if (e.snapshot !== undefined && e.snapshotHash !== undefined)
+    issues.push({
+      path: ['snapshotHash'],
+      message: 'cannot be sent with snapshot: an event carries its snapshot or refers to a stored one, not both',
+    });
   return issues;
 }

@@ -1,7 +1,27 @@
 import { z } from 'zod';
 import { checkAdmissionEventFast } from './admission-event-fast';
-import { ADMISSION_DECISIONS, ADMISSION_OPERATIONS, EVENT_LIMITS as L, POLICY_ACTIONS, SNAPSHOT_HASH, eventRuleIssues, type AdmissionEvent, type Finding } from './admission-event-model';
-import { API_VERSION, KIND, RULE_ID, SUB_RESOURCE, namespaceName, plainText, revision, text, timestamp, uuid } from './primitives';
+import {
+  ADMISSION_DECISIONS,
+  ADMISSION_OPERATIONS,
+  EVENT_LIMITS as L,
+  POLICY_ACTIONS,
+  SNAPSHOT_HASH,
+  eventRuleIssues,
+  type AdmissionEvent,
+  type Finding,
+} from './admission-event-model';
+import {
+  API_VERSION,
+  KIND,
+  RULE_ID,
+  SUB_RESOURCE,
+  namespaceName,
+  plainText,
+  revision,
+  text,
+  timestamp,
+  uuid,
+} from './primitives';
 import { toErrors, type Validated } from './result';
 
 export const FindingSchema: z.ZodType<Finding, z.ZodTypeDef, unknown> = z.object({
@@ -26,7 +46,10 @@ export const AdmissionEventSchema: z.ZodType<AdmissionEvent, z.ZodTypeDef, unkno
     eventId: uuid,
     occurredAt: timestamp,
     operation: z.enum(ADMISSION_OPERATIONS),
-    subResource: z.string().regex(SUB_RESOURCE, 'is not a subresource name (lowercase, e.g. ephemeralcontainers)').optional(),
+    subResource: z
+      .string()
+      .regex(SUB_RESOURCE, 'is not a subresource name (lowercase, e.g. ephemeralcontainers)')
+      .optional(),
     dryRun: z.boolean(),
     kind,
     apiVersion: z.string().max(L.apiVersion).regex(API_VERSION, 'is not a Kubernetes apiVersion'),
@@ -45,7 +68,8 @@ export const AdmissionEventSchema: z.ZodType<AdmissionEvent, z.ZodTypeDef, unkno
     clusterId: uuid.optional(),
   })
   .superRefine((e, ctx) => {
-    for (const issue of eventRuleIssues(e)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: issue.path, message: issue.message });
+    for (const issue of eventRuleIssues(e))
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: issue.path, message: issue.message });
   });
 
 /**

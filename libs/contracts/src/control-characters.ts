@@ -12,7 +12,9 @@ const codePoint = (s: string, at: number) => `U+${s.charCodeAt(at).toString(16).
 /** `contains the control character U+0007 at index 3`, or undefined when the text is clean. */
 export function controlCharacterProblem(s: string): string | undefined {
   const m = CONTROL.exec(s);
-  return m ? `contains the control character ${codePoint(s, m.index)} at index ${m.index}${m[0] === '\u0000' ? ' (NUL cannot be stored)' : ''}` : undefined;
+  return m
+    ? `contains the control character ${codePoint(s, m.index)} at index ${m.index}${m[0] === '\u0000' ? ' (NUL cannot be stored)' : ''}`
+    : undefined;
 }
 
 export interface ControlCharacterFinding {
@@ -26,7 +28,11 @@ export interface ControlCharacterFinding {
  * character. Iterative, so a deeply nested value cannot overflow the stack; it visits at
  * most `maxNodes` values and reports the value as too large beyond that.
  */
-export function findControlCharacter(value: unknown, root: string, maxNodes = 1_000_000): ControlCharacterFinding | undefined {
+export function findControlCharacter(
+  value: unknown,
+  root: string,
+  maxNodes = 1_000_000,
+): ControlCharacterFinding | undefined {
   const stack: Array<[unknown, string]> = [[value, root]];
   let visited = 0;
   while (stack.length > 0) {

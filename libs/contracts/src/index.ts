@@ -3,9 +3,23 @@
 // agent newer than the API still gets its data in; anything an old API must not
 // ignore needs a new endpoint version.
 export { AdmissionEventSchema, FindingSchema, validateAdmissionEvent } from './admission-event';
-export { ADMISSION_DECISIONS, ADMISSION_OPERATIONS, EVENT_LIMITS, MAX_SNAPSHOT_BYTES, SNAPSHOT_HASH, decisionFor } from './admission-event-model';
+export {
+  ADMISSION_DECISIONS,
+  ADMISSION_OPERATIONS,
+  EVENT_LIMITS,
+  MAX_SNAPSHOT_BYTES,
+  SNAPSHOT_HASH,
+  decisionFor,
+} from './admission-event-model';
 export type { AdmissionDecision, AdmissionEvent, AdmissionOperation, Finding } from './admission-event-model';
-export { AdmissionEventBatchSchema, MAX_BATCH_JSON_BYTES, MAX_BATCH_WIRE_BYTES, MAX_EVENTS_PER_BATCH, snapshotIdsOf, validateAdmissionEventBatch } from './admission-event-batch';
+export {
+  AdmissionEventBatchSchema,
+  MAX_BATCH_JSON_BYTES,
+  MAX_BATCH_WIRE_BYTES,
+  MAX_EVENTS_PER_BATCH,
+  snapshotIdsOf,
+  validateAdmissionEventBatch,
+} from './admission-event-batch';
 export type { AdmissionEventBatch, AdmissionEventBatchResult, BatchValidated } from './admission-event-batch';
 export { AgentStatusSchema, validateAgentStatus } from './agent-status';
 export type { AgentStatus } from './agent-status';
@@ -24,7 +38,11 @@ export {
   validateScanArtifactLookupRequest,
   validateScanArtifactLookupResponse,
 } from './scan-artifact-lookup';
-export type { ScanArtifactLookupRequest, ScanArtifactLookupResponse, ScanArtifactLookupResult } from './scan-artifact-lookup';
+export type {
+  ScanArtifactLookupRequest,
+  ScanArtifactLookupResponse,
+  ScanArtifactLookupResult,
+} from './scan-artifact-lookup';
 export { artifactLookupOf, expectedImageOf, scanArtifactSummaryOf } from './scan-artifact-summary';
 export type { ArtifactTrust } from './scan-artifact-summary';
 export { MAX_ERRORS } from './result';

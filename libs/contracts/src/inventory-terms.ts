@@ -9,7 +9,11 @@ const TERM = { cluster: 'c:', namespace: 'n:', workload: 'w:', image: 'i:', poli
 
 /** The prefixed terms of an event stored for cluster `clusterId` (as the agent credential names it: lowercase). */
 export function eventTerms(clusterId: string, e: AdmissionEvent): string[] {
-  const out = [TERM.cluster + clusterId, TERM.namespace + (e.namespace ?? ''), `${TERM.workload}${e.owner.kind}/${e.owner.name}`];
+  const out = [
+    TERM.cluster + clusterId,
+    TERM.namespace + (e.namespace ?? ''),
+    `${TERM.workload}${e.owner.kind}/${e.owner.name}`,
+  ];
   // a handful per event: scanning the array costs less than a Set
   for (const image of e.images) addTerm(out, TERM.image + image);
   for (const f of e.findings) {

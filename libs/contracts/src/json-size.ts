@@ -16,7 +16,8 @@ export function jsonFitsWithin(value: unknown, limit: number): boolean {
   while (stack.length > 0) {
     const v = stack.pop();
     if (typeof v === 'string') add(v.length + 2, 6 * v.length + 2);
-    else if (typeof v === 'number') add(Number.isFinite(v) ? String(v).length : 4, Number.isFinite(v) ? String(v).length : 4);
+    else if (typeof v === 'number')
+      add(Number.isFinite(v) ? String(v).length : 4, Number.isFinite(v) ? String(v).length : 4);
     else if (typeof v === 'boolean') add(v ? 4 : 5, v ? 4 : 5);
     else if (Array.isArray(v)) {
       const structure = 2 + Math.max(0, v.length - 1); // brackets and commas

@@ -13,7 +13,8 @@ export const text = (max: number) => z.string().min(1).max(max).regex(NO_NUL, NU
 // Shared by the zod schemas and the hand-written hot path, so both accept exactly the same strings.
 export const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 /** ISO-8601 / RFC 3339 with a zone (`Z` or an offset): wire timestamps are never local times. */
-export const TIMESTAMP = /^\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])T(?:[01]\d|2[0-3]):[0-5]\d:(?:[0-5]\d|60)(?:\.\d{1,9})?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)$/;
+export const TIMESTAMP =
+  /^\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])T(?:[01]\d|2[0-3]):[0-5]\d:(?:[0-5]\d|60)(?:\.\d{1,9})?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)$/;
 export const NAMESPACE = /^[a-z0-9](?:[-a-z0-9]*[a-z0-9])?$/;
 export const KIND = /^[A-Za-z][A-Za-z0-9]{0,62}$/;
 export const API_VERSION = /^(?:[a-z0-9][a-z0-9.-]*\/)?[a-z0-9]+$/;
@@ -23,7 +24,9 @@ export const SUB_RESOURCE = /^[a-z0-9][a-z0-9.-]{0,62}$/;
 
 export const uuid = z.string().regex(UUID, 'is not a UUID');
 
-export const timestamp = z.string().regex(TIMESTAMP, 'is not an ISO-8601 timestamp with a zone (e.g. 2025-06-01T12:00:00Z)');
+export const timestamp = z
+  .string()
+  .regex(TIMESTAMP, 'is not an ISO-8601 timestamp with a zone (e.g. 2025-06-01T12:00:00Z)');
 
 /** The largest value of a PostgreSQL `integer` (int4): a larger one would be refused or wrap. */
 export const INT4_MAX = 2_147_483_647;

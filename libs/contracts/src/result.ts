@@ -6,13 +6,16 @@ export interface ContractError {
   readonly message: string;
 }
 
-export type Validated<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly errors: readonly ContractError[] };
+export type Validated<T> =
+  { readonly ok: true; readonly value: T } | { readonly ok: false; readonly errors: readonly ContractError[] };
 
 /** Enough to fix a request; a flood of errors from one bad batch would only bloat the response. */
 export const MAX_ERRORS = 20;
 
 export function pathOf(path: ReadonlyArray<string | number>): string {
-  return path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), '') || '(body)';
+  return (
+    path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), '') || '(body)'
+  );
 }
 
 export function toErrors(issues: readonly z.ZodIssue[]): ContractError[] {

@@ -1,4 +1,9 @@
-import { verifyScanArtifact, type PublicKeySet, type ScanArtifactDocument, type ScanArtifactExpectations } from '@portcullis/bundle';
+import {
+  verifyScanArtifact,
+  type PublicKeySet,
+  type ScanArtifactDocument,
+  type ScanArtifactExpectations,
+} from '@portcullis/bundle';
 import { normalizeImage, type ArtifactLookup, type ScanArtifactSummary } from '@portcullis/policy-engine';
 import { DIGEST } from './primitives';
 import type { ScanArtifactLookupResult } from './scan-artifact-lookup';
@@ -10,7 +15,12 @@ import type { ScanArtifactLookupResult } from './scan-artifact-lookup';
  * summary per artifact evaluates each image once however many admissions name it.
  */
 export function scanArtifactSummaryOf(artifact: ScanArtifactDocument, image: string): ScanArtifactSummary {
-  return { image, ...(artifact.repoDigest !== undefined ? { digest: artifact.repoDigest } : {}), scannedAt: artifact.scannedAt, findings: artifact.findings };
+  return {
+    image,
+    ...(artifact.repoDigest !== undefined ? { digest: artifact.repoDigest } : {}),
+    scannedAt: artifact.scannedAt,
+    findings: artifact.findings,
+  };
 }
 
 /**
@@ -40,8 +50,17 @@ export interface ArtifactTrust {
  */
 export function artifactLookupOf(result: ScanArtifactLookupResult, trust: ArtifactTrust): ArtifactLookup {
   if (result.status === 'NOT_FOUND') return { status: 'not-found' };
-  if (!result.artifact) return { status: 'lookup-failed', error: `the lookup answered FOUND for ${result.image} without an artifact` };
-  const verified = verifyScanArtifact(result.artifact, { trustedKeys: trust.trustedKeys, tenantId: trust.tenantId, image: expectedImageOf(result.image) });
-  if (!verified.ok) return { status: 'lookup-failed', error: `the scan artifact for ${result.image} was refused (${verified.reason}): ${verified.message}` };
+  if (!result.artifact)
+    return { status: 'lookup-failed', error: `the lookup answered FOUND for ${result.image} without an artifact` };
+  const verified = verifyScanArtifact(result.artifact, {
+    trustedKeys: trust.trustedKeys,
+    tenantId: trust.tenantId,
+    image: expectedImageOf(result.image),
+  });
+  if (!verified.ok)
+    return {
+      status: 'lookup-failed',
+      error: `the scan artifact for ${result.image} was refused (${verified.reason}): ${verified.message}`,
+    };
   return { status: 'found', artifact: scanArtifactSummaryOf(verified.artifact, result.image) };
 }

@@ -9,4 +9,5 @@ import { validateWith, type Validated } from './result';
 export { ScanArtifactDocumentSchema };
 export type { ScanArtifactDocument, ScanFinding, Severity } from '@portcullis/bundle';
 
-export const validateScanArtifactDocument = (value: unknown): Validated<ScanArtifactDocument> => validateWith(ScanArtifactDocumentSchema, value);
+export const validateScanArtifactDocument = (value: unknown): Validated<ScanArtifactDocument> =>
+  validateWith(ScanArtifactDocumentSchema, value);

@@ -24,7 +24,11 @@ export function prepareSnapshot(snapshot: Readonly<Record<string, unknown>>): Pr
 
 function canonicalOf(object: Record<string, unknown>, snapshot: Readonly<Record<string, unknown>>): PreparedSnapshot {
   const canonical = canonicalJson(object);
-  return { hash: digestOf('sha256', canonical, 'hex'), kind: typeof snapshot['kind'] === 'string' ? snapshot['kind'] : '', canonical };
+  return {
+    hash: digestOf('sha256', canonical, 'hex'),
+    kind: typeof snapshot['kind'] === 'string' ? snapshot['kind'] : '',
+    canonical,
+  };
 }
 
 /**
@@ -39,7 +43,11 @@ export class SnapshotHasher {
   constructor(private readonly capacity = 50_000) {}
 
   /** The content hash and kind; `canonical()` builds the canonical JSON when it is needed (to store it). */
-  hash(snapshot: Readonly<Record<string, unknown>>): { readonly hash: string; readonly kind: string; canonical(): string } {
+  hash(snapshot: Readonly<Record<string, unknown>>): {
+    readonly hash: string;
+    readonly kind: string;
+    canonical(): string;
+  } {
     const object = replicaInvariant(snapshot);
     const key = digestOf('sha256', JSON.stringify(object), 'base64');
     let known = this.seen.get(key);
@@ -49,6 +57,10 @@ export class SnapshotHasher {
       if (this.seen.size >= this.capacity) this.seen.clear();
       this.seen.set(key, (known = { hash: prepared.hash, kind: prepared.kind }));
     }
-    return { hash: known.hash, kind: known.kind, canonical: () => (prepared ??= canonicalOf(object, snapshot)).canonical };
+    return {
+      hash: known.hash,
+      kind: known.kind,
+      canonical: () => (prepared ??= canonicalOf(object, snapshot)).canonical,
+    };
   }
 }

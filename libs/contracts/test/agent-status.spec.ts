@@ -2,12 +2,24 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { validateAgentStatus } from '@portcullis/contracts';
 
-const status = { agentVersion: '0.4.1', appliedRevision: 12, lastError: null, spoolDepth: 3, droppedEvents: 0, reportedAt: '2025-06-01T12:00:00+02:00' };
+const status = {
+  agentVersion: '0.4.1',
+  appliedRevision: 12,
+  lastError: null,
+  spoolDepth: 3,
+  droppedEvents: 0,
+  reportedAt: '2025-06-01T12:00:00+02:00',
+};
 
 describe('AgentStatus', () => {
   it('accepts a healthy status, and one before any bundle with an error', () => {
     assert.ok(validateAgentStatus(status).ok);
-    const r = validateAgentStatus({ ...status, appliedRevision: null, lastError: 'bundle rejected: EXPIRED (revision 11 expired at ...)', lastErrorAt: 'ignored' });
+    const r = validateAgentStatus({
+      ...status,
+      appliedRevision: null,
+      lastError: 'bundle rejected: EXPIRED (revision 11 expired at ...)',
+      lastErrorAt: 'ignored',
+    });
     assert.ok(r.ok);
     assert.equal('lastErrorAt' in r.value, false);
   });

@@ -30,6 +30,12 @@ describe('snapshot size limit', () => {
   });
 
   it('accepts an ordinary pod snapshot', () => {
-    assert.ok(fits({ apiVersion: 'v1', kind: 'Pod', spec: { containers: [{ name: 'web', image: 'nginx', env: [{ name: 'A', value: 'b' }] }] } }));
+    assert.ok(
+      fits({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        spec: { containers: [{ name: 'web', image: 'nginx', env: [{ name: 'A', value: 'b' }] }] },
+      }),
+    );
   });
 });

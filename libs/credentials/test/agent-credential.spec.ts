@@ -23,7 +23,15 @@ describe('agent credentials', () => {
 
   it('refuses what is not an agent credential: another prefix, a short id, a truncated secret, padding', () => {
     const { token } = issueAgentCredential();
-    for (const bad of [token.replace('pca_', 'pcs_'), token.slice(0, -1), token.replace(/^pca_./, 'pca_'), `${token}=`, ` ${token}`, '', 'Bearer ' + token]) {
+    for (const bad of [
+      token.replace('pca_', 'pcs_'),
+      token.slice(0, -1),
+      token.replace(/^pca_./, 'pca_'),
+      `${token}=`,
+      ` ${token}`,
+      '',
+      'Bearer ' + token,
+    ]) {
       assert.equal(parseAgentCredential(bad), undefined, JSON.stringify(bad));
     }
   });

@@ -14,7 +14,11 @@ export interface DbOptions {
 
 export function createPrismaClient(options: DbOptions): PrismaClient {
   // SerialClient: a transaction's statements reach its connection one at a time (see there)
-  const adapter = new PrismaPg({ connectionString: options.databaseUrl, max: options.poolSize ?? 10, Client: SerialClient });
+  const adapter = new PrismaPg({
+    connectionString: options.databaseUrl,
+    max: options.poolSize ?? 10,
+    Client: SerialClient,
+  });
   return new PrismaClient({ adapter });
 }
 

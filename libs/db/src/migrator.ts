@@ -38,7 +38,8 @@ export function readMigrations(dir: string): Migration[] {
 export async function ensureDatabase(databaseUrl: string): Promise<boolean> {
   const target = new URL(databaseUrl);
   const name = decodeURIComponent(target.pathname.replace(/^\//, ''));
-  if (!/^[A-Za-z0-9_-]{1,63}$/.test(name)) throw new MigrationError(`DATABASE_URL names an unusable database "${name}"`);
+  if (!/^[A-Za-z0-9_-]{1,63}$/.test(name))
+    throw new MigrationError(`DATABASE_URL names an unusable database "${name}"`);
   const admin = new URL(databaseUrl);
   admin.pathname = '/postgres';
   const client = new Client({ connectionString: admin.toString() });
@@ -72,17 +73,25 @@ export async function migrate(databaseUrl: string, migrationsDir: string): Promi
     await client.query('SELECT pg_advisory_lock($1)', [LOCK_KEY]);
     await client.query(`CREATE TABLE IF NOT EXISTS _portcullis_migrations (
       name text PRIMARY KEY, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
-    const rows = await client.query<{ name: string; checksum: string }>('SELECT name, checksum FROM _portcullis_migrations');
+    const rows = await client.query<{ name: string; checksum: string }>(
+      'SELECT name, checksum FROM _portcullis_migrations',
+    );
     const applied = new Map(rows.rows.map((r) => [r.name, r.checksum]));
     const known = new Set(migrations.map((m) => m.name));
     for (const name of applied.keys()) {
-      if (!known.has(name)) throw new MigrationError(`database has migration ${name}, which this build does not know: refusing to run an older build against a newer schema`);
+      if (!known.has(name))
+        throw new MigrationError(
+          `database has migration ${name}, which this build does not know: refusing to run an older build against a newer schema`,
+        );
     }
     const done: string[] = [];
     for (const m of migrations) {
       const checksum = applied.get(m.name);
       if (checksum !== undefined) {
-        if (checksum !== m.checksum) throw new MigrationError(`migration ${m.name} was edited after it was applied (checksum mismatch); add a new migration instead`);
+        if (checksum !== m.checksum)
+          throw new MigrationError(
+            `migration ${m.name} was edited after it was applied (checksum mismatch); add a new migration instead`,
+          );
         continue;
       }
       await client.query('BEGIN');

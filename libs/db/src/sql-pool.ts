@@ -42,7 +42,11 @@ export class SqlPool {
   }
 
   /** One statement as the owning role, outside any tenant binding; its rows. `name` prepares it once per connection. */
-  async asOwner<R extends Record<string, unknown>>(text: string, values: readonly unknown[] = [], name?: string): Promise<R[]> {
+  async asOwner<R extends Record<string, unknown>>(
+    text: string,
+    values: readonly unknown[] = [],
+    name?: string,
+  ): Promise<R[]> {
     const out = await this.pool.query<R>(name ? { name, text, values: [...values] } : { text, values: [...values] });
     return out.rows;
   }

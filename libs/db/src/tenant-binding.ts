@@ -7,7 +7,10 @@
  * The one definition for Prisma (withTenant) and plain pg (SqlPool): `query` runs one
  * statement with positional parameters on the transaction's connection.
  */
-export async function bindTenant(query: (text: string, values: unknown[]) => Promise<unknown>, tenantId: string): Promise<void> {
+export async function bindTenant(
+  query: (text: string, values: unknown[]) => Promise<unknown>,
+  tenantId: string,
+): Promise<void> {
   await query(TENANT_BINDING_SQL, [tenantId]);
 }
 

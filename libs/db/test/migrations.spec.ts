@@ -5,7 +5,14 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Client } from 'pg';
 import { repoPath } from '@portcullis/config';
-import { createPrismaClient, ensureDatabase, migrate, MigrationError, withTenant, type PrismaClient } from '@portcullis/db';
+import {
+  createPrismaClient,
+  ensureDatabase,
+  migrate,
+  MigrationError,
+  withTenant,
+  type PrismaClient,
+} from '@portcullis/db';
 
 const testDb = process.env['TEST_DATABASE_URL'];
 const skip = testDb ? false : 'TEST_DATABASE_URL is not set: run through `npm test`';
@@ -52,11 +59,20 @@ describe('migrator', { skip }, () => {
       fs.writeFileSync(path.join(dir, '001_a', 'migration.sql'), 'CREATE TABLE a (id int);');
       await migrate(url, dir);
       fs.writeFileSync(path.join(dir, '001_a', 'migration.sql'), 'CREATE TABLE a (id bigint);');
-      await assert.rejects(migrate(url, dir), (e: unknown) => e instanceof MigrationError && /001_a was edited/.test(e.message));
+      await assert.rejects(
+        migrate(url, dir),
+        (e: unknown) => e instanceof MigrationError && /001_a was edited/.test(e.message),
+      );
       fs.writeFileSync(path.join(dir, '001_a', 'migration.sql'), 'CREATE TABLE a (id int);');
       fs.mkdirSync(path.join(dir, '002_bad'));
-      fs.writeFileSync(path.join(dir, '002_bad', 'migration.sql'), 'CREATE TABLE b (id int); SELECT * FROM missing_table;');
-      await assert.rejects(migrate(url, dir), (e: unknown) => e instanceof MigrationError && /002_bad failed/.test(e.message));
+      fs.writeFileSync(
+        path.join(dir, '002_bad', 'migration.sql'),
+        'CREATE TABLE b (id int); SELECT * FROM missing_table;',
+      );
+      await assert.rejects(
+        migrate(url, dir),
+        (e: unknown) => e instanceof MigrationError && /002_bad failed/.test(e.message),
+      );
       const c = new Client({ connectionString: url });
       await c.connect();
       const b = await c.query("SELECT to_regclass('public.b') AS t");
@@ -75,9 +91,14 @@ describe('row-level security', { skip }, () => {
   const b = '0b0b0b0b-0000-4000-8000-00000000000b';
   before(async () => {
     prisma = createPrismaClient({ databaseUrl: testDb! });
-    for (const [id, provider, externalId] of [[a, 'AWS_ACCOUNT', '111111111111'], [b, 'AWS_ACCOUNT', '222222222222']] as const) {
+    for (const [id, provider, externalId] of [
+      [a, 'AWS_ACCOUNT', '111111111111'],
+      [b, 'AWS_ACCOUNT', '222222222222'],
+    ] as const) {
       await prisma.tenant.upsert({ where: { id }, create: { id, name: id }, update: {} });
-      await withTenant(prisma, id, (tx) => tx.cloudScope.create({ data: { tenantId: id, provider, externalId, displayName: id } }));
+      await withTenant(prisma, id, (tx) =>
+        tx.cloudScope.create({ data: { tenantId: id, provider, externalId, displayName: id } }),
+      );
     }
   });
   after(async () => {
@@ -89,14 +110,22 @@ describe('row-level security', { skip }, () => {
     const seen = await withTenant(prisma, a, (tx) => tx.cloudScope.findMany({}));
     assert.ok(seen.length >= 1);
     assert.ok(seen.every((s) => s.tenantId === a));
-    const raw = await withTenant(prisma, a, (tx) => tx.$queryRaw<Array<{ tenant_id: string }>>`SELECT tenant_id FROM cloud_scopes`);
+    const raw = await withTenant(
+      prisma,
+      a,
+      (tx) => tx.$queryRaw<Array<{ tenant_id: string }>>`SELECT tenant_id FROM cloud_scopes`,
+    );
     assert.ok(raw.every((r) => r.tenant_id === a));
     assert.ok(!raw.some((r) => r.tenant_id === b));
   });
 
   it('a write into another tenant is refused', async () => {
     await assert.rejects(
-      withTenant(prisma, a, (tx) => tx.cloudScope.create({ data: { tenantId: b, provider: 'AWS_ACCOUNT', externalId: '333333333333', displayName: 'x' } })),
+      withTenant(prisma, a, (tx) =>
+        tx.cloudScope.create({
+          data: { tenantId: b, provider: 'AWS_ACCOUNT', externalId: '333333333333', displayName: 'x' },
+        }),
+      ),
       /row-level security/,
     );
   });

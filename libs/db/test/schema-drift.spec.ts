@@ -59,43 +59,64 @@ const PG_ELEMENT_TYPES: Record<string, readonly string[]> = { String: ['text'], 
 
 const testDb = process.env['TEST_DATABASE_URL'];
 
-describe('schema.prisma matches the migrated database', { skip: testDb ? false : 'TEST_DATABASE_URL is not set: run through `npm test`' }, () => {
-  it('every model column exists with the same type and nullability, and nothing extra', async () => {
-    const models = parseSchema(fs.readFileSync(repoPath('prisma', 'schema.prisma'), 'utf8'));
-    const c = new Client({ connectionString: testDb });
-    await c.connect();
-    const { rows } = await c.query<{ table_name: string; column_name: string; data_type: string; is_nullable: string; udt_name: string }>(
-      `SELECT table_name, column_name, data_type, is_nullable, udt_name FROM information_schema.columns
+describe(
+  'schema.prisma matches the migrated database',
+  { skip: testDb ? false : 'TEST_DATABASE_URL is not set: run through `npm test`' },
+  () => {
+    it('every model column exists with the same type and nullability, and nothing extra', async () => {
+      const models = parseSchema(fs.readFileSync(repoPath('prisma', 'schema.prisma'), 'utf8'));
+      const c = new Client({ connectionString: testDb });
+      await c.connect();
+      const { rows } = await c.query<{
+        table_name: string;
+        column_name: string;
+        data_type: string;
+        is_nullable: string;
+        udt_name: string;
+      }>(
+        `SELECT table_name, column_name, data_type, is_nullable, udt_name FROM information_schema.columns
        WHERE table_schema = 'public' AND table_name = ANY($1)`,
-      [[...models.keys()]],
-    );
-    await c.end();
-    const problems: string[] = [];
-    for (const [table, fields] of models) {
-      const cols = rows.filter((r) => r.table_name === table);
-      if (cols.length === 0) {
-        problems.push(`table ${table} is modelled but not migrated`);
-        continue;
-      }
-      for (const f of fields) {
-        const col = cols.find((r) => r.column_name === f.column);
-        if (!col) {
-          problems.push(`${table}.${f.column} is modelled but not migrated`);
+        [[...models.keys()]],
+      );
+      await c.end();
+      const problems: string[] = [];
+      for (const [table, fields] of models) {
+        const cols = rows.filter((r) => r.table_name === table);
+        if (cols.length === 0) {
+          problems.push(`table ${table} is modelled but not migrated`);
           continue;
         }
-        const dataType = f.list ? col.udt_name.replace(/^_/, '') : col.data_type;
-        const expected = f.list ? PG_ELEMENT_TYPES[f.type] ?? [] : f.native === 'Uuid' ? ['uuid'] : f.native === 'Json' ? ['json'] : PG_TYPES[f.type] ?? [];
-        if (!expected.includes(dataType) || (f.list && col.data_type !== 'ARRAY')) {
-          problems.push(`${table}.${f.column}: model type ${f.type}${f.list ? '[]' : ''} vs column ${col.data_type}/${col.udt_name}`);
+        for (const f of fields) {
+          const col = cols.find((r) => r.column_name === f.column);
+          if (!col) {
+            problems.push(`${table}.${f.column} is modelled but not migrated`);
+            continue;
+          }
+          const dataType = f.list ? col.udt_name.replace(/^_/, '') : col.data_type;
+          const expected = f.list
+            ? (PG_ELEMENT_TYPES[f.type] ?? [])
+            : f.native === 'Uuid'
+              ? ['uuid']
+              : f.native === 'Json'
+                ? ['json']
+                : (PG_TYPES[f.type] ?? []);
+          if (!expected.includes(dataType) || (f.list && col.data_type !== 'ARRAY')) {
+            problems.push(
+              `${table}.${f.column}: model type ${f.type}${f.list ? '[]' : ''} vs column ${col.data_type}/${col.udt_name}`,
+            );
+          }
+          if ((col.is_nullable === 'YES') !== f.optional) {
+            problems.push(
+              `${table}.${f.column}: model ${f.optional ? 'optional' : 'required'} vs column ${col.is_nullable === 'YES' ? 'nullable' : 'NOT NULL'}`,
+            );
+          }
         }
-        if ((col.is_nullable === 'YES') !== f.optional) {
-          problems.push(`${table}.${f.column}: model ${f.optional ? 'optional' : 'required'} vs column ${col.is_nullable === 'YES' ? 'nullable' : 'NOT NULL'}`);
+        for (const col of cols) {
+          if (!fields.some((f) => f.column === col.column_name))
+            problems.push(`${table}.${col.column_name} is migrated but not modelled`);
         }
       }
-      for (const col of cols) {
-        if (!fields.some((f) => f.column === col.column_name)) problems.push(`${table}.${col.column_name} is migrated but not modelled`);
-      }
-    }
-    assert.deepEqual(problems, []);
-  });
-});
+      assert.deepEqual(problems, []);
+    });
+  },
+);

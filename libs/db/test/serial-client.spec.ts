@@ -30,8 +30,21 @@ describe('statements on one connection', { skip }, () => {
     try {
       const found = await prisma.$transaction(async (tx) => {
         const [a, b] = await Promise.all([
-          tx.tenant.findUnique({ where: { id }, include: { roleAssignments: true, cloudScopes: true, clusters: true, policies: true, auditLog: true, bundles: true } }),
-          tx.tenant.findUnique({ where: { id }, include: { scanUploadTokens: true, scanArtifacts: true, domainEvents: true, snapshots: true } }),
+          tx.tenant.findUnique({
+            where: { id },
+            include: {
+              roleAssignments: true,
+              cloudScopes: true,
+              clusters: true,
+              policies: true,
+              auditLog: true,
+              bundles: true,
+            },
+          }),
+          tx.tenant.findUnique({
+            where: { id },
+            include: { scanUploadTokens: true, scanArtifacts: true, domainEvents: true, snapshots: true },
+          }),
         ]);
         return [a, b] as const;
       });
@@ -62,7 +75,11 @@ describe('statements on one connection', { skip }, () => {
           (err: Error) => done.push(`error: ${err.message}`),
         );
         const viaCallback = new Promise<void>((resolve, reject) =>
-          (client as unknown as { query: (text: string, cb: (err: Error | null, res?: { rows: Array<{ n: number }> }) => void) => void }).query('SELECT 3 AS n', (err, res) => {
+          (
+            client as unknown as {
+              query: (text: string, cb: (err: Error | null, res?: { rows: Array<{ n: number }> }) => void) => void;
+            }
+          ).query('SELECT 3 AS n', (err, res) => {
             if (err) return reject(err);
             done.push(`callback ${res!.rows[0]!.n}`);
             resolve();

@@ -9,7 +9,10 @@ export interface TlsMaterial {
 }
 
 export function rsaKeyPem(): string {
-  return generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+  return generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({
+    type: 'pkcs8',
+    format: 'pem',
+  }) as string;
 }
 
 function certificate(opts: {
@@ -44,7 +47,13 @@ function certificate(opts: {
           { name: 'basicConstraints', cA: false },
           { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
           { name: 'extKeyUsage', serverAuth: true },
-          { name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }] },
+          {
+            name: 'subjectAltName',
+            altNames: [
+              { type: 2, value: 'localhost' },
+              { type: 7, ip: '127.0.0.1' },
+            ],
+          },
         ],
   );
   cert.sign(forge.pki.privateKeyFromPem(opts.issuerKeyPem) as forge.pki.rsa.PrivateKey, forge.md.sha256.create());
@@ -54,9 +63,22 @@ function certificate(opts: {
 /** A fresh CA (10 years) and a TLS certificate for localhost / 127.0.0.1 signed by it (825 days, what clients accept). */
 export function createTlsMaterial(): TlsMaterial {
   const caKey = rsaKeyPem();
-  const ca = certificate({ subjectKeyPem: caKey, issuerKeyPem: caKey, commonName: 'Portcullis dev issuer CA', ca: true, days: 3650 });
+  const ca = certificate({
+    subjectKeyPem: caKey,
+    issuerKeyPem: caKey,
+    commonName: 'Portcullis dev issuer CA',
+    ca: true,
+    days: 3650,
+  });
   const tlsKey = rsaKeyPem();
-  const tls = certificate({ subjectKeyPem: tlsKey, issuerKeyPem: caKey, issuerCert: ca, commonName: 'localhost', ca: false, days: 825 });
+  const tls = certificate({
+    subjectKeyPem: tlsKey,
+    issuerKeyPem: caKey,
+    issuerCert: ca,
+    commonName: 'localhost',
+    ca: false,
+    days: 825,
+  });
   // the CA key is dropped: nothing else is ever signed with it, so it need not exist on disk
   return { caCertPem: forge.pki.certificateToPem(ca), tlsKeyPem: tlsKey, tlsCertPem: forge.pki.certificateToPem(tls) };
 }
@@ -70,10 +92,15 @@ export function tlsMaterialProblem(m: TlsMaterial, now = new Date()): string | u
   const tls = forge.pki.certificateFromPem(m.tlsCertPem);
   const key = forge.pki.privateKeyFromPem(m.tlsKeyPem) as forge.pki.rsa.PrivateKey;
   if (!ca.verify(tls)) return 'the TLS certificate is not signed by the CA';
-  if ((tls.publicKey as forge.pki.rsa.PublicKey).n.compareTo(key.n) !== 0) return 'the TLS certificate does not match the TLS key';
+  if ((tls.publicKey as forge.pki.rsa.PublicKey).n.compareTo(key.n) !== 0)
+    return 'the TLS certificate does not match the TLS key';
   const soon = new Date(now.getTime() + 86_400_000);
-  for (const [what, cert] of [['CA', ca], ['TLS', tls]] as const) {
-    if (cert.validity.notBefore > now || cert.validity.notAfter < soon) return `the ${what} certificate is outside its validity period`;
+  for (const [what, cert] of [
+    ['CA', ca],
+    ['TLS', tls],
+  ] as const) {
+    if (cert.validity.notBefore > now || cert.validity.notAfter < soon)
+      return `the ${what} certificate is outside its validity period`;
   }
   return undefined;
 }

@@ -3,5 +3,12 @@ export { DevIssuer, startDevIssuer } from './issuer';
 export type { DevIssuerOptions } from './issuer';
 export { mintToken, issuerBaseUrl, issuerFor } from './token';
 export type { MintOptions, SigningMaterial } from './token';
-export { DevIssuerRefusedError, defaultStateDir, keyId, loadOrCreateState, readCaCertificate, refuseInProduction } from './state';
+export {
+  DevIssuerRefusedError,
+  defaultStateDir,
+  keyId,
+  loadOrCreateState,
+  readCaCertificate,
+  refuseInProduction,
+} from './state';
 export type { IssuerState } from './state';

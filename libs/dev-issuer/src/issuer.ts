@@ -65,10 +65,16 @@ export class DevIssuer {
     refuseInProduction();
     if (this.server) throw new Error(`the dev issuer is already listening on ${this.url}`);
     const port = opts.port ?? this.options.port ?? 0;
-    const server = https.createServer({ key: this.state.tlsKeyPem, cert: this.state.tlsCertPem }, (req, res) => this.handle(req, res));
+    const server = https.createServer({ key: this.state.tlsKeyPem, cert: this.state.tlsCertPem }, (req, res) =>
+      this.handle(req, res),
+    );
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) =>
-        reject(new Error(`the dev issuer cannot listen on 127.0.0.1:${port}: ${err.code === 'EADDRINUSE' ? 'the port is in use' : err.message}`)),
+        reject(
+          new Error(
+            `the dev issuer cannot listen on 127.0.0.1:${port}: ${err.code === 'EADDRINUSE' ? 'the port is in use' : err.message}`,
+          ),
+        ),
       );
       server.listen(port, '127.0.0.1', () => resolve());
     });
@@ -91,7 +97,10 @@ export class DevIssuer {
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const json = (status: number, body: unknown) => {
-      res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': status === 200 ? 'max-age=300' : 'no-store' });
+      res.writeHead(status, {
+        'Content-Type': 'application/json; charset=utf-8',
+        'Cache-Control': status === 200 ? 'max-age=300' : 'no-store',
+      });
       res.end(JSON.stringify(body));
     };
     if (req.method !== 'GET' && req.method !== 'HEAD') return json(405, { error: 'method_not_allowed' });
@@ -126,7 +135,19 @@ export class DevIssuer {
 
   private jwks(): { keys: Array<Record<string, string>> } {
     const jwk = createPublicKey(this.state.signingKey).export({ format: 'jwk' }) as { n: string; e: string };
-    return { keys: [{ kty: 'RSA', use: 'sig', alg: 'RS256', kid: this.state.kid, n: jwk.n, e: jwk.e, issuer: `${this.url}/{tenantid}/v2.0` }] };
+    return {
+      keys: [
+        {
+          kty: 'RSA',
+          use: 'sig',
+          alg: 'RS256',
+          kid: this.state.kid,
+          n: jwk.n,
+          e: jwk.e,
+          issuer: `${this.url}/{tenantid}/v2.0`,
+        },
+      ],
+    };
   }
 }
 

@@ -19,7 +19,12 @@ export interface IssuerState {
   readonly kid: string;
 }
 
-const FILES = { ca: 'ca.cert.pem', tlsKey: 'tls.key.pem', tlsCert: 'tls.cert.pem', signing: 'signing.key.pem' } as const;
+const FILES = {
+  ca: 'ca.cert.pem',
+  tlsKey: 'tls.key.pem',
+  tlsCert: 'tls.cert.pem',
+  signing: 'signing.key.pem',
+} as const;
 
 export class DevIssuerRefusedError extends Error {}
 
@@ -37,7 +42,10 @@ export function defaultStateDir(): string {
 
 /** Key id: a digest of the public key, so a regenerated key gets a new kid. */
 export function keyId(key: KeyObject): string {
-  return createHash('sha256').update(createPublicKey(key).export({ type: 'spki', format: 'der' })).digest('base64url').slice(0, 22);
+  return createHash('sha256')
+    .update(createPublicKey(key).export({ type: 'spki', format: 'der' }))
+    .digest('base64url')
+    .slice(0, 22);
 }
 
 function write(dir: string, name: string, content: string): void {
@@ -91,7 +99,10 @@ export function loadOrCreateState(dir: string = defaultStateDir()): IssuerState 
     // read back what is on disk: with two processes racing, both end up with the same files
     tls = readTls(resolved);
     signingKey = readSigningKey(resolved);
-    if (!tls || !signingKey) throw new Error(`the dev issuer state in ${resolved} is unusable right after generating it (is another process writing it?)`);
+    if (!tls || !signingKey)
+      throw new Error(
+        `the dev issuer state in ${resolved} is unusable right after generating it (is another process writing it?)`,
+      );
   }
   return { dir: resolved, ...tls, signingKey, kid: keyId(signingKey) };
 }

@@ -39,12 +39,22 @@ export function mintToken(state: SigningMaterial, issuer: string, o: MintOptions
   const tid = required(o.tenantId, 'tenantId');
   const oid = required(o.oid, 'oid');
   for (const aud of typeof o.audience === 'string' ? [o.audience] : o.audience) required(aud, 'audience');
-  for (const [what, v] of [['expiresInSeconds', o.expiresInSeconds], ['notBeforeOffsetSeconds', o.notBeforeOffsetSeconds], ['issuedAtOffsetSeconds', o.issuedAtOffsetSeconds]] as const) {
-    if (v !== undefined && !Number.isInteger(v)) throw new Error(`mintToken: ${what} must be a whole number of seconds`);
+  for (const [what, v] of [
+    ['expiresInSeconds', o.expiresInSeconds],
+    ['notBeforeOffsetSeconds', o.notBeforeOffsetSeconds],
+    ['issuedAtOffsetSeconds', o.issuedAtOffsetSeconds],
+  ] as const) {
+    if (v !== undefined && !Number.isInteger(v))
+      throw new Error(`mintToken: ${what} must be a whole number of seconds`);
   }
   const now = Math.floor(Date.now() / 1000);
   const key = o.signingKey ?? state.signingKey;
-  const header = { typ: 'JWT', alg: 'RS256', kid: o.kid ?? (o.signingKey ? keyId(o.signingKey) : state.kid), ...o.extraHeader };
+  const header = {
+    typ: 'JWT',
+    alg: 'RS256',
+    kid: o.kid ?? (o.signingKey ? keyId(o.signingKey) : state.kid),
+    ...o.extraHeader,
+  };
   const payload = {
     aud: o.audience,
     iss: o.issuer ?? issuer,
@@ -75,7 +85,8 @@ export function issuerBaseUrl(env: NodeJS.ProcessEnv): string {
       throw new Error(`DEV_ISSUER_URL "${explicit}" is not a URL`);
     }
     if (url.protocol !== 'https:') throw new Error(`DEV_ISSUER_URL "${explicit}" must be an https URL`);
-    if (url.pathname !== '/' || url.search) throw new Error(`DEV_ISSUER_URL "${explicit}" must be an origin only (https://host:port)`);
+    if (url.pathname !== '/' || url.search)
+      throw new Error(`DEV_ISSUER_URL "${explicit}" must be an origin only (https://host:port)`);
     return url.origin;
   }
   const raw = env['DEV_ISSUER_PORT'] ?? '3443';

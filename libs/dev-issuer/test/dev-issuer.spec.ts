@@ -5,19 +5,32 @@ import * as https from 'node:https';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { DevIssuer, DevIssuerRefusedError, issuerBaseUrl, loadOrCreateState, readCaCertificate, startDevIssuer } from '@portcullis/dev-issuer';
+import {
+  DevIssuer,
+  DevIssuerRefusedError,
+  issuerBaseUrl,
+  loadOrCreateState,
+  readCaCertificate,
+  startDevIssuer,
+} from '@portcullis/dev-issuer';
 
 const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'portcullis-dev-issuer-'));
 // RSA key generation is the slow part: states are shared where a test does not modify them
 let spare: ReturnType<typeof loadOrCreateState> | undefined;
 const spareState = () => (spare ??= loadOrCreateState(tempDir()));
 
-function get(url: string, ca: string, opts: { method?: string; servername?: string } = {}): Promise<{ status: number; body: Record<string, unknown> }> {
+function get(
+  url: string,
+  ca: string,
+  opts: { method?: string; servername?: string } = {},
+): Promise<{ status: number; body: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     const req = https.request(url, { ca, method: opts.method ?? 'GET', servername: opts.servername }, (res) => {
       let text = '';
       res.on('data', (c: Buffer) => (text += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode!, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode!, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} }),
+      );
     });
     req.on('error', reject);
     req.end();
@@ -26,7 +39,10 @@ function get(url: string, ca: string, opts: { method?: string; servername?: stri
 
 function decode(token: string): { header: Record<string, unknown>; payload: Record<string, unknown> } {
   const [h, p] = token.split('.') as [string, string];
-  return { header: JSON.parse(Buffer.from(h, 'base64url').toString()), payload: JSON.parse(Buffer.from(p, 'base64url').toString()) };
+  return {
+    header: JSON.parse(Buffer.from(h, 'base64url').toString()),
+    payload: JSON.parse(Buffer.from(p, 'base64url').toString()),
+  };
 }
 
 describe('dev issuer state', () => {
@@ -55,7 +71,10 @@ describe('dev issuer state', () => {
     const dir = tempDir();
     const other = spareState();
     const first = loadOrCreateState(dir);
-    fs.writeFileSync(path.join(dir, 'signing.key.pem'), '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n');
+    fs.writeFileSync(
+      path.join(dir, 'signing.key.pem'),
+      '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n',
+    );
     fs.writeFileSync(path.join(dir, 'tls.cert.pem'), other.tlsCertPem);
     const second = loadOrCreateState(dir);
     assert.notEqual(second.kid, first.kid);
@@ -66,7 +85,10 @@ describe('dev issuer state', () => {
   it('reports an unwritable state directory clearly', () => {
     const file = path.join(tempDir(), 'a-file');
     fs.writeFileSync(file, '');
-    assert.throws(() => loadOrCreateState(path.join(file, 'state')), /cannot write its state directory .*a-file\/state/);
+    assert.throws(
+      () => loadOrCreateState(path.join(file, 'state')),
+      /cannot write its state directory .*a-file\/state/,
+    );
   });
 });
 
@@ -101,7 +123,13 @@ describe('dev issuer endpoints', () => {
   it('mints Entra v2-shaped tokens that its JWKS verifies', async () => {
     const tid = randomUUID();
     const oid = randomUUID();
-    const token = issuer.mintToken({ tenantId: tid, oid, name: 'Grace Hopper', audience: 'api://portcullis', expiresInSeconds: 600 });
+    const token = issuer.mintToken({
+      tenantId: tid,
+      oid,
+      name: 'Grace Hopper',
+      audience: 'api://portcullis',
+      expiresInSeconds: 600,
+    });
     const { header, payload } = decode(token);
     assert.deepEqual(header, { typ: 'JWT', alg: 'RS256', kid: issuer.kid });
     assert.equal(payload['iss'], `${issuer.url}/${tid}/v2.0`);
@@ -121,7 +149,14 @@ describe('dev issuer endpoints', () => {
     assert.equal(keys[0]!.kid, issuer.kid);
     assert.equal(keys[0]!.use, 'sig');
     const [h, p, s] = token.split('.') as [string, string, string];
-    assert.ok(verify('RSA-SHA256', Buffer.from(`${h}.${p}`), createPublicKey({ key: keys[0]!, format: 'jwk' }), Buffer.from(s, 'base64url')));
+    assert.ok(
+      verify(
+        'RSA-SHA256',
+        Buffer.from(`${h}.${p}`),
+        createPublicKey({ key: keys[0]!, format: 'jwk' }),
+        Buffer.from(s, 'base64url'),
+      ),
+    );
   });
 
   it('answers 404 to unknown paths and 405 to writes', async () => {
@@ -132,12 +167,18 @@ describe('dev issuer endpoints', () => {
 
   it('refuses to start twice, and names a port in use', async () => {
     await assert.rejects(issuer.start(), /already listening/);
-    await assert.rejects(startDevIssuer({ stateDir: issuer.stateDir, port: issuer.port }), /cannot listen on 127\.0\.0\.1:\d+: the port is in use/);
+    await assert.rejects(
+      startDevIssuer({ stateDir: issuer.stateDir, port: issuer.port }),
+      /cannot listen on 127\.0\.0\.1:\d+: the port is in use/,
+    );
   });
 
   it('refuses bad mint options with the option named', () => {
     assert.throws(() => issuer.mintToken({ tenantId: '', oid: randomUUID(), audience: 'a' }), /tenantId is required/);
-    assert.throws(() => issuer.mintToken({ tenantId: randomUUID(), oid: randomUUID(), audience: 'a', expiresInSeconds: 1.5 }), /expiresInSeconds must be a whole number/);
+    assert.throws(
+      () => issuer.mintToken({ tenantId: randomUUID(), oid: randomUUID(), audience: 'a', expiresInSeconds: 1.5 }),
+      /expiresInSeconds must be a whole number/,
+    );
   });
 });
 
@@ -145,13 +186,22 @@ describe('dev issuer URL for the iss claim', () => {
   it('defaults to 127.0.0.1:3443, follows DEV_ISSUER_PORT, and DEV_ISSUER_URL wins', () => {
     assert.equal(issuerBaseUrl({}), 'https://127.0.0.1:3443');
     assert.equal(issuerBaseUrl({ DEV_ISSUER_PORT: '4443' }), 'https://127.0.0.1:4443');
-    assert.equal(issuerBaseUrl({ DEV_ISSUER_PORT: '4443', DEV_ISSUER_URL: 'https://localhost:5443' }), 'https://localhost:5443');
+    assert.equal(
+      issuerBaseUrl({ DEV_ISSUER_PORT: '4443', DEV_ISSUER_URL: 'https://localhost:5443' }),
+      'https://localhost:5443',
+    );
   });
 
   it('refuses a bad port or URL, naming the variable', () => {
     assert.throws(() => issuerBaseUrl({ DEV_ISSUER_PORT: '70000' }), /DEV_ISSUER_PORT "70000" is not a port number/);
-    assert.throws(() => issuerBaseUrl({ DEV_ISSUER_URL: 'http://127.0.0.1:3443' }), /DEV_ISSUER_URL .* must be an https URL/);
-    assert.throws(() => issuerBaseUrl({ DEV_ISSUER_URL: 'https://127.0.0.1:3443/x' }), /DEV_ISSUER_URL .* must be an origin only/);
+    assert.throws(
+      () => issuerBaseUrl({ DEV_ISSUER_URL: 'http://127.0.0.1:3443' }),
+      /DEV_ISSUER_URL .* must be an https URL/,
+    );
+    assert.throws(
+      () => issuerBaseUrl({ DEV_ISSUER_URL: 'https://127.0.0.1:3443/x' }),
+      /DEV_ISSUER_URL .* must be an origin only/,
+    );
   });
 });
 
@@ -162,7 +212,10 @@ describe('dev issuer in production', () => {
     const previous = process.env['NODE_ENV'];
     process.env['NODE_ENV'] = 'production';
     try {
-      assert.throws(() => new DevIssuer({ stateDir: dir }), (e: unknown) => e instanceof DevIssuerRefusedError && /refused when NODE_ENV=production/.test(e.message));
+      assert.throws(
+        () => new DevIssuer({ stateDir: dir }),
+        (e: unknown) => e instanceof DevIssuerRefusedError && /refused when NODE_ENV=production/.test(e.message),
+      );
       await assert.rejects(issuer.start({ port: 0 }), DevIssuerRefusedError);
       assert.throws(() => loadOrCreateState(tempDir()), DevIssuerRefusedError);
       assert.throws(() => readCaCertificate(dir), DevIssuerRefusedError);

@@ -19,7 +19,11 @@ export function policyScopeOf(row: {
   readonly cloudScopes: ReadonlyArray<{ readonly cloudScopeId: string }>;
   readonly clusters: ReadonlyArray<{ readonly clusterId: string }>;
 }): ScopedPolicy {
-  return { id: row.id, cloudScopeIds: row.cloudScopes.map((s) => s.cloudScopeId), clusterIds: row.clusters.map((c) => c.clusterId) };
+  return {
+    id: row.id,
+    cloudScopeIds: row.cloudScopes.map((s) => s.cloudScopeId),
+    clusterIds: row.clusters.map((c) => c.clusterId),
+  };
 }
 
 export interface ClusterRef {
@@ -36,8 +40,11 @@ export type ScopeMatch =
 export function scopeMatch(policy: ScopedPolicy, cluster: ClusterRef): ScopeMatch | null {
   const inScopes = policy.cloudScopeIds.length === 0 || policy.cloudScopeIds.includes(cluster.cloudScopeId);
   if (!inScopes) return null;
-  if (policy.clusterIds.length > 0) return policy.clusterIds.includes(cluster.id) ? { kind: 'CLUSTER', clusterId: cluster.id } : null;
-  return policy.cloudScopeIds.length === 0 ? { kind: 'TENANT' } : { kind: 'CLOUD_SCOPE', cloudScopeId: cluster.cloudScopeId };
+  if (policy.clusterIds.length > 0)
+    return policy.clusterIds.includes(cluster.id) ? { kind: 'CLUSTER', clusterId: cluster.id } : null;
+  return policy.cloudScopeIds.length === 0
+    ? { kind: 'TENANT' }
+    : { kind: 'CLOUD_SCOPE', cloudScopeId: cluster.cloudScopeId };
 }
 
 /**
@@ -63,5 +70,11 @@ export interface ExemptionRow {
 export function liveExemptions(rows: readonly ExemptionRow[], now: Date): Array<Record<string, unknown>> {
   return rows
     .filter((e) => e.expiresAt === null || e.expiresAt > now)
-    .map((e) => ({ ...(e.criteria as Record<string, unknown>), id: e.id, reason: e.reason, grantedBy: e.grantedBy, expiresAt: e.expiresAt?.toISOString() ?? null }));
+    .map((e) => ({
+      ...(e.criteria as Record<string, unknown>),
+      id: e.id,
+      reason: e.reason,
+      grantedBy: e.grantedBy,
+      expiresAt: e.expiresAt?.toISOString() ?? null,
+    }));
 }

@@ -1,4 +1,11 @@
-import { CanonicalFragment, contentHash, signEnvelope, type BundleContent, type BundlePolicy, type SigningKey } from '@portcullis/bundle';
+import {
+  CanonicalFragment,
+  contentHash,
+  signEnvelope,
+  type BundleContent,
+  type BundlePolicy,
+  type SigningKey,
+} from '@portcullis/bundle';
 import { withTenant, type Prisma, type PrismaClient } from '@portcullis/db';
 import { liveExemptions, policyScopeOf, scopeMatch } from './applicability';
 
@@ -18,7 +25,9 @@ export interface CompileResult {
 }
 
 /** Announces stored revisions so long-polling agents wake (Redis pub/sub). */
-export type RevisionPublisher = (revisions: ReadonlyArray<readonly [clusterId: string, revision: number]>) => Promise<void>;
+export type RevisionPublisher = (
+  revisions: ReadonlyArray<readonly [clusterId: string, revision: number]>,
+) => Promise<void>;
 
 const policySelect = {
   id: true,
@@ -30,7 +39,10 @@ const policySelect = {
   rules: { where: { enabled: true }, select: { ruleId: true, params: true }, orderBy: { ruleId: 'asc' } },
   cloudScopes: { select: { cloudScopeId: true } },
   clusters: { select: { clusterId: true } },
-  exemptions: { select: { id: true, criteria: true, reason: true, grantedBy: true, expiresAt: true }, orderBy: { id: 'asc' } },
+  exemptions: {
+    select: { id: true, criteria: true, reason: true, grantedBy: true, expiresAt: true },
+    orderBy: { id: 'asc' },
+  },
 } as const satisfies Prisma.PolicySelect;
 
 type PolicyRow = Prisma.PolicyGetPayload<{ select: typeof policySelect }>;
@@ -56,7 +68,11 @@ export class BundleCompiler {
     const now = this.now();
     const { policies, clusters } = await withTenant(this.prisma, tenantId, async (tx) => ({
       policies: await tx.policy.findMany({ select: policySelect, orderBy: { id: 'asc' } }),
-      clusters: await tx.cluster.findMany({ where: clusterIds ? { id: { in: [...clusterIds] } } : {}, select: { id: true, cloudScopeId: true }, orderBy: { id: 'asc' } }),
+      clusters: await tx.cluster.findMany({
+        where: clusterIds ? { id: { in: [...clusterIds] } } : {},
+        select: { id: true, cloudScopeId: true },
+        orderBy: { id: 'asc' },
+      }),
     }));
     const compiled = policies.map((p) => ({
       id: p.id,
@@ -93,35 +109,57 @@ export class BundleCompiler {
     const renewBefore = new Date(now.getTime() + this.options.renewBeforeMs);
     const expiresAt = new Date(now.getTime() + this.options.ttlMs);
     // Platform work: bypasses tenant RLS by design, but every statement names the tenant.
-    return this.prisma.$transaction(async (tx) => {
-      const current = await tx.$queryRaw<Array<{ id: string; bundle_revision: number | null; bundle_content_hash: string | null; bundle_expires_at: Date | null }>>`
+    return this.prisma.$transaction(
+      async (tx) => {
+        const current = await tx.$queryRaw<
+          Array<{
+            id: string;
+            bundle_revision: number | null;
+            bundle_content_hash: string | null;
+            bundle_expires_at: Date | null;
+          }>
+        >`
         SELECT id, bundle_revision, bundle_content_hash, bundle_expires_at FROM clusters
         WHERE tenant_id = ${tenantId}::uuid AND id = ANY(${contents.map((c) => c.clusterId)}::uuid[])
         ORDER BY id FOR UPDATE`;
-      const byId = new Map(current.map((c) => [c.id, c]));
-      const rows: Array<{ clusterId: string; revision: number; hash: string; envelope: string }> = [];
-      const key = this.signingKey();
-      for (const c of contents) {
-        const cur = byId.get(c.clusterId);
-        if (!cur) continue; // deleted meanwhile
-        if (cur.bundle_content_hash === c.hash && cur.bundle_expires_at && cur.bundle_expires_at > renewBefore) continue;
-        const revision = (cur.bundle_revision ?? 0) + 1;
-        const doc = { schemaVersion: 1, ...c.content, revision, issuedAt: now.toISOString(), expiresAt: expiresAt.toISOString() };
-        rows.push({ clusterId: c.clusterId, revision, hash: c.hash, envelope: JSON.stringify(signEnvelope(doc, key)) });
-      }
-      if (rows.length === 0) return [];
-      // set-based: one INSERT and one UPDATE per chunk, whatever its size
-      await tx.$executeRaw`
+        const byId = new Map(current.map((c) => [c.id, c]));
+        const rows: Array<{ clusterId: string; revision: number; hash: string; envelope: string }> = [];
+        const key = this.signingKey();
+        for (const c of contents) {
+          const cur = byId.get(c.clusterId);
+          if (!cur) continue; // deleted meanwhile
+          if (cur.bundle_content_hash === c.hash && cur.bundle_expires_at && cur.bundle_expires_at > renewBefore)
+            continue;
+          const revision = (cur.bundle_revision ?? 0) + 1;
+          const doc = {
+            schemaVersion: 1,
+            ...c.content,
+            revision,
+            issuedAt: now.toISOString(),
+            expiresAt: expiresAt.toISOString(),
+          };
+          rows.push({
+            clusterId: c.clusterId,
+            revision,
+            hash: c.hash,
+            envelope: JSON.stringify(signEnvelope(doc, key)),
+          });
+        }
+        if (rows.length === 0) return [];
+        // set-based: one INSERT and one UPDATE per chunk, whatever its size
+        await tx.$executeRaw`
         INSERT INTO bundles (cluster_id, revision, tenant_id, content_hash, envelope, issued_at, expires_at)
         SELECT v.id, v.revision, ${tenantId}::uuid, v.hash, v.envelope::jsonb, ${now}, ${expiresAt}
         FROM unnest(${rows.map((r) => r.clusterId)}::uuid[], ${rows.map((r) => r.revision)}::int[], ${rows.map((r) => r.hash)}::text[], ${rows.map((r) => r.envelope)}::text[])
           AS v(id, revision, hash, envelope)`;
-      await tx.$executeRaw`
+        await tx.$executeRaw`
         UPDATE clusters AS c SET bundle_revision = v.revision, bundle_content_hash = v.hash, bundle_expires_at = ${expiresAt}
         FROM unnest(${rows.map((r) => r.clusterId)}::uuid[], ${rows.map((r) => r.revision)}::int[], ${rows.map((r) => r.hash)}::text[]) AS v(id, revision, hash)
         WHERE c.id = v.id`;
-      return rows.map((r) => [r.clusterId, r.revision] as const);
-    }, { timeout: 60_000, maxWait: 15_000 });
+        return rows.map((r) => [r.clusterId, r.revision] as const);
+      },
+      { timeout: 60_000, maxWait: 15_000 },
+    );
   }
 }
 

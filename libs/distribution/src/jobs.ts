@@ -42,7 +42,9 @@ export interface DistributionJobs extends Record<DomainEventType, RecompileJob> 
   readonly [RECONCILE_JOB]: ScheduledJob;
 }
 export type DistributionJobName = keyof DistributionJobs;
-export type DistributionJob = { [N in DistributionJobName]: { readonly name: N; readonly data: DistributionJobs[N] } }[DistributionJobName];
+export type DistributionJob = {
+  [N in DistributionJobName]: { readonly name: N; readonly data: DistributionJobs[N] };
+}[DistributionJobName];
 export type DistributionQueue = Queue<DistributionJobs[DistributionJobName], unknown, DistributionJobName>;
 
 /** The distribution queue under the deployment's Redis prefix, typed by the job map. */
@@ -80,18 +82,21 @@ export async function enqueueDomainEvent(queue: DistributionQueue, event: Outbox
 
 export type Read<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string };
 
-export const isDomainEventType = (name: string): name is DomainEventType => (DOMAIN_EVENT_TYPES as readonly string[]).includes(name);
+export const isDomainEventType = (name: string): name is DomainEventType =>
+  (DOMAIN_EVENT_TYPES as readonly string[]).includes(name);
 
 /** A stored event's payload (JSON from the outbox, or from a job), checked field by field. */
 export function readDomainEventPayload(value: unknown): Read<DomainEventPayload> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { ok: false, reason: 'the payload is not an object' };
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    return { ok: false, reason: 'the payload is not an object' };
   const v = value as Record<string, unknown>;
   for (const key of ['policyId', 'clusterId', 'cloudScopeId'] as const) {
     if (v[key] !== undefined && typeof v[key] !== 'string') return { ok: false, reason: `${key} is not a string` };
   }
   for (const key of ['cloudScopeIds', 'clusterIds'] as const) {
     const list = v[key];
-    if (list !== undefined && !(Array.isArray(list) && list.every((x) => typeof x === 'string'))) return { ok: false, reason: `${key} is not a list of strings` };
+    if (list !== undefined && !(Array.isArray(list) && list.every((x) => typeof x === 'string')))
+      return { ok: false, reason: `${key} is not a list of strings` };
   }
   return { ok: true, value: v as DomainEventPayload };
 }
@@ -102,11 +107,17 @@ export function readDomainEventPayload(value: unknown): Read<DomainEventPayload>
  */
 export function readDistributionJob(name: string, data: unknown): Read<DistributionJob> {
   if (name === RELAY_OUTBOX_JOB || name === RECONCILE_JOB) return { ok: true, value: { name, data: {} } };
-  if (!isDomainEventType(name)) return { ok: false, reason: `unknown distribution job "${name.slice(0, 100)}": expected one of ${[...DOMAIN_EVENT_TYPES, RELAY_OUTBOX_JOB, RECONCILE_JOB].join(', ')}` };
+  if (!isDomainEventType(name))
+    return {
+      ok: false,
+      reason: `unknown distribution job "${name.slice(0, 100)}": expected one of ${[...DOMAIN_EVENT_TYPES, RELAY_OUTBOX_JOB, RECONCILE_JOB].join(', ')}`,
+    };
   const payload = readDomainEventPayload(data);
   if (!payload.ok) return { ok: false, reason: `distribution job "${name}": ${payload.reason}` };
   const job = payload.value as Record<string, unknown>;
-  if (typeof job['tenantId'] !== 'string' || job['tenantId'] === '') return { ok: false, reason: `distribution job "${name}": tenantId is missing` };
-  if (job['eventId'] !== undefined && typeof job['eventId'] !== 'string') return { ok: false, reason: `distribution job "${name}": eventId is not a string` };
+  if (typeof job['tenantId'] !== 'string' || job['tenantId'] === '')
+    return { ok: false, reason: `distribution job "${name}": tenantId is missing` };
+  if (job['eventId'] !== undefined && typeof job['eventId'] !== 'string')
+    return { ok: false, reason: `distribution job "${name}": eventId is not a string` };
   return { ok: true, value: { name, data: job as unknown as RecompileJob } };
 }

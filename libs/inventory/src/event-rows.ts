@@ -12,7 +12,16 @@ import { PG_EPOCH_MS } from '@portcullis/db';
 export const EVENT_ROW_TYPE = 'admission_event_row';
 
 /** OIDs of the built-in types the row uses (fixed in every PostgreSQL, pg_type.dat). */
-const OID = { bool: 16, bytea: 17, int4: 23, text: 25, json: 114, textArray: 1009, timestamptz: 1184, uuid: 2950 } as const;
+const OID = {
+  bool: 16,
+  bytea: 17,
+  int4: 23,
+  text: 25,
+  json: 114,
+  textArray: 1009,
+  timestamptz: 1184,
+  uuid: 2950,
+} as const;
 
 /**
  * The attributes of admission_event_row, in order, with their types' OIDs: what
@@ -125,7 +134,8 @@ export class EventRowsEncoder {
   release(): void {
     if (this.released) return;
     this.released = true;
-    if (SPARE_BUFFERS.length < SPARE_BUFFERS_MAX && this.buf.length <= SPARE_BUFFER_MAX_BYTES) SPARE_BUFFERS.push(this.buf);
+    if (SPARE_BUFFERS.length < SPARE_BUFFERS_MAX && this.buf.length <= SPARE_BUFFER_MAX_BYTES)
+      SPARE_BUFFERS.push(this.buf);
   }
 
   add(r: EventRow): void {
@@ -291,7 +301,8 @@ export class EventRowsEncoder {
 
   private hex(digits: string, bytes: number): void {
     if (digits.length !== bytes * 2) throw new Error(`expected ${bytes * 2} hex digits, got ${digits.length}`);
-    for (let i = 0; i < digits.length; i += 2) this.buf[this.at++] = (HEX[digits.charCodeAt(i)]! << 4) | HEX[digits.charCodeAt(i + 1)]!;
+    for (let i = 0; i < digits.length; i += 2)
+      this.buf[this.at++] = (HEX[digits.charCodeAt(i)]! << 4) | HEX[digits.charCodeAt(i + 1)]!;
   }
 }
 

@@ -38,9 +38,13 @@ ins AS (
   INSERT INTO admission_events (tenant_id, occurred_at, event_id, cluster_id, cloud_scope_id, namespace, kind, api_version, name,
     uid, request_uid, owner_kind, owner_name, operation, dry_run, decision, bundle_revision, username, user_groups, images, terms,
     findings, snapshot_hash)
-  SELECT $1::uuid, t, id, $2::uuid, $3::uuid, ns, k, av, n, uid, ru, ok, "on", op, dr, d, br, u, g, im, tm, f, h FROM ev${resent ? `
+  SELECT $1::uuid, t, id, $2::uuid, $3::uuid, ns, k, av, n, uid, ru, ok, "on", op, dr, d, br, u, g, im, tm, f, h FROM ev${
+    resent
+      ? `
   ON CONFLICT DO NOTHING
-  RETURNING event_id, occurred_at` : ''}
+  RETURNING event_id, occurred_at`
+      : ''
+  }
 ),
 staged AS (
   INSERT INTO admission_rollup_staging (tenant_id, cluster_id, cloud_scope_id, hour, day, namespace, owner_kind, owner_name, snapshot_hash,

@@ -41,7 +41,8 @@ export interface EventQuery {
 }
 
 /** A dimension of the hourly rollup an admission summary groups by. */
-export type SummaryDimension = 'CLOUD_SCOPE' | 'CLUSTER' | 'NAMESPACE' | 'POLICY' | 'RULE' | 'DECISION' | 'HOUR' | 'DAY';
+export type SummaryDimension =
+  'CLOUD_SCOPE' | 'CLUSTER' | 'NAMESPACE' | 'POLICY' | 'RULE' | 'DECISION' | 'HOUR' | 'DAY';
 
 /** One group of a summary: the dimensions it was not grouped by are null. */
 export interface SummaryGroup {
@@ -62,14 +63,33 @@ export interface SummaryGroup {
  * `base` the running total before it), and the rules that would have denied it with
  * their admissions.
  */
-export type AuditToDenyRow = [cluster: string, namespace: string, kind: string, name: string, admissions: string, recent: string, lastAt: string | null, days: string | null, rules: string[] | null, ruleAdmissions: string | null];
+export type AuditToDenyRow = [
+  cluster: string,
+  namespace: string,
+  kind: string,
+  name: string,
+  admissions: string,
+  recent: string,
+  lastAt: string | null,
+  days: string | null,
+  rules: string[] | null,
+  ruleAdmissions: string | null,
+];
 
 /**
  * One row of the simulation cursor: a distinct (snapshot, namespace, workload) of the
  * window — what the engine evaluates once — with every snapshot-day it stands for,
  * packed by SQL into one text (`cluster day-ms admissions last-ms in-scope`, comma-separated).
  */
-export type SimulationRow = [hash: string, namespace: string, ownerKind: string, ownerName: string, inScope: boolean, entries: string, body: Buffer | null];
+export type SimulationRow = [
+  hash: string,
+  namespace: string,
+  ownerKind: string,
+  ownerName: string,
+  inScope: boolean,
+  entries: string,
+  body: Buffer | null,
+];
 
 /** Consumes cursor chunks in order: `start` begins a chunk's work and resolves to the step that finishes it. */
 export interface ChunkConsumer<Row> {
@@ -121,7 +141,10 @@ export class InventoryStore {
 
   /** Creates the events partition of `day` (YYYY-MM-DD) if missing: DDL, as the owner. True when it was created. */
   async ensurePartition(day: string): Promise<boolean> {
-    const [row] = await this.sql.asOwner<{ created: boolean }>('SELECT admission_events_ensure_partition($1::date) AS created', [day]);
+    const [row] = await this.sql.asOwner<{ created: boolean }>(
+      'SELECT admission_events_ensure_partition($1::date) AS created',
+      [day],
+    );
     return row?.created === true;
   }
 
@@ -130,11 +153,22 @@ export class InventoryStore {
    * `params` are the events (EventRowsEncoder), the new and the referenced snapshots (JSON).
    * `resent`: the batch holds an event already stored (see isResentBatch).
    */
-  storeBatch(batch: { readonly tenantId: string; readonly clusterId: string; readonly cloudScopeId: string; readonly params: readonly [Buffer, string, string] }, resent: boolean): Promise<StoredBatch> {
+  storeBatch(
+    batch: {
+      readonly tenantId: string;
+      readonly clusterId: string;
+      readonly cloudScopeId: string;
+      readonly params: readonly [Buffer, string, string];
+    },
+    resent: boolean,
+  ): Promise<StoredBatch> {
     const statement = resent ? INGEST_RESENT : INGEST_NEW;
     return this.sql.inTenant(batch.tenantId, async (client) => {
       // named: each pooled connection parses and plans the statement once, not per batch
-      const out = await client.query<{ inserted: number; unknown: string[] }>({ ...statement, values: [batch.tenantId, batch.clusterId, batch.cloudScopeId, ...batch.params] });
+      const out = await client.query<{ inserted: number; unknown: string[] }>({
+        ...statement,
+        values: [batch.tenantId, batch.clusterId, batch.cloudScopeId, ...batch.params],
+      });
       const row = out.rows[0];
       return { inserted: Number(row?.inserted ?? 0), unknown: new Set(row?.unknown ?? []) };
     });
@@ -148,13 +182,20 @@ export class InventoryStore {
    * part's lock was busy and `wait` is false.
    */
   async foldStagedPart(tenantId: string | null, wait: boolean, part: number): Promise<number> {
-    const [row] = await this.sql.asOwner<{ folded: number }>('SELECT admission_rollups_flush($1::uuid, $2::boolean, $3::integer) AS folded', [tenantId, wait, part], 'portcullis_rollups_flush_part');
+    const [row] = await this.sql.asOwner<{ folded: number }>(
+      'SELECT admission_rollups_flush($1::uuid, $2::boolean, $3::integer) AS folded',
+      [tenantId, wait, part],
+      'portcullis_rollups_flush_part',
+    );
     return Number(row?.folded ?? 0);
   }
 
   /** Folds every part for every tenant in one call (wait = false: -1 at once when another process is folding). */
   async foldStaged(wait: boolean): Promise<number> {
-    const [row] = await this.sql.asOwner<{ folded: number }>('SELECT admission_rollups_flush(NULL, $1::boolean) AS folded', [wait]);
+    const [row] = await this.sql.asOwner<{ folded: number }>(
+      'SELECT admission_rollups_flush(NULL, $1::boolean) AS folded',
+      [wait],
+    );
     return Number(row?.folded ?? 0);
   }
 
@@ -187,7 +228,16 @@ export class InventoryStore {
    * `limit` groups), and the total of the window. The rollup holds one level per row kind:
    * with RULE the rule rows, with POLICY the policy rows, else the admission rows.
    */
-  async summary(tx: TenantTx, q: { readonly from: Date; readonly to: Date; readonly dims: readonly SummaryDimension[]; readonly scope: Prisma.Sql; readonly limit: number }): Promise<{ groups: SummaryGroup[]; total: number }> {
+  async summary(
+    tx: TenantTx,
+    q: {
+      readonly from: Date;
+      readonly to: Date;
+      readonly dims: readonly SummaryDimension[];
+      readonly scope: Prisma.Sql;
+      readonly limit: number;
+    },
+  ): Promise<{ groups: SummaryGroup[]; total: number }> {
     const level = q.dims.includes('RULE')
       ? Prisma.sql`policy_id <> '' AND rule_id <> ''`
       : q.dims.includes('POLICY')
@@ -224,8 +274,17 @@ export class InventoryStore {
    * workload and rule for 30 days, four for 90): each row's share of the window is two
    * subscripts of its running totals, summed per workload and rule, then per workload.
    */
-  auditToDenyRows(tenantId: string, policyId: string, window: { readonly from: Date; readonly to: Date; readonly readyFrom: Date }, scope: Prisma.Sql): Promise<AuditToDenyRow[]> {
-    const months = workloadMonthsInWindow(policyId, window, Prisma.sql`tenant_id = ${tenantId}::uuid AND decision IN ('AUDITED', 'DENIED') AND ${scope}`);
+  auditToDenyRows(
+    tenantId: string,
+    policyId: string,
+    window: { readonly from: Date; readonly to: Date; readonly readyFrom: Date },
+    scope: Prisma.Sql,
+  ): Promise<AuditToDenyRow[]> {
+    const months = workloadMonthsInWindow(
+      policyId,
+      window,
+      Prisma.sql`tenant_id = ${tenantId}::uuid AND decision IN ('AUDITED', 'DENIED') AND ${scope}`,
+    );
     const sql = Prisma.sql`
       WITH m AS ${months},
       per_rule AS (
@@ -244,7 +303,11 @@ export class InventoryStore {
              array_agg(rule_id) FILTER (WHERE rule_id <> ''), string_agg(admissions::text, ',') FILTER (WHERE rule_id <> '')
       FROM per_rule
       GROUP BY cluster_id, namespace, owner_kind, owner_name`;
-    return this.sql.inTenant(tenantId, async (client) => (await client.query<AuditToDenyRow>({ text: sql.text, values: sql.values, rowMode: 'array' })).rows);
+    return this.sql.inTenant(
+      tenantId,
+      async (client) =>
+        (await client.query<AuditToDenyRow>({ text: sql.text, values: sql.values, rowMode: 'array' })).rows,
+    );
   }
 
   /**
@@ -252,13 +315,19 @@ export class InventoryStore {
    * admissions, the workloads the policy's recorded outcome counted, and every distinct
    * (snapshot, namespace, workload) with its snapshot-days and body, streamed to `consumer`.
    */
-  simulationRecord(tenantId: string, q: SimulationQuery, consumer: ChunkConsumer<SimulationRow>): Promise<SimulationRecord> {
+  simulationRecord(
+    tenantId: string,
+    q: SimulationQuery,
+    consumer: ChunkConsumer<SimulationRow>,
+  ): Promise<SimulationRecord> {
     const w = q.window;
     return this.sql.inTenant(tenantId, async (client) => {
       const totalSql = Prisma.sql`
         SELECT coalesce(sum(admissions), 0)::int AS total FROM admission_rollups_hourly
         WHERE hour >= ${w.from} AND hour < ${w.to} AND policy_id = '' AND ${q.scope}`;
-      const [{ total }] = (await client.query<{ total: number }>(totalSql.text, totalSql.values)).rows as [{ total: number }];
+      const [{ total }] = (await client.query<{ total: number }>(totalSql.text, totalSql.values)).rows as [
+        { total: number },
+      ];
       const currentSql = q.policyId
         ? Prisma.sql`
           SELECT cluster_id::text, namespace, owner_kind, owner_name
@@ -266,12 +335,21 @@ export class InventoryStore {
           GROUP BY cluster_id, namespace, owner_kind, owner_name
           HAVING sum(t[hi] - coalesce(t[lo - 1], 0)) > 0`
         : null;
-      const current = currentSql ? (await client.query<[string, string, string, string]>({ text: currentSql.text, values: currentSql.values, rowMode: 'array' })).rows : [];
+      const current = currentSql
+        ? (
+            await client.query<[string, string, string, string]>({
+              text: currentSql.text,
+              values: currentSql.values,
+              rowMode: 'array',
+            })
+          ).rows
+        : [];
       // each distinct (snapshot, namespace, workload) once, with the snapshot-days it stands for;
       // the draft's cluster and cloud-scope restriction is applied per snapshot-day
-      const inDraft = q.clusterIds.length === 0 && q.cloudScopeIds.length === 0
-        ? Prisma.sql`TRUE`
-        : Prisma.sql`(cluster_id::text = ANY(${q.clusterIds}::text[]) OR cloud_scope_id::text = ANY(${q.cloudScopeIds}::text[]))`;
+      const inDraft =
+        q.clusterIds.length === 0 && q.cloudScopeIds.length === 0
+          ? Prisma.sql`TRUE`
+          : Prisma.sql`(cluster_id::text = ANY(${q.clusterIds}::text[]) OR cloud_scope_id::text = ANY(${q.cloudScopeIds}::text[]))`;
       // no order asked for: the planner may hash the bodies once (~40% less PostgreSQL CPU than a
       // primary-key lookup per row) or look them up, whichever is cheaper for the tenant's data
       const cursor = Prisma.sql`
@@ -307,7 +385,10 @@ export class InventoryStore {
 
   /** Deletes the tenant's events before `cutoff` from the partitions kept; rows deleted. */
   deleteEventsBefore(tenantId: string, cutoff: Date): Promise<number> {
-    return this.sql.executeAsOwner('DELETE FROM admission_events WHERE tenant_id = $1::uuid AND occurred_at < $2', [tenantId, cutoff]);
+    return this.sql.executeAsOwner('DELETE FROM admission_events WHERE tenant_id = $1::uuid AND occurred_at < $2', [
+      tenantId,
+      cutoff,
+    ]);
   }
 
   /**
@@ -317,28 +398,43 @@ export class InventoryStore {
    * is left). Rows deleted.
    */
   async deleteRollupsBefore(tenantId: string, cutoff: Date): Promise<number> {
-    let deleted = await this.sql.executeAsOwner('DELETE FROM admission_rollups_hourly WHERE tenant_id = $1::uuid AND hour < $2', [tenantId, cutoff]);
+    let deleted = await this.sql.executeAsOwner(
+      'DELETE FROM admission_rollups_hourly WHERE tenant_id = $1::uuid AND hour < $2',
+      [tenantId, cutoff],
+    );
     deleted += await this.dropWorkloadDays(tenantId, cutoff);
-    deleted += await this.sql.executeAsOwner('DELETE FROM admission_snapshot_days WHERE tenant_id = $1::uuid AND day < $2', [tenantId, cutoff]);
+    deleted += await this.sql.executeAsOwner(
+      'DELETE FROM admission_snapshot_days WHERE tenant_id = $1::uuid AND day < $2',
+      [tenantId, cutoff],
+    );
     return deleted;
   }
 
   /** Deletes the tenant's snapshots last seen before `cutoff`; rows deleted. */
   deleteSnapshotsBefore(tenantId: string, cutoff: Date): Promise<number> {
-    return this.sql.executeAsOwner('DELETE FROM admission_snapshots WHERE tenant_id = $1::uuid AND last_seen_day < $2', [tenantId, cutoff]);
+    return this.sql.executeAsOwner(
+      'DELETE FROM admission_snapshots WHERE tenant_id = $1::uuid AND last_seen_day < $2',
+      [tenantId, cutoff],
+    );
   }
 
   private async dropWorkloadDays(tenantId: string, cutoff: Date): Promise<number> {
     const month = new Date(Date.UTC(cutoff.getUTCFullYear(), cutoff.getUTCMonth(), 1));
     const daysBefore = cutoff.getUTCDate() - 1;
-    let deleted = await this.sql.executeAsOwner('DELETE FROM admission_workload_months WHERE tenant_id = $1::uuid AND month < $2', [tenantId, month]);
+    let deleted = await this.sql.executeAsOwner(
+      'DELETE FROM admission_workload_months WHERE tenant_id = $1::uuid AND month < $2',
+      [tenantId, month],
+    );
     if (daysBefore > 0) {
       await this.sql.executeAsOwner(
         `UPDATE admission_workload_months SET admissions_through = admission_days_drop_through(admissions_through, $3::int)
          WHERE tenant_id = $1::uuid AND month = $2 AND admissions_through[$3::int] > 0`,
         [tenantId, month, daysBefore],
       );
-      deleted += await this.sql.executeAsOwner('DELETE FROM admission_workload_months WHERE tenant_id = $1::uuid AND month = $2 AND admissions_through[31] = 0', [tenantId, month]);
+      deleted += await this.sql.executeAsOwner(
+        'DELETE FROM admission_workload_months WHERE tenant_id = $1::uuid AND month = $2 AND admissions_through[31] = 0',
+        [tenantId, month],
+      );
     }
     return deleted;
   }
@@ -383,9 +479,16 @@ const ALIAS: Record<SummaryDimension, string> = {
  * pipeline: while chunk n is evaluated on the event loop, chunk n+1 is inflated on the
  * thread pool and PostgreSQL already sends chunk n+2.
  */
-export async function streamCursor<Row extends unknown[]>(client: PoolClient, sql: string, values: readonly unknown[], chunkRows: number, consumer: ChunkConsumer<Row>): Promise<void> {
+export async function streamCursor<Row extends unknown[]>(
+  client: PoolClient,
+  sql: string,
+  values: readonly unknown[],
+  chunkRows: number,
+  consumer: ChunkConsumer<Row>,
+): Promise<void> {
   await client.query(`DECLARE portcullis_simulation NO SCROLL CURSOR FOR ${sql}`, values as unknown[]);
-  const fetch = (): Promise<Row[]> => client.query<Row>({ text: `FETCH ${chunkRows} FROM portcullis_simulation`, rowMode: 'array' }).then((r) => r.rows);
+  const fetch = (): Promise<Row[]> =>
+    client.query<Row>({ text: `FETCH ${chunkRows} FROM portcullis_simulation`, rowMode: 'array' }).then((r) => r.rows);
   let next: Promise<Row[]> | undefined = fetch();
   let finishing: Promise<() => Promise<void>> | undefined;
   try {

@@ -10,7 +10,11 @@ const DAY_MS = 86_400_000;
  * (admissions_through), a row's admissions in the window are `t[hi] - coalesce(t[lo - 1], 0)`.
  * `condition`: what else the rows must satisfy (tenant, decisions, readable scopes, ...).
  */
-export function workloadMonthsInWindow(policyId: string, window: { from: Date; to: Date; readyFrom?: Date }, condition: Prisma.Sql): Prisma.Sql {
+export function workloadMonthsInWindow(
+  policyId: string,
+  window: { from: Date; to: Date; readyFrom?: Date },
+  condition: Prisma.Sql,
+): Prisma.Sql {
   const from = window.from.getTime();
   const days = Math.round((window.to.getTime() - from) / DAY_MS);
   const readyIndex = window.readyFrom ? Math.round((window.readyFrom.getTime() - from) / DAY_MS) : 0;

@@ -44,7 +44,10 @@ function othersInFlight(self: RequestContext): boolean {
  * `sliceMs` of work has passed since the last yield, and costs a clock read otherwise.
  * `clock` is for tests, which count yields instead of timing them.
  */
-export function yieldEvery(sliceMs: number = CPU_SLICE_MS, clock: () => number = () => performance.now()): () => Promise<void> {
+export function yieldEvery(
+  sliceMs: number = CPU_SLICE_MS,
+  clock: () => number = () => performance.now(),
+): () => Promise<void> {
   let since = clock();
   return async () => {
     if (clock() - since < sliceMs) return;
@@ -59,7 +62,12 @@ export function yieldEvery(sliceMs: number = CPU_SLICE_MS, clock: () => number =
 }
 
 /** `items.map(fn)` that yields to the event loop every `sliceMs` of work (see yieldEvery). */
-export async function mapSliced<T, R>(items: readonly T[], fn: (item: T, index: number) => R, sliceMs: number = CPU_SLICE_MS, clock?: () => number): Promise<R[]> {
+export async function mapSliced<T, R>(
+  items: readonly T[],
+  fn: (item: T, index: number) => R,
+  sliceMs: number = CPU_SLICE_MS,
+  clock?: () => number,
+): Promise<R[]> {
   const checkpoint = yieldEvery(sliceMs, clock);
   const out: R[] = [];
   for (let i = 0; i < items.length; i++) {

@@ -2,7 +2,8 @@
  * Domain errors carry a code; the GraphQL error formatter and the HTTP exception
  * filter map them in one place. Anything else is a bug: logged, answered sanitised.
  */
-export type ErrorCode = 'UNAUTHENTICATED' | 'FORBIDDEN' | 'BAD_USER_INPUT' | 'NOT_FOUND' | 'CONFLICT' | 'PAYLOAD_TOO_LARGE' | 'RATE_LIMITED';
+export type ErrorCode =
+  'UNAUTHENTICATED' | 'FORBIDDEN' | 'BAD_USER_INPUT' | 'NOT_FOUND' | 'CONFLICT' | 'PAYLOAD_TOO_LARGE' | 'RATE_LIMITED';
 
 export class DomainError extends Error {
   constructor(
@@ -34,7 +35,10 @@ export const RETRY_AFTER_SECONDS = 1;
 
 export class RateLimitedError extends DomainError {
   // Apollo answers a resolver error's extensions.http (status and headers) as the response's
-  readonly extensions = { code: 'RATE_LIMITED', http: { status: 429, headers: new Map([['retry-after', String(RETRY_AFTER_SECONDS)]]) } };
+  readonly extensions = {
+    code: 'RATE_LIMITED',
+    http: { status: 429, headers: new Map([['retry-after', String(RETRY_AFTER_SECONDS)]]) },
+  };
   constructor(message: string, details?: Readonly<Record<string, unknown>>) {
     super('RATE_LIMITED', message, undefined, details);
   }

@@ -15,7 +15,16 @@ export function createLogger(level: string, name: string): Logger {
     base: { service: name },
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: {
-      paths: ['authorization', 'token', '*.authorization', '*.token', 'req.headers.authorization', 'headers.authorization', '*.agentToken', 'agentToken'],
+      paths: [
+        'authorization',
+        'token',
+        '*.authorization',
+        '*.token',
+        'req.headers.authorization',
+        'headers.authorization',
+        '*.agentToken',
+        'agentToken',
+      ],
       censor: '[redacted]',
     },
     mixin() {

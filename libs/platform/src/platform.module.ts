@@ -14,17 +14,27 @@ export class PlatformModule implements OnApplicationShutdown {
     @Inject(REDIS) private readonly redis: Redis,
   ) {}
 
-  static forRoot(config: AppConfig, options: { readonly clock?: Clock; readonly logger?: Logger; readonly serviceName?: string } = {}): DynamicModule {
+  static forRoot(
+    config: AppConfig,
+    options: { readonly clock?: Clock; readonly logger?: Logger; readonly serviceName?: string } = {},
+  ): DynamicModule {
     return {
       module: PlatformModule,
       providers: [
         { provide: APP_CONFIG, useValue: config },
         { provide: CLOCK, useValue: options.clock ?? systemClock },
-        { provide: LOGGER, useValue: options.logger ?? createLogger(config.logLevel, options.serviceName ?? 'portcullis-api') },
-        { provide: PRISMA, useFactory: () => createPrismaClient({ databaseUrl: config.databaseUrl, poolSize: config.database.poolSize }) },
+        {
+          provide: LOGGER,
+          useValue: options.logger ?? createLogger(config.logLevel, options.serviceName ?? 'portcullis-api'),
+        },
+        {
+          provide: PRISMA,
+          useFactory: () => createPrismaClient({ databaseUrl: config.databaseUrl, poolSize: config.database.poolSize }),
+        },
         {
           provide: REDIS,
-          useFactory: () => new Redis(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2, enableOfflineQueue: true }),
+          useFactory: () =>
+            new Redis(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2, enableOfflineQueue: true }),
         },
       ],
       exports: [APP_CONFIG, CLOCK, LOGGER, PRISMA, REDIS],

@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CPU_SLICE_MS, EXPENSIVE_DEFER_MS, mapSliced, requestContext, trackInFlight, yieldEvery } from '@portcullis/platform';
+import {
+  CPU_SLICE_MS,
+  EXPENSIVE_DEFER_MS,
+  mapSliced,
+  requestContext,
+  trackInFlight,
+  yieldEvery,
+} from '@portcullis/platform';
 
 /** A clock the test moves by hand: yields are counted against it, never timed. */
 function manualClock() {
@@ -57,7 +64,10 @@ describe('yieldEvery', () => {
 describe('mapSliced', () => {
   it('maps like Array.map, in order, with indexes', async () => {
     const items = Array.from({ length: 50 }, (_, i) => i);
-    assert.deepEqual(await mapSliced(items, (x, i) => `${x}:${i}`), items.map((x, i) => `${x}:${i}`));
+    assert.deepEqual(
+      await mapSliced(items, (x, i) => `${x}:${i}`),
+      items.map((x, i) => `${x}:${i}`),
+    );
   });
 
   it('lets another task run between items once a slice has passed', async () => {
@@ -138,7 +148,10 @@ describe('an expensive operation stands aside for other requests in flight', () 
     try {
       assert.ok((await checkpointAs({ requestId: 'export', expensive: true })).turns <= 2);
       poll.parked = false;
-      assert.ok((await checkpointAs({ requestId: 'export', expensive: true })).turns > 2, 'once it works again, the export stands aside');
+      assert.ok(
+        (await checkpointAs({ requestId: 'export', expensive: true })).turns > 2,
+        'once it works again, the export stands aside',
+      );
     } finally {
       done();
     }

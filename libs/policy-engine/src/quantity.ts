@@ -5,8 +5,26 @@
  * string is not a quantity.
  */
 /** Decimal suffixes as powers of ten (divided, not multiplied, below one: "100u" is exactly 0.0001). */
-const DECIMAL_EXPONENT: Readonly<Record<string, number>> = { '': 0, n: -9, u: -6, m: -3, k: 3, M: 6, G: 9, T: 12, P: 15, E: 18 };
-const BINARY: Readonly<Record<string, number>> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60 };
+const DECIMAL_EXPONENT: Readonly<Record<string, number>> = {
+  '': 0,
+  n: -9,
+  u: -6,
+  m: -3,
+  k: 3,
+  M: 6,
+  G: 9,
+  T: 12,
+  P: 15,
+  E: 18,
+};
+const BINARY: Readonly<Record<string, number>> = {
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+  Pi: 2 ** 50,
+  Ei: 2 ** 60,
+};
 
 const QUANTITY = /^([+-]?(?:\d+\.?\d*|\.\d+))(?:([eE][+-]?\d+)|(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?)$/;
 
@@ -31,6 +49,7 @@ function parse(value: string): number | undefined {
   const base = Number(m[1]);
   const suffix = m[3] ?? '';
   const exponent = m[2] ? Number(m[2].slice(1)) : DECIMAL_EXPONENT[suffix];
-  const result = exponent === undefined ? base * BINARY[suffix]! : exponent >= 0 ? base * 10 ** exponent : base / 10 ** -exponent;
+  const result =
+    exponent === undefined ? base * BINARY[suffix]! : exponent >= 0 ? base * 10 ** exponent : base / 10 ** -exponent;
   return Number.isFinite(result) ? result : undefined;
 }

@@ -18,7 +18,15 @@ export type RuleCategory =
 
 /** A JSON Schema (draft 2020-12 subset) describing one rule's parameters. */
 export interface JsonSchema {
-  type?: 'object' | 'array' | 'string' | 'number' | 'integer' | 'boolean' | 'null' | Array<'string' | 'number' | 'integer' | 'null' | 'boolean'>;
+  type?:
+    | 'object'
+    | 'array'
+    | 'string'
+    | 'number'
+    | 'integer'
+    | 'boolean'
+    | 'null'
+    | Array<'string' | 'number' | 'integer' | 'null' | 'boolean'>;
   description?: string;
   properties?: Record<string, JsonSchema>;
   items?: JsonSchema;
@@ -65,8 +73,7 @@ export interface ParamError {
 }
 
 export type ParamValidation =
-  | { readonly ok: true; readonly params: RuleParams }
-  | { readonly ok: false; readonly errors: readonly ParamError[] };
+  { readonly ok: true; readonly params: RuleParams } | { readonly ok: false; readonly errors: readonly ParamError[] };
 
 /** What a rule found wrong. `path` is a JSON path into the evaluated object. */
 export interface RuleFinding {

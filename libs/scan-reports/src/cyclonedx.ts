@@ -16,11 +16,22 @@ export function normalizeCycloneDx(doc: Json): ScanReportResult {
   const component = optionalObject(metadata['component'], 'metadata.component');
   const ctype = optionalString(component?.['type'], 'metadata.component.type');
   if (ctype !== 'container') {
-    return { ok: false, reason: 'NOT_AN_IMAGE', path: 'metadata.component.type', message: `metadata.component.type: is ${JSON.stringify(ctype ?? null)}; only a BOM of a container image can gate admissions` };
+    return {
+      ok: false,
+      reason: 'NOT_AN_IMAGE',
+      path: 'metadata.component.type',
+      message: `metadata.component.type: is ${JSON.stringify(ctype ?? null)}; only a BOM of a container image can gate admissions`,
+    };
   }
   const identity = identifyImage(imageNames(component!));
   if (!identity) {
-    return { ok: false, reason: 'NO_IMAGE_IDENTITY', path: 'metadata.component', message: 'metadata.component: no RepoDigest or RepoTag property, no pkg:oci purl, and a name without a tag or digest: nothing identifies the image' };
+    return {
+      ok: false,
+      reason: 'NO_IMAGE_IDENTITY',
+      path: 'metadata.component',
+      message:
+        'metadata.component: no RepoDigest or RepoTag property, no pkg:oci purl, and a name without a tag or digest: nothing identifies the image',
+    };
   }
   const components = componentsByRef(doc);
   const findings: ScanFinding[] = [];
@@ -37,8 +48,12 @@ export function normalizeCycloneDx(doc: Json): ScanReportResult {
       const ref = optionalString(affected['ref'], at(ap, 'ref')) ?? '(unspecified)';
       const pkg = packageOf(ref, components);
       const versions = list(affected['versions'], at(ap, 'versions')).filter(isObject);
-      const installed = versions.find((x) => x['status'] === 'affected' && typeof x['version'] === 'string')?.['version'] ?? pkg.version;
-      const fixed = versions.filter((x) => x['status'] === 'unaffected' && typeof x['version'] === 'string').map((x) => x['version'] as string);
+      const installed =
+        versions.find((x) => x['status'] === 'affected' && typeof x['version'] === 'string')?.['version'] ??
+        pkg.version;
+      const fixed = versions
+        .filter((x) => x['status'] === 'unaffected' && typeof x['version'] === 'string')
+        .map((x) => x['version'] as string);
       if (findings.length >= MAX_FINDINGS) throw tooMany();
       findings.push(
         finding({
@@ -85,7 +100,8 @@ function imageNames(component: Json): { repoDigests: string[]; tags: string[]; f
   const tags = propertyValues(component, 'aquasecurity:trivy:RepoTag');
   const purl = typeof component['purl'] === 'string' ? component['purl'] : '';
   const oci = /^pkg:oci\/[^@?#]+@([^?#]+)\?(?:[^#]*&)?repository_url=([^&#]+)/.exec(purl);
-  if (repoDigests.length === 0 && oci) repoDigests.push(`${decodeURIComponent(oci[2]!)}@${decodeURIComponent(oci[1]!)}`);
+  if (repoDigests.length === 0 && oci)
+    repoDigests.push(`${decodeURIComponent(oci[2]!)}@${decodeURIComponent(oci[1]!)}`);
   const name = typeof component['name'] === 'string' ? component['name'] : undefined;
   return { repoDigests, tags, ...(name !== undefined ? { fallback: name } : {}) };
 }
@@ -160,9 +176,14 @@ function safeDecode(s: string): string {
 
 function toolOf(metadata: Json): { name: string; version: string } {
   const tools = metadata['tools'];
-  const list = Array.isArray(tools) ? tools : isObject(tools) && Array.isArray(tools['components']) ? tools['components'] : [];
+  const list = Array.isArray(tools)
+    ? tools
+    : isObject(tools) && Array.isArray(tools['components'])
+      ? tools['components']
+      : [];
   const tool = list.find(isObject);
   const name = tool && typeof tool['name'] === 'string' && tool['name'] ? tool['name'].slice(0, 64) : 'unknown';
-  const version = tool && typeof tool['version'] === 'string' && tool['version'] ? tool['version'].slice(0, 64) : 'unknown';
+  const version =
+    tool && typeof tool['version'] === 'string' && tool['version'] ? tool['version'].slice(0, 64) : 'unknown';
   return { name, version };
 }

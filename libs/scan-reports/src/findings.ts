@@ -27,8 +27,10 @@ export function finding(raw: RawFinding): ScanFinding {
   if (raw.installedVersion !== undefined && raw.installedVersion !== null && typeof raw.installedVersion !== 'string') {
     throw new MalformedReport(raw.installedPath, 'is not a string');
   }
-  const installed = typeof raw.installedVersion === 'string' && raw.installedVersion.trim() !== '' ? raw.installedVersion : 'unknown';
-  if (installed.length > FINDING_LIMITS.version) throw new MalformedReport(raw.installedPath, `is longer than ${FINDING_LIMITS.version} characters`);
+  const installed =
+    typeof raw.installedVersion === 'string' && raw.installedVersion.trim() !== '' ? raw.installedVersion : 'unknown';
+  if (installed.length > FINDING_LIMITS.version)
+    throw new MalformedReport(raw.installedPath, `is longer than ${FINDING_LIMITS.version} characters`);
   const fixed = raw.fixedVersion?.trim() ? clip(raw.fixedVersion.trim()) : undefined;
   return {
     id,

@@ -9,14 +9,21 @@ import { scanTime, tooMany } from './shared';
 /** Grype JSON, `grype -o json`: matches[] with vulnerability and artifact, the image in source.target. */
 export function isGrypeReport(v: Json): boolean {
   const descriptor = v['descriptor'];
-  return Array.isArray(v['matches']) && (isObject(v['source']) || (isObject(descriptor) && descriptor['name'] === 'grype'));
+  return (
+    Array.isArray(v['matches']) && (isObject(v['source']) || (isObject(descriptor) && descriptor['name'] === 'grype'))
+  );
 }
 
 export function normalizeGrype(doc: Json): ScanReportResult {
   const source = optionalObject(doc['source'], 'source');
   const type = optionalString(source?.['type'], 'source.type');
   if (type !== 'image') {
-    return { ok: false, reason: 'NOT_AN_IMAGE', path: 'source.type', message: `source.type: is ${JSON.stringify(type ?? null)}; only image scans (grype <image>) can gate admissions` };
+    return {
+      ok: false,
+      reason: 'NOT_AN_IMAGE',
+      path: 'source.type',
+      message: `source.type: is ${JSON.stringify(type ?? null)}; only image scans (grype <image>) can gate admissions`,
+    };
   }
   const target = object(source!['target'], 'source.target');
   // manifestDigest is not used: for a multi-arch image it is one platform's manifest, not
@@ -27,7 +34,13 @@ export function normalizeGrype(doc: Json): ScanReportResult {
     fallback: optionalString(target['userInput'], 'source.target.userInput'),
   });
   if (!identity) {
-    return { ok: false, reason: 'NO_IMAGE_IDENTITY', path: 'source.target', message: 'source.target: the report has no repoDigests and no tags, and userInput names no tag or digest: nothing identifies the image (scan it by reference, e.g. grype registry/app:1.2)' };
+    return {
+      ok: false,
+      reason: 'NO_IMAGE_IDENTITY',
+      path: 'source.target',
+      message:
+        'source.target: the report has no repoDigests and no tags, and userInput names no tag or digest: nothing identifies the image (scan it by reference, e.g. grype registry/app:1.2)',
+    };
   }
   const findings: ScanFinding[] = [];
   list(doc['matches'], 'matches').forEach((m, i) => {
@@ -88,7 +101,11 @@ function fixedOf(vuln: Json, path: string): string | undefined {
 function cvssOf(vuln: Json): number | undefined {
   const entries = Array.isArray(vuln['cvss']) ? vuln['cvss'].filter(isObject) : [];
   const scored = entries
-    .map((c) => ({ version: Number.parseFloat(String(c['version'] ?? '0')) || 0, primary: c['type'] === 'Primary' ? 1 : 0, score: score(isObject(c['metrics']) ? c['metrics']['baseScore'] : undefined) }))
+    .map((c) => ({
+      version: Number.parseFloat(String(c['version'] ?? '0')) || 0,
+      primary: c['type'] === 'Primary' ? 1 : 0,
+      score: score(isObject(c['metrics']) ? c['metrics']['baseScore'] : undefined),
+    }))
     .filter((c): c is { version: number; primary: number; score: number } => c.score !== undefined)
     .sort((a, b) => b.version - a.version || b.primary - a.primary);
   if (scored.length) return scored[0]!.score;
@@ -101,7 +118,9 @@ function cvssOf(vuln: Json): number | undefined {
 
 /** A distro advisory often carries no score; the NVD record it relates to does. */
 function relatedCvss(match: Json, id: unknown): number | undefined {
-  const related = Array.isArray(match['relatedVulnerabilities']) ? match['relatedVulnerabilities'].filter(isObject) : [];
+  const related = Array.isArray(match['relatedVulnerabilities'])
+    ? match['relatedVulnerabilities'].filter(isObject)
+    : [];
   for (const r of related) {
     if (r['id'] !== id) continue;
     const s = cvssOf(r);

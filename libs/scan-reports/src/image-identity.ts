@@ -34,7 +34,11 @@ function parse(ref: string): Ref | undefined {
   if (!r) return undefined;
   const digest = r.digest?.toLowerCase();
   if (digest !== undefined && !MANIFEST_DIGEST.test(digest)) return undefined;
-  return { repository: `${r.registry}/${r.repository}`, ...(r.tag !== undefined ? { tag: r.tag } : {}), ...(digest !== undefined ? { digest } : {}) };
+  return {
+    repository: `${r.registry}/${r.repository}`,
+    ...(r.tag !== undefined ? { tag: r.tag } : {}),
+    ...(digest !== undefined ? { digest } : {}),
+  };
 }
 
 /** A tag or digest written out, not the `latest` a runtime would assume. */
@@ -51,7 +55,10 @@ export function identifyImage(names: ImageNames): ImageIdentity | undefined {
   for (const d of names.repoDigests) {
     const r = parse(d);
     if (r?.digest) digests.push(r);
-    else warnings.push(`repo digest ${JSON.stringify(d.slice(0, 300))} is not a repository@sha256:<hex> reference; ignored`);
+    else
+      warnings.push(
+        `repo digest ${JSON.stringify(d.slice(0, 300))} is not a repository@sha256:<hex> reference; ignored`,
+      );
   }
   const tagged: Ref[] = [];
   for (const t of names.tags) {
@@ -67,8 +74,13 @@ export function identifyImage(names: ImageNames): ImageIdentity | undefined {
   const repository = digests[0]?.repository ?? tagged[0]?.repository;
   if (repository === undefined) return undefined;
   const tags = [...new Set(tagged.filter((t) => t.repository === repository).map((t) => t.tag!))];
-  const others = [...new Set([...tagged, ...digests].filter((r) => r.repository !== repository).map((r) => r.repository))];
-  if (others.length) warnings.push(`the report also names ${others.join(', ')}; this artifact is for ${repository} only (upload one report per repository)`);
+  const others = [
+    ...new Set([...tagged, ...digests].filter((r) => r.repository !== repository).map((r) => r.repository)),
+  ];
+  if (others.length)
+    warnings.push(
+      `the report also names ${others.join(', ')}; this artifact is for ${repository} only (upload one report per repository)`,
+    );
   const repoDigest = digests.find((d) => d.repository === repository)?.digest;
   return { repository, tags, ...(repoDigest !== undefined ? { repoDigest } : {}), warnings };
 }

@@ -34,7 +34,8 @@ export interface NormalizedScanReport {
  * NOT_AN_IMAGE: a report of something else (a filesystem, a repository);
  * TOO_MANY_FINDINGS: more findings than a signed artifact may carry.
  */
-export type ScanReportRejectionReason = 'UNKNOWN_FORMAT' | 'MALFORMED' | 'NO_IMAGE_IDENTITY' | 'NOT_AN_IMAGE' | 'TOO_MANY_FINDINGS';
+export type ScanReportRejectionReason =
+  'UNKNOWN_FORMAT' | 'MALFORMED' | 'NO_IMAGE_IDENTITY' | 'NOT_AN_IMAGE' | 'TOO_MANY_FINDINGS';
 
 export interface ScanReportRejection {
   readonly ok: false;

@@ -8,7 +8,8 @@ import { isObject, MalformedReport, type Json } from './reader';
 import { TooManyFindings } from './shared';
 import { isTrivyReport, normalizeTrivy } from './trivy';
 
-const SUPPORTED = 'Trivy JSON (trivy image --format json), Grype JSON (grype -o json) or CycloneDX JSON with vulnerabilities';
+const SUPPORTED =
+  'Trivy JSON (trivy image --format json), Grype JSON (grype -o json) or CycloneDX JSON with vulnerabilities';
 
 export function detectScanReportFormat(value: unknown): ScanReportFormat | undefined {
   if (!isObject(value)) return undefined;
@@ -20,15 +21,23 @@ export function detectScanReportFormat(value: unknown): ScanReportFormat | undef
 
 /** A report as uploaded (bytes or text): JSON first, then {@link normalizeScanReport}. */
 export function parseScanReport(body: string | Uint8Array): ScanReportResult {
-  const text = (typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8')).replace(/^\uFEFF/, '');
-  if (text.trim() === '') return { ok: false, reason: 'MALFORMED', path: '(body)', message: `the report is empty; send ${SUPPORTED}` };
+  const text = (
+    typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8')
+  ).replace(/^\uFEFF/, '');
+  if (text.trim() === '')
+    return { ok: false, reason: 'MALFORMED', path: '(body)', message: `the report is empty; send ${SUPPORTED}` };
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (err) {
     // V8 says where ("Unexpected token } in JSON at position 1234"): enough to find it, nothing of the content
     const where = /position \d+|line \d+ column \d+/.exec(err instanceof Error ? err.message : '')?.[0];
-    return { ok: false, reason: 'MALFORMED', path: '(body)', message: `the report is not valid JSON${where ? ` (at ${where})` : ''}` };
+    return {
+      ok: false,
+      reason: 'MALFORMED',
+      path: '(body)',
+      message: `the report is not valid JSON${where ? ` (at ${where})` : ''}`,
+    };
   }
   return normalizeScanReport(value);
 }
@@ -43,7 +52,8 @@ export function normalizeScanReport(value: unknown): ScanReportResult {
   let result: ScanReportResult;
   try {
     const doc = value as Json;
-    result = format === 'trivy' ? normalizeTrivy(doc) : format === 'grype' ? normalizeGrype(doc) : normalizeCycloneDx(doc);
+    result =
+      format === 'trivy' ? normalizeTrivy(doc) : format === 'grype' ? normalizeGrype(doc) : normalizeCycloneDx(doc);
   } catch (err) {
     if (err instanceof MalformedReport) return { ok: false, reason: 'MALFORMED', path: err.path, message: err.message };
     if (err instanceof TooManyFindings) return { ok: false, reason: 'TOO_MANY_FINDINGS', message: err.message };
@@ -53,10 +63,17 @@ export function normalizeScanReport(value: unknown): ScanReportResult {
   // what is returned here must be signable: checked against the signed document's own schema
   const document = toScanArtifactDocument(result.report, '00000000-0000-4000-8000-000000000000', new Date(0));
   const checked = checkScanArtifactDocument(document);
-  if (!checked.ok) return { ok: false, reason: 'MALFORMED', message: `the report does not make a valid artifact: ${checked.message}` };
+  if (!checked.ok)
+    return { ok: false, reason: 'MALFORMED', message: `the report does not make a valid artifact: ${checked.message}` };
   // what is kept is stored and shown: PostgreSQL cannot hold U+0000, and no reader should get control characters
   const control = findControlCharacter(document, '');
-  if (control) return { ok: false, reason: 'MALFORMED', path: control.path, message: `the artifact's ${control.path} (from the report) ${control.problem}` };
+  if (control)
+    return {
+      ok: false,
+      reason: 'MALFORMED',
+      path: control.path,
+      message: `the artifact's ${control.path} (from the report) ${control.problem}`,
+    };
   return result;
 }
 
@@ -64,7 +81,11 @@ function unknownFormat(value: unknown): string {
   if (Array.isArray(value) && value.some((r) => isObject(r) && 'Target' in r)) {
     return `this looks like Trivy JSON schema 1 (Trivy before 0.20), which carries no image metadata; send ${SUPPORTED}`;
   }
-  if (isObject(value) && Array.isArray(value['runs']) && (String(value['$schema'] ?? '').includes('sarif') || value['version'] === '2.1.0')) {
+  if (
+    isObject(value) &&
+    Array.isArray(value['runs']) &&
+    (String(value['$schema'] ?? '').includes('sarif') || value['version'] === '2.1.0')
+  ) {
     return `SARIF is not read (it has no package versions or repo digests); send ${SUPPORTED}`;
   }
   if (isObject(value) && value['bomFormat'] === undefined && typeof value['spdxVersion'] === 'string') {
@@ -92,7 +113,11 @@ export function scanReportContentHash(report: NormalizedScanReport): string {
 }
 
 /** The document that is signed: the report's content, the tenant, and the scan time (the report's, else `receivedAt`). */
-export function toScanArtifactDocument(report: NormalizedScanReport, tenantId: string, receivedAt: Date): ScanArtifactDocument {
+export function toScanArtifactDocument(
+  report: NormalizedScanReport,
+  tenantId: string,
+  receivedAt: Date,
+): ScanArtifactDocument {
   return {
     schemaVersion: 1,
     tenantId,
@@ -106,4 +131,3 @@ export function toScanArtifactDocument(report: NormalizedScanReport, tenantId: s
     findings: report.findings,
   };
 }
-

@@ -16,7 +16,8 @@ export type Json = Readonly<Record<string, unknown>>;
 
 export const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-export const at = (path: string, key: string | number): string => (typeof key === 'number' ? `${path}[${key}]` : path ? `${path}.${key}` : key);
+export const at = (path: string, key: string | number): string =>
+  typeof key === 'number' ? `${path}[${key}]` : path ? `${path}.${key}` : key;
 
 export function object(v: unknown, path: string): Json {
   if (!isObject(v)) throw new MalformedReport(path, `is ${describe(v)}, not an object`);

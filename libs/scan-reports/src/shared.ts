@@ -21,6 +21,7 @@ export function scanTime(value: unknown, path: string): { scannedAt?: string } {
   if (text === undefined || text.trim() === '') return {};
   // nanosecond fractions (Go's RFC 3339) are cut to what a Date holds
   const ms = Date.parse(text.replace(/(\.\d{3})\d+/, '$1'));
-  if (Number.isNaN(ms) || !/^\d{4}-\d{2}-\d{2}T.*(?:Z|[+-]\d{2}:?\d{2})$/i.test(text)) throw new MalformedReport(path, `is ${JSON.stringify(text.slice(0, 64))}, not an RFC 3339 timestamp with a zone`);
+  if (Number.isNaN(ms) || !/^\d{4}-\d{2}-\d{2}T.*(?:Z|[+-]\d{2}:?\d{2})$/i.test(text))
+    throw new MalformedReport(path, `is ${JSON.stringify(text.slice(0, 64))}, not an RFC 3339 timestamp with a zone`);
   return { scannedAt: new Date(ms).toISOString() };
 }

@@ -13,20 +13,37 @@ export function isTrivyReport(v: Json): boolean {
 
 export function normalizeTrivy(doc: Json): ScanReportResult {
   if (doc['SchemaVersion'] !== 2) {
-    return { ok: false, reason: 'MALFORMED', path: 'SchemaVersion', message: `SchemaVersion: is ${String(doc['SchemaVersion'])}; only Trivy JSON schema 2 (Trivy 0.20 and later) is read` };
+    return {
+      ok: false,
+      reason: 'MALFORMED',
+      path: 'SchemaVersion',
+      message: `SchemaVersion: is ${String(doc['SchemaVersion'])}; only Trivy JSON schema 2 (Trivy 0.20 and later) is read`,
+    };
   }
   const type = optionalString(doc['ArtifactType'], 'ArtifactType');
   if (type !== undefined && type !== 'container_image') {
-    return { ok: false, reason: 'NOT_AN_IMAGE', path: 'ArtifactType', message: `ArtifactType: is ${JSON.stringify(type)}; only container image reports (trivy image) can gate admissions` };
+    return {
+      ok: false,
+      reason: 'NOT_AN_IMAGE',
+      path: 'ArtifactType',
+      message: `ArtifactType: is ${JSON.stringify(type)}; only container image reports (trivy image) can gate admissions`,
+    };
   }
   const meta = optionalObject(doc['Metadata'], 'Metadata') ?? {};
   const identity = identifyImage({
     repoDigests: strings(meta['RepoDigests'], 'Metadata.RepoDigests'),
     tags: strings(meta['RepoTags'], 'Metadata.RepoTags'),
-    fallback: optionalString(meta['Reference'], 'Metadata.Reference') ?? optionalString(doc['ArtifactName'], 'ArtifactName'),
+    fallback:
+      optionalString(meta['Reference'], 'Metadata.Reference') ?? optionalString(doc['ArtifactName'], 'ArtifactName'),
   });
   if (!identity) {
-    return { ok: false, reason: 'NO_IMAGE_IDENTITY', path: 'Metadata', message: 'Metadata: the report has no RepoDigests and no RepoTags, and ArtifactName names no tag or digest: nothing identifies the image (scan it by reference, e.g. trivy image registry/app:1.2)' };
+    return {
+      ok: false,
+      reason: 'NO_IMAGE_IDENTITY',
+      path: 'Metadata',
+      message:
+        'Metadata: the report has no RepoDigests and no RepoTags, and ArtifactName names no tag or digest: nothing identifies the image (scan it by reference, e.g. trivy image registry/app:1.2)',
+    };
   }
   const findings: ScanFinding[] = [];
   list(doc['Results'], 'Results').forEach((r, i) => {
@@ -81,7 +98,10 @@ function cvssOf(vuln: Json): number | undefined {
   const source = typeof vuln['SeveritySource'] === 'string' ? vuln['SeveritySource'] : undefined;
   const vendors = Object.values(cvss).filter(isObject);
   for (const key of ['V3Score', 'V2Score']) {
-    const preferred = [source !== undefined ? cvss[source] : undefined, cvss['nvd']].filter(isObject).map((v) => score(v[key])).find((s) => s !== undefined);
+    const preferred = [source !== undefined ? cvss[source] : undefined, cvss['nvd']]
+      .filter(isObject)
+      .map((v) => score(v[key]))
+      .find((s) => s !== undefined);
     if (preferred !== undefined) return preferred;
     const any = vendors.map((v) => score(v[key])).filter((s): s is number => s !== undefined);
     if (any.length) return Math.max(...any);

@@ -12,7 +12,13 @@ const skip = present ? false : '../shared/fixtures/scans is not beside this clon
 
 type Counts = Record<string, number>;
 const read = (dir: string, file: string): unknown => JSON.parse(fs.readFileSync(path.join(SCANS, dir, file), 'utf8'));
-const jsonFiles = (dir: string) => (present ? fs.readdirSync(path.join(SCANS, dir)).filter((f) => f.endsWith('.json')).sort() : []);
+const jsonFiles = (dir: string) =>
+  present
+    ? fs
+        .readdirSync(path.join(SCANS, dir))
+        .filter((f) => f.endsWith('.json'))
+        .sort()
+    : [];
 
 function normalized(dir: string, file: string): NormalizedScanReport {
   const r = parseScanReport(fs.readFileSync(path.join(SCANS, dir, file)));
@@ -30,7 +36,9 @@ function countsOf(report: NormalizedScanReport): { perEntry: Counts; unique: num
 function trivyRawCounts(raw: unknown): { perEntry: Counts; unique: number } {
   const perEntry: Counts = {};
   const ids = new Set<string>();
-  for (const result of (raw as { Results?: Array<{ Vulnerabilities?: Array<{ VulnerabilityID: string; Severity: string }> }> }).Results ?? []) {
+  for (const result of (
+    raw as { Results?: Array<{ Vulnerabilities?: Array<{ VulnerabilityID: string; Severity: string }> }> }
+  ).Results ?? []) {
     for (const v of result.Vulnerabilities ?? []) {
       perEntry[v.Severity] = (perEntry[v.Severity] ?? 0) + 1;
       ids.add(v.VulnerabilityID);
@@ -41,7 +49,14 @@ function trivyRawCounts(raw: unknown): { perEntry: Counts; unique: number } {
 
 /** Grype's words, with the mapping the normaliser documents: Negligible counts as LOW, no severity as UNKNOWN. */
 function grypeRawCounts(raw: unknown): { perEntry: Counts; unique: number } {
-  const word: Record<string, string> = { Critical: 'CRITICAL', High: 'HIGH', Medium: 'MEDIUM', Low: 'LOW', Negligible: 'LOW', Unknown: 'UNKNOWN' };
+  const word: Record<string, string> = {
+    Critical: 'CRITICAL',
+    High: 'HIGH',
+    Medium: 'MEDIUM',
+    Low: 'LOW',
+    Negligible: 'LOW',
+    Unknown: 'UNKNOWN',
+  };
   const perEntry: Counts = {};
   const ids = new Set<string>();
   for (const m of (raw as { matches: Array<{ vulnerability: { id: string; severity?: string } }> }).matches) {
@@ -70,14 +85,21 @@ describe('real Trivy reports (../shared/fixtures/scans/trivy)', { skip }, () => 
       'sl-micro-rancher5.4.json': {},
       'defectdojo-scheme_2_many_vulns.json': { CRITICAL: 1, HIGH: 1, MEDIUM: 3 },
     };
-    for (const [file, counts] of Object.entries(expected)) assert.deepEqual(countsOf(normalized('trivy', file)).perEntry, counts, file);
+    for (const [file, counts] of Object.entries(expected))
+      assert.deepEqual(countsOf(normalized('trivy', file)).perEntry, counts, file);
     assert.equal(countsOf(normalized('trivy', 'photon-30.json')).unique, 2);
   });
 
   it('identifies the registry scan by its repo digest, the others by tag (tag-bound)', () => {
     const registry = normalized('trivy', 'alpine-310-registry.json');
     assert.deepEqual(
-      { repository: registry.repository, tags: registry.tags, repoDigest: registry.repoDigest, tagBound: registry.tagBound, imageId: registry.imageId },
+      {
+        repository: registry.repository,
+        tags: registry.tags,
+        repoDigest: registry.repoDigest,
+        tagBound: registry.tagBound,
+        imageId: registry.imageId,
+      },
       {
         repository: 'docker.io/library/alpine',
         tags: ['3.10'],
@@ -87,7 +109,10 @@ describe('real Trivy reports (../shared/fixtures/scans/trivy)', { skip }, () => 
       },
     );
     const local = normalized('trivy', 'alpine-310.json');
-    assert.deepEqual([local.repository, local.tags, local.repoDigest, local.tagBound, local.scanner], ['ghcr.io/aquasecurity/trivy-test-images', ['alpine-310'], undefined, true, { name: 'trivy', version: 'dev' }]);
+    assert.deepEqual(
+      [local.repository, local.tags, local.repoDigest, local.tagBound, local.scanner],
+      ['ghcr.io/aquasecurity/trivy-test-images', ['alpine-310'], undefined, true, { name: 'trivy', version: 'dev' }],
+    );
     assert.equal(local.scannedAt, '2021-08-25T12:20:30.000Z');
   });
 
@@ -95,8 +120,22 @@ describe('real Trivy reports (../shared/fixtures/scans/trivy)', { skip }, () => 
     const centos = normalized('trivy', 'centos-7.json');
     assert.deepEqual(centos.findings, [
       { id: 'CVE-2019-18276', severity: 'LOW', cvss: 7.8, packageName: 'bash', installedVersion: '4.2.46-31.el7' },
-      { id: 'CVE-2019-1559', severity: 'MEDIUM', cvss: 5.9, packageName: 'openssl-libs', installedVersion: '1:1.0.2k-16.el7', fixedVersion: '1:1.0.2k-19.el7' },
-      { id: 'CVE-2018-0734', severity: 'LOW', cvss: 5.1, packageName: 'openssl-libs', installedVersion: '1:1.0.2k-16.el7', fixedVersion: '1:1.0.2k-19.el7' },
+      {
+        id: 'CVE-2019-1559',
+        severity: 'MEDIUM',
+        cvss: 5.9,
+        packageName: 'openssl-libs',
+        installedVersion: '1:1.0.2k-16.el7',
+        fixedVersion: '1:1.0.2k-19.el7',
+      },
+      {
+        id: 'CVE-2018-0734',
+        severity: 'LOW',
+        cvss: 5.1,
+        packageName: 'openssl-libs',
+        installedVersion: '1:1.0.2k-16.el7',
+        fixedVersion: '1:1.0.2k-19.el7',
+      },
     ]);
   });
 
@@ -121,17 +160,39 @@ describe('real Grype reports (../shared/fixtures/scans/grype)', { skip }, () => 
   }
 
   it('matches the counts the fixtures README states (Negligible as LOW, a match without severity as UNKNOWN)', () => {
-    assert.deepEqual(countsOf(normalized('grype', 'defectdojo-issue_9618.json')), { perEntry: { CRITICAL: 1, HIGH: 18, MEDIUM: 13, LOW: 2, UNKNOWN: 1 }, unique: 19 });
-    assert.deepEqual(countsOf(normalized('grype', 'defectdojo-many_vulns3.json')), { perEntry: { CRITICAL: 5, HIGH: 24, MEDIUM: 155, LOW: 27 + 106, UNKNOWN: 10 }, unique: 259 });
-    assert.deepEqual(countsOf(normalized('grype', 'defectdojo-many_vulns_with_epss_values.json')).perEntry, { CRITICAL: 1, HIGH: 10, MEDIUM: 2, LOW: 2 });
+    assert.deepEqual(countsOf(normalized('grype', 'defectdojo-issue_9618.json')), {
+      perEntry: { CRITICAL: 1, HIGH: 18, MEDIUM: 13, LOW: 2, UNKNOWN: 1 },
+      unique: 19,
+    });
+    assert.deepEqual(countsOf(normalized('grype', 'defectdojo-many_vulns3.json')), {
+      perEntry: { CRITICAL: 5, HIGH: 24, MEDIUM: 155, LOW: 27 + 106, UNKNOWN: 10 },
+      unique: 259,
+    });
+    assert.deepEqual(countsOf(normalized('grype', 'defectdojo-many_vulns_with_epss_values.json')).perEntry, {
+      CRITICAL: 1,
+      HIGH: 10,
+      MEDIUM: 2,
+      LOW: 2,
+    });
     assert.equal(normalized('grype', 'defectdojo-no_vuln.json').findings.length, 0);
   });
 
   it('takes the repo digest from repoDigests, never from manifestDigest', () => {
     const busybox = normalized('grype', 'defectdojo-many_vulns_with_epss_values.json');
-    assert.deepEqual([busybox.repository, busybox.tags, busybox.repoDigest, busybox.tagBound], ['docker.io/library/busybox', ['1.32.1'], 'sha256:ae39a6f5c07297d7ab64dbd4f82c77c874cc6a94cea29fdec309d0992574b4f7', false]);
+    assert.deepEqual(
+      [busybox.repository, busybox.tags, busybox.repoDigest, busybox.tagBound],
+      [
+        'docker.io/library/busybox',
+        ['1.32.1'],
+        'sha256:ae39a6f5c07297d7ab64dbd4f82c77c874cc6a94cea29fdec309d0992574b4f7',
+        false,
+      ],
+    );
     const old = normalized('grype', 'defectdojo-many_vulns3.json');
-    assert.deepEqual([old.repository, old.tags, old.repoDigest, old.tagBound, old.scanner.version], ['docker.io/defectdojo/defectdojo-django', ['1.13.1'], undefined, true, '0.7.0']);
+    assert.deepEqual(
+      [old.repository, old.tags, old.repoDigest, old.tagBound, old.scanner.version],
+      ['docker.io/defectdojo/defectdojo-django', ['1.13.1'], undefined, true, '0.7.0'],
+    );
   });
 
   it('counts only fix state "fixed" as fixable', () => {
@@ -144,6 +205,9 @@ describe('real Grype reports (../shared/fixtures/scans/grype)', { skip }, () => 
     const empty = parseScanReport(fs.readFileSync(path.join(SCANS, 'grype', 'grype-TestEmptyJsonPresenter.json')));
     assert.ok(!empty.ok && empty.reason === 'NOT_AN_IMAGE' && empty.path === 'source.type', JSON.stringify(empty));
     const imgs = parseScanReport(fs.readFileSync(path.join(SCANS, 'grype', 'grype-TestJsonImgsPresenter.json')));
-    assert.ok(!imgs.ok && imgs.reason === 'NO_IMAGE_IDENTITY' && /nothing identifies the image/.test(imgs.message), JSON.stringify(imgs));
+    assert.ok(
+      !imgs.ok && imgs.reason === 'NO_IMAGE_IDENTITY' && /nothing identifies the image/.test(imgs.message),
+      JSON.stringify(imgs),
+    );
   });
 });

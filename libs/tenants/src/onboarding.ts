@@ -2,11 +2,16 @@ import { DEFAULT_POLICY_NAMES, defaultRuleConfigs, RULE_CATALOG } from '@portcul
 import { withTenant, type PrismaClient, type Prisma, type TenantStatus, type PolicyType } from '@portcullis/db';
 
 /** The two policies every tenant starts with (DESIGN.md §3): Audit mode, scope = everything. */
-export const DEFAULT_POLICIES: ReadonlyArray<{ readonly type: PolicyType; readonly name: string; readonly description: string }> = [
+export const DEFAULT_POLICIES: ReadonlyArray<{
+  readonly type: PolicyType;
+  readonly name: string;
+  readonly description: string;
+}> = [
   {
     type: 'MISCONFIGURATION',
     name: DEFAULT_POLICY_NAMES.MISCONFIGURATION,
-    description: 'Workload and Ingress misconfiguration checks every cluster of the tenant gets, in Audit mode until the team chooses Block.',
+    description:
+      'Workload and Ingress misconfiguration checks every cluster of the tenant gets, in Audit mode until the team chooses Block.',
   },
   {
     type: 'VULNERABILITY',
@@ -35,7 +40,9 @@ export interface TenantSummary {
 }
 
 /** Every rule of the catalog for a policy type: enabled per the catalog's default, with its default parameters. */
-export function defaultPolicyRules(type: PolicyType): Array<{ ruleId: string; enabled: boolean; params: Prisma.InputJsonValue }> {
+export function defaultPolicyRules(
+  type: PolicyType,
+): Array<{ ruleId: string; enabled: boolean; params: Prisma.InputJsonValue }> {
   const enabled = new Map(defaultRuleConfigs(type).map((r) => [r.id, r.params]));
   return RULE_CATALOG.filter((r) => r.policyType === type).map((r) => ({
     ruleId: r.id,
@@ -55,11 +62,18 @@ function defaultParams(schema: { properties?: Record<string, { default?: unknown
 export class TenantOnboarding {
   constructor(private readonly prisma: PrismaClient) {}
 
-  async create(input: { tenantId: string; ownerObjectId: string; name?: string; operator: string }): Promise<TenantSummary> {
+  async create(input: {
+    tenantId: string;
+    ownerObjectId: string;
+    name?: string;
+    operator: string;
+  }): Promise<TenantSummary> {
     const tenantId = input.tenantId.trim().toLowerCase();
     const owner = input.ownerObjectId.trim().toLowerCase();
-    if (!GUID.test(tenantId)) throw new OnboardingError('tenant', `--tenant "${input.tenantId}" is not an Entra ID tenant id (a GUID)`);
-    if (!GUID.test(owner)) throw new OnboardingError('owner', `--owner "${input.ownerObjectId}" is not an Entra ID object id (a GUID)`);
+    if (!GUID.test(tenantId))
+      throw new OnboardingError('tenant', `--tenant "${input.tenantId}" is not an Entra ID tenant id (a GUID)`);
+    if (!GUID.test(owner))
+      throw new OnboardingError('owner', `--owner "${input.ownerObjectId}" is not an Entra ID object id (a GUID)`);
     const name = (input.name ?? `Tenant ${tenantId}`).trim();
     if (name.length < 1 || name.length > 200) throw new OnboardingError('name', '--name must be 1-200 characters');
 
@@ -68,7 +82,9 @@ export class TenantOnboarding {
 
     await withTenant(this.prisma, tenantId, async (tx) => {
       await tx.tenant.create({ data: { id: tenantId, name } });
-      const grant = await tx.roleAssignment.create({ data: { tenantId, principalId: owner, role: 'OWNER', createdBy: input.operator } });
+      const grant = await tx.roleAssignment.create({
+        data: { tenantId, principalId: owner, role: 'OWNER', createdBy: input.operator },
+      });
       for (const p of DEFAULT_POLICIES) {
         const policy = await tx.policy.create({
           data: {
@@ -84,19 +100,42 @@ export class TenantOnboarding {
           },
         });
         await tx.auditLogEntry.create({
-          data: { tenantId, principalId: input.operator, action: 'policy.create', targetType: 'Policy', targetId: policy.id, after: { name: p.name, type: p.type, action: 'AUDIT', default: true } },
+          data: {
+            tenantId,
+            principalId: input.operator,
+            action: 'policy.create',
+            targetType: 'Policy',
+            targetId: policy.id,
+            after: { name: p.name, type: p.type, action: 'AUDIT', default: true },
+          },
         });
       }
       await tx.auditLogEntry.create({
-        data: { tenantId, principalId: input.operator, action: 'tenant.onboard', targetType: 'Tenant', targetId: tenantId, after: { name, owner, roleAssignmentId: grant.id } },
+        data: {
+          tenantId,
+          principalId: input.operator,
+          action: 'tenant.onboard',
+          targetType: 'Tenant',
+          targetId: tenantId,
+          after: { name, owner, roleAssignmentId: grant.id },
+        },
       });
     });
     return (await this.get(tenantId))!;
   }
 
   async list(): Promise<TenantSummary[]> {
-    const rows = await this.prisma.tenant.findMany({ orderBy: { createdAt: 'asc' }, include: { roleAssignments: { where: { role: 'OWNER', cloudScopeId: null } } } });
-    return rows.map((t) => ({ id: t.id, name: t.name, status: t.status, createdAt: t.createdAt, owners: t.roleAssignments.map((r) => r.principalId) }));
+    const rows = await this.prisma.tenant.findMany({
+      orderBy: { createdAt: 'asc' },
+      include: { roleAssignments: { where: { role: 'OWNER', cloudScopeId: null } } },
+    });
+    return rows.map((t) => ({
+      id: t.id,
+      name: t.name,
+      status: t.status,
+      createdAt: t.createdAt,
+      owners: t.roleAssignments.map((r) => r.principalId),
+    }));
   }
 
   async get(tenantId: string): Promise<TenantSummary | undefined> {
@@ -110,7 +149,15 @@ export class TenantOnboarding {
     await withTenant(this.prisma, id, async (tx) => {
       await tx.tenant.update({ where: { id }, data: { status } });
       await tx.auditLogEntry.create({
-        data: { tenantId: id, principalId: operator, action: status === 'DISABLED' ? 'tenant.disable' : 'tenant.enable', targetType: 'Tenant', targetId: id, before: { status: existing.status }, after: { status } },
+        data: {
+          tenantId: id,
+          principalId: operator,
+          action: status === 'DISABLED' ? 'tenant.disable' : 'tenant.enable',
+          targetType: 'Tenant',
+          targetId: id,
+          before: { status: existing.status },
+          after: { status },
+        },
       });
     });
     return (await this.get(id))!;

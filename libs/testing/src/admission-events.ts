@@ -10,8 +10,13 @@ export const FIXTURE_POLICY_ID = 'a7c1e0f2-1111-4a2b-8c3d-000000000001';
  */
 export function finding(overrides?: Partial<Finding>): Finding;
 export function finding(policyId: string, ruleId: string, overrides?: Partial<Finding>): Finding;
-export function finding(first: string | Partial<Finding> = {}, ruleId?: string, overrides: Partial<Finding> = {}): Finding {
-  const given = typeof first === 'string' ? { policyId: first, ...(ruleId === undefined ? {} : { ruleId }), ...overrides } : first;
+export function finding(
+  first: string | Partial<Finding> = {},
+  ruleId?: string,
+  overrides: Partial<Finding> = {},
+): Finding {
+  const given =
+    typeof first === 'string' ? { policyId: first, ...(ruleId === undefined ? {} : { ruleId }), ...overrides } : first;
   const rule = given.ruleId ?? 'privilege-escalation';
   return {
     policyId: FIXTURE_POLICY_ID,

@@ -46,7 +46,16 @@ const TEST_TIMINGS: Readonly<Record<string, string>> = {
  * The environment a Helm-deployed agent would get, with files for TLS, CA and keys in `dir`;
  * with TEST_TIMINGS unless `timings` is 'defaults'.
  */
-export function agentEnv(o: { dir: string; apiUrl: string; token: string; jwks: Jwks; tls: TestTls; clusterId?: string; timings?: 'test' | 'defaults'; extra?: Record<string, string> }): Record<string, string> {
+export function agentEnv(o: {
+  dir: string;
+  apiUrl: string;
+  token: string;
+  jwks: Jwks;
+  tls: TestTls;
+  clusterId?: string;
+  timings?: 'test' | 'defaults';
+  extra?: Record<string, string>;
+}): Record<string, string> {
   fs.writeFileSync(path.join(o.dir, 'tls.crt'), o.tls.certPem);
   fs.writeFileSync(path.join(o.dir, 'tls.key'), o.tls.keyPem);
   fs.writeFileSync(path.join(o.dir, 'ca.crt'), o.tls.caPem);
@@ -75,7 +84,8 @@ export function memoryLogger(): { log: Logger; lines: Array<Record<string, unkno
   const lines: Array<Record<string, unknown>> = [];
   const stream = new Writable({
     write(chunk: Buffer, _enc, cb) {
-      for (const l of chunk.toString('utf8').split('\n')) if (l.trim()) lines.push(JSON.parse(l) as Record<string, unknown>);
+      for (const l of chunk.toString('utf8').split('\n'))
+        if (l.trim()) lines.push(JSON.parse(l) as Record<string, unknown>);
       cb();
     },
   });
@@ -92,11 +102,17 @@ export interface AgentProcess {
 
 /** Starts the compiled agent (dist/apps/agent/src/main.js) as its own process, with the image's V8 flags, and waits for "started". */
 export async function spawnAgent(env: Record<string, string>, nodeArgs: readonly string[] = []): Promise<AgentProcess> {
-  const child = spawn(process.execPath, [...AGENT_NODE_FLAGS, ...nodeArgs, repoPath('dist', 'apps', 'agent', 'src', 'main.js')], { env: { PATH: process.env['PATH'] ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    [...AGENT_NODE_FLAGS, ...nodeArgs, repoPath('dist', 'apps', 'agent', 'src', 'main.js')],
+    { env: { PATH: process.env['PATH'] ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   const logs: Array<Record<string, unknown>> = [];
   let stderr = '';
   let buffered = '';
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
   const started = new Promise<{ webhookPort: number; metricsPort: number }>((resolve, reject) => {
     child.stdout!.on('data', (c: Buffer) => {
       buffered += c.toString('utf8');
@@ -106,18 +122,25 @@ export async function spawnAgent(env: Record<string, string>, nodeArgs: readonly
         if (!line.trim()) continue;
         const entry = JSON.parse(line) as Record<string, unknown>;
         logs.push(entry);
-        if (entry['msg'] === 'portcullis agent started') resolve({ webhookPort: entry['webhookPort'] as number, metricsPort: entry['metricsPort'] as number });
+        if (entry['msg'] === 'portcullis agent started')
+          resolve({ webhookPort: entry['webhookPort'] as number, metricsPort: entry['metricsPort'] as number });
       }
     });
     child.stderr!.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
-    void exited.then(({ code, signal }) => reject(new Error(`the agent exited before it started (code ${code}, signal ${signal}): ${stderr}`)));
+    void exited.then(({ code, signal }) =>
+      reject(new Error(`the agent exited before it started (code ${code}, signal ${signal}): ${stderr}`)),
+    );
   });
   const ports = await started;
   return { child, ...ports, logs, exited };
 }
 
 /** Polls until `check` holds; fails naming what was awaited. No wall-clock assertion: only an upper bound for a hung test. */
-export async function eventually<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
+export async function eventually<T>(
+  what: string,
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 20_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await check();

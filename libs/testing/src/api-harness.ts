@@ -24,7 +24,11 @@ export interface ApiHarness {
   readonly prisma: PrismaClient;
   http(): ReturnType<typeof request>;
   token(tenantId: string, objectId: string, name?: string): Promise<string>;
-  gql<T = Record<string, unknown>>(token: string | undefined, query: string, variables?: Record<string, unknown>): Promise<GqlResult<T>>;
+  gql<T = Record<string, unknown>>(
+    token: string | undefined,
+    query: string,
+    variables?: Record<string, unknown>,
+  ): Promise<GqlResult<T>>;
   onboard(name?: string): Promise<{ tenantId: string; ownerId: string; ownerToken: string }>;
   /** Agent long polls parked on this API (in this process), e.g. to act once a fleet's polls all wait. */
   parkedPolls(): number;
@@ -36,10 +40,19 @@ export interface ApiHarness {
 export const testDatabaseConfigured = Boolean(process.env['TEST_DATABASE_URL']);
 export const NO_DB_REASON = 'TEST_DATABASE_URL is not set: run through `npm test`';
 
-export async function startApi(env: Record<string, string> = {}, options: { schemaFile?: string; clock?: Clock } = {}): Promise<ApiHarness> {
+export async function startApi(
+  env: Record<string, string> = {},
+  options: { schemaFile?: string; clock?: Clock } = {},
+): Promise<ApiHarness> {
   // loaded on first use: @portcullis/testing is imported by pure unit specs and by benches
   // whose process must not carry a whole API (~3 s and ~130 MB to load) it never starts
-  const [{ DevIssuer }, { createPrismaClient }, { TenantOnboarding }, { default: request }, { createApiApp, flushInventoryRollups, parkedAgentPolls }] = await Promise.all([
+  const [
+    { DevIssuer },
+    { createPrismaClient },
+    { TenantOnboarding },
+    { default: request },
+    { createApiApp, flushInventoryRollups, parkedAgentPolls },
+  ] = await Promise.all([
     import('@portcullis/dev-issuer'),
     import('@portcullis/db'),
     import('@portcullis/tenants'),
@@ -69,7 +82,8 @@ export async function startApi(env: Record<string, string> = {}, options: { sche
     issuer,
     prisma,
     http: () => request(server),
-    token: async (tenantId, objectId, name) => issuer.mintToken({ tenantId, oid: objectId, name, audience: config.auth.audience }),
+    token: async (tenantId, objectId, name) =>
+      issuer.mintToken({ tenantId, oid: objectId, name, audience: config.auth.audience }),
     async gql(token, query, variables) {
       const req = request(server).post('/graphql').set('Content-Type', 'application/json');
       if (token) req.set('Authorization', `Bearer ${token}`);
@@ -79,7 +93,12 @@ export async function startApi(env: Record<string, string> = {}, options: { sche
     async onboard(name) {
       const tenantId = randomUUID();
       const ownerId = randomUUID();
-      await new TenantOnboarding(prisma).create({ tenantId, ownerObjectId: ownerId, name: name ?? `test ${tenantId.slice(0, 8)}`, operator: 'platform-operator:test' });
+      await new TenantOnboarding(prisma).create({
+        tenantId,
+        ownerObjectId: ownerId,
+        name: name ?? `test ${tenantId.slice(0, 8)}`,
+        operator: 'platform-operator:test',
+      });
       return { tenantId, ownerId, ownerToken: await harness.token(tenantId, ownerId, 'Owner') };
     },
     parkedPolls: () => parkedAgentPolls(app),
@@ -95,7 +114,8 @@ export async function startApi(env: Record<string, string> = {}, options: { sche
 
 /** The single error of a GraphQL answer, for assertions. */
 export function onlyError(result: GqlResult): { code?: string; field?: string; message: string } {
-  if (!result.errors || result.errors.length !== 1) throw new Error(`expected exactly one error, got ${JSON.stringify(result)}`);
+  if (!result.errors || result.errors.length !== 1)
+    throw new Error(`expected exactly one error, got ${JSON.stringify(result)}`);
   const e = result.errors[0]!;
   return { code: e.extensions?.code, field: e.extensions?.field, message: e.message };
 }

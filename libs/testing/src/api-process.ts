@@ -61,7 +61,10 @@ export async function startApiProcess(like: ApiHarness, env: Record<string, stri
       await stop();
       throw new Error(`the API process did not become ready: ${stderr.join('')}`);
     }
-    const ready = await fetch(`${url}/readyz`).then((r) => r.ok, () => false);
+    const ready = await fetch(`${url}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ready) return { url, process: child, stop };
   }
 }

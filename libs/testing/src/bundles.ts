@@ -1,5 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { signBundle, type BundleDocument, type BundlePolicy, type SignedEnvelope, type SigningKey } from '@portcullis/bundle';
+import {
+  signBundle,
+  type BundleDocument,
+  type BundlePolicy,
+  type SignedEnvelope,
+  type SigningKey,
+} from '@portcullis/bundle';
 import { defaultRuleConfigs } from '@portcullis/policy-engine';
 
 export const TENANT = '3f2b8c1e-7d4a-4e2b-9c1d-5a6b7c8d9e0f';
@@ -31,7 +37,11 @@ export function vulnerabilityPolicy(action: 'AUDIT' | 'BLOCK', overrides: Partia
   };
 }
 
-export function bundleDocument(revision: number, policies: readonly BundlePolicy[], overrides: Partial<BundleDocument> = {}): BundleDocument {
+export function bundleDocument(
+  revision: number,
+  policies: readonly BundlePolicy[],
+  overrides: Partial<BundleDocument> = {},
+): BundleDocument {
   const now = Date.now();
   return {
     schemaVersion: 1,
@@ -46,11 +56,19 @@ export function bundleDocument(revision: number, policies: readonly BundlePolicy
   };
 }
 
-export function signedBundle(key: SigningKey, revision: number, policies: readonly BundlePolicy[], overrides: Partial<BundleDocument> = {}): SignedEnvelope {
+export function signedBundle(
+  key: SigningKey,
+  revision: number,
+  policies: readonly BundlePolicy[],
+  overrides: Partial<BundleDocument> = {},
+): SignedEnvelope {
   return signBundle(bundleDocument(revision, policies, overrides), key);
 }
 
 export const newId = (): string => randomUUID();
 
 /** One misconfiguration rule of the catalog with its default parameters, for a policy that holds only it. */
-export const onlyRule = (id: string) => defaultRuleConfigs('MISCONFIGURATION').filter((r) => r.id === id).map((r) => ({ id: r.id, params: { ...r.params } }));
+export const onlyRule = (id: string) =>
+  defaultRuleConfigs('MISCONFIGURATION')
+    .filter((r) => r.id === id)
+    .map((r) => ({ id: r.id, params: { ...r.params } }));

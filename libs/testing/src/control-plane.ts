@@ -2,8 +2,24 @@ import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
-import { signScanArtifact, toJwks, type BundleDocument, type BundlePolicy, type Jwks, type ScanArtifactDocument, type SignedEnvelope, type SigningKey } from '@portcullis/bundle';
-import { prepareSnapshot, validateAdmissionEventBatch, validateAgentStatus, validateScanArtifactLookupRequest, type AdmissionEvent, type AgentStatus } from '@portcullis/contracts';
+import {
+  signScanArtifact,
+  toJwks,
+  type BundleDocument,
+  type BundlePolicy,
+  type Jwks,
+  type ScanArtifactDocument,
+  type SignedEnvelope,
+  type SigningKey,
+} from '@portcullis/bundle';
+import {
+  prepareSnapshot,
+  validateAdmissionEventBatch,
+  validateAgentStatus,
+  validateScanArtifactLookupRequest,
+  type AdmissionEvent,
+  type AgentStatus,
+} from '@portcullis/contracts';
 import { signedBundle } from './bundles';
 import type { TestTls } from './pki';
 
@@ -61,7 +77,10 @@ export class ControlPlane {
   ) {}
 
   /** What the API answers about snapshots: the id of each one carried (once, first index), and references to ids it does not hold. */
-  private snapshotAnswer(events: readonly AdmissionEvent[]): { snapshots: Array<{ index: number; hash: string }>; unknownSnapshots: number[] } {
+  private snapshotAnswer(events: readonly AdmissionEvent[]): {
+    snapshots: Array<{ index: number; hash: string }>;
+    unknownSnapshots: number[];
+  } {
     const snapshots: Array<{ index: number; hash: string }> = [];
     const unknownSnapshots: number[] = [];
     const named = new Set<string>();
@@ -122,7 +141,9 @@ export class ControlPlane {
   /** Serves an envelope as is (forged, expired, another cluster's...). */
   serve(envelope: SignedEnvelope): SignedEnvelope {
     // the ETag follows the revision inside, as the API's does
-    this.revision = (JSON.parse(Buffer.from(envelope.payload, 'base64url').toString('utf8')) as { revision: number }).revision;
+    this.revision = (
+      JSON.parse(Buffer.from(envelope.payload, 'base64url').toString('utf8')) as { revision: number }
+    ).revision;
     this.envelope = envelope;
     for (const w of this.waiters.splice(0)) w();
     return envelope;
@@ -138,9 +159,11 @@ export class ControlPlane {
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(text);
     };
-    if (req.headers.authorization !== `Bearer ${this.token}`) return json(401, { code: 'UNAUTHENTICATED', message: 'an agent credential is required' });
+    if (req.headers.authorization !== `Bearer ${this.token}`)
+      return json(401, { code: 'UNAUTHENTICATED', message: 'an agent credential is required' });
     const url = new URL(req.url ?? '/', 'https://x');
-    if (req.method === 'GET' && url.pathname === '/agent/v1/bundle') return this.bundle(req, res, Number(url.searchParams.get('waitSeconds') ?? '0'));
+    if (req.method === 'GET' && url.pathname === '/agent/v1/bundle')
+      return this.bundle(req, res, Number(url.searchParams.get('waitSeconds') ?? '0'));
     if (req.method === 'POST' && url.pathname === '/agent/v1/status') {
       const v = validateAgentStatus(parse(body));
       if (!v.ok) return json(400, { code: 'BAD_USER_INPUT', message: `${v.errors[0]!.path}: ${v.errors[0]!.message}` });
@@ -168,7 +191,11 @@ export class ControlPlane {
         if (this.events.has(e.eventId)) duplicates++;
         else this.events.set(e.eventId, e);
       }
-      const answer = { accepted: v.value.events.length - duplicates, duplicates, ...(this.withoutSnapshotIds ? {} : this.snapshotAnswer(v.value.events)) };
+      const answer = {
+        accepted: v.value.events.length - duplicates,
+        duplicates,
+        ...(this.withoutSnapshotIds ? {} : this.snapshotAnswer(v.value.events)),
+      };
       if (this.onEventBatch) void this.onEventBatch().then(() => json(200, answer));
       else json(200, answer);
       return;
@@ -180,7 +207,13 @@ export class ControlPlane {
       const results = v.value.images.map((image) => {
         const a = this.artifacts.get(image);
         if (!a) return { image, status: 'NOT_FOUND' };
-        return { image, status: 'FOUND', resolvedBy: a.resolvedBy, ...(a.document.repoDigest ? { digest: a.document.repoDigest } : {}), artifact: signScanArtifact(a.document, a.signWith ?? this.key) };
+        return {
+          image,
+          status: 'FOUND',
+          resolvedBy: a.resolvedBy,
+          ...(a.document.repoDigest ? { digest: a.document.repoDigest } : {}),
+          artifact: signScanArtifact(a.document, a.signWith ?? this.key),
+        };
       });
       setTimeout(() => json(200, { results }), this.lookupDelayMs);
       return;
@@ -188,7 +221,11 @@ export class ControlPlane {
     json(404, { code: 'NOT_FOUND', message: `${req.method} ${url.pathname}` });
   }
 
-  private bundle(req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse, waitSeconds: number): void {
+  private bundle(
+    req: import('node:http').IncomingMessage,
+    res: import('node:http').ServerResponse,
+    waitSeconds: number,
+  ): void {
     const answer = () => {
       if (res.destroyed) return;
       if (!this.envelope) {

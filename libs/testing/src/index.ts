@@ -15,7 +15,26 @@ export { testTls } from './pki';
 export type { TestTls } from './pki';
 export { agentEnv, eventually, memoryLogger, newAgentToken, spawnAgent, tempDir } from './agent-env';
 export type { AgentProcess } from './agent-env';
-export { CLUSTER, TENANT, bundleDocument, misconfigurationPolicy, newId, onlyRule, signedBundle, vulnerabilityPolicy } from './bundles';
+export {
+  CLUSTER,
+  TENANT,
+  bundleDocument,
+  misconfigurationPolicy,
+  newId,
+  onlyRule,
+  signedBundle,
+  vulnerabilityPolicy,
+} from './bundles';
 export { SHARED, SHARED_MISSING, postReview, readJson, reviewOf, wrapRequest } from './reviews';
 export type { ReviewAnswer } from './reviews';
-export { NO_SCANS, SCANS, createUploadToken, lookupScanArtifacts, ok, readReport, registerCluster, scansPresent, uploadScanReport } from './scans';
+export {
+  NO_SCANS,
+  SCANS,
+  createUploadToken,
+  lookupScanArtifacts,
+  ok,
+  readReport,
+  registerCluster,
+  scansPresent,
+  uploadScanReport,
+} from './scans';

@@ -7,9 +7,16 @@ export interface TestTls {
   readonly keyPem: string;
 }
 
-const rsaKey = () => generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+const rsaKey = () =>
+  generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
 
-function certificate(subjectKeyPem: string, issuerKeyPem: string, issuer: forge.pki.Certificate | null, cn: string, ca: boolean): forge.pki.Certificate {
+function certificate(
+  subjectKeyPem: string,
+  issuerKeyPem: string,
+  issuer: forge.pki.Certificate | null,
+  cn: string,
+  ca: boolean,
+): forge.pki.Certificate {
   const key = forge.pki.privateKeyFromPem(subjectKeyPem) as forge.pki.rsa.PrivateKey;
   const cert = forge.pki.createCertificate();
   cert.publicKey = forge.pki.setRsaPublicKey(key.n, key.e);
@@ -21,11 +28,20 @@ function certificate(subjectKeyPem: string, issuerKeyPem: string, issuer: forge.
   cert.setIssuer(issuer ? issuer.subject.attributes : subject);
   cert.setExtensions(
     ca
-      ? [{ name: 'basicConstraints', cA: true, critical: true }, { name: 'keyUsage', keyCertSign: true, critical: true }]
+      ? [
+          { name: 'basicConstraints', cA: true, critical: true },
+          { name: 'keyUsage', keyCertSign: true, critical: true },
+        ]
       : [
           { name: 'basicConstraints', cA: false },
           { name: 'extKeyUsage', serverAuth: true },
-          { name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }] },
+          {
+            name: 'subjectAltName',
+            altNames: [
+              { type: 2, value: 'localhost' },
+              { type: 7, ip: '127.0.0.1' },
+            ],
+          },
         ],
   );
   cert.sign(forge.pki.privateKeyFromPem(issuerKeyPem) as forge.pki.rsa.PrivateKey, forge.md.sha256.create());

@@ -19,7 +19,9 @@ const DEFAULT_TEST_DB = 'postgresql://postgres@127.0.0.1:5432/portcullis_test';
 async function recreateDatabase(url: string): Promise<void> {
   const name = decodeURIComponent(new URL(url).pathname.slice(1));
   if (!/^[A-Za-z0-9_]{1,63}$/.test(name) || !name.includes('test')) {
-    throw new Error(`TEST_DATABASE_URL must name a database whose name contains "test" (got "${name}"): the test setup drops and re-creates it`);
+    throw new Error(
+      `TEST_DATABASE_URL must name a database whose name contains "test" (got "${name}"): the test setup drops and re-creates it`,
+    );
   }
   const admin = new URL(url);
   admin.pathname = '/postgres';
@@ -63,7 +65,11 @@ async function main(): Promise<number> {
   await recreateDatabase(databaseUrl);
   await migrate(databaseUrl, repoPath('prisma', 'migrations'));
 
-  const specs = [...findSpecs(repoPath('dist', 'apps')), ...findSpecs(repoPath('dist', 'libs')), ...findSpecs(repoPath('dist', 'bench'))]
+  const specs = [
+    ...findSpecs(repoPath('dist', 'apps')),
+    ...findSpecs(repoPath('dist', 'libs')),
+    ...findSpecs(repoPath('dist', 'bench')),
+  ]
     .filter((f) => filters.length === 0 || filters.some((flt) => f.includes(flt)))
     .sort();
   if (specs.length === 0) {
@@ -93,14 +99,26 @@ async function main(): Promise<number> {
   const code = await new Promise<number>((resolve) => {
     const child = spawn(
       process.execPath,
-      ['--test', `--test-concurrency=${concurrency}`, `--test-timeout=${testTimeoutMs}`, '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tapFile}`, ...specs],
+      [
+        '--test',
+        `--test-concurrency=${concurrency}`,
+        `--test-timeout=${testTimeoutMs}`,
+        '--test-reporter=spec',
+        '--test-reporter-destination=stdout',
+        '--test-reporter=tap',
+        `--test-reporter-destination=${tapFile}`,
+        ...specs,
+      ],
       { stdio: 'inherit', env },
     );
     child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0)));
   });
   try {
     const skipped = skippedForShared(fs.existsSync(tapFile) ? fs.readFileSync(tapFile, 'utf8') : '');
-    if (skipped > 0) process.stdout.write(`${skipped} suite${skipped === 1 ? '' : 's'} skipped for lack of ../shared (not beside this clone)\n`);
+    if (skipped > 0)
+      process.stdout.write(
+        `${skipped} suite${skipped === 1 ? '' : 's'} skipped for lack of ../shared (not beside this clone)\n`,
+      );
   } finally {
     fs.rmSync(tapDir, { recursive: true, force: true });
   }

@@ -4,7 +4,10 @@ import type { AppConfig } from '@portcullis/config';
 /** The worker exactly as production boots it (application context, no HTTP). */
 export async function startWorker(config: AppConfig): Promise<INestApplicationContext> {
   // loaded on first use, like the API in api-harness.ts
-  const [{ NestFactory }, { WorkerModule }] = await Promise.all([import('@nestjs/core'), import('../../../apps/worker/src/worker.module')]);
+  const [{ NestFactory }, { WorkerModule }] = await Promise.all([
+    import('@nestjs/core'),
+    import('../../../apps/worker/src/worker.module'),
+  ]);
   const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config), { logger: false });
   await app.init();
   return app;

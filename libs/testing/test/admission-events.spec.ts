@@ -5,7 +5,13 @@ import { FIXTURE_POLICY_ID, admissionEvent, finding } from '@portcullis/testing'
 
 describe('the AdmissionEvent fixture builder', () => {
   it('builds an event the contract accepts unchanged, with or without findings', () => {
-    for (const e of [admissionEvent(), admissionEvent({ decision: 'AUDITED', findings: [finding(), finding('5d0c7a52-2f1e-4b8a-9c3d-0000000000aa', 'resource-limits')] })]) {
+    for (const e of [
+      admissionEvent(),
+      admissionEvent({
+        decision: 'AUDITED',
+        findings: [finding(), finding('5d0c7a52-2f1e-4b8a-9c3d-0000000000aa', 'resource-limits')],
+      }),
+    ]) {
       const r = validateAdmissionEvent(JSON.parse(JSON.stringify(e)));
       assert.ok(r.ok, JSON.stringify(r));
       assert.deepEqual(r.value, e);
@@ -27,7 +33,10 @@ describe('the AdmissionEvent fixture builder', () => {
   });
 
   it('finding(policyId, ruleId, overrides) and finding(overrides) describe the same finding', () => {
-    assert.deepEqual(finding('p-1', 'host-namespaces', { action: 'BLOCK' }), finding({ policyId: 'p-1', ruleId: 'host-namespaces', action: 'BLOCK' }));
+    assert.deepEqual(
+      finding('p-1', 'host-namespaces', { action: 'BLOCK' }),
+      finding({ policyId: 'p-1', ruleId: 'host-namespaces', action: 'BLOCK' }),
+    );
     assert.equal(finding().policyId, FIXTURE_POLICY_ID);
     assert.match(finding({ ruleId: 'run-as-non-root' }).message, /run-as-non-root/);
   });

@@ -23,7 +23,10 @@ describe('@portcullis/testing boundaries', () => {
     for (const file of sources(repoPath('libs', 'testing', 'src'))) {
       const text = fs.readFileSync(file, 'utf8');
       for (const m of text.matchAll(/(?:\bfrom\s+|\bimport\s*\(\s*|\brequire\s*\(\s*)'(\.[^']*)'/g)) {
-        const target = path.relative(root, path.resolve(path.dirname(file), m[1]!)).split(path.sep).join('/');
+        const target = path
+          .relative(root, path.resolve(path.dirname(file), m[1]!))
+          .split(path.sep)
+          .join('/');
         if (!target.startsWith('apps/')) continue;
         if (ENTRY_POINTS.has(target)) continue;
         offending.push(`${path.relative(root, file)} imports ${target}`);

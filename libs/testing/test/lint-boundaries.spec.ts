@@ -101,7 +101,10 @@ describe('lint boundaries (.config/eslint.config.mjs)', () => {
       const config = (await eslint.calculateConfigForFile(repoPath(host))) as Linter.Config;
       const setting = config.rules?.['import/no-restricted-paths'];
       const severity = Array.isArray(setting) ? setting[0] : setting;
-      assert.ok(severity === 2 || severity === 'error', `import/no-restricted-paths is an error in ${host} (got ${JSON.stringify(severity)})`);
+      assert.ok(
+        severity === 2 || severity === 'error',
+        `import/no-restricted-paths is an error in ${host} (got ${JSON.stringify(severity)})`,
+      );
     }
   });
 
@@ -129,43 +132,104 @@ describe('lint boundaries (.config/eslint.config.mjs)', () => {
   });
 
   it('reports an app importing another app (src or test, entry point or not)', async () => {
-    await assertBites(HOST.workerMain, specifier(HOST.workerMain, 'apps/api/src/bootstrap.ts'), /an app never imports another app/);
-    await assertBites(HOST.cliMain, specifier(HOST.cliMain, 'apps/agent/src/main.ts'), /an app never imports another app/);
-    await assertBites(HOST.apiMain, specifier(HOST.apiMain, 'apps/worker/src/worker.module.ts'), /an app never imports another app/);
+    await assertBites(
+      HOST.workerMain,
+      specifier(HOST.workerMain, 'apps/api/src/bootstrap.ts'),
+      /an app never imports another app/,
+    );
+    await assertBites(
+      HOST.cliMain,
+      specifier(HOST.cliMain, 'apps/agent/src/main.ts'),
+      /an app never imports another app/,
+    );
+    await assertBites(
+      HOST.apiMain,
+      specifier(HOST.apiMain, 'apps/worker/src/worker.module.ts'),
+      /an app never imports another app/,
+    );
     const otherAppsTest = firstTsFile('apps/api/test');
     await assertBites(HOST.agentMain, specifier(HOST.agentMain, otherAppsTest), /an app never imports another app/);
     const workerTest = firstTsFile('apps/worker/test');
-    await assertBites(workerTest, specifier(workerTest, firstTsFile('apps/api/src', (f) => f !== 'apps/api/src/bootstrap.ts')), /an app never imports another app/);
+    await assertBites(
+      workerTest,
+      specifier(
+        workerTest,
+        firstTsFile('apps/api/src', (f) => f !== 'apps/api/src/bootstrap.ts'),
+      ),
+      /an app never imports another app/,
+    );
   });
 
   it('reports source importing test code', async () => {
-    await assertBites(HOST.apiMain, specifier(HOST.apiMain, firstTsFile('apps/api/test')), /source never imports test code/);
+    await assertBites(
+      HOST.apiMain,
+      specifier(HOST.apiMain, firstTsFile('apps/api/test')),
+      /source never imports test code/,
+    );
     await assertBites(HOST.apiMain, specifier(HOST.apiMain, 'bench/main.ts'), /source never imports test code/);
     await assertBites(HOST.dbIndex, specifier(HOST.dbIndex, HOST.testingRun), /source never imports test code/);
-    await assertBites(HOST.dbIndex, specifier(HOST.dbIndex, firstTsFile('libs/db/test')), /source never imports test code/);
+    await assertBites(
+      HOST.dbIndex,
+      specifier(HOST.dbIndex, firstTsFile('libs/db/test')),
+      /source never imports test code/,
+    );
     // the package name resolves through node_modules: no-restricted-imports names it
     await assertBites(HOST.apiMain, '@portcullis/testing', /source never imports test code/);
     await assertBites(HOST.engineIndex, '@portcullis/testing', /source never imports test code/);
   });
 
   it("reports bench importing an app's internals or test code", async () => {
-    const apiInternal = firstTsFile('apps/api/src', (f) => !['apps/api/src/main.ts', 'apps/api/src/bootstrap.ts', 'apps/api/src/api.module.ts'].includes(f));
-    await assertBites(HOST.benchMain, specifier(HOST.benchMain, apiInternal), /bench imports packages .* and the apps' entry points/);
-    await assertBites(HOST.benchMain, specifier(HOST.benchMain, firstTsFile('apps/agent/test')), /bench imports packages .* and the apps' entry points/);
-    await assertBites(HOST.benchMain, specifier(HOST.benchMain, 'libs/policy-engine/src/index.ts'), /import a lib by its package name/);
+    const apiInternal = firstTsFile(
+      'apps/api/src',
+      (f) => !['apps/api/src/main.ts', 'apps/api/src/bootstrap.ts', 'apps/api/src/api.module.ts'].includes(f),
+    );
+    await assertBites(
+      HOST.benchMain,
+      specifier(HOST.benchMain, apiInternal),
+      /bench imports packages .* and the apps' entry points/,
+    );
+    await assertBites(
+      HOST.benchMain,
+      specifier(HOST.benchMain, firstTsFile('apps/agent/test')),
+      /bench imports packages .* and the apps' entry points/,
+    );
+    await assertBites(
+      HOST.benchMain,
+      specifier(HOST.benchMain, 'libs/policy-engine/src/index.ts'),
+      /import a lib by its package name/,
+    );
   });
 
   it("reports libs/testing importing an app's internals, and a lib importing an app", async () => {
-    const workerInternal = firstTsFile('apps/worker/src', (f) => !['apps/worker/src/main.ts', 'apps/worker/src/worker.module.ts'].includes(f));
-    await assertBites(HOST.testingRun, specifier(HOST.testingRun, workerInternal), /libs\/testing imports the apps' entry points/);
-    await assertBites(HOST.dbIndex, specifier(HOST.dbIndex, 'apps/api/src/bootstrap.ts'), /libs never import from apps/);
+    const workerInternal = firstTsFile(
+      'apps/worker/src',
+      (f) => !['apps/worker/src/main.ts', 'apps/worker/src/worker.module.ts'].includes(f),
+    );
+    await assertBites(
+      HOST.testingRun,
+      specifier(HOST.testingRun, workerInternal),
+      /libs\/testing imports the apps' entry points/,
+    );
+    await assertBites(
+      HOST.dbIndex,
+      specifier(HOST.dbIndex, 'apps/api/src/bootstrap.ts'),
+      /libs never import from apps/,
+    );
   });
 
   it('reports a deep import into a lib, inside libs as well as in apps and bench', async () => {
     for (const host of [HOST.dbIndex, HOST.engineIndex, HOST.testingRun, HOST.apiMain, HOST.benchMain]) {
-      await assertBites(host, '@portcullis/config/src/repo-root', /import a lib by its package name, not its internals/);
+      await assertBites(
+        host,
+        '@portcullis/config/src/repo-root',
+        /import a lib by its package name, not its internals/,
+      );
     }
-    await assertBites(HOST.dbIndex, specifier(HOST.dbIndex, 'libs/config/src/repo-root.ts'), /import another lib by its package name/);
+    await assertBites(
+      HOST.dbIndex,
+      specifier(HOST.dbIndex, 'libs/config/src/repo-root.ts'),
+      /import another lib by its package name/,
+    );
   });
 
   it('keeps the framework ban of the pure libs alongside the deep-import ban', async () => {
@@ -174,12 +238,19 @@ describe('lint boundaries (.config/eslint.config.mjs)', () => {
   });
 
   it('gives every file the deep-import pattern, whichever block set no-restricted-imports last', async () => {
-    const samples = [...Object.values(HOST), firstTsFile('libs/policy-engine/test'), firstTsFile('libs/db/test'), firstTsFile('apps/api/test')];
+    const samples = [
+      ...Object.values(HOST),
+      firstTsFile('libs/policy-engine/test'),
+      firstTsFile('libs/db/test'),
+      firstTsFile('apps/api/test'),
+    ];
     for (const file of samples) {
       const config = (await eslint.calculateConfigForFile(repoPath(file))) as Linter.Config;
       const setting = config.rules?.['no-restricted-imports'];
       assert.ok(Array.isArray(setting), `no-restricted-imports is configured for ${file}`);
-      const groups = (setting.slice(1) as Array<{ patterns?: Array<{ group?: string[] }> }>).flatMap((o) => o.patterns ?? []).flatMap((p) => p.group ?? []);
+      const groups = (setting.slice(1) as Array<{ patterns?: Array<{ group?: string[] }> }>)
+        .flatMap((o) => o.patterns ?? [])
+        .flatMap((p) => p.group ?? []);
       assert.ok(groups.includes(DEEP_IMPORT_GROUP), `${file} carries ${DEEP_IMPORT_GROUP} (has ${groups.join(', ')})`);
     }
   });
@@ -231,7 +302,11 @@ describe('lint boundaries (.config/eslint.config.mjs)', () => {
       '@portcullis/db',
     ]);
     // source: packages and its own files
-    await assertAllowed(HOST.apiMain, ['@portcullis/config', '@portcullis/policy-engine', specifier(HOST.apiMain, 'apps/api/src/bootstrap.ts')]);
+    await assertAllowed(HOST.apiMain, [
+      '@portcullis/config',
+      '@portcullis/policy-engine',
+      specifier(HOST.apiMain, 'apps/api/src/bootstrap.ts'),
+    ]);
     await assertAllowed(HOST.dbIndex, ['@portcullis/config']);
   });
 });

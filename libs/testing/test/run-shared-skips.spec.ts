@@ -26,18 +26,25 @@ function copyTree(): { root: string; repo: string } {
   const repo = path.join(root, 'repo');
   fs.mkdirSync(repo);
   fs.copyFileSync(repoPath('package.json'), path.join(repo, 'package.json'));
-  fs.cpSync(repoPath('dist'), path.join(repo, 'dist'), { recursive: true, filter: (src) => !src.includes(`${path.sep}.test-`) });
+  fs.cpSync(repoPath('dist'), path.join(repo, 'dist'), {
+    recursive: true,
+    filter: (src) => !src.includes(`${path.sep}.test-`),
+  });
   fs.cpSync(repoPath('prisma'), path.join(repo, 'prisma'), { recursive: true });
   // the workspace packages must resolve to this copy's dist, so its repository root is this copy
   for (const lib of fs.readdirSync(repoPath('libs'))) {
     fs.mkdirSync(path.join(repo, 'libs', lib), { recursive: true });
-    for (const f of ['package.json', 'index.js']) if (fs.existsSync(repoPath('libs', lib, f))) fs.copyFileSync(repoPath('libs', lib, f), path.join(repo, 'libs', lib, f));
+    for (const f of ['package.json', 'index.js'])
+      if (fs.existsSync(repoPath('libs', lib, f)))
+        fs.copyFileSync(repoPath('libs', lib, f), path.join(repo, 'libs', lib, f));
   }
   fs.mkdirSync(path.join(repo, 'node_modules', '@portcullis'), { recursive: true });
   for (const entry of fs.readdirSync(repoPath('node_modules'))) {
-    if (entry !== '@portcullis') fs.symlinkSync(repoPath('node_modules', entry), path.join(repo, 'node_modules', entry));
+    if (entry !== '@portcullis')
+      fs.symlinkSync(repoPath('node_modules', entry), path.join(repo, 'node_modules', entry));
   }
-  for (const lib of fs.readdirSync(repoPath('node_modules', '@portcullis'))) fs.symlinkSync(path.join('..', '..', 'libs', lib), path.join(repo, 'node_modules', '@portcullis', lib));
+  for (const lib of fs.readdirSync(repoPath('node_modules', '@portcullis')))
+    fs.symlinkSync(path.join('..', '..', 'libs', lib), path.join(repo, 'node_modules', '@portcullis', lib));
   return { root, repo };
 }
 
@@ -49,12 +56,16 @@ describe('npm test without ../shared: one closing line with the exact count of s
   const runner = () => {
     // NODE_TEST_CONTEXT would make the nested node --test talk to this test process instead of printing
     const { NODE_TEST_CONTEXT: _ignored, ...env } = process.env;
-    return spawnSync(process.execPath, [path.join(tree.repo, 'dist', 'libs', 'testing', 'src', 'run.js'), ...Object.keys(SPECS)], {
-      cwd: tree.repo,
-      encoding: 'utf8',
-      env: { ...env, TEST_DATABASE_URL: db.toString(), TEST_CONCURRENCY: '1' },
-      maxBuffer: 64 * 1024 * 1024,
-    });
+    return spawnSync(
+      process.execPath,
+      [path.join(tree.repo, 'dist', 'libs', 'testing', 'src', 'run.js'), ...Object.keys(SPECS)],
+      {
+        cwd: tree.repo,
+        encoding: 'utf8',
+        env: { ...env, TEST_DATABASE_URL: db.toString(), TEST_CONCURRENCY: '1' },
+        maxBuffer: 64 * 1024 * 1024,
+      },
+    );
   };
   before(() => {
     tree = copyTree();
@@ -72,22 +83,29 @@ describe('npm test without ../shared: one closing line with the exact count of s
     }
   });
 
-  it('counts every skipped suite, not node\'s 0 skipped tests', () => {
+  it("counts every skipped suite, not node's 0 skipped tests", () => {
     const run = runner();
     assert.equal(run.status, 0, run.stderr + run.stdout.slice(-2000));
     const lines = run.stdout.trimEnd().split('\n');
     const expected = Object.values(SPECS).reduce((a, b) => a + b, 0);
     assert.equal(lines.at(-1), `${expected} suites skipped for lack of ../shared (not beside this clone)`);
     assert.equal(lines.filter((l) => l.includes('skipped for lack of ../shared')).length, 1, 'one line');
-    assert.ok(lines.some((l) => /^ℹ skipped 0$/.test(l)), 'node itself counts none of them');
+    assert.ok(
+      lines.some((l) => /^ℹ skipped 0$/.test(l)),
+      'node itself counts none of them',
+    );
   });
 
-  it('with ../shared beside the copy, the suites run and no such line is written', { skip: fs.existsSync(REAL_SHARED) ? false : `../shared is not beside this clone (${REAL_SHARED})` }, () => {
-    fs.symlinkSync(REAL_SHARED, path.join(tree.root, 'shared'));
-    const run = runner();
-    assert.equal(run.status, 0, run.stderr + run.stdout.slice(-2000));
-    assert.doesNotMatch(run.stdout, /skipped for lack of \.\.\/shared/);
-    assert.match(run.stdout, /^ℹ skipped 0$/m);
-    assert.match(run.stdout, /PSS restricted/);
-  });
+  it(
+    'with ../shared beside the copy, the suites run and no such line is written',
+    { skip: fs.existsSync(REAL_SHARED) ? false : `../shared is not beside this clone (${REAL_SHARED})` },
+    () => {
+      fs.symlinkSync(REAL_SHARED, path.join(tree.root, 'shared'));
+      const run = runner();
+      assert.equal(run.status, 0, run.stderr + run.stdout.slice(-2000));
+      assert.doesNotMatch(run.stdout, /skipped for lack of \.\.\/shared/);
+      assert.match(run.stdout, /^ℹ skipped 0$/m);
+      assert.match(run.stdout, /PSS restricted/);
+    },
+  );
 });

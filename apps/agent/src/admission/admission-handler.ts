@@ -1,5 +1,14 @@
 import {
-  decideAdmission, malformedResponse, parseReview, reviewJson, type AdmissionContext, type AdmissionSettings, type ArtifactResolver, type DecisionResult, type ReviewResponse, type ScanArtifactSource,
+  decideAdmission,
+  malformedResponse,
+  parseReview,
+  reviewJson,
+  type AdmissionContext,
+  type AdmissionSettings,
+  type ArtifactResolver,
+  type DecisionResult,
+  type ReviewResponse,
+  type ScanArtifactSource,
 } from '@portcullis/admission';
 import type { Logger } from 'pino';
 import type { BundleStore } from '../bundle/bundle-store';
@@ -59,7 +68,11 @@ export class AdmissionHandler {
       } catch (err) {
         // only a bug gets here: answer (allowed, as failurePolicy Ignore would) rather than fail the API server's call
         this.log.error({ err: (err as Error).message, uid: parsed.request.uid }, 'admission review failed');
-        response = { uid: parsed.request.uid, allowed: true, warnings: ['portcullis: the agent could not evaluate this request (internal error); it was allowed'] };
+        response = {
+          uid: parsed.request.uid,
+          allowed: true,
+          warnings: ['portcullis: the agent could not evaluate this request (internal error); it was allowed'],
+        };
         result = 'not_evaluated';
       }
       json = reviewJson(parsed.request.apiVersion, response);

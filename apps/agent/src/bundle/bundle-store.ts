@@ -4,7 +4,12 @@ import { toEnforceable, type EnforceableBundle } from '@portcullis/admission';
 import { verifyBundle, type BundleRejection, type PublicKeySet, type SignedEnvelope } from '@portcullis/bundle';
 
 export type AcceptResult =
-  | { readonly outcome: 'applied'; readonly revision: number; readonly previous: number | null; readonly persistError?: string }
+  | {
+      readonly outcome: 'applied';
+      readonly revision: number;
+      readonly previous: number | null;
+      readonly persistError?: string;
+    }
   | { readonly outcome: 'unchanged'; readonly revision: number }
   | { readonly outcome: 'rejected'; readonly reason: BundleRejectionReason; readonly message: string };
 
@@ -55,13 +60,21 @@ export class BundleStore {
       text = fs.readFileSync(this.persistPath, 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { outcome: 'none' };
-      return { outcome: 'rejected', reason: 'UNREADABLE', message: `cannot read the persisted bundle ${this.persistPath}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}` };
+      return {
+        outcome: 'rejected',
+        reason: 'UNREADABLE',
+        message: `cannot read the persisted bundle ${this.persistPath}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`,
+      };
     }
     let envelope: unknown;
     try {
       envelope = JSON.parse(text);
     } catch {
-      return { outcome: 'rejected', reason: 'MALFORMED', message: `the persisted bundle ${this.persistPath} is not JSON` };
+      return {
+        outcome: 'rejected',
+        reason: 'MALFORMED',
+        message: `the persisted bundle ${this.persistPath} is not JSON`,
+      };
     }
     return this.accept(envelope, { persist: false });
   }
@@ -81,7 +94,11 @@ export class BundleStore {
     try {
       enforceable = toEnforceable(v.bundle);
     } catch (err) {
-      return { outcome: 'rejected', reason: 'UNENFORCEABLE', message: `revision ${v.bundle.revision} cannot be enforced by this agent: ${(err as Error).message}` };
+      return {
+        outcome: 'rejected',
+        reason: 'UNENFORCEABLE',
+        message: `revision ${v.bundle.revision} cannot be enforced by this agent: ${(err as Error).message}`,
+      };
     }
     if (options.persist) {
       try {
@@ -89,7 +106,12 @@ export class BundleStore {
       } catch (err) {
         // enforcing the newer bundle matters more than keeping a copy of it; the caller reports the error
         this.swap(enforceable);
-        return { outcome: 'applied', revision: v.bundle.revision, previous: held?.revision ?? null, persistError: (err as Error).message };
+        return {
+          outcome: 'applied',
+          revision: v.bundle.revision,
+          previous: held?.revision ?? null,
+          persistError: (err as Error).message,
+        };
       }
     }
     this.swap(enforceable);

@@ -38,7 +38,9 @@ export class BundleSync {
   private async loop(): Promise<void> {
     const signal = this.stop.signal;
     while (!signal.aborted) {
-      const wait = await this.pollOnce().catch((err: unknown) => this.failed(`bundle fetch: ${(err as Error).message}`));
+      const wait = await this.pollOnce().catch((err: unknown) =>
+        this.failed(`bundle fetch: ${(err as Error).message}`),
+      );
       this.polls++;
       if (wait > 0) await sleep(wait, signal);
     }
@@ -67,7 +69,11 @@ export class BundleSync {
     switch (r.outcome) {
       case 'applied':
         this.log.info({ revision: r.revision, previous: r.previous }, 'policy bundle applied');
-        if (r.persistError) this.log.error({ err: r.persistError }, 'the applied bundle could not be persisted; a restart without the API would not enforce it');
+        if (r.persistError)
+          this.log.error(
+            { err: r.persistError },
+            'the applied bundle could not be persisted; a restart without the API would not enforce it',
+          );
         this.lastError = r.persistError ? `bundle persist: ${r.persistError}` : null;
         this.backoff.reset();
         this.onApplied();
@@ -89,7 +95,8 @@ export class BundleSync {
 
   private failed(message: string, level: 'info' | 'warn' | 'error' = 'warn'): number {
     const wait = this.backoff.next();
-    if (this.lastError !== message || this.backoff.attempts % 10 === 1) this.log[level]({ problem: message, retryInMs: wait }, 'bundle sync');
+    if (this.lastError !== message || this.backoff.attempts % 10 === 1)
+      this.log[level]({ problem: message, retryInMs: wait }, 'bundle sync');
     this.lastError = message;
     return wait;
   }

@@ -12,7 +12,11 @@ export interface SnapshotIdLimits {
   readonly ttlMs: number;
 }
 
-export const SNAPSHOT_ID_LIMITS: SnapshotIdLimits = { maxChars: 8 * 1024 * 1024, maxSnapshotChars: 32 * 1024, ttlMs: 60 * 60_000 };
+export const SNAPSHOT_ID_LIMITS: SnapshotIdLimits = {
+  maxChars: 8 * 1024 * 1024,
+  maxSnapshotChars: 32 * 1024,
+  ttlMs: 60 * 60_000,
+};
 
 /**
  * The ids under which the API stores snapshots this agent uploaded, keyed by the snapshot's

@@ -32,7 +32,6 @@ const CURSOR = 'cursor.json';
 const segmentName = (n: number) => `segment-${String(n).padStart(12, '0')}.ndjson`;
 const MAX_LINE_BYTES = 64 * 1024 * 1024;
 
-
 /**
  * The bounded on-disk admission-event spool: append-only segments of JSON lines and a
  * cursor file. An event is written to the active segment before its admission is
@@ -125,7 +124,12 @@ export class Spool {
   append(json: string): Promise<boolean> {
     const line = `${json}\n`;
     const bytes = Buffer.byteLength(line);
-    if (this.fd < 0 || this.closing || this.pendingEvents >= this.options.maxEvents || this.pendingBytes + bytes > this.options.maxBytes) {
+    if (
+      this.fd < 0 ||
+      this.closing ||
+      this.pendingEvents >= this.options.maxEvents ||
+      this.pendingBytes + bytes > this.options.maxBytes
+    ) {
       this.droppedEvents++;
       return Promise.resolve(false);
     }
@@ -172,9 +176,18 @@ export class Spool {
     for (;;) {
       const { segment, offset } = this.cursor;
       const file = path.join(this.options.dir, segmentName(segment));
-      const batch = await readLines(file, segment, offset, maxEvents, maxBytes, this.readBuffer, (b) => (this.readBuffer = b));
+      const batch = await readLines(
+        file,
+        segment,
+        offset,
+        maxEvents,
+        maxBytes,
+        this.readBuffer,
+        (b) => (this.readBuffer = b),
+      );
       // a later segment exists: more is waiting even when this one ran out
-      if (batch.lines.length > 0 || batch.end.offset !== offset) return segment < this.activeSegment ? { ...batch, full: true } : batch;
+      if (batch.lines.length > 0 || batch.end.offset !== offset)
+        return segment < this.activeSegment ? { ...batch, full: true } : batch;
       // nothing left here: move on when a later segment exists
       if (segment >= this.activeSegment) return batch;
       this.cursor = { segment: segment + 1, offset: 0 };
@@ -190,7 +203,8 @@ export class Spool {
     this.pendingEvents = Math.max(0, this.pendingEvents - batch.lines.length);
     this.pendingBytes = Math.max(0, this.pendingBytes - batch.bytes);
     await this.writeCursor();
-    for (let s = previous; s < this.cursor.segment; s++) await fs.promises.rm(path.join(this.options.dir, segmentName(s)), { force: true });
+    for (let s = previous; s < this.cursor.segment; s++)
+      await fs.promises.rm(path.join(this.options.dir, segmentName(s)), { force: true });
   }
 
   private segments(): number[] {
@@ -239,7 +253,6 @@ export class Spool {
     this.activeSize = 0;
     fs.closeSync(previous);
   }
-
 }
 
 /** Complete lines after `offset` and the byte count of a trailing line without newline. */
@@ -270,12 +283,21 @@ function countLines(file: string, offset: number): { lines: number; bytes: numbe
  * (kept unless it grew for one oversized line): a fresh megabyte per upload is external
  * memory, which V8 answers with full garbage collections.
  */
-async function readLines(file: string, segment: number, offset: number, maxEvents: number, maxBytes: number, reusable: Buffer | null, keep: (b: Buffer) => void): Promise<SpoolBatch> {
+async function readLines(
+  file: string,
+  segment: number,
+  offset: number,
+  maxEvents: number,
+  maxBytes: number,
+  reusable: Buffer | null,
+  keep: (b: Buffer) => void,
+): Promise<SpoolBatch> {
   let handle: fs.promises.FileHandle;
   try {
     handle = await fs.promises.open(file, 'r');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { lines: [], end: { segment, offset }, bytes: 0, full: false };
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT')
+      return { lines: [], end: { segment, offset }, bytes: 0, full: false };
     throw err;
   }
   try {
@@ -293,7 +315,11 @@ async function readLines(file: string, segment: number, offset: number, maxEvent
       let start = 0;
       let bytes = 0;
       let bounded = false;
-      for (let i = buf.indexOf(10, 0); i >= 0 && i < bytesRead && lines.length < maxEvents; i = buf.indexOf(10, start)) {
+      for (
+        let i = buf.indexOf(10, 0);
+        i >= 0 && i < bytesRead && lines.length < maxEvents;
+        i = buf.indexOf(10, start)
+      ) {
         if (lines.length > 0 && bytes + (i - start) > maxBytes) {
           bounded = true;
           break;

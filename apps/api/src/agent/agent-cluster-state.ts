@@ -23,7 +23,9 @@ export class AgentClusterState {
     const now = Date.now();
     if ((this.lastSeen.get(clusterId) ?? 0) > now - SEEN_EVERY_MS) return;
     this.lastSeen.set(clusterId, now);
-    await this.prisma.cluster.update({ where: { id: clusterId }, data: { lastSeenAt: new Date(now) } }).catch(() => undefined);
+    await this.prisma.cluster
+      .update({ where: { id: clusterId }, data: { lastSeenAt: new Date(now) } })
+      .catch(() => undefined);
   }
 
   /** Stores a status report (the body of POST /agent/v1/status), or refuses it naming the field. */
@@ -31,10 +33,17 @@ export class AgentClusterState {
     const s = statusOf(body);
     // as PostgreSQL would read the text: new Date() took February 30 for March 2 and a leap second for an invalid date (a 500)
     const reportedAt = instantMs(s.reportedAt);
-    if (reportedAt === undefined) throw badInput('reportedAt', `reportedAt: ${s.reportedAt} names no instant (a day its month does not have?)`);
-    const cluster = await this.prisma.cluster.findUnique({ where: { id: clusterId }, select: { bundleRevision: true } });
+    if (reportedAt === undefined)
+      throw badInput('reportedAt', `reportedAt: ${s.reportedAt} names no instant (a day its month does not have?)`);
+    const cluster = await this.prisma.cluster.findUnique({
+      where: { id: clusterId },
+      select: { bundleRevision: true },
+    });
     if (s.appliedRevision !== null && (cluster?.bundleRevision ?? 0) < s.appliedRevision) {
-      throw badInput('appliedRevision', `appliedRevision ${s.appliedRevision} was never issued to this cluster (latest is ${cluster?.bundleRevision ?? 'none'})`);
+      throw badInput(
+        'appliedRevision',
+        `appliedRevision ${s.appliedRevision} was never issued to this cluster (latest is ${cluster?.bundleRevision ?? 'none'})`,
+      );
     }
     await this.prisma.cluster.update({
       where: { id: clusterId },

@@ -168,7 +168,11 @@ export class BundleNotifications implements OnModuleInit, OnModuleDestroy {
 /** `{"<key>":[[clusterId, value], ...]}`; entries of another shape are dropped. */
 function parseMessage(message: string, key: 'c', value: 'number'): Array<[string, number]> | null;
 function parseMessage(message: string, key: 'r', value: 'string'): Array<[string, string]> | null;
-function parseMessage(message: string, key: 'c' | 'r', value: 'number' | 'string'): Array<[string, number | string]> | null {
+function parseMessage(
+  message: string,
+  key: 'c' | 'r',
+  value: 'number' | 'string',
+): Array<[string, number | string]> | null {
   let parsed: Record<string, unknown>;
   try {
     parsed = JSON.parse(message) as Record<string, unknown>;
@@ -179,7 +183,8 @@ function parseMessage(message: string, key: 'c' | 'r', value: 'number' | 'string
   if (!Array.isArray(entries)) return null;
   const out: Array<[string, number | string]> = [];
   for (const entry of entries) {
-    if (Array.isArray(entry) && typeof entry[0] === 'string' && typeof entry[1] === value) out.push([entry[0], entry[1] as number | string]);
+    if (Array.isArray(entry) && typeof entry[0] === 'string' && typeof entry[1] === value)
+      out.push([entry[0], entry[1] as number | string]);
   }
   return out;
 }

@@ -51,7 +51,10 @@ export class BundlePoll {
     try {
       const deadline = Date.now() + poll.waitSeconds * 1000;
       const isNew = (bundle: StoredBundle | null) => bundle !== null && held !== bundleEtag(bundle.revision);
-      let announcement = poll.waitSeconds > 0 ? this.notifications.waitForRevision(agent.clusterId, agent.tokenId, poll.waitSeconds * 1000, stop.signal) : null;
+      let announcement =
+        poll.waitSeconds > 0
+          ? this.notifications.waitForRevision(agent.clusterId, agent.tokenId, poll.waitSeconds * 1000, stop.signal)
+          : null;
       let latest = await this.latest(agent.clusterId);
       while (announcement && !isNew(latest)) {
         const ctx = requestContext.current();

@@ -18,7 +18,8 @@ export class AuditLogResolver {
   @Access('read')
   @Query(() => AuditLogConnection)
   auditLog(@CurrentPrincipal() principal: Principal, @Args() args: AuditLogArgs) {
-    if (!principal.canTenantWide('read')) throw forbidden('the audit log needs a role at tenant level (SECURITY_READER or above)');
+    if (!principal.canTenantWide('read'))
+      throw forbidden('the audit log needs a role at tenant level (SECURITY_READER or above)');
     const f = args.filter ?? {};
     const where: Prisma.AuditLogEntryWhereInput = {
       ...(f.action ? { action: f.action } : {}),
@@ -32,12 +33,18 @@ export class AuditLogResolver {
     return this.db.run(principal, async (tx) => {
       // one connection per transaction: statements run one after the other
       const rows = await tx.auditLogEntry.findMany({
-          where: after ? { AND: [where, { id: { lt: BigInt(after.id) } }] } : where,
-          orderBy: { id: 'desc' },
-          take: size + 1,
-        });
+        where: after ? { AND: [where, { id: { lt: BigInt(after.id) } }] } : where,
+        orderBy: { id: 'desc' },
+        take: size + 1,
+      });
       const total = await tx.auditLogEntry.count({ where });
-      return toConnection(rows, size, total, (r) => ({ key: r.occurredAt.toISOString(), id: r.id.toString() }), (r) => ({ ...r, id: r.id.toString() }));
+      return toConnection(
+        rows,
+        size,
+        total,
+        (r) => ({ key: r.occurredAt.toISOString(), id: r.id.toString() }),
+        (r) => ({ ...r, id: r.id.toString() }),
+      );
     });
   }
 }

@@ -35,7 +35,11 @@ export function checkAuthOptions(o: AuthOptions): void {
   } catch {
     throw new AuthOptionsError('identityMetadataUrl', `"${o.identityMetadataUrl}" is not a URL`);
   }
-  if (url.protocol !== 'https:') throw new AuthOptionsError('identityMetadataUrl', 'must be an https URL (passport-azure-ad and production both require it)');
+  if (url.protocol !== 'https:')
+    throw new AuthOptionsError(
+      'identityMetadataUrl',
+      'must be an https URL (passport-azure-ad and production both require it)',
+    );
   if (!o.audience.trim()) throw new AuthOptionsError('audience', 'must not be empty');
   if (!/^https:\/\/[^{}]+\{tenantid\}[^{}]*$/.test(o.allowedIssuerTemplate)) {
     throw new AuthOptionsError('allowedIssuerTemplate', 'must be an https URL containing {tenantid} once');
@@ -44,7 +48,10 @@ export function checkAuthOptions(o: AuthOptions): void {
     throw new AuthOptionsError('clockSkewSeconds', 'must be a whole number of seconds from 0 to 900');
   }
   if (o.production && o.extraTrustedCaPem) {
-    throw new AuthOptionsError('extraTrustedCaPem', 'is refused in production: the development issuer CA is never trusted there');
+    throw new AuthOptionsError(
+      'extraTrustedCaPem',
+      'is refused in production: the development issuer CA is never trusted there',
+    );
   }
   if (o.extraTrustedCaPem !== undefined && !o.extraTrustedCaPem.includes('-----BEGIN CERTIFICATE-----')) {
     throw new AuthOptionsError('extraTrustedCaPem', 'is not a PEM certificate');

@@ -13,7 +13,10 @@ const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const ISSUER_DOWN = 'the token issuer could not be reached to verify the bearer token; try again shortly';
 
 type Outcome = { identity: TokenIdentity } | { failure: unknown };
-interface VerifyingRequest { headers: Record<string, unknown>; [key: string]: unknown }
+interface VerifyingRequest {
+  headers: Record<string, unknown>;
+  [key: string]: unknown;
+}
 
 /**
  * Validates Entra ID bearer tokens with passport-azure-ad's BearerStrategy: signature
@@ -47,9 +50,12 @@ export class BearerTokenVerifier implements OnModuleDestroy {
       loggingLevel: 'error' as const,
       loggingNoPII: true,
     };
-    const strategy = new BearerStrategy(strategyOptions, (req, payload, done) => this.checkIdentity(req as unknown as object, payload, done));
+    const strategy = new BearerStrategy(strategyOptions, (req, payload, done) =>
+      this.checkIdentity(req as unknown as object, payload, done),
+    );
     this.metadata = new IssuerMetadataSource(strategyOptions, options.extraTrustedCaPem);
-    (strategy as unknown as { loadMetadata: IssuerMetadataSource['load'] }).loadMetadata = (params, next) => this.loadMetadata(params, next);
+    (strategy as unknown as { loadMetadata: IssuerMetadataSource['load'] }).loadMetadata = (params, next) =>
+      this.loadMetadata(params, next);
     this.passport.use('entra', strategy);
   }
 
@@ -69,7 +75,8 @@ export class BearerTokenVerifier implements OnModuleDestroy {
     if (typeof jwt === 'string') throw unauthenticated(jwt);
     // the tenant whose issuer the token must name; a token without one is refused unread
     const tid = jwt.payload['tid'];
-    if (typeof tid !== 'string' || !GUID.test(tid)) throw unauthenticated('the bearer token carries no tenant id (tid)');
+    if (typeof tid !== 'string' || !GUID.test(tid))
+      throw unauthenticated('the bearer token carries no tenant id (tid)');
 
     let outcome = await this.authenticate(req, tid);
     if ('failure' in outcome && isMissingKey(outcome.failure) && this.metadata.evictIfStale()) {
@@ -83,11 +90,15 @@ export class BearerTokenVerifier implements OnModuleDestroy {
     return new Promise((resolve) => {
       // tenantIdOrName: passport-azure-ad's own option (its types lack it)
       const options = { session: false, tenantIdOrName: tid } as { session: boolean };
-      const middleware = this.passport.authenticate('entra', options, (err: unknown, user: TokenIdentity | false, info: unknown) => {
-        if (err) resolve({ failure: err });
-        else if (!user) resolve({ failure: info });
-        else resolve({ identity: user });
-      });
+      const middleware = this.passport.authenticate(
+        'entra',
+        options,
+        (err: unknown, user: TokenIdentity | false, info: unknown) => {
+          if (err) resolve({ failure: err });
+          else if (!user) resolve({ failure: info });
+          else resolve({ identity: user });
+        },
+      );
       middleware(req, {} as never, (err?: unknown) => resolve({ failure: err }));
     });
   }
@@ -98,7 +109,10 @@ export class BearerTokenVerifier implements OnModuleDestroy {
    * entry for every tenant) and given to the library as that tenant's, naming the allowed
    * issuer for the tid. Tenant-specific metadata is loaded as it is and names its own issuer.
    */
-  private loadMetadata(params: { metadataURL: string }, next: (err: Error | null, metadata?: AadMetadata) => void): void {
+  private loadMetadata(
+    params: { metadataURL: string },
+    next: (err: Error | null, metadata?: AadMetadata) => void,
+  ): void {
     const configured = this.options.identityMetadataUrl;
     const at = configured.indexOf('/common/');
     const prefix = configured.slice(0, at + 1);
@@ -126,7 +140,9 @@ export class BearerTokenVerifier implements OnModuleDestroy {
     if (!GUID.test(oid)) return reject('the bearer token carries no object id (oid)');
     // Entra spells the tid in iss exactly as in the tid claim, so the comparison is exact
     if (claims.iss !== this.options.allowedIssuerTemplate.replace('{tenantid}', tid)) {
-      return reject(`the bearer token issuer "${String(claims.iss).slice(0, 200)}" is not accepted for tenant ${tid.toLowerCase()}`);
+      return reject(
+        `the bearer token issuer "${String(claims.iss).slice(0, 200)}" is not accepted for tenant ${tid.toLowerCase()}`,
+      );
     }
     const identity: TokenIdentity = {
       tenantId: tid.toLowerCase(),
@@ -142,7 +158,10 @@ export class BearerTokenVerifier implements OnModuleDestroy {
     if (ours) return ours;
     if (failure instanceof Error) {
       // IssuerUnreachableError from the metadata source, or an error inside the library
-      this.logger?.warn({ reason: failure.message }, 'bearer token could not be validated: issuer metadata or keys unavailable');
+      this.logger?.warn(
+        { reason: failure.message },
+        'bearer token could not be validated: issuer metadata or keys unavailable',
+      );
       return ISSUER_DOWN;
     }
     const text = typeof failure === 'string' ? failure : '';

@@ -36,7 +36,10 @@ export class IssuerMetadataSource {
     private readonly now: () => number = Date.now,
   ) {
     // no keep-alive: fetches are 30 minutes apart and a pooled socket would outlive issuer restarts
-    this.agent = new https.Agent({ keepAlive: false, ...(extraTrustedCaPem ? { ca: [...tls.rootCertificates, extraTrustedCaPem] } : {}) });
+    this.agent = new https.Agent({
+      keepAlive: false,
+      ...(extraTrustedCaPem ? { ca: [...tls.rootCertificates, extraTrustedCaPem] } : {}),
+    });
   }
 
   /** Same contract as BearerStrategy.prototype.loadMetadata(params, next). */
@@ -110,7 +113,8 @@ export class IssuerMetadataSource {
 
   private fetchJson(url: string, what: string): Promise<Record<string, unknown>> {
     return new Promise((resolve, reject) => {
-      const fail = (detail: string) => reject(new IssuerUnreachableError(`cannot fetch the issuer's ${what} from ${url}: ${detail}`));
+      const fail = (detail: string) =>
+        reject(new IssuerUnreachableError(`cannot fetch the issuer's ${what} from ${url}: ${detail}`));
       const req = https.get(url, { agent: this.agent, headers: { accept: 'application/json' } }, (res) => {
         const chunks: Buffer[] = [];
         let size = 0;
@@ -124,7 +128,8 @@ export class IssuerMetadataSource {
           if (res.statusCode !== 200) return fail(`HTTP ${res.statusCode}`);
           try {
             const body: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-            if (typeof body !== 'object' || body === null || Array.isArray(body)) return fail('the response is not a JSON object');
+            if (typeof body !== 'object' || body === null || Array.isArray(body))
+              return fail('the response is not a JSON object');
             resolve(body as Record<string, unknown>);
           } catch {
             fail('the response is not JSON');

@@ -14,7 +14,9 @@ const SEGMENT = /^[A-Za-z0-9_-]+$/;
 function jsonObject(segment: string): Record<string, unknown> | undefined {
   try {
     const value: unknown = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined;
   } catch {
     return undefined;
   }
@@ -28,7 +30,8 @@ export function decodeUnverified(token: string): UnverifiedJwt | string {
   const parts = token.split('.');
   if (parts.length !== 3) return 'the bearer token is malformed: a JWT has three dot-separated parts';
   const [h, p, s] = parts as [string, string, string];
-  if (![h, p, s].every((part) => SEGMENT.test(part))) return 'the bearer token is malformed: its parts are not base64url';
+  if (![h, p, s].every((part) => SEGMENT.test(part)))
+    return 'the bearer token is malformed: its parts are not base64url';
   const header = jsonObject(h);
   const payload = jsonObject(p);
   if (!header) return 'the bearer token is malformed: its header is not a JSON object';
@@ -36,7 +39,8 @@ export function decodeUnverified(token: string): UnverifiedJwt | string {
   if (typeof header['alg'] !== 'string') return 'the bearer token is malformed: its header names no algorithm (alg)';
   // RFC 7515 §4.1.11: a token naming extensions the recipient does not understand is refused;
   // this API understands none, and passport-azure-ad never looks at crit
-  if (Object.hasOwn(header, 'crit')) return 'the bearer token header lists critical extensions (crit), which this API does not support';
+  if (Object.hasOwn(header, 'crit'))
+    return 'the bearer token header lists critical extensions (crit), which this API does not support';
   return { header, payload, signingInput: `${h}.${p}`, signature: Buffer.from(s, 'base64url') };
 }
 
@@ -55,7 +59,8 @@ export function explainVerificationFailure(
   nowSeconds = Math.floor(Date.now() / 1000),
 ): string {
   const alg = jwt.header['alg'] as string;
-  if (metadata && !metadata.oidc.algorithms.includes(alg)) return `the bearer token is signed with ${alg}, which the issuer does not use`;
+  if (metadata && !metadata.oidc.algorithms.includes(alg))
+    return `the bearer token is signed with ${alg}, which the issuer does not use`;
   const kid = jwt.header['x5t'] ?? jwt.header['kid'];
   if (metadata && typeof kid === 'string' && alg === 'RS256') {
     let pem: string | undefined;
@@ -64,7 +69,8 @@ export function explainVerificationFailure(
     } catch {
       pem = undefined;
     }
-    if (pem && !verify('RSA-SHA256', Buffer.from(jwt.signingInput), pem, jwt.signature)) return 'the bearer token signature does not verify';
+    if (pem && !verify('RSA-SHA256', Buffer.from(jwt.signingInput), pem, jwt.signature))
+      return 'the bearer token signature does not verify';
   }
   const c = jwt.payload;
   if (typeof c['iss'] !== 'string' || c['iss'] === '') return 'the bearer token names no issuer (iss)';
@@ -72,10 +78,13 @@ export function explainVerificationFailure(
     return `the bearer token issuer "${c['iss'].slice(0, 200)}" is not accepted for tenant ${expected.issuer.tenantId}`;
   }
   const aud = c['aud'];
-  if (Array.isArray(aud) && aud.length > 1) return 'the bearer token names several audiences; this API accepts tokens issued for it alone';
+  if (Array.isArray(aud) && aud.length > 1)
+    return 'the bearer token names several audiences; this API accepts tokens issued for it alone';
   const audience = Array.isArray(aud) ? aud[0] : aud;
   if (audience !== expected.audience) {
-    return typeof audience === 'string' ? `the bearer token audience "${audience.slice(0, 200)}" is not accepted by this API` : 'the bearer token names no audience (aud)';
+    return typeof audience === 'string'
+      ? `the bearer token audience "${audience.slice(0, 200)}" is not accepted by this API`
+      : 'the bearer token names no audience (aud)';
   }
   const skew = expected.clockSkewSeconds;
   if (typeof c['exp'] !== 'number') return 'the bearer token has no expiry (exp)';

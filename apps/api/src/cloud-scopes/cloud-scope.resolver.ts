@@ -27,7 +27,11 @@ export class CloudScopeResolver {
 
   @Access('manage')
   @Mutation(() => CloudScope)
-  updateCloudScope(@CurrentPrincipal() principal: Principal, @IdArg() id: string, @Args('input') input: UpdateCloudScopeInput) {
+  updateCloudScope(
+    @CurrentPrincipal() principal: Principal,
+    @IdArg() id: string,
+    @Args('input') input: UpdateCloudScopeInput,
+  ) {
     return this.scopes.update(principal, id, input);
   }
 

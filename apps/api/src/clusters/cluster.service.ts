@@ -41,11 +41,13 @@ export class ClusterService {
     return this.db.run(principal, async (tx) => {
       // one connection per transaction: statements run one after the other
       const rows = await tx.cluster.findMany({
-          where: after ? { AND: [where, { OR: [{ name: { gt: after.key } }, { name: after.key, id: { gt: after.id } }] }] } : where,
-          include: withScope,
-          orderBy: [{ name: 'asc' }, { id: 'asc' }],
-          take: size + 1,
-        });
+        where: after
+          ? { AND: [where, { OR: [{ name: { gt: after.key } }, { name: after.key, id: { gt: after.id } }] }] }
+          : where,
+        include: withScope,
+        orderBy: [{ name: 'asc' }, { id: 'asc' }],
+        take: size + 1,
+      });
       const total = await tx.cluster.count({ where });
       return toConnection(rows, size, total, (r) => ({ key: r.name, id: r.id }), toCluster);
     });
@@ -53,12 +55,15 @@ export class ClusterService {
 
   async register(principal: Principal, input: RegisterClusterInput): Promise<ClusterWithToken> {
     if (!principal.canOnScope('manage', input.cloudScopeId)) {
-      throw Visibility.of(principal).canRead(input.cloudScopeId) ? forbidden('registering a cluster needs SECURITY_ADMIN or OWNER on its cloud scope') : unknownScope(input.cloudScopeId);
+      throw Visibility.of(principal).canRead(input.cloudScopeId)
+        ? forbidden('registering a cluster needs SECURITY_ADMIN or OWNER on its cloud scope')
+        : unknownScope(input.cloudScopeId);
     }
     const credential = issueAgentCredential();
     try {
       const { result, event } = await this.db.run(principal, async (tx) => {
-        if (!(await tx.cloudScope.findUnique({ where: { id: input.cloudScopeId } }))) throw unknownScope(input.cloudScopeId);
+        if (!(await tx.cloudScope.findUnique({ where: { id: input.cloudScopeId } })))
+          throw unknownScope(input.cloudScopeId);
         const row = await tx.cluster.create({
           data: {
             tenantId: principal.tenantId,
@@ -72,7 +77,12 @@ export class ClusterService {
           include: withScope,
         });
         const cluster = toCluster(row);
-        await this.audit.record(tx, principal, { action: 'cluster.register', targetType: 'Cluster', targetId: row.id, after: snapshot(cluster) });
+        await this.audit.record(tx, principal, {
+          action: 'cluster.register',
+          targetType: 'Cluster',
+          targetId: row.id,
+          after: snapshot(cluster),
+        });
         // the new cluster's first bundle is compiled from this event
         const event = await this.events.record(tx, principal.tenantId, 'cluster.registered', { clusterId: row.id });
         return { result: { cluster, agentToken: credential.token }, event };
@@ -80,7 +90,8 @@ export class ClusterService {
       await this.events.publish([event]);
       return result;
     } catch (err) {
-      if (isUniqueViolation(err)) throw conflict('name', `name: a cluster named ${input.name} already exists in this tenant`);
+      if (isUniqueViolation(err))
+        throw conflict('name', `name: a cluster named ${input.name} already exists in this tenant`);
       throw err;
     }
   }
@@ -94,8 +105,17 @@ export class ClusterService {
         data: { agentTokenId: credential.tokenId, agentTokenHash: credential.secretHash, tokenRotatedAt: new Date() },
         include: withScope,
       });
-      await this.audit.record(tx, principal, { action: 'cluster.rotateToken', targetType: 'Cluster', targetId: id, before: { tokenRotatedAt: before.tokenRotatedAt }, after: { tokenRotatedAt: row.tokenRotatedAt } });
-      return { result: { cluster: toCluster(row), agentToken: credential.token }, revoked: { clusterId: id, tokenId: before.agentTokenId } };
+      await this.audit.record(tx, principal, {
+        action: 'cluster.rotateToken',
+        targetType: 'Cluster',
+        targetId: id,
+        before: { tokenRotatedAt: before.tokenRotatedAt },
+        after: { tokenRotatedAt: row.tokenRotatedAt },
+      });
+      return {
+        result: { cluster: toCluster(row), agentToken: credential.token },
+        revoked: { clusterId: id, tokenId: before.agentTokenId },
+      };
     });
     // after commit: the old credential's parked polls end now, on every replica
     await this.revocations.announce([revoked]);
@@ -107,7 +127,12 @@ export class ClusterService {
       const row = await this.findManageable(tx, principal, id);
       await tx.cluster.delete({ where: { id } });
       const cluster = toCluster(row);
-      await this.audit.record(tx, principal, { action: 'cluster.delete', targetType: 'Cluster', targetId: id, before: snapshot(cluster) });
+      await this.audit.record(tx, principal, {
+        action: 'cluster.delete',
+        targetType: 'Cluster',
+        targetId: id,
+        before: snapshot(cluster),
+      });
       return { cluster, revoked: { clusterId: id, tokenId: row.agentTokenId } };
     });
     await this.revocations.announce([revoked]);
@@ -115,9 +140,13 @@ export class ClusterService {
   }
 
   private async findManageable(tx: Prisma.TransactionClient, principal: Principal, id: string): Promise<Row> {
-    const row = await tx.cluster.findFirst({ where: { AND: [{ id }, Visibility.of(principal).clusters()] }, include: withScope });
+    const row = await tx.cluster.findFirst({
+      where: { AND: [{ id }, Visibility.of(principal).clusters()] },
+      include: withScope,
+    });
     if (!row) throw hidden('cluster', id);
-    if (!principal.canOnScope('manage', row.cloudScopeId)) throw forbidden('this needs SECURITY_ADMIN or OWNER on the cluster\'s cloud scope');
+    if (!principal.canOnScope('manage', row.cloudScopeId))
+      throw forbidden("this needs SECURITY_ADMIN or OWNER on the cluster's cloud scope");
     return row;
   }
 }
@@ -143,5 +172,10 @@ function unknownScope(id: string) {
 }
 
 function snapshot(c: Cluster) {
-  return { name: c.name, distribution: c.distribution, kubernetesVersion: c.kubernetesVersion, cloudScopeId: c.cloudScope.id };
+  return {
+    name: c.name,
+    distribution: c.distribution,
+    kubernetesVersion: c.kubernetesVersion,
+    cloudScopeId: c.cloudScope.id,
+  };
 }

@@ -45,7 +45,9 @@ export class ClusterWithToken {
   @Field(() => Cluster)
   cluster!: Cluster;
 
-  @Field({ description: 'Agent credential for this cluster only; store it in the agent secret now, it cannot be shown again.' })
+  @Field({
+    description: 'Agent credential for this cluster only; store it in the agent secret now, it cannot be shown again.',
+  })
   agentToken!: string;
 }
 
@@ -60,7 +62,9 @@ export class RegisterClusterInput {
 
   @Field({ description: 'DNS label: lowercase letters, digits and hyphens, at most 63.' })
   @IsString()
-  @Matches(CLUSTER_NAME, { message: 'name must be a DNS label: lowercase letters, digits and hyphens, at most 63 characters' })
+  @Matches(CLUSTER_NAME, {
+    message: 'name must be a DNS label: lowercase letters, digits and hyphens, at most 63 characters',
+  })
   name!: string;
 
   @Field(() => ClusterDistribution)
@@ -102,4 +106,3 @@ export class ClustersArgs extends PageArgs {
   @Type(() => ClusterFilter)
   filter?: ClusterFilter;
 }
-

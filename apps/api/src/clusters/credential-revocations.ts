@@ -27,9 +27,15 @@ export class CredentialRevocations {
   async announce(revoked: readonly RevokedCredential[]): Promise<void> {
     if (revoked.length === 0) return;
     try {
-      await this.redis.publish(credentialRevocationChannel(this.config.redisPrefix), JSON.stringify({ r: revoked.map((c) => [c.clusterId, c.tokenId]) }));
+      await this.redis.publish(
+        credentialRevocationChannel(this.config.redisPrefix),
+        JSON.stringify({ r: revoked.map((c) => [c.clusterId, c.tokenId]) }),
+      );
     } catch (err) {
-      this.logger.warn({ err, clusters: revoked.map((c) => c.clusterId) }, 'credential revocation not announced; parked polls end at their own wait');
+      this.logger.warn(
+        { err, clusters: revoked.map((c) => c.clusterId) },
+        'credential revocation not announced; parked polls end at their own wait',
+      );
     }
   }
 }

@@ -2,7 +2,14 @@ import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import type { AppConfig } from '@portcullis/config';
 import type { PrismaClient, Prisma, TenantTx } from '@portcullis/db';
 import { APP_CONFIG, LOGGER, PRISMA, REDIS, type Logger } from '@portcullis/platform';
-import { distributionQueue, enqueueDomainEvent, type DistributionQueue, type DomainEventPayload, type DomainEventType, type OutboxEvent } from '@portcullis/distribution';
+import {
+  distributionQueue,
+  enqueueDomainEvent,
+  type DistributionQueue,
+  type DomainEventPayload,
+  type DomainEventType,
+  type OutboxEvent,
+} from '@portcullis/distribution';
 import type { Redis } from 'ioredis';
 
 export type { DomainEventPayload, DomainEventType };
@@ -32,7 +39,12 @@ export class DomainEvents implements OnModuleDestroy {
     this.queue = distributionQueue(redis, config.redisPrefix);
   }
 
-  async record(tx: TenantTx, tenantId: string, type: DomainEventType, payload: DomainEventPayload): Promise<RecordedEvent> {
+  async record(
+    tx: TenantTx,
+    tenantId: string,
+    type: DomainEventType,
+    payload: DomainEventPayload,
+  ): Promise<RecordedEvent> {
     const row = await tx.domainEvent.create({ data: { tenantId, type, payload: payload as Prisma.InputJsonValue } });
     return { id: row.id, tenantId, type, payload };
   }
@@ -43,7 +55,10 @@ export class DomainEvents implements OnModuleDestroy {
         await enqueueDomainEvent(this.queue, e);
         await this.prisma.domainEvent.update({ where: { id: e.id }, data: { publishedAt: new Date() } });
       } catch (err) {
-        this.logger.warn({ err, eventId: e.id.toString(), type: e.type }, 'domain event not published yet; the worker relay will pick it up');
+        this.logger.warn(
+          { err, eventId: e.id.toString(), type: e.type },
+          'domain event not published yet; the worker relay will pick it up',
+        );
       }
     }
   }

@@ -6,7 +6,10 @@ import type { GraphQLFormattedError } from 'graphql';
  * API serves no incremental delivery), with the answer's HTTP part, and may replace them.
  */
 export function onAnswerErrors(
-  edit: (errors: readonly GraphQLFormattedError[], http: GraphQLResponse['http']) => readonly GraphQLFormattedError[] | void,
+  edit: (
+    errors: readonly GraphQLFormattedError[],
+    http: GraphQLResponse['http'],
+  ) => readonly GraphQLFormattedError[] | void,
 ): ApolloServerPlugin {
   return {
     async requestDidStart() {

@@ -6,7 +6,14 @@ import { DomainError, badInput, type Logger, requestContext } from '@portcullis/
 import { onAnswerErrors } from './answer-errors';
 
 const PASSTHROUGH_CODES = new Set(['BAD_USER_INPUT', 'UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'CONFLICT']);
-const INPUT_CODES = new Set(['GRAPHQL_VALIDATION_FAILED', 'GRAPHQL_PARSE_FAILED', 'BAD_USER_INPUT', 'PERSISTED_QUERY_NOT_SUPPORTED', 'OPERATION_RESOLUTION_FAILURE', 'BAD_REQUEST']);
+const INPUT_CODES = new Set([
+  'GRAPHQL_VALIDATION_FAILED',
+  'GRAPHQL_PARSE_FAILED',
+  'BAD_USER_INPUT',
+  'PERSISTED_QUERY_NOT_SUPPORTED',
+  'OPERATION_RESOLUTION_FAILURE',
+  'BAD_REQUEST',
+]);
 
 // graphql-js's parser stops at `parseOptions.maxTokens` with this message (its spelling)
 const TOKEN_LIMIT = /^Syntax Error: Document contains more tha[nt] (\d+) tokens/;
@@ -24,16 +31,33 @@ export function formatGraphqlError(logger: Logger) {
     }
     if (original instanceof HttpException) {
       const status = original.getStatus();
-      const code = status === 401 ? 'UNAUTHENTICATED' : status === 403 ? 'FORBIDDEN' : status === 404 ? 'NOT_FOUND' : status === 409 ? 'CONFLICT' : status < 500 ? 'BAD_USER_INPUT' : undefined;
+      const code =
+        status === 401
+          ? 'UNAUTHENTICATED'
+          : status === 403
+            ? 'FORBIDDEN'
+            : status === 404
+              ? 'NOT_FOUND'
+              : status === 409
+                ? 'CONFLICT'
+                : status < 500
+                  ? 'BAD_USER_INPUT'
+                  : undefined;
       if (code) return { message: original.message, path: formatted.path, extensions: { code } };
     }
     const code = String(formatted.extensions?.['code'] ?? '');
     const tokens = TOKEN_LIMIT.exec(formatted.message);
     if (tokens && INPUT_CODES.has(code)) {
-      return { message: `query: the document holds more than ${tokens[1]} tokens (GRAPHQL_MAX_TOKENS); send a smaller operation`, extensions: { code: 'BAD_USER_INPUT', field: 'query' } };
+      return {
+        message: `query: the document holds more than ${tokens[1]} tokens (GRAPHQL_MAX_TOKENS); send a smaller operation`,
+        extensions: { code: 'BAD_USER_INPUT', field: 'query' },
+      };
     }
     if (INPUT_CODES.has(code) || PASSTHROUGH_CODES.has(code)) {
-      return { ...formatted, extensions: { ...formatted.extensions, code: PASSTHROUGH_CODES.has(code) ? code : 'BAD_USER_INPUT' } };
+      return {
+        ...formatted,
+        extensions: { ...formatted.extensions, code: PASSTHROUGH_CODES.has(code) ? code : 'BAD_USER_INPUT' },
+      };
     }
     const requestId = requestContext.current()?.requestId;
     logger.error({ err: original, path: formatted.path }, 'unhandled error in GraphQL operation');
@@ -56,7 +80,10 @@ export function inputErrorStatus(): ApolloServerPlugin {
   });
 }
 
-function firstViolation(errors: readonly ClassValidationError[], prefix: string): { field: string; message: string } | undefined {
+function firstViolation(
+  errors: readonly ClassValidationError[],
+  prefix: string,
+): { field: string; message: string } | undefined {
   for (const e of errors) {
     const field = prefix ? `${prefix}.${e.property}` : e.property;
     if (e.constraints) {

@@ -24,7 +24,8 @@ export interface FieldCost {
   readonly expensive?: true;
 }
 
-const num = (v: unknown, fallback: number): number => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : fallback);
+const num = (v: unknown, fallback: number): number =>
+  typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : fallback;
 const count = (v: unknown): number => (Array.isArray(v) ? v.length : 0);
 
 /** Relay connections: page size 1-100, default 25. */
@@ -53,13 +54,26 @@ export const ROOT_FIELD_COSTS: Readonly<Record<string, FieldCost>> = {
   'Query.admissionRetention': { base: 1 },
   'Query.scanArtifactHistory': { base: 1 },
   // reports and analytics: whole windows of the admission inventory
-  'Query.exportPolicies': { base: (a) => (a['ids'] === undefined || a['ids'] === null ? WHOLE_EXPORT : Math.min(WHOLE_EXPORT, 20 + 5 * count(a['ids']))), expensive: true },
+  'Query.exportPolicies': {
+    base: (a) =>
+      a['ids'] === undefined || a['ids'] === null ? WHOLE_EXPORT : Math.min(WHOLE_EXPORT, 20 + 5 * count(a['ids'])),
+    expensive: true,
+  },
   'Query.effectivePolicies': { base: 50, expensive: true },
   'Query.admissionSummary': { base: 100, expensive: true },
-  'Query.auditToDenyReport': { base: (a) => 200 + 5 * num(a['days'], 30) + Math.ceil(num(a['workloadLimit'], 100) / 4), expensive: true },
-  'Query.simulatePolicy': { base: (a) => 400 + 10 * num(a['days'], 30) + Math.ceil(num(a['workloadLimit'], 100) / 4), expensive: true },
+  'Query.auditToDenyReport': {
+    base: (a) => 200 + 5 * num(a['days'], 30) + Math.ceil(num(a['workloadLimit'], 100) / 4),
+    expensive: true,
+  },
+  'Query.simulatePolicy': {
+    base: (a) => 400 + 10 * num(a['days'], 30) + Math.ceil(num(a['workloadLimit'], 100) / 4),
+    expensive: true,
+  },
   // writes: a transaction each, an audit entry, often a bundle recompile
-  'Mutation.importPolicies': { base: (a) => 100 + Math.ceil(String(a['document'] ?? '').length / 1000), expensive: true },
+  'Mutation.importPolicies': {
+    base: (a) => 100 + Math.ceil(String(a['document'] ?? '').length / 1000),
+    expensive: true,
+  },
   'Mutation.addPolicyExemption': { base: 20 },
   'Mutation.removePolicyExemption': { base: 20 },
   'Mutation.assignRole': { base: 10 },

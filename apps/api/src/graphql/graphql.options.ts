@@ -13,7 +13,12 @@ import { withoutSuggestions } from './suggestions';
 /** Where the code-first schema is written; committed, and checked for staleness by a test. */
 export const SCHEMA_FILE = repoPath('apps', 'api', 'schema.gql');
 
-export function graphqlOptions(config: AppConfig, logger: Logger, metrics: ApiMetrics, schemaFile: string | boolean = SCHEMA_FILE): ApolloDriverConfig {
+export function graphqlOptions(
+  config: AppConfig,
+  logger: Logger,
+  metrics: ApiMetrics,
+  schemaFile: string | boolean = SCHEMA_FILE,
+): ApolloDriverConfig {
   let schema: GraphQLSchema | undefined;
   const production = config.env === 'production';
   return {

@@ -19,8 +19,10 @@ function nestedDeeperThan(value: unknown, limit: number): boolean {
 }
 
 function bounded(value: unknown): unknown {
-  if (nestedDeeperThan(value, JSON_INPUT_LIMITS.maxDepth)) throw refuse(`is nested deeper than ${JSON_INPUT_LIMITS.maxDepth} levels`);
-  if (!jsonFitsWithin(value, JSON_INPUT_LIMITS.maxBytes)) throw refuse(`is larger than ${JSON_INPUT_LIMITS.maxBytes} bytes`);
+  if (nestedDeeperThan(value, JSON_INPUT_LIMITS.maxDepth))
+    throw refuse(`is nested deeper than ${JSON_INPUT_LIMITS.maxDepth} levels`);
+  if (!jsonFitsWithin(value, JSON_INPUT_LIMITS.maxBytes))
+    throw refuse(`is larger than ${JSON_INPUT_LIMITS.maxBytes} bytes`);
   return value;
 }
 

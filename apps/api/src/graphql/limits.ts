@@ -1,5 +1,16 @@
 import type { ApolloServerPlugin } from '@apollo/server';
-import { GraphQLError, getNamedType, type GraphQLSchema, type ValidationContext, type ASTVisitor, Kind, type SelectionSetNode, type FragmentDefinitionNode, type DocumentNode, type OperationDefinitionNode } from 'graphql';
+import {
+  GraphQLError,
+  getNamedType,
+  type GraphQLSchema,
+  type ValidationContext,
+  type ASTVisitor,
+  Kind,
+  type SelectionSetNode,
+  type FragmentDefinitionNode,
+  type DocumentNode,
+  type OperationDefinitionNode,
+} from 'graphql';
 import { getComplexity, simpleEstimator, type ComplexityEstimator } from 'graphql-query-complexity';
 import { requestContext } from '@portcullis/platform';
 import { baseCost, costOf } from './field-costs';
@@ -23,7 +34,8 @@ export function depthLimit(maxDepth: number) {
         } else {
           const name = sel.name.value;
           const fragment = fragments.get(name);
-          if (fragment && !seen.has(name)) max = Math.max(max, depthOf(fragment.selectionSet, new Set([...seen, name])));
+          if (fragment && !seen.has(name))
+            max = Math.max(max, depthOf(fragment.selectionSet, new Set([...seen, name])));
         }
       }
       return max;
@@ -60,14 +72,22 @@ const fieldCostEstimator: ComplexityEstimator = ({ type, field, args, childCompl
   const items = paged ? (typeof first === 'number' && first > 0 ? first : (cost?.page ?? DEFAULT_PAGE)) : 1;
   // priced whether selected or not (a fragment may select it): a count over the whole filter
   const count = costOf(getNamedType(field.type).name, 'totalCount');
-  return (cost ? baseCost(cost, args) : 1) + (count ? baseCost(count, args) : 0) + Math.ceil(childComplexity * items * (cost?.perItem ?? 1));
+  return (
+    (cost ? baseCost(cost, args) : 1) +
+    (count ? baseCost(count, args) : 0) +
+    Math.ceil(childComplexity * items * (cost?.perItem ?? 1))
+  );
 };
 
 /** Page size of a list whose `first` is omitted and whose table entry names none. */
 const DEFAULT_PAGE = 25;
 
 /** Root fields of the operation marked expensive, aliases and fragment spreads counted. */
-export function expensiveRootFields(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode): string[] {
+export function expensiveRootFields(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operation: OperationDefinitionNode,
+): string[] {
   const root = schema.getRootType(operation.operation);
   if (!root) return [];
   const fragments = new Map<string, FragmentDefinitionNode>();
@@ -78,7 +98,8 @@ export function expensiveRootFields(schema: GraphQLSchema, document: DocumentNod
   const walk = (set: SelectionSetNode, seen: ReadonlySet<string>): void => {
     for (const sel of set.selections) {
       if (sel.kind === Kind.FIELD) {
-        if (costOf(root.name, sel.name.value)?.expensive) found.push(sel.alias ? `${sel.alias.value}: ${sel.name.value}` : sel.name.value);
+        if (costOf(root.name, sel.name.value)?.expensive)
+          found.push(sel.alias ? `${sel.alias.value}: ${sel.name.value}` : sel.name.value);
       } else if (sel.kind === Kind.INLINE_FRAGMENT) {
         walk(sel.selectionSet, seen);
       } else {
@@ -95,7 +116,10 @@ export function expensiveRootFields(schema: GraphQLSchema, document: DocumentNod
  * Refuses, before anything runs, operations holding more than `maxExpensiveFields` expensive
  * root fields or whose estimated cost exceeds `maxComplexity`.
  */
-export function complexityLimit(schemaRef: () => GraphQLSchema, limits: { readonly maxComplexity: number; readonly maxExpensiveFields: number }): ApolloServerPlugin {
+export function complexityLimit(
+  schemaRef: () => GraphQLSchema,
+  limits: { readonly maxComplexity: number; readonly maxExpensiveFields: number },
+): ApolloServerPlugin {
   return {
     async requestDidStart() {
       return {
@@ -107,7 +131,9 @@ export function complexityLimit(schemaRef: () => GraphQLSchema, limits: { readon
           if (ctx && expensive.length > 0) ctx.expensive = true;
           if (expensive.length > limits.maxExpensiveFields) {
             const names = [...new Set(expensive.map((f) => f.replace(/^.*: /, '')))].join(', ');
-            throw refusal(`the operation holds ${expensive.length} expensive fields (${names}); the limit is ${limits.maxExpensiveFields} per request`);
+            throw refusal(
+              `the operation holds ${expensive.length} expensive fields (${names}); the limit is ${limits.maxExpensiveFields} per request`,
+            );
           }
           let complexity: number;
           try {

@@ -8,7 +8,15 @@ export const GRAPHQL_PATH = '/graphql';
 /** Operations that name no field of the schema's root types, or several, count here. */
 export const OTHER_OPERATION = 'other';
 
-const DOMAIN_CODES: Record<ErrorCode, true> = { UNAUTHENTICATED: true, FORBIDDEN: true, BAD_USER_INPUT: true, NOT_FOUND: true, CONFLICT: true, PAYLOAD_TOO_LARGE: true, RATE_LIMITED: true };
+const DOMAIN_CODES: Record<ErrorCode, true> = {
+  UNAUTHENTICATED: true,
+  FORBIDDEN: true,
+  BAD_USER_INPUT: true,
+  NOT_FOUND: true,
+  CONFLICT: true,
+  PAYLOAD_TOO_LARGE: true,
+  RATE_LIMITED: true,
+};
 const OUTCOMES = new Set<string>([...Object.keys(DOMAIN_CODES), 'INTERNAL_SERVER_ERROR']);
 
 /**
@@ -35,12 +43,29 @@ export function operationMetrics(schemaRef: () => GraphQLSchema, metrics: ApiMet
 }
 
 /** The single root field an operation selects, when it is one the schema defines; else `other`. */
-export function rootFieldLabel(schema: GraphQLSchema, document: DocumentNode, operationName: string | undefined): string {
-  const operations = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
-  const op = operationName === undefined ? (operations.length === 1 ? operations[0] : undefined) : operations.find((o) => o.name?.value === operationName);
+export function rootFieldLabel(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operationName: string | undefined,
+): string {
+  const operations = document.definitions.filter(
+    (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION,
+  );
+  const op =
+    operationName === undefined
+      ? operations.length === 1
+        ? operations[0]
+        : undefined
+      : operations.find((o) => o.name?.value === operationName);
   if (!op) return OTHER_OPERATION;
   const root = schema.getRootType(op.operation);
-  const fields = op.selectionSet.selections.flatMap((s) => (s.kind === Kind.FIELD && !s.name.value.startsWith('__') ? [s.name.value] : s.kind === Kind.FIELD ? [] : ['(fragment)']));
+  const fields = op.selectionSet.selections.flatMap((s) =>
+    s.kind === Kind.FIELD && !s.name.value.startsWith('__')
+      ? [s.name.value]
+      : s.kind === Kind.FIELD
+        ? []
+        : ['(fragment)'],
+  );
   if (!root || fields.length !== 1) return OTHER_OPERATION;
   const name = fields[0]!;
   return Object.hasOwn(root.getFields(), name) ? name : OTHER_OPERATION;

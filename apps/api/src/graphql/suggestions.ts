@@ -11,5 +11,7 @@ const SUGGESTION = / ?Did you mean [^?]*\?$/;
  * are coerced later (`Field "x" is not defined by type "Y". Did you mean "z"?`).
  */
 export function withoutSuggestions(): ApolloServerPlugin {
-  return onAnswerErrors((errors) => errors.map((e) => (SUGGESTION.test(e.message) ? { ...e, message: e.message.replace(SUGGESTION, '') } : e)));
+  return onAnswerErrors((errors) =>
+    errors.map((e) => (SUGGESTION.test(e.message) ? { ...e, message: e.message.replace(SUGGESTION, '') } : e)),
+  );
 }

@@ -1,9 +1,22 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { SnapshotHasher, eventTerms, validateAdmissionEventBatch, type AdmissionEvent, type AdmissionEventBatchResult } from '@portcullis/contracts';
+import {
+  SnapshotHasher,
+  eventTerms,
+  validateAdmissionEventBatch,
+  type AdmissionEvent,
+  type AdmissionEventBatchResult,
+} from '@portcullis/contracts';
 import type { PrismaClient } from '@portcullis/db';
 import { CLOCK, DomainError, PRISMA, forbidden, type Clock } from '@portcullis/platform';
 import type { AgentIdentity } from '../agent/agent-auth.guard';
-import { EVENT_ROW_TYPE, EventRowsEncoder, InventoryStore, isMissingPartition, isResentBatch, stagedKeys } from '@portcullis/inventory';
+import {
+  EVENT_ROW_TYPE,
+  EventRowsEncoder,
+  InventoryStore,
+  isMissingPartition,
+  isResentBatch,
+  stagedKeys,
+} from '@portcullis/inventory';
 import { instantMs } from '../platform/instant';
 import { RollupFlusher } from './rollup-flusher';
 import { compressSnapshot } from './snapshot-codec';
@@ -43,10 +56,15 @@ export class AdmissionEventIngestor {
     if (!parsed.ok) {
       const first = parsed.errors[0]!;
       const where = parsed.index === null ? 'the batch' : `events[${parsed.index}]`;
-      throw new DomainError('BAD_USER_INPUT', `${first.path}: ${first.message} (${where} is invalid; the batch was rejected whole, nothing was stored)`, first.path, {
-        index: parsed.index,
-        errors: parsed.errors,
-      });
+      throw new DomainError(
+        'BAD_USER_INPUT',
+        `${first.path}: ${first.message} (${where} is invalid; the batch was rejected whole, nothing was stored)`,
+        first.path,
+        {
+          index: parsed.index,
+          errors: parsed.errors,
+        },
+      );
     }
     const events = parsed.value.events;
     const now = this.clock.now().getTime();
@@ -54,15 +72,27 @@ export class AdmissionEventIngestor {
     for (let i = 0; i < events.length; i++) {
       const e = events[i]!;
       if (e.clusterId !== undefined && e.clusterId.toLowerCase() !== agent.clusterId) {
-        const err = forbidden(`events[${i}].clusterId: names cluster ${e.clusterId}, but this credential belongs to cluster ${agent.clusterId}; the batch was rejected whole, nothing was stored`);
+        const err = forbidden(
+          `events[${i}].clusterId: names cluster ${e.clusterId}, but this credential belongs to cluster ${agent.clusterId}; the batch was rejected whole, nothing was stored`,
+        );
         throw new DomainError(err.code, err.message, `events[${i}].clusterId`, { index: i });
       }
       const t = instantMs(e.occurredAt);
       if (t === undefined) {
-        throw new DomainError('BAD_USER_INPUT', `events[${i}].occurredAt: ${e.occurredAt} names no instant (a day its month does not have?); the batch was rejected whole, nothing was stored`, `events[${i}].occurredAt`, { index: i });
+        throw new DomainError(
+          'BAD_USER_INPUT',
+          `events[${i}].occurredAt: ${e.occurredAt} names no instant (a day its month does not have?); the batch was rejected whole, nothing was stored`,
+          `events[${i}].occurredAt`,
+          { index: i },
+        );
       }
       if (t > now + MAX_CLOCK_AHEAD_MS) {
-        throw new DomainError('BAD_USER_INPUT', `events[${i}].occurredAt: ${e.occurredAt} is more than 10 minutes in the future (agent clock?); the batch was rejected whole, nothing was stored`, `events[${i}].occurredAt`, { index: i });
+        throw new DomainError(
+          'BAD_USER_INPUT',
+          `events[${i}].occurredAt: ${e.occurredAt} is more than 10 minutes in the future (agent clock?); the batch was rejected whole, nothing was stored`,
+          `events[${i}].occurredAt`,
+          { index: i },
+        );
       }
       times[i] = t;
     }
@@ -91,7 +121,13 @@ export class AdmissionEventIngestor {
     };
   }
 
-  private async prepare(agent: AgentIdentity, events: readonly AdmissionEvent[], times: readonly number[], keep: readonly number[], rowType: number): Promise<PreparedBatch> {
+  private async prepare(
+    agent: AgentIdentity,
+    events: readonly AdmissionEvent[],
+    times: readonly number[],
+    keep: readonly number[],
+    rowType: number,
+  ): Promise<PreparedBatch> {
     const rows = new EventRowsEncoder(rowType, keep.length);
     const known = this.knownSnapshots.of(agent.tenantId);
     const carried = new Map<string, CarriedSnapshot>();
@@ -154,16 +190,31 @@ export class AdmissionEventIngestor {
         .filter(([h, s]) => (known?.get(h) ?? -1) < s.day)
         .map(async ([h, s]): Promise<SnapshotRow> => {
           const canonical = s.canonical();
-          return { h, k: s.kind, b: (await compressSnapshot(canonical)).toString('base64'), n: Buffer.byteLength(canonical), dy: new Date(s.day).toISOString() };
+          return {
+            h,
+            k: s.kind,
+            b: (await compressSnapshot(canonical)).toString('base64'),
+            n: Buffer.byteLength(canonical),
+            dy: new Date(s.day).toISOString(),
+          };
         }),
     );
     // a snapshot sent in full in this same batch is stored by it: no reference to check
     for (const hash of carried.keys()) refs.delete(hash);
     const touched = [...refs].map(([h, r]) => ({ h, dy: new Date(r.day).toISOString() }));
-    return { params: [rows.finish(), jsonText(stored), jsonText(touched)], encoder: rows, carried, refs, days: [...days] };
+    return {
+      params: [rows.finish(), jsonText(stored), jsonText(touched)],
+      encoder: rows,
+      carried,
+      refs,
+      days: [...days],
+    };
   }
 
-  private async store(agent: AgentIdentity, batch: PreparedBatch): Promise<{ inserted: number; unknown: ReadonlySet<string> }> {
+  private async store(
+    agent: AgentIdentity,
+    batch: PreparedBatch,
+  ): Promise<{ inserted: number; unknown: ReadonlySet<string> }> {
     try {
       return await this.attempt(agent, batch);
     } finally {
@@ -172,8 +223,16 @@ export class AdmissionEventIngestor {
   }
 
   /** The ingest statement, again for a re-sent batch after a re-sent event and after re-creating a dropped partition. */
-  private async attempt(agent: AgentIdentity, batch: PreparedBatch): Promise<{ inserted: number; unknown: ReadonlySet<string> }> {
-    const stored = { tenantId: agent.tenantId, clusterId: agent.clusterId, cloudScopeId: agent.cloudScopeId, params: batch.params };
+  private async attempt(
+    agent: AgentIdentity,
+    batch: PreparedBatch,
+  ): Promise<{ inserted: number; unknown: ReadonlySet<string> }> {
+    const stored = {
+      tenantId: agent.tenantId,
+      clusterId: agent.clusterId,
+      cloudScopeId: agent.cloudScopeId,
+      params: batch.params,
+    };
     let resent = false;
     for (let attempt = 1; ; attempt++) {
       try {
@@ -205,7 +264,8 @@ export class AdmissionEventIngestor {
   private eventRowType(): Promise<number> {
     this.rowType ??= this.inventory.eventRowTypeOid().then((oid) => {
       // the launcher (npm start) applies the migrations before it starts the API
-      if (oid === null) throw new Error(`the database has no type ${EVENT_ROW_TYPE}: its migrations have not been applied`);
+      if (oid === null)
+        throw new Error(`the database has no type ${EVENT_ROW_TYPE}: its migrations have not been applied`);
       return oid;
     });
     return this.rowType.catch((err: unknown) => {
@@ -218,7 +278,10 @@ export class AdmissionEventIngestor {
     const now = Date.now();
     const cached = this.retention.get(tenantId);
     if (cached && cached.until > now) return cached.days;
-    const tenant = await this.prisma.tenant.findUnique({ where: { id: tenantId }, select: { admissionRetentionDays: true } });
+    const tenant = await this.prisma.tenant.findUnique({
+      where: { id: tenantId },
+      select: { admissionRetentionDays: true },
+    });
     const days = tenant?.admissionRetentionDays ?? 30;
     this.retention.set(tenantId, { days, until: now + RETENTION_CACHE_MS });
     return days;
@@ -294,19 +357,30 @@ interface SnapshotRow {
  */
 function jsonText(value: unknown): string {
   const json = JSON.stringify(value);
-  return LONE_SURROGATE_ESCAPE.test(json) ? JSON.stringify(value, (_k, v: unknown) => (typeof v === 'string' ? v.replace(LONE_SURROGATE, '\ufffd') : v)) : json;
+  return LONE_SURROGATE_ESCAPE.test(json)
+    ? JSON.stringify(value, (_k, v: unknown) => (typeof v === 'string' ? v.replace(LONE_SURROGATE, '\ufffd') : v))
+    : json;
 }
 
 const LONE_SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
 /** A snapshot that is not I-JSON (a lone surrogate) cannot be hashed canonically: the batch is refused. */
-function snapshotHash(hasher: SnapshotHasher, snapshot: Readonly<Record<string, unknown>>, index: number): ReturnType<SnapshotHasher['hash']> {
+function snapshotHash(
+  hasher: SnapshotHasher,
+  snapshot: Readonly<Record<string, unknown>>,
+  index: number,
+): ReturnType<SnapshotHasher['hash']> {
   try {
     return hasher.hash(snapshot);
   } catch (err) {
     const detail = err instanceof Error ? err.message.replace(/^\$/, 'snapshot') : String(err);
-    throw new DomainError('BAD_USER_INPUT', `events[${index}].snapshot: cannot be stored (${detail}); the batch was rejected whole, nothing was stored`, `events[${index}].snapshot`, { index });
+    throw new DomainError(
+      'BAD_USER_INPUT',
+      `events[${index}].snapshot: cannot be stored (${detail}); the batch was rejected whole, nothing was stored`,
+      `events[${index}].snapshot`,
+      { index },
+    );
   }
 }
 

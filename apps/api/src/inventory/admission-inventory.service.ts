@@ -6,7 +6,14 @@ import { decodeCursor, pageSize, toConnection, type Connection } from '../graphq
 import type { Principal } from '../tenancy/principal';
 import { TenantDb } from '../tenancy/tenant-db';
 import { Visibility } from '../tenancy/visibility';
-import { AdmissionDimension, type AdmissionEventNode, type AdmissionEventsArgs, type AdmissionGroup, type AdmissionSummary, type AdmissionSummaryArgs } from './inventory.types';
+import {
+  AdmissionDimension,
+  type AdmissionEventNode,
+  type AdmissionEventsArgs,
+  type AdmissionGroup,
+  type AdmissionSummary,
+  type AdmissionSummaryArgs,
+} from './inventory.types';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -27,7 +34,8 @@ export class AdmissionInventoryService {
     const to = f.to ?? this.clock.now();
     const from = f.from ?? new Date(to.getTime() - 7 * DAY);
     if (from >= to) throw badInput('filter.from', 'filter.from must be before filter.to');
-    if (to.getTime() - from.getTime() > MAX_WINDOW_MS) throw badInput('filter.from', 'filter: the time range is at most 90 days');
+    if (to.getTime() - from.getTime() > MAX_WINDOW_MS)
+      throw badInput('filter.from', 'filter: the time range is at most 90 days');
     // every filter but time and decision is a term of the GIN index
     const terms = filterTerms(f);
     // the scope filter narrows the readable scopes; a scope the caller cannot read yields nothing
@@ -37,7 +45,15 @@ export class AdmissionInventoryService {
     if (after && Number.isNaN(afterAt!.getTime())) throw badInput('after', 'is not a cursor returned by this list');
     const size = pageSize(args);
     return this.db.run(principal, async (tx) => {
-      const { rows, total } = await this.store.events(tx, { from, to, scope, terms, decision: f.decision, after: after && { at: afterAt!, id: after.id }, limit: size });
+      const { rows, total } = await this.store.events(tx, {
+        from,
+        to,
+        scope,
+        terms,
+        decision: f.decision,
+        after: after && { at: afterAt!, id: after.id },
+        limit: size,
+      });
       return toConnection(rows, size, total, (r) => ({ key: r.occurred_at.toISOString(), id: r.event_id }), toNode);
     });
   }
@@ -49,14 +65,17 @@ export class AdmissionInventoryService {
     if (from >= to) throw badInput('window.from', 'window.from must be before window.to');
     if (to.getTime() - from.getTime() > MAX_WINDOW_MS) throw badInput('window', 'window: at most 90 days');
     const dims = [...new Set(args.groupBy)];
-    if (dims.includes(AdmissionDimension.HOUR) && dims.includes(AdmissionDimension.DAY)) throw badInput('groupBy', 'groupBy: HOUR and DAY exclude each other');
+    if (dims.includes(AdmissionDimension.HOUR) && dims.includes(AdmissionDimension.DAY))
+      throw badInput('groupBy', 'groupBy: HOUR and DAY exclude each other');
     const view = Visibility.of(principal);
     return this.db.run(principal, async (tx) => {
       const { groups, total } = await this.store.summary(tx, { from, to, dims, scope: view.sql(), limit: MAX_GROUPS });
       return {
         window: { from, to },
         groupBy: dims,
-        groups: groups.filter((g) => g.admissions > 0).map((g) => ({ ...g, decision: g.decision as AdmissionGroup['decision'] })),
+        groups: groups
+          .filter((g) => g.admissions > 0)
+          .map((g) => ({ ...g, decision: g.decision as AdmissionGroup['decision'] })),
         totalAdmissions: total,
       };
     });

@@ -23,14 +23,25 @@ export class AuditToDenyService {
   report(principal: Principal, policyId: string, args: ReportWindowArgs): Promise<AuditToDenyReport> {
     if (args.readyAfterDays > args.days) throw badInput('readyAfterDays', 'readyAfterDays must be at most days');
     const w = reportWindow(this.clock.now(), args.days, args.readyAfterDays);
-    return this.db.run(principal, (tx) => this.visiblePolicy(tx, principal, policyId)).then((policy) => {
-      const meta: ReportMeta = { policyId, policyName: policy.name, action: policy.action, ...w, readyAfterDays: args.readyAfterDays, workloadLimit: args.workloadLimit };
-      return this.fromRollups(principal, meta);
-    });
+    return this.db
+      .run(principal, (tx) => this.visiblePolicy(tx, principal, policyId))
+      .then((policy) => {
+        const meta: ReportMeta = {
+          policyId,
+          policyName: policy.name,
+          action: policy.action,
+          ...w,
+          readyAfterDays: args.readyAfterDays,
+          workloadLimit: args.workloadLimit,
+        };
+        return this.fromRollups(principal, meta);
+      });
   }
 
   async visiblePolicy(tx: TenantTx, principal: Principal, policyId: string) {
-    const policy = await tx.policy.findFirst({ where: { AND: [{ id: policyId }, Visibility.of(principal).policies()] } });
+    const policy = await tx.policy.findFirst({
+      where: { AND: [{ id: policyId }, Visibility.of(principal).policies()] },
+    });
     if (!policy) throw hidden('policy', policyId);
     return policy;
   }
@@ -39,13 +50,29 @@ export class AuditToDenyService {
   private async fromRollups(principal: Principal, meta: ReportMeta): Promise<AuditToDenyReport> {
     const from = meta.from.getTime();
     const days = Math.round((meta.to.getTime() - from) / DAY_MS);
-    const rows = await this.store.auditToDenyRows(principal.tenantId, meta.policyId!, meta, Visibility.of(principal).sql());
+    const rows = await this.store.auditToDenyRows(
+      principal.tenantId,
+      meta.policyId!,
+      meta,
+      Visibility.of(principal).sql(),
+    );
 
     const perDay = new Float64Array(days);
     const workloadsPerDay = new Uint32Array(days);
     const workloads: WorkloadSummary[] = [];
     const byRule = new Map<string, BreakdownEntry>();
-    for (const [clusterId, namespace, kind, name, admissions, recent, lastAt, daySegments, rules, ruleAdmissions] of rows) {
+    for (const [
+      clusterId,
+      namespace,
+      kind,
+      name,
+      admissions,
+      recent,
+      lastAt,
+      daySegments,
+      rules,
+      ruleAdmissions,
+    ] of rows) {
       if (rules) {
         const counts = ruleAdmissions!.split(',');
         for (let i = 0; i < rules.length; i++) {
@@ -57,7 +84,16 @@ export class AuditToDenyService {
       }
       // a workload the policy's outcome never counted (no policy-level row) is in the rule breakdown only
       if (admissions === '0') continue;
-      workloads.push({ clusterId, namespace, kind, name, admissions: Number(admissions), recent: Number(recent), lastAt: Number(lastAt), rules: rules ?? [] });
+      workloads.push({
+        clusterId,
+        namespace,
+        kind,
+        name,
+        admissions: Number(admissions),
+        recent: Number(recent),
+        lastAt: Number(lastAt),
+        rules: rules ?? [],
+      });
       // one segment per month row: a month with both AUDITED and DENIED days has two, and
       // a day must count the workload once
       const segments = daySegments?.split(';') ?? [];

@@ -26,24 +26,35 @@ export const ADMISSION_EVENTS_PATH = '/agent/v1/admission-events';
  */
 export async function readBatchBody(req: Request, limits: BodyLimits = BATCH_BODY_LIMITS): Promise<unknown> {
   const type = (req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
-  if (type !== 'application/json') throw badInput('Content-Type', `Content-Type must be application/json (got "${type.slice(0, 64) || 'none'}")`);
+  if (type !== 'application/json')
+    throw badInput('Content-Type', `Content-Type must be application/json (got "${type.slice(0, 64) || 'none'}")`);
   const encoding = (req.header('content-encoding') ?? 'identity').trim().toLowerCase();
-  if (encoding !== 'identity' && encoding !== 'gzip') throw badInput('Content-Encoding', `Content-Encoding must be gzip or absent (got "${encoding.slice(0, 32)}")`);
+  if (encoding !== 'identity' && encoding !== 'gzip')
+    throw badInput('Content-Encoding', `Content-Encoding must be gzip or absent (got "${encoding.slice(0, 32)}")`);
 
   const wire = await readLimited(req, limits.wireBytes);
-  if (wire === undefined) throw payloadTooLarge(`the request body is larger than ${limits.wireBytes} bytes${encoding === 'gzip' ? ' compressed' : ''}; send smaller batches`);
+  if (wire === undefined)
+    throw payloadTooLarge(
+      `the request body is larger than ${limits.wireBytes} bytes${encoding === 'gzip' ? ' compressed' : ''}; send smaller batches`,
+    );
   let json: Buffer;
   if (encoding === 'gzip') {
     try {
-      json = await gunzipAsync(wire, { maxOutputLength: limits.jsonBytes, chunkSize: inflateChunkSize(wire, limits.jsonBytes) });
+      json = await gunzipAsync(wire, {
+        maxOutputLength: limits.jsonBytes,
+        chunkSize: inflateChunkSize(wire, limits.jsonBytes),
+      });
     } catch (err) {
       if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
-        throw payloadTooLarge(`the request body decompresses to more than ${limits.jsonBytes} bytes of JSON; send smaller batches`);
+        throw payloadTooLarge(
+          `the request body decompresses to more than ${limits.jsonBytes} bytes of JSON; send smaller batches`,
+        );
       }
       throw badInput('(body)', `the request body is not valid gzip: ${(err as Error).message}`);
     }
   } else {
-    if (wire.length > limits.jsonBytes) throw payloadTooLarge(`the request body is larger than ${limits.jsonBytes} bytes of JSON; send smaller batches`);
+    if (wire.length > limits.jsonBytes)
+      throw payloadTooLarge(`the request body is larger than ${limits.jsonBytes} bytes of JSON; send smaller batches`);
     json = wire;
   }
   try {

@@ -45,14 +45,18 @@ export class InventoryResolver {
   }
 
   @Access('read')
-  @Query(() => AuditToDenyReport, { description: 'What Block mode would have denied for this policy, per workload, and whether it is ready to Block.' })
+  @Query(() => AuditToDenyReport, {
+    description: 'What Block mode would have denied for this policy, per workload, and whether it is ready to Block.',
+  })
   async auditToDenyReport(@CurrentPrincipal() principal: Principal, @Args() args: AuditToDenyArgs) {
     await this.flusher.flushTenant(principal.tenantId);
     return this.reports.report(principal, args.policyId.toLowerCase(), args);
   }
 
   @Access('read')
-  @Query(() => PolicySimulation, { description: 'A draft policy evaluated on the recorded admissions: what it would deny, and which workloads flip.' })
+  @Query(() => PolicySimulation, {
+    description: 'A draft policy evaluated on the recorded admissions: what it would deny, and which workloads flip.',
+  })
   async simulatePolicy(@CurrentPrincipal() principal: Principal, @Args() args: SimulatePolicyArgs) {
     await this.flusher.flushTenant(principal.tenantId);
     return this.simulator.simulate(principal, args.draft, args);

@@ -1,6 +1,20 @@
 import { ArgsType, Field, ID, InputType, Int, ObjectType, registerEnumType } from '@nestjs/graphql';
 import { Type } from 'class-transformer';
-import { ArrayMaxSize, IsArray, IsDate, IsEnum, IsInt, IsOptional, IsString, IsUUID, Matches, Max, MaxLength, Min, ValidateNested } from 'class-validator';
+import {
+  ArrayMaxSize,
+  IsArray,
+  IsDate,
+  IsEnum,
+  IsInt,
+  IsOptional,
+  IsString,
+  IsUUID,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  ValidateNested,
+} from 'class-validator';
 import { ConnectionType, PageArgs } from '../graphql/connection';
 import { PolicyAction, PolicyType } from '@portcullis/db';
 import { PolicyRuleInput, PolicyScopeInput } from '../policies/policy.types';
@@ -14,7 +28,8 @@ export enum AdmissionDecision {
 }
 registerEnumType(AdmissionDecision, {
   name: 'AdmissionDecision',
-  description: 'ALLOWED: nothing applied; AUDITED: allowed with Audit violations; DENIED: a Block violation; EXEMPTED: every violation exempted.',
+  description:
+    'ALLOWED: nothing applied; AUDITED: allowed with Audit violations; DENIED: a Block violation; EXEMPTED: every violation exempted.',
 });
 
 export enum AdmissionDimension {
@@ -215,7 +230,9 @@ export class TimeWindowInput {
 
 @ArgsType()
 export class AdmissionSummaryArgs {
-  @Field(() => [AdmissionDimension], { description: 'With RULE the counts are per rule, with POLICY (no RULE) per policy, otherwise per admission.' })
+  @Field(() => [AdmissionDimension], {
+    description: 'With RULE the counts are per rule, with POLICY (no RULE) per policy, otherwise per admission.',
+  })
   @IsArray()
   @ArrayMaxSize(8)
   @IsEnum(AdmissionDimension, { each: true })
@@ -245,7 +262,10 @@ export class AdmissionGroup {
   @Field(() => String, { nullable: true })
   ruleId?: string | null;
 
-  @Field(() => AdmissionDecision, { nullable: true, description: 'On policy and rule groups: the outcome of that policy or rule.' })
+  @Field(() => AdmissionDecision, {
+    nullable: true,
+    description: 'On policy and rule groups: the outcome of that policy or rule.',
+  })
   decision?: AdmissionDecision | null;
 
   @Field(() => Date, { nullable: true, description: 'Start of the hour or day.' })
@@ -287,7 +307,10 @@ export class ReportWindowArgs {
   @Max(90)
   days!: number;
 
-  @Field(() => Int, { defaultValue: 7, description: 'Ready to Block when nothing would have been denied for this many days (at most `days`).' })
+  @Field(() => Int, {
+    defaultValue: 7,
+    description: 'Ready to Block when nothing would have been denied for this many days (at most `days`).',
+  })
   @IsInt()
   @Min(1)
   @Max(90)
@@ -381,14 +404,18 @@ export class Readiness {
   @Field(() => Date, { nullable: true })
   lastWouldDenyAt!: Date | null;
 
-  @Field(() => [SuggestedExemption], { description: 'Exempting these workloads makes the policy ready (at most 50 listed).' })
+  @Field(() => [SuggestedExemption], {
+    description: 'Exempting these workloads makes the policy ready (at most 50 listed).',
+  })
   suggestedExemptions!: SuggestedExemption[];
 
   @Field(() => Int)
   exemptionsNeeded!: number;
 }
 
-@ObjectType({ description: 'What Block mode would have denied over the window, per workload (owner), not per pod replica.' })
+@ObjectType({
+  description: 'What Block mode would have denied over the window, per workload (owner), not per pod replica.',
+})
 export class AuditToDenyReport {
   @Field(() => ID, { nullable: true })
   policyId!: string | null;
@@ -427,14 +454,23 @@ export class AuditToDenyReport {
   readiness!: Readiness;
 }
 
-@InputType({ description: 'A policy as it might be: based on an existing policy (its rules, scope and exemptions) with changes, or new.' })
+@InputType({
+  description:
+    'A policy as it might be: based on an existing policy (its rules, scope and exemptions) with changes, or new.',
+})
 export class PolicyDraftInput {
-  @Field(() => ID, { nullable: true, description: 'The policy this draft changes; flips are counted against its recorded outcome.' })
+  @Field(() => ID, {
+    nullable: true,
+    description: 'The policy this draft changes; flips are counted against its recorded outcome.',
+  })
   @IsOptional()
   @IsUUID('all')
   policyId?: string;
 
-  @Field(() => PolicyType, { nullable: true, description: 'Required without policyId; only MISCONFIGURATION can be simulated.' })
+  @Field(() => PolicyType, {
+    nullable: true,
+    description: 'Required without policyId; only MISCONFIGURATION can be simulated.',
+  })
   @IsOptional()
   @IsEnum(PolicyType)
   type?: PolicyType;
@@ -456,7 +492,10 @@ export class PolicyDraftInput {
   @IsString({ each: true })
   presets!: string[];
 
-  @Field(() => [PolicyRuleInput], { defaultValue: [], description: 'Changes on top of the base policy (or of an empty policy).' })
+  @Field(() => [PolicyRuleInput], {
+    defaultValue: [],
+    description: 'Changes on top of the base policy (or of an empty policy).',
+  })
   @IsArray()
   @ArrayMaxSize(100)
   @ValidateNested({ each: true })
@@ -493,7 +532,9 @@ export class PolicySimulation {
   @Field(() => AuditToDenyReport, { description: 'The draft evaluated on the recorded snapshots: what it would deny.' })
   report!: AuditToDenyReport;
 
-  @Field(() => [WorkloadFlip], { description: 'Workloads whose verdict differs from the current policy (at most 500 listed).' })
+  @Field(() => [WorkloadFlip], {
+    description: 'Workloads whose verdict differs from the current policy (at most 500 listed).',
+  })
   flips!: WorkloadFlip[];
 
   @Field(() => Int)
@@ -505,7 +546,6 @@ export class PolicySimulation {
   @Field(() => Int, { description: 'Admissions in the window with no recorded snapshot: not simulated.' })
   admissionsWithoutSnapshot!: number;
 }
-
 
 @ArgsType()
 export class SimulatePolicyArgs extends ReportWindowArgs {

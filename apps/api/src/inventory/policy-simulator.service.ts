@@ -9,7 +9,13 @@ import type { Principal } from '../tenancy/principal';
 import { TenantDb } from '../tenancy/tenant-db';
 import { Visibility } from '../tenancy/visibility';
 import { AuditToDenyService } from './audit-to-deny.service';
-import { VerdictChange, type PolicyDraftInput, type PolicySimulation, type ReportWindowArgs, type WorkloadFlip } from './inventory.types';
+import {
+  VerdictChange,
+  type PolicyDraftInput,
+  type PolicySimulation,
+  type ReportWindowArgs,
+  type WorkloadFlip,
+} from './inventory.types';
 import { reportWindow, type ReportMeta } from './report-shape';
 import { SimulationEvaluator, workloadKey } from './simulation-stream';
 
@@ -52,12 +58,26 @@ export class PolicySimulatorService {
     // straight through pg (Prisma's row mapping cost more than the query), under the tenant's row-level security
     const { total, current } = await this.store.simulationRecord(
       principal.tenantId,
-      { window: w, scope: Visibility.of(principal).sql(), policyId: draft.policyId, clusterIds: draft.clusterIds, cloudScopeIds: draft.cloudScopeIds, chunkRows: this.chunkRows },
+      {
+        window: w,
+        scope: Visibility.of(principal).sql(),
+        policyId: draft.policyId,
+        clusterIds: draft.clusterIds,
+        cloudScopeIds: draft.cloudScopeIds,
+        chunkRows: this.chunkRows,
+      },
       evaluator,
     );
 
     const t = evaluator.tally;
-    const meta: ReportMeta = { policyId: draft.policyId, policyName: draft.name, action: draft.policy.action, ...w, readyAfterDays: args.readyAfterDays, workloadLimit: args.workloadLimit };
+    const meta: ReportMeta = {
+      policyId: draft.policyId,
+      policyName: draft.name,
+      action: draft.policy.action,
+      ...w,
+      readyAfterDays: args.readyAfterDays,
+      workloadLimit: args.workloadLimit,
+    };
     const report = t.violations.report(meta);
     // only workloads with recorded snapshots can be compared
     const denied = new Set(t.violations.keys());
@@ -65,8 +85,23 @@ export class PolicySimulatorService {
     const flips: WorkloadFlip[] = [];
     for (const k of denied) if (!before.has(k)) flips.push(flip(k, VerdictChange.ALLOW_TO_DENY));
     for (const k of before) if (!denied.has(k)) flips.push(flip(k, VerdictChange.DENY_TO_ALLOW));
-    flips.sort((a, b) => (a.change < b.change ? -1 : a.change > b.change ? 1 : workloadKey(a.clusterId, a.namespace, a.kind, a.name) < workloadKey(b.clusterId, b.namespace, b.kind, b.name) ? -1 : 1));
-    return { report, flips: flips.slice(0, MAX_FLIPS), flipCount: flips.length, snapshotsEvaluated: t.evaluated, admissionsWithoutSnapshot: Math.max(0, total - t.withSnapshot) };
+    flips.sort((a, b) =>
+      a.change < b.change
+        ? -1
+        : a.change > b.change
+          ? 1
+          : workloadKey(a.clusterId, a.namespace, a.kind, a.name) <
+              workloadKey(b.clusterId, b.namespace, b.kind, b.name)
+            ? -1
+            : 1,
+    );
+    return {
+      report,
+      flips: flips.slice(0, MAX_FLIPS),
+      flipCount: flips.length,
+      snapshotsEvaluated: t.evaluated,
+      admissionsWithoutSnapshot: Math.max(0, total - t.withSnapshot),
+    };
   }
 
   /** The draft as the engine's policy: an existing policy with changes, or a new one. */
@@ -74,17 +109,33 @@ export class PolicySimulatorService {
     const base = input.policyId
       ? await (async () => {
           await this.reports.visiblePolicy(tx, principal, input.policyId!);
-          return tx.policy.findUniqueOrThrow({ where: { id: input.policyId }, include: { rules: true, cloudScopes: true, clusters: true, exemptions: true } });
+          return tx.policy.findUniqueOrThrow({
+            where: { id: input.policyId },
+            include: { rules: true, cloudScopes: true, clusters: true, exemptions: true },
+          });
         })()
       : undefined;
     const type = base?.type ?? input.type;
     if (!type) throw badInput('draft.type', 'draft.type is required when draft.policyId is not given');
-    if (input.type && base && input.type !== base.type) throw badInput('draft.type', `draft.type: policy ${base.id} is a ${base.type} policy`);
-    if (type !== 'MISCONFIGURATION') throw badInput('draft.type', 'draft.type: only MISCONFIGURATION policies can be simulated (vulnerability gating needs the scan artifacts of the time)');
-    const stored: StoredRule[] = base ? base.rules.map((r) => ({ ruleId: r.ruleId, enabled: r.enabled, params: r.params as Record<string, unknown> })) : [];
-    const rules = input.presets.length || !base ? composeRules(type, input.presets, input.rules) : patchRules(type, stored, input.rules);
+    if (input.type && base && input.type !== base.type)
+      throw badInput('draft.type', `draft.type: policy ${base.id} is a ${base.type} policy`);
+    if (type !== 'MISCONFIGURATION')
+      throw badInput(
+        'draft.type',
+        'draft.type: only MISCONFIGURATION policies can be simulated (vulnerability gating needs the scan artifacts of the time)',
+      );
+    const stored: StoredRule[] = base
+      ? base.rules.map((r) => ({ ruleId: r.ruleId, enabled: r.enabled, params: r.params as Record<string, unknown> }))
+      : [];
+    const rules =
+      input.presets.length || !base
+        ? composeRules(type, input.presets, input.rules)
+        : patchRules(type, stored, input.rules);
     const namespaces = input.scope?.namespaces
-      ? { include: validateNamespacePatterns(input.scope.namespaces.include, 'draft.scope.namespaces.include'), exclude: validateNamespacePatterns(input.scope.namespaces.exclude, 'draft.scope.namespaces.exclude') }
+      ? {
+          include: validateNamespacePatterns(input.scope.namespaces.include, 'draft.scope.namespaces.include'),
+          exclude: validateNamespacePatterns(input.scope.namespaces.exclude, 'draft.scope.namespaces.exclude'),
+        }
       : { include: base?.namespaceInclude ?? [], exclude: base?.namespaceExclude ?? [] };
     const exemptions = liveExemptions(base?.exemptions ?? [], now) as unknown as Exemption[];
     const storedScope = base ? policyScopeOf(base) : { cloudScopeIds: [], clusterIds: [] };
@@ -110,4 +161,3 @@ function flip(k: string, change: VerdictChange): WorkloadFlip {
   const [clusterId, namespace, kind, name] = k.split('\u0000') as [string, string, string, string];
   return { clusterId, namespace, kind, name, change };
 }
-

@@ -1,12 +1,26 @@
-import type { AuditToDenyReport, BreakdownEntry, DailyCount, SuggestedExemption, WorkloadViolations } from './inventory.types';
+import type {
+  AuditToDenyReport,
+  BreakdownEntry,
+  DailyCount,
+  SuggestedExemption,
+  WorkloadViolations,
+} from './inventory.types';
 
 export const DAY_MS = 86_400_000;
 const MAX_SUGGESTIONS = 50;
 
 /** The days a report covers: `days` whole UTC days up to and including today's. */
-export function reportWindow(now: Date, days: number, readyAfterDays: number): { from: Date; to: Date; readyFrom: Date } {
+export function reportWindow(
+  now: Date,
+  days: number,
+  readyAfterDays: number,
+): { from: Date; to: Date; readyFrom: Date } {
   const today = Math.floor(now.getTime() / DAY_MS) * DAY_MS;
-  return { from: new Date(today - (days - 1) * DAY_MS), to: new Date(today + DAY_MS), readyFrom: new Date(today - (readyAfterDays - 1) * DAY_MS) };
+  return {
+    from: new Date(today - (days - 1) * DAY_MS),
+    to: new Date(today + DAY_MS),
+    readyFrom: new Date(today - (readyAfterDays - 1) * DAY_MS),
+  };
 }
 
 export interface ReportMeta {
@@ -46,9 +60,33 @@ export class ViolationTally {
   constructor(private readonly readyFrom: number) {}
 
   /** `admissions` admissions of one workload on `day` (UTC midnight, ms) that `rules` would have denied. */
-  add(key: string, clusterId: string, namespace: string, kind: string, name: string, day: number, admissions: number, lastAt: number, rules: readonly string[]): void {
+  add(
+    key: string,
+    clusterId: string,
+    namespace: string,
+    kind: string,
+    name: string,
+    day: number,
+    admissions: number,
+    lastAt: number,
+    rules: readonly string[],
+  ): void {
     let w = this.workloads.get(key);
-    if (!w) this.workloads.set(key, (w = { id: this.workloads.size, clusterId, namespace, kind, name, admissions: 0, recent: 0, lastAt: 0, rules: new Set() }));
+    if (!w)
+      this.workloads.set(
+        key,
+        (w = {
+          id: this.workloads.size,
+          clusterId,
+          namespace,
+          kind,
+          name,
+          admissions: 0,
+          recent: 0,
+          lastAt: 0,
+          rules: new Set(),
+        }),
+      );
     w.admissions += admissions;
     if (day >= this.readyFrom) w.recent += admissions;
     if (lastAt > w.lastAt) w.lastAt = lastAt;
@@ -98,7 +136,12 @@ export interface WorkloadSummary {
 }
 
 /** The report from its per-workload, per-rule and per-day sums, however they were computed. */
-export function assembleReport(meta: ReportMeta, list: readonly WorkloadSummary[], byRule: BreakdownEntry[], byDay: (day: number) => { admissions: number; workloads: number } | undefined): AuditToDenyReport {
+export function assembleReport(
+  meta: ReportMeta,
+  list: readonly WorkloadSummary[],
+  byRule: BreakdownEntry[],
+  byDay: (day: number) => { admissions: number; workloads: number } | undefined,
+): AuditToDenyReport {
   const breakdown = (of: (w: WorkloadSummary) => string): BreakdownEntry[] => {
     const m = new Map<string, BreakdownEntry>();
     for (const w of list) {
@@ -120,11 +163,22 @@ export function assembleReport(meta: ReportMeta, list: readonly WorkloadSummary[
   const byWorkload: WorkloadViolations[] = [...list]
     .sort(compareWorkloads)
     .slice(0, meta.workloadLimit)
-    .map((w) => ({ clusterId: w.clusterId, namespace: w.namespace, kind: w.kind, name: w.name, admissions: w.admissions, lastViolationAt: new Date(w.lastAt), rules: [...w.rules].sort() }));
+    .map((w) => ({
+      clusterId: w.clusterId,
+      namespace: w.namespace,
+      kind: w.kind,
+      name: w.name,
+      admissions: w.admissions,
+      lastViolationAt: new Date(w.lastAt),
+      rules: [...w.rules].sort(),
+    }));
   const suggestions: SuggestedExemption[] = list
     .filter((w) => w.recent > 0)
     .map((w) => ({ namespace: w.namespace, kind: w.kind, name: w.name, admissions: w.recent }))
-    .sort((a, b) => b.admissions - a.admissions || cmp(a.namespace, b.namespace) || cmp(a.kind, b.kind) || cmp(a.name, b.name));
+    .sort(
+      (a, b) =>
+        b.admissions - a.admissions || cmp(a.namespace, b.namespace) || cmp(a.kind, b.kind) || cmp(a.name, b.name),
+    );
   return {
     policyId: meta.policyId,
     policyName: meta.policyName,
@@ -141,7 +195,11 @@ export function assembleReport(meta: ReportMeta, list: readonly WorkloadSummary[
   };
 }
 
-function readiness(meta: Pick<ReportMeta, 'readyAfterDays'>, lastWouldDenyAt: Date | null, suggestions: readonly SuggestedExemption[]) {
+function readiness(
+  meta: Pick<ReportMeta, 'readyAfterDays'>,
+  lastWouldDenyAt: Date | null,
+  suggestions: readonly SuggestedExemption[],
+) {
   return {
     ready: suggestions.length === 0,
     readyAfterDays: meta.readyAfterDays,
@@ -151,14 +209,25 @@ function readiness(meta: Pick<ReportMeta, 'readyAfterDays'>, lastWouldDenyAt: Da
   };
 }
 
-function dailyTrend(from: Date, to: Date, at: (day: number) => { admissions: number; workloads: number } | undefined): DailyCount[] {
+function dailyTrend(
+  from: Date,
+  to: Date,
+  at: (day: number) => { admissions: number; workloads: number } | undefined,
+): DailyCount[] {
   const out: DailyCount[] = [];
-  for (let d = from.getTime(); d < to.getTime(); d += DAY_MS) out.push({ day: new Date(d), ...(at(d) ?? { admissions: 0, workloads: 0 }) });
+  for (let d = from.getTime(); d < to.getTime(); d += DAY_MS)
+    out.push({ day: new Date(d), ...(at(d) ?? { admissions: 0, workloads: 0 }) });
   return out;
 }
 
 function compareWorkloads(a: WorkloadSummary, b: WorkloadSummary): number {
-  return b.admissions - a.admissions || cmp(a.clusterId, b.clusterId) || cmp(a.namespace, b.namespace) || cmp(a.kind, b.kind) || cmp(a.name, b.name);
+  return (
+    b.admissions - a.admissions ||
+    cmp(a.clusterId, b.clusterId) ||
+    cmp(a.namespace, b.namespace) ||
+    cmp(a.kind, b.kind) ||
+    cmp(a.name, b.name)
+  );
 }
 
 function compareEntries(a: BreakdownEntry, b: BreakdownEntry): number {

@@ -8,6 +8,7 @@ export const AdmissionRetentionResolver = tenantDaysSettingResolver({
   forbiddenMessage: 'the admission retention needs OWNER or SECURITY_ADMIN at tenant level',
   typeName: 'AdmissionRetention',
   what: "the tenant's admission inventory",
-  daysDescription: 'Admission events, their rollups and snapshots no longer referenced are removed once older than this many days (UTC days), by the hourly maintenance job.',
+  daysDescription:
+    'Admission events, their rollups and snapshots no longer referenced are removed once older than this many days (UTC days), by the hourly maintenance job.',
   whenShortened: 'Shortening it deletes older events at the next hourly run.',
 });

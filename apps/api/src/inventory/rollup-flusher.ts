@@ -90,13 +90,16 @@ export class RollupFlusher implements BeforeApplicationShutdown {
     this.timer = undefined;
     await this.running;
     // leave nothing staged by this process; if this fails the worker's flush folds it
-    await this.flush(null, true).catch((err: unknown) => this.logger.warn({ err }, 'rollup flush at shutdown failed; the worker folds what is staged'));
+    await this.flush(null, true).catch((err: unknown) =>
+      this.logger.warn({ err }, 'rollup flush at shutdown failed; the worker folds what is staged'),
+    );
   }
 
   private async background(): Promise<void> {
     try {
       const folded = await this.flush(null, false);
-      if (folded < 0) this.again = true; // another process is flushing: what it misses, the next one folds
+      if (folded < 0)
+        this.again = true; // another process is flushing: what it misses, the next one folds
       else if (folded > 0 && Date.now() - this.vacuumedAt >= VACUUM_EVERY_MS) {
         this.vacuumedAt = Date.now();
         await this.store.vacuumStaging();

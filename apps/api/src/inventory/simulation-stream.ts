@@ -17,7 +17,8 @@ export interface SimulationTally {
   evaluated: number;
 }
 
-export const workloadKey = (cluster: string, namespace: string, kind: string, name: string) => `${cluster}\u0000${namespace}\u0000${kind}\u0000${name}`;
+export const workloadKey = (cluster: string, namespace: string, kind: string, name: string) =>
+  `${cluster}\u0000${namespace}\u0000${kind}\u0000${name}`;
 
 /** A gzip member holding one NUL: between two snapshots' members it marks where one ends (raw NUL cannot occur in JSON text). */
 const SEPARATOR = gzipSync(Buffer.from([0]));
@@ -70,7 +71,12 @@ export class SimulationEvaluator {
     private readonly now: Date,
     readyFrom: Date,
   ) {
-    this.tally = { violations: new ViolationTally(readyFrom.getTime()), evaluable: new Set(), withSnapshot: 0, evaluated: 0 };
+    this.tally = {
+      violations: new ViolationTally(readyFrom.getTime()),
+      evaluable: new Set(),
+      withSnapshot: 0,
+      evaluated: 0,
+    };
   }
 
   /** Snapshots the engine was asked about (evaluated counts each once, whichever rows name it). */
@@ -88,7 +94,13 @@ export class SimulationEvaluator {
       index.set(r[0], bodies.length);
       bodies.push(r[6]);
     }
-    return inflateSnapshots(bodies).then((objects) => () => this.evaluate(rows, (hash) => { const i = index.get(hash); return i === undefined ? null : objects[i]; }));
+    return inflateSnapshots(bodies).then(
+      (objects) => () =>
+        this.evaluate(rows, (hash) => {
+          const i = index.get(hash);
+          return i === undefined ? null : objects[i];
+        }),
+    );
   }
 
   /** Yields the event loop every CPU_SLICE_MS of evaluation: a chunk of workloads is many milliseconds of engine work. */
@@ -111,7 +123,13 @@ export class SimulationEvaluator {
       let cluster = '';
       let key = '';
       for (const entry of entries.split(',')) {
-        const [c, day, admissionsText, lastAt, entryInScope] = entry.split(' ') as [string, string, string, string, string];
+        const [c, day, admissionsText, lastAt, entryInScope] = entry.split(' ') as [
+          string,
+          string,
+          string,
+          string,
+          string,
+        ];
         const admissions = Number(admissionsText);
         t.withSnapshot += admissions;
         if (c !== cluster) {
@@ -126,7 +144,11 @@ export class SimulationEvaluator {
   }
 
   private verdict(object: unknown, namespace: string, kind: string, name: string): readonly string[] {
-    const result = evaluatePolicies(object, [this.compiled], { defaultNamespace: namespace, now: this.now, owner: { kind, name } });
+    const result = evaluatePolicies(object, [this.compiled], {
+      defaultNamespace: namespace,
+      now: this.now,
+      owner: { kind, name },
+    });
     if (result.violations.length === 0) return [];
     return [...new Set(result.violations.filter(wouldBlock).map((v) => v.rule))];
   }

@@ -13,7 +13,9 @@ export class MeResolver {
   @Access('signed-in')
   @Query(() => Me)
   async me(@CurrentPrincipal() principal: Principal): Promise<Me> {
-    const tenant = await this.db.run(principal, (tx) => tx.tenant.findUnique({ where: { id: principal.tenantId }, select: { name: true } }));
+    const tenant = await this.db.run(principal, (tx) =>
+      tx.tenant.findUnique({ where: { id: principal.tenantId }, select: { name: true } }),
+    );
     if (!tenant) throw notFound('tenant not found');
     return {
       tenantId: principal.tenantId,

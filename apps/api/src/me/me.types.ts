@@ -3,7 +3,8 @@ import { Role } from '@portcullis/db';
 
 registerEnumType(Role, {
   name: 'Role',
-  description: 'OWNER manages everything incl. role assignments; SECURITY_ADMIN manages policies, clusters and scopes; SECURITY_READER reads.',
+  description:
+    'OWNER manages everything incl. role assignments; SECURITY_ADMIN manages policies, clusters and scopes; SECURITY_READER reads.',
 });
 
 @ObjectType()

@@ -1,6 +1,13 @@
 import { Catch, HttpException, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { Response } from 'express';
-import { DomainError, RateLimitedError, RETRY_AFTER_SECONDS, httpStatusOf, requestContext, type Logger } from '@portcullis/platform';
+import {
+  DomainError,
+  RateLimitedError,
+  RETRY_AFTER_SECONDS,
+  httpStatusOf,
+  requestContext,
+  type Logger,
+} from '@portcullis/platform';
 
 /**
  * REST side of the error mapping (GraphQL errors go through formatGraphqlError):
@@ -16,7 +23,12 @@ export class DomainErrorFilter implements ExceptionFilter {
     const res = host.switchToHttp().getResponse<Response>();
     if (error instanceof DomainError) {
       if (error instanceof RateLimitedError) res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
-      res.status(httpStatusOf(error.code)).json({ code: error.code, message: error.message, ...(error.field ? { field: error.field } : {}), ...(error.details ?? {}) });
+      res.status(httpStatusOf(error.code)).json({
+        code: error.code,
+        message: error.message,
+        ...(error.field ? { field: error.field } : {}),
+        ...(error.details ?? {}),
+      });
       return;
     }
     if (error instanceof HttpException) {
@@ -24,18 +36,32 @@ export class DomainErrorFilter implements ExceptionFilter {
       // Nest wraps body-parser's errors; an oversized body says what the limit is
       const limit = (error.cause as { limit?: unknown } | undefined)?.limit;
       if (status === 413 && typeof limit === 'number') {
-        res.status(413).json({ code: 'PAYLOAD_TOO_LARGE', message: `the request body is larger than the limit of ${limit} bytes`, limit });
+        res.status(413).json({
+          code: 'PAYLOAD_TOO_LARGE',
+          message: `the request body is larger than the limit of ${limit} bytes`,
+          limit,
+        });
         return;
       }
       const body = error.getResponse();
       const message = typeof body === 'string' ? body : ((body as { message?: unknown }).message ?? error.message);
-      res.status(status).json({ code: codeOf(status), message: Array.isArray(message) ? message.join('; ') : String(message) });
+      res
+        .status(status)
+        .json({ code: codeOf(status), message: Array.isArray(message) ? message.join('; ') : String(message) });
       return;
     }
     // body-parser errors (oversized or malformed JSON) carry a status of their own
-    const { status, type, limit } = (typeof error === 'object' && error !== null ? error : {}) as { status?: unknown; type?: string; limit?: unknown };
+    const { status, type, limit } = (typeof error === 'object' && error !== null ? error : {}) as {
+      status?: unknown;
+      type?: string;
+      limit?: unknown;
+    };
     if (status === 413 && type === 'entity.too.large' && typeof limit === 'number') {
-      res.status(413).json({ code: 'PAYLOAD_TOO_LARGE', message: `the request body is larger than the limit of ${limit} bytes`, limit });
+      res.status(413).json({
+        code: 'PAYLOAD_TOO_LARGE',
+        message: `the request body is larger than the limit of ${limit} bytes`,
+        limit,
+      });
       return;
     }
     if (typeof status === 'number' && status >= 400 && status < 500) {
@@ -44,7 +70,10 @@ export class DomainErrorFilter implements ExceptionFilter {
     }
     const requestId = requestContext.current()?.requestId;
     this.logger.error({ err: error }, 'unhandled error in HTTP request');
-    res.status(500).json({ code: 'INTERNAL_SERVER_ERROR', message: `internal error${requestId ? ` (request id ${requestId})` : ''}` });
+    res.status(500).json({
+      code: 'INTERNAL_SERVER_ERROR',
+      message: `internal error${requestId ? ` (request id ${requestId})` : ''}`,
+    });
   }
 }
 

@@ -15,7 +15,8 @@ export function securityHeaders(config: Pick<AppConfig, 'env' | 'http'>) {
   const hsts = maxAge > 0 ? `max-age=${maxAge}; includeSubDomains` : undefined;
   return (req: Request, res: Response, next: NextFunction): void => {
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
-    if (hsts && (config.env === 'production' || (req.socket as TLSSocket).encrypted === true)) res.setHeader('Strict-Transport-Security', hsts);
+    if (hsts && (config.env === 'production' || (req.socket as TLSSocket).encrypted === true))
+      res.setHeader('Strict-Transport-Security', hsts);
     next();
   };
 }
@@ -33,5 +34,8 @@ export function applyServerTimeouts(server: Server, http: AppConfig['http']): vo
   server.requestTimeout = http.requestTimeoutMs;
   server.keepAliveTimeout = http.keepAliveTimeoutMs;
   // a property of every http.Server, though @types/node lists it only among the createServer options
-  (server as Server & { connectionsCheckingInterval: number }).connectionsCheckingInterval = deadlineCheckInterval(http.headersTimeoutMs, http.requestTimeoutMs);
+  (server as Server & { connectionsCheckingInterval: number }).connectionsCheckingInterval = deadlineCheckInterval(
+    http.headersTimeoutMs,
+    http.requestTimeoutMs,
+  );
 }

@@ -22,7 +22,8 @@ export function instantMs(iso: string): number | undefined {
   const day = Number(m[3]);
   if (year < 1 || month < 1 || month > 12 || day < 1 || day > daysIn(year, month)) return undefined;
   // setUTCFullYear, not Date.UTC: Date.UTC reads years 0-99 as 1900-1999
-  let ms = new Date(0).setUTCFullYear(year, month - 1, day) + ((Number(m[4]) * 60 + Number(m[5])) * 60 + Number(m[6])) * 1000;
+  let ms =
+    new Date(0).setUTCFullYear(year, month - 1, day) + ((Number(m[4]) * 60 + Number(m[5])) * 60 + Number(m[6])) * 1000;
   if (m[8] !== undefined) ms -= (m[8] === '-' ? -1 : 1) * (Number(m[9]) * 60 + Number(m[10])) * 60_000;
   if (m[7] === undefined) return ms;
   const micros = (ms - PG_EPOCH_MS) * 1000 + halfEven(Number(`0.${m[7]}`) * 1e6);

@@ -7,7 +7,8 @@ const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIO
 /** The request method as a label: the ones an API route can answer, else `other`. */
 export const httpMethodLabel = (method: string): string => (METHODS.has(method) ? method : 'other');
 /** The status class (`2xx`...`5xx`): a fixed set of label values whatever the handler answers. */
-export const httpStatusLabel = (status: number): string => (status >= 100 && status <= 599 ? `${Math.floor(status / 100)}xx` : 'other');
+export const httpStatusLabel = (status: number): string =>
+  status >= 100 && status <= 599 ? `${Math.floor(status / 100)}xx` : 'other';
 
 /** One registry per process (tests boot several apps in one process, hence not the global one). */
 export class ApiMetrics {

@@ -25,10 +25,16 @@ export function requestLogging(logger: Logger, metrics: ApiMetrics) {
       res.on('finish', () => {
         done();
         const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-        metrics.httpDuration.observe({ method: httpMethodLabel(req.method), route: routeLabel(req), status: httpStatusLabel(res.statusCode) }, seconds);
+        metrics.httpDuration.observe(
+          { method: httpMethodLabel(req.method), route: routeLabel(req), status: httpStatusLabel(res.statusCode) },
+          seconds,
+        );
         if (req.path === '/healthz' || req.path === '/metrics') return;
         requestContext.run(ctx, () =>
-          logger.info({ method: req.method, path: req.path, status: res.statusCode, durationMs: Math.round(seconds * 1000) }, 'request'),
+          logger.info(
+            { method: req.method, path: req.path, status: res.statusCode, durationMs: Math.round(seconds * 1000) },
+            'request',
+          ),
         );
       });
       next();

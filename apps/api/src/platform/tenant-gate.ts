@@ -57,8 +57,12 @@ export class TenantGate {
     name: string,
     private readonly limits: TenantGateLimits,
   ) {
-    if (limits.perTenantExpensive > limits.perTenant) throw new Error(`${name}: a tenant's share for expensive operations (${limits.perTenantExpensive}) must be at most its share (${limits.perTenant})`);
-    if (limits.perTenant >= limits.slots) throw new Error(`${name}: a tenant's share (${limits.perTenant}) must be below the gate's ${limits.slots} slots`);
+    if (limits.perTenantExpensive > limits.perTenant)
+      throw new Error(
+        `${name}: a tenant's share for expensive operations (${limits.perTenantExpensive}) must be at most its share (${limits.perTenant})`,
+      );
+    if (limits.perTenant >= limits.slots)
+      throw new Error(`${name}: a tenant's share (${limits.perTenant}) must be below the gate's ${limits.slots} slots`);
   }
 
   /** Runs `work` once the tenant (and the current request) may start another transaction. */
@@ -76,7 +80,13 @@ export class TenantGate {
   }
 
   /** What the gate holds now (metrics and tests). */
-  snapshot(): { active: number; queued: number; admitted: number; refused: number; tenants: Record<string, { active: number; queued: number }> } {
+  snapshot(): {
+    active: number;
+    queued: number;
+    admitted: number;
+    refused: number;
+    tenants: Record<string, { active: number; queued: number }>;
+  } {
     const tenants: Record<string, { active: number; queued: number }> = {};
     let queued = 0;
     for (const [id, t] of this.tenants) {
@@ -137,7 +147,12 @@ export class TenantGate {
         if (t.queue.length === 0) this.leaveTurn(tenantId);
         this.refused++;
         this.forget(tenantId, t);
-        reject(new RateLimitedError(`waited ${this.limits.maxWaitMs} ms for a database connection (a tenant may run ${this.limits.perTenant} operations at once, one request ${this.limits.perRequest}); retry later`, { limit: 'queueWaitMs' }));
+        reject(
+          new RateLimitedError(
+            `waited ${this.limits.maxWaitMs} ms for a database connection (a tenant may run ${this.limits.perTenant} operations at once, one request ${this.limits.perRequest}); retry later`,
+            { limit: 'queueWaitMs' },
+          ),
+        );
       }, this.limits.maxWaitMs);
       if (t.queue.length === 0) this.turn.push(tenantId);
       t.queue.push(waiter);

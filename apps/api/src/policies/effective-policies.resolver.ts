@@ -10,8 +10,13 @@ export class EffectivePoliciesResolver {
   constructor(private readonly effective: EffectivePoliciesService) {}
 
   @Access('read')
-  @Query(() => [EffectivePolicy], { description: 'Which policies apply in this cluster and namespace, and which scope matched.' })
-  effectivePolicies(@CurrentPrincipal() principal: Principal, @Args() { clusterId, namespace }: EffectivePoliciesArgs): Promise<EffectivePolicy[]> {
+  @Query(() => [EffectivePolicy], {
+    description: 'Which policies apply in this cluster and namespace, and which scope matched.',
+  })
+  effectivePolicies(
+    @CurrentPrincipal() principal: Principal,
+    @Args() { clusterId, namespace }: EffectivePoliciesArgs,
+  ): Promise<EffectivePolicy[]> {
     return this.effective.inNamespace(principal, clusterId, namespace);
   }
 }

@@ -24,9 +24,16 @@ export class EffectivePoliciesService {
   inNamespace(principal: Principal, clusterId: string, namespace: string): Promise<EffectivePolicy[]> {
     return this.db.run(principal, async (tx) => {
       const view = Visibility.of(principal);
-      const cluster = await tx.cluster.findFirst({ where: { AND: [{ id: clusterId }, view.clusters()] }, include: { cloudScope: true } });
+      const cluster = await tx.cluster.findFirst({
+        where: { AND: [{ id: clusterId }, view.clusters()] },
+        include: { cloudScope: true },
+      });
       if (!cluster) throw hidden('cluster', clusterId);
-      const rows = await tx.policy.findMany({ where: view.policies(cluster.cloudScopeId), include: policyInclude, orderBy: [{ name: 'asc' }] });
+      const rows = await tx.policy.findMany({
+        where: view.policies(cluster.cloudScopeId),
+        include: policyInclude,
+        orderBy: [{ name: 'asc' }],
+      });
       const now = this.clock.now();
       const out: EffectivePolicy[] = [];
       for (const row of rows) {

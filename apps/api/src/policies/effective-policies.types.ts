@@ -22,7 +22,9 @@ export class EffectivePolicy {
   @Field({ description: 'TENANT, CLOUD_SCOPE or CLUSTER: the part of the scope that reached the cluster.' })
   matchedBy!: string;
 
-  @Field({ description: 'Human-readable reason, e.g. "cloud scope AWS_ACCOUNT 123456789012; namespace matches prod-*".' })
+  @Field({
+    description: 'Human-readable reason, e.g. "cloud scope AWS_ACCOUNT 123456789012; namespace matches prod-*".',
+  })
   reason!: string;
 
   @Field({ description: 'Whether enforcement is active (the policy has at least one enabled rule).' })

@@ -19,36 +19,75 @@ const KIND = /^[A-Z][A-Za-z0-9]{0,62}$/;
 const LABEL_KEY = /^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 
 /** Validates an exemption against its policy; every error names the field. */
-export function exemptionCriteria(policy: Pick<PolicyRow, 'type'>, input: ExemptionInput, now: Date, field = 'input'): ExemptionCriteria {
+export function exemptionCriteria(
+  policy: Pick<PolicyRow, 'type'>,
+  input: ExemptionInput,
+  now: Date,
+  field = 'input',
+): ExemptionCriteria {
   const namespaces = validateNamespacePatterns(input.namespaces, `${field}.namespaces`);
   input.kinds.forEach((k, i) => {
-    if (!KIND.test(k)) throw badInput(`${field}.kinds[${i}]`, `${field}.kinds[${i}]: "${k.slice(0, 64)}" is not a Kubernetes kind such as Deployment`);
+    if (!KIND.test(k))
+      throw badInput(
+        `${field}.kinds[${i}]`,
+        `${field}.kinds[${i}]: "${k.slice(0, 64)}" is not a Kubernetes kind such as Deployment`,
+      );
   });
   input.names.concat(input.images).forEach((n) => {
-    if (n.length === 0 || n.length > 512) throw badInput(`${field}.names`, `${field}: names and images must be 1-512 characters`);
+    if (n.length === 0 || n.length > 512)
+      throw badInput(`${field}.names`, `${field}: names and images must be 1-512 characters`);
   });
-  if (input.cves.length && policy.type !== 'VULNERABILITY') throw badInput(`${field}.cves`, `${field}.cves: CVE exemptions belong to VULNERABILITY policies`);
+  if (input.cves.length && policy.type !== 'VULNERABILITY')
+    throw badInput(`${field}.cves`, `${field}.cves: CVE exemptions belong to VULNERABILITY policies`);
   const cves = input.cves.map((c, i) => {
     const id = c.trim();
     if (GHSA_ID.test(id)) return id.toLowerCase().replace(/^ghsa/, 'GHSA');
     if (CVE_ID.test(id.toUpperCase())) return id.toUpperCase();
-    throw badInput(`${field}.cves[${i}]`, `${field}.cves[${i}]: "${c.slice(0, 40)}" is not a CVE id such as CVE-2024-3094 (or a GHSA id)`);
+    throw badInput(
+      `${field}.cves[${i}]`,
+      `${field}.cves[${i}]: "${c.slice(0, 40)}" is not a CVE id such as CVE-2024-3094 (or a GHSA id)`,
+    );
   });
   input.rules.forEach((r, i) => {
     const rule = findRule(r);
-    if (!rule || rule.policyType !== policy.type) throw badInput(`${field}.rules[${i}]`, `${field}.rules[${i}]: "${r}" is not a ${policy.type} rule id`);
+    if (!rule || rule.policyType !== policy.type)
+      throw badInput(`${field}.rules[${i}]`, `${field}.rules[${i}]: "${r}" is not a ${policy.type} rule id`);
   });
   const labels = input.labelSelector ?? null;
   if (labels) {
     for (const [k, v] of Object.entries(labels)) {
-      if (!LABEL_KEY.test(k) || typeof v !== 'string' || v.length > 63) throw badInput(`${field}.labelSelector`, `${field}.labelSelector: "${k.slice(0, 64)}" is not a valid label key with a string value`);
+      if (!LABEL_KEY.test(k) || typeof v !== 'string' || v.length > 63)
+        throw badInput(
+          `${field}.labelSelector`,
+          `${field}.labelSelector: "${k.slice(0, 64)}" is not a valid label key with a string value`,
+        );
     }
   }
-  if (!namespaces.length && !input.kinds.length && !input.names.length && !input.images.length && !cves.length && !(labels && Object.keys(labels).length)) {
-    throw badInput(field, `${field}: an exemption must name at least one of namespaces, kinds, names, images, labelSelector or cves`);
+  if (
+    !namespaces.length &&
+    !input.kinds.length &&
+    !input.names.length &&
+    !input.images.length &&
+    !cves.length &&
+    !(labels && Object.keys(labels).length)
+  ) {
+    throw badInput(
+      field,
+      `${field}: an exemption must name at least one of namespaces, kinds, names, images, labelSelector or cves`,
+    );
   }
-  if (input.expiresAt && input.expiresAt <= now) throw badInput(`${field}.expiresAt`, `${field}.expiresAt: ${input.expiresAt.toISOString()} is in the past`);
-  return { namespaces, kinds: input.kinds, names: input.names, images: input.images, labelSelector: labels, cves, rules: input.rules, match: input.match };
+  if (input.expiresAt && input.expiresAt <= now)
+    throw badInput(`${field}.expiresAt`, `${field}.expiresAt: ${input.expiresAt.toISOString()} is in the past`);
+  return {
+    namespaces,
+    kinds: input.kinds,
+    names: input.names,
+    images: input.images,
+    labelSelector: labels,
+    cves,
+    rules: input.rules,
+    match: input.match,
+  };
 }
 
 @Injectable()
@@ -61,7 +100,12 @@ export class ExemptionService {
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
-  async add(principal: Principal, policyId: string, version: number | undefined, input: ExemptionInput): Promise<Policy> {
+  async add(
+    principal: Principal,
+    policyId: string,
+    version: number | undefined,
+    input: ExemptionInput,
+  ): Promise<Policy> {
     return this.change(principal, policyId, version, 'policy.exemption.add', async (tx, current) => {
       const criteria = exemptionCriteria(current, input, this.clock.now());
       await tx.policyExemption.create({
@@ -77,9 +121,15 @@ export class ExemptionService {
     });
   }
 
-  async remove(principal: Principal, policyId: string, exemptionId: string, version: number | undefined): Promise<Policy> {
+  async remove(
+    principal: Principal,
+    policyId: string,
+    exemptionId: string,
+    version: number | undefined,
+  ): Promise<Policy> {
     return this.change(principal, policyId, version, 'policy.exemption.remove', async (tx, current) => {
-      if (!current.exemptions.some((e) => e.id === exemptionId)) throw notFound(`exemption ${exemptionId} is not part of policy "${current.name}"`);
+      if (!current.exemptions.some((e) => e.id === exemptionId))
+        throw notFound(`exemption ${exemptionId} is not part of policy "${current.name}"`);
       await tx.policyExemption.delete({ where: { id: exemptionId } });
     });
   }
@@ -96,12 +146,25 @@ export class ExemptionService {
       requireManage(principal, coveredScopeIds(current));
       if (version !== undefined) checkVersion(current, version);
       await apply(tx, current);
-      await tx.policy.update({ where: { id: policyId }, data: { version: { increment: 1 }, updatedBy: principal.objectId } });
+      await tx.policy.update({
+        where: { id: policyId },
+        data: { version: { increment: 1 }, updatedBy: principal.objectId },
+      });
       const now = this.clock.now();
       const updated = await this.policies.load(tx, principal, policyId);
-      await this.audit.record(tx, principal, { action, targetType: 'Policy', targetId: policyId, before: auditSnapshot(current, now), after: auditSnapshot(updated, now) });
+      await this.audit.record(tx, principal, {
+        action,
+        targetType: 'Policy',
+        targetId: policyId,
+        before: auditSnapshot(current, now),
+        after: auditSnapshot(updated, now),
+      });
       const after = toPolicy(updated, now, Visibility.of(principal));
-      const event = await this.events.record(tx, principal.tenantId, 'policy.exemptions-changed', { policyId, cloudScopeIds: coveredScopeIds(current), clusterIds: current.clusters.map((c) => c.clusterId) });
+      const event = await this.events.record(tx, principal.tenantId, 'policy.exemptions-changed', {
+        policyId,
+        cloudScopeIds: coveredScopeIds(current),
+        clusterIds: current.clusters.map((c) => c.clusterId),
+      });
       return { policy: after, event };
     });
     await this.events.publish([event]);

@@ -44,15 +44,32 @@ export class PolicyAsCodeResolver {
   constructor(private readonly service: PolicyAsCodeService) {}
 
   @Access('read')
-  @Query(() => String, { description: 'Policies in the policy-file format (YAML) that `portcullis eval -p` reads; all visible ones when ids is omitted.' })
+  @Query(() => String, {
+    description:
+      'Policies in the policy-file format (YAML) that `portcullis eval -p` reads; all visible ones when ids is omitted.',
+  })
   exportPolicies(@CurrentPrincipal() principal: Principal, @IdListArg('ids', 1000) ids?: string[]) {
     return this.service.export(principal, ids);
   }
 
   @Access('manage')
-  @Mutation(() => PolicyImportResult, { description: 'Creates or updates policies by name from a policy file, all or nothing. dryRun reports the changes and keeps none.' })
-  async importPolicies(@CurrentPrincipal() principal: Principal, @Args('document') document: string, @Args('dryRun', { defaultValue: false }) dryRun: boolean): Promise<PolicyImportResult> {
+  @Mutation(() => PolicyImportResult, {
+    description:
+      'Creates or updates policies by name from a policy file, all or nothing. dryRun reports the changes and keeps none.',
+  })
+  async importPolicies(
+    @CurrentPrincipal() principal: Principal,
+    @Args('document') document: string,
+    @Args('dryRun', { defaultValue: false }) dryRun: boolean,
+  ): Promise<PolicyImportResult> {
     const outcome = await this.service.import(principal, document, dryRun);
-    return { dryRun: outcome.dryRun, changes: outcome.changes.map((c) => ({ ...c, change: c.change as PolicyImportChange, policyId: outcome.dryRun && c.change === 'CREATED' ? null : c.policyId })) };
+    return {
+      dryRun: outcome.dryRun,
+      changes: outcome.changes.map((c) => ({
+        ...c,
+        change: c.change as PolicyImportChange,
+        policyId: outcome.dryRun && c.change === 'CREATED' ? null : c.policyId,
+      })),
+    };
   }
 }

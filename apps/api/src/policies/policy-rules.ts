@@ -1,4 +1,11 @@
-import { PRESET_IDS, RULE_CATALOG, expandPreset, findRule, validateRuleParams, type PresetId } from '@portcullis/policy-engine';
+import {
+  PRESET_IDS,
+  RULE_CATALOG,
+  expandPreset,
+  findRule,
+  validateRuleParams,
+  type PresetId,
+} from '@portcullis/policy-engine';
 import type { PolicyType } from '@portcullis/db';
 import { badInput } from '@portcullis/platform';
 import { schemaDefaults } from '../rule-catalog/rule-catalog.resolver';
@@ -18,8 +25,16 @@ export interface RuleInput {
 /** Validates one rule entry with the engine's schemas; errors name the rule and the parameter. */
 function validated(type: PolicyType, input: RuleInput, field: string): StoredRule {
   const rule = findRule(input.ruleId);
-  if (!rule) throw badInput(`${field}.ruleId`, `${field}.ruleId: unknown rule "${input.ruleId}"; see ruleCatalog for the rule ids`);
-  if (rule.policyType !== type) throw badInput(`${field}.ruleId`, `${field}.ruleId: rule "${rule.id}" belongs to ${rule.policyType} policies, not ${type}`);
+  if (!rule)
+    throw badInput(
+      `${field}.ruleId`,
+      `${field}.ruleId: unknown rule "${input.ruleId}"; see ruleCatalog for the rule ids`,
+    );
+  if (rule.policyType !== type)
+    throw badInput(
+      `${field}.ruleId`,
+      `${field}.ruleId: rule "${rule.id}" belongs to ${rule.policyType} policies, not ${type}`,
+    );
   const result = validateRuleParams(rule.id, input.params ?? {});
   if (!result.ok) {
     const e = result.errors[0]!;
@@ -31,7 +46,10 @@ function validated(type: PolicyType, input: RuleInput, field: string): StoredRul
 /** Every catalog rule of the type, disabled with its defaults: the base a policy's rules are laid on. */
 function baseRules(type: PolicyType): Map<string, StoredRule> {
   return new Map(
-    RULE_CATALOG.filter((r) => r.policyType === type).map((r) => [r.id, { ruleId: r.id, enabled: false, params: schemaDefaults(r.parameters) }]),
+    RULE_CATALOG.filter((r) => r.policyType === type).map((r) => [
+      r.id,
+      { ruleId: r.id, enabled: false, params: schemaDefaults(r.parameters) },
+    ]),
   );
 }
 
@@ -39,16 +57,26 @@ function baseRules(type: PolicyType): Map<string, StoredRule> {
 export function composeRules(type: PolicyType, presets: readonly string[], rules: readonly RuleInput[]): StoredRule[] {
   const set = baseRules(type);
   presets.forEach((preset, i) => {
-    if (!(PRESET_IDS as readonly string[]).includes(preset)) throw badInput(`presets[${i}]`, `presets[${i}]: unknown preset "${preset}"; known: ${PRESET_IDS.join(', ')}`);
-    if (type !== 'MISCONFIGURATION') throw badInput(`presets[${i}]`, `presets[${i}]: ${preset} holds misconfiguration rules; this is a ${type} policy`);
-    for (const r of expandPreset(preset as PresetId)) set.set(r.id, { ruleId: r.id, enabled: true, params: { ...r.params } });
+    if (!(PRESET_IDS as readonly string[]).includes(preset))
+      throw badInput(`presets[${i}]`, `presets[${i}]: unknown preset "${preset}"; known: ${PRESET_IDS.join(', ')}`);
+    if (type !== 'MISCONFIGURATION')
+      throw badInput(
+        `presets[${i}]`,
+        `presets[${i}]: ${preset} holds misconfiguration rules; this is a ${type} policy`,
+      );
+    for (const r of expandPreset(preset as PresetId))
+      set.set(r.id, { ruleId: r.id, enabled: true, params: { ...r.params } });
   });
   rules.forEach((r, i) => set.set(r.ruleId, validated(type, r, `rules[${i}]`)));
   return [...set.values()];
 }
 
 /** Applies rule changes to a stored set; rules not named keep their state. */
-export function patchRules(type: PolicyType, current: readonly StoredRule[], changes: readonly RuleInput[]): StoredRule[] {
+export function patchRules(
+  type: PolicyType,
+  current: readonly StoredRule[],
+  changes: readonly RuleInput[],
+): StoredRule[] {
   const set = baseRules(type);
   for (const r of current) if (set.has(r.ruleId)) set.set(r.ruleId, r);
   changes.forEach((r, i) => set.set(r.ruleId, validated(type, r, `rules[${i}]`)));
@@ -61,7 +89,10 @@ export function validateNamespacePatterns(patterns: readonly string[], field: st
   return patterns.map((p, i) => {
     const v = p.trim();
     if (!NAMESPACE_PATTERN.test(v)) {
-      throw badInput(`${field}[${i}]`, `${field}[${i}]: "${p.slice(0, 80)}" is not a namespace pattern (lowercase letters, digits, "-", ".", and * or ? wildcards)`);
+      throw badInput(
+        `${field}[${i}]`,
+        `${field}[${i}]: "${p.slice(0, 80)}" is not a namespace pattern (lowercase letters, digits, "-", ".", and * or ? wildcards)`,
+      );
     }
     return v;
   });

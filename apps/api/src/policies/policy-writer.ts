@@ -57,7 +57,11 @@ export interface PolicyWrite {
 /** The description as stored: trimmed, bounded. */
 export function storedDescription(description: string, field = 'description'): string {
   const text = description.trim();
-  if (text.length > POLICY_DESCRIPTION_MAX) throw badInput(field, `${field}: a policy description is at most ${POLICY_DESCRIPTION_MAX} characters (this one has ${text.length})`);
+  if (text.length > POLICY_DESCRIPTION_MAX)
+    throw badInput(
+      field,
+      `${field}: a policy description is at most ${POLICY_DESCRIPTION_MAX} characters (this one has ${text.length})`,
+    );
   return text;
 }
 
@@ -65,7 +69,9 @@ export function storedDescription(description: string, field = 'description'): s
 export function requireManage(principal: Principal, covered: readonly string[]): void {
   if (!principal.canOnScopes('manage', covered)) {
     throw forbidden(
-      covered.length === 0 ? 'a tenant-wide policy needs SECURITY_ADMIN or OWNER at tenant level' : 'this policy covers a cloud scope where you are not SECURITY_ADMIN or OWNER',
+      covered.length === 0
+        ? 'a tenant-wide policy needs SECURITY_ADMIN or OWNER at tenant level'
+        : 'this policy covers a cloud scope where you are not SECURITY_ADMIN or OWNER',
     );
   }
 }
@@ -109,13 +115,24 @@ export class PolicyWriter {
           rules: { create: draft.rules.map((r) => ruleRow(tenantId, r)) },
           cloudScopes: { create: scope.cloudScopeIds.map((cloudScopeId) => ({ cloudScopeId, tenantId })) },
           clusters: { create: scope.clusterIds.map((clusterId) => ({ clusterId, tenantId })) },
-          ...(draft.exemptions?.length ? { exemptions: { create: draft.exemptions.map((e) => ({ ...e, tenantId })) } } : {}),
+          ...(draft.exemptions?.length
+            ? { exemptions: { create: draft.exemptions.map((e) => ({ ...e, tenantId })) } }
+            : {}),
         },
         include: policyInclude,
       }),
     );
-    await this.audit.record(tx, principal, { action: 'policy.create', targetType: 'Policy', targetId: row.id, after: auditSnapshot(row, this.clock.now()) });
-    const event = await this.events.record(tx, tenantId, 'policy.created', { policyId: row.id, cloudScopeIds: scope.covered, clusterIds: scope.clusterIds });
+    await this.audit.record(tx, principal, {
+      action: 'policy.create',
+      targetType: 'Policy',
+      targetId: row.id,
+      after: auditSnapshot(row, this.clock.now()),
+    });
+    const event = await this.events.record(tx, tenantId, 'policy.created', {
+      policyId: row.id,
+      cloudScopeIds: scope.covered,
+      clusterIds: scope.clusterIds,
+    });
     return { row, event };
   }
 
@@ -146,11 +163,18 @@ export class PolicyWriter {
     if (change.rules) await replaceRules(tx, tenantId, id, change.rules);
     if (change.exemptions) {
       await tx.policyExemption.deleteMany({ where: { policyId: id } });
-      if (change.exemptions.length) await tx.policyExemption.createMany({ data: change.exemptions.map((e) => ({ ...e, policyId: id, tenantId })) });
+      if (change.exemptions.length)
+        await tx.policyExemption.createMany({ data: change.exemptions.map((e) => ({ ...e, policyId: id, tenantId })) });
     }
     const row = await loadPolicy(tx, principal, id);
     const now = this.clock.now();
-    await this.audit.record(tx, principal, { action: 'policy.update', targetType: 'Policy', targetId: id, before: auditSnapshot(current, now), after: auditSnapshot(row, now) });
+    await this.audit.record(tx, principal, {
+      action: 'policy.update',
+      targetType: 'Policy',
+      targetId: id,
+      before: auditSnapshot(current, now),
+      after: auditSnapshot(row, now),
+    });
     const before = coveredScopeIds(current);
     const after = scope?.covered ?? before;
     const event = await this.events.record(tx, tenantId, 'policy.updated', {
@@ -177,7 +201,12 @@ function ruleRow(tenantId: string, r: StoredRule) {
   return { tenantId, ruleId: r.ruleId, enabled: r.enabled, params: r.params as Prisma.InputJsonValue };
 }
 
-async function replaceRules(tx: TenantTx, tenantId: string, policyId: string, rules: readonly StoredRule[]): Promise<void> {
+async function replaceRules(
+  tx: TenantTx,
+  tenantId: string,
+  policyId: string,
+  rules: readonly StoredRule[],
+): Promise<void> {
   await tx.policyRule.deleteMany({ where: { policyId } });
   await tx.policyRule.createMany({ data: rules.map((r) => ({ policyId, ...ruleRow(tenantId, r) })) });
 }
@@ -185,8 +214,14 @@ async function replaceRules(tx: TenantTx, tenantId: string, policyId: string, ru
 async function replaceScope(tx: TenantTx, tenantId: string, policyId: string, scope: ResolvedScope): Promise<void> {
   await tx.policyCloudScope.deleteMany({ where: { policyId } });
   await tx.policyCluster.deleteMany({ where: { policyId } });
-  if (scope.cloudScopeIds.length) await tx.policyCloudScope.createMany({ data: scope.cloudScopeIds.map((cloudScopeId) => ({ policyId, cloudScopeId, tenantId })) });
-  if (scope.clusterIds.length) await tx.policyCluster.createMany({ data: scope.clusterIds.map((clusterId) => ({ policyId, clusterId, tenantId })) });
+  if (scope.cloudScopeIds.length)
+    await tx.policyCloudScope.createMany({
+      data: scope.cloudScopeIds.map((cloudScopeId) => ({ policyId, cloudScopeId, tenantId })),
+    });
+  if (scope.clusterIds.length)
+    await tx.policyCluster.createMany({
+      data: scope.clusterIds.map((clusterId) => ({ policyId, clusterId, tenantId })),
+    });
 }
 
 function staleVersion(current: PolicyRow, version: number) {

@@ -16,7 +16,10 @@ export type PolicyRow = Prisma.PolicyGetPayload<{ include: typeof policyInclude 
 
 /** Loads a policy the caller can read; a policy it cannot read does not exist for it. */
 export async function loadPolicy(tx: TenantTx, principal: Principal, id: string): Promise<PolicyRow> {
-  const row = await tx.policy.findFirst({ where: { AND: [{ id }, Visibility.of(principal).policies()] }, include: policyInclude });
+  const row = await tx.policy.findFirst({
+    where: { AND: [{ id }, Visibility.of(principal).policies()] },
+    include: policyInclude,
+  });
   if (!row) throw hidden('policy', id);
   return row;
 }
@@ -76,7 +79,11 @@ export function toPolicy(row: PolicyRow, now: Date, view: Visibility): Policy {
       hiddenClusters: clusters.hidden,
       namespaces: { include: row.namespaceInclude, exclude: row.namespaceExclude },
     },
-    rules: row.rules.map((r) => ({ ruleId: r.ruleId, enabled: r.enabled, params: r.params as Record<string, unknown> })),
+    rules: row.rules.map((r) => ({
+      ruleId: r.ruleId,
+      enabled: r.enabled,
+      params: r.params as Record<string, unknown>,
+    })),
     exemptions: row.exemptions.map((e) => toExemption(e, now)),
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,

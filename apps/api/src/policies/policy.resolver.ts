@@ -43,19 +43,33 @@ export class PolicyResolver {
 
   @Access('manage')
   @Mutation(() => Policy, { description: 'Deletes a policy; the two default policies cannot be deleted.' })
-  deletePolicy(@CurrentPrincipal() principal: Principal, @IdArg() id: string, @VersionArg() version: number | undefined) {
+  deletePolicy(
+    @CurrentPrincipal() principal: Principal,
+    @IdArg() id: string,
+    @VersionArg() version: number | undefined,
+  ) {
     return this.service.delete(principal, id, version);
   }
 
   @Access('manage')
   @Mutation(() => Policy)
-  addPolicyExemption(@CurrentPrincipal() principal: Principal, @IdArg() id: string, @VersionArg() version: number | undefined, @Args('input') input: ExemptionInput) {
+  addPolicyExemption(
+    @CurrentPrincipal() principal: Principal,
+    @IdArg() id: string,
+    @VersionArg() version: number | undefined,
+    @Args('input') input: ExemptionInput,
+  ) {
     return this.exemptions.add(principal, id, version, input);
   }
 
   @Access('manage')
   @Mutation(() => Policy)
-  removePolicyExemption(@CurrentPrincipal() principal: Principal, @IdArg('policyId') policyId: string, @IdArg('exemptionId') exemptionId: string, @VersionArg() version: number | undefined) {
+  removePolicyExemption(
+    @CurrentPrincipal() principal: Principal,
+    @IdArg('policyId') policyId: string,
+    @IdArg('exemptionId') exemptionId: string,
+    @VersionArg() version: number | undefined,
+  ) {
     return this.exemptions.remove(principal, policyId, exemptionId, version);
   }
 }

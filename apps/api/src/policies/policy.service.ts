@@ -42,26 +42,43 @@ export class PolicyService {
     return this.db.run(principal, async (tx) => {
       // one connection per transaction: statements run one after the other
       const rows = await tx.policy.findMany({
-          where: after ? { AND: [where, { OR: [{ name: { gt: after.key } }, { name: after.key, id: { gt: after.id } }] }] } : where,
-          include: policyInclude,
-          orderBy: [{ name: 'asc' }, { id: 'asc' }],
-          take: size + 1,
-        });
+        where: after
+          ? { AND: [where, { OR: [{ name: { gt: after.key } }, { name: after.key, id: { gt: after.id } }] }] }
+          : where,
+        include: policyInclude,
+        orderBy: [{ name: 'asc' }, { id: 'asc' }],
+        take: size + 1,
+      });
       const total = await tx.policy.count({ where });
       const now = this.clock.now();
-      return toConnection(rows, size, total, (r) => ({ key: r.name, id: r.id }), (r) => toPolicy(r, now, view));
+      return toConnection(
+        rows,
+        size,
+        total,
+        (r) => ({ key: r.name, id: r.id }),
+        (r) => toPolicy(r, now, view),
+      );
     });
   }
 
   get(principal: Principal, id: string): Promise<Policy> {
-    return this.db.run(principal, async (tx) => toPolicy(await this.load(tx, principal, id), this.clock.now(), Visibility.of(principal)));
+    return this.db.run(principal, async (tx) =>
+      toPolicy(await this.load(tx, principal, id), this.clock.now(), Visibility.of(principal)),
+    );
   }
 
   async create(principal: Principal, input: CreatePolicyInput): Promise<Policy> {
     const rules = composeRules(input.type, input.presets, input.rules);
     const { policy, event } = await this.db.run(principal, async (tx) => {
       const scope = await this.resolveScope(tx, principal, input.scope);
-      const { row, event } = await this.writer.create(tx, principal, { name: input.name, description: input.description, type: input.type, action: input.action, scope, rules });
+      const { row, event } = await this.writer.create(tx, principal, {
+        name: input.name,
+        description: input.description,
+        type: input.type,
+        action: input.action,
+        scope,
+        rules,
+      });
       return { policy: toPolicy(row, this.clock.now(), Visibility.of(principal)), event };
     });
     await this.events.publish([event]);
@@ -77,7 +94,14 @@ export class PolicyService {
       const scope = input.scope ? await this.resolveScope(tx, principal, input.scope) : undefined;
       if (scope) requireManage(principal, scope.covered);
       const rules = input.rules ? patchRules(current.type, current.rules.map(storedRule), input.rules) : undefined;
-      const { row, event } = await this.writer.update(tx, principal, current, { version: input.version, name: input.name, description: input.description, action: input.action, scope, rules });
+      const { row, event } = await this.writer.update(tx, principal, current, {
+        version: input.version,
+        name: input.name,
+        description: input.description,
+        action: input.action,
+        scope,
+        rules,
+      });
       return { policy: toPolicy(row, this.clock.now(), Visibility.of(principal)), event };
     });
     await this.events.publish([event]);
@@ -88,13 +112,26 @@ export class PolicyService {
     const { policy, events } = await this.db.run(principal, async (tx) => {
       const current = await this.load(tx, principal, id);
       requireManage(principal, coveredScopeIds(current));
-      if (current.isDefault) throw badInput('id', `"${current.name}" is a default policy of the tenant and cannot be deleted; set it to AUDIT or disable its rules instead`);
+      if (current.isDefault)
+        throw badInput(
+          'id',
+          `"${current.name}" is a default policy of the tenant and cannot be deleted; set it to AUDIT or disable its rules instead`,
+        );
       if (version !== undefined) checkVersion(current, version);
       await tx.policy.delete({ where: { id } });
       const now = this.clock.now();
       const policy = toPolicy(current, now, Visibility.of(principal));
-      await this.audit.record(tx, principal, { action: 'policy.delete', targetType: 'Policy', targetId: id, before: auditSnapshot(current, now) });
-      const event = await this.events.record(tx, principal.tenantId, 'policy.deleted', { policyId: id, cloudScopeIds: coveredScopeIds(current), clusterIds: current.clusters.map((c) => c.clusterId) });
+      await this.audit.record(tx, principal, {
+        action: 'policy.delete',
+        targetType: 'Policy',
+        targetId: id,
+        before: auditSnapshot(current, now),
+      });
+      const event = await this.events.record(tx, principal.tenantId, 'policy.deleted', {
+        policyId: id,
+        cloudScopeIds: coveredScopeIds(current),
+        clusterIds: current.clusters.map((c) => c.clusterId),
+      });
       return { policy, events: [event] };
     });
     await this.events.publish(events);
@@ -116,16 +153,30 @@ export class PolicyService {
     const clusterIds = [...new Set(input?.clusterIds ?? [])];
     const include = validateNamespacePatterns(input?.namespaces?.include ?? [], 'scope.namespaces.include');
     const exclude = validateNamespacePatterns(input?.namespaces?.exclude ?? [], 'scope.namespaces.exclude');
-    const scopes = cloudScopeIds.length ? await tx.cloudScope.findMany({ where: { AND: [{ id: { in: cloudScopeIds } }, view.cloudScopes()] }, select: { id: true } }) : [];
+    const scopes = cloudScopeIds.length
+      ? await tx.cloudScope.findMany({
+          where: { AND: [{ id: { in: cloudScopeIds } }, view.cloudScopes()] },
+          select: { id: true },
+        })
+      : [];
     cloudScopeIds.forEach((sid, i) => {
-      if (!scopes.some((s) => s.id === sid)) throw badInput(`scope.cloudScopeIds[${i}]`, `scope.cloudScopeIds[${i}]: cloud scope ${sid} does not exist`);
+      if (!scopes.some((s) => s.id === sid))
+        throw badInput(`scope.cloudScopeIds[${i}]`, `scope.cloudScopeIds[${i}]: cloud scope ${sid} does not exist`);
     });
-    const clusters = clusterIds.length ? await tx.cluster.findMany({ where: { AND: [{ id: { in: clusterIds } }, view.clusters()] }, select: { id: true, cloudScopeId: true, name: true } }) : [];
+    const clusters = clusterIds.length
+      ? await tx.cluster.findMany({
+          where: { AND: [{ id: { in: clusterIds } }, view.clusters()] },
+          select: { id: true, cloudScopeId: true, name: true },
+        })
+      : [];
     clusterIds.forEach((cid, i) => {
       const c = clusters.find((x) => x.id === cid);
       if (!c) throw badInput(`scope.clusterIds[${i}]`, `scope.clusterIds[${i}]: cluster ${cid} does not exist`);
       if (cloudScopeIds.length && !cloudScopeIds.includes(c.cloudScopeId)) {
-        throw badInput(`scope.clusterIds[${i}]`, `scope.clusterIds[${i}]: cluster ${c.name} is not in any of the policy's cloud scopes`);
+        throw badInput(
+          `scope.clusterIds[${i}]`,
+          `scope.clusterIds[${i}]: cluster ${c.name} is not in any of the policy's cloud scopes`,
+        );
       }
     });
     const covered = cloudScopeIds.length ? cloudScopeIds : [...new Set(clusters.map((c) => c.cloudScopeId))];
@@ -137,7 +188,18 @@ export function storedRule(r: PolicyRow['rules'][number]): StoredRule {
   return { ruleId: r.ruleId, enabled: r.enabled, params: r.params as Record<string, unknown> };
 }
 
-function refuseDefaultChanges(current: PolicyRow, input: { name?: string; description?: string; scope?: unknown }): void {
-  const what = input.name !== undefined && storedPolicyName(input.name) !== current.name ? 'name' : input.description !== undefined && input.description.trim() !== current.description ? 'description' : input.scope !== undefined ? 'scope' : undefined;
-  if (what) throw badInput(what, `${what}: "${current.name}" is a default policy; only its action and rules can change`);
+function refuseDefaultChanges(
+  current: PolicyRow,
+  input: { name?: string; description?: string; scope?: unknown },
+): void {
+  const what =
+    input.name !== undefined && storedPolicyName(input.name) !== current.name
+      ? 'name'
+      : input.description !== undefined && input.description.trim() !== current.description
+        ? 'description'
+        : input.scope !== undefined
+          ? 'scope'
+          : undefined;
+  if (what)
+    throw badInput(what, `${what}: "${current.name}" is a default policy; only its action and rules can change`);
 }

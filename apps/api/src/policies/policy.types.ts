@@ -1,10 +1,30 @@
 import { ArgsType, Field, ID, InputType, Int, ObjectType, registerEnumType } from '@nestjs/graphql';
 import { Type } from 'class-transformer';
 import {
-  ArrayMaxSize, IsArray, IsBoolean, IsDate, IsEnum, IsInt, IsObject, IsOptional, IsString, IsUUID, Length, MaxLength, Min, ValidateNested, registerDecorator,
+  ArrayMaxSize,
+  IsArray,
+  IsBoolean,
+  IsDate,
+  IsEnum,
+  IsInt,
+  IsObject,
+  IsOptional,
+  IsString,
+  IsUUID,
+  Length,
+  MaxLength,
+  Min,
+  ValidateNested,
+  registerDecorator,
 } from 'class-validator';
 import { PolicyAction, PolicyType } from '@portcullis/db';
-import { MAX_NAMESPACE_PATTERN_LENGTH, MAX_PATTERNS_PER_LIST, MAX_PATTERN_LENGTH, policyNameProblem, storedPolicyName } from '@portcullis/policy-engine';
+import {
+  MAX_NAMESPACE_PATTERN_LENGTH,
+  MAX_PATTERNS_PER_LIST,
+  MAX_PATTERN_LENGTH,
+  policyNameProblem,
+  storedPolicyName,
+} from '@portcullis/policy-engine';
 import { CloudScope } from '../cloud-scopes/cloud-scope.types';
 import { Cluster } from '../clusters/cluster.types';
 import { PageArgs } from '../graphql/connection';
@@ -18,7 +38,10 @@ export enum MatchMode {
   CONTAINS = 'CONTAINS',
   GLOB = 'GLOB',
 }
-registerEnumType(MatchMode, { name: 'MatchMode', description: 'How an exemption matches names, namespaces and images.' });
+registerEnumType(MatchMode, {
+  name: 'MatchMode',
+  description: 'How an exemption matches names, namespaces and images.',
+});
 
 @ObjectType()
 export class NamespaceScope {
@@ -29,7 +52,10 @@ export class NamespaceScope {
   exclude!: string[];
 }
 
-@ObjectType({ description: 'Where a policy applies: cloud scopes (empty = all), clusters (empty = all in those scopes), namespaces.' })
+@ObjectType({
+  description:
+    'Where a policy applies: cloud scopes (empty = all), clusters (empty = all in those scopes), namespaces.',
+})
 export class PolicyScope {
   @Field(() => [CloudScope])
   cloudScopes!: CloudScope[];
@@ -40,7 +66,9 @@ export class PolicyScope {
   @Field(() => Int, { description: 'Cloud scopes of the policy you cannot read: counted, not listed in cloudScopes.' })
   hiddenCloudScopes!: number;
 
-  @Field(() => Int, { description: 'Clusters of the policy in cloud scopes you cannot read: counted, not listed in clusters.' })
+  @Field(() => Int, {
+    description: 'Clusters of the policy in cloud scopes you cannot read: counted, not listed in clusters.',
+  })
   hiddenClusters!: number;
 
   @Field(() => NamespaceScope)
@@ -153,7 +181,10 @@ const PATTERN_LIMIT = MAX_PATTERNS_PER_LIST;
 /** Shared with the policy-file import (PolicyWriter), so a file cannot store what the API refuses. */
 export const POLICY_DESCRIPTION_MAX = 2000;
 // every pattern is matched against each admission (and each simulated snapshot): bounded where it enters
-const namespacePatternLength = { each: true, message: `each pattern is at most ${MAX_NAMESPACE_PATTERN_LENGTH} characters` } as const;
+const namespacePatternLength = {
+  each: true,
+  message: `each pattern is at most ${MAX_NAMESPACE_PATTERN_LENGTH} characters`,
+} as const;
 const patternLength = { each: true, message: `each pattern is at most ${MAX_PATTERN_LENGTH} characters` } as const;
 
 /** The policy-file reader's name rule (one function), on the name as it is stored. */
@@ -164,7 +195,10 @@ function IsPolicyName(): PropertyDecorator {
       name: 'isPolicyName',
       target: target.constructor,
       propertyName: String(propertyName),
-      validator: { validate: (v: unknown) => problem(v) === undefined, defaultMessage: (args) => problem(args?.value) ?? 'is not a policy name' },
+      validator: {
+        validate: (v: unknown) => problem(v) === undefined,
+        defaultMessage: (args) => problem(args?.value) ?? 'is not a policy name',
+      },
     });
 }
 
@@ -248,13 +282,19 @@ export class CreatePolicyInput {
   @Type(() => PolicyScopeInput)
   scope?: PolicyScopeInput;
 
-  @Field(() => [String], { defaultValue: [], description: 'Presets to start from, e.g. pss-restricted; rules below override them.' })
+  @Field(() => [String], {
+    defaultValue: [],
+    description: 'Presets to start from, e.g. pss-restricted; rules below override them.',
+  })
   @IsArray()
   @ArrayMaxSize(5)
   @IsString({ each: true })
   presets!: string[];
 
-  @Field(() => [PolicyRuleInput], { defaultValue: [], description: 'Rules to enable; catalog rules not listed are disabled.' })
+  @Field(() => [PolicyRuleInput], {
+    defaultValue: [],
+    description: 'Rules to enable; catalog rules not listed are disabled.',
+  })
   @IsArray()
   @ArrayMaxSize(100)
   @ValidateNested({ each: true })
@@ -291,7 +331,10 @@ export class UpdatePolicyInput {
   @Type(() => PolicyScopeInput)
   scope?: PolicyScopeInput;
 
-  @Field(() => [PolicyRuleInput], { nullable: true, description: 'Rules to change; rules not listed keep their state.' })
+  @Field(() => [PolicyRuleInput], {
+    nullable: true,
+    description: 'Rules to change; rules not listed keep their state.',
+  })
   @IsOptional()
   @IsArray()
   @ArrayMaxSize(100)
@@ -393,4 +436,3 @@ export class PoliciesArgs extends PageArgs {
   @Type(() => PolicyFilter)
   filter?: PolicyFilter;
 }
-

@@ -26,7 +26,9 @@ export class RoleResolver {
   }
 
   @Access('administer')
-  @Mutation(() => RoleAssignment, { description: 'Removes a role assignment; the last tenant-level OWNER cannot be removed.' })
+  @Mutation(() => RoleAssignment, {
+    description: 'Removes a role assignment; the last tenant-level OWNER cannot be removed.',
+  })
   revokeRole(@CurrentPrincipal() principal: Principal, @IdArg() id: string) {
     return this.roles.revoke(principal, id);
   }

@@ -38,11 +38,23 @@ export class RoleService {
     return this.db.run(principal, async (tx) => {
       // one connection per transaction: statements run one after the other
       const rows = await tx.roleAssignment.findMany({
-          where: after ? { AND: [where, { OR: [{ createdAt: { gt: new Date(after.key) } }, { createdAt: new Date(after.key), id: { gt: after.id } }] }] } : where,
-          include: withScope,
-          orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
-          take: size + 1,
-        });
+        where: after
+          ? {
+              AND: [
+                where,
+                {
+                  OR: [
+                    { createdAt: { gt: new Date(after.key) } },
+                    { createdAt: new Date(after.key), id: { gt: after.id } },
+                  ],
+                },
+              ],
+            }
+          : where,
+        include: withScope,
+        orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+        take: size + 1,
+      });
       const total = await tx.roleAssignment.count({ where });
       return toConnection(rows, size, total, (r) => ({ key: r.createdAt.toISOString(), id: r.id }), toRoleAssignment);
     });
@@ -57,15 +69,30 @@ export class RoleService {
       return await this.db.run(principal, async (tx) => {
         if (scopeId && !(await tx.cloudScope.findUnique({ where: { id: scopeId } }))) throw unknownScope(scopeId);
         const row = await tx.roleAssignment.create({
-          data: { tenantId: principal.tenantId, principalId: input.principalId.toLowerCase(), role: input.role, cloudScopeId: scopeId, createdBy: principal.objectId },
+          data: {
+            tenantId: principal.tenantId,
+            principalId: input.principalId.toLowerCase(),
+            role: input.role,
+            cloudScopeId: scopeId,
+            createdBy: principal.objectId,
+          },
           include: withScope,
         });
         const result = toRoleAssignment(row);
-        await this.audit.record(tx, principal, { action: 'role.assign', targetType: 'RoleAssignment', targetId: row.id, after: snapshot(result) });
+        await this.audit.record(tx, principal, {
+          action: 'role.assign',
+          targetType: 'RoleAssignment',
+          targetId: row.id,
+          after: snapshot(result),
+        });
         return result;
       });
     } catch (err) {
-      if (isUniqueViolation(err)) throw conflict('principalId', `principalId: ${input.principalId} already holds ${input.role} ${scopeId ? `on cloud scope ${scopeId}` : 'at tenant level'}`);
+      if (isUniqueViolation(err))
+        throw conflict(
+          'principalId',
+          `principalId: ${input.principalId} already holds ${input.role} ${scopeId ? `on cloud scope ${scopeId}` : 'at tenant level'}`,
+        );
       throw err;
     }
   }
@@ -78,7 +105,12 @@ export class RoleService {
       if (row.role === 'OWNER' && row.cloudScopeId === null) await this.keepOneTenantOwner(tx, row.id);
       await tx.roleAssignment.delete({ where: { id } });
       const result = toRoleAssignment(row);
-      await this.audit.record(tx, principal, { action: 'role.revoke', targetType: 'RoleAssignment', targetId: id, before: snapshot(result) });
+      await this.audit.record(tx, principal, {
+        action: 'role.revoke',
+        targetType: 'RoleAssignment',
+        targetId: id,
+        before: snapshot(result),
+      });
       return result;
     });
   }
@@ -94,7 +126,12 @@ export class RoleService {
 
   private requireOwner(principal: Principal, scopeId: string | null): void {
     const ok = scopeId === null ? principal.canTenantWide('administer') : principal.canOnScope('administer', scopeId);
-    if (!ok) throw forbidden(scopeId === null ? 'tenant-level role assignments need OWNER at tenant level' : 'role assignments on this cloud scope need OWNER on it or at tenant level');
+    if (!ok)
+      throw forbidden(
+        scopeId === null
+          ? 'tenant-level role assignments need OWNER at tenant level'
+          : 'role assignments on this cloud scope need OWNER on it or at tenant level',
+      );
   }
 }
 

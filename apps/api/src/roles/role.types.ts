@@ -68,4 +68,3 @@ export class RoleAssignmentsArgs extends PageArgs {
   @Type(() => RoleAssignmentFilter)
   filter?: RoleAssignmentFilter;
 }
-

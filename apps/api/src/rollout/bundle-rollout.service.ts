@@ -24,19 +24,29 @@ export class BundleRolloutService {
 
   rollout(principal: Principal, args: BundleRolloutArgs): Promise<BundleRollout> {
     const { policyId, clusterId } = args;
-    if ((policyId ? 1 : 0) + (clusterId ? 1 : 0) !== 1) throw badInput(policyId ? 'clusterId' : 'policyId', 'give exactly one of policyId or clusterId');
+    if ((policyId ? 1 : 0) + (clusterId ? 1 : 0) !== 1)
+      throw badInput(policyId ? 'clusterId' : 'policyId', 'give exactly one of policyId or clusterId');
     const after = decodeCursor(args.after);
     const size = args.first ?? ROLLOUT_PAGE.default;
     return this.db.run(principal, async (tx) => {
       const covered = await this.coveredClusters(tx, principal, args);
       const liveCount = covered.filter(isLive).length;
-      const listed = pageAfter(covered.filter((c) => !args.onlyBehind || !isLive(c)), after);
+      const listed = pageAfter(
+        covered.filter((c) => !args.onlyBehind || !isLive(c)),
+        after,
+      );
       const page = listed.slice(0, size);
-      const since = await this.behindSince(tx, page.filter((c) => c.bundleRevision !== null && !isLive(c)));
+      const since = await this.behindSince(
+        tx,
+        page.filter((c) => c.bundleRevision !== null && !isLive(c)),
+      );
       const last = page[page.length - 1];
       return {
         clusters: page.map((c) => clusterRollout(c, since.get(c.id) ?? null)),
-        pageInfo: { hasNextPage: listed.length > size, endCursor: last ? encodeCursor({ key: last.name, id: last.id }) : null },
+        pageInfo: {
+          hasNextPage: listed.length > size,
+          endCursor: last ? encodeCursor({ key: last.name, id: last.id }) : null,
+        },
         total: covered.length,
         live: liveCount,
         complete: liveCount === covered.length,
@@ -45,8 +55,15 @@ export class BundleRolloutService {
   }
 
   /** The clusters the caller reads that the policy covers, or the one cluster asked (hidden when it cannot read it). */
-  private async coveredClusters(tx: TenantTx, principal: Principal, { policyId, clusterId }: BundleRolloutArgs): Promise<ClusterRow[]> {
-    const visible = await tx.cluster.findMany({ where: Visibility.of(principal).clusters(), include: { cloudScope: true } });
+  private async coveredClusters(
+    tx: TenantTx,
+    principal: Principal,
+    { policyId, clusterId }: BundleRolloutArgs,
+  ): Promise<ClusterRow[]> {
+    const visible = await tx.cluster.findMany({
+      where: Visibility.of(principal).clusters(),
+      include: { cloudScope: true },
+    });
     if (clusterId) {
       const one = visible.filter((c) => c.id === clusterId);
       if (!one.length) throw hidden('cluster', clusterId);

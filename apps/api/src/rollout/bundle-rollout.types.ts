@@ -28,26 +28,38 @@ export class ClusterRollout {
 
   @Field(() => Date, {
     nullable: true,
-    description: 'When the oldest revision the agent does not enforce yet was issued: how long the cluster has been behind (null when live).',
+    description:
+      'When the oldest revision the agent does not enforce yet was issued: how long the cluster has been behind (null when live).',
   })
   behindSince!: Date | null;
 
   @Field(() => String, { nullable: true, description: 'Agent version from its last status report.' })
   agentVersion!: string | null;
 
-  @Field(() => Int, { nullable: true, description: 'Admission events waiting in the agent\'s spool at its last report.' })
+  @Field(() => Int, {
+    nullable: true,
+    description: "Admission events waiting in the agent's spool at its last report.",
+  })
   spoolDepth!: number | null;
 
-  @Field(() => Int, { nullable: true, description: 'Admission events the agent dropped (spool full) since it started: missing from the inventory.' })
+  @Field(() => Int, {
+    nullable: true,
+    description: 'Admission events the agent dropped (spool full) since it started: missing from the inventory.',
+  })
   droppedEvents!: number | null;
 
-  @Field(() => Date, { nullable: true, description: 'The agent\'s own clock at its last report (compare with lastSeenAt for skew).' })
+  @Field(() => Date, {
+    nullable: true,
+    description: "The agent's own clock at its last report (compare with lastSeenAt for skew).",
+  })
   agentReportedAt!: Date | null;
 }
 
 @ObjectType({ description: 'Is a change live everywhere? Per cluster: latest revision, applied revision, lag.' })
 export class BundleRollout {
-  @Field(() => [ClusterRollout], { description: 'One page of the clusters, by name (only those not live with onlyBehind).' })
+  @Field(() => [ClusterRollout], {
+    description: 'One page of the clusters, by name (only those not live with onlyBehind).',
+  })
   clusters!: ClusterRollout[];
 
   @Field(() => PageInfo)
@@ -68,7 +80,10 @@ export const ROLLOUT_PAGE = { default: 200, max: 1000 } as const;
 
 @ArgsType()
 export class BundleRolloutArgs {
-  @Field(() => ID, { nullable: true, description: 'The clusters this policy covers. Exactly one of policyId and clusterId.' })
+  @Field(() => ID, {
+    nullable: true,
+    description: 'The clusters this policy covers. Exactly one of policyId and clusterId.',
+  })
   @IsOptional()
   @IsUUID('all', { message: 'policyId must be a UUID' })
   policyId?: string;
@@ -78,12 +93,18 @@ export class BundleRolloutArgs {
   @IsUUID('all', { message: 'clusterId must be a UUID' })
   clusterId?: string;
 
-  @Field({ nullable: true, description: 'Only clusters that do not enforce their latest revision yet (totals still count all).' })
+  @Field({
+    nullable: true,
+    description: 'Only clusters that do not enforce their latest revision yet (totals still count all).',
+  })
   @IsOptional()
   @IsBoolean()
   onlyBehind?: boolean;
 
-  @Field(() => Int, { nullable: true, description: `Page size, 1-${ROLLOUT_PAGE.max} (default ${ROLLOUT_PAGE.default}).` })
+  @Field(() => Int, {
+    nullable: true,
+    description: `Page size, 1-${ROLLOUT_PAGE.max} (default ${ROLLOUT_PAGE.default}).`,
+  })
   @IsOptional()
   @Min(1, { message: 'first must be at least 1' })
   @Max(ROLLOUT_PAGE.max, { message: `first must be at most ${ROLLOUT_PAGE.max}` })

@@ -28,7 +28,9 @@ const CATALOG: RuleCatalog = {
 @Resolver(() => RuleCatalog)
 export class RuleCatalogResolver {
   @Access('signed-in')
-  @Query(() => RuleCatalog, { description: 'Every rule Portcullis can enforce, with parameter schemas, defaults and presets.' })
+  @Query(() => RuleCatalog, {
+    description: 'Every rule Portcullis can enforce, with parameter schemas, defaults and presets.',
+  })
   ruleCatalog(): RuleCatalog {
     return CATALOG;
   }

@@ -3,7 +3,10 @@ import { PolicyAction, PolicyType } from '@portcullis/db';
 import { GraphQLJSON } from '../graphql/json.scalar';
 
 registerEnumType(PolicyType, { name: 'PolicyType' });
-registerEnumType(PolicyAction, { name: 'PolicyAction', description: 'AUDIT logs and allows; BLOCK denies the admission.' });
+registerEnumType(PolicyAction, {
+  name: 'PolicyAction',
+  description: 'AUDIT logs and allows; BLOCK denies the admission.',
+});
 
 @ObjectType({ description: 'One rule of the catalog, as libs/policy-engine defines it.' })
 export class RuleDefinition {

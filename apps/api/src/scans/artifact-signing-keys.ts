@@ -1,6 +1,14 @@
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import * as path from 'node:path';
-import { loadKeyring, signScanArtifact, toJwks, type Jwks, type Keyring, type ScanArtifactDocument, type SignedEnvelope } from '@portcullis/bundle';
+import {
+  loadKeyring,
+  signScanArtifact,
+  toJwks,
+  type Jwks,
+  type Keyring,
+  type ScanArtifactDocument,
+  type SignedEnvelope,
+} from '@portcullis/bundle';
 import { repoRoot, type AppConfig } from '@portcullis/config';
 import { APP_CONFIG, CLOCK, type Clock } from '@portcullis/platform';
 
@@ -31,7 +39,9 @@ export class ArtifactSigningKeys implements OnModuleInit {
   private keyring(): Keyring {
     const now = this.clock.now().getTime();
     if (!this.cached || now - this.cached.at > RELOAD_MS) {
-      const ring = loadKeyring(path.resolve(repoRoot(), this.config.bundles.signingKeysDir), { generateIfEmpty: this.config.bundles.generateMissingKeys });
+      const ring = loadKeyring(path.resolve(repoRoot(), this.config.bundles.signingKeysDir), {
+        generateIfEmpty: this.config.bundles.generateMissingKeys,
+      });
       this.cached = { at: now, ring };
     }
     return this.cached.ring;

@@ -47,9 +47,14 @@ export class ScanArtifactLookup {
   async lookup(tenantId: string, images: readonly string[]): Promise<ScanArtifactLookupResponse> {
     const queries = images.map(queryOf);
     const digests = [...new Set(queries.flatMap((q) => (q.kind === 'digest' ? [q.digest] : [])))];
-    const pairs = [...new Map(queries.flatMap((q) => (q.kind === 'tag' ? [[`${q.repository}:${q.tag}`, q] as const] : []))).values()];
+    const pairs = [
+      ...new Map(queries.flatMap((q) => (q.kind === 'tag' ? [[`${q.repository}:${q.tag}`, q] as const] : []))).values(),
+    ];
     const { byDigest, byTag } = await this.db.run({ tenantId }, async (tx) => {
-      const [digestHits, tagHits] = [await this.digestHits(tx, tenantId, digests), await this.tagHits(tx, tenantId, pairs)];
+      const [digestHits, tagHits] = [
+        await this.digestHits(tx, tenantId, digests),
+        await this.tagHits(tx, tenantId, pairs),
+      ];
       await this.resignRetired(tx, [...digestHits, ...tagHits]);
       return { byDigest: digestHits, byTag: tagHits };
     });
@@ -57,13 +62,23 @@ export class ScanArtifactLookup {
       const q = queries[i]!;
       if (q.kind === 'digest') {
         // the same digest in the repository asked for, else in any repository (same content)
-        const hit = byDigest.find((h) => h.repo_digest === q.digest && h.repository === q.repository) ?? byDigest.find((h) => h.repo_digest === q.digest);
-        return hit ? { image, status: 'FOUND', resolvedBy: 'DIGEST', digest: q.digest, artifact: hit.envelope } : { image, status: 'NOT_FOUND' };
+        const hit =
+          byDigest.find((h) => h.repo_digest === q.digest && h.repository === q.repository) ??
+          byDigest.find((h) => h.repo_digest === q.digest);
+        return hit
+          ? { image, status: 'FOUND', resolvedBy: 'DIGEST', digest: q.digest, artifact: hit.envelope }
+          : { image, status: 'NOT_FOUND' };
       }
       if (q.kind === 'tag') {
         const hit = byTag.find((h) => h.repository === q.repository && h.tag === q.tag);
         if (!hit) return { image, status: 'NOT_FOUND' };
-        return { image, status: 'FOUND', resolvedBy: 'TAG', ...(hit.repo_digest ? { digest: hit.repo_digest } : {}), artifact: hit.envelope };
+        return {
+          image,
+          status: 'FOUND',
+          resolvedBy: 'TAG',
+          ...(hit.repo_digest ? { digest: hit.repo_digest } : {}),
+          artifact: hit.envelope,
+        };
       }
       return { image, status: 'NOT_FOUND' };
     });
@@ -80,7 +95,11 @@ export class ScanArtifactLookup {
       ORDER BY repo_digest, repository, scanned_at DESC, received_at DESC, id`);
   }
 
-  private async tagHits(tx: TenantTx, tenantId: string, pairs: ReadonlyArray<{ repository: string; tag: string }>): Promise<Array<Hit & { tag: string }>> {
+  private async tagHits(
+    tx: TenantTx,
+    tenantId: string,
+    pairs: ReadonlyArray<{ repository: string; tag: string }>,
+  ): Promise<Array<Hit & { tag: string }>> {
     if (pairs.length === 0) return [];
     return tx.$queryRaw<Array<Hit & { tag: string }>>(Prisma.sql`
       SELECT DISTINCT ON (q.repository, q.tag) q.tag, a.id, a.repository, a.repo_digest, a.kid, a.envelope

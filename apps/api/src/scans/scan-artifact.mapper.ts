@@ -77,7 +77,13 @@ export function toArtifactSummary(row: ArtifactSummaryRow): ArtifactSummary {
     scanner: { name: row.scannerName, version: row.scannerVersion },
     scannedAt: row.scannedAt,
     receivedAt: row.receivedAt,
-    vulnerabilities: { critical: row.criticalCount, high: row.highCount, medium: row.mediumCount, low: row.lowCount, unknown: row.unknownCount },
+    vulnerabilities: {
+      critical: row.criticalCount,
+      high: row.highCount,
+      medium: row.mediumCount,
+      low: row.lowCount,
+      unknown: row.unknownCount,
+    },
     findingsCount: row.findingsCount,
   };
 }

@@ -20,18 +20,28 @@ export class ScanArtifactService {
   list(principal: Principal, args: ScanArtifactsArgs): Promise<Connection<ScanArtifact>> {
     const f = args.filter ?? {};
     const where: Prisma.ScanArtifactWhereInput = {
-      ...(f.repository !== undefined ? { repository: f.repositoryContains ? containing(f.repository.toLowerCase()) : f.repository.toLowerCase() } : {}),
+      ...(f.repository !== undefined
+        ? { repository: f.repositoryContains ? containing(f.repository.toLowerCase()) : f.repository.toLowerCase() }
+        : {}),
       ...(f.tag !== undefined ? { tags: { has: f.tag } } : {}),
       ...(f.digest !== undefined ? { repoDigest: f.digest } : {}),
       ...(f.tagBound !== undefined ? { tagBound: f.tagBound } : {}),
     };
     const after = decodeCursor(args.after);
     const afterTime = after ? new Date(after.key) : undefined;
-    if (afterTime && Number.isNaN(afterTime.getTime())) throw badInput('after', 'is not a cursor returned by this list');
+    if (afterTime && Number.isNaN(afterTime.getTime()))
+      throw badInput('after', 'is not a cursor returned by this list');
     const size = pageSize(args);
     return this.db.run(principal, async (tx) => {
       const rows = await tx.scanArtifact.findMany({
-        where: afterTime ? { AND: [where, { OR: [{ receivedAt: { lt: afterTime } }, { receivedAt: afterTime, id: { lt: after!.id } }] }] } : where,
+        where: afterTime
+          ? {
+              AND: [
+                where,
+                { OR: [{ receivedAt: { lt: afterTime } }, { receivedAt: afterTime, id: { lt: after!.id } }] },
+              ],
+            }
+          : where,
         // the envelope (up to megabytes) is only read when findings are asked for
         omit: { envelope: true },
         include: listed,
@@ -44,12 +54,21 @@ export class ScanArtifactService {
   }
 
   async findings(principal: Principal, artifactId: string, first: number): Promise<ScanFindingView[]> {
-    const row = await this.db.run(principal, (tx) => tx.scanArtifact.findUnique({ where: { id: artifactId }, select: { envelope: true } }));
+    const row = await this.db.run(principal, (tx) =>
+      tx.scanArtifact.findUnique({ where: { id: artifactId }, select: { envelope: true } }),
+    );
     if (!row) throw notFound(`scan artifact ${artifactId} does not exist`);
     return [...storedDocumentOf(row.envelope).findings]
       .sort(byWorst)
       .slice(0, first)
-      .map((f) => ({ id: f.id, severity: f.severity, cvss: f.cvss ?? null, packageName: f.packageName, installedVersion: f.installedVersion, fixedVersion: f.fixedVersion ?? null }));
+      .map((f) => ({
+        id: f.id,
+        severity: f.severity,
+        cvss: f.cvss ?? null,
+        packageName: f.packageName,
+        installedVersion: f.installedVersion,
+        fixedVersion: f.fixedVersion ?? null,
+      }));
   }
 }
 

@@ -1,7 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { TenantTx } from '@portcullis/db';
 import { CLOCK, badInput, type Clock } from '@portcullis/platform';
-import { parseScanReport, scanReportContentHash, toScanArtifactDocument, type ScanReportRejectionReason } from '@portcullis/scan-reports';
+import {
+  parseScanReport,
+  scanReportContentHash,
+  toScanArtifactDocument,
+  type ScanReportRejectionReason,
+} from '@portcullis/scan-reports';
 import { TenantDb } from '../tenancy/tenant-db';
 import { ArtifactSigningKeys } from './artifact-signing-keys';
 import type { ScanUploader } from './scan-upload.guard';
@@ -55,11 +60,15 @@ export class ScanReportIngestor {
 
   async ingest(uploader: ScanUploader, body: Buffer): Promise<ScanReportReceipt> {
     const parsed = parseScanReport(body);
-    if (!parsed.ok) throw badInput(parsed.path ?? '(body)', `${REASON_TEXT[parsed.reason]} (${parsed.reason}): ${parsed.message}`);
+    if (!parsed.ok)
+      throw badInput(parsed.path ?? '(body)', `${REASON_TEXT[parsed.reason]} (${parsed.reason}): ${parsed.message}`);
     const report = parsed.report;
     const now = this.clock.now();
     if (report.scannedAt !== undefined && Date.parse(report.scannedAt) > now.getTime() + MAX_FUTURE_MS) {
-      throw badInput('scannedAt', `scannedAt: the report says it was scanned at ${report.scannedAt}, more than a day from now; check the scanner's clock`);
+      throw badInput(
+        'scannedAt',
+        `scannedAt: the report says it was scanned at ${report.scannedAt}, more than a day from now; check the scanner's clock`,
+      );
     }
     const contentHash = scanReportContentHash(report);
     const tenant = { tenantId: uploader.tenantId };
@@ -89,12 +98,20 @@ export class ScanReportIngestor {
     const { scannedAt, receivedAt, findingsCount, ...summary } = toArtifactSummary(row);
     return {
       created,
-      artifact: { ...summary, scannedAt: scannedAt.toISOString(), receivedAt: receivedAt.toISOString(), findings: findingsCount },
+      artifact: {
+        ...summary,
+        scannedAt: scannedAt.toISOString(),
+        receivedAt: receivedAt.toISOString(),
+        findings: findingsCount,
+      },
       warnings: report.warnings,
     };
   }
 }
 
 function findByHash(tx: TenantTx, tenantId: string, contentHash: string) {
-  return tx.scanArtifact.findUnique({ where: { tenantId_contentHash: { tenantId, contentHash } }, select: artifactSummarySelect });
+  return tx.scanArtifact.findUnique({
+    where: { tenantId_contentHash: { tenantId, contentHash } },
+    select: artifactSummarySelect,
+  });
 }

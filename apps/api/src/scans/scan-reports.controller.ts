@@ -20,9 +20,17 @@ export class ScanReportsController {
   @Public()
   @UseGuards(ScanUploadGuard)
   @Post('scan-reports')
-  async upload(@CurrentUploader() uploader: ScanUploader, @Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<ScanReportReceipt> {
+  async upload(
+    @CurrentUploader() uploader: ScanUploader,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<ScanReportReceipt> {
     const body: unknown = req.body;
-    if (!Buffer.isBuffer(body)) throw badInput('(body)', 'the request has no body: send the report as JSON (Content-Type: application/json, optionally Content-Encoding: gzip)');
+    if (!Buffer.isBuffer(body))
+      throw badInput(
+        '(body)',
+        'the request has no body: send the report as JSON (Content-Type: application/json, optionally Content-Encoding: gzip)',
+      );
     const receipt = await this.ingestor.ingest(uploader, body);
     res.status(receipt.created ? 201 : 200);
     return receipt;

@@ -22,7 +22,8 @@ export class ScanUploadTokenService {
 
   private requireTenantAdmin(principal: Principal): void {
     // a token uploads artifacts for every cluster of the tenant: a role on one cloud scope is not enough
-    if (!principal.canTenantWide('manage')) throw forbidden('scan upload tokens need OWNER or SECURITY_ADMIN at tenant level');
+    if (!principal.canTenantWide('manage'))
+      throw forbidden('scan upload tokens need OWNER or SECURITY_ADMIN at tenant level');
   }
 
   async create(principal: Principal, name: string): Promise<ScanUploadTokenWithSecret> {
@@ -30,10 +31,21 @@ export class ScanUploadTokenService {
     const credential = issueUploadToken();
     return this.db.run(principal, async (tx) => {
       const row = await tx.scanUploadToken.create({
-        data: { tenantId: principal.tenantId, name: name.trim(), tokenId: credential.tokenId, tokenHash: credential.secretHash, createdBy: principal.objectId },
+        data: {
+          tenantId: principal.tenantId,
+          name: name.trim(),
+          tokenId: credential.tokenId,
+          tokenHash: credential.secretHash,
+          createdBy: principal.objectId,
+        },
       });
       // the audit entry names the token, never its secret
-      await this.audit.record(tx, principal, { action: 'scanUploadToken.create', targetType: 'ScanUploadToken', targetId: row.id, after: { name: row.name } });
+      await this.audit.record(tx, principal, {
+        action: 'scanUploadToken.create',
+        targetType: 'ScanUploadToken',
+        targetId: row.id,
+        after: { name: row.name },
+      });
       return { scanUploadToken: toToken(row), token: credential.token };
     });
   }
@@ -44,8 +56,17 @@ export class ScanUploadTokenService {
       const row = await tx.scanUploadToken.findUnique({ where: { id } });
       if (!row) throw notFound(`scan upload token ${id} does not exist`);
       if (row.revokedAt) return toToken(row); // revoking twice changes nothing
-      const revoked = await tx.scanUploadToken.update({ where: { id }, data: { revokedAt: this.clock.now(), revokedBy: principal.objectId } });
-      await this.audit.record(tx, principal, { action: 'scanUploadToken.revoke', targetType: 'ScanUploadToken', targetId: id, before: { name: row.name, revokedAt: null }, after: { name: row.name, revokedAt: revoked.revokedAt } });
+      const revoked = await tx.scanUploadToken.update({
+        where: { id },
+        data: { revokedAt: this.clock.now(), revokedBy: principal.objectId },
+      });
+      await this.audit.record(tx, principal, {
+        action: 'scanUploadToken.revoke',
+        targetType: 'ScanUploadToken',
+        targetId: id,
+        before: { name: row.name, revokedAt: null },
+        after: { name: row.name, revokedAt: revoked.revokedAt },
+      });
       return toToken(revoked);
     });
   }
@@ -57,7 +78,19 @@ export class ScanUploadTokenService {
     const size = pageSize(args);
     return this.db.run(principal, async (tx) => {
       const rows = await tx.scanUploadToken.findMany({
-        where: after ? { AND: [where, { OR: [{ createdAt: { lt: new Date(after.key) } }, { createdAt: new Date(after.key), id: { lt: after.id } }] }] } : where,
+        where: after
+          ? {
+              AND: [
+                where,
+                {
+                  OR: [
+                    { createdAt: { lt: new Date(after.key) } },
+                    { createdAt: new Date(after.key), id: { lt: after.id } },
+                  ],
+                },
+              ],
+            }
+          : where,
         orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
         take: size + 1,
       });
@@ -68,5 +101,13 @@ export class ScanUploadTokenService {
 }
 
 function toToken(row: Row): ScanUploadToken {
-  return { id: row.id, name: row.name, createdAt: row.createdAt, createdBy: row.createdBy, lastUsedAt: row.lastUsedAt, revokedAt: row.revokedAt, revokedBy: row.revokedBy };
+  return {
+    id: row.id,
+    name: row.name,
+    createdAt: row.createdAt,
+    createdBy: row.createdBy,
+    lastUsedAt: row.lastUsedAt,
+    revokedAt: row.revokedAt,
+    revokedBy: row.revokedBy,
+  };
 }

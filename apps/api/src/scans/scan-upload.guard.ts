@@ -33,14 +33,29 @@ export class ScanUploadGuard implements CanActivate {
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const req = context.switchToHttp().getRequest<UploadRequest>();
     const token = bearerCredentialOf(req.header('authorization'));
-    if (!token) throw unauthenticated('a scan upload token is required (Authorization: Bearer pcs_...; create one with the createScanUploadToken mutation)');
+    if (!token)
+      throw unauthenticated(
+        'a scan upload token is required (Authorization: Bearer pcs_...; create one with the createScanUploadToken mutation)',
+      );
     const parsed = parseUploadToken(token);
-    if (!parsed) throw unauthenticated('this endpoint takes a scan upload token (pcs_...), not a user token or an agent credential');
+    if (!parsed)
+      throw unauthenticated(
+        'this endpoint takes a scan upload token (pcs_...), not a user token or an agent credential',
+      );
     const row = await this.prisma.scanUploadToken.findUnique({
       where: { tokenId: parsed.tokenId },
-      select: { id: true, tenantId: true, name: true, tokenHash: true, revokedAt: true, lastUsedAt: true, tenant: { select: { status: true } } },
+      select: {
+        id: true,
+        tenantId: true,
+        name: true,
+        tokenHash: true,
+        revokedAt: true,
+        lastUsedAt: true,
+        tenant: { select: { status: true } },
+      },
     });
-    if (!row || !secretMatches(parsed.secret, row.tokenHash)) throw unauthenticated('the scan upload token is not valid');
+    if (!row || !secretMatches(parsed.secret, row.tokenHash))
+      throw unauthenticated('the scan upload token is not valid');
     if (row.revokedAt) throw unauthenticated('the scan upload token was revoked');
     if (row.tenant.status !== 'ACTIVE') throw forbidden('the tenant of this upload token is disabled');
     const now = this.clock.now();

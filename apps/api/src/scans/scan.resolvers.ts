@@ -6,7 +6,16 @@ import { CurrentPrincipal } from '../tenancy/current-principal.decorator';
 import type { Principal } from '../tenancy/principal';
 import { ScanArtifactService } from './scan-artifact.service';
 import { ScanUploadTokenService } from './scan-upload-token.service';
-import { CreateScanUploadTokenArgs, FindingsArgs, ScanArtifact, ScanArtifactsArgs, ScanFindingView, ScanUploadToken, ScanUploadTokensArgs, ScanUploadTokenWithSecret } from './scan.types';
+import {
+  CreateScanUploadTokenArgs,
+  FindingsArgs,
+  ScanArtifact,
+  ScanArtifactsArgs,
+  ScanFindingView,
+  ScanUploadToken,
+  ScanUploadTokensArgs,
+  ScanUploadTokenWithSecret,
+} from './scan.types';
 
 const ScanArtifactConnection = ConnectionType(ScanArtifact, 'ScanArtifact');
 const ScanUploadTokenConnection = ConnectionType(ScanUploadToken, 'ScanUploadToken');
@@ -32,13 +41,17 @@ export class ScanUploadTokenResolver {
   constructor(private readonly service: ScanUploadTokenService) {}
 
   @Access('manage')
-  @Query(() => ScanUploadTokenConnection, { description: 'CI scan upload tokens (OWNER or SECURITY_ADMIN at tenant level).' })
+  @Query(() => ScanUploadTokenConnection, {
+    description: 'CI scan upload tokens (OWNER or SECURITY_ADMIN at tenant level).',
+  })
   scanUploadTokens(@CurrentPrincipal() principal: Principal, @Args() args: ScanUploadTokensArgs) {
     return this.service.list(principal, args);
   }
 
   @Access('manage')
-  @Mutation(() => ScanUploadTokenWithSecret, { description: 'Creates a CI token for POST /api/v1/scan-reports and returns it, once.' })
+  @Mutation(() => ScanUploadTokenWithSecret, {
+    description: 'Creates a CI token for POST /api/v1/scan-reports and returns it, once.',
+  })
   createScanUploadToken(@CurrentPrincipal() principal: Principal, @Args() args: CreateScanUploadTokenArgs) {
     return this.service.create(principal, args.name);
   }

@@ -3,7 +3,9 @@ import { Type } from 'class-transformer';
 import { IsBoolean, IsOptional, IsString, Length, Matches, Max, MaxLength, Min, ValidateNested } from 'class-validator';
 import { PageArgs } from '../graphql/connection';
 
-@ObjectType({ description: 'A CI credential that uploads scan reports (POST /api/v1/scan-reports) and does nothing else.' })
+@ObjectType({
+  description: 'A CI credential that uploads scan reports (POST /api/v1/scan-reports) and does nothing else.',
+})
 export class ScanUploadToken {
   @Field(() => ID)
   id!: string;
@@ -62,7 +64,10 @@ export class Scanner {
   version!: string;
 }
 
-@ObjectType({ description: 'Distinct vulnerability ids by the worst severity each is reported with (a CVE in two packages counts once).' })
+@ObjectType({
+  description:
+    'Distinct vulnerability ids by the worst severity each is reported with (a CVE in two packages counts once).',
+})
 export class VulnerabilityCounts {
   @Field(() => Int)
   critical!: number;
@@ -112,13 +117,18 @@ export class ScanArtifact {
   @Field(() => [String])
   tags!: string[];
 
-  @Field(() => String, { nullable: true, description: 'The manifest digest pods name as image@sha256:...; null for a tag-bound artifact.' })
+  @Field(() => String, {
+    nullable: true,
+    description: 'The manifest digest pods name as image@sha256:...; null for a tag-bound artifact.',
+  })
   repoDigest!: string | null;
 
   @Field(() => String, { nullable: true })
   imageId!: string | null;
 
-  @Field({ description: 'true: the report had no repo digest, so the artifact names the image by tag only (tags move).' })
+  @Field({
+    description: 'true: the report had no repo digest, so the artifact names the image by tag only (tags move).',
+  })
   tagBound!: boolean;
 
   @Field({ description: 'trivy, grype or cyclonedx.' })
@@ -139,13 +149,19 @@ export class ScanArtifact {
   @Field(() => Int, { description: 'Findings (vulnerability x package) in the artifact.' })
   findingsCount!: number;
 
-  @Field(() => String, { nullable: true, description: 'Name of the upload token it came with (null once the token is deleted).' })
+  @Field(() => String, {
+    nullable: true,
+    description: 'Name of the upload token it came with (null once the token is deleted).',
+  })
   uploadedWith!: string | null;
 }
 
 @InputType()
 export class ScanArtifactFilter {
-  @Field({ nullable: true, description: 'Exact repository, normalised (docker.io/library/nginx), or a substring of it with contains: true.' })
+  @Field({
+    nullable: true,
+    description: 'Exact repository, normalised (docker.io/library/nginx), or a substring of it with contains: true.',
+  })
   @IsOptional()
   @IsString()
   @MaxLength(255)

@@ -45,7 +45,9 @@ export class Principal {
 
   /** Permission on every one of the scopes; an empty list means tenant-wide. */
   canOnScopes(permission: Permission, cloudScopeIds: readonly string[]): boolean {
-    return cloudScopeIds.length === 0 ? this.canTenantWide(permission) : cloudScopeIds.every((id) => this.canOnScope(permission, id));
+    return cloudScopeIds.length === 0
+      ? this.canTenantWide(permission)
+      : cloudScopeIds.every((id) => this.canOnScope(permission, id));
   }
 
   /** Permission somewhere in the tenant: the coarse check resolvers declare. */
@@ -57,6 +59,8 @@ export class Principal {
   scopesWith(permission: Exclude<Permission, 'signed-in'>): 'all' | ReadonlySet<string> {
     if (this.canTenantWide(permission)) return 'all';
     const roles = ROLES_GRANTING[permission];
-    return new Set(this.grants.filter((g) => roles.includes(g.role) && g.cloudScopeId !== null).map((g) => g.cloudScopeId!));
+    return new Set(
+      this.grants.filter((g) => roles.includes(g.role) && g.cloudScopeId !== null).map((g) => g.cloudScopeId!),
+    );
   }
 }

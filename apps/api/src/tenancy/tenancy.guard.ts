@@ -29,14 +29,17 @@ export class TenancyGuard implements CanActivate {
     const targets = [context.getHandler(), context.getClass()];
     if (this.reflector.getAllAndOverride<boolean>(PUBLIC_ROUTE, targets)) return true;
     const permission = this.reflector.getAllAndOverride<Permission | undefined>(ACCESS_KEY, targets);
-    if (!permission) throw forbidden(`${context.getClass().name}.${context.getHandler().name} declares no access requirement`);
+    if (!permission)
+      throw forbidden(`${context.getClass().name}.${context.getHandler().name} declares no access requirement`);
 
     const req = requestOf(context);
     const identity = req.identity;
     if (!identity) throw unauthenticated('a bearer token is required');
     req.principal ??= await this.loadPrincipal(identity);
     if (!req.principal.canAnywhere(permission)) {
-      throw forbidden(`this operation needs the ${describe(permission)} role; you have ${req.principal.grants.length ? 'no such role' : 'no role in this tenant'}`);
+      throw forbidden(
+        `this operation needs the ${describe(permission)} role; you have ${req.principal.grants.length ? 'no such role' : 'no role in this tenant'}`,
+      );
     }
     return true;
   }
@@ -44,7 +47,10 @@ export class TenancyGuard implements CanActivate {
   private async loadPrincipal(identity: TokenIdentity): Promise<Principal> {
     const tenant = await this.prisma.tenant.findUnique({
       where: { id: identity.tenantId },
-      select: { status: true, roleAssignments: { where: { principalId: identity.objectId }, select: { role: true, cloudScopeId: true } } },
+      select: {
+        status: true,
+        roleAssignments: { where: { principalId: identity.objectId }, select: { role: true, cloudScopeId: true } },
+      },
     });
     if (!tenant) throw unauthenticated(`tenant ${identity.tenantId} is not onboarded to Portcullis`);
     if (tenant.status !== 'ACTIVE') throw unauthenticated(`tenant ${identity.tenantId} is disabled`);

@@ -55,13 +55,22 @@ export class TenantDaysSetting {
       const before = await this.read(tx, principal.tenantId);
       if (before === days) return days;
       await tx.tenant.update({ where: { id: principal.tenantId }, data: { [this.spec.column]: days } });
-      await this.audit.record(tx, principal, { action: this.spec.auditAction, targetType: 'Tenant', targetId: principal.tenantId, before: { days: before }, after: { days } });
+      await this.audit.record(tx, principal, {
+        action: this.spec.auditAction,
+        targetType: 'Tenant',
+        targetId: principal.tenantId,
+        before: { days: before },
+        after: { days },
+      });
       return days;
     });
   }
 
   private async read(tx: TenantTx, tenantId: string): Promise<number> {
-    const tenant = await tx.tenant.findUnique({ where: { id: tenantId }, select: { admissionRetentionDays: true, scanHistoryDays: true } });
+    const tenant = await tx.tenant.findUnique({
+      where: { id: tenantId },
+      select: { admissionRetentionDays: true, scanHistoryDays: true },
+    });
     if (!tenant) throw notFound('tenant not found');
     return tenant[this.spec.column];
   }
@@ -102,7 +111,10 @@ export function tenantDaysSettingResolver(spec: TenantDaysSpec): Type<unknown> {
     }
 
     @Access('manage')
-    @Mutation(() => Setting, { name: `set${spec.typeName}`, description: `Sets how long ${spec.what} is kept (OWNER or SECURITY_ADMIN at tenant level); audited.` })
+    @Mutation(() => Setting, {
+      name: `set${spec.typeName}`,
+      description: `Sets how long ${spec.what} is kept (OWNER or SECURITY_ADMIN at tenant level); audited.`,
+    })
     async write(@CurrentPrincipal() principal: Principal, @Args() args: SetDaysArgs): Promise<Setting> {
       return { days: await this.setting.set(principal, args.days) };
     }

@@ -10,7 +10,16 @@ import { after, before, describe, it } from 'node:test';
 import { NO_DB_REASON, startApi, testDatabaseConfigured, type ApiHarness, type GqlResult } from '@portcullis/testing';
 
 type Who = 'ownerT' | 'adminT' | 'readerT' | 'ownerS1' | 'adminS1' | 'readerS1' | 'noRole' | 'otherTenant';
-const EVERYONE: readonly Who[] = ['ownerT', 'adminT', 'readerT', 'ownerS1', 'adminS1', 'readerS1', 'noRole', 'otherTenant'];
+const EVERYONE: readonly Who[] = [
+  'ownerT',
+  'adminT',
+  'readerT',
+  'ownerS1',
+  'adminS1',
+  'readerS1',
+  'noRole',
+  'otherTenant',
+];
 
 interface Fixture {
   h: ApiHarness;
@@ -34,7 +43,9 @@ async function ok<T>(r: Promise<GqlResult<T>>): Promise<T> {
 
 async function newCluster(f: Fixture, scope: string): Promise<string> {
   const d = await ok<{ registerCluster: { cluster: { id: string } } }>(
-    f.h.gql(f.owner, `mutation($i: RegisterClusterInput!) { registerCluster(input: $i) { cluster { id } } }`, { i: { cloudScopeId: scope, name: uniq('c'), distribution: 'EKS' } }),
+    f.h.gql(f.owner, `mutation($i: RegisterClusterInput!) { registerCluster(input: $i) { cluster { id } } }`, {
+      i: { cloudScopeId: scope, name: uniq('c'), distribution: 'EKS' },
+    }),
   );
   return d.registerCluster.cluster.id;
 }
@@ -42,7 +53,13 @@ async function newCluster(f: Fixture, scope: string): Promise<string> {
 async function newPolicy(f: Fixture, cloudScopeIds: string[]): Promise<string> {
   const d = await ok<{ createPolicy: { id: string } }>(
     f.h.gql(f.owner, `mutation($i: CreatePolicyInput!) { createPolicy(input: $i) { id } }`, {
-      i: { name: uniq('p'), type: 'MISCONFIGURATION', action: 'AUDIT', scope: { cloudScopeIds }, rules: [{ ruleId: 'privileged-container', enabled: true }] },
+      i: {
+        name: uniq('p'),
+        type: 'MISCONFIGURATION',
+        action: 'AUDIT',
+        scope: { cloudScopeIds },
+        rules: [{ ruleId: 'privileged-container', enabled: true }],
+      },
     }),
   );
   return d.createPolicy.id;
@@ -50,7 +67,9 @@ async function newPolicy(f: Fixture, cloudScopeIds: string[]): Promise<string> {
 
 async function newGrant(f: Fixture, scope: string | null): Promise<string> {
   const d = await ok<{ assignRole: { id: string } }>(
-    f.h.gql(f.owner, `mutation($i: AssignRoleInput!) { assignRole(input: $i) { id } }`, { i: { principalId: randomUUID(), role: 'SECURITY_READER', cloudScopeId: scope } }),
+    f.h.gql(f.owner, `mutation($i: AssignRoleInput!) { assignRole(input: $i) { id } }`, {
+      i: { principalId: randomUUID(), role: 'SECURITY_READER', cloudScopeId: scope },
+    }),
   );
   return d.assignRole.id;
 }
@@ -91,15 +110,36 @@ const CASES: Case[] = [
     // another tenant's Owner creates in its own tenant: allowed, and invisible to tenant A (see the list cases)
     name: 'createCloudScope',
     allowed: [...ADMINS_T, 'otherTenant'],
-    run: (f, t) => f.h.gql(t, `mutation($i: CreateCloudScopeInput!) { createCloudScope(input: $i) { id } }`, { i: { provider: 'AWS_ACCOUNT', externalId: account(), displayName: 'x' } }),
+    run: (f, t) =>
+      f.h.gql(t, `mutation($i: CreateCloudScopeInput!) { createCloudScope(input: $i) { id } }`, {
+        i: { provider: 'AWS_ACCOUNT', externalId: account(), displayName: 'x' },
+      }),
   },
-  { name: 'updateCloudScope S1', allowed: S1_MANAGERS, run: (f, t) => f.h.gql(t, `mutation($id: ID!) { updateCloudScope(id: $id, input: { displayName: "renamed" }) { id } }`, { id: f.s1 }) },
-  { name: 'updateCloudScope S2', allowed: ADMINS_T, run: (f, t) => f.h.gql(t, `mutation($id: ID!) { updateCloudScope(id: $id, input: { displayName: "renamed" }) { id } }`, { id: f.s2 }) },
+  {
+    name: 'updateCloudScope S1',
+    allowed: S1_MANAGERS,
+    run: (f, t) =>
+      f.h.gql(t, `mutation($id: ID!) { updateCloudScope(id: $id, input: { displayName: "renamed" }) { id } }`, {
+        id: f.s1,
+      }),
+  },
+  {
+    name: 'updateCloudScope S2',
+    allowed: ADMINS_T,
+    run: (f, t) =>
+      f.h.gql(t, `mutation($id: ID!) { updateCloudScope(id: $id, input: { displayName: "renamed" }) { id } }`, {
+        id: f.s2,
+      }),
+  },
   {
     name: 'deleteCloudScope',
     allowed: ADMINS_T,
     run: async (f, t) => {
-      const d = await ok<{ createCloudScope: { id: string } }>(f.h.gql(f.owner, `mutation($i: CreateCloudScopeInput!) { createCloudScope(input: $i) { id } }`, { i: { provider: 'GCP_PROJECT', externalId: `p-${randomUUID().slice(0, 12)}`, displayName: 'tmp' } }));
+      const d = await ok<{ createCloudScope: { id: string } }>(
+        f.h.gql(f.owner, `mutation($i: CreateCloudScopeInput!) { createCloudScope(input: $i) { id } }`, {
+          i: { provider: 'GCP_PROJECT', externalId: `p-${randomUUID().slice(0, 12)}`, displayName: 'tmp' },
+        }),
+      );
       return f.h.gql(t, `mutation($id: ID!) { deleteCloudScope(id: $id) { id } }`, { id: d.createCloudScope.id });
     },
   },
@@ -113,12 +153,50 @@ const CASES: Case[] = [
     },
     check: (d) => ids(d['clusters']).includes(d['expected'] as string),
   },
-  { name: 'registerCluster in S1', allowed: S1_MANAGERS, run: (f, t) => f.h.gql(t, `mutation($i: RegisterClusterInput!) { registerCluster(input: $i) { agentToken } }`, { i: { cloudScopeId: f.s1, name: uniq('r'), distribution: 'AKS' } }) },
-  { name: 'registerCluster in S2', allowed: ADMINS_T, run: (f, t) => f.h.gql(t, `mutation($i: RegisterClusterInput!) { registerCluster(input: $i) { agentToken } }`, { i: { cloudScopeId: f.s2, name: uniq('r'), distribution: 'AKS' } }) },
-  { name: 'rotateClusterToken S1', allowed: S1_MANAGERS, run: async (f, t) => f.h.gql(t, `mutation($id: ID!) { rotateClusterToken(id: $id) { agentToken } }`, { id: await newCluster(f, f.s1) }) },
-  { name: 'rotateClusterToken S2', allowed: ADMINS_T, run: async (f, t) => f.h.gql(t, `mutation($id: ID!) { rotateClusterToken(id: $id) { agentToken } }`, { id: await newCluster(f, f.s2) }) },
-  { name: 'deleteCluster S1', allowed: S1_MANAGERS, run: async (f, t) => f.h.gql(t, `mutation($id: ID!) { deleteCluster(id: $id) { id } }`, { id: await newCluster(f, f.s1) }) },
-  { name: 'deleteCluster S2', allowed: ADMINS_T, run: async (f, t) => f.h.gql(t, `mutation($id: ID!) { deleteCluster(id: $id) { id } }`, { id: await newCluster(f, f.s2) }) },
+  {
+    name: 'registerCluster in S1',
+    allowed: S1_MANAGERS,
+    run: (f, t) =>
+      f.h.gql(t, `mutation($i: RegisterClusterInput!) { registerCluster(input: $i) { agentToken } }`, {
+        i: { cloudScopeId: f.s1, name: uniq('r'), distribution: 'AKS' },
+      }),
+  },
+  {
+    name: 'registerCluster in S2',
+    allowed: ADMINS_T,
+    run: (f, t) =>
+      f.h.gql(t, `mutation($i: RegisterClusterInput!) { registerCluster(input: $i) { agentToken } }`, {
+        i: { cloudScopeId: f.s2, name: uniq('r'), distribution: 'AKS' },
+      }),
+  },
+  {
+    name: 'rotateClusterToken S1',
+    allowed: S1_MANAGERS,
+    run: async (f, t) =>
+      f.h.gql(t, `mutation($id: ID!) { rotateClusterToken(id: $id) { agentToken } }`, {
+        id: await newCluster(f, f.s1),
+      }),
+  },
+  {
+    name: 'rotateClusterToken S2',
+    allowed: ADMINS_T,
+    run: async (f, t) =>
+      f.h.gql(t, `mutation($id: ID!) { rotateClusterToken(id: $id) { agentToken } }`, {
+        id: await newCluster(f, f.s2),
+      }),
+  },
+  {
+    name: 'deleteCluster S1',
+    allowed: S1_MANAGERS,
+    run: async (f, t) =>
+      f.h.gql(t, `mutation($id: ID!) { deleteCluster(id: $id) { id } }`, { id: await newCluster(f, f.s1) }),
+  },
+  {
+    name: 'deleteCluster S2',
+    allowed: ADMINS_T,
+    run: async (f, t) =>
+      f.h.gql(t, `mutation($id: ID!) { deleteCluster(id: $id) { id } }`, { id: await newCluster(f, f.s2) }),
+  },
   {
     name: "roleAssignments sees tenant A's tenant-level grants",
     allowed: READERS_T,
@@ -135,15 +213,47 @@ const CASES: Case[] = [
     },
     check: (d) => ids(d['roleAssignments']).includes(d['expected'] as string),
   },
-  { name: 'assignRole tenant-level', allowed: [...OWNER_T, 'otherTenant'], run: (f, t) => f.h.gql(t, `mutation($i: AssignRoleInput!) { assignRole(input: $i) { id } }`, { i: { principalId: randomUUID(), role: 'SECURITY_READER' } }) },
-  { name: 'assignRole on S1', allowed: ['ownerT', 'ownerS1'], run: (f, t) => f.h.gql(t, `mutation($i: AssignRoleInput!) { assignRole(input: $i) { id } }`, { i: { principalId: randomUUID(), role: 'SECURITY_READER', cloudScopeId: f.s1 } }) },
-  { name: 'assignRole on S2', allowed: OWNER_T, run: (f, t) => f.h.gql(t, `mutation($i: AssignRoleInput!) { assignRole(input: $i) { id } }`, { i: { principalId: randomUUID(), role: 'SECURITY_READER', cloudScopeId: f.s2 } }) },
-  { name: 'revokeRole tenant-level', allowed: OWNER_T, run: async (f, t) => f.h.gql(t, `mutation($id: ID!) { revokeRole(id: $id) { id } }`, { id: await newGrant(f, null) }) },
-  { name: 'revokeRole on S1', allowed: ['ownerT', 'ownerS1'], run: async (f, t) => f.h.gql(t, `mutation($id: ID!) { revokeRole(id: $id) { id } }`, { id: await newGrant(f, f.s1) }) },
+  {
+    name: 'assignRole tenant-level',
+    allowed: [...OWNER_T, 'otherTenant'],
+    run: (f, t) =>
+      f.h.gql(t, `mutation($i: AssignRoleInput!) { assignRole(input: $i) { id } }`, {
+        i: { principalId: randomUUID(), role: 'SECURITY_READER' },
+      }),
+  },
+  {
+    name: 'assignRole on S1',
+    allowed: ['ownerT', 'ownerS1'],
+    run: (f, t) =>
+      f.h.gql(t, `mutation($i: AssignRoleInput!) { assignRole(input: $i) { id } }`, {
+        i: { principalId: randomUUID(), role: 'SECURITY_READER', cloudScopeId: f.s1 },
+      }),
+  },
+  {
+    name: 'assignRole on S2',
+    allowed: OWNER_T,
+    run: (f, t) =>
+      f.h.gql(t, `mutation($i: AssignRoleInput!) { assignRole(input: $i) { id } }`, {
+        i: { principalId: randomUUID(), role: 'SECURITY_READER', cloudScopeId: f.s2 },
+      }),
+  },
+  {
+    name: 'revokeRole tenant-level',
+    allowed: OWNER_T,
+    run: async (f, t) =>
+      f.h.gql(t, `mutation($id: ID!) { revokeRole(id: $id) { id } }`, { id: await newGrant(f, null) }),
+  },
+  {
+    name: 'revokeRole on S1',
+    allowed: ['ownerT', 'ownerS1'],
+    run: async (f, t) =>
+      f.h.gql(t, `mutation($id: ID!) { revokeRole(id: $id) { id } }`, { id: await newGrant(f, f.s1) }),
+  },
   {
     name: "auditLog shows tenant A's changes",
     allowed: READERS_T,
-    run: (f, t) => f.h.gql(t, `query($s: String!) { auditLog(first: 5, filter: { targetId: $s }) { totalCount } }`, { s: f.s1 }),
+    run: (f, t) =>
+      f.h.gql(t, `query($s: String!) { auditLog(first: 5, filter: { targetId: $s }) { totalCount } }`, { s: f.s1 }),
     check: (d) => (d['auditLog'] as { totalCount: number }).totalCount > 0,
   },
   {
@@ -156,30 +266,96 @@ const CASES: Case[] = [
     },
     check: (d) => ids(d['policies']).includes(d['expected'] as string),
   },
-  { name: 'policy(id) in S1', allowed: S1_READERS, run: async (f, t) => f.h.gql(t, `query($id: ID!) { policy(id: $id) { id } }`, { id: await newPolicy(f, [f.s1]) }) },
+  {
+    name: 'policy(id) in S1',
+    allowed: S1_READERS,
+    run: async (f, t) => f.h.gql(t, `query($id: ID!) { policy(id: $id) { id } }`, { id: await newPolicy(f, [f.s1]) }),
+  },
   {
     name: 'createPolicy in S1',
     allowed: S1_MANAGERS,
-    run: (f, t) => f.h.gql(t, `mutation($i: CreatePolicyInput!) { createPolicy(input: $i) { id } }`, { i: { name: uniq('n'), type: 'MISCONFIGURATION', action: 'BLOCK', scope: { cloudScopeIds: [f.s1] } } }),
+    run: (f, t) =>
+      f.h.gql(t, `mutation($i: CreatePolicyInput!) { createPolicy(input: $i) { id } }`, {
+        i: { name: uniq('n'), type: 'MISCONFIGURATION', action: 'BLOCK', scope: { cloudScopeIds: [f.s1] } },
+      }),
   },
   {
     name: 'createPolicy spanning S1 and S2',
     allowed: ADMINS_T,
-    run: (f, t) => f.h.gql(t, `mutation($i: CreatePolicyInput!) { createPolicy(input: $i) { id } }`, { i: { name: uniq('n'), type: 'MISCONFIGURATION', action: 'BLOCK', scope: { cloudScopeIds: [f.s1, f.s2] } } }),
+    run: (f, t) =>
+      f.h.gql(t, `mutation($i: CreatePolicyInput!) { createPolicy(input: $i) { id } }`, {
+        i: { name: uniq('n'), type: 'MISCONFIGURATION', action: 'BLOCK', scope: { cloudScopeIds: [f.s1, f.s2] } },
+      }),
   },
-  { name: 'createPolicy tenant-wide', allowed: [...ADMINS_T, 'otherTenant'], run: (f, t) => f.h.gql(t, `mutation($i: CreatePolicyInput!) { createPolicy(input: $i) { id } }`, { i: { name: uniq('n'), type: 'MISCONFIGURATION', action: 'AUDIT' } }) },
-  { name: 'updatePolicy in S1', allowed: S1_MANAGERS, run: async (f, t) => f.h.gql(t, `mutation($id: ID!) { updatePolicy(id: $id, input: { version: 1, action: BLOCK }) { id } }`, { id: await newPolicy(f, [f.s1]) }) },
-  { name: 'updatePolicy in S2', allowed: ADMINS_T, run: async (f, t) => f.h.gql(t, `mutation($id: ID!) { updatePolicy(id: $id, input: { version: 1, action: BLOCK }) { id } }`, { id: await newPolicy(f, [f.s2]) }) },
-  { name: 'deletePolicy in S1', allowed: S1_MANAGERS, run: async (f, t) => f.h.gql(t, `mutation($id: ID!) { deletePolicy(id: $id) { id } }`, { id: await newPolicy(f, [f.s1]) }) },
-  { name: 'deletePolicy spanning S1 and S2', allowed: ADMINS_T, run: async (f, t) => f.h.gql(t, `mutation($id: ID!) { deletePolicy(id: $id) { id } }`, { id: await newPolicy(f, [f.s1, f.s2]) }) },
+  {
+    name: 'createPolicy tenant-wide',
+    allowed: [...ADMINS_T, 'otherTenant'],
+    run: (f, t) =>
+      f.h.gql(t, `mutation($i: CreatePolicyInput!) { createPolicy(input: $i) { id } }`, {
+        i: { name: uniq('n'), type: 'MISCONFIGURATION', action: 'AUDIT' },
+      }),
+  },
+  {
+    name: 'updatePolicy in S1',
+    allowed: S1_MANAGERS,
+    run: async (f, t) =>
+      f.h.gql(t, `mutation($id: ID!) { updatePolicy(id: $id, input: { version: 1, action: BLOCK }) { id } }`, {
+        id: await newPolicy(f, [f.s1]),
+      }),
+  },
+  {
+    name: 'updatePolicy in S2',
+    allowed: ADMINS_T,
+    run: async (f, t) =>
+      f.h.gql(t, `mutation($id: ID!) { updatePolicy(id: $id, input: { version: 1, action: BLOCK }) { id } }`, {
+        id: await newPolicy(f, [f.s2]),
+      }),
+  },
+  {
+    name: 'deletePolicy in S1',
+    allowed: S1_MANAGERS,
+    run: async (f, t) =>
+      f.h.gql(t, `mutation($id: ID!) { deletePolicy(id: $id) { id } }`, { id: await newPolicy(f, [f.s1]) }),
+  },
+  {
+    name: 'deletePolicy spanning S1 and S2',
+    allowed: ADMINS_T,
+    run: async (f, t) =>
+      f.h.gql(t, `mutation($id: ID!) { deletePolicy(id: $id) { id } }`, { id: await newPolicy(f, [f.s1, f.s2]) }),
+  },
   // scan upload tokens open every cluster of the tenant: tenant-level admins only
   // retention deletes the inventory of every scope: tenant-level admins set it; anyone with a role reads it
-  { name: 'admissionRetention', allowed: [...S1_READERS, 'otherTenant'], run: (f, t) => f.h.gql(t, '{ admissionRetention { days } }') },
-  { name: 'setAdmissionRetention', allowed: [...ADMINS_T, 'otherTenant'], run: (f, t) => f.h.gql(t, 'mutation { setAdmissionRetention(days: 30) { days } }') },
-  { name: 'scanArtifactHistory', allowed: [...S1_READERS, 'otherTenant'], run: (f, t) => f.h.gql(t, '{ scanArtifactHistory { days } }') },
-  { name: 'setScanArtifactHistory', allowed: [...ADMINS_T, 'otherTenant'], run: (f, t) => f.h.gql(t, 'mutation { setScanArtifactHistory(days: 30) { days } }') },
-  { name: 'createScanUploadToken', allowed: [...ADMINS_T, 'otherTenant'], run: (f, t) => f.h.gql(t, `mutation { createScanUploadToken(name: "ci") { token } }`) },
-  { name: 'revokeScanUploadToken', allowed: ADMINS_T, run: async (f, t) => f.h.gql(t, `mutation($id: ID!) { revokeScanUploadToken(id: $id) { id } }`, { id: await newUploadToken(f) }) },
+  {
+    name: 'admissionRetention',
+    allowed: [...S1_READERS, 'otherTenant'],
+    run: (f, t) => f.h.gql(t, '{ admissionRetention { days } }'),
+  },
+  {
+    name: 'setAdmissionRetention',
+    allowed: [...ADMINS_T, 'otherTenant'],
+    run: (f, t) => f.h.gql(t, 'mutation { setAdmissionRetention(days: 30) { days } }'),
+  },
+  {
+    name: 'scanArtifactHistory',
+    allowed: [...S1_READERS, 'otherTenant'],
+    run: (f, t) => f.h.gql(t, '{ scanArtifactHistory { days } }'),
+  },
+  {
+    name: 'setScanArtifactHistory',
+    allowed: [...ADMINS_T, 'otherTenant'],
+    run: (f, t) => f.h.gql(t, 'mutation { setScanArtifactHistory(days: 30) { days } }'),
+  },
+  {
+    name: 'createScanUploadToken',
+    allowed: [...ADMINS_T, 'otherTenant'],
+    run: (f, t) => f.h.gql(t, `mutation { createScanUploadToken(name: "ci") { token } }`),
+  },
+  {
+    name: 'revokeScanUploadToken',
+    allowed: ADMINS_T,
+    run: async (f, t) =>
+      f.h.gql(t, `mutation($id: ID!) { revokeScanUploadToken(id: $id) { id } }`, { id: await newUploadToken(f) }),
+  },
   {
     name: "scanUploadTokens sees tenant A's token",
     allowed: ADMINS_T,
@@ -204,13 +380,31 @@ const CASES: Case[] = [
 ];
 
 async function newUploadToken(f: Fixture): Promise<string> {
-  return (await ok<{ createScanUploadToken: { scanUploadToken: { id: string } } }>(f.h.gql(f.owner, `mutation { createScanUploadToken(name: "matrix") { scanUploadToken { id } } }`))).createScanUploadToken.scanUploadToken.id;
+  return (
+    await ok<{ createScanUploadToken: { scanUploadToken: { id: string } } }>(
+      f.h.gql(f.owner, `mutation { createScanUploadToken(name: "matrix") { scanUploadToken { id } } }`),
+    )
+  ).createScanUploadToken.scanUploadToken.id;
 }
 
 async function newArtifact(f: Fixture): Promise<string> {
-  const token = (await ok<{ createScanUploadToken: { token: string } }>(f.h.gql(f.owner, `mutation { createScanUploadToken(name: "matrix") { token } }`))).createScanUploadToken.token;
-  const report = { SchemaVersion: 2, ArtifactType: 'container_image', Metadata: { RepoTags: [`ghcr.io/acme/${uniq('img')}:1`] }, Results: [] };
-  const res = await f.h.http().post('/api/v1/scan-reports').set('Authorization', `Bearer ${token}`).set('Content-Type', 'application/json').send(JSON.stringify(report));
+  const token = (
+    await ok<{ createScanUploadToken: { token: string } }>(
+      f.h.gql(f.owner, `mutation { createScanUploadToken(name: "matrix") { token } }`),
+    )
+  ).createScanUploadToken.token;
+  const report = {
+    SchemaVersion: 2,
+    ArtifactType: 'container_image',
+    Metadata: { RepoTags: [`ghcr.io/acme/${uniq('img')}:1`] },
+    Results: [],
+  };
+  const res = await f.h
+    .http()
+    .post('/api/v1/scan-reports')
+    .set('Authorization', `Bearer ${token}`)
+    .set('Content-Type', 'application/json')
+    .send(JSON.stringify(report));
   assert.equal(res.status, 201, JSON.stringify(res.body));
   return (res.body as { artifact: { id: string } }).artifact.id;
 }
@@ -222,7 +416,13 @@ describe('authorization matrix', { skip: testDatabaseConfigured ? false : NO_DB_
     const a = await h.onboard('matrix A');
     const b = await h.onboard('matrix B');
     const scope = async (externalId: string) =>
-      (await ok<{ createCloudScope: { id: string } }>(h.gql(a.ownerToken, `mutation($i: CreateCloudScopeInput!) { createCloudScope(input: $i) { id } }`, { i: { provider: 'AWS_ACCOUNT', externalId, displayName: externalId } }))).createCloudScope.id;
+      (
+        await ok<{ createCloudScope: { id: string } }>(
+          h.gql(a.ownerToken, `mutation($i: CreateCloudScopeInput!) { createCloudScope(input: $i) { id } }`, {
+            i: { provider: 'AWS_ACCOUNT', externalId, displayName: externalId },
+          }),
+        )
+      ).createCloudScope.id;
     const s1 = await scope(account());
     const s2 = await scope(account());
     const people: Partial<Record<Who, string>> = { ownerT: a.ownerToken, otherTenant: b.ownerToken };
@@ -236,7 +436,11 @@ describe('authorization matrix', { skip: testDatabaseConfigured ? false : NO_DB_
     let tenantGrant = '';
     for (const [who, role, cloudScopeId] of grants) {
       const oid = randomUUID();
-      const g = await ok<{ assignRole: { id: string } }>(h.gql(a.ownerToken, `mutation($i: AssignRoleInput!) { assignRole(input: $i) { id } }`, { i: { principalId: oid, role, cloudScopeId } }));
+      const g = await ok<{ assignRole: { id: string } }>(
+        h.gql(a.ownerToken, `mutation($i: AssignRoleInput!) { assignRole(input: $i) { id } }`, {
+          i: { principalId: oid, role, cloudScopeId },
+        }),
+      );
       if (who === 'adminT') tenantGrant = g.assignRole.id;
       people[who] = await h.token(a.tenantId, oid, who);
     }
@@ -257,7 +461,10 @@ describe('authorization matrix', { skip: testDatabaseConfigured ? false : NO_DB_
         assert.equal(allowed ? 'allowed' : 'denied', expected, JSON.stringify(res));
         if (!answered) {
           const code = res.errors?.[0]?.extensions?.code;
-          assert.ok(['FORBIDDEN', 'NOT_FOUND', 'BAD_USER_INPUT', 'UNAUTHENTICATED'].includes(code ?? ''), `denial carries a code: ${JSON.stringify(res.errors)}`);
+          assert.ok(
+            ['FORBIDDEN', 'NOT_FOUND', 'BAD_USER_INPUT', 'UNAUTHENTICATED'].includes(code ?? ''),
+            `denial carries a code: ${JSON.stringify(res.errors)}`,
+          );
         }
       });
     }

@@ -16,13 +16,37 @@ import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { buildSchema, getNamedType, isInputObjectType, isListType, isNonNullType, type GraphQLOutputType } from 'graphql';
+import {
+  buildSchema,
+  getNamedType,
+  isInputObjectType,
+  isListType,
+  isNonNullType,
+  type GraphQLOutputType,
+} from 'graphql';
 import { repoPath } from '@portcullis/config';
-import { NO_DB_REASON, admissionEvent as admission, finding, startApi, testDatabaseConfigured, type ApiHarness, type GqlResult } from '@portcullis/testing';
+import {
+  NO_DB_REASON,
+  admissionEvent as admission,
+  finding,
+  startApi,
+  testDatabaseConfigured,
+  type ApiHarness,
+  type GqlResult,
+} from '@portcullis/testing';
 import { podSnapshot, upload } from '../inventory/support';
 
 export type Who = 'ownerT' | 'adminT' | 'readerT' | 'ownerS1' | 'adminS1' | 'readerS1' | 'noRole' | 'otherTenant';
-export const EVERYONE: readonly Who[] = ['ownerT', 'adminT', 'readerT', 'ownerS1', 'adminS1', 'readerS1', 'noRole', 'otherTenant'];
+export const EVERYONE: readonly Who[] = [
+  'ownerT',
+  'adminT',
+  'readerT',
+  'ownerS1',
+  'adminS1',
+  'readerS1',
+  'noRole',
+  'otherTenant',
+];
 const TENANT_LEVEL: readonly Who[] = ['ownerT', 'adminT', 'readerT'];
 const SCOPE_S1: readonly Who[] = ['ownerS1', 'adminS1', 'readerS1'];
 
@@ -87,23 +111,33 @@ interface ListEntry {
   readonly query: string;
   readonly rows: (data: Record<string, unknown>) => Row[];
   /** Filter arguments ('filter.x' or 'x') -> the variable value selecting the place's target, and the target. */
-  readonly arguments: Record<string, { value(s: Seed): unknown; target(s: Seed): string; scopeFilter?: boolean; lookup?: (s: Seed) => string }>;
+  readonly arguments: Record<
+    string,
+    { value(s: Seed): unknown; target(s: Seed): string; scopeFilter?: boolean; lookup?: (s: Seed) => string }
+  >;
 }
 
 const edges = (conn: unknown) => (conn as { edges: Array<{ node: Record<string, unknown> }> }).edges.map((e) => e.node);
 const scopeOf = (cs: unknown) => ((cs as { id: string } | null)?.id ? [(cs as { id: string }).id] : []);
 const policyRow = (p: Record<string, unknown>): Row => {
   const scope = p['scope'] as { cloudScopes: Array<{ id: string }>; clusters: Array<{ cloudScope: { id: string } }> };
-  return { id: p['id'] as string, scopes: [...new Set([...scope.cloudScopes.map((s) => s.id), ...scope.clusters.map((c) => c.cloudScope.id)])] };
+  return {
+    id: p['id'] as string,
+    scopes: [...new Set([...scope.cloudScopes.map((s) => s.id), ...scope.clusters.map((c) => c.cloudScope.id)])],
+  };
 };
 const POLICY_FIELDS = 'id scope { cloudScopes { id } clusters { cloudScope { id } } }';
-const window = (at: Date) => ({ from: new Date(at.getTime() - 60_000).toISOString(), to: new Date(at.getTime() + 60_000).toISOString() });
+const window = (at: Date) => ({
+  from: new Date(at.getTime() - 60_000).toISOString(),
+  to: new Date(at.getTime() + 60_000).toISOString(),
+});
 
 export const LIST_ENTRIES: Record<string, ListEntry> = {
   clusters: {
     access: 'read',
     scoping: 'scoped',
-    query: 'query($v: ClusterFilter) { r: clusters(first: 100, filter: $v) { edges { node { id cloudScope { id } } } } }',
+    query:
+      'query($v: ClusterFilter) { r: clusters(first: 100, filter: $v) { edges { node { id cloudScope { id } } } } }',
     rows: (d) => edges(d['r']).map((n) => ({ id: n['id'] as string, scopes: scopeOf(n['cloudScope']) })),
     arguments: {
       '(none)': { value: () => null, target: (s) => s.cluster },
@@ -115,7 +149,8 @@ export const LIST_ENTRIES: Record<string, ListEntry> = {
   roleAssignments: {
     access: 'read',
     scoping: 'scoped',
-    query: 'query($v: RoleAssignmentFilter) { r: roleAssignments(first: 100, filter: $v) { edges { node { id cloudScope { id } } } } }',
+    query:
+      'query($v: RoleAssignmentFilter) { r: roleAssignments(first: 100, filter: $v) { edges { node { id cloudScope { id } } } } }',
     rows: (d) => edges(d['r']).map((n) => ({ id: n['id'] as string, scopes: scopeOf(n['cloudScope']) })),
     arguments: {
       '(none)': { value: () => null, target: (s) => s.grant },
@@ -151,7 +186,8 @@ export const LIST_ENTRIES: Record<string, ListEntry> = {
   admissionEvents: {
     access: 'read',
     scoping: 'scoped',
-    query: 'query($v: AdmissionEventFilter) { r: admissionEvents(first: 100, filter: $v) { edges { node { eventId cloudScopeId } } } }',
+    query:
+      'query($v: AdmissionEventFilter) { r: admissionEvents(first: 100, filter: $v) { edges { node { eventId cloudScopeId } } } }',
     rows: (d) => edges(d['r']).map((n) => ({ id: n['eventId'] as string, scopes: [n['cloudScopeId'] as string] })),
     arguments: {
       '(none)': { value: () => null, target: (s) => s.event },
@@ -160,7 +196,10 @@ export const LIST_ENTRIES: Record<string, ListEntry> = {
       'filter.decision': { value: () => ({ decision: 'AUDITED' }), target: (s) => s.event },
       'filter.from': { value: (s) => ({ from: window(s.eventAt).from }), target: (s) => s.event },
       'filter.to': { value: (s) => ({ to: window(s.eventAt).to }), target: (s) => s.event },
-      'filter.image': { value: (s) => ({ image: `registry.example.com/vis/${s.clusterName}:1` }), target: (s) => s.event },
+      'filter.image': {
+        value: (s) => ({ image: `registry.example.com/vis/${s.clusterName}:1` }),
+        target: (s) => s.event,
+      },
       'filter.namespace': { value: (s) => ({ namespace: s.clusterName }), target: (s) => s.event },
       'filter.policyId': { value: (s) => ({ policyId: s.policy }), target: (s) => s.event },
       'filter.ruleId': { value: () => ({ ruleId: 'privileged-container' }), target: (s) => s.event },
@@ -191,7 +230,10 @@ export const LIST_ENTRIES: Record<string, ListEntry> = {
       '(none)': { value: () => null, target: (s) => s.artifact },
       'filter.digest': { value: (s) => ({ digest: s.artifactDigest }), target: (s) => s.artifact },
       'filter.repository': { value: (s) => ({ repository: s.artifactRepo }), target: (s) => s.artifact },
-      'filter.repositoryContains': { value: (s) => ({ repository: s.artifactRepo.slice(-12), repositoryContains: true }), target: (s) => s.artifact },
+      'filter.repositoryContains': {
+        value: (s) => ({ repository: s.artifactRepo.slice(-12), repositoryContains: true }),
+        target: (s) => s.artifact,
+      },
       'filter.tag': { value: (s) => ({ tag: s.artifactTag }), target: (s) => s.artifact },
       'filter.tagBound': { value: () => ({ tagBound: false }), target: (s) => s.artifact },
     },
@@ -208,8 +250,13 @@ export const LIST_ENTRIES: Record<string, ListEntry> = {
   bundleRollout: {
     access: 'read',
     scoping: 'scoped',
-    query: 'query($v: ID, $c: ID, $b: Boolean) { r: bundleRollout(first: 100, policyId: $v, clusterId: $c, onlyBehind: $b) { clusters { cluster { id cloudScope { id } } } } }',
-    rows: (d) => (d['r'] as { clusters: Array<{ cluster: { id: string; cloudScope: { id: string } } }> }).clusters.map((c) => ({ id: c.cluster.id, scopes: [c.cluster.cloudScope.id] })),
+    query:
+      'query($v: ID, $c: ID, $b: Boolean) { r: bundleRollout(first: 100, policyId: $v, clusterId: $c, onlyBehind: $b) { clusters { cluster { id cloudScope { id } } } } }',
+    rows: (d) =>
+      (d['r'] as { clusters: Array<{ cluster: { id: string; cloudScope: { id: string } } }> }).clusters.map((c) => ({
+        id: c.cluster.id,
+        scopes: [c.cluster.cloudScope.id],
+      })),
     arguments: {
       policyId: { value: (s) => ({ v: s.policy }), target: (s) => s.cluster, lookup: (s) => s.policy },
       clusterId: { value: (s) => ({ c: s.cluster }), target: (s) => s.cluster, lookup: (s) => s.cluster },
@@ -223,7 +270,11 @@ export const LIST_ENTRIES: Record<string, ListEntry> = {
     rows: (d) => (d['r'] as Array<{ policy: Record<string, unknown> }>).map((e) => policyRow(e.policy)),
     arguments: {
       clusterId: { value: (s) => ({ c: s.cluster, n: 'default' }), target: (s) => s.policy, lookup: (s) => s.cluster },
-      namespace: { value: (s) => ({ c: s.cluster, n: s.clusterName }), target: (s) => s.policy, lookup: (s) => s.cluster },
+      namespace: {
+        value: (s) => ({ c: s.cluster, n: s.clusterName }),
+        target: (s) => s.policy,
+        lookup: (s) => s.cluster,
+      },
     },
   },
 };
@@ -241,20 +292,25 @@ export const LIST_PARTS: readonly (readonly string[])[] = [
 /** Every argument of the part's list queries x every principal, against a fresh seed. */
 export function describeListPart(part: number): void {
   const names = LIST_PARTS[part]!;
-  describe(`authorization matrix, list filters: ${names.join(', ')}`, { skip: testDatabaseConfigured ? false : NO_DB_REASON }, () => {
-    let f: VisibilityFixture;
-    before(async () => {
-      f = await seedVisibility(await startApi());
-    });
-    after(async () => {
-      await f?.h.close();
-    });
-    for (const query of names) {
-      for (const argument of Object.keys(LIST_ENTRIES[query]!.arguments)) {
-        for (const who of EVERYONE) it(`${query}(${argument}) as ${who}: own data only`, () => checkListArgument(f, query, argument, who));
+  describe(
+    `authorization matrix, list filters: ${names.join(', ')}`,
+    { skip: testDatabaseConfigured ? false : NO_DB_REASON },
+    () => {
+      let f: VisibilityFixture;
+      before(async () => {
+        f = await seedVisibility(await startApi());
+      });
+      after(async () => {
+        await f?.h.close();
+      });
+      for (const query of names) {
+        for (const argument of Object.keys(LIST_ENTRIES[query]!.arguments)) {
+          for (const who of EVERYONE)
+            it(`${query}(${argument}) as ${who}: own data only`, () => checkListArgument(f, query, argument, who));
+        }
       }
-    }
-  });
+    },
+  );
 }
 
 /** `query:argument` for every filter argument of every list query in the committed schema. */
@@ -263,14 +319,16 @@ export function schemaListArguments(): string[] {
   const out: string[] = [];
   for (const field of Object.values(schema.getQueryType()!.getFields())) {
     const named = getNamedType(field.type).name;
-    const isList = named.endsWith('Connection') || isListType(unwrap(field.type)) || field.args.some((a) => a.name === 'first');
+    const isList =
+      named.endsWith('Connection') || isListType(unwrap(field.type)) || field.args.some((a) => a.name === 'first');
     if (!isList) continue;
     const args = field.args.filter((a) => !PAGING.has(a.name));
     // unfiltered as well, where the filter is an optional input object
     if (args.some((a) => isInputObjectType(getNamedType(a.type)))) out.push(`${field.name}:(none)`);
     for (const a of args) {
       const type = getNamedType(a.type);
-      if (isInputObjectType(type)) for (const f of Object.keys(type.getFields())) out.push(`${field.name}:${a.name}.${f}`);
+      if (isInputObjectType(type))
+        for (const f of Object.keys(type.getFields())) out.push(`${field.name}:${a.name}.${f}`);
       else out.push(`${field.name}:${a.name}`);
     }
   }
@@ -282,7 +340,9 @@ function unwrap(t: GraphQLOutputType): GraphQLOutputType {
 }
 
 export function entryArguments(): string[] {
-  return Object.entries(LIST_ENTRIES).flatMap(([q, e]) => Object.keys(e.arguments).map((a) => `${q}:${a}`)).sort();
+  return Object.entries(LIST_ENTRIES)
+    .flatMap(([q, e]) => Object.keys(e.arguments).map((a) => `${q}:${a}`))
+    .sort();
 }
 
 // ---------------------------------------------------------------- seeding
@@ -301,14 +361,38 @@ export async function seedVisibility(h: ApiHarness): Promise<VisibilityFixture> 
   const b = await h.onboard('visibility B');
   const gql = <T>(token: string, q: string, v?: Record<string, unknown>) => ok<T>(h.gql<T>(token, q, v));
   const newScope = async (token: string, provider: string, externalId: string) =>
-    (await gql<{ createCloudScope: { id: string } }>(token, 'mutation($i: CreateCloudScopeInput!) { createCloudScope(input: $i) { id } }', { i: { provider, externalId, displayName: externalId } })).createCloudScope.id;
+    (
+      await gql<{ createCloudScope: { id: string } }>(
+        token,
+        'mutation($i: CreateCloudScopeInput!) { createCloudScope(input: $i) { id } }',
+        { i: { provider, externalId, displayName: externalId } },
+      )
+    ).createCloudScope.id;
   const aws = String(100000000000 + Math.floor(Math.random() * 899999999999)).slice(0, 12);
   const azure = randomUUID();
   const gcp = `vis-${randomBytes(4).toString('hex')}`;
   const scopes: Record<Place, { token: string; id: string; ext: string; ownerId: string; provider: string }> = {
-    S1: { token: a.ownerToken, id: await newScope(a.ownerToken, 'AWS_ACCOUNT', aws), ext: aws, ownerId: a.ownerId, provider: 'AWS_ACCOUNT' },
-    S2: { token: a.ownerToken, id: await newScope(a.ownerToken, 'AZURE_SUBSCRIPTION', azure), ext: azure, ownerId: a.ownerId, provider: 'AZURE_SUBSCRIPTION' },
-    B: { token: b.ownerToken, id: await newScope(b.ownerToken, 'GCP_PROJECT', gcp), ext: gcp, ownerId: b.ownerId, provider: 'GCP_PROJECT' },
+    S1: {
+      token: a.ownerToken,
+      id: await newScope(a.ownerToken, 'AWS_ACCOUNT', aws),
+      ext: aws,
+      ownerId: a.ownerId,
+      provider: 'AWS_ACCOUNT',
+    },
+    S2: {
+      token: a.ownerToken,
+      id: await newScope(a.ownerToken, 'AZURE_SUBSCRIPTION', azure),
+      ext: azure,
+      ownerId: a.ownerId,
+      provider: 'AZURE_SUBSCRIPTION',
+    },
+    B: {
+      token: b.ownerToken,
+      id: await newScope(b.ownerToken, 'GCP_PROJECT', gcp),
+      ext: gcp,
+      ownerId: b.ownerId,
+      provider: 'GCP_PROJECT',
+    },
   };
 
   const people: Partial<Record<Who, string>> = { ownerT: a.ownerToken, otherTenant: b.ownerToken };
@@ -321,7 +405,9 @@ export async function seedVisibility(h: ApiHarness): Promise<VisibilityFixture> 
   ];
   for (const [who, role, cloudScopeId] of grants) {
     const oid = randomUUID();
-    await gql(a.ownerToken, 'mutation($i: AssignRoleInput!) { assignRole(input: $i) { id } }', { i: { principalId: oid, role, cloudScopeId } });
+    await gql(a.ownerToken, 'mutation($i: AssignRoleInput!) { assignRole(input: $i) { id } }', {
+      i: { principalId: oid, role, cloudScopeId },
+    });
     people[who] = await h.token(a.tenantId, oid, who);
   }
   people.noRole = await h.token(a.tenantId, randomUUID(), 'nobody');
@@ -333,15 +419,39 @@ export async function seedVisibility(h: ApiHarness): Promise<VisibilityFixture> 
     const { token, id: scope, ext, ownerId, provider } = scopes[place];
     const clusterName = uniq(`vis-${place.toLowerCase()}`);
     const regFrom = new Date(Date.now() - 1000);
-    const reg = (await gql<{ registerCluster: { cluster: { id: string }; agentToken: string } }>(token, 'mutation($i: RegisterClusterInput!) { registerCluster(input: $i) { cluster { id } agentToken } }', { i: { cloudScopeId: scope, name: clusterName, distribution: 'EKS' } })).registerCluster;
+    const reg = (
+      await gql<{ registerCluster: { cluster: { id: string }; agentToken: string } }>(
+        token,
+        'mutation($i: RegisterClusterInput!) { registerCluster(input: $i) { cluster { id } agentToken } }',
+        { i: { cloudScopeId: scope, name: clusterName, distribution: 'EKS' } },
+      )
+    ).registerCluster;
     const regTo = new Date(Date.now() + 1000);
     agentTokens[place] = reg.agentToken;
     const policyName = uniq(`vis-policy-${place}`);
-    const policy = (await gql<{ createPolicy: { id: string } }>(token, 'mutation($i: CreatePolicyInput!) { createPolicy(input: $i) { id } }', {
-      i: { name: policyName, type: 'MISCONFIGURATION', action: 'BLOCK', scope: { cloudScopeIds: [scope] }, rules: [{ ruleId: 'privileged-container', enabled: true }] },
-    })).createPolicy.id;
+    const policy = (
+      await gql<{ createPolicy: { id: string } }>(
+        token,
+        'mutation($i: CreatePolicyInput!) { createPolicy(input: $i) { id } }',
+        {
+          i: {
+            name: policyName,
+            type: 'MISCONFIGURATION',
+            action: 'BLOCK',
+            scope: { cloudScopeIds: [scope] },
+            rules: [{ ruleId: 'privileged-container', enabled: true }],
+          },
+        },
+      )
+    ).createPolicy.id;
     const grantPrincipal = randomUUID();
-    const grant = (await gql<{ assignRole: { id: string } }>(token, 'mutation($i: AssignRoleInput!) { assignRole(input: $i) { id } }', { i: { principalId: grantPrincipal, role: 'SECURITY_READER', cloudScopeId: scope } })).assignRole.id;
+    const grant = (
+      await gql<{ assignRole: { id: string } }>(
+        token,
+        'mutation($i: AssignRoleInput!) { assignRole(input: $i) { id } }',
+        { i: { principalId: grantPrincipal, role: 'SECURITY_READER', cloudScopeId: scope } },
+      )
+    ).assignRole.id;
     // one event per place, each its own hour, namespace, image and workload
     const eventAt = new Date(now - (3 - i) * 3_600_000);
     const event = admission({
@@ -354,9 +464,20 @@ export async function seedVisibility(h: ApiHarness): Promise<VisibilityFixture> 
     });
     const sent = await upload(h, reg.agentToken, [event]);
     assert.equal(sent.status, 200, JSON.stringify(sent.body));
-    const entry = (await gql<{ auditLog: { edges: Array<{ node: { id: string } }> } }>(token, 'query($t: String!) { auditLog(first: 1, filter: { targetId: $t, action: "cluster.register" }) { edges { node { id } } } }', { t: reg.cluster.id })).auditLog.edges[0]!.node.id;
+    const entry = (
+      await gql<{ auditLog: { edges: Array<{ node: { id: string } }> } }>(
+        token,
+        'query($t: String!) { auditLog(first: 1, filter: { targetId: $t, action: "cluster.register" }) { edges { node { id } } } }',
+        { t: reg.cluster.id },
+      )
+    ).auditLog.edges[0]!.node.id;
     const artifact = await newArtifact(h, token, place);
-    const revoked = (await gql<{ createScanUploadToken: { scanUploadToken: { id: string } } }>(token, 'mutation { createScanUploadToken(name: "revoked") { scanUploadToken { id } } }')).createScanUploadToken.scanUploadToken.id;
+    const revoked = (
+      await gql<{ createScanUploadToken: { scanUploadToken: { id: string } } }>(
+        token,
+        'mutation { createScanUploadToken(name: "revoked") { scanUploadToken { id } } }',
+      )
+    ).createScanUploadToken.scanUploadToken.id;
     await gql(token, 'mutation($id: ID!) { revokeScanUploadToken(id: $id) { id } }', { id: revoked });
     seeds[place] = {
       scope,
@@ -377,38 +498,97 @@ export async function seedVisibility(h: ApiHarness): Promise<VisibilityFixture> 
       revokedToken: revoked,
     };
   }
-  const spanning = (await gql<{ createPolicy: { id: string } }>(a.ownerToken, 'mutation($i: CreatePolicyInput!) { createPolicy(input: $i) { id } }', {
-    i: { name: uniq('vis-spanning'), type: 'MISCONFIGURATION', action: 'AUDIT', scope: { cloudScopeIds: [scopes.S1.id, scopes.S2.id] } },
-  })).createPolicy.id;
+  const spanning = (
+    await gql<{ createPolicy: { id: string } }>(
+      a.ownerToken,
+      'mutation($i: CreatePolicyInput!) { createPolicy(input: $i) { id } }',
+      {
+        i: {
+          name: uniq('vis-spanning'),
+          type: 'MISCONFIGURATION',
+          action: 'AUDIT',
+          scope: { cloudScopeIds: [scopes.S1.id, scopes.S2.id] },
+        },
+      },
+    )
+  ).createPolicy.id;
   // its outcome recorded in both scopes: what each reader is shown of it depends on the scopes it reads
   for (const place of ['S1', 'S2'] as const) {
-    const snapshot = podSnapshot('spanning', 'spanning', { spec: { containers: [{ name: 'app', image: 'registry.example.com/app:1.0', securityContext: { privileged: true } }] } });
-    const sent = await upload(h, agentTokens[place], [admission({ namespace: 'spanning', owner: { kind: 'Deployment', name: 'spanning' }, decision: 'AUDITED', findings: [finding(spanning, 'privileged-container')], snapshot })]);
+    const snapshot = podSnapshot('spanning', 'spanning', {
+      spec: {
+        containers: [{ name: 'app', image: 'registry.example.com/app:1.0', securityContext: { privileged: true } }],
+      },
+    });
+    const sent = await upload(h, agentTokens[place], [
+      admission({
+        namespace: 'spanning',
+        owner: { kind: 'Deployment', name: 'spanning' },
+        decision: 'AUDITED',
+        findings: [finding(spanning, 'privileged-container')],
+        snapshot,
+      }),
+    ]);
     assert.equal(sent.status, 200, JSON.stringify(sent.body));
   }
 
   // every row of every list, as each tenant's Owner sees it unfiltered (the rollout lists clusters
   // and effectivePolicies policies: their rows are among those)
   const rows = new Map<string, RowMeta>();
-  for (const [tenant, token] of [['A', a.ownerToken], ['B', b.ownerToken]] as const) {
+  for (const [tenant, token] of [
+    ['A', a.ownerToken],
+    ['B', b.ownerToken],
+  ] as const) {
     for (const [name, entry] of Object.entries(LIST_ENTRIES)) {
       if (!('(none)' in entry.arguments) && name !== 'scanUploadTokens') continue;
-      const data = await gql<Record<string, unknown>>(token, entry.query, { v: name === 'scanUploadTokens' ? true : null });
+      const data = await gql<Record<string, unknown>>(token, entry.query, {
+        v: name === 'scanUploadTokens' ? true : null,
+      });
       for (const row of entry.rows(data)) rows.set(row.id, { tenant, scopes: row.scopes });
     }
   }
-  return { h, tokens: people as Record<Who, string>, ownerA: a.ownerToken, ownerB: b.ownerToken, seeds, rows, spanning };
+  return {
+    h,
+    tokens: people as Record<Who, string>,
+    ownerA: a.ownerToken,
+    ownerB: b.ownerToken,
+    seeds,
+    rows,
+    spanning,
+  };
 }
 
-async function newArtifact(h: ApiHarness, owner: string, place: Place): Promise<Pick<Seed, 'artifact' | 'artifactRepo' | 'artifactTag' | 'artifactDigest'>> {
-  const token = (await ok<{ createScanUploadToken: { token: string } }>(h.gql(owner, 'mutation { createScanUploadToken(name: "visibility") { token } }'))).createScanUploadToken.token;
+async function newArtifact(
+  h: ApiHarness,
+  owner: string,
+  place: Place,
+): Promise<Pick<Seed, 'artifact' | 'artifactRepo' | 'artifactTag' | 'artifactDigest'>> {
+  const token = (
+    await ok<{ createScanUploadToken: { token: string } }>(
+      h.gql(owner, 'mutation { createScanUploadToken(name: "visibility") { token } }'),
+    )
+  ).createScanUploadToken.token;
   const repo = `ghcr.io/vis/${uniq(place.toLowerCase())}`;
   const tag = uniq('t');
   const digest = `sha256:${randomBytes(32).toString('hex')}`;
-  const report = { SchemaVersion: 2, ArtifactType: 'container_image', Metadata: { RepoTags: [`${repo}:${tag}`], RepoDigests: [`${repo}@${digest}`] }, Results: [] };
-  const res = await h.http().post('/api/v1/scan-reports').set('Authorization', `Bearer ${token}`).set('Content-Type', 'application/json').send(JSON.stringify(report));
+  const report = {
+    SchemaVersion: 2,
+    ArtifactType: 'container_image',
+    Metadata: { RepoTags: [`${repo}:${tag}`], RepoDigests: [`${repo}@${digest}`] },
+    Results: [],
+  };
+  const res = await h
+    .http()
+    .post('/api/v1/scan-reports')
+    .set('Authorization', `Bearer ${token}`)
+    .set('Content-Type', 'application/json')
+    .send(JSON.stringify(report));
   assert.equal(res.status, 201, JSON.stringify(res.body));
-  return { artifact: (res.body as { artifact: { id: string } }).artifact.id, artifactRepo: repo, artifactTag: tag, artifactDigest: digest };
+  return {
+    artifact: (res.body as { artifact: { id: string } }).artifact.id,
+    artifactRepo: repo,
+    artifactTag: tag,
+    artifactDigest: digest,
+  };
 }
 
 // ---------------------------------------------------------------- expectations
@@ -444,44 +624,73 @@ function readsScope(who: Who, scope: string, f: VisibilityFixture): boolean {
 }
 
 function variables(value: unknown): Record<string, unknown> {
-  if (value !== null && typeof value === 'object' && !Array.isArray(value) && ('c' in value || 'v' in value)) return value as Record<string, unknown>;
+  if (value !== null && typeof value === 'object' && !Array.isArray(value) && ('c' in value || 'v' in value))
+    return value as Record<string, unknown>;
   return { v: value };
 }
 
 /** Runs one query x argument as one principal over the three places and asserts what each returns. */
-export async function checkListArgument(f: VisibilityFixture, query: string, argument: string, who: Who): Promise<void> {
+export async function checkListArgument(
+  f: VisibilityFixture,
+  query: string,
+  argument: string,
+  who: Who,
+): Promise<void> {
   const entry = LIST_ENTRIES[query]!;
   const arg = entry.arguments[argument]!;
   // the three places are independent reads: asked at once
-  await Promise.all(PLACES.map(async (place) => {
-    const seed = f.seeds[place];
-    const res = await f.h.gql(f.tokens[who], entry.query, variables(arg.value(seed)));
-    const where = `${query}(${argument}) as ${who} for ${place}`;
-    if (!hasAccess(entry.access, who)) {
-      assert.ok(res.errors?.length, `${where}: expected a refusal, got ${JSON.stringify(res.data)}`);
-      assert.equal(res.errors[0]!.extensions?.code, 'FORBIDDEN', `${where}: ${JSON.stringify(res.errors)}`);
-      return;
-    }
-    const readable = readsPlace(who, place, entry.scoping);
-    if (arg.lookup && !readable) {
-      // something the caller cannot read answers exactly like an id that does not exist
-      const hiddenId = arg.lookup(seed);
-      const unknownId = randomUUID();
-      const unknown = await f.h.gql(f.tokens[who], entry.query, JSON.parse(JSON.stringify(variables(arg.value(seed))).split(hiddenId).join(unknownId)) as Record<string, unknown>);
-      assert.equal(res.errors?.[0]?.extensions?.code, 'NOT_FOUND', `${where}: ${JSON.stringify(res)}`);
-      assert.equal(res.errors[0]!.message.split(hiddenId).join('<id>'), unknown.errors?.[0]?.message.split(unknownId).join('<id>'), `${where}: hidden and unknown ids answer alike`);
-      return;
-    }
-    assert.equal(res.errors, undefined, `${where}: ${JSON.stringify(res.errors)}`);
-    const rows = entry.rows(res.data as Record<string, unknown>);
-    for (const row of rows) {
-      const meta = f.rows.get(row.id);
-      assert.ok(meta, `${where}: returned ${row.id}, which its tenant's Owner does not list`);
-      assert.ok(readsRow(who, meta, entry.scoping, f.seeds.S1.scope), `${where}: returned ${row.id} (${JSON.stringify(meta)}), which ${who} may not read`);
-      for (const s of row.scopes) assert.ok(readsScope(who, s, f), `${where}: ${row.id} names cloud scope ${s}, which ${who} may not read`);
-    }
-    const ids = rows.map((r) => r.id);
-    assert.equal(ids.includes(arg.target(seed)), readable, `${where}: target ${arg.target(seed)} ${readable ? 'missing' : 'returned'} in ${JSON.stringify(ids)}`);
-    if (arg.scopeFilter && !readable) assert.deepEqual(ids, [], `${where}: a filter for a scope ${who} cannot read returns nothing`);
-  }));
+  await Promise.all(
+    PLACES.map(async (place) => {
+      const seed = f.seeds[place];
+      const res = await f.h.gql(f.tokens[who], entry.query, variables(arg.value(seed)));
+      const where = `${query}(${argument}) as ${who} for ${place}`;
+      if (!hasAccess(entry.access, who)) {
+        assert.ok(res.errors?.length, `${where}: expected a refusal, got ${JSON.stringify(res.data)}`);
+        assert.equal(res.errors[0]!.extensions?.code, 'FORBIDDEN', `${where}: ${JSON.stringify(res.errors)}`);
+        return;
+      }
+      const readable = readsPlace(who, place, entry.scoping);
+      if (arg.lookup && !readable) {
+        // something the caller cannot read answers exactly like an id that does not exist
+        const hiddenId = arg.lookup(seed);
+        const unknownId = randomUUID();
+        const unknown = await f.h.gql(
+          f.tokens[who],
+          entry.query,
+          JSON.parse(
+            JSON.stringify(variables(arg.value(seed)))
+              .split(hiddenId)
+              .join(unknownId),
+          ) as Record<string, unknown>,
+        );
+        assert.equal(res.errors?.[0]?.extensions?.code, 'NOT_FOUND', `${where}: ${JSON.stringify(res)}`);
+        assert.equal(
+          res.errors[0]!.message.split(hiddenId).join('<id>'),
+          unknown.errors?.[0]?.message.split(unknownId).join('<id>'),
+          `${where}: hidden and unknown ids answer alike`,
+        );
+        return;
+      }
+      assert.equal(res.errors, undefined, `${where}: ${JSON.stringify(res.errors)}`);
+      const rows = entry.rows(res.data as Record<string, unknown>);
+      for (const row of rows) {
+        const meta = f.rows.get(row.id);
+        assert.ok(meta, `${where}: returned ${row.id}, which its tenant's Owner does not list`);
+        assert.ok(
+          readsRow(who, meta, entry.scoping, f.seeds.S1.scope),
+          `${where}: returned ${row.id} (${JSON.stringify(meta)}), which ${who} may not read`,
+        );
+        for (const s of row.scopes)
+          assert.ok(readsScope(who, s, f), `${where}: ${row.id} names cloud scope ${s}, which ${who} may not read`);
+      }
+      const ids = rows.map((r) => r.id);
+      assert.equal(
+        ids.includes(arg.target(seed)),
+        readable,
+        `${where}: target ${arg.target(seed)} ${readable ? 'missing' : 'returned'} in ${JSON.stringify(ids)}`,
+      );
+      if (arg.scopeFilter && !readable)
+        assert.deepEqual(ids, [], `${where}: a filter for a scope ${who} cannot read returns nothing`);
+    }),
+  );
 }

@@ -10,8 +10,20 @@ import { data } from '../inventory/support';
 import { NO_DB_REASON, onlyError, startApi, testDatabaseConfigured, type ApiHarness } from '@portcullis/testing';
 
 const SETTINGS = [
-  { query: 'admissionRetention', mutation: 'setAdmissionRetention', action: 'admissionRetention.update', column: 'admissionRetentionDays', max: 400 },
-  { query: 'scanArtifactHistory', mutation: 'setScanArtifactHistory', action: 'scanArtifactHistory.update', column: 'scanHistoryDays', max: 3650 },
+  {
+    query: 'admissionRetention',
+    mutation: 'setAdmissionRetention',
+    action: 'admissionRetention.update',
+    column: 'admissionRetentionDays',
+    max: 400,
+  },
+  {
+    query: 'scanArtifactHistory',
+    mutation: 'setScanArtifactHistory',
+    action: 'scanArtifactHistory.update',
+    column: 'scanHistoryDays',
+    max: 3650,
+  },
 ] as const;
 
 for (const setting of SETTINGS) {
@@ -27,15 +39,31 @@ for (const setting of SETTINGS) {
     });
     after(async () => h?.close());
 
-    const stored = async (tenantId: string) => (await h.prisma.tenant.findUniqueOrThrow({ where: { id: tenantId } }))[setting.column];
-    const set = (token: string, days: number) => h.gql<Record<string, { days: number }>>(token, `mutation { ${setting.mutation}(days: ${days}) { days } }`);
+    const stored = async (tenantId: string) =>
+      (await h.prisma.tenant.findUniqueOrThrow({ where: { id: tenantId } }))[setting.column];
+    const set = (token: string, days: number) =>
+      h.gql<Record<string, { days: number }>>(token, `mutation { ${setting.mutation}(days: ${days}) { days } }`);
     const auditEntries = async () =>
-      data(await h.gql<{ auditLog: { edges: Array<{ node: { targetId: string; before: unknown; after: unknown } }> } }>(t.ownerToken, `{ auditLog(filter: { action: "${setting.action}" }) { edges { node { targetId before after } } } }`)).auditLog.edges.map((e) => e.node);
+      data(
+        await h.gql<{ auditLog: { edges: Array<{ node: { targetId: string; before: unknown; after: unknown } }> } }>(
+          t.ownerToken,
+          `{ auditLog(filter: { action: "${setting.action}" }) { edges { node { targetId before after } } } }`,
+        ),
+      ).auditLog.edges.map((e) => e.node);
 
     it('reads the default, and a reader of the tenant sees it', async () => {
       const reader = randomUUID();
-      data(await h.gql(t.ownerToken, 'mutation($i: AssignRoleInput!) { assignRole(input: $i) { id } }', { i: { principalId: reader, role: 'SECURITY_READER' } }));
-      const seen = data(await h.gql<Record<string, { days: number }>>(await h.token(t.tenantId, reader), `{ ${setting.query} { days } }`));
+      data(
+        await h.gql(t.ownerToken, 'mutation($i: AssignRoleInput!) { assignRole(input: $i) { id } }', {
+          i: { principalId: reader, role: 'SECURITY_READER' },
+        }),
+      );
+      const seen = data(
+        await h.gql<Record<string, { days: number }>>(
+          await h.token(t.tenantId, reader),
+          `{ ${setting.query} { days } }`,
+        ),
+      );
       assert.deepEqual(seen, { [setting.query]: { days: 30 } });
     });
 
@@ -63,11 +91,24 @@ for (const setting of SETTINGS) {
     });
 
     it('a cloud-scope admin or a reader cannot set it', async () => {
-      const scope = data(await h.gql<{ createCloudScope: { id: string } }>(t.ownerToken, 'mutation { createCloudScope(input: { provider: AZURE_SUBSCRIPTION, externalId: "0f9b2a51-7c1e-4a57-9d3e-2b8f6c4d1e70", displayName: "r" }) { id } }')).createCloudScope;
+      const scope = data(
+        await h.gql<{ createCloudScope: { id: string } }>(
+          t.ownerToken,
+          'mutation { createCloudScope(input: { provider: AZURE_SUBSCRIPTION, externalId: "0f9b2a51-7c1e-4a57-9d3e-2b8f6c4d1e70", displayName: "r" }) { id } }',
+        ),
+      ).createCloudScope;
       const scopedAdmin = randomUUID();
       const reader = randomUUID();
-      data(await h.gql(t.ownerToken, 'mutation($i: AssignRoleInput!) { assignRole(input: $i) { id } }', { i: { principalId: scopedAdmin, role: 'SECURITY_ADMIN', cloudScopeId: scope.id } }));
-      data(await h.gql(t.ownerToken, 'mutation($i: AssignRoleInput!) { assignRole(input: $i) { id } }', { i: { principalId: reader, role: 'SECURITY_READER' } }));
+      data(
+        await h.gql(t.ownerToken, 'mutation($i: AssignRoleInput!) { assignRole(input: $i) { id } }', {
+          i: { principalId: scopedAdmin, role: 'SECURITY_ADMIN', cloudScopeId: scope.id },
+        }),
+      );
+      data(
+        await h.gql(t.ownerToken, 'mutation($i: AssignRoleInput!) { assignRole(input: $i) { id } }', {
+          i: { principalId: reader, role: 'SECURITY_READER' },
+        }),
+      );
       for (const who of [scopedAdmin, reader]) {
         const e = onlyError(await set(await h.token(t.tenantId, who), 90));
         assert.equal(e.code, 'FORBIDDEN');

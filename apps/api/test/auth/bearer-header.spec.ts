@@ -17,7 +17,17 @@ describe('bearerCredentialOf', () => {
   it('tells a missing header from a malformed one', () => {
     assert.equal(bearerCredentialOf(undefined), undefined);
     assert.equal(bearerCredentialOf(''), undefined);
-    for (const header of ['Bearer', 'Bearer ', 'Bearer  x', 'Bearer x y', 'Basic x', 'x', ' Bearer x', ['Bearer x'], 42]) {
+    for (const header of [
+      'Bearer',
+      'Bearer ',
+      'Bearer  x',
+      'Bearer x y',
+      'Basic x',
+      'x',
+      ' Bearer x',
+      ['Bearer x'],
+      42,
+    ]) {
       assert.equal(bearerCredentialOf(header), null, JSON.stringify(header));
     }
   });

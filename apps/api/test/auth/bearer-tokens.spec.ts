@@ -35,7 +35,9 @@ describe('bearer token validation', { skip: testDatabaseConfigured ? false : NO_
   });
 
   it('a token a little past expiry, within the clock skew, is accepted', async () => {
-    const res = await me(`Bearer ${mint({ expiresInSeconds: -60, issuedAtOffsetSeconds: -3600, notBeforeOffsetSeconds: -3600 })}`);
+    const res = await me(
+      `Bearer ${mint({ expiresInSeconds: -60, issuedAtOffsetSeconds: -3600, notBeforeOffsetSeconds: -3600 })}`,
+    );
     assert.equal(res.body.errors, undefined, JSON.stringify(res.body));
   });
 
@@ -45,13 +47,41 @@ describe('bearer token validation', { skip: testDatabaseConfigured ? false : NO_
     ['Basic scheme', () => 'Basic dXNlcjpwYXNz', /must be "Bearer <token>"/],
     ['not a JWT', () => 'Bearer not-a-jwt', /malformed/],
     ['garbage JWT', () => 'Bearer a.b.c', /malformed/],
-    ['expired', () => `Bearer ${mint({ expiresInSeconds: -3600, issuedAtOffsetSeconds: -7200, notBeforeOffsetSeconds: -7200 })}`, /expired/],
-    ['not yet valid', () => `Bearer ${mint({ notBeforeOffsetSeconds: 3600, expiresInSeconds: 7200 })}`, /not valid yet/],
-    ['wrong audience', () => `Bearer ${mint({ audience: 'api://someone-else' })}`, /audience "api:\/\/someone-else" is not accepted/],
-    ['wrong issuer (foreign)', () => `Bearer ${mint({ issuer: 'https://login.example.com/x/v2.0' })}`, /issuer ".*" is not accepted/],
-    ['wrong issuer (another tenant in iss)', () => `Bearer ${mint({ issuer: `${h.issuer.url}/${randomUUID()}/v2.0` })}`, /is not accepted for tenant/],
-    ['bad signature (published kid, another key)', () => `Bearer ${mint({ signingKey: otherKey, kid: kidOf(mint()) })}`, /signature does not verify/],
-    ['unknown kid', () => `Bearer ${mint({ signingKey: otherKey, kid: 'not-published' })}`, /key the issuer does not publish/],
+    [
+      'expired',
+      () => `Bearer ${mint({ expiresInSeconds: -3600, issuedAtOffsetSeconds: -7200, notBeforeOffsetSeconds: -7200 })}`,
+      /expired/,
+    ],
+    [
+      'not yet valid',
+      () => `Bearer ${mint({ notBeforeOffsetSeconds: 3600, expiresInSeconds: 7200 })}`,
+      /not valid yet/,
+    ],
+    [
+      'wrong audience',
+      () => `Bearer ${mint({ audience: 'api://someone-else' })}`,
+      /audience "api:\/\/someone-else" is not accepted/,
+    ],
+    [
+      'wrong issuer (foreign)',
+      () => `Bearer ${mint({ issuer: 'https://login.example.com/x/v2.0' })}`,
+      /issuer ".*" is not accepted/,
+    ],
+    [
+      'wrong issuer (another tenant in iss)',
+      () => `Bearer ${mint({ issuer: `${h.issuer.url}/${randomUUID()}/v2.0` })}`,
+      /is not accepted for tenant/,
+    ],
+    [
+      'bad signature (published kid, another key)',
+      () => `Bearer ${mint({ signingKey: otherKey, kid: kidOf(mint()) })}`,
+      /signature does not verify/,
+    ],
+    [
+      'unknown kid',
+      () => `Bearer ${mint({ signingKey: otherKey, kid: 'not-published' })}`,
+      /key the issuer does not publish/,
+    ],
   ];
   for (const [name, header, reason] of rejected) {
     it(`${name} -> UNAUTHENTICATED with a clear reason`, async () => {

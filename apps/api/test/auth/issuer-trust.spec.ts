@@ -52,14 +52,19 @@ describe('dev issuer trust', () => {
   it('the rest of the process does not trust the dev CA', async () => {
     const res = await plainGet(issuer.metadataUrl);
     assert.equal(res.status, undefined);
-    assert.match(String(res.error?.code), /SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT/);
+    assert.match(
+      String(res.error?.code),
+      /SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT/,
+    );
     assert.equal(https.globalAgent.options.ca, undefined);
   });
 
   it('without the CA (as in production) the dev issuer is not trusted: tokens are refused, the cause is logged', async () => {
     const untrusting = await startAuthTestApp(issuer, { extraTrustedCaPem: undefined });
     try {
-      const res = await request(untrusting.app.getHttpServer()).get('/whoami').set('Authorization', `Bearer ${token()}`);
+      const res = await request(untrusting.app.getHttpServer())
+        .get('/whoami')
+        .set('Authorization', `Bearer ${token()}`);
       assert.equal(res.status, 401);
       assert.match(res.body.message, /token issuer could not be reached/);
       assert.match(untrusting.logs.join('\n'), /self-signed certificate in certificate chain|unable to verify/i);
@@ -74,9 +79,13 @@ describe('dev issuer trust', () => {
     const port = other.port;
     await other.stop(); // nothing listens there any more
     const url = `https://127.0.0.1:${port}`;
-    const down = await startAuthTestApp(issuer, { identityMetadataUrl: `${url}/common/v2.0/.well-known/openid-configuration`, allowedIssuerTemplate: `${url}/{tenantid}/v2.0` });
+    const down = await startAuthTestApp(issuer, {
+      identityMetadataUrl: `${url}/common/v2.0/.well-known/openid-configuration`,
+      allowedIssuerTemplate: `${url}/{tenantid}/v2.0`,
+    });
     try {
-      const mint = () => other.mintToken({ tenantId: randomUUID(), oid: randomUUID(), audience: down.options.audience });
+      const mint = () =>
+        other.mintToken({ tenantId: randomUUID(), oid: randomUUID(), audience: down.options.audience });
       const first = await request(down.app.getHttpServer()).get('/whoami').set('Authorization', `Bearer ${mint()}`);
       assert.equal(first.status, 401);
       assert.match(first.body.message, /token issuer could not be reached/);
@@ -101,7 +110,10 @@ describe('dev issuer trust', () => {
         source.load({ metadataURL: before.metadataUrl }, (err, m) => (err ? reject(err) : resolve(m!.oidc as never))),
       );
     try {
-      assert.deepEqual((await load()).keys.map((k) => k.kid), [before.kid]);
+      assert.deepEqual(
+        (await load()).keys.map((k) => k.kid),
+        [before.kid],
+      );
       fs.rmSync(path.join(rotating, 'signing.key.pem'));
       const after = new DevIssuer({ stateDir: rotating }); // same CA and TLS, new signing key
       assert.notEqual(after.kid, before.kid);
@@ -110,10 +122,16 @@ describe('dev issuer trust', () => {
       await after.start({ port });
       stop = () => after.stop();
       assert.equal(source.evictIfStale(), false, 'keys fetched seconds ago are kept');
-      assert.deepEqual((await load()).keys.map((k) => k.kid), [before.kid]);
+      assert.deepEqual(
+        (await load()).keys.map((k) => k.kid),
+        [before.kid],
+      );
       now += 61_000;
       assert.equal(source.evictIfStale(), true);
-      assert.deepEqual((await load()).keys.map((k) => k.kid), [after.kid]);
+      assert.deepEqual(
+        (await load()).keys.map((k) => k.kid),
+        [after.kid],
+      );
     } finally {
       source.close();
       await stop();
@@ -132,19 +150,29 @@ describe('auth options', () => {
   const ca = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
 
   it('production refuses the dev CA', () => {
-    assert.throws(() => AuthModule.register({ ...base, extraTrustedCaPem: ca }), (e: unknown) => e instanceof AuthOptionsError && /extraTrustedCaPem is refused in production/.test(e.message));
+    assert.throws(
+      () => AuthModule.register({ ...base, extraTrustedCaPem: ca }),
+      (e: unknown) => e instanceof AuthOptionsError && /extraTrustedCaPem is refused in production/.test(e.message),
+    );
   });
 
   it('refuses http metadata, an issuer template without {tenantid}, an empty audience and a silly skew', () => {
     const cases: Array<[Partial<AuthOptions>, RegExp]> = [
-      [{ identityMetadataUrl: 'http://127.0.0.1:3443/common/v2.0/.well-known/openid-configuration' }, /identityMetadataUrl must be an https URL/],
+      [
+        { identityMetadataUrl: 'http://127.0.0.1:3443/common/v2.0/.well-known/openid-configuration' },
+        /identityMetadataUrl must be an https URL/,
+      ],
       [{ identityMetadataUrl: 'not a url' }, /identityMetadataUrl "not a url" is not a URL/],
-      [{ allowedIssuerTemplate: 'https://login.microsoftonline.com/common/v2.0' }, /allowedIssuerTemplate must be an https URL containing \{tenantid\}/],
+      [
+        { allowedIssuerTemplate: 'https://login.microsoftonline.com/common/v2.0' },
+        /allowedIssuerTemplate must be an https URL containing \{tenantid\}/,
+      ],
       [{ audience: ' ' }, /audience must not be empty/],
       [{ clockSkewSeconds: 3600 }, /clockSkewSeconds must be/],
       [{ production: false, extraTrustedCaPem: 'junk' }, /extraTrustedCaPem is not a PEM certificate/],
     ];
-    for (const [override, message] of cases) assert.throws(() => AuthModule.register({ ...base, ...override }), message);
+    for (const [override, message] of cases)
+      assert.throws(() => AuthModule.register({ ...base, ...override }), message);
     assert.doesNotThrow(() => AuthModule.register(base));
   });
 

@@ -56,7 +56,8 @@ describe('docs/api.md', () => {
     for (const { query } of all) {
       for (const def of parse(query.text).definitions) {
         if (def.kind !== Kind.OPERATION_DEFINITION) continue;
-        for (const sel of def.selectionSet.selections) if (sel.kind === Kind.FIELD) used.add(`${def.operation}.${sel.name.value}`);
+        for (const sel of def.selectionSet.selections)
+          if (sel.kind === Kind.FIELD) used.add(`${def.operation}.${sel.name.value}`);
       }
     }
     const missing = [
@@ -71,16 +72,24 @@ describe('docs/api.md', () => {
     for (const { query, variables, response } of all) {
       const where = `docs/api.md:${query.line}`;
       const ast = parse(query.text);
-      assert.deepEqual(validate(schema, ast).map((e) => e.message), [], where);
+      assert.deepEqual(
+        validate(schema, ast).map((e) => e.message),
+        [],
+        where,
+      );
       const op = ast.definitions.find((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION)!;
       const vars = variables ? (JSON.parse(variables.text) as Record<string, unknown>) : {};
       const coerced = getVariableValues(schema, op.variableDefinitions ?? [], vars);
       assert.deepEqual(coerced.errors?.map((e) => e.message) ?? [], [], `${where}: variables`);
       if (response) {
         const answer = JSON.parse(response.text) as { data?: Record<string, unknown> | null; errors?: unknown[] };
-        const roots = op.selectionSet.selections.flatMap((s) => (s.kind === Kind.FIELD ? [s.alias?.value ?? s.name.value] : []));
-        if (answer.data) assert.deepEqual(Object.keys(answer.data), roots, `${where}: the answer pasted is for another operation`);
-        else assert.ok(Array.isArray(answer.errors) && answer.errors.length > 0, `${where}: an answer has data or errors`);
+        const roots = op.selectionSet.selections.flatMap((s) =>
+          s.kind === Kind.FIELD ? [s.alias?.value ?? s.name.value] : [],
+        );
+        if (answer.data)
+          assert.deepEqual(Object.keys(answer.data), roots, `${where}: the answer pasted is for another operation`);
+        else
+          assert.ok(Array.isArray(answer.errors) && answer.errors.length > 0, `${where}: an answer has data or errors`);
       }
     }
   });

@@ -17,7 +17,11 @@ function rootFields(): string[] {
 describe('field costs', () => {
   it('prices every root field of the schema, so a new resolver cannot come in at the default cost', () => {
     const missing = rootFields().filter((f) => !(f in ROOT_FIELD_COSTS));
-    assert.deepEqual(missing, [], `add these to ROOT_FIELD_COSTS in apps/api/src/graphql/field-costs.ts: ${missing.join(', ')}`);
+    assert.deepEqual(
+      missing,
+      [],
+      `add these to ROOT_FIELD_COSTS in apps/api/src/graphql/field-costs.ts: ${missing.join(', ')}`,
+    );
   });
 
   it('names only fields the schema has', () => {
@@ -35,7 +39,10 @@ describe('field costs', () => {
     const q = (f: string, args: Record<string, unknown> = {}) => baseCost(ROOT_FIELD_COSTS[`Query.${f}`]!, args);
     assert.ok(q('exportPolicies') >= 50 * q('policies'));
     assert.ok(q('exportPolicies', { ids: ['a', 'b'] }) < q('exportPolicies'));
-    assert.ok(q('simulatePolicy', { days: 90, workloadLimit: 2000 }) > q('simulatePolicy', { days: 1, workloadLimit: 1 }));
-    for (const f of ['exportPolicies', 'simulatePolicy', 'auditToDenyReport', 'admissionSummary', 'effectivePolicies']) assert.equal(ROOT_FIELD_COSTS[`Query.${f}`]!.expensive, true, f);
+    assert.ok(
+      q('simulatePolicy', { days: 90, workloadLimit: 2000 }) > q('simulatePolicy', { days: 1, workloadLimit: 1 }),
+    );
+    for (const f of ['exportPolicies', 'simulatePolicy', 'auditToDenyReport', 'admissionSummary', 'effectivePolicies'])
+      assert.equal(ROOT_FIELD_COSTS[`Query.${f}`]!.expensive, true, f);
   });
 });

@@ -7,11 +7,19 @@ import { NO_DB_REASON, startApi, testDatabaseConfigured, type ApiHarness } from 
 interface Answer {
   status: number;
   headers: Record<string, string | undefined>;
-  body: { data?: Record<string, unknown> | null; errors?: Array<{ message: string; extensions?: { code?: string; field?: string } }> };
+  body: {
+    data?: Record<string, unknown> | null;
+    errors?: Array<{ message: string; extensions?: { code?: string; field?: string } }>;
+  };
 }
 
 async function post(h: ApiHarness, token: string, query: string, variables?: Record<string, unknown>): Promise<Answer> {
-  const res = await h.http().post('/graphql').set('Authorization', `Bearer ${token}`).set('Content-Type', 'application/json').send({ query, variables });
+  const res = await h
+    .http()
+    .post('/graphql')
+    .set('Authorization', `Bearer ${token}`)
+    .set('Content-Type', 'application/json')
+    .send({ query, variables });
   return { status: res.status, headers: res.headers as Answer['headers'], body: res.body as Answer['body'] };
 }
 
@@ -25,7 +33,9 @@ function admitted(h: ApiHarness): number {
 
 async function reader(h: ApiHarness, owner: { tenantId: string; ownerToken: string }): Promise<string> {
   const principalId = randomUUID();
-  const res = await post(h, owner.ownerToken, 'mutation($i: AssignRoleInput!) { assignRole(input: $i) { id } }', { i: { principalId, role: 'SECURITY_READER' } });
+  const res = await post(h, owner.ownerToken, 'mutation($i: AssignRoleInput!) { assignRole(input: $i) { id } }', {
+    i: { principalId, role: 'SECURITY_READER' },
+  });
   assert.equal(res.body.errors, undefined, JSON.stringify(res.body));
   return h.token(owner.tenantId, principalId, 'Reader');
 }
@@ -58,7 +68,10 @@ describe('request cost and tenant isolation', { skip: testDatabaseConfigured ? f
     const res = await post(h, flooder, aliases(400, 'exportPolicies'));
     assert.equal(res.status, 400);
     assert.equal(res.body.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT');
-    assert.match(res.body.errors?.[0]?.message ?? '', /400 expensive fields \(exportPolicies\); the limit is 3 per request/);
+    assert.match(
+      res.body.errors?.[0]?.message ?? '',
+      /400 expensive fields \(exportPolicies\); the limit is 3 per request/,
+    );
     assert.equal(admitted(h), before);
   });
 
@@ -67,23 +80,39 @@ describe('request cost and tenant isolation', { skip: testDatabaseConfigured ? f
     assert.equal(ok.status, 200);
     assert.equal(ok.body.errors, undefined);
     assert.match(String(ok.body.data?.['a2']), /kind: Policy/);
-    const refused = await post(h, flooder, '{ a: exportPolicies ...more } fragment more on Query { b: exportPolicies c: effectivePolicies(clusterId: "00000000-0000-0000-0000-000000000000", namespace: "x") { enforced } d: admissionSummary(groupBy: [DAY]) { totalAdmissions } }');
+    const refused = await post(
+      h,
+      flooder,
+      '{ a: exportPolicies ...more } fragment more on Query { b: exportPolicies c: effectivePolicies(clusterId: "00000000-0000-0000-0000-000000000000", namespace: "x") { enforced } d: admissionSummary(groupBy: [DAY]) { totalAdmissions } }',
+    );
     assert.equal(refused.status, 400);
     assert.equal(refused.body.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT');
-    assert.match(refused.body.errors?.[0]?.message ?? '', /4 expensive fields \(exportPolicies, effectivePolicies, admissionSummary\)/);
+    assert.match(
+      refused.body.errors?.[0]?.message ?? '',
+      /4 expensive fields \(exportPolicies, effectivePolicies, admissionSummary\)/,
+    );
   });
 
   it('prices a simulation by its window: the longest window with the largest workload list fits one request', async () => {
     const draft = '{ type: MISCONFIGURATION, rules: [{ ruleId: "resource-limits" }] }';
-    const widest = await post(h, flooder, `{ simulatePolicy(days: 90, workloadLimit: 2000, draft: ${draft}) { flipCount } }`);
+    const widest = await post(
+      h,
+      flooder,
+      `{ simulatePolicy(days: 90, workloadLimit: 2000, draft: ${draft}) { flipCount } }`,
+    );
     assert.notEqual(widest.body.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT', JSON.stringify(widest.body));
-    const two = await post(h, flooder, `{ a: simulatePolicy(days: 90, workloadLimit: 2000, draft: ${draft}) { flipCount } b: simulatePolicy(days: 90, workloadLimit: 2000, draft: ${draft}) { flipCount } }`);
+    const two = await post(
+      h,
+      flooder,
+      `{ a: simulatePolicy(days: 90, workloadLimit: 2000, draft: ${draft}) { flipCount } b: simulatePolicy(days: 90, workloadLimit: 2000, draft: ${draft}) { flipCount } }`,
+    );
     assert.equal(two.status, 400);
     assert.match(two.body.errors?.[0]?.message ?? '', /operation complexity \d+ exceeds the limit of 2000/);
   });
 
   it('answers a complexity refusal with HTTP 400 and BAD_USER_INPUT', async () => {
-    const page = 'policies(first: 100) { edges { node { rules { ruleId params } scope { clusters { id name cloudScope { id displayName } } } } } }';
+    const page =
+      'policies(first: 100) { edges { node { rules { ruleId params } scope { clusters { id name cloudScope { id displayName } } } } } }';
     const res = await post(h, flooder, `{ a: ${page} b: ${page} }`);
     assert.equal(res.status, 400);
     assert.equal(res.body.errors?.[0]?.extensions?.code, 'BAD_USER_INPUT');
@@ -91,7 +120,9 @@ describe('request cost and tenant isolation', { skip: testDatabaseConfigured ? f
   });
 
   it('answers an invalid enum variable with HTTP 400 and BAD_USER_INPUT naming the value', async () => {
-    const res = await post(h, flooder, 'query($a: PolicyAction) { policies(filter: { action: $a }) { totalCount } }', { a: 'SOMETIMES' });
+    const res = await post(h, flooder, 'query($a: PolicyAction) { policies(filter: { action: $a }) { totalCount } }', {
+      a: 'SOMETIMES',
+    });
     assert.equal(res.status, 400);
     assert.equal(res.body.errors?.length, 1);
     assert.equal(res.body.errors[0]!.extensions?.code, 'BAD_USER_INPUT');
@@ -122,7 +153,12 @@ describe('request cost and tenant isolation', { skip: testDatabaseConfigured ? f
       const key = `${a.status} ${codes}`;
       outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
     }
-    for (const key of outcomes.keys()) assert.match(key, /^(200 ok|400 BAD_USER_INPUT|429 RATE_LIMITED)$/, `flood outcomes: ${JSON.stringify([...outcomes])}`);
+    for (const key of outcomes.keys())
+      assert.match(
+        key,
+        /^(200 ok|400 BAD_USER_INPUT|429 RATE_LIMITED)$/,
+        `flood outcomes: ${JSON.stringify([...outcomes])}`,
+      );
     assert.equal(outcomes.get('400 BAD_USER_INPUT'), 3);
   });
 });
@@ -142,7 +178,10 @@ describe('tenant share exhausted', { skip: testDatabaseConfigured ? false : NO_D
     assert.equal(res.status, 429, JSON.stringify(res.body));
     assert.equal(res.headers['retry-after'], '1', 'a 429 says when to retry');
     const codes = (res.body.errors ?? []).map((e) => e.extensions?.code);
-    assert.ok(codes.length >= 1 && codes.length < 3, `some fields refused, not all: ${JSON.stringify(res.body.errors)}`);
+    assert.ok(
+      codes.length >= 1 && codes.length < 3,
+      `some fields refused, not all: ${JSON.stringify(res.body.errors)}`,
+    );
     assert.ok(codes.every((c) => c === 'RATE_LIMITED'));
     assert.match(res.body.errors![0]!.message, /retry later/);
   });

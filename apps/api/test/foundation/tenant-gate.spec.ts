@@ -10,7 +10,14 @@ function held(): { promise: Promise<void>; finish: () => void; started: boolean 
   return { promise, finish, started: false };
 }
 
-const LIMITS: TenantGateLimits = { slots: 4, perTenant: 2, perTenantExpensive: 2, perRequest: 8, maxQueuedPerTenant: 3, maxWaitMs: 60_000 };
+const LIMITS: TenantGateLimits = {
+  slots: 4,
+  perTenant: 2,
+  perTenantExpensive: 2,
+  perRequest: 8,
+  maxQueuedPerTenant: 3,
+  maxWaitMs: 60_000,
+};
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('tenant gate', () => {
@@ -48,7 +55,8 @@ describe('tenant gate', () => {
       gate.run('a', async () => {
         ran = true;
       }),
-      (err: unknown) => err instanceof RateLimitedError && err.code === 'RATE_LIMITED' && /2 running, 3 waiting/.test(err.message),
+      (err: unknown) =>
+        err instanceof RateLimitedError && err.code === 'RATE_LIMITED' && /2 running, 3 waiting/.test(err.message),
     );
     assert.equal(ran, false);
     assert.equal(gate.snapshot().refused, 1);
@@ -60,7 +68,10 @@ describe('tenant gate', () => {
     const gate = new TenantGate('test', { ...LIMITS, perTenant: 1, perTenantExpensive: 1, maxWaitMs: 20 });
     const blocker = held();
     const first = gate.run('a', () => blocker.promise);
-    await assert.rejects(gate.run('a', async () => undefined), (err: unknown) => err instanceof RateLimitedError && /waited 20 ms/.test(err.message));
+    await assert.rejects(
+      gate.run('a', async () => undefined),
+      (err: unknown) => err instanceof RateLimitedError && /waited 20 ms/.test(err.message),
+    );
     blocker.finish();
     await first;
     assert.equal(await gate.run('a', async () => 'after'), 'after');
@@ -88,7 +99,14 @@ describe('tenant gate', () => {
   });
 
   it('serves waiting tenants in turn, not in arrival order', async () => {
-    const gate = new TenantGate('test', { slots: 2, perTenant: 1, perTenantExpensive: 1, perRequest: 8, maxQueuedPerTenant: 10, maxWaitMs: 60_000 });
+    const gate = new TenantGate('test', {
+      slots: 2,
+      perTenant: 1,
+      perTenantExpensive: 1,
+      perRequest: 8,
+      maxQueuedPerTenant: 10,
+      maxWaitMs: 60_000,
+    });
     const order: string[] = [];
     const blockerA = held();
     const blockerX = held();
@@ -124,7 +142,13 @@ describe('tenant gate', () => {
   });
 
   it('does not gate work nested in a gated run (no deadlock at the limit)', async () => {
-    const gate = new TenantGate('test', { ...LIMITS, slots: 2, perTenant: 1, perTenantExpensive: 1, maxQueuedPerTenant: 0 });
+    const gate = new TenantGate('test', {
+      ...LIMITS,
+      slots: 2,
+      perTenant: 1,
+      perTenantExpensive: 1,
+      maxQueuedPerTenant: 0,
+    });
     const out = await gate.run('a', () => gate.run('a', async () => 'nested'));
     assert.equal(out, 'nested');
   });

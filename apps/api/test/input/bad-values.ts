@@ -5,16 +5,41 @@
  * is reproducible and still varies the character and position of what it plants.
  */
 import {
-  getNamedType, getNullableType, isEnumType, isInputObjectType, isListType, isScalarType,
-  type GraphQLField, type GraphQLInputObjectType, type GraphQLInputType,
+  getNamedType,
+  getNullableType,
+  isEnumType,
+  isInputObjectType,
+  isListType,
+  isScalarType,
+  type GraphQLField,
+  type GraphQLInputObjectType,
+  type GraphQLInputType,
 } from 'graphql';
 
 export type BadClass =
-  | 'nul' | 'control' | 'invisible' | 'huge-string' | 'deep-nesting' | 'int32-overflow' | 'beyond-2^53'
-  | 'huge-list' | 'wrong-type' | 'invalid-enum';
+  | 'nul'
+  | 'control'
+  | 'invisible'
+  | 'huge-string'
+  | 'deep-nesting'
+  | 'int32-overflow'
+  | 'beyond-2^53'
+  | 'huge-list'
+  | 'wrong-type'
+  | 'invalid-enum';
 
 /** Classes that must be refused wherever they stand: no string input of the API takes them. */
-export const ALWAYS_REFUSED: ReadonlySet<BadClass> = new Set(['nul', 'control', 'huge-string', 'deep-nesting', 'wrong-type', 'invalid-enum', 'int32-overflow', 'beyond-2^53', 'huge-list']);
+export const ALWAYS_REFUSED: ReadonlySet<BadClass> = new Set([
+  'nul',
+  'control',
+  'huge-string',
+  'deep-nesting',
+  'wrong-type',
+  'invalid-enum',
+  'int32-overflow',
+  'beyond-2^53',
+  'huge-list',
+]);
 
 export type PathItem = string | number;
 
@@ -56,7 +81,15 @@ export function inputPositions(field: GraphQLField<unknown, unknown>): InputPosi
   return out;
 }
 
-const CONTROL = [...Array.from({ length: 8 }, (_, i) => 1 + i), 0x0b, 0x0c, ...Array.from({ length: 18 }, (_, i) => 0x0e + i), 0x7f, 0x85, 0x9b];
+const CONTROL = [
+  ...Array.from({ length: 8 }, (_, i) => 1 + i),
+  0x0b,
+  0x0c,
+  ...Array.from({ length: 18 }, (_, i) => 0x0e + i),
+  0x7f,
+  0x85,
+  0x9b,
+];
 const BIDI = [0x202a, 0x202b, 0x202c, 0x202d, 0x202e, 0x2066, 0x2067, 0x2068, 0x2069, 0x200e, 0x200f, 0x061c];
 const ZERO_WIDTH = [0x200b, 0x200c, 0x200d, 0x2060, 0xfeff];
 /** Bidi controls and zero-width characters: one class, the variant chosen by the seed. */
@@ -149,7 +182,11 @@ function sampleOf(type: GraphQLInputType): unknown {
 }
 
 /** A copy of `base` with `value` at `path` (parents created as objects or one-element lists). */
-export function withValueAt(base: Record<string, unknown>, path: readonly PathItem[], value: unknown): Record<string, unknown> {
+export function withValueAt(
+  base: Record<string, unknown>,
+  path: readonly PathItem[],
+  value: unknown,
+): Record<string, unknown> {
   const root: Record<string, unknown> = structuredClone(base);
   let node: Record<string | number, unknown> = root;
   path.forEach((key, i) => {
@@ -159,7 +196,9 @@ export function withValueAt(base: Record<string, unknown>, path: readonly PathIt
     }
     const next = path[i + 1]!;
     const existing = node[key];
-    if (typeof next === 'number') node[key] = Array.isArray(existing) && existing.length ? existing : [typeof path[i + 2] === 'string' ? {} : undefined];
+    if (typeof next === 'number')
+      node[key] =
+        Array.isArray(existing) && existing.length ? existing : [typeof path[i + 2] === 'string' ? {} : undefined];
     else node[key] = typeof existing === 'object' && existing !== null && !Array.isArray(existing) ? existing : {};
     node = node[key] as Record<string | number, unknown>;
   });

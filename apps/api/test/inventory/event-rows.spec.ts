@@ -77,10 +77,21 @@ function row(overrides: Partial<EventRow> = {}): EventRow {
   };
 }
 
-describe('the ingest statement\'s binary events parameter', () => {
-  it('writes an array of records whose attributes are the type\'s, with the values as PostgreSQL receives them', () => {
+describe("the ingest statement's binary events parameter", () => {
+  it("writes an array of records whose attributes are the type's, with the values as PostgreSQL receives them", () => {
     const long = 'x'.repeat(500);
-    const rows = [row(), row({ uid: 'ünïcødé ✓ 日本', br: null, h: null, dr: true, g: [], im: ['registry.example.com/a:1', long, 'ü'], t: Date.UTC(1999, 11, 31, 23, 59, 59, 999) })];
+    const rows = [
+      row(),
+      row({
+        uid: 'ünïcødé ✓ 日本',
+        br: null,
+        h: null,
+        dr: true,
+        g: [],
+        im: ['registry.example.com/a:1', long, 'ü'],
+        t: Date.UTC(1999, 11, 31, 23, 59, 59, 999),
+      }),
+    ];
     const enc = new EventRowsEncoder(424242, rows.length);
     for (const r of rows) enc.add(r);
     const array = readArray(enc.finish());
@@ -89,13 +100,17 @@ describe('the ingest statement\'s binary events parameter', () => {
     for (const [i, item] of array.items.entries()) {
       const r = rows[i]!;
       const attrs = readRecord(item!);
-      assert.deepEqual(attrs.map((a) => a.oid), EVENT_ROW_ATTRIBUTES.map(([, oid]) => oid));
+      assert.deepEqual(
+        attrs.map((a) => a.oid),
+        EVENT_ROW_ATTRIBUTES.map(([, oid]) => oid),
+      );
       const v = Object.fromEntries(EVENT_ROW_ATTRIBUTES.map(([name], j) => [name, attrs[j]!.value]));
       assert.equal(v['id']!.toString('hex'), r.id.replace(/-/g, '').toLowerCase());
       assert.equal(timeOf(v['t']!), r.t, 'microseconds since 2000, before 2000 too');
       assert.equal(timeOf(v['hr']!), r.hr);
       assert.equal(timeOf(v['dy']!), r.dy);
-      for (const name of ['ns', 'k', 'av', 'n', 'ok', 'on', 'op', 'd', 'u', 'f'] as const) assert.equal(v[name]!.toString('utf8'), r[name], name);
+      for (const name of ['ns', 'k', 'av', 'n', 'ok', 'on', 'op', 'd', 'u', 'f'] as const)
+        assert.equal(v[name]!.toString('utf8'), r[name], name);
       assert.equal(v['uid']?.toString('utf8') ?? null, r.uid);
       assert.equal(v['ru']?.toString('utf8') ?? null, r.ru);
       assert.deepEqual(v['dr'], Buffer.from([r.dr ? 1 : 0]));
@@ -109,7 +124,12 @@ describe('the ingest statement\'s binary events parameter', () => {
   });
 
   it('grows past its first estimate, and writes a lone surrogate as U+FFFD', () => {
-    const many = Array.from({ length: 50 }, (_, i) => row({ tm: Array.from({ length: 40 }, (_, j) => `i:registry.example.com/team-${i}/image-${j}:1.0`), n: `a\ud800b-${i}` }));
+    const many = Array.from({ length: 50 }, (_, i) =>
+      row({
+        tm: Array.from({ length: 40 }, (_, j) => `i:registry.example.com/team-${i}/image-${j}:1.0`),
+        n: `a\ud800b-${i}`,
+      }),
+    );
     const enc = new EventRowsEncoder(1, 1);
     for (const r of many) enc.add(r);
     const { items } = readArray(enc.finish());
@@ -124,8 +144,22 @@ describe('the ingest statement\'s binary events parameter', () => {
     // many alignments of the rows against the first buffer's end (4,096 bytes): an empty name
     // reserves little room, so the null uid's 8-byte header after it straddles the end for some
     for (let pad = 0; pad < 600; pad++) {
-      const short = { k: 'Pod', av: 'v1', n: '', ok: 'D', on: 'w', u: 'u', g: [], im: [], tm: ['c:x'], f: '[]', ks: ['ALLOWED::'] };
-      const rows = Array.from({ length: 40 }, (_, i) => row({ ...short, ns: 'x'.repeat((pad % 97) + i), uid: null, ru: null, br: null, h: null }));
+      const short = {
+        k: 'Pod',
+        av: 'v1',
+        n: '',
+        ok: 'D',
+        on: 'w',
+        u: 'u',
+        g: [],
+        im: [],
+        tm: ['c:x'],
+        f: '[]',
+        ks: ['ALLOWED::'],
+      };
+      const rows = Array.from({ length: 40 }, (_, i) =>
+        row({ ...short, ns: 'x'.repeat((pad % 97) + i), uid: null, ru: null, br: null, h: null }),
+      );
       const enc = new EventRowsEncoder(1, 1);
       for (const r of rows) enc.add(r);
       const { items } = readArray(enc.finish());

@@ -10,12 +10,23 @@ import { after, before, describe, it } from 'node:test';
 import { Client } from 'pg';
 import { decisionFor, type AdmissionEvent, type Finding } from '@portcullis/contracts';
 import { RollupFlusher } from '../../src/inventory/rollup-flusher';
-import { NO_DB_REASON, admissionEvent as admission, finding, startApi, testDatabaseConfigured, type ApiHarness } from '@portcullis/testing';
+import {
+  NO_DB_REASON,
+  admissionEvent as admission,
+  finding,
+  startApi,
+  testDatabaseConfigured,
+  type ApiHarness,
+} from '@portcullis/testing';
 import { data, podSnapshot, scopeWithCluster, upload, type TestCluster } from './support';
 
 const HOUR = 3_600_000;
 /** The counts of an upload's answer (it also names snapshot ids). */
-const tally = (b: { accepted: number; duplicates: number; expired: number }) => ({ accepted: b.accepted, duplicates: b.duplicates, expired: b.expired });
+const tally = (b: { accepted: number; duplicates: number; expired: number }) => ({
+  accepted: b.accepted,
+  duplicates: b.duplicates,
+  expired: b.expired,
+});
 const DAY = 24 * HOUR;
 /** What a flusher holds while it folds: the advisory lock of each of the two parts. */
 const HOLD_BOTH_FOLD_LOCKS = `SELECT pg_advisory_xact_lock(hashtext('admission_rollups_flush'), part) FROM generate_series(0, 1) AS part`;
@@ -85,7 +96,10 @@ describe('rollups folded from staging', { skip: testDatabaseConfigured ? false :
     h = await startApi();
     const t = await h.onboard('Rollup flush');
     tenantId = t.tenantId;
-    clusters = [await scopeWithCluster(h, t.ownerToken, '333333333333', 'flush-a'), await scopeWithCluster(h, t.ownerToken, '444444444444', 'flush-b')];
+    clusters = [
+      await scopeWithCluster(h, t.ownerToken, '333333333333', 'flush-a'),
+      await scopeWithCluster(h, t.ownerToken, '444444444444', 'flush-b'),
+    ];
     db = new Client({ connectionString: h.config.databaseUrl });
     await db.connect();
   });
@@ -97,16 +111,30 @@ describe('rollups folded from staging', { skip: testDatabaseConfigured ? false :
   /** The rollups of the tenant as stored, in the shape of bruteForce. */
   async function stored() {
     const hourly = new Map<string, number>();
-    for (const r of (await db.query(`SELECT hour, cluster_id, namespace, policy_id, rule_id, decision, admissions FROM admission_rollups_hourly WHERE tenant_id = $1`, [tenantId])).rows) {
-      hourly.set(`${r.hour.getTime()}|${r.cluster_id}|${r.namespace}|${r.policy_id}|${r.rule_id}|${r.decision}`, Number(r.admissions));
+    for (const r of (
+      await db.query(
+        `SELECT hour, cluster_id, namespace, policy_id, rule_id, decision, admissions FROM admission_rollups_hourly WHERE tenant_id = $1`,
+        [tenantId],
+      )
+    ).rows) {
+      hourly.set(
+        `${r.hour.getTime()}|${r.cluster_id}|${r.namespace}|${r.policy_id}|${r.rule_id}|${r.decision}`,
+        Number(r.admissions),
+      );
     }
     const workloads = new Map<string, { admissionsThrough: number[]; lastAt: number }>();
     for (const r of (await db.query(`SELECT * FROM admission_workload_months WHERE tenant_id = $1`, [tenantId])).rows) {
-      workloads.set(`${r.policy_id}|${r.month.getTime()}|${r.cluster_id}|${r.namespace}|${r.owner_kind}/${r.owner_name}|${r.rule_id}|${r.decision}`, { admissionsThrough: (r.admissions_through as string[]).map(Number), lastAt: r.last_at.getTime() });
+      workloads.set(
+        `${r.policy_id}|${r.month.getTime()}|${r.cluster_id}|${r.namespace}|${r.owner_kind}/${r.owner_name}|${r.rule_id}|${r.decision}`,
+        { admissionsThrough: (r.admissions_through as string[]).map(Number), lastAt: r.last_at.getTime() },
+      );
     }
     const snapshots = new Map<string, { admissions: number; lastAt: number }>();
     for (const r of (await db.query(`SELECT * FROM admission_snapshot_days WHERE tenant_id = $1`, [tenantId])).rows) {
-      snapshots.set(`${r.day.getTime()}|${r.cluster_id}|${r.namespace}|${r.owner_kind}/${r.owner_name}|${(r.snapshot_hash as Buffer).toString('hex')}`, { admissions: Number(r.admissions), lastAt: r.last_at.getTime() });
+      snapshots.set(
+        `${r.day.getTime()}|${r.cluster_id}|${r.namespace}|${r.owner_kind}/${r.owner_name}|${(r.snapshot_hash as Buffer).toString('hex')}`,
+        { admissions: Number(r.admissions), lastAt: r.last_at.getTime() },
+      );
     }
     return { hourly, workloads, snapshots };
   }
@@ -119,24 +147,33 @@ describe('rollups folded from staging', { skip: testDatabaseConfigured ? false :
     return { events: rows.length, ...bruteForce(rows) };
   }
 
-  const staged = async () => Number((await db.query(`SELECT count(*) AS n FROM admission_rollup_staging WHERE tenant_id = $1`, [tenantId])).rows[0].n);
+  const staged = async () =>
+    Number(
+      (await db.query(`SELECT count(*) AS n FROM admission_rollup_staging WHERE tenant_id = $1`, [tenantId])).rows[0].n,
+    );
 
   it('concurrent uploads, re-sends and flushers in several processes: every rollup equals a brute-force count over the raw events', async () => {
     const now = Date.now();
     let seed = 11;
-    const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648) / 2_147_483_648);
+    const random = () => (seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648) / 2_147_483_648;
     // three namespaces, one of them in the other part of the fold than the first (for the first
     // cluster), so that both parts have rows to fold concurrently
-    const partOf = async (cluster: string, namespace: string) => Number((await db.query('SELECT admission_rollup_part($1::uuid, $2) AS part', [cluster, namespace])).rows[0].part);
+    const partOf = async (cluster: string, namespace: string) =>
+      Number((await db.query('SELECT admission_rollup_part($1::uuid, $2) AS part', [cluster, namespace])).rows[0].part);
     const namespaces = ['ns-0', 'ns-1'];
     const firstPart = await partOf(clusters[0]!.id, 'ns-0');
-    for (let k = 2; namespaces.length < 3; k++) if ((await partOf(clusters[0]!.id, `ns-${k}`)) !== firstPart) namespaces.push(`ns-${k}`);
+    for (let k = 2; namespaces.length < 3; k++)
+      if ((await partOf(clusters[0]!.id, `ns-${k}`)) !== firstPart) namespaces.push(`ns-${k}`);
     const batches: Array<{ cluster: TestCluster; events: AdmissionEvent[] }> = [];
     for (let b = 0; b < 48; b++) {
       const events = Array.from({ length: 20 }, () => {
         const w = Math.floor(random() * 12);
         const findings = RULES.filter(() => random() < 0.3).map((r) =>
-          finding(policies[Math.floor(random() * 2)]!, r, random() < 0.2 ? { exempted: true, exemptionId: 'ex-1' } : random() < 0.3 ? { action: 'BLOCK' } : {}),
+          finding(
+            policies[Math.floor(random() * 2)]!,
+            r,
+            random() < 0.2 ? { exempted: true, exemptionId: 'ex-1' } : random() < 0.3 ? { action: 'BLOCK' } : {},
+          ),
         );
         return admission({
           // three hours and, now and then, yesterday: several hourly and daily rows per workload
@@ -145,7 +182,15 @@ describe('rollups folded from staging', { skip: testDatabaseConfigured ? false :
           owner: { kind: 'Deployment', name: `app-${w}` },
           decision: decisionFor(findings),
           findings,
-          ...(random() < 0.7 ? { snapshot: podSnapshot(namespaces[w % 3]!, `app-${w}`, { spec: { containers: [{ name: 'app', image: `registry.example.com/app-${w}:${Math.floor(random() * 2)}` }] } }) } : {}),
+          ...(random() < 0.7
+            ? {
+                snapshot: podSnapshot(namespaces[w % 3]!, `app-${w}`, {
+                  spec: {
+                    containers: [{ name: 'app', image: `registry.example.com/app-${w}:${Math.floor(random() * 2)}` }],
+                  },
+                }),
+              }
+            : {}),
         });
       });
       batches.push({ cluster: clusters[b % 2]!, events });
@@ -192,8 +237,14 @@ describe('rollups folded from staging', { skip: testDatabaseConfigured ? false :
     await flusher.flushTenant(tenantId);
 
     // the batches fell into both parts of the fold, so both folded concurrently above (see namespaces)
-    const { rows: parts } = await db.query('SELECT DISTINCT admission_rollup_part(cluster_id, namespace) AS part FROM admission_events WHERE tenant_id = $1 ORDER BY 1', [tenantId]);
-    assert.deepEqual(parts.map((r) => r.part), [0, 1]);
+    const { rows: parts } = await db.query(
+      'SELECT DISTINCT admission_rollup_part(cluster_id, namespace) AS part FROM admission_events WHERE tenant_id = $1 ORDER BY 1',
+      [tenantId],
+    );
+    assert.deepEqual(
+      parts.map((r) => r.part),
+      [0, 1],
+    );
     const want = await expected();
     assert.equal(want.events, 48 * 20);
     const got = await stored();
@@ -211,7 +262,13 @@ describe('rollups folded from staging', { skip: testDatabaseConfigured ? false :
     await doomed.query('BEGIN');
     await doomed.query(HOLD_BOTH_FOLD_LOCKS);
     const events = [
-      admission({ decision: 'AUDITED', findings: [finding(policies[0]!, 'resource-limits')], snapshot: podSnapshot('ns-9', 'late'), namespace: 'ns-9', owner: { kind: 'Deployment', name: 'late' } }),
+      admission({
+        decision: 'AUDITED',
+        findings: [finding(policies[0]!, 'resource-limits')],
+        snapshot: podSnapshot('ns-9', 'late'),
+        namespace: 'ns-9',
+        owner: { kind: 'Deployment', name: 'late' },
+      }),
       admission({ decision: 'ALLOWED', namespace: 'ns-9', owner: { kind: 'Deployment', name: 'late' } }),
     ];
     const res = await upload(h, clusters[0]!.token, events);
@@ -220,12 +277,16 @@ describe('rollups folded from staging', { skip: testDatabaseConfigured ? false :
     assert.deepEqual(tally(res.body), { accepted: 2, duplicates: 0, expired: 0 });
     assert.ok((await staged()) > 0, 'the batch is staged while the lock is held');
     // that session folds it (deletes staging, upserts the rollups) ... and dies before COMMIT
-    const folded = Number((await doomed.query('SELECT admission_rollups_flush($1::uuid, true) AS n', [tenantId])).rows[0].n);
+    const folded = Number(
+      (await doomed.query('SELECT admission_rollups_flush($1::uuid, true) AS n', [tenantId])).rows[0].n,
+    );
     assert.ok(folded > 0);
     const pid = (await doomed.query('SELECT pg_backend_pid() AS pid')).rows[0].pid as number;
     // the API's background flush must not fold the batch before the checks below: a session
     // queues for the lock of the batch's part now, and is granted it the moment the doomed one dies
-    const part = Number((await db.query('SELECT admission_rollup_part($1::uuid, $2) AS part', [clusters[0]!.id, 'ns-9'])).rows[0].part);
+    const part = Number(
+      (await db.query('SELECT admission_rollup_part($1::uuid, $2) AS part', [clusters[0]!.id, 'ns-9'])).rows[0].part,
+    );
     const guard = new Client({ connectionString: h.config.databaseUrl });
     await guard.connect();
     await guard.query('BEGIN');
@@ -233,7 +294,10 @@ describe('rollups folded from staging', { skip: testDatabaseConfigured ? false :
     const guardPid = (guard as unknown as { processID: number }).processID;
     let queued = false;
     for (let i = 0; i < 1000 && !queued; i++) {
-      const { rows } = await db.query(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND pid = $1`, [guardPid]);
+      const { rows } = await db.query(
+        `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND pid = $1`,
+        [guardPid],
+      );
       queued = rows[0].n > 0;
       if (!queued) await new Promise((r) => setTimeout(r, 5));
     }
@@ -262,10 +326,17 @@ describe('rollups folded from staging', { skip: testDatabaseConfigured ? false :
   });
 
   it('a report folds the staged batches of its tenant before it reads: it counts a batch acknowledged just before it', async () => {
-    const principal = (await h.prisma.roleAssignment.findFirstOrThrow({ where: { tenantId, role: 'OWNER' } })).principalId;
+    const principal = (await h.prisma.roleAssignment.findFirstOrThrow({ where: { tenantId, role: 'OWNER' } }))
+      .principalId;
     const ownerToken = await h.token(tenantId, principal);
     const window = `window: { from: "${new Date(Date.now() - 2 * DAY).toISOString()}", to: "${new Date(Date.now() + HOUR).toISOString()}" }`;
-    const summary = async () => data(await h.gql<{ admissionSummary: { totalAdmissions: number } }>(ownerToken, `{ admissionSummary(groupBy: [DECISION], ${window}) { totalAdmissions } }`)).admissionSummary.totalAdmissions;
+    const summary = async () =>
+      data(
+        await h.gql<{ admissionSummary: { totalAdmissions: number } }>(
+          ownerToken,
+          `{ admissionSummary(groupBy: [DECISION], ${window}) { totalAdmissions } }`,
+        ),
+      ).admissionSummary.totalAdmissions;
     const before = await summary();
     // hold the flush lock: no background flush (API or worker) can fold the batch meanwhile
     const holder = new Client({ connectionString: h.config.databaseUrl });
@@ -286,7 +357,9 @@ describe('rollups folded from staging', { skip: testDatabaseConfigured ? false :
       // the report's flush queues behind the lock (a report that did not flush would never wait here)
       let waiting = false;
       for (let i = 0; i < 1000 && !waiting; i++) {
-        const { rows } = await db.query(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND pid <> pg_backend_pid()`);
+        const { rows } = await db.query(
+          `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND pid <> pg_backend_pid()`,
+        );
         waiting = rows[0].n > 0;
         if (!waiting) await new Promise((r) => setTimeout(r, 10));
       }

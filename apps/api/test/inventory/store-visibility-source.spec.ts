@@ -18,7 +18,8 @@ function sources(dir: string, out: Array<{ file: string; text: string }> = []): 
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const full = path.join(dir, entry.name);
     if (entry.isDirectory()) sources(full, out);
-    else if (entry.name.endsWith('.ts')) out.push({ file: path.relative(API_SRC, full), text: readFileSync(full, 'utf8') });
+    else if (entry.name.endsWith('.ts'))
+      out.push({ file: path.relative(API_SRC, full), text: readFileSync(full, 'utf8') });
   }
   return out;
 }
@@ -27,12 +28,26 @@ describe('inventory store reads in the API source', () => {
   const files = sources(API_SRC).filter((f) => f.text.includes("from '@portcullis/inventory'"));
 
   it('finds the services that read through the store', () => {
-    const readers = files.filter((f) => STORE_READ.test(f.text)).map((f) => path.basename(f.file)).sort();
-    assert.deepEqual(readers, ['admission-inventory.service.ts', 'audit-to-deny.service.ts', 'policy-simulator.service.ts']);
+    const readers = files
+      .filter((f) => STORE_READ.test(f.text))
+      .map((f) => path.basename(f.file))
+      .sort();
+    assert.deepEqual(readers, [
+      'admission-inventory.service.ts',
+      'audit-to-deny.service.ts',
+      'policy-simulator.service.ts',
+    ]);
   });
 
   it('every one of them builds the scope condition with tenancy/visibility', () => {
-    const offenders = files.filter((f) => STORE_READ.test(f.text) && !(f.text.includes("tenancy/visibility'") && /Visibility\.of\(principal\)\.sql\(/.test(f.text)));
-    assert.deepEqual(offenders.map((f) => f.file), []);
+    const offenders = files.filter(
+      (f) =>
+        STORE_READ.test(f.text) &&
+        !(f.text.includes("tenancy/visibility'") && /Visibility\.of\(principal\)\.sql\(/.test(f.text)),
+    );
+    assert.deepEqual(
+      offenders.map((f) => f.file),
+      [],
+    );
   });
 });

@@ -71,7 +71,9 @@ function namespaceFor(m: ManifestObject, explicit: string | undefined): string |
   if (!m.resource.namespaced) return undefined;
   const own = m.object.metadata.namespace;
   if (explicit && own && own !== explicit) {
-    throw new AdmitInputError(`${locate(m.source, m.document, m.line, m.item)}: the namespace from the provided object "${own}" does not match the namespace "${explicit}". You must pass '--namespace=${own}' to perform this operation.`);
+    throw new AdmitInputError(
+      `${locate(m.source, m.document, m.line, m.item)}: the namespace from the provided object "${own}" does not match the namespace "${explicit}". You must pass '--namespace=${own}' to perform this operation.`,
+    );
   }
   return own || explicit || 'default';
 }
@@ -87,10 +89,13 @@ function asSent(m: ManifestObject, namespace: string | undefined): Obj {
 
 function withLastApplied(o: Obj, applied: Obj): void {
   const meta = o['metadata'] as Obj;
-  const annotations = (typeof meta['annotations'] === 'object' && meta['annotations'] !== null ? meta['annotations'] : {}) as Record<string, string>;
+  const annotations = (
+    typeof meta['annotations'] === 'object' && meta['annotations'] !== null ? meta['annotations'] : {}
+  ) as Record<string, string>;
   const copy = clone(applied);
   const copyMeta = copy['metadata'] as Obj;
-  if (copyMeta['annotations'] && typeof copyMeta['annotations'] === 'object') delete (copyMeta['annotations'] as Obj)[LAST_APPLIED];
+  if (copyMeta['annotations'] && typeof copyMeta['annotations'] === 'object')
+    delete (copyMeta['annotations'] as Obj)[LAST_APPLIED];
   meta['annotations'] = { ...annotations, [LAST_APPLIED]: `${JSON.stringify(copy)}\n` };
 }
 
@@ -136,7 +141,10 @@ function plan(objects: readonly ManifestObject[], o: AdmitOptions, names: NameSo
     const namespace = namespaceFor(m, o.namespace);
     const where = locate(m.source, m.document, m.line, m.item);
     const given = m.object.metadata.name;
-    if (o.operation !== 'CREATE' && !given) throw new AdmitInputError(`${where}: ${m.object.kind} has no metadata.name: ${o.operation} needs the name of an existing object`);
+    if (o.operation !== 'CREATE' && !given)
+      throw new AdmitInputError(
+        `${where}: ${m.object.kind} has no metadata.name: ${o.operation} needs the name of an existing object`,
+      );
     const sent = asSent(m, namespace);
     if (o.operation === 'DELETE') {
       const old = clone(sent);
@@ -166,7 +174,11 @@ function plan(objects: readonly ManifestObject[], o: AdmitOptions, names: NameSo
     const oldMeta = old['metadata'] as Obj;
     const meta = object['metadata'] as Obj;
     for (const k of ['uid', 'creationTimestamp']) meta[k] = oldMeta[k];
-    if (oldMeta['generation'] !== undefined) meta['generation'] = JSON.stringify(object['spec']) === JSON.stringify(old['spec']) ? oldMeta['generation'] : Number(oldMeta['generation']) + 1;
+    if (oldMeta['generation'] !== undefined)
+      meta['generation'] =
+        JSON.stringify(object['spec']) === JSON.stringify(old['spec'])
+          ? oldMeta['generation']
+          : Number(oldMeta['generation']) + 1;
     return { m, namespace, name: given!, requestName: given!, object, oldObject: old };
   });
 }
@@ -190,12 +202,43 @@ export async function admitManifests(objects: readonly ManifestObject[], o: Admi
   }
 }
 
-async function run(planned: readonly Planned[], o: AdmitOptions, names: NameSource, clock: () => Date, send: (review: Record<string, unknown>) => Promise<WebhookAnswer>): Promise<AdmitResult[]> {
+async function run(
+  planned: readonly Planned[],
+  o: AdmitOptions,
+  names: NameSource,
+  clock: () => Date,
+  send: (review: Record<string, unknown>) => Promise<WebhookAnswer>,
+): Promise<AdmitResult[]> {
   const results: AdmitResult[] = [];
 
-  const submit = async (p: { m: ManifestObject; resource: ResourceInfo; operation: Operation; namespace: string | undefined; name: string; requestName: string; object: Obj | null; oldObject: Obj | null; user: UserInfo; controller?: string; parent: number | null; depth: number; fieldManager?: string }): Promise<AdmitResult> => {
+  const submit = async (p: {
+    m: ManifestObject;
+    resource: ResourceInfo;
+    operation: Operation;
+    namespace: string | undefined;
+    name: string;
+    requestName: string;
+    object: Obj | null;
+    oldObject: Obj | null;
+    user: UserInfo;
+    controller?: string;
+    parent: number | null;
+    depth: number;
+    fieldManager?: string;
+  }): Promise<AdmitResult> => {
     const uid = names.uid();
-    const review = admissionReview({ uid, resource: p.resource, operation: p.operation, name: p.requestName, ...(p.namespace ? { namespace: p.namespace } : {}), user: p.user, object: p.object, oldObject: p.oldObject, dryRun: o.dryRun, ...(p.fieldManager ? { fieldManager: p.fieldManager } : {}) });
+    const review = admissionReview({
+      uid,
+      resource: p.resource,
+      operation: p.operation,
+      name: p.requestName,
+      ...(p.namespace ? { namespace: p.namespace } : {}),
+      user: p.user,
+      object: p.object,
+      oldObject: p.oldObject,
+      dryRun: o.dryRun,
+      ...(p.fieldManager ? { fieldManager: p.fieldManager } : {}),
+    });
     const base = {
       index: results.length,
       parent: p.parent,
@@ -222,25 +265,58 @@ async function run(planned: readonly Planned[], o: AdmitOptions, names: NameSour
     if (!matched) result = { ...base, sent: false, outcome: 'allowed' };
     else {
       const answer = await send(review);
-      result = answer.ok ? { ...base, sent: true, outcome: answer.response.allowed ? 'allowed' : 'denied', response: answer.response } : { ...base, sent: true, outcome: 'error', error: answer.error };
+      result = answer.ok
+        ? { ...base, sent: true, outcome: answer.response.allowed ? 'allowed' : 'denied', response: answer.response }
+        : { ...base, sent: true, outcome: 'error', error: answer.error };
     }
     results.push(result);
     o.onResult?.(result);
     return result;
   };
 
-  const followChain = async (parentResult: AdmitResult, parentObject: Obj, m: ManifestObject, depth: number): Promise<void> => {
+  const followChain = async (
+    parentResult: AdmitResult,
+    parentObject: Obj,
+    m: ManifestObject,
+    depth: number,
+  ): Promise<void> => {
     for (const child of childrenOf(parentObject, { maxPods: o.maxPods, nodeName: o.nodeName, names, now: clock() })) {
       const meta = child.object['metadata'] as Obj;
       const resource = resourceOf(String(child.object['apiVersion']), String(child.object['kind']));
       const generated = meta['generateName'] !== undefined;
-      const r = await submit({ m, resource, operation: 'CREATE', namespace: parentResult.namespace, name: String(meta['name']), requestName: generated ? '' : String(meta['name']), object: child.object, oldObject: null, user: controllerUser(child.controller), controller: child.controller, parent: parentResult.index, depth });
+      const r = await submit({
+        m,
+        resource,
+        operation: 'CREATE',
+        namespace: parentResult.namespace,
+        name: String(meta['name']),
+        requestName: generated ? '' : String(meta['name']),
+        object: child.object,
+        oldObject: null,
+        user: controllerUser(child.controller),
+        controller: child.controller,
+        parent: parentResult.index,
+        depth,
+      });
       if (r.outcome === 'allowed') await followChain(r, child.object, m, depth + 1);
     }
   };
 
   for (const p of planned) {
-    const r = await submit({ m: p.m, resource: p.m.resource, operation: o.operation, namespace: p.namespace, name: p.name, requestName: p.requestName, object: p.object, oldObject: p.oldObject, user: o.user, parent: null, depth: 0, fieldManager: KUBECTL_FIELD_MANAGER });
+    const r = await submit({
+      m: p.m,
+      resource: p.m.resource,
+      operation: o.operation,
+      namespace: p.namespace,
+      name: p.name,
+      requestName: p.requestName,
+      object: p.object,
+      oldObject: p.oldObject,
+      user: o.user,
+      parent: null,
+      depth: 0,
+      fieldManager: KUBECTL_FIELD_MANAGER,
+    });
     // a dry run stores nothing, so no controller ever sees the object
     if (r.outcome !== 'allowed' || o.dryRun || !p.object) continue;
     if (o.operation === 'CREATE' || rollsOut(p.object, p.oldObject)) await followChain(r, p.object, p.m, 1);

@@ -40,7 +40,8 @@ const specOf = (o: Obj): Obj => (isObj(o['spec']) ? o['spec'] : {});
 /** Metadata kube-apiserver sets on a CREATE before validating admission (name from generateName included). */
 export function stampForCreate(object: Obj, names: NameSource, now: Date): void {
   const meta = isObj(object['metadata']) ? object['metadata'] : (object['metadata'] = {});
-  if (!meta['name'] && typeof meta['generateName'] === 'string') meta['name'] = `${meta['generateName']}${names.suffix()}`;
+  if (!meta['name'] && typeof meta['generateName'] === 'string')
+    meta['name'] = `${meta['generateName']}${names.suffix()}`;
   meta['uid'] = names.uid();
   meta['creationTimestamp'] = now.toISOString().replace(/\.\d{3}Z$/, 'Z');
   // every kind with a spec that the API versions counts generations from 1, except Pods
@@ -49,7 +50,14 @@ export function stampForCreate(object: Obj, names: NameSource, now: Date): void 
 
 function ownerReference(owner: Obj): Obj {
   const m = metaOf(owner);
-  return { apiVersion: owner['apiVersion'], kind: owner['kind'], name: m.name, uid: m.uid, controller: true, blockOwnerDeletion: true };
+  return {
+    apiVersion: owner['apiVersion'],
+    kind: owner['kind'],
+    name: m.name,
+    uid: m.uid,
+    controller: true,
+    blockOwnerDeletion: true,
+  };
 }
 
 function templateOf(spec: Obj): { metadata: Obj; spec: Obj } {
@@ -58,11 +66,24 @@ function templateOf(spec: Obj): { metadata: Obj; spec: Obj } {
 }
 
 /** A pod of `owner` from its template, as the owner's controller creates it. */
-function podFrom(owner: Obj, spec: Obj, o: ChainOptions, name: { name?: string; generateName?: string }, extraLabels: Record<string, string> = {}, extraAnnotations: Record<string, string> = {}): Obj {
+function podFrom(
+  owner: Obj,
+  spec: Obj,
+  o: ChainOptions,
+  name: { name?: string; generateName?: string },
+  extraLabels: Record<string, string> = {},
+  extraAnnotations: Record<string, string> = {},
+): Obj {
   const template = templateOf(spec);
   const ownerMeta = metaOf(owner);
-  const labels = { ...(isObj(template.metadata['labels']) ? (template.metadata['labels'] as Record<string, string>) : {}), ...extraLabels };
-  const annotations = { ...(isObj(template.metadata['annotations']) ? (template.metadata['annotations'] as Record<string, string>) : {}), ...extraAnnotations };
+  const labels = {
+    ...(isObj(template.metadata['labels']) ? (template.metadata['labels'] as Record<string, string>) : {}),
+    ...extraLabels,
+  };
+  const annotations = {
+    ...(isObj(template.metadata['annotations']) ? (template.metadata['annotations'] as Record<string, string>) : {}),
+    ...extraAnnotations,
+  };
   const pod: Obj = {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -81,16 +102,23 @@ function podFrom(owner: Obj, spec: Obj, o: ChainOptions, name: { name?: string; 
   return pod;
 }
 
-const count = (n: unknown, fallback: number, max: number) => Math.max(0, Math.min(typeof n === 'number' && Number.isInteger(n) ? n : fallback, max));
+const count = (n: unknown, fallback: number, max: number) =>
+  Math.max(0, Math.min(typeof n === 'number' && Number.isInteger(n) ? n : fallback, max));
 
 function replicaSetOf(deployment: Obj, o: ChainOptions): Obj {
   const spec = specOf(deployment);
   const meta = metaOf(deployment);
   const template = templateOf(spec);
   const hash = templateHash(spec['template'] ?? {});
-  template.metadata['labels'] = { ...(isObj(template.metadata['labels']) ? template.metadata['labels'] : {}), 'pod-template-hash': hash };
+  template.metadata['labels'] = {
+    ...(isObj(template.metadata['labels']) ? template.metadata['labels'] : {}),
+    'pod-template-hash': hash,
+  };
   const selector = isObj(spec['selector']) ? clone(spec['selector']) : {};
-  selector['matchLabels'] = { ...(isObj(selector['matchLabels']) ? selector['matchLabels'] : {}), 'pod-template-hash': hash };
+  selector['matchLabels'] = {
+    ...(isObj(selector['matchLabels']) ? selector['matchLabels'] : {}),
+    'pod-template-hash': hash,
+  };
   const replicas = typeof spec['replicas'] === 'number' ? spec['replicas'] : 1;
   const rs: Obj = {
     apiVersion: 'apps/v1',
@@ -99,7 +127,11 @@ function replicaSetOf(deployment: Obj, o: ChainOptions): Obj {
       name: `${meta.name}-${hash}`,
       ...(meta.namespace ? { namespace: meta.namespace } : {}),
       labels: template.metadata['labels'],
-      annotations: { 'deployment.kubernetes.io/desired-replicas': String(replicas), 'deployment.kubernetes.io/max-replicas': String(replicas + 1), 'deployment.kubernetes.io/revision': '1' },
+      annotations: {
+        'deployment.kubernetes.io/desired-replicas': String(replicas),
+        'deployment.kubernetes.io/max-replicas': String(replicas + 1),
+        'deployment.kubernetes.io/revision': '1',
+      },
       ownerReferences: [ownerReference(deployment)],
     },
     spec: { replicas, minReadySeconds: spec['minReadySeconds'] ?? 0, selector, template },
@@ -122,7 +154,12 @@ function jobOf(cronJob: Obj, o: ChainOptions): Obj {
       ...tmeta,
       name: `${meta.name}-${scheduled}`,
       ...(meta.namespace ? { namespace: meta.namespace } : {}),
-      annotations: { ...(isObj(tmeta['annotations']) ? tmeta['annotations'] : {}), 'batch.kubernetes.io/cronjob-scheduled-timestamp': new Date(scheduled * 60_000).toISOString().replace(/\.\d{3}Z$/, 'Z') },
+      annotations: {
+        ...(isObj(tmeta['annotations']) ? tmeta['annotations'] : {}),
+        'batch.kubernetes.io/cronjob-scheduled-timestamp': new Date(scheduled * 60_000)
+          .toISOString()
+          .replace(/\.\d{3}Z$/, 'Z'),
+      },
       ownerReferences: [ownerReference(cronJob)],
     },
     spec: isObj(jobTemplate['spec']) ? jobTemplate['spec'] : {},
@@ -143,7 +180,14 @@ function jobPods(job: Obj, o: ChainOptions): ChildObject[] {
   return Array.from({ length: Math.max(0, n) }, (_, i) => ({
     controller: 'job-controller',
     object: indexed
-      ? podFrom(job, spec, o, { generateName: `${name}-${i}-` }, { 'batch.kubernetes.io/job-completion-index': String(i) }, { 'batch.kubernetes.io/job-completion-index': String(i) })
+      ? podFrom(
+          job,
+          spec,
+          o,
+          { generateName: `${name}-${i}-` },
+          { 'batch.kubernetes.io/job-completion-index': String(i) },
+          { 'batch.kubernetes.io/job-completion-index': String(i) },
+        )
       : podFrom(job, spec, o, { generateName: `${name}-` }),
   }));
 }
@@ -155,14 +199,25 @@ function statefulSetPods(sts: Obj, o: ChainOptions): ChildObject[] {
   const claims = Array.isArray(spec['volumeClaimTemplates']) ? spec['volumeClaimTemplates'].filter(isObj) : [];
   return Array.from({ length: count(spec['replicas'], 1, o.maxPods) }, (_, i) => {
     const podName = `${name}-${i}`;
-    const pod = podFrom(sts, spec, o, { name: podName }, { 'apps.kubernetes.io/pod-index': String(i), 'controller-revision-hash': revision, 'statefulset.kubernetes.io/pod-name': podName });
+    const pod = podFrom(
+      sts,
+      spec,
+      o,
+      { name: podName },
+      {
+        'apps.kubernetes.io/pod-index': String(i),
+        'controller-revision-hash': revision,
+        'statefulset.kubernetes.io/pod-name': podName,
+      },
+    );
     const podSpec = pod['spec'] as Obj;
     podSpec['hostname'] = podName;
     if (typeof spec['serviceName'] === 'string' && spec['serviceName']) podSpec['subdomain'] = spec['serviceName'];
     const volumes = Array.isArray(podSpec['volumes']) ? (podSpec['volumes'] as Obj[]) : (podSpec['volumes'] = []);
     for (const c of claims) {
       const claim = String((c['metadata'] as { name?: unknown } | undefined)?.name ?? '');
-      if (claim && !volumes.some((v) => v['name'] === claim)) volumes.unshift({ name: claim, persistentVolumeClaim: { claimName: `${claim}-${podName}` } });
+      if (claim && !volumes.some((v) => v['name'] === claim))
+        volumes.unshift({ name: claim, persistentVolumeClaim: { claimName: `${claim}-${podName}` } });
     }
     return { controller: 'statefulset-controller', object: pod };
   });
@@ -171,19 +226,31 @@ function statefulSetPods(sts: Obj, o: ChainOptions): ChildObject[] {
 /** A DaemonSet's pod for one node: pinned by node affinity, with the tolerations the controller adds. */
 function daemonSetPod(ds: Obj, o: ChainOptions): ChildObject {
   const spec = specOf(ds);
-  const pod = podFrom(ds, spec, o, { generateName: `${metaOf(ds).name}-` }, { 'controller-revision-hash': templateHash(spec['template'] ?? {}), 'pod-template-generation': '1' });
+  const pod = podFrom(
+    ds,
+    spec,
+    o,
+    { generateName: `${metaOf(ds).name}-` },
+    { 'controller-revision-hash': templateHash(spec['template'] ?? {}), 'pod-template-generation': '1' },
+  );
   const podSpec = pod['spec'] as Obj;
   podSpec['affinity'] = {
     ...(isObj(podSpec['affinity']) ? podSpec['affinity'] : {}),
-    nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchFields: [{ key: 'metadata.name', operator: 'In', values: [o.nodeName] }] }] } },
+    nodeAffinity: {
+      requiredDuringSchedulingIgnoredDuringExecution: {
+        nodeSelectorTerms: [{ matchFields: [{ key: 'metadata.name', operator: 'In', values: [o.nodeName] }] }],
+      },
+    },
   };
   const tolerations = podSpec['tolerations'] as Obj[];
   const add = (key: string, effect: string) => {
-    if (!tolerations.some((t) => t['key'] === key && t['effect'] === effect)) tolerations.push({ key, operator: 'Exists', effect });
+    if (!tolerations.some((t) => t['key'] === key && t['effect'] === effect))
+      tolerations.push({ key, operator: 'Exists', effect });
   };
   add('node.kubernetes.io/not-ready', 'NoExecute');
   add('node.kubernetes.io/unreachable', 'NoExecute');
-  for (const k of ['disk-pressure', 'memory-pressure', 'pid-pressure', 'unschedulable']) add(`node.kubernetes.io/${k}`, 'NoSchedule');
+  for (const k of ['disk-pressure', 'memory-pressure', 'pid-pressure', 'unschedulable'])
+    add(`node.kubernetes.io/${k}`, 'NoSchedule');
   if (podSpec['hostNetwork'] === true) add('node.kubernetes.io/network-unavailable', 'NoSchedule');
   return { controller: 'daemon-set-controller', object: pod };
 }
@@ -198,7 +265,10 @@ export function childrenOf(parent: Obj, o: ChainOptions): ChildObject[] {
     case 'ReplicationController': {
       const name = metaOf(parent).name;
       const controller = parent['kind'] === 'ReplicaSet' ? 'replicaset-controller' : 'replication-controller';
-      return Array.from({ length: count(spec['replicas'], 1, o.maxPods) }, () => ({ controller, object: podFrom(parent, spec, o, { generateName: `${name}-` }) }));
+      return Array.from({ length: count(spec['replicas'], 1, o.maxPods) }, () => ({
+        controller,
+        object: podFrom(parent, spec, o, { generateName: `${name}-` }),
+      }));
     }
     case 'CronJob':
       return spec['suspend'] === true ? [] : [{ controller: 'cronjob-controller', object: jobOf(parent, o) }];

@@ -67,7 +67,10 @@ export function applyApiDefaults(object: Obj): void {
       return;
     case 'Deployment':
       setDefault(spec, 'replicas', 1);
-      setDefault(spec, 'strategy', { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: '25%', maxSurge: '25%' } });
+      setDefault(spec, 'strategy', {
+        type: 'RollingUpdate',
+        rollingUpdate: { maxUnavailable: '25%', maxSurge: '25%' },
+      });
       setDefault(spec, 'revisionHistoryLimit', 10);
       setDefault(spec, 'progressDeadlineSeconds', 600);
       break;
@@ -117,7 +120,12 @@ export function applyApiDefaults(object: Obj): void {
 /** The Job API's selector: labels tying the Job's pods to it by the Job's uid (generateSelector). */
 export function jobSelectorLabels(job: Obj): Record<string, string> {
   const meta = job['metadata'] as { name: string; uid: string };
-  return { 'batch.kubernetes.io/controller-uid': meta.uid, 'batch.kubernetes.io/job-name': meta.name, 'controller-uid': meta.uid, 'job-name': meta.name };
+  return {
+    'batch.kubernetes.io/controller-uid': meta.uid,
+    'batch.kubernetes.io/job-name': meta.name,
+    'controller-uid': meta.uid,
+    'job-name': meta.name,
+  };
 }
 
 /** Job creation adds its selector and the matching labels to the pod template (manualSelector unset). */
@@ -130,7 +138,9 @@ export function applyJobSelector(job: Obj): void {
     const meta = isObj(template['metadata']) ? template['metadata'] : (template['metadata'] = {});
     meta['labels'] = { ...(isObj(meta['labels']) ? meta['labels'] : {}), ...labels };
   }
-  spec['selector'] = { matchLabels: { 'batch.kubernetes.io/controller-uid': labels['batch.kubernetes.io/controller-uid'] } };
+  spec['selector'] = {
+    matchLabels: { 'batch.kubernetes.io/controller-uid': labels['batch.kubernetes.io/controller-uid'] },
+  };
 }
 
 const SERVICE_ACCOUNT_MOUNT = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -149,7 +159,9 @@ export function applyPodAdmissionPlugins(pod: Obj, names: NameSource): void {
   setDefault(spec, 'serviceAccount', spec['serviceAccountName']);
   if (spec['automountServiceAccountToken'] !== false) {
     const volumes = Array.isArray(spec['volumes']) ? (spec['volumes'] as unknown[]) : (spec['volumes'] = []);
-    const already = volumes.some((v) => isObj(v) && typeof v['name'] === 'string' && v['name'].startsWith('kube-api-access-'));
+    const already = volumes.some(
+      (v) => isObj(v) && typeof v['name'] === 'string' && v['name'].startsWith('kube-api-access-'),
+    );
     if (!already) {
       const name = `kube-api-access-${names.suffix()}`;
       volumes.push({
@@ -159,7 +171,11 @@ export function applyPodAdmissionPlugins(pod: Obj, names: NameSource): void {
           sources: [
             { serviceAccountToken: { expirationSeconds: 3607, path: 'token' } },
             { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
-            { downwardAPI: { items: [{ path: 'namespace', fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } }] } },
+            {
+              downwardAPI: {
+                items: [{ path: 'namespace', fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } }],
+              },
+            },
           ],
         },
       });
@@ -169,23 +185,30 @@ export function applyPodAdmissionPlugins(pod: Obj, names: NameSource): void {
         for (const c of list) {
           if (!isObj(c)) continue;
           const mounts = Array.isArray(c['volumeMounts']) ? (c['volumeMounts'] as unknown[]) : (c['volumeMounts'] = []);
-          if (!mounts.some((m) => isObj(m) && m['mountPath'] === SERVICE_ACCOUNT_MOUNT)) mounts.push({ name, readOnly: true, mountPath: SERVICE_ACCOUNT_MOUNT });
+          if (!mounts.some((m) => isObj(m) && m['mountPath'] === SERVICE_ACCOUNT_MOUNT))
+            mounts.push({ name, readOnly: true, mountPath: SERVICE_ACCOUNT_MOUNT });
         }
       }
     }
   }
   setDefault(spec, 'priority', 0);
   setDefault(spec, 'preemptionPolicy', 'PreemptLowerPriority');
-  const tolerations = Array.isArray(spec['tolerations']) ? (spec['tolerations'] as unknown[]) : (spec['tolerations'] = []);
+  const tolerations = Array.isArray(spec['tolerations'])
+    ? (spec['tolerations'] as unknown[])
+    : (spec['tolerations'] = []);
   for (const key of ['node.kubernetes.io/not-ready', 'node.kubernetes.io/unreachable']) {
-    if (!tolerations.some((t) => isObj(t) && t['key'] === key)) tolerations.push({ key, operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 });
+    if (!tolerations.some((t) => isObj(t) && t['key'] === key))
+      tolerations.push({ key, operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 });
   }
   pod['status'] = { phase: 'Pending', qosClass: qosClass(spec) };
 }
 
 /** The pod's QoS class, from its containers' requests and limits (limits default the requests). */
 function qosClass(spec: Obj): string {
-  const containers = [...(Array.isArray(spec['containers']) ? spec['containers'] : []), ...(Array.isArray(spec['initContainers']) ? spec['initContainers'] : [])].filter(isObj);
+  const containers = [
+    ...(Array.isArray(spec['containers']) ? spec['containers'] : []),
+    ...(Array.isArray(spec['initContainers']) ? spec['initContainers'] : []),
+  ].filter(isObj);
   let any = false;
   let guaranteed = containers.length > 0;
   for (const c of containers) {
@@ -193,7 +216,8 @@ function qosClass(spec: Obj): string {
     const limits = isObj(res['limits']) ? res['limits'] : {};
     const requests = { ...limits, ...(isObj(res['requests']) ? res['requests'] : {}) };
     if (Object.keys(limits).length || Object.keys(requests).length) any = true;
-    for (const r of ['cpu', 'memory']) if (limits[r] === undefined || String(limits[r]) !== String(requests[r])) guaranteed = false;
+    for (const r of ['cpu', 'memory'])
+      if (limits[r] === undefined || String(limits[r]) !== String(requests[r])) guaranteed = false;
   }
   return guaranteed ? 'Guaranteed' : any ? 'Burstable' : 'BestEffort';
 }

@@ -13,8 +13,22 @@ export { AdmitInputError, parseManifests, type KubeObject, type ManifestObject }
 export { randomNames, seededNames, templateHash, type NameSource } from './names';
 export { deniedStatus, jsonFor, textFor } from './output';
 export { kubectlName, quotedName, resourceOf, type ResourceInfo } from './resources';
-export { KUBERNETES_ADMIN, admissionReview, controllerUser, impersonatedUser, type Operation, type UserInfo } from './review';
-export { DEFAULT_TIMEOUT_MS, postReview, readAnswer, type AdmissionResponse, type WebhookAnswer, type WebhookTarget } from './webhook-client';
+export {
+  KUBERNETES_ADMIN,
+  admissionReview,
+  controllerUser,
+  impersonatedUser,
+  type Operation,
+  type UserInfo,
+} from './review';
+export {
+  DEFAULT_TIMEOUT_MS,
+  postReview,
+  readAnswer,
+  type AdmissionResponse,
+  type WebhookAnswer,
+  type WebhookTarget,
+} from './webhook-client';
 
 const MANIFEST_FILE = /\.(ya?ml|json)$/i;
 
@@ -31,14 +45,18 @@ export function expandInputs(inputs: readonly string[], cwd: string): string[] {
     try {
       stat = fs.statSync(full);
     } catch (err) {
-      throw new AdmitInputError(`${input}: cannot read: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`);
+      throw new AdmitInputError(
+        `${input}: cannot read: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`,
+      );
     }
     if (!stat.isDirectory()) {
       out.push(input);
       continue;
     }
     const walk = (dir: string) => {
-      for (const e of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+      for (const e of fs
+        .readdirSync(dir, { withFileTypes: true })
+        .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
         const p = path.join(dir, e.name);
         if (e.isDirectory()) walk(p);
         else if (MANIFEST_FILE.test(e.name)) out.push(path.relative(cwd, p) || p);
@@ -56,7 +74,10 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
 }
 
 /** Every object of the inputs, in order; the first unreadable or invalid input stops it with an AdmitInputError. */
-export async function readManifests(inputs: readonly string[], io: { cwd: string; stdin: NodeJS.ReadableStream }): Promise<ManifestObject[]> {
+export async function readManifests(
+  inputs: readonly string[],
+  io: { cwd: string; stdin: NodeJS.ReadableStream },
+): Promise<ManifestObject[]> {
   if (inputs.filter((i) => i === '-').length > 1) throw new AdmitInputError('"-" (stdin) can be given once');
   const out: ManifestObject[] = [];
   for (const file of expandInputs(inputs, io.cwd)) {
@@ -66,7 +87,9 @@ export async function readManifests(inputs: readonly string[], io: { cwd: string
       try {
         text = fs.readFileSync(path.resolve(io.cwd, file), 'utf8');
       } catch (err) {
-        throw new AdmitInputError(`${file}: cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+        throw new AdmitInputError(
+          `${file}: cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+        );
       }
     }
     out.push(...parseManifests(text, file));

@@ -39,17 +39,23 @@ export function locate(source: string, document: number, line?: number, item?: n
 function checkObject(value: unknown, where: string): { object: KubeObject; resource: ResourceInfo } {
   if (!isRecord(value)) return fail(`${where}: not a Kubernetes object (a mapping with apiVersion, kind and metadata)`);
   const { apiVersion, kind } = value;
-  if (typeof apiVersion !== 'string' || apiVersion === '') return fail(`${where}: apiVersion is missing or not a string`);
+  if (typeof apiVersion !== 'string' || apiVersion === '')
+    return fail(`${where}: apiVersion is missing or not a string`);
   if (typeof kind !== 'string' || kind === '') return fail(`${where}: kind is missing or not a string`);
-  if (!API_VERSION.test(apiVersion)) return fail(`${where}: apiVersion "${apiVersion.slice(0, 100)}" is not a version or group/version (e.g. v1, apps/v1)`);
+  if (!API_VERSION.test(apiVersion))
+    return fail(
+      `${where}: apiVersion "${apiVersion.slice(0, 100)}" is not a version or group/version (e.g. v1, apps/v1)`,
+    );
   if (!KIND.test(kind)) return fail(`${where}: kind "${kind.slice(0, 100)}" is not a Kubernetes kind`);
   const metadata = value['metadata'];
   if (metadata !== undefined && !isRecord(metadata)) return fail(`${where}: metadata is not a mapping`);
   const meta = (metadata ?? {}) as Record<string, unknown>;
   for (const key of ['name', 'generateName', 'namespace'] as const) {
-    if (meta[key] !== undefined && typeof meta[key] !== 'string') return fail(`${where}: metadata.${key} is not a string`);
+    if (meta[key] !== undefined && typeof meta[key] !== 'string')
+      return fail(`${where}: metadata.${key} is not a string`);
   }
-  if (!meta['name'] && !meta['generateName']) return fail(`${where}: ${kind} has neither metadata.name nor metadata.generateName`);
+  if (!meta['name'] && !meta['generateName'])
+    return fail(`${where}: ${kind} has neither metadata.name nor metadata.generateName`);
   const resource = resourceOf(apiVersion, kind);
   return { object: { ...value, apiVersion, kind, metadata: meta } as KubeObject, resource };
 }
@@ -67,16 +73,31 @@ export function parseManifests(text: string, source: string): ManifestObject[] {
   const out: ManifestObject[] = [];
   const add = (value: unknown, document: number, line: number | undefined) => {
     if (value === null || value === undefined) return;
-    const list = isRecord(value) && typeof value['kind'] === 'string' && value['kind'].endsWith('List') && Array.isArray(value['items']);
+    const list =
+      isRecord(value) &&
+      typeof value['kind'] === 'string' &&
+      value['kind'].endsWith('List') &&
+      Array.isArray(value['items']);
     const items = Array.isArray(value) ? value : list ? (value['items'] as unknown[]) : null;
     if (items) {
       items.forEach((item, i) => {
         const where = locate(source, document, line, i + 1);
-        out.push({ source, document, item: i + 1, ...(line !== undefined ? { line } : {}), ...checkObject(item, where) });
+        out.push({
+          source,
+          document,
+          item: i + 1,
+          ...(line !== undefined ? { line } : {}),
+          ...checkObject(item, where),
+        });
       });
       return;
     }
-    out.push({ source, document, ...(line !== undefined ? { line } : {}), ...checkObject(value, locate(source, document, line)) });
+    out.push({
+      source,
+      document,
+      ...(line !== undefined ? { line } : {}),
+      ...checkObject(value, locate(source, document, line)),
+    });
   };
   const trimmed = text.trimStart();
   if (trimmed.startsWith('{') || trimmed.startsWith('[')) {
@@ -86,7 +107,11 @@ export function parseManifests(text: string, source: string): ManifestObject[] {
     } catch (err) {
       return fail(`${locate(source, 1)}: not valid JSON: ${(err as Error).message}`);
     }
-    add(value, 1, text.length - trimmed.length > 0 ? text.slice(0, text.length - trimmed.length).split('\n').length : 1);
+    add(
+      value,
+      1,
+      text.length - trimmed.length > 0 ? text.slice(0, text.length - trimmed.length).split('\n').length : 1,
+    );
     return out;
   }
   const lineOf = (offset: number) => text.slice(0, offset).split('\n').length;
@@ -99,7 +124,9 @@ export function parseManifests(text: string, source: string): ManifestObject[] {
       const e = doc.errors[0]!;
       // the parser's message repeats the position, which this one already gives
       const what = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
-      fail(`${locate(source, i + 1)}: line ${e.linePos?.[0]?.line ?? lineOf(e.pos[0])}, column ${e.linePos?.[0]?.col ?? 1}: ${what}`);
+      fail(
+        `${locate(source, i + 1)}: line ${e.linePos?.[0]?.line ?? lineOf(e.pos[0])}, column ${e.linePos?.[0]?.col ?? 1}: ${what}`,
+      );
     }
     let value: unknown;
     try {

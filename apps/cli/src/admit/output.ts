@@ -9,7 +9,10 @@ import { kubectlName, quotedName } from './resources';
 
 /** The webhook's text as printed: line breaks kept, other control characters (terminal escapes) shown escaped. */
 function printable(text: string): string {
-  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return text.replace(
+    /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }
 
 const VERB_ING = { CREATE: 'creating', UPDATE: 'replacing', DELETE: 'deleting' } as const;
@@ -22,7 +25,11 @@ const VERB_ING = { CREATE: 'creating', UPDATE: 'replacing', DELETE: 'deleting' }
 export function deniedStatus(webhookName: string, r: AdmitResult): { code: number; reason: string; message: string } {
   const s = r.response?.status ?? {};
   const deniedBy = `admission webhook "${webhookName}" denied the request`;
-  const message = s.message ? `${deniedBy}: ${printable(s.message)}` : s.reason ? `${deniedBy}: ${printable(s.reason)}` : `${deniedBy} without explanation`;
+  const message = s.message
+    ? `${deniedBy}: ${printable(s.message)}`
+    : s.reason
+      ? `${deniedBy}: ${printable(s.reason)}`
+      : `${deniedBy} without explanation`;
   return { code: s.code !== undefined && s.code >= 400 ? s.code : 400, reason: printable(s.reason ?? ''), message };
 }
 
@@ -48,9 +55,13 @@ export function textFor(r: AdmitResult, parent: AdmitResult | undefined, webhook
     for (const w of warnings) stderr.push(`Warning: ${w}`);
     if (r.outcome === 'allowed') {
       if (r.operation === 'DELETE') stdout.push(`${quotedName(r.resource, r.name)} deleted${dry}`);
-      else stdout.push(`${kubectlName(r.resource, r.name)} ${r.operation === 'CREATE' ? 'created' : 'configured'}${dry}`);
+      else
+        stdout.push(`${kubectlName(r.resource, r.name)} ${r.operation === 'CREATE' ? 'created' : 'configured'}${dry}`);
     } else {
-      const status = r.outcome === 'denied' ? deniedStatus(webhookName, r) : { reason: 'InternalError', message: callFailed(webhookName, r, url) };
+      const status =
+        r.outcome === 'denied'
+          ? deniedStatus(webhookName, r)
+          : { reason: 'InternalError', message: callFailed(webhookName, r, url) };
       const err = `error when ${VERB_ING[r.operation]} "${sourceName(r)}": ${status.message}`;
       stderr.push(status.reason ? `Error from server (${status.reason}): ${err}` : `Error from server: ${err}`);
     }
@@ -60,7 +71,9 @@ export function textFor(r: AdmitResult, parent: AdmitResult | undefined, webhook
   const by = r.controller ?? 'controller';
   for (const w of warnings) stdout.push(`${indent}Warning: ${w}`);
   if (r.outcome === 'allowed') {
-    stdout.push(`${indent}${kubectlName(r.resource, r.name)} created (${by})${r.sent ? '' : ' (not sent: the webhook does not match it)'}`);
+    stdout.push(
+      `${indent}${kubectlName(r.resource, r.name)} created (${by})${r.sent ? '' : ' (not sent: the webhook does not match it)'}`,
+    );
   } else {
     const message = r.outcome === 'denied' ? deniedStatus(webhookName, r).message : callFailed(webhookName, r, url);
     const owner = parent ? kubectlName(parent.resource, parent.name) : '';

@@ -52,7 +52,10 @@ const WEBHOOK_RESOURCES = new Set([
   'networking.k8s.io/ingresses',
 ]);
 
-const IRREGULAR_PLURALS: Readonly<Record<string, string>> = { Endpoints: 'endpoints', PodSecurityPolicy: 'podsecuritypolicies' };
+const IRREGULAR_PLURALS: Readonly<Record<string, string>> = {
+  Endpoints: 'endpoints',
+  PodSecurityPolicy: 'podsecuritypolicies',
+};
 
 function plural(kind: string): string {
   const irregular = IRREGULAR_PLURALS[kind];
@@ -68,7 +71,14 @@ export function resourceOf(apiVersion: string, kind: string): ResourceInfo {
   const group = slash < 0 ? '' : apiVersion.slice(0, slash);
   const version = slash < 0 ? apiVersion : apiVersion.slice(slash + 1);
   const resource = plural(kind);
-  return { group, version, kind, resource, namespaced: !CLUSTER_SCOPED.has(kind), matchedByWebhook: WEBHOOK_RESOURCES.has(`${group}/${resource}`) };
+  return {
+    group,
+    version,
+    kind,
+    resource,
+    namespaced: !CLUSTER_SCOPED.has(kind),
+    matchedByWebhook: WEBHOOK_RESOURCES.has(`${group}/${resource}`),
+  };
 }
 
 /** kubectl's name for an object: `deployment.apps/web`, `pod/web-0`. */

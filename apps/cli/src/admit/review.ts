@@ -15,7 +15,10 @@ export interface UserInfo {
  * What a kubeadm cluster's admin kubeconfig authenticates as (client certificate
  * CN=kubernetes-admin, O=kubeadm:cluster-admins since Kubernetes 1.29).
  */
-export const KUBERNETES_ADMIN: UserInfo = { username: 'kubernetes-admin', groups: ['kubeadm:cluster-admins', 'system:authenticated'] };
+export const KUBERNETES_ADMIN: UserInfo = {
+  username: 'kubernetes-admin',
+  groups: ['kubeadm:cluster-admins', 'system:authenticated'],
+};
 
 /**
  * The user `kubectl --as <user> --as-group <group>` makes kube-apiserver see: impersonation
@@ -24,7 +27,8 @@ export const KUBERNETES_ADMIN: UserInfo = { username: 'kubernetes-admin', groups
 export function impersonatedUser(username: string, groups: readonly string[]): UserInfo {
   const out = [...groups];
   const sa = /^system:serviceaccount:([^:]+):[^:]+$/.exec(username);
-  if (sa) for (const g of ['system:serviceaccounts', `system:serviceaccounts:${sa[1]}`]) if (!out.includes(g)) out.push(g);
+  if (sa)
+    for (const g of ['system:serviceaccounts', `system:serviceaccounts:${sa[1]}`]) if (!out.includes(g)) out.push(g);
   if (username !== 'system:anonymous' && !out.includes('system:authenticated')) out.push('system:authenticated');
   return { username, groups: out };
 }
@@ -65,7 +69,11 @@ export interface ReviewRequestInput {
   readonly fieldManager?: string;
 }
 
-const OPTIONS_KIND: Readonly<Record<Operation, string>> = { CREATE: 'CreateOptions', UPDATE: 'UpdateOptions', DELETE: 'DeleteOptions' };
+const OPTIONS_KIND: Readonly<Record<Operation, string>> = {
+  CREATE: 'CreateOptions',
+  UPDATE: 'UpdateOptions',
+  DELETE: 'DeleteOptions',
+};
 
 /**
  * An admission.k8s.io/v1 AdmissionReview as kube-apiserver POSTs it to a validating
@@ -93,7 +101,12 @@ export function admissionReview(r: ReviewRequestInput): Record<string, unknown> 
       ...(r.name ? { name: r.name } : {}),
       ...(r.namespace ? { namespace: r.namespace } : {}),
       operation: r.operation,
-      userInfo: { username: r.user.username, ...(r.user.uid ? { uid: r.user.uid } : {}), groups: [...r.user.groups], ...(r.user.extra ? { extra: r.user.extra } : {}) },
+      userInfo: {
+        username: r.user.username,
+        ...(r.user.uid ? { uid: r.user.uid } : {}),
+        groups: [...r.user.groups],
+        ...(r.user.extra ? { extra: r.user.extra } : {}),
+      },
       object: r.object,
       oldObject: r.oldObject,
       dryRun: r.dryRun,

@@ -21,7 +21,8 @@ export interface AdmissionResponse {
   readonly auditAnnotations?: Readonly<Record<string, string>>;
 }
 
-export type WebhookAnswer = { readonly ok: true; readonly response: AdmissionResponse } | { readonly ok: false; readonly error: string };
+export type WebhookAnswer =
+  { readonly ok: true; readonly response: AdmissionResponse } | { readonly ok: false; readonly error: string };
 
 const PRINTABLE = /^[\p{L}\p{M}\p{N}\p{P}\p{S} ]+$/u;
 
@@ -39,12 +40,19 @@ export function readAnswer(status: number, body: string, uid: string): WebhookAn
   } catch {
     return { ok: false, error: 'the answer is not JSON (expected an AdmissionReview)' };
   }
-  if (!isObj(review) || review['apiVersion'] !== 'admission.k8s.io/v1' || review['kind'] !== 'AdmissionReview') return { ok: false, error: `expected webhook response of admission.k8s.io/v1, Kind=AdmissionReview` };
+  if (!isObj(review) || review['apiVersion'] !== 'admission.k8s.io/v1' || review['kind'] !== 'AdmissionReview')
+    return { ok: false, error: `expected webhook response of admission.k8s.io/v1, Kind=AdmissionReview` };
   const response = review['response'];
   if (!isObj(response)) return { ok: false, error: 'webhook response was absent' };
-  if (response['uid'] !== uid) return { ok: false, error: `expected response.uid=${JSON.stringify(uid)}, got ${JSON.stringify(response['uid'] ?? '')}` };
+  if (response['uid'] !== uid)
+    return {
+      ok: false,
+      error: `expected response.uid=${JSON.stringify(uid)}, got ${JSON.stringify(response['uid'] ?? '')}`,
+    };
   // kube-apiserver drops a warning that is empty or not printable text (warning.IsValidWarning): it becomes an HTTP header
-  const warnings = Array.isArray(response['warnings']) ? response['warnings'].filter((w): w is string => typeof w === 'string' && PRINTABLE.test(w)) : undefined;
+  const warnings = Array.isArray(response['warnings'])
+    ? response['warnings'].filter((w): w is string => typeof w === 'string' && PRINTABLE.test(w))
+    : undefined;
   const st = isObj(response['status']) ? response['status'] : undefined;
   return {
     ok: true,
@@ -60,7 +68,9 @@ export function readAnswer(status: number, body: string, uid: string): WebhookAn
           }
         : {}),
       ...(warnings?.length ? { warnings } : {}),
-      ...(isObj(response['auditAnnotations']) ? { auditAnnotations: response['auditAnnotations'] as Record<string, string> } : {}),
+      ...(isObj(response['auditAnnotations'])
+        ? { auditAnnotations: response['auditAnnotations'] as Record<string, string> }
+        : {}),
     },
   };
 }
@@ -70,7 +80,11 @@ export function readAnswer(status: number, body: string, uid: string): WebhookAn
  * it, kube-apiserver has none either) and reads the answer within the timeout. A webhook
  * that cannot be called is an answer too: `{ ok: false, error }`.
  */
-export function postReview(target: WebhookTarget, review: Record<string, unknown>, agent?: https.Agent): Promise<WebhookAnswer> {
+export function postReview(
+  target: WebhookTarget,
+  review: Record<string, unknown>,
+  agent?: https.Agent,
+): Promise<WebhookAnswer> {
   const uid = String((review['request'] as { uid?: unknown }).uid ?? '');
   const body = JSON.stringify(review);
   return new Promise((resolve) => {
@@ -89,7 +103,12 @@ export function postReview(target: WebhookTarget, review: Record<string, unknown
         // Node verifies the certificate against servername when it is set, as kube-apiserver does against the service's DNS name
         ...(target.serverName ? { servername: target.serverName } : {}),
         ...(agent ? { agent } : {}),
-        headers: { 'content-type': 'application/json', accept: 'application/json, */*', 'content-length': Buffer.byteLength(body), 'user-agent': 'kube-apiserver-admission' },
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, */*',
+          'content-length': Buffer.byteLength(body),
+          'user-agent': 'kube-apiserver-admission',
+        },
       },
       (res) => {
         const chunks: Buffer[] = [];

@@ -11,7 +11,7 @@ const USAGE = [
   'its owner, creates an Azure subscription, an AWS account and a GCP project with a',
   'cluster in each, starts one real agent per cluster on 127.0.0.1 (own TLS, persisted',
   'bundle and spool), creates two Audit policies, uploads N days of past admissions as the',
-  'agents would have, sends today\'s admissions through the agents, then switches one policy',
+  "agents would have, sends today's admissions through the agents, then switches one policy",
   'to Block and shows a denial. Human output goes to stderr; the set-up ends with one JSON',
   'line on stdout. The agents run until SIGINT/SIGTERM (Ctrl-C). Every run is a new tenant.',
   '',
@@ -30,21 +30,35 @@ interface Parsed {
   readonly days: number;
 }
 
-function parse(argv: readonly string[], env: NodeJS.ProcessEnv, sharedManifests: string, shippedManifests: string): Parsed {
+function parse(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+  sharedManifests: string,
+  shippedManifests: string,
+): Parsed {
   let values: Record<string, string | undefined>;
   try {
-    ({ values } = parseArgs({ args: [...argv], options: { api: { type: 'string' }, manifests: { type: 'string' }, days: { type: 'string' } }, strict: true, allowPositionals: false }));
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: { api: { type: 'string' }, manifests: { type: 'string' }, days: { type: 'string' } },
+      strict: true,
+      allowPositionals: false,
+    }));
   } catch (err) {
     throw new UsageError(`${(err as Error).message}\nusage: ${USAGE.split('\n')[0]}`);
   }
-  const api = (values['api'] ?? env['PORTCULLIS_API_URL'] ?? `http://localhost:${env['PORT'] || '3000'}`).replace(/\/+$/, '');
+  const api = (values['api'] ?? env['PORTCULLIS_API_URL'] ?? `http://localhost:${env['PORT'] || '3000'}`).replace(
+    /\/+$/,
+    '',
+  );
   try {
     if (!['http:', 'https:'].includes(new URL(api).protocol)) throw new Error();
   } catch {
     throw new UsageError(`--api "${api}" is not an http(s) URL`);
   }
   const days = values['days'] === undefined ? 30 : /^\d+$/.test(values['days']) ? Number(values['days']) : NaN;
-  if (!(days >= 3 && days <= 30)) throw new UsageError(`--days "${values['days']}" must be a whole number from 3 to 30`);
+  if (!(days >= 3 && days <= 30))
+    throw new UsageError(`--days "${values['days']}" must be a whole number from 3 to 30`);
   const manifests = values['manifests'] ?? (fs.existsSync(sharedManifests) ? sharedManifests : shippedManifests);
   return { api, manifests, days };
 }
@@ -56,10 +70,23 @@ export const demoCommand: CliCommand = {
   usage: USAGE,
   async run(argv: readonly string[], io: CliIo): Promise<number> {
     // the token comes from the development issuer, which production refuses
-    if (io.env['NODE_ENV'] === 'production') throw new UsageError('refused: the demo mints tokens from the development issuer, which is not available when NODE_ENV=production');
+    if (io.env['NODE_ENV'] === 'production')
+      throw new UsageError(
+        'refused: the demo mints tokens from the development issuer, which is not available when NODE_ENV=production',
+      );
     const { repoPath, repoRoot } = await import('@portcullis/config');
-    const args = parse(argv, io.env, path.resolve(repoRoot(), '..', 'shared', 'fixtures', 'manifests'), repoPath('apps', 'cli', 'src', 'demo', 'manifests'));
+    const args = parse(
+      argv,
+      io.env,
+      path.resolve(repoRoot(), '..', 'shared', 'fixtures', 'manifests'),
+      repoPath('apps', 'cli', 'src', 'demo', 'manifests'),
+    );
     const { runDemo } = await import('../demo/run');
-    return runDemo({ ...args, io, stateRoot: path.resolve(repoRoot(), io.env['PORTCULLIS_DEMO_DIR'] || path.join('.portcullis', 'demo')), operator: `platform-operator:${os.userInfo().username}` });
+    return runDemo({
+      ...args,
+      io,
+      stateRoot: path.resolve(repoRoot(), io.env['PORTCULLIS_DEMO_DIR'] || path.join('.portcullis', 'demo')),
+      operator: `platform-operator:${os.userInfo().username}`,
+    });
   },
 };

@@ -7,7 +7,7 @@ const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const USAGE = [
   'portcullis dev-token --tenant <tid> --user <oid> [--name N] [--audience A] [--expires-in SECONDS]',
   '',
-  'Prints a bearer token (one line) signed with the local development issuer\'s key, for',
+  "Prints a bearer token (one line) signed with the local development issuer's key, for",
   'the API to validate exactly like an Entra ID token. Tenant and user are GUIDs.',
   '  --audience     default $AUTH_AUDIENCE, else api://portcullis',
   '  --expires-in   60..86400 seconds, default 3600',
@@ -45,7 +45,10 @@ function parse(argv: readonly string[]): DevTokenArgs {
   for (const flag of ['tenant', 'user'] as const) {
     const v = values[flag];
     if (v === undefined || v === '') throw new UsageError(`--${flag} is required\nusage: ${USAGE.split('\n')[0]}`);
-    if (!GUID.test(v)) throw new UsageError(`--${flag} "${v}" is not a GUID (Entra ID ${flag === 'tenant' ? 'tenant ids (tid)' : 'object ids (oid)'} are GUIDs)`);
+    if (!GUID.test(v))
+      throw new UsageError(
+        `--${flag} "${v}" is not a GUID (Entra ID ${flag === 'tenant' ? 'tenant ids (tid)' : 'object ids (oid)'} are GUIDs)`,
+      );
   }
   const rawExpiry = values['expires-in'];
   const expiresIn = rawExpiry === undefined ? 3600 : /^\d+$/.test(rawExpiry) ? Number(rawExpiry) : NaN;
@@ -54,7 +57,13 @@ function parse(argv: readonly string[]): DevTokenArgs {
   }
   if (values['audience'] === '') throw new UsageError('--audience must not be empty');
   if (values['name'] === '') throw new UsageError('--name must not be empty');
-  return { tenant: values['tenant']!.toLowerCase(), user: values['user']!.toLowerCase(), name: values['name'], audience: values['audience'], expiresIn };
+  return {
+    tenant: values['tenant']!.toLowerCase(),
+    user: values['user']!.toLowerCase(),
+    name: values['name'],
+    audience: values['audience'],
+    expiresIn,
+  };
 }
 
 /** `portcullis dev-token`: a token for development and tests, validated by the API like an Entra ID one. */
@@ -63,9 +72,11 @@ export const devTokenCommand: CliCommand = {
   summary: 'print a bearer token from the local development issuer',
   usage: USAGE,
   async run(argv: readonly string[], io: CliIo): Promise<number> {
-    if (io.env['NODE_ENV'] === 'production') throw new UsageError('refused: the development issuer is not available when NODE_ENV=production');
+    if (io.env['NODE_ENV'] === 'production')
+      throw new UsageError('refused: the development issuer is not available when NODE_ENV=production');
     const args = parse(argv);
-    const { defaultStateDir, issuerBaseUrl, issuerFor, loadOrCreateState, mintToken } = await import('@portcullis/dev-issuer');
+    const { defaultStateDir, issuerBaseUrl, issuerFor, loadOrCreateState, mintToken } =
+      await import('@portcullis/dev-issuer');
     const { repoRoot } = await import('@portcullis/config');
     let base: string;
     try {

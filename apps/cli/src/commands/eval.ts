@@ -72,7 +72,8 @@ export const evalCommand: CliCommand = {
     const { values, positionals } = parsed;
     const format = values.format as Format;
     if (!FORMATS.includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')}`);
-    if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(values.namespace!)) throw new UsageError(`-n "${values.namespace}" is not a namespace name`);
+    if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(values.namespace!))
+      throw new UsageError(`-n "${values.namespace}" is not a namespace name`);
     if (positionals.length === 0) throw new UsageError(`no manifests given\nusage: ${USAGE}`);
 
     const engine = await import('@portcullis/policy-engine');
@@ -85,12 +86,21 @@ export const evalCommand: CliCommand = {
       if (!parsedPolicies.ok) throw new UsageError(parsedPolicies.errors.map((e) => e.message).join('\n'));
       // the same policy name in two files would make violations ambiguous
       for (const p of parsedPolicies.policies) {
-        if (policies.some((q) => q.name === p.name)) throw new UsageError(`${file}: policy "${p.name}" is also defined in another -p file`);
+        if (policies.some((q) => q.name === p.name))
+          throw new UsageError(`${file}: policy "${p.name}" is also defined in another -p file`);
         policies.push(p);
       }
     }
     if (policies.length === 0) {
-      policies.push({ id: 'default', name: 'Default K8s misconfiguration rule', type: 'MISCONFIGURATION' as const, action: 'BLOCK' as const, namespaces: { include: [], exclude: [] }, rules: engine.defaultRuleConfigs('MISCONFIGURATION'), exemptions: [] });
+      policies.push({
+        id: 'default',
+        name: 'Default K8s misconfiguration rule',
+        type: 'MISCONFIGURATION' as const,
+        action: 'BLOCK' as const,
+        namespaces: { include: [], exclude: [] },
+        rules: engine.defaultRuleConfigs('MISCONFIGURATION'),
+        exemptions: [],
+      });
     }
     const compiled = engine.compilePolicies(policies);
 
@@ -132,19 +142,36 @@ export const evalCommand: CliCommand = {
     // a gate that passes on what it could not read would wave anything through: say what and where
     const unknown = results.filter((r) => r.status === 'cannot-evaluate');
     if (unknown.length > 0 && !values['allow-unknown']) {
-      const shown = unknown.slice(0, MAX_LISTED).map((r) => `${report.whereOf(r)}: cannot evaluate: ${r.reason ?? 'not a Kubernetes object'}`);
+      const shown = unknown
+        .slice(0, MAX_LISTED)
+        .map((r) => `${report.whereOf(r)}: cannot evaluate: ${r.reason ?? 'not a Kubernetes object'}`);
       if (unknown.length > MAX_LISTED) shown.push(`... and ${unknown.length - MAX_LISTED} more`);
-      throw new UsageError(`${shown.join('\n')}\n${unknown.length} document${unknown.length === 1 ? '' : 's'} cannot be evaluated (--allow-unknown reports them and goes on)`);
+      throw new UsageError(
+        `${shown.join('\n')}\n${unknown.length} document${unknown.length === 1 ? '' : 's'} cannot be evaluated (--allow-unknown reports them and goes on)`,
+      );
     }
     if (results.length === unknown.length && !values['allow-empty']) {
       const inputs = positionals.map((p) => (p === '-' ? 'stdin' : p));
-      const named = inputs.length > MAX_LISTED ? `${inputs.slice(0, MAX_LISTED).join(', ')} and ${inputs.length - MAX_LISTED} more` : inputs.join(', ');
-      const why = files.length === 0 ? 'no *.yaml, *.yml or *.json file' : `${files.length} file${files.length === 1 ? '' : 's'} read`;
+      const named =
+        inputs.length > MAX_LISTED
+          ? `${inputs.slice(0, MAX_LISTED).join(', ')} and ${inputs.length - MAX_LISTED} more`
+          : inputs.join(', ');
+      const why =
+        files.length === 0
+          ? 'no *.yaml, *.yml or *.json file'
+          : `${files.length} file${files.length === 1 ? '' : 's'} read`;
       throw new UsageError(`no Kubernetes object found in ${named} (${why}; --allow-empty lets an empty input pass)`);
     }
     const { repoPath } = await import('@portcullis/config');
     const version = (JSON.parse(fs.readFileSync(repoPath('package.json'), 'utf8')) as { version: string }).version;
-    const out = format === 'json' ? report.toJson(results) : format === 'sarif' ? report.toSarif(results, version) : format === 'junit' ? report.toJunit(results) : report.toText(results);
+    const out =
+      format === 'json'
+        ? report.toJson(results)
+        : format === 'sarif'
+          ? report.toSarif(results, version)
+          : format === 'junit'
+            ? report.toJunit(results)
+            : report.toText(results);
     io.stdout.write(`${out}\n`);
     return results.some((r) => r.decision === 'deny') ? 1 : 0;
   },

@@ -28,7 +28,12 @@ export const tenantCommand: CliCommand = {
     try {
       parsed = parseArgs({
         args: [...rest],
-        options: { tenant: { type: 'string' }, owner: { type: 'string' }, name: { type: 'string' }, json: { type: 'boolean', default: false } },
+        options: {
+          tenant: { type: 'string' },
+          owner: { type: 'string' },
+          name: { type: 'string' },
+          json: { type: 'boolean', default: false },
+        },
         strict: true,
         allowPositionals: false,
       });
@@ -41,7 +46,8 @@ export const tenantCommand: CliCommand = {
       if (!v) throw new UsageError(`--${flag} is required\nusage: ${USAGE}`);
       return v;
     };
-    if (!['create', 'list', 'disable', 'enable'].includes(action ?? '')) throw new UsageError(`expected create, list, disable or enable\nusage: ${USAGE}`);
+    if (!['create', 'list', 'disable', 'enable'].includes(action ?? ''))
+      throw new UsageError(`expected create, list, disable or enable\nusage: ${USAGE}`);
 
     // loaded here, not at CLI start: `portcullis eval` in CI pipelines never pays for Prisma
     const { loadConfig, repoPath } = await import('@portcullis/config');
@@ -59,11 +65,22 @@ export const tenantCommand: CliCommand = {
     const onboarding = new TenantOnboarding(prisma);
     const operator = `platform-operator:${os.userInfo().username}`;
     const print = (value: TenantSummary | TenantSummary[]) =>
-      io.stdout.write((values.json ? JSON.stringify(value, null, 2) : (Array.isArray(value) ? value : [value]).map(render).join('\n')) + '\n');
+      io.stdout.write(
+        (values.json
+          ? JSON.stringify(value, null, 2)
+          : (Array.isArray(value) ? value : [value]).map(render).join('\n')) + '\n',
+      );
     try {
       switch (action) {
         case 'create':
-          print(await onboarding.create({ tenantId: need('tenant'), ownerObjectId: need('owner'), name: values.name, operator }));
+          print(
+            await onboarding.create({
+              tenantId: need('tenant'),
+              ownerObjectId: need('owner'),
+              name: values.name,
+              operator,
+            }),
+          );
           break;
         case 'list':
           print(await onboarding.list());

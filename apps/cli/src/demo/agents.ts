@@ -64,9 +64,15 @@ export async function startAgent(f: AgentFiles): Promise<DemoAgent> {
   };
   const log = fs.openSync(path.join(f.dir, 'agent.log'), 'a', 0o600);
   // detached: its own process group, so the terminal's Ctrl-C reaches the demo only, which stops each agent in order
-  const child = spawn(process.execPath, [...AGENT_NODE_FLAGS, repoPath('dist', 'apps', 'agent', 'src', 'main.js')], { env, stdio: ['ignore', 'pipe', log], detached: true });
+  const child = spawn(process.execPath, [...AGENT_NODE_FLAGS, repoPath('dist', 'apps', 'agent', 'src', 'main.js')], {
+    env,
+    stdio: ['ignore', 'pipe', log],
+    detached: true,
+  });
   fs.closeSync(log);
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
   const logStream = fs.createWriteStream(path.join(f.dir, 'agent.log'), { flags: 'a' });
   let buffered = '';
   const ports = await new Promise<{ webhookPort: number; metricsPort: number }>((resolve, reject) => {
@@ -85,7 +91,13 @@ export async function startAgent(f: AgentFiles): Promise<DemoAgent> {
         }
       }
     });
-    void exited.then(({ code, signal }) => reject(new Error(`the agent of ${f.clusterName} exited before it started (code ${code}, signal ${signal}); see ${path.join(f.dir, 'agent.log')}`)));
+    void exited.then(({ code, signal }) =>
+      reject(
+        new Error(
+          `the agent of ${f.clusterName} exited before it started (code ${code}, signal ${signal}); see ${path.join(f.dir, 'agent.log')}`,
+        ),
+      ),
+    );
   });
   return {
     clusterId: f.clusterId,
@@ -115,16 +127,24 @@ export async function agentState(a: DemoAgent): Promise<AgentState | undefined> 
 }
 
 /** Polls the agent's /readyz until `ok` holds; fails naming the cluster and what was awaited. */
-export async function waitForAgent(a: DemoAgent, what: string, ok: (s: AgentState) => boolean, timeoutMs = 90_000): Promise<AgentState> {
+export async function waitForAgent(
+  a: DemoAgent,
+  what: string,
+  ok: (s: AgentState) => boolean,
+  timeoutMs = 90_000,
+): Promise<AgentState> {
   const deadline = Date.now() + timeoutMs;
   let last: AgentState | undefined;
   while (Date.now() < deadline) {
-    if (a.child.exitCode !== null || a.child.signalCode !== null) throw new Error(`the agent of ${a.clusterName} has exited; see ${path.join(a.dir, 'agent.log')}`);
+    if (a.child.exitCode !== null || a.child.signalCode !== null)
+      throw new Error(`the agent of ${a.clusterName} has exited; see ${path.join(a.dir, 'agent.log')}`);
     last = await agentState(a);
     if (last && ok(last)) return last;
     await sleep(200);
   }
-  throw new Error(`the agent of ${a.clusterName} did not ${what} within ${timeoutMs / 1000} s (last state ${JSON.stringify(last ?? null)}); see ${path.join(a.dir, 'agent.log')}`);
+  throw new Error(
+    `the agent of ${a.clusterName} did not ${what} within ${timeoutMs / 1000} s (last state ${JSON.stringify(last ?? null)}); see ${path.join(a.dir, 'agent.log')}`,
+  );
 }
 
 /** SIGTERM, as the kubelet stops a pod: the agent flushes what it can and exits. */

@@ -32,7 +32,10 @@ export class GraphqlClient {
     } catch {
       throw new DemoApiError(`${what}: HTTP ${res.status}, not JSON: ${text.slice(0, 200)}`);
     }
-    if (body.errors?.length) throw new DemoApiError(`${what}: ${body.errors.map((e) => `${e.extensions?.code ?? 'ERROR'}: ${e.message}`).join('; ')}`);
+    if (body.errors?.length)
+      throw new DemoApiError(
+        `${what}: ${body.errors.map((e) => `${e.extensions?.code ?? 'ERROR'}: ${e.message}`).join('; ')}`,
+      );
     if (!body.data) throw new DemoApiError(`${what}: HTTP ${res.status} without data`);
     return body.data;
   }
@@ -46,9 +49,14 @@ export async function checkApiReady(apiUrl: string): Promise<void> {
     await res.arrayBuffer();
     status = res.status;
   } catch (err) {
-    throw new DemoApiError(`the API at ${apiUrl} does not answer (${causeOf(err)}); start it with \`npm start\`, or point --api / PORTCULLIS_API at it`);
+    throw new DemoApiError(
+      `the API at ${apiUrl} does not answer (${causeOf(err)}); start it with \`npm start\`, or point --api / PORTCULLIS_API at it`,
+    );
   }
-  if (status !== 200) throw new DemoApiError(`the API at ${apiUrl} is not ready (/readyz answered ${status}): are PostgreSQL and Redis up?`);
+  if (status !== 200)
+    throw new DemoApiError(
+      `the API at ${apiUrl} is not ready (/readyz answered ${status}): are PostgreSQL and Redis up?`,
+    );
 }
 
 /** fetch fails with "fetch failed"; what failed is its cause (ECONNREFUSED, a reset...). */

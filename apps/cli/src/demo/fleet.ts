@@ -3,7 +3,16 @@ import * as path from 'node:path';
 import { parseManifests, type KubeObject, type ManifestObject } from '../admit';
 
 /** Kinds the demo deploys: what the agent's webhook is registered for (workloads and Ingresses). */
-const DEPLOYED_KINDS: ReadonlySet<string> = new Set(['Pod', 'Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job', 'CronJob', 'Ingress']);
+const DEPLOYED_KINDS: ReadonlySet<string> = new Set([
+  'Pod',
+  'Deployment',
+  'StatefulSet',
+  'DaemonSet',
+  'ReplicaSet',
+  'Job',
+  'CronJob',
+  'Ingress',
+]);
 /** Kinds `kubectl rollout restart` applies to: an UPDATE of the pod template, and new pods. */
 const RESTARTABLE: ReadonlySet<string> = new Set(['Deployment', 'StatefulSet', 'DaemonSet']);
 
@@ -34,8 +43,14 @@ export function namespaceForFile(file: string): string {
     .replace(/-v?\d+(\.\d+)*.*$/, '')
     .toLowerCase()
     // what says how a file was published, not what it runs
-    .replace(/-(kubernetes-manifests|install(-default)?|recommended|all-in-one|complete-demo|cloud-deploy|native|usage)$/, '');
-  const ns = base.replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40);
+    .replace(
+      /-(kubernetes-manifests|install(-default)?|recommended|all-in-one|complete-demo|cloud-deploy|native|usage)$/,
+      '',
+    );
+  const ns = base
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 40);
   return ns || 'demo';
 }
 
@@ -43,9 +58,14 @@ export function namespaceForFile(file: string): string {
 export function loadManifestFiles(dir: string): Array<{ file: string; workloads: DemoWorkload[] }> {
   let names: string[];
   try {
-    names = fs.readdirSync(dir).filter((n) => /\.(ya?ml|json)$/i.test(n)).sort();
+    names = fs
+      .readdirSync(dir)
+      .filter((n) => /\.(ya?ml|json)$/i.test(n))
+      .sort();
   } catch (err) {
-    throw new Error(`${dir}: cannot read the manifests directory (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`);
+    throw new Error(
+      `${dir}: cannot read the manifests directory (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`,
+    );
   }
   if (names.length === 0) throw new Error(`${dir}: holds no *.yaml, *.yml or *.json manifests`);
   return names.map((name) => {
@@ -56,7 +76,13 @@ export function loadManifestFiles(dir: string): Array<{ file: string; workloads:
       const o = m.object;
       if (!DEPLOYED_KINDS.has(o.kind) || !o.metadata.name) continue;
       const namespace = o.metadata.namespace || fallbackNs;
-      workloads.push({ file, namespace, kind: o.kind, name: o.metadata.name, manifest: { ...m, object: { ...o, metadata: { ...o.metadata, namespace } } } });
+      workloads.push({
+        file,
+        namespace,
+        kind: o.kind,
+        name: o.metadata.name,
+        manifest: { ...m, object: { ...o, metadata: { ...o.metadata, namespace } } },
+      });
     }
     return { file, workloads };
   });
@@ -90,13 +116,22 @@ export function prng(seed: number): () => number {
  * StatefulSets and DaemonSets; other kinds are created again (a Job re-run, a Pod
  * replaced). Returns what `portcullis admit` is given: the objects and the old ones.
  */
-export function laterChange(w: DemoWorkload, at: Date): { operation: 'CREATE' | 'UPDATE'; objects: ManifestObject[]; oldObjects?: ManifestObject[] } {
+export function laterChange(
+  w: DemoWorkload,
+  at: Date,
+): { operation: 'CREATE' | 'UPDATE'; objects: ManifestObject[]; oldObjects?: ManifestObject[] } {
   if (!RESTARTABLE.has(w.kind)) return { operation: 'CREATE', objects: [w.manifest] };
   const o = w.manifest.object;
   const spec = isObject(o['spec']) ? o['spec'] : {};
   const template = isObject(spec['template']) ? spec['template'] : {};
   const tmeta = isObject(template['metadata']) ? template['metadata'] : {};
-  const annotations = { ...(isObject(tmeta['annotations']) ? tmeta['annotations'] : {}), 'kubectl.kubernetes.io/restartedAt': at.toISOString() };
-  const restarted: KubeObject = { ...o, spec: { ...spec, template: { ...template, metadata: { ...tmeta, annotations } } } };
+  const annotations = {
+    ...(isObject(tmeta['annotations']) ? tmeta['annotations'] : {}),
+    'kubectl.kubernetes.io/restartedAt': at.toISOString(),
+  };
+  const restarted: KubeObject = {
+    ...o,
+    spec: { ...spec, template: { ...template, metadata: { ...tmeta, annotations } } },
+  };
   return { operation: 'UPDATE', objects: [{ ...w.manifest, object: restarted }], oldObjects: [w.manifest] };
 }

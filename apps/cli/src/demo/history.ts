@@ -8,7 +8,16 @@
  */
 import * as fs from 'node:fs';
 import { gzipSync } from 'node:zlib';
-import { ApiClient, ArtifactResolver, decideAdmission, describeAnswer, parseReview, toEnforceable, type AdmissionContext, type EnforceableBundle } from '@portcullis/admission';
+import {
+  ApiClient,
+  ArtifactResolver,
+  decideAdmission,
+  describeAnswer,
+  parseReview,
+  toEnforceable,
+  type AdmissionContext,
+  type EnforceableBundle,
+} from '@portcullis/admission';
 import { fromJwks, verifyBundle, type PublicKeySet } from '@portcullis/bundle';
 import { compileGlob } from '@portcullis/policy-engine';
 import { admitManifests, impersonatedUser, randomNames, type WebhookAnswer } from '../admit';
@@ -47,11 +56,22 @@ const CLOSE = Buffer.from(']}');
  * a third of the days after, at a working hour; yesterday is the last day (today's
  * admissions go through the live agents).
  */
-export async function uploadHistory(apiUrl: string, c: HistoryCluster, days: number, seed: number, now = Date.now()): Promise<HistoryResult> {
+export async function uploadHistory(
+  apiUrl: string,
+  c: HistoryCluster,
+  days: number,
+  seed: number,
+  now = Date.now(),
+): Promise<HistoryResult> {
   const trustedKeys = fromJwks(c.jwks);
   const bundle = persistedBundle(c, trustedKeys, now);
   const api = new ApiClient(new URL(apiUrl), c.agentToken, c.clusterId, 'portcullis-demo/history');
-  const resolver = new ArtifactResolver(api, trustedKeys, { cacheTtlMs: DAY_MS, notFoundTtlMs: DAY_MS, failureTtlMs: 5000, requestTimeoutMs: 10_000 });
+  const resolver = new ArtifactResolver(api, trustedKeys, {
+    cacheTtlMs: DAY_MS,
+    notFoundTtlMs: DAY_MS,
+    failureTtlMs: 5000,
+    requestTimeoutMs: 10_000,
+  });
 
   const rand = prng(seed);
   const today = Math.floor(now / DAY_MS) * DAY_MS;
@@ -67,7 +87,10 @@ export async function uploadHistory(apiUrl: string, c: HistoryCluster, days: num
     // the bundle the agent holds today decides the past days: the demo's history is of today's policies
     bundles: { current: () => bundle, revision: bundle.document.revision, heldExpired: false },
     // no webhook deadline to keep in the past: every lookup gets the whole budget, whatever the bundle says
-    artifacts: { cached: (images) => resolver.cached(images), resolve: (images, tenantId) => resolver.resolve(images, tenantId, 10_000) },
+    artifacts: {
+      cached: (images) => resolver.cached(images),
+      resolve: (images, tenantId) => resolver.resolve(images, tenantId, 10_000),
+    },
     record: (line) => {
       lines.push(line);
       dayKeys.add(new Date(at).toISOString().slice(0, 10));
@@ -78,7 +101,8 @@ export async function uploadHistory(apiUrl: string, c: HistoryCluster, days: num
   /** One review `admit` built, decided as the agent's webhook would have at the admission's own time. */
   const reEnact = async (review: Record<string, unknown>, w: DemoWorkload): Promise<WebhookAnswer> => {
     const parsed = parseReview(JSON.stringify(review));
-    if (!parsed.ok) throw new Error(`${w.file}: ${w.kind}/${w.name}: not an admission review the agent reads: ${parsed.message}`);
+    if (!parsed.ok)
+      throw new Error(`${w.file}: ${w.kind}/${w.name}: not an admission review the agent reads: ${parsed.message}`);
     const { response, findings } = await decideAdmission(parsed.request, new Date(at), context);
     for (const f of findings) {
       const list = violators.get(f.policyName) ?? [];
@@ -118,9 +142,20 @@ export async function uploadHistory(apiUrl: string, c: HistoryCluster, days: num
   let expired = 0;
   try {
     for (let i = 0; i < lines.length; i += BATCH) {
-      const body = gzipSync(Buffer.concat([OPEN, Buffer.from(lines.slice(i, i + BATCH).join(',')), CLOSE]), { level: 3 });
-      const res = await api.request({ method: 'POST', path: '/agent/v1/admission-events', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body, timeoutMs: 60_000 });
-      if (res.status !== 200) throw new Error(`cluster ${c.clusterId}: the API refused a batch of past admission events: ${describeAnswer(res)}`);
+      const body = gzipSync(Buffer.concat([OPEN, Buffer.from(lines.slice(i, i + BATCH).join(',')), CLOSE]), {
+        level: 3,
+      });
+      const res = await api.request({
+        method: 'POST',
+        path: '/agent/v1/admission-events',
+        headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+        body,
+        timeoutMs: 60_000,
+      });
+      if (res.status !== 200)
+        throw new Error(
+          `cluster ${c.clusterId}: the API refused a batch of past admission events: ${describeAnswer(res)}`,
+        );
       const answer = JSON.parse(res.body.toString('utf8')) as { accepted: number; duplicates: number; expired: number };
       accepted += answer.accepted;
       duplicates += answer.duplicates;

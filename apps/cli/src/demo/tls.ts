@@ -11,9 +11,16 @@ export interface AgentTls {
 
 const generate = promisify(generateKeyPair);
 // on the thread pool: the three agents' six keys are made in parallel, not one after another on the event loop
-const rsaKeyPem = async (): Promise<string> => (await generate('rsa', { modulusLength: 2048 })).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+const rsaKeyPem = async (): Promise<string> =>
+  (await generate('rsa', { modulusLength: 2048 })).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
 
-function sign(subjectKeyPem: string, issuerKeyPem: string, issuer: forge.pki.Certificate | null, commonName: string, days: number): forge.pki.Certificate {
+function sign(
+  subjectKeyPem: string,
+  issuerKeyPem: string,
+  issuer: forge.pki.Certificate | null,
+  commonName: string,
+  days: number,
+): forge.pki.Certificate {
   const key = forge.pki.privateKeyFromPem(subjectKeyPem) as forge.pki.rsa.PrivateKey;
   const cert = forge.pki.createCertificate();
   cert.publicKey = forge.pki.setRsaPublicKey(key.n, key.e);
@@ -37,7 +44,13 @@ function sign(subjectKeyPem: string, issuerKeyPem: string, issuer: forge.pki.Cer
           { name: 'basicConstraints', cA: false },
           { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
           { name: 'extKeyUsage', serverAuth: true },
-          { name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }] },
+          {
+            name: 'subjectAltName',
+            altNames: [
+              { type: 2, value: 'localhost' },
+              { type: 7, ip: '127.0.0.1' },
+            ],
+          },
         ],
   );
   cert.sign(forge.pki.privateKeyFromPem(issuerKeyPem) as forge.pki.rsa.PrivateKey, forge.md.sha256.create());

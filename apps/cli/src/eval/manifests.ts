@@ -64,8 +64,15 @@ export function parseManifests(text: string, source: string): ManifestObject[] {
   const out: ManifestObject[] = [];
   const push = (value: unknown, index: number, line?: number) => {
     if (value === null || value === undefined) return;
-    if (typeof value === 'object' && !Array.isArray(value) && (value as Record<string, unknown>)['kind'] === 'List' && Array.isArray((value as Record<string, unknown>)['items'])) {
-      ((value as Record<string, unknown>)['items'] as unknown[]).forEach((item, i) => out.push({ source, index, item: i + 1, ...(line ? { line } : {}), object: item }));
+    if (
+      typeof value === 'object' &&
+      !Array.isArray(value) &&
+      (value as Record<string, unknown>)['kind'] === 'List' &&
+      Array.isArray((value as Record<string, unknown>)['items'])
+    ) {
+      ((value as Record<string, unknown>)['items'] as unknown[]).forEach((item, i) =>
+        out.push({ source, index, item: i + 1, ...(line ? { line } : {}), object: item }),
+      );
     } else out.push({ source, index, ...(line ? { line } : {}), object: value });
   };
   if (trimmed.startsWith('{') || trimmed.startsWith('[')) {
@@ -76,8 +83,14 @@ export function parseManifests(text: string, source: string): ManifestObject[] {
       // V8 names the position ("at position 18 (line 3 column 1)"): say the line the file has
       const message = (err as Error).message;
       const at = /at position (\d+)/.exec(message);
-      const where = at ? `line ${lineAt(text, Number(at[1]))}: ` : /end of JSON input/.test(message) ? `line ${lineAt(text, text.length)}: ` : '';
-      throw new InputError(`${source}: document 1: ${where}not valid JSON: ${message.replace(/ in JSON at position \d+.*$/, '')}`);
+      const where = at
+        ? `line ${lineAt(text, Number(at[1]))}: `
+        : /end of JSON input/.test(message)
+          ? `line ${lineAt(text, text.length)}: `
+          : '';
+      throw new InputError(
+        `${source}: document 1: ${where}not valid JSON: ${message.replace(/ in JSON at position \d+.*$/, '')}`,
+      );
     }
     if (Array.isArray(value)) value.forEach((v, i) => push(v, i + 1));
     else push(value, 1, lineAt(text, text.length - trimmed.length));

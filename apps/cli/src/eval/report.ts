@@ -53,7 +53,8 @@ export function summarize(results: readonly ObjectResult[]): Summary {
 }
 
 /** How a violation is tagged in text and logs: a crashed rule says so instead of its policy's mode. */
-const tag = (v: Violation) => (v.exempted ? 'EXEMPT' : v.reason === 'RULE_ERROR' ? `${v.action}, RULE_ERROR` : v.action);
+const tag = (v: Violation) =>
+  v.exempted ? 'EXEMPT' : v.reason === 'RULE_ERROR' ? `${v.action}, RULE_ERROR` : v.action;
 
 const label = (r: ObjectResult) => `${r.kind} ${r.namespace ? `${r.namespace}/` : ''}${r.name || '(unnamed)'}`;
 
@@ -101,12 +102,16 @@ export function toText(results: readonly ObjectResult[]): string {
     lines.push(head);
     for (const v of r.violations) {
       const mark = v.exempted ? '~' : isBlocking(v) ? 'x' : '!';
-      lines.push(`  ${mark} [${tag(v)}] ${v.policy} / ${v.rule}${v.container ? ` (${v.container})` : ''}: ${v.message}`);
+      lines.push(
+        `  ${mark} [${tag(v)}] ${v.policy} / ${v.rule}${v.container ? ` (${v.container})` : ''}: ${v.message}`,
+      );
       lines.push(`      at ${v.path}`);
     }
   }
   const s = summarize(results);
-  lines.push(`${s.objects} objects: ${s.denied} denied, ${s.allowed} allowed; ${s.blocking} blocking, ${s.audit} audit, ${s.exempted} exempted violations${s.ruleErrors ? `; ${s.ruleErrors} from rules that failed (not blocking)` : ''}${s.cannotEvaluate ? `; ${s.cannotEvaluate} could not be evaluated` : ''}`);
+  lines.push(
+    `${s.objects} objects: ${s.denied} denied, ${s.allowed} allowed; ${s.blocking} blocking, ${s.audit} audit, ${s.exempted} exempted violations${s.ruleErrors ? `; ${s.ruleErrors} from rules that failed (not blocking)` : ''}${s.cannotEvaluate ? `; ${s.cannotEvaluate} could not be evaluated` : ''}`,
+  );
   return lines.join('\n');
 }
 
@@ -130,13 +135,23 @@ export function toSarif(results: readonly ObjectResult[], toolVersion: string): 
       message: { text: `${label(r)}: ${v.message} (policy ${v.policy})` },
       locations: [
         {
-          physicalLocation: { artifactLocation: { uri: r.source === '-' ? 'stdin' : r.source.split('\\').join('/') }, region: { startLine: r.line ?? 1 } },
+          physicalLocation: {
+            artifactLocation: { uri: r.source === '-' ? 'stdin' : r.source.split('\\').join('/') },
+            region: { startLine: r.line ?? 1 },
+          },
           logicalLocations: [{ fullyQualifiedName: `${label(r)}:${v.path}`, kind: 'resource' }],
         },
       ],
       // stable across runs even when lines move, so code scanning tracks one alert per finding
-      partialFingerprints: { 'portcullisFinding/v1': createHash('sha256').update([r.source, r.kind, r.namespace ?? '', r.name, v.policy, v.rule, v.path].join('\u0000')).digest('hex').slice(0, 32) },
-      ...(v.exempted ? { suppressions: [{ kind: 'external', justification: `exemption ${v.exemptionId ?? ''}`.trim() }] } : {}),
+      partialFingerprints: {
+        'portcullisFinding/v1': createHash('sha256')
+          .update([r.source, r.kind, r.namespace ?? '', r.name, v.policy, v.rule, v.path].join('\u0000'))
+          .digest('hex')
+          .slice(0, 32),
+      },
+      ...(v.exempted
+        ? { suppressions: [{ kind: 'external', justification: `exemption ${v.exemptionId ?? ''}`.trim() }] }
+        : {}),
       properties: { policy: v.policy, action: v.action, ...(v.container ? { container: v.container } : {}) },
     })),
   );
@@ -144,7 +159,19 @@ export function toSarif(results: readonly ObjectResult[], toolVersion: string): 
     {
       $schema: 'https://json.schemastore.org/sarif-2.1.0.json',
       version: '2.1.0',
-      runs: [{ tool: { driver: { name: 'portcullis', version: toolVersion, informationUri: 'https://github.com/portcullis-dev/portcullis', rules } }, results: sarifResults }],
+      runs: [
+        {
+          tool: {
+            driver: {
+              name: 'portcullis',
+              version: toolVersion,
+              informationUri: 'https://github.com/portcullis-dev/portcullis',
+              rules,
+            },
+          },
+          results: sarifResults,
+        },
+      ],
     },
     null,
     2,
@@ -152,7 +179,13 @@ export function toSarif(results: readonly ObjectResult[], toolVersion: string): 
 }
 
 // characters XML 1.0 cannot carry at all are dropped, the rest escaped
-const xml = (s: string) => s.replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/g, '').replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+const xml = (s: string) =>
+  s
+    .replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/g, '')
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;');
 
 /** JUnit XML: a suite per file, a case per object, a failure per blocking violation. */
 export function toJunit(results: readonly ObjectResult[]): string {
@@ -164,12 +197,19 @@ export function toJunit(results: readonly ObjectResult[]): string {
     const cases = rs.map((r) => {
       const blocking = r.violations.filter(isBlocking);
       const name = `${label(r)} (document ${r.index}${r.item ? `, item ${r.item}` : ''})`;
-      if (r.status === 'cannot-evaluate') return `    <testcase classname="${xml(source)}" name="${xml(name)}"><skipped message="${xml(`cannot evaluate: ${r.reason ?? ''}`)}"/></testcase>`;
+      if (r.status === 'cannot-evaluate')
+        return `    <testcase classname="${xml(source)}" name="${xml(name)}"><skipped message="${xml(`cannot evaluate: ${r.reason ?? ''}`)}"/></testcase>`;
       // AUDIT, exempted and crashed-rule findings do not fail the case, but the log shows them
-      const notes = r.violations.filter((v) => !blocking.includes(v)).map((v) => `[${tag(v)}] ${v.policy} / ${v.rule}${v.container ? ` (${v.container})` : ''}: ${v.message}`).join('\n');
+      const notes = r.violations
+        .filter((v) => !blocking.includes(v))
+        .map((v) => `[${tag(v)}] ${v.policy} / ${v.rule}${v.container ? ` (${v.container})` : ''}: ${v.message}`)
+        .join('\n');
       const out = notes ? `<system-out>${xml(notes)}</system-out>` : '';
-      if (blocking.length === 0) return `    <testcase classname="${xml(source)}" name="${xml(name)}">${out}</testcase>`;
-      const body = blocking.map((v) => `${v.policy} / ${v.rule}${v.container ? ` (${v.container})` : ''}: ${v.message} at ${v.path}`).join('\n');
+      if (blocking.length === 0)
+        return `    <testcase classname="${xml(source)}" name="${xml(name)}">${out}</testcase>`;
+      const body = blocking
+        .map((v) => `${v.policy} / ${v.rule}${v.container ? ` (${v.container})` : ''}: ${v.message} at ${v.path}`)
+        .join('\n');
       return `    <testcase classname="${xml(source)}" name="${xml(name)}"><failure message="${xml(`${blocking.length} blocking violation(s)`)}" type="policy">${xml(body)}</failure>${out}</testcase>`;
     });
     return `  <testsuite name="${xml(source)}" tests="${rs.length}" failures="${failures}" errors="0" skipped="${skipped}">\n${cases.join('\n')}\n  </testsuite>`;

@@ -4,7 +4,17 @@ import { PassThrough, Readable } from 'node:stream';
 import { generateSigningKey, type BundlePolicy } from '@portcullis/bundle';
 import type { AdmissionEvent } from '@portcullis/contracts';
 import { defaultRuleConfigs } from '@portcullis/policy-engine';
-import { ControlPlane, agentEnv, eventually, newAgentToken, spawnAgent, tempDir, testTls, type AgentProcess, type TestTls } from '@portcullis/testing';
+import {
+  ControlPlane,
+  agentEnv,
+  eventually,
+  newAgentToken,
+  spawnAgent,
+  tempDir,
+  testTls,
+  type AgentProcess,
+  type TestTls,
+} from '@portcullis/testing';
 import { runCli } from '../../src/main';
 
 export interface CliRun {
@@ -23,7 +33,13 @@ export async function portcullis(args: readonly string[], options: { cwd: string
   };
   const out = capture();
   const err = capture();
-  const code = await runCli(args, { stdout: out.stream, stderr: err.stream, stdin: Readable.from([options.stdin ?? '']), env: {}, cwd: options.cwd });
+  const code = await runCli(args, {
+    stdout: out.stream,
+    stderr: err.stream,
+    stdin: Readable.from([options.stdin ?? '']),
+    env: {},
+    cwd: options.cwd,
+  });
   return { code, stdout: out.text(), stderr: err.text() };
 }
 
@@ -49,8 +65,27 @@ const rule = (id: string, params: Record<string, unknown> = {}) => {
  * Audit: resource limits, so a container without them gives a warning.
  */
 export const POLICIES: readonly BundlePolicy[] = [
-  { id: 'shop-hardening', name: 'shop-hardening', type: 'MISCONFIGURATION', action: 'BLOCK', namespaces: { include: [], exclude: [] }, rules: [rule('privileged-container'), rule('volume-types', { allowedTypes: ['configMap', 'emptyDir', 'secret', 'persistentVolumeClaim'] })], exemptions: [] },
-  { id: 'limits-audit', name: 'Default K8s misconfiguration rule', type: 'MISCONFIGURATION', action: 'AUDIT', namespaces: { include: [], exclude: [] }, rules: [rule('resource-limits')], exemptions: [] },
+  {
+    id: 'shop-hardening',
+    name: 'shop-hardening',
+    type: 'MISCONFIGURATION',
+    action: 'BLOCK',
+    namespaces: { include: [], exclude: [] },
+    rules: [
+      rule('privileged-container'),
+      rule('volume-types', { allowedTypes: ['configMap', 'emptyDir', 'secret', 'persistentVolumeClaim'] }),
+    ],
+    exemptions: [],
+  },
+  {
+    id: 'limits-audit',
+    name: 'Default K8s misconfiguration rule',
+    type: 'MISCONFIGURATION',
+    action: 'AUDIT',
+    namespaces: { include: [], exclude: [] },
+    rules: [rule('resource-limits')],
+    exemptions: [],
+  },
 ];
 
 /** A real agent process (the compiled dist/apps/agent) enforcing POLICIES, its CA in a file. */
@@ -67,10 +102,20 @@ export class LiveAgent {
     const token = newAgentToken();
     this.api = await new ControlPlane(this.tls, token, generateSigningKey()).start();
     this.api.publish(POLICIES);
-    this.agent = await spawnAgent(agentEnv({ dir: this.dir, apiUrl: `https://127.0.0.1:${this.api.port}`, token, jwks: this.api.jwks, tls: this.tls }));
+    this.agent = await spawnAgent(
+      agentEnv({
+        dir: this.dir,
+        apiUrl: `https://127.0.0.1:${this.api.port}`,
+        token,
+        jwks: this.api.jwks,
+        tls: this.tls,
+      }),
+    );
     this.caFile = path.join(this.dir, 'ca.crt');
     await eventually('the bundle applied', async () => {
-      const res = await fetch(`http://127.0.0.1:${this.agent!.metricsPort}/readyz`, { signal: AbortSignal.timeout(10_000) });
+      const res = await fetch(`http://127.0.0.1:${this.agent!.metricsPort}/readyz`, {
+        signal: AbortSignal.timeout(10_000),
+      });
       return ((await res.json()) as { bundleRevision: number | null }).bundleRevision === 1;
     });
     return this;
@@ -82,7 +127,9 @@ export class LiveAgent {
 
   /** The events the agent uploaded, once every id given has arrived. */
   async events(ids: readonly string[]): Promise<AdmissionEvent[]> {
-    return eventually(`events ${ids.join(', ')} uploaded`, () => (ids.every((id) => this.api!.events.has(id)) ? ids.map((id) => this.api!.events.get(id)!) : undefined));
+    return eventually(`events ${ids.join(', ')} uploaded`, () =>
+      ids.every((id) => this.api!.events.has(id)) ? ids.map((id) => this.api!.events.get(id)!) : undefined,
+    );
   }
 
   /** Every event uploaded so far matching `where`. */
@@ -92,9 +139,13 @@ export class LiveAgent {
 
   /** Reviews the agent has answered (its decisions counter): exact at once, unlike uploads. */
   async reviewsAnswered(): Promise<number> {
-    const text = await (await fetch(`http://127.0.0.1:${this.agent!.metricsPort}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
+    const text = await (
+      await fetch(`http://127.0.0.1:${this.agent!.metricsPort}/metrics`, { signal: AbortSignal.timeout(10_000) })
+    ).text();
     let total = 0;
-    for (const line of text.split('\n')) if (line.startsWith('portcullis_agent_admission_decisions_total{')) total += Number(line.slice(line.lastIndexOf(' ') + 1));
+    for (const line of text.split('\n'))
+      if (line.startsWith('portcullis_agent_admission_decisions_total{'))
+        total += Number(line.slice(line.lastIndexOf(' ') + 1));
     return total;
   }
 
@@ -108,7 +159,10 @@ export class LiveAgent {
 }
 
 /** A Deployment in namespace shop; `extra` goes into its pod spec, `container` into its one container. */
-export function deployment(name: string, o: { replicas?: number; image?: string; container?: string; podSpec?: string } = {}): string {
+export function deployment(
+  name: string,
+  o: { replicas?: number; image?: string; container?: string; podSpec?: string } = {},
+): string {
   return `apiVersion: apps/v1
 kind: Deployment
 metadata:

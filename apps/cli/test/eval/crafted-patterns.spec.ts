@@ -41,11 +41,20 @@ spec:
       securityContext: { privileged: true }
 `;
 
-function spawnEval(args: string[], cwd: string, signal: AbortSignal): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function spawnEval(
+  args: string[],
+  cwd: string,
+  signal: AbortSignal,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [repoPath('apps', 'cli', 'bin', 'portcullis.js'), 'eval', ...args], { cwd, signal, env: { PATH: process.env['PATH'] ?? '' }, encoding: 'utf8' }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [repoPath('apps', 'cli', 'bin', 'portcullis.js'), 'eval', ...args],
+      { cwd, signal, env: { PATH: process.env['PATH'] ?? '' }, encoding: 'utf8' },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -54,10 +63,20 @@ describe('portcullis eval with crafted patterns (issue 21)', () => {
     const cwd = workspace({ 'policy.yaml': POLICY, 'pod.yaml': POD });
     const run = await spawnEval(['-p', 'policy.yaml', '--format', 'json', 'pod.yaml'], cwd, t.signal);
     assert.equal(run.code, 1, run.stderr);
-    const report = JSON.parse(run.stdout) as { results: Array<{ namespace: string; name: string; decision: string; violations: Array<{ policy: string; exempted?: boolean }> }> };
+    const report = JSON.parse(run.stdout) as {
+      results: Array<{
+        namespace: string;
+        name: string;
+        decision: string;
+        violations: Array<{ policy: string; exempted?: boolean }>;
+      }>;
+    };
     const [result] = report.results;
     assert.deepEqual([result!.namespace, result!.name, result!.decision], [NAMESPACE, NAME, 'deny']);
     // the scoped policy does not apply (no "b" at the end); the exemption does not match
-    assert.deepEqual(result!.violations.map((v) => [v.policy, v.exempted === true]), [['crafted-exemption', false]]);
+    assert.deepEqual(
+      result!.violations.map((v) => [v.policy, v.exempted === true]),
+      [['crafted-exemption', false]],
+    );
   });
 });

@@ -39,7 +39,15 @@ describe('portcullis eval', () => {
     const agent = report.results[1]!;
     const privileged = agent.violations.find((v) => v.rule === 'privileged-container')!;
     assert.deepEqual(Object.keys(privileged).slice(0, 5), ['policy', 'rule', 'action', 'message', 'path']);
-    assert.deepEqual([privileged.policy, privileged.action, privileged.path, privileged.container], ['Default K8s misconfiguration rule', 'BLOCK', 'spec.template.spec.containers[0].securityContext.privileged', 'agent']);
+    assert.deepEqual(
+      [privileged.policy, privileged.action, privileged.path, privileged.container],
+      [
+        'Default K8s misconfiguration rule',
+        'BLOCK',
+        'spec.template.spec.containers[0].securityContext.privileged',
+        'agent',
+      ],
+    );
     assert.ok(agent.violations.some((v) => v.rule === 'host-namespaces'));
     assert.deepEqual(report.results[2]!.violations, []);
     assert.equal(report.summary['objects'], 3);
@@ -54,22 +62,41 @@ describe('portcullis eval', () => {
     assert.ok(v.length > 0 && v.every((x) => x.policy === 'audit-everything' && x.action === 'AUDIT'));
     const block = await portcullis(['eval', '-p', 'policy.yaml', '--format', 'json', 'web.yaml'], { cwd });
     assert.equal(block.code, 1, '256Mi is over the 128Mi maximum');
-    assert.deepEqual(parseJson(block).results[0]!.violations.map((x) => [x.policy, x.rule]), [['limits', 'resource-limits']]);
+    assert.deepEqual(
+      parseJson(block).results[0]!.violations.map((x) => [x.policy, x.rule]),
+      [['limits', 'resource-limits']],
+    );
   });
 
   it('-n names the namespace of objects that carry none', async () => {
     const cwd = workspace({ 'svc.yaml': SERVICE.replace(', namespace: shop', '') });
     const dflt = await portcullis(['eval', '--format', 'json', 'svc.yaml'], { cwd });
     assert.equal(dflt.code, 1, 'the default namespace is blocked by default-namespace');
-    assert.deepEqual(parseJson(dflt).results[0]!.violations.map((x) => x.rule), ['default-namespace']);
+    assert.deepEqual(
+      parseJson(dflt).results[0]!.violations.map((x) => x.rule),
+      ['default-namespace'],
+    );
     const shop = await portcullis(['eval', '-n', 'shop', '--format', 'json', 'svc.yaml'], { cwd });
     assert.equal(shop.code, 0);
     assert.equal(parseJson(shop).results[0]!.namespace, 'shop');
   });
 
   it('reads stdin, JSON arrays, kind: List and whole directories', async () => {
-    const list = JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [JSON.parse(JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'a', namespace: 'shop' } }))] });
-    const cwd = workspace({ 'dir/a.yaml': HARDENED, 'dir/nested/b.json': JSON.stringify([{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'b', namespace: 'shop' } }]), 'dir/nested/c.yml': list, 'dir/readme.md': 'not a manifest' });
+    const list = JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'List',
+      items: [
+        JSON.parse(JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'a', namespace: 'shop' } })),
+      ],
+    });
+    const cwd = workspace({
+      'dir/a.yaml': HARDENED,
+      'dir/nested/b.json': JSON.stringify([
+        { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'b', namespace: 'shop' } },
+      ]),
+      'dir/nested/c.yml': list,
+      'dir/readme.md': 'not a manifest',
+    });
     const run = await portcullis(['eval', '--format', 'json', 'dir', '-'], { cwd, stdin: PRIVILEGED });
     assert.equal(run.code, 1);
     assert.deepEqual(
@@ -84,7 +111,9 @@ describe('portcullis eval', () => {
   });
 
   it('a document the engine cannot evaluate is exit 2 naming file, document and line; --allow-unknown reports it and goes on', async () => {
-    const cwd = workspace({ 'odd.yaml': `apiVersion: apps/v1\nkind: Deployment\nmetadata: { name: odd, namespace: shop }\nspec: { template: "not an object" }\n---\n# a comment first\n- just\n- a list\n` });
+    const cwd = workspace({
+      'odd.yaml': `apiVersion: apps/v1\nkind: Deployment\nmetadata: { name: odd, namespace: shop }\nspec: { template: "not an object" }\n---\n# a comment first\n- just\n- a list\n`,
+    });
     const refused = await portcullis(['eval', '--format', 'json', 'odd.yaml'], { cwd });
     assert.equal(refused.code, 2, refused.stdout);
     assert.equal(refused.stdout, '');
@@ -93,7 +122,12 @@ describe('portcullis eval', () => {
     assert.match(lines[1]!, /^odd.yaml: document 2: line 7: cannot evaluate: /);
     assert.equal(lines[2], '2 documents cannot be evaluated (--allow-unknown reports them and goes on)');
 
-    const run = await portcullis(['eval', '--allow-unknown', '--format', 'json', 'odd.yaml', 'svc.yaml'], { cwd: workspace({ 'odd.yaml': `apiVersion: apps/v1\nkind: Deployment\nmetadata: { name: odd, namespace: shop }\nspec: { template: "not an object" }\n---\n- just\n- a list\n`, 'svc.yaml': SERVICE }) });
+    const run = await portcullis(['eval', '--allow-unknown', '--format', 'json', 'odd.yaml', 'svc.yaml'], {
+      cwd: workspace({
+        'odd.yaml': `apiVersion: apps/v1\nkind: Deployment\nmetadata: { name: odd, namespace: shop }\nspec: { template: "not an object" }\n---\n- just\n- a list\n`,
+        'svc.yaml': SERVICE,
+      }),
+    });
     assert.equal(run.code, 0, run.stderr);
     const [odd, list, svc] = parseJson(run).results;
     assert.deepEqual([odd!.index, odd!.status, odd!.decision], [1, 'cannot-evaluate', 'allow']);
@@ -104,7 +138,12 @@ describe('portcullis eval', () => {
   });
 
   it('inputs with no Kubernetes object are exit 2 naming them; --allow-empty passes them', async () => {
-    const cwd = workspace({ 'empty.yaml': '', 'comments.yaml': '# nothing yet\n---\n---\n', 'docs/readme.md': 'no manifests here', 'odd.yaml': 'just: a map\n' });
+    const cwd = workspace({
+      'empty.yaml': '',
+      'comments.yaml': '# nothing yet\n---\n---\n',
+      'docs/readme.md': 'no manifests here',
+      'odd.yaml': 'just: a map\n',
+    });
     for (const [args, named] of [
       [['empty.yaml'], 'empty.yaml \\(1 file read;'],
       [['comments.yaml', 'empty.yaml'], 'comments.yaml, empty.yaml \\(2 files read;'],
@@ -113,10 +152,18 @@ describe('portcullis eval', () => {
     ] as const) {
       const run = await portcullis(['eval', ...args], { cwd, stdin: '\n' });
       assert.equal(run.code, 2, `${args.join(' ')}: ${run.stdout}`);
-      assert.match(run.stderr, new RegExp(`^portcullis eval: no Kubernetes object found in ${named} --allow-empty lets an empty input pass\\)\\n$`));
+      assert.match(
+        run.stderr,
+        new RegExp(
+          `^portcullis eval: no Kubernetes object found in ${named} --allow-empty lets an empty input pass\\)\\n$`,
+        ),
+      );
       assert.equal(run.stdout, '');
     }
-    const allowed = await portcullis(['eval', '--allow-empty', '--format', 'json', 'empty.yaml', 'comments.yaml', 'docs'], { cwd });
+    const allowed = await portcullis(
+      ['eval', '--allow-empty', '--format', 'json', 'empty.yaml', 'comments.yaml', 'docs'],
+      { cwd },
+    );
     assert.equal(allowed.code, 0, allowed.stderr);
     assert.deepEqual(parseJson(allowed).results, []);
     // nothing but a document that cannot be evaluated: allowed as unknown, still nothing to pass on
@@ -132,11 +179,24 @@ describe('portcullis eval', () => {
     const cwd = workspace({ 'multi.yaml': text });
     const run = await portcullis(['eval', '--format', 'json', 'multi.yaml'], { cwd });
     assert.equal(run.code, 0, run.stderr);
-    const results = parseJson<{ results: Array<{ index: number; item?: number; line?: number; name: string }> }>(run).results;
+    const results = parseJson<{ results: Array<{ index: number; item?: number; line?: number; name: string }> }>(
+      run,
+    ).results;
     const fileLines = text.split('\n');
-    assert.deepEqual(results.map((r) => [r.index, r.item ?? null, r.name]), [[1, null, 'web'], [3, 1, 'one'], [3, 2, 'two'], [4, null, 'web']]);
+    assert.deepEqual(
+      results.map((r) => [r.index, r.item ?? null, r.name]),
+      [
+        [1, null, 'web'],
+        [3, 1, 'one'],
+        [3, 2, 'two'],
+        [4, null, 'web'],
+      ],
+    );
     // each line is where the document's content starts, as an editor numbers it
-    assert.deepEqual(results.map((r) => fileLines[r.line! - 1]), ['apiVersion: v1', 'apiVersion: v1', 'apiVersion: v1', 'apiVersion: apps/v1']);
+    assert.deepEqual(
+      results.map((r) => fileLines[r.line! - 1]),
+      ['apiVersion: v1', 'apiVersion: v1', 'apiVersion: v1', 'apiVersion: apps/v1'],
+    );
     assert.equal(fileLines[results[1]!.line! - 2], '# the list');
   });
 
@@ -155,16 +215,51 @@ describe('portcullis eval', () => {
   });
 
   const usage: Array<[string, string[], Record<string, string>, RegExp]> = [
-    ['YAML syntax error names file, document and line', ['eval', 'bad.yaml'], { 'bad.yaml': `${HARDENED}---\nkind: Pod\nmetadata: { name: [unclosed\n` }, /^portcullis eval: bad.yaml: document 2: line \d+: /],
-    ['invalid JSON names the file', ['eval', 'bad.json'], { 'bad.json': '{"kind": "Pod",' }, /bad.json: document 1: line 1: not valid JSON/],
-    ['policy error names file and field', ['eval', '-p', 'p.yaml', 'a.yaml'], { 'p.yaml': POLICY.replace('128Mi', 'lots'), 'a.yaml': HARDENED }, /p.yaml: document 2: spec.rules\[0\].params.maxMemoryLimit: .*"lots" is not a Kubernetes quantity/],
+    [
+      'YAML syntax error names file, document and line',
+      ['eval', 'bad.yaml'],
+      { 'bad.yaml': `${HARDENED}---\nkind: Pod\nmetadata: { name: [unclosed\n` },
+      /^portcullis eval: bad.yaml: document 2: line \d+: /,
+    ],
+    [
+      'invalid JSON names the file',
+      ['eval', 'bad.json'],
+      { 'bad.json': '{"kind": "Pod",' },
+      /bad.json: document 1: line 1: not valid JSON/,
+    ],
+    [
+      'policy error names file and field',
+      ['eval', '-p', 'p.yaml', 'a.yaml'],
+      { 'p.yaml': POLICY.replace('128Mi', 'lots'), 'a.yaml': HARDENED },
+      /p.yaml: document 2: spec.rules\[0\].params.maxMemoryLimit: .*"lots" is not a Kubernetes quantity/,
+    ],
     ['missing input', ['eval', 'nope.yaml'], {}, /nope.yaml: no such file or directory/],
-    ['missing policy file', ['eval', '-p', 'nope.yaml', 'a.yaml'], { 'a.yaml': HARDENED }, /nope.yaml: cannot read: ENOENT/],
+    [
+      'missing policy file',
+      ['eval', '-p', 'nope.yaml', 'a.yaml'],
+      { 'a.yaml': HARDENED },
+      /nope.yaml: cannot read: ENOENT/,
+    ],
     ['no manifests', ['eval'], {}, /no manifests given/],
-    ['unknown format', ['eval', '--format', 'xml', 'a.yaml'], { 'a.yaml': HARDENED }, /--format must be one of text, json, sarif, junit/],
+    [
+      'unknown format',
+      ['eval', '--format', 'xml', 'a.yaml'],
+      { 'a.yaml': HARDENED },
+      /--format must be one of text, json, sarif, junit/,
+    ],
     ['unknown option', ['eval', '--colour', 'a.yaml'], { 'a.yaml': HARDENED }, /Unknown option '--colour'/],
-    ['bad namespace', ['eval', '-n', 'Prod_1', 'a.yaml'], { 'a.yaml': HARDENED }, /-n "Prod_1" is not a namespace name/],
-    ['the same policy twice', ['eval', '-p', 'p.yaml', '-p', 'p.yaml', 'a.yaml'], { 'p.yaml': POLICY, 'a.yaml': HARDENED }, /policy "audit-everything" is also defined/],
+    [
+      'bad namespace',
+      ['eval', '-n', 'Prod_1', 'a.yaml'],
+      { 'a.yaml': HARDENED },
+      /-n "Prod_1" is not a namespace name/,
+    ],
+    [
+      'the same policy twice',
+      ['eval', '-p', 'p.yaml', '-p', 'p.yaml', 'a.yaml'],
+      { 'p.yaml': POLICY, 'a.yaml': HARDENED },
+      /policy "audit-everything" is also defined/,
+    ],
   ];
   for (const [name, args, files, message] of usage) {
     it(`exit 2: ${name}`, async () => {

@@ -37,10 +37,21 @@ describe('eval over the shared third-party manifests', { skip }, () => {
     assert.ok(report.results.every((r) => r.status !== 'cannot-evaluate'));
   });
   it('denies the privileged DaemonSets of calico and longhorn for privileged-container', () => {
-    for (const [file, name, container] of [['calico-v3.32.1.yaml', 'calico-node', 'calico-node'], ['longhorn-v1.12.1.yaml', 'longhorn-manager', 'longhorn-manager']] as const) {
+    for (const [file, name, container] of [
+      ['calico-v3.32.1.yaml', 'calico-node', 'calico-node'],
+      ['longhorn-v1.12.1.yaml', 'longhorn-manager', 'longhorn-manager'],
+    ] as const) {
       const ds = find(file, 'DaemonSet', name);
       assert.equal(ds.decision, 'deny');
-      assert.ok(ds.violations.some((v) => v.rule === 'privileged-container' && v.container === container && v.path.endsWith('securityContext.privileged')), name);
+      assert.ok(
+        ds.violations.some(
+          (v) =>
+            v.rule === 'privileged-container' &&
+            v.container === container &&
+            v.path.endsWith('securityContext.privileged'),
+        ),
+        name,
+      );
     }
   });
   it('denies flannel for the host network, not for privilege (it sets privileged: false)', () => {
@@ -53,16 +64,33 @@ describe('eval over the shared third-party manifests', { skip }, () => {
   it('flags deployments without limits for resource-limits, per container', () => {
     const guestbook = find('guestbook-all-in-one.yaml', 'Deployment', 'frontend');
     const limits = guestbook.violations.filter((v) => v.rule === 'resource-limits');
-    assert.deepEqual(limits.map((v) => v.path).sort(), ['spec.template.spec.containers[0].resources.limits.cpu', 'spec.template.spec.containers[0].resources.limits.memory']);
-    assert.ok(rules(find('argo-cd-v3.5.1-install.yaml', 'Deployment', 'argocd-server')).has('resource-limits'), 'argo-cd has no limits');
+    assert.deepEqual(limits.map((v) => v.path).sort(), [
+      'spec.template.spec.containers[0].resources.limits.cpu',
+      'spec.template.spec.containers[0].resources.limits.memory',
+    ]);
+    assert.ok(
+      rules(find('argo-cd-v3.5.1-install.yaml', 'Deployment', 'argocd-server')).has('resource-limits'),
+      'argo-cd has no limits',
+    );
   });
   it('lets the hardened parts through: no privileged or host findings for argo-cd, limits set in online-boutique', () => {
     const argo = find('argo-cd-v3.5.1-install.yaml', 'Deployment', 'argocd-server');
-    for (const r of ['privileged-container', 'privilege-escalation', 'run-as-non-root', 'host-namespaces', 'capabilities']) assert.ok(!rules(argo).has(r), r);
-    assert.ok(!rules(find('online-boutique-kubernetes-manifests.yaml', 'Deployment', 'frontend')).has('resource-limits'));
+    for (const r of [
+      'privileged-container',
+      'privilege-escalation',
+      'run-as-non-root',
+      'host-namespaces',
+      'capabilities',
+    ])
+      assert.ok(!rules(argo).has(r), r);
+    assert.ok(
+      !rules(find('online-boutique-kubernetes-manifests.yaml', 'Deployment', 'frontend')).has('resource-limits'),
+    );
   });
   it('evaluates kinds without pod specs by the namespace rules only', () => {
-    const others = report.results.filter((r) => !['Pod', 'Deployment', 'DaemonSet', 'StatefulSet', 'Job', 'CronJob', 'Ingress'].includes(r.kind));
+    const others = report.results.filter(
+      (r) => !['Pod', 'Deployment', 'DaemonSet', 'StatefulSet', 'Job', 'CronJob', 'Ingress'].includes(r.kind),
+    );
     assert.ok(others.length > 100);
     assert.ok(others.every((r) => r.violations.every((v) => v.rule === 'default-namespace')));
     const boutiqueService = find('online-boutique-kubernetes-manifests.yaml', 'Service', 'frontend');

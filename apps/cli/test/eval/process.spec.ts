@@ -6,7 +6,12 @@ import { HARDENED, PRIVILEGED, workspace } from './support';
 
 /** `npx portcullis eval ...` as a pipeline runs it: a real process, its exit code, its stdin. */
 function spawnEval(args: string[], cwd: string, input = '') {
-  const res = spawnSync(process.execPath, [repoPath('apps', 'cli', 'bin', 'portcullis.js'), 'eval', ...args], { cwd, input, encoding: 'utf8', env: { PATH: process.env['PATH'] ?? '' } });
+  const res = spawnSync(process.execPath, [repoPath('apps', 'cli', 'bin', 'portcullis.js'), 'eval', ...args], {
+    cwd,
+    input,
+    encoding: 'utf8',
+    env: { PATH: process.env['PATH'] ?? '' },
+  });
   return { code: res.status, stdout: res.stdout, stderr: res.stderr };
 }
 
@@ -21,7 +26,10 @@ describe('portcullis eval as a process', () => {
     const r = spawnEval(['--format', 'json', '-'], cwd, PRIVILEGED);
     assert.equal(r.code, 1, r.stderr);
     const report = JSON.parse(r.stdout) as { results: Array<{ source: string; decision: string }> };
-    assert.deepEqual(report.results.map((x) => [x.source, x.decision]), [['-', 'deny']]);
+    assert.deepEqual(
+      report.results.map((x) => [x.source, x.decision]),
+      [['-', 'deny']],
+    );
   });
   it('exits 2 on an input error, naming file and document on stderr', () => {
     const r = spawnEval(['ok.yaml', 'broken.yaml'], cwd);

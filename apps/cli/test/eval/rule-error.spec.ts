@@ -49,7 +49,9 @@ describe('eval: a Block rule that crashes does not block, in every format', () =
   };
   before(async () => {
     // the catalog module the CLI evaluates with (one module instance per process)
-    const catalog = (await import(repoPath('dist', 'libs', 'policy-engine', 'src', 'rules', 'catalog.js'))) as { RULES: RuleImplLike[] };
+    const catalog = (await import(repoPath('dist', 'libs', 'policy-engine', 'src', 'rules', 'catalog.js'))) as {
+      RULES: RuleImplLike[];
+    };
     rule = catalog.RULES.find((r) => r.definition.id === 'privileged-container')!;
     original = rule.compile;
   });
@@ -73,8 +75,18 @@ describe('eval: a Block rule that crashes does not block, in every format', () =
     const report = parseJson(json);
     const pod = report.results.find((r) => r.kind === 'Pod')!;
     assert.equal(pod.decision, 'allow');
-    assert.deepEqual(pod.violations.map((v) => [v.policy, v.action, (v as { reason?: string }).reason]), [['strict', 'BLOCK', 'RULE_ERROR'], ['hygiene', 'AUDIT', 'RULE_ERROR']]);
-    assert.deepEqual([report.summary['denied'], report.summary['blocking'], report.summary['audit'], report.summary['ruleErrors']], [0, 0, 0, 4], 'the hardened Deployment crashes the rule too');
+    assert.deepEqual(
+      pod.violations.map((v) => [v.policy, v.action, (v as { reason?: string }).reason]),
+      [
+        ['strict', 'BLOCK', 'RULE_ERROR'],
+        ['hygiene', 'AUDIT', 'RULE_ERROR'],
+      ],
+    );
+    assert.deepEqual(
+      [report.summary['denied'], report.summary['blocking'], report.summary['audit'], report.summary['ruleErrors']],
+      [0, 0, 0, 4],
+      'the hardened Deployment crashes the rule too',
+    );
   });
 
   it('junit: no failure, the crash in the log', async () => {
@@ -83,15 +95,24 @@ describe('eval: a Block rule that crashes does not block, in every format', () =
     assert.equal(junit.code, 0);
     assert.doesNotMatch(junit.stdout, /<failure/);
     assert.match(junit.stdout, /<testsuite name="k8s\/pod.yaml" tests="1" failures="0"/);
-    assert.match(junit.stdout, /<system-out>\[BLOCK, RULE_ERROR\] strict \/ privileged-container: rule privileged-container could not evaluate this object: injected rule bug/);
+    assert.match(
+      junit.stdout,
+      /<system-out>\[BLOCK, RULE_ERROR\] strict \/ privileged-container: rule privileged-container could not evaluate this object: injected rule bug/,
+    );
   });
 
   it('text and sarif: not marked blocking, a warning', async () => {
     crash();
     const text = await run('text');
     assert.equal(text.code, 0);
-    assert.match(text.stdout, /k8s\/pod.yaml#1 Pod shop\/debug: ALLOW\n {2}! \[BLOCK, RULE_ERROR\] strict \/ privileged-container: /);
-    assert.match(text.stdout.trimEnd().split('\n').at(-1)!, /^2 objects: 0 denied, 2 allowed; 0 blocking, 0 audit, 0 exempted violations; 4 from rules that failed \(not blocking\)$/);
+    assert.match(
+      text.stdout,
+      /k8s\/pod.yaml#1 Pod shop\/debug: ALLOW\n {2}! \[BLOCK, RULE_ERROR\] strict \/ privileged-container: /,
+    );
+    assert.match(
+      text.stdout.trimEnd().split('\n').at(-1)!,
+      /^2 objects: 0 denied, 2 allowed; 0 blocking, 0 audit, 0 exempted violations; 4 from rules that failed \(not blocking\)$/,
+    );
     const sarif = JSON.parse((await run('sarif')).stdout) as { runs: Array<{ results: Array<{ level: string }> }> };
     assert.ok(sarif.runs[0]!.results.length === 4 && sarif.runs[0]!.results.every((r) => r.level === 'warning'));
   });

@@ -20,7 +20,13 @@ export async function portcullis(args: readonly string[], options: { cwd: string
   };
   const out = capture();
   const err = capture();
-  const code = await runCli(args, { stdout: out.stream, stderr: err.stream, stdin: Readable.from([options.stdin ?? '']), env: {}, cwd: options.cwd });
+  const code = await runCli(args, {
+    stdout: out.stream,
+    stderr: err.stream,
+    stdin: Readable.from([options.stdin ?? '']),
+    env: {},
+    cwd: options.cwd,
+  });
   return { code, stdout: out.text(), stderr: err.text() };
 }
 
@@ -80,6 +86,24 @@ spec: { ports: [{ port: 80 }] }
 export const parseJson = <T = JsonReport>(run: CliRun): T => JSON.parse(run.stdout) as T;
 
 export interface JsonReport {
-  results: Array<{ source: string; index: number; kind: string; namespace: string | null; name: string; decision: 'allow' | 'deny'; status: string; reason?: string; violations: Array<{ policy: string; rule: string; action: string; message: string; path: string; container?: string; exempted?: boolean }> }>;
+  results: Array<{
+    source: string;
+    index: number;
+    kind: string;
+    namespace: string | null;
+    name: string;
+    decision: 'allow' | 'deny';
+    status: string;
+    reason?: string;
+    violations: Array<{
+      policy: string;
+      rule: string;
+      action: string;
+      message: string;
+      path: string;
+      container?: string;
+      exempted?: boolean;
+    }>;
+  }>;
   summary: Record<string, number>;
 }

@@ -46,13 +46,23 @@ export async function startStack(): Promise<Stack> {
     PORTCULLIS_DEMO_DIR: path.join(dir, 'demo'),
   };
   const child: ChildProcess = spawn(process.execPath, [repoPath('dist', 'apps', 'launcher', 'src', 'main.js')], {
-    env: { ...process.env, ...env, NODE_ENV: 'development', REDIS_PREFIX: `portcullis-stack-${randomBytes(4).toString('hex')}`, BUNDLE_SIGNING_KEYS_DIR: path.join(dir, 'signing-keys'), LOG_LEVEL: 'warn' },
+    env: {
+      ...process.env,
+      ...env,
+      NODE_ENV: 'development',
+      REDIS_PREFIX: `portcullis-stack-${randomBytes(4).toString('hex')}`,
+      BUNDLE_SIGNING_KEYS_DIR: path.join(dir, 'signing-keys'),
+      LOG_LEVEL: 'warn',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the stack did not start within 120 s:\n${out.slice(-2000)}`)), 120_000);
+    const timer = setTimeout(
+      () => reject(new Error(`the stack did not start within 120 s:\n${out.slice(-2000)}`)),
+      120_000,
+    );
     const onData = (c: Buffer) => {
       out += c.toString('utf8');
       if (out.includes('Portcullis is ready')) {
@@ -80,8 +90,17 @@ export async function startStack(): Promise<Stack> {
 }
 
 /** One GraphQL call with a bearer token; the data, or an error naming the API's errors. */
-export async function graphql<T>(apiUrl: string, token: string, query: string, variables: Record<string, unknown> = {}): Promise<T> {
-  const res = await fetch(`${apiUrl}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query, variables }) });
+export async function graphql<T>(
+  apiUrl: string,
+  token: string,
+  query: string,
+  variables: Record<string, unknown> = {},
+): Promise<T> {
+  const res = await fetch(`${apiUrl}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query, variables }),
+  });
   const body = (await res.json()) as { data?: T; errors?: unknown[] };
   if (body.errors || !body.data) throw new Error(`GraphQL: ${JSON.stringify(body.errors ?? body)}`);
   return body.data;

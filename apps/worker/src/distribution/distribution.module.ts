@@ -15,7 +15,9 @@ import { BUNDLE_COMPILER } from './tokens';
       provide: BUNDLE_COMPILER,
       inject: [PRISMA, REDIS, APP_CONFIG],
       useFactory: (prisma: PrismaClient, redis: Redis, config: AppConfig) => {
-        const keyring = loadKeyring(path.resolve(repoRoot(), config.bundles.signingKeysDir), { generateIfEmpty: config.bundles.generateMissingKeys });
+        const keyring = loadKeyring(path.resolve(repoRoot(), config.bundles.signingKeysDir), {
+          generateIfEmpty: config.bundles.generateMissingKeys,
+        });
         const channel = bundleChannel(config.redisPrefix);
         return new BundleCompiler(
           prisma,
@@ -24,7 +26,11 @@ import { BUNDLE_COMPILER } from './tokens';
             // one message per stored chunk: every API replica wakes the agents it holds
             await redis.publish(channel, JSON.stringify({ c: revisions }));
           },
-          { ttlMs: config.bundles.ttlMs, renewBeforeMs: Math.floor(config.bundles.ttlMs / 2), chunkSize: config.bundles.compileChunkSize },
+          {
+            ttlMs: config.bundles.ttlMs,
+            renewBeforeMs: Math.floor(config.bundles.ttlMs / 2),
+            chunkSize: config.bundles.compileChunkSize,
+          },
         );
       },
     },

@@ -55,7 +55,12 @@ export class DistributionProcessor implements OnModuleInit, OnModuleDestroy {
       lockDuration: this.config.worker.jobLockMs,
       stalledInterval: this.config.worker.jobLockMs,
     });
-    this.worker.on('failed', (job, err) => this.logger.error({ err, jobId: job?.id, name: job?.name, attempts: job?.attemptsMade }, 'distribution job failed'));
+    this.worker.on('failed', (job, err) =>
+      this.logger.error(
+        { err, jobId: job?.id, name: job?.name, attempts: job?.attemptsMade },
+        'distribution job failed',
+      ),
+    );
   }
 
   async onModuleDestroy(): Promise<void> {
@@ -93,7 +98,10 @@ export class DistributionProcessor implements OnModuleInit, OnModuleDestroy {
     const explicit = event.clusterIds ?? [];
     if (scopes.length === 0 && explicit.length === 0) return undefined;
     const inScopes = scopes.length
-      ? await this.prisma.cluster.findMany({ where: { tenantId: event.tenantId, cloudScopeId: { in: [...scopes] } }, select: { id: true } })
+      ? await this.prisma.cluster.findMany({
+          where: { tenantId: event.tenantId, cloudScopeId: { in: [...scopes] } },
+          select: { id: true },
+        })
       : [];
     return [...new Set([...inScopes.map((c) => c.id), ...explicit])];
   }
@@ -109,7 +117,14 @@ export class DistributionProcessor implements OnModuleInit, OnModuleDestroy {
       const payload = readDomainEventPayload(e.payload);
       if (!isDomainEventType(e.type) || !payload.ok) {
         // left unpublished: an API newer than this worker may have written it, and a newer worker relays it
-        this.logger.warn({ eventId: e.id.toString(), type: e.type.slice(0, 100), reason: payload.ok ? 'unknown type' : payload.reason }, 'outbox event not relayed');
+        this.logger.warn(
+          {
+            eventId: e.id.toString(),
+            type: e.type.slice(0, 100),
+            reason: payload.ok ? 'unknown type' : payload.reason,
+          },
+          'outbox event not relayed',
+        );
         continue;
       }
       await enqueueDomainEvent(this.queue!, { id: e.id, tenantId: e.tenantId, type: e.type, payload: payload.value });

@@ -43,7 +43,10 @@ export class InventoryMaintenance {
     }
 
     const tenants = await this.prisma.tenant.findMany({ select: { id: true, admissionRetentionDays: true } });
-    const maxRetention = tenants.reduce((m, t) => Math.max(m, t.admissionRetentionDays), this.options.defaultRetentionDays);
+    const maxRetention = tenants.reduce(
+      (m, t) => Math.max(m, t.admissionRetentionDays),
+      this.options.defaultRetentionDays,
+    );
     const dropBefore = today - maxRetention * DAY_MS;
     const partitionsDropped: string[] = [];
     for (const name of await this.store.partitions()) {

@@ -21,6 +21,10 @@ class WorkerSqlPool extends SqlPool implements OnApplicationShutdown {
 }
 
 @Module({
-  providers: [WorkerSqlPool, { provide: InventoryStore, useFactory: (pool: SqlPool) => new InventoryStore(pool), inject: [WorkerSqlPool] }, InventoryProcessor],
+  providers: [
+    WorkerSqlPool,
+    { provide: InventoryStore, useFactory: (pool: SqlPool) => new InventoryStore(pool), inject: [WorkerSqlPool] },
+    InventoryProcessor,
+  ],
 })
 export class InventoryModule {}

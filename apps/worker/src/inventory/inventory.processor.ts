@@ -51,25 +51,38 @@ export class InventoryProcessor implements OnModuleInit, OnModuleDestroy {
   async onModuleInit(): Promise<void> {
     const connection = (this.connection = this.redis.duplicate({ maxRetriesPerRequest: null }));
     this.queue = new Queue(INVENTORY_QUEUE, { connection: this.redis, prefix: this.config.redisPrefix });
-    await this.queue.upsertJobScheduler(PARTITION_MAINTENANCE, { every: PARTITION_MAINTENANCE_EVERY_MS }, { name: PARTITION_MAINTENANCE, data: {} });
+    await this.queue.upsertJobScheduler(
+      PARTITION_MAINTENANCE,
+      { every: PARTITION_MAINTENANCE_EVERY_MS },
+      { name: PARTITION_MAINTENANCE, data: {} },
+    );
     // the scheduler keeps its hourly rhythm across restarts; a starting worker also runs one
     // pass at once, so a fresh install (or one down for days) has its partitions right away
     await this.queue.add(PARTITION_MAINTENANCE, {}, { removeOnComplete: true, removeOnFail: 100 });
-    this.worker = new Worker(INVENTORY_QUEUE, (job) => this.process(job), { connection, prefix: this.config.redisPrefix, concurrency: 1, lockDuration: 300_000 });
-    this.worker.on('failed', (job, err) => this.logger.error({ err, jobId: job?.id, name: job?.name }, 'inventory job failed'));
+    this.worker = new Worker(INVENTORY_QUEUE, (job) => this.process(job), {
+      connection,
+      prefix: this.config.redisPrefix,
+      concurrency: 1,
+      lockDuration: 300_000,
+    });
+    this.worker.on('failed', (job, err) =>
+      this.logger.error({ err, jobId: job?.id, name: job?.name }, 'inventory job failed'),
+    );
     this.scheduleFold();
   }
 
   /** Every ROLLUP_FOLD_EVERY_MS, one flush that does not wait: if another process is flushing, it folds what is staged. */
   private scheduleFold(): void {
     this.folding = setTimeout(() => {
-      this.foldInFlight = this.store.foldStaged(false)
+      this.foldInFlight = this.store
+        .foldStaged(false)
         .then(() => {
           this.foldFailures = 0;
         })
         .catch((err: unknown) => {
           // staged rows wait for the next flush; log once per outage, not every second
-          if (this.foldFailures++ === 0) this.logger.error({ err }, 'folding staged rollups failed; retrying every second');
+          if (this.foldFailures++ === 0)
+            this.logger.error({ err }, 'folding staged rollups failed; retrying every second');
         })
         .finally(() => {
           this.foldInFlight = undefined;
@@ -90,7 +103,10 @@ export class InventoryProcessor implements OnModuleInit, OnModuleDestroy {
   async process(job: Job): Promise<MaintenanceResult & { scanArtifactsDeleted: number }> {
     if (job.name !== PARTITION_MAINTENANCE) throw new Error(`unknown inventory job "${job.name}"`);
     const now = this.clock.now();
-    const result = { ...(await this.maintenance.run(now)), scanArtifactsDeleted: await this.artifactRetention.run(now) };
+    const result = {
+      ...(await this.maintenance.run(now)),
+      scanArtifactsDeleted: await this.artifactRetention.run(now),
+    };
     this.logger.info({ ...result }, 'inventory maintenance done');
     return result;
   }

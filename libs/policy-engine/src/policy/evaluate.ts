@@ -39,7 +39,8 @@ export function compilePolicies(policies: readonly Policy[]): CompiledPolicy[] {
       return {
         policy,
         rules: compileRules(policy.rules),
-        perRule: policy.type === 'VULNERABILITY' ? policy.rules.map((r) => ({ id: r.id, rules: compileRules([r]) })) : [],
+        perRule:
+          policy.type === 'VULNERABILITY' ? policy.rules.map((r) => ({ id: r.id, rules: compileRules([r]) })) : [],
         exemptions: compileExemptions(policy.exemptions),
         inScope: scopeMatcher(policy),
       };
@@ -74,23 +75,43 @@ export interface EvaluateOptions extends EvaluationContext {
  * BLOCK policy has a violation no active exemption covers; exempted violations are
  * still reported, with the exemption's id. Never throws, whatever the input.
  */
-export function evaluatePolicies(object: unknown, policies: readonly CompiledPolicy[], options: EvaluateOptions): EvaluationResult {
+export function evaluatePolicies(
+  object: unknown,
+  policies: readonly CompiledPolicy[],
+  options: EvaluateOptions,
+): EvaluationResult {
   try {
     return evaluate(object, policies, options);
   } catch (err) {
     // only a bug gets here; admission must still get an answer, and the caller sees why
-    return { status: 'cannot-evaluate', decision: 'allow', violations: [], policiesEvaluated: [], reason: `internal error: ${err instanceof Error ? err.message : String(err)}` };
+    return {
+      status: 'cannot-evaluate',
+      decision: 'allow',
+      violations: [],
+      policiesEvaluated: [],
+      reason: `internal error: ${err instanceof Error ? err.message : String(err)}`,
+    };
   }
 }
 
 function evaluate(object: unknown, policies: readonly CompiledPolicy[], options: EvaluateOptions): EvaluationResult {
   const target = inspectObject(object, options.defaultNamespace);
   if (target.status === 'cannot-evaluate' || target.status === 'not-applicable') {
-    return { status: target.status, ...(target.ref ? { object: target.ref } : {}), decision: 'allow', violations: [], policiesEvaluated: [], reason: target.reason };
+    return {
+      status: target.status,
+      ...(target.ref ? { object: target.ref } : {}),
+      decision: 'allow',
+      violations: [],
+      policiesEvaluated: [],
+      reason: target.reason,
+    };
   }
   const ref = target.ref;
   const nowMs = options.now.getTime();
-  const ctx = options.scanArtifacts && policies.some((p) => p.policy.type === 'VULNERABILITY') ? { ...options, scanArtifacts: memoized(options.scanArtifacts) } : options;
+  const ctx =
+    options.scanArtifacts && policies.some((p) => p.policy.type === 'VULNERABILITY')
+      ? { ...options, scanArtifacts: memoized(options.scanArtifacts) }
+      : options;
   const violations: Violation[] = [];
   const evaluated: string[] = [];
   let deny = false;
@@ -99,22 +120,48 @@ function evaluate(object: unknown, policies: readonly CompiledPolicy[], options:
     if (!compiled.inScope(ref.namespace, options.matchSteps)) continue;
     evaluated.push(policy.id);
     const live = compiled.exemptions.length === 0 ? NONE : compiled.exemptions.filter((e) => isActive(e, nowMs));
-    const byCve = policy.type === 'VULNERABILITY' && live.some((e) => e.byCve) ? vulnerabilityFindings(target, compiled, live, ctx) : undefined;
+    const byCve =
+      policy.type === 'VULNERABILITY' && live.some((e) => e.byCve)
+        ? vulnerabilityFindings(target, compiled, live, ctx)
+        : undefined;
     const findings = byCve ? byCve.findings : runRules(target, compiled.rules, ctx);
     for (let i = 0; i < findings.length; i++) {
       const f = findings[i]!;
-      const exemption = byCve?.exemptedBy.get(f) ?? (live.length === 0 ? undefined : live.find((e) => !e.byCve && coversRule(e.exemption, f.rule) && coversObject(e.exemption, ref, options.owner, imagesOf(f, target), options.matchSteps))?.exemption);
+      const exemption =
+        byCve?.exemptedBy.get(f) ??
+        (live.length === 0
+          ? undefined
+          : live.find(
+              (e) =>
+                !e.byCve &&
+                coversRule(e.exemption, f.rule) &&
+                coversObject(e.exemption, ref, options.owner, imagesOf(f, target), options.matchSteps),
+            )?.exemption);
       const v = violation(policy, f, exemption);
       violations.push(v);
       if (isBlocking(v)) deny = true;
     }
   }
-  return { status: 'evaluated', object: ref, decision: deny ? 'deny' : 'allow', violations, policiesEvaluated: evaluated };
+  return {
+    status: 'evaluated',
+    object: ref,
+    decision: deny ? 'deny' : 'allow',
+    violations,
+    policiesEvaluated: evaluated,
+  };
 }
 
 function violation(policy: Policy, f: RuleFinding, exemption: Exemption | undefined): Violation {
   // assigned field by field: admission latency is dominated by building these objects
-  const v: { -readonly [K in keyof Violation]: Violation[K] } = { policy: policy.name, policyId: policy.id, rule: f.rule, action: policy.action, path: f.path, message: f.message, exempted: exemption !== undefined };
+  const v: { -readonly [K in keyof Violation]: Violation[K] } = {
+    policy: policy.name,
+    policyId: policy.id,
+    rule: f.rule,
+    action: policy.action,
+    path: f.path,
+    message: f.message,
+    exempted: exemption !== undefined,
+  };
   if (exemption) v.exemptionId = exemption.id;
   if (f.container !== undefined) v.container = f.container;
   if (f.image !== undefined) v.image = f.image;
@@ -145,7 +192,12 @@ interface CveExemptedFindings {
  * rule counts, so an image whose only criticals are exempted passes. What the rule
  * would have found without them is still reported, as exempted.
  */
-function vulnerabilityFindings(target: InspectedObject, compiled: CompiledPolicy, live: readonly CompiledExemption[], ctx: EvaluateOptions): CveExemptedFindings {
+function vulnerabilityFindings(
+  target: InspectedObject,
+  compiled: CompiledPolicy,
+  live: readonly CompiledExemption[],
+  ctx: EvaluateOptions,
+): CveExemptedFindings {
   const ref = (target as { ref: ObjectRef }).ref;
   const out: RuleFinding[] = [];
   const exemptedBy = new Map<RuleFinding, Exemption>();
@@ -162,15 +214,24 @@ function vulnerabilityFindings(target: InspectedObject, compiled: CompiledPolicy
       scanArtifacts: (image: string): ArtifactLookup => {
         const found = lookup(image);
         if (found.status !== 'found') return found;
-        const exempt = new Set(byCve.filter((e) => coversObject(e, ref, ctx.owner, [image], ctx.matchSteps)).flatMap((e) => e.cves ?? []));
-        return exempt.size === 0 ? found : { status: 'found', artifact: { ...found.artifact, findings: found.artifact.findings.filter((v) => !exempt.has(v.id)) } };
+        const exempt = new Set(
+          byCve.filter((e) => coversObject(e, ref, ctx.owner, [image], ctx.matchSteps)).flatMap((e) => e.cves ?? []),
+        );
+        return exempt.size === 0
+          ? found
+          : {
+              status: 'found',
+              artifact: { ...found.artifact, findings: found.artifact.findings.filter((v) => !exempt.has(v.id)) },
+            };
       },
     });
     out.push(...filtered);
     const allExempt = new Set(byCve.flatMap((e) => e.cves ?? []));
     for (const finding of exemptedByCve(raw, filtered, allExempt)) {
       const cves = finding.cves ?? [];
-      const applicable = byCve.filter((e) => coversObject(e, ref, ctx.owner, finding.image ? [finding.image] : [], ctx.matchSteps));
+      const applicable = byCve.filter((e) =>
+        coversObject(e, ref, ctx.owner, finding.image ? [finding.image] : [], ctx.matchSteps),
+      );
       const exemption = applicable.find((e) => e.cves!.some((c) => cves.includes(c))) ?? applicable[0];
       out.push(finding);
       if (exemption) exemptedBy.set(finding, exemption);
@@ -184,8 +245,13 @@ function vulnerabilityFindings(target: InspectedObject, compiled: CompiledPolicy
  * where they point and their threshold; when several share that (two severities with
  * the same limit), those naming exempted CVEs are the ones that went away.
  */
-function exemptedByCve(raw: readonly RuleFinding[], filtered: readonly RuleFinding[], exempt: ReadonlySet<string>): RuleFinding[] {
-  const key = (f: RuleFinding) => `${f.rule}\u0000${f.path}\u0000${f.container ?? ''}\u0000${f.reason ?? ''}\u0000${f.threshold ?? ''}`;
+function exemptedByCve(
+  raw: readonly RuleFinding[],
+  filtered: readonly RuleFinding[],
+  exempt: ReadonlySet<string>,
+): RuleFinding[] {
+  const key = (f: RuleFinding) =>
+    `${f.rule}\u0000${f.path}\u0000${f.container ?? ''}\u0000${f.reason ?? ''}\u0000${f.threshold ?? ''}`;
   const left = new Map<string, number>();
   for (const f of filtered) left.set(key(f), (left.get(key(f)) ?? 0) + 1);
   const named = (f: RuleFinding) => (f.cves ?? []).some((c) => exempt.has(c));

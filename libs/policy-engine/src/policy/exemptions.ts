@@ -32,7 +32,14 @@ export const coversRule = (e: Exemption, rule: string): boolean => !some(e.rules
 function imageForms(image: string): string[] {
   const ref = normalizeImage(image);
   if (!ref) return [image];
-  return [image, ref.normalized, ref.registry, `${ref.registry}/${ref.repository}`, ref.repository, ...(ref.digest ? [ref.digest] : [])];
+  return [
+    image,
+    ref.normalized,
+    ref.registry,
+    `${ref.registry}/${ref.repository}`,
+    ref.repository,
+    ...(ref.digest ? [ref.digest] : []),
+  ];
 }
 
 /**
@@ -41,14 +48,30 @@ function imageForms(image: string): string[] {
  * owning workload, so exempting Deployment "web" covers the pods it creates.
  * `images` are the images the finding is about: all of them must be exempted.
  */
-export function coversObject(e: Exemption, ref: ObjectRef, owner: OwnerRef | undefined, images: readonly string[], counter?: MatchCounter): boolean {
+export function coversObject(
+  e: Exemption,
+  ref: ObjectRef,
+  owner: OwnerRef | undefined,
+  images: readonly string[],
+  counter?: MatchCounter,
+): boolean {
   if (some(e.namespaces) && !e.namespaces.some((p) => matches(e.match, p, ref.namespace ?? '', counter))) return false;
   if (some(e.kinds) && !e.kinds.some((k) => k === ref.kind || k === owner?.kind)) return false;
-  if (some(e.names) && !e.names.some((p) => matches(e.match, p, ref.name, counter) || (owner !== undefined && matches(e.match, p, owner.name, counter)))) return false;
+  if (
+    some(e.names) &&
+    !e.names.some(
+      (p) =>
+        matches(e.match, p, ref.name, counter) || (owner !== undefined && matches(e.match, p, owner.name, counter)),
+    )
+  )
+    return false;
   if (some(e.images)) {
     if (images.length === 0) return false;
     const patterns = e.images;
-    if (!images.every((img) => imageForms(img).some((form) => patterns.some((p) => matches(e.match, p, form, counter))))) return false;
+    if (
+      !images.every((img) => imageForms(img).some((form) => patterns.some((p) => matches(e.match, p, form, counter))))
+    )
+      return false;
   }
   if (e.labelSelector) {
     for (const [k, v] of Object.entries(e.labelSelector)) if (ref.labels[k] !== v) return false;

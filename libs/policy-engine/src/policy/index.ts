@@ -1,9 +1,24 @@
-export type { Exemption, MatchMode, NamespaceScope, Policy, OwnerRef, Violation, EvaluationResult, EvaluationStatus } from './model';
+export type {
+  Exemption,
+  MatchMode,
+  NamespaceScope,
+  Policy,
+  OwnerRef,
+  Violation,
+  EvaluationResult,
+  EvaluationStatus,
+} from './model';
 export { compilePolicies, evaluatePolicies, isBlocking, wouldBlock } from './evaluate';
 export type { CompiledPolicy, EvaluateOptions } from './evaluate';
 export { matches, namespaceDecision } from './matching';
 export {
-  MAX_NAMESPACE_PATTERN_LENGTH, MAX_PATTERNS_PER_LIST, MAX_PATTERN_LENGTH, MAX_SUBJECT_LENGTH, cachedMatcher, compileGlob, compileMatcher,
+  MAX_NAMESPACE_PATTERN_LENGTH,
+  MAX_PATTERNS_PER_LIST,
+  MAX_PATTERN_LENGTH,
+  MAX_SUBJECT_LENGTH,
+  cachedMatcher,
+  compileGlob,
+  compileMatcher,
 } from './pattern-matcher';
 export type { GlobOptions, Matcher } from './pattern-matcher';
 export type { NamespaceDecision } from './matching';

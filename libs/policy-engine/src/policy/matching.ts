@@ -21,5 +21,7 @@ export function namespaceDecision(scope: NamespaceScope, namespace: string | und
   const exclude = scope.exclude.find((p) => matches('GLOB', p, ns)) ?? null;
   if (scope.include.length === 0) return { applies: exclude === null, include: null, exclude };
   const include = scope.include.find((p) => matches('GLOB', p, ns));
-  return include === undefined ? { applies: false, include: null, exclude } : { applies: exclude === null, include, exclude };
+  return include === undefined
+    ? { applies: false, include: null, exclude }
+    : { applies: exclude === null, include, exclude };
 }

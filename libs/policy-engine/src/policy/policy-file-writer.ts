@@ -29,7 +29,11 @@ function policyDocument(p: Policy): Record<string, unknown> {
   return {
     apiVersion: POLICY_API_VERSION,
     kind: 'Policy',
-    metadata: { name: p.name, ...(p.id !== p.name ? { id: p.id } : {}), ...(p.description ? { description: p.description } : {}) },
+    metadata: {
+      name: p.name,
+      ...(p.id !== p.name ? { id: p.id } : {}),
+      ...(p.description ? { description: p.description } : {}),
+    },
     spec: {
       type: p.type,
       action: p.action,
@@ -55,7 +59,9 @@ function exemptionEntry(e: Exemption): Record<string, unknown> {
     ...list('kinds', e.kinds),
     ...list('names', e.names),
     ...list('images', e.images),
-    ...(e.labelSelector && Object.keys(e.labelSelector).length ? { labelSelector: { matchLabels: { ...e.labelSelector } } } : {}),
+    ...(e.labelSelector && Object.keys(e.labelSelector).length
+      ? { labelSelector: { matchLabels: { ...e.labelSelector } } }
+      : {}),
     ...list('cves', e.cves),
     ...list('rules', e.rules),
     match: e.match,

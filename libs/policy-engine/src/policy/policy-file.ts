@@ -20,25 +20,53 @@ export interface PolicyFileError {
   readonly message: string;
 }
 
-export type PolicyFileResult = { readonly ok: true; readonly policies: Policy[] } | { readonly ok: false; readonly errors: readonly PolicyFileError[] };
+export type PolicyFileResult =
+  | { readonly ok: true; readonly policies: Policy[] }
+  | { readonly ok: false; readonly errors: readonly PolicyFileError[] };
 
 export const POLICY_API_VERSION = 'portcullis.dev/v1';
 const ID = /^[A-Za-z0-9][A-Za-z0-9._:#-]{0,127}$/;
 const NS_PATTERN = /^[a-z0-9*?]([a-z0-9*?.-]{0,252})?$/;
 const VULN_ID = /^[A-Za-z][A-Za-z0-9]*-[A-Za-z0-9._:-]{1,60}$/;
 export const MATCH_MODES: readonly MatchMode[] = ['EQUALS', 'PREFIX', 'SUFFIX', 'CONTAINS', 'GLOB'];
-const EXEMPTION_KEYS = ['id', 'namespaces', 'kinds', 'names', 'images', 'labelSelector', 'cves', 'rules', 'match', 'reason', 'grantedBy', 'expiresAt'];
+const EXEMPTION_KEYS = [
+  'id',
+  'namespaces',
+  'kinds',
+  'names',
+  'images',
+  'labelSelector',
+  'cves',
+  'rules',
+  'match',
+  'reason',
+  'grantedBy',
+  'expiresAt',
+];
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 class DocumentErrors {
   readonly list: PolicyFileError[] = [];
-  constructor(private readonly source: string, private readonly document: number) {}
+  constructor(
+    private readonly source: string,
+    private readonly document: number,
+  ) {}
   add(field: string, message: string): void {
-    this.list.push({ source: this.source, document: this.document, field, message: `${this.source}: document ${this.document + 1}: ${field}: ${message}` });
+    this.list.push({
+      source: this.source,
+      document: this.document,
+      field,
+      message: `${this.source}: document ${this.document + 1}: ${field}: ${message}`,
+    });
   }
 }
 
-function strings(v: unknown, field: string, errors: DocumentErrors, check?: (s: string) => string | undefined): string[] {
+function strings(
+  v: unknown,
+  field: string,
+  errors: DocumentErrors,
+  check?: (s: string) => string | undefined,
+): string[] {
   if (v === undefined || v === null) return [];
   if (!Array.isArray(v)) {
     errors.add(field, 'must be a list of strings');
@@ -54,18 +82,36 @@ function strings(v: unknown, field: string, errors: DocumentErrors, check?: (s: 
   });
 }
 
-function onlyKeys(obj: Record<string, unknown>, allowed: readonly string[], field: string, errors: DocumentErrors): void {
-  for (const k of Object.keys(obj)) if (!allowed.includes(k)) errors.add(field ? `${field}.${k}` : k, `unknown field (expected one of ${allowed.join(', ')})`);
+function onlyKeys(
+  obj: Record<string, unknown>,
+  allowed: readonly string[],
+  field: string,
+  errors: DocumentErrors,
+): void {
+  for (const k of Object.keys(obj))
+    if (!allowed.includes(k))
+      errors.add(field ? `${field}.${k}` : k, `unknown field (expected one of ${allowed.join(', ')})`);
 }
 
-const nsCheck = (s: string) => (NS_PATTERN.test(s) ? undefined : `${JSON.stringify(s.slice(0, 60))} is not a namespace pattern (lower-case name with * and ? wildcards)`);
+const nsCheck = (s: string) =>
+  NS_PATTERN.test(s)
+    ? undefined
+    : `${JSON.stringify(s.slice(0, 60))} is not a namespace pattern (lower-case name with * and ? wildcards)`;
 /** A list of patterns: at most MAX_PATTERNS_PER_LIST, each at most `maxLength` characters, so matching them stays cheap. */
-function patterns(v: unknown, field: string, errors: DocumentErrors, maxLength: number, check?: (s: string) => string | undefined): string[] {
+function patterns(
+  v: unknown,
+  field: string,
+  errors: DocumentErrors,
+  maxLength: number,
+  check?: (s: string) => string | undefined,
+): string[] {
   if (Array.isArray(v) && v.length > MAX_PATTERNS_PER_LIST) {
     errors.add(field, `has ${v.length} patterns; at most ${MAX_PATTERNS_PER_LIST} are allowed`);
     return [];
   }
-  return strings(v, field, errors, (s) => (s.length > maxLength ? `is ${s.length} characters long; a pattern has at most ${maxLength}` : check?.(s)));
+  return strings(v, field, errors, (s) =>
+    s.length > maxLength ? `is ${s.length} characters long; a pattern has at most ${maxLength}` : check?.(s),
+  );
 }
 
 /**
@@ -87,8 +133,13 @@ function parseRules(raw: unknown, type: PolicyType, errors: DocumentErrors): Rul
     if (!isObject(entry)) return errors.add(field, 'must be { id, params } or { preset }');
     if ('preset' in entry) {
       onlyKeys(entry, ['preset'], field, errors);
-      if (!(PRESET_IDS as readonly unknown[]).includes(entry['preset'])) return errors.add(`${field}.preset`, `unknown preset ${JSON.stringify(entry['preset'])}; known: ${PRESET_IDS.join(', ')}`);
-      if (type !== 'MISCONFIGURATION') return errors.add(`${field}.preset`, 'presets hold misconfiguration rules; this is a VULNERABILITY policy');
+      if (!(PRESET_IDS as readonly unknown[]).includes(entry['preset']))
+        return errors.add(
+          `${field}.preset`,
+          `unknown preset ${JSON.stringify(entry['preset'])}; known: ${PRESET_IDS.join(', ')}`,
+        );
+      if (type !== 'MISCONFIGURATION')
+        return errors.add(`${field}.preset`, 'presets hold misconfiguration rules; this is a VULNERABILITY policy');
       for (const r of expandPreset(entry['preset'] as PresetId)) {
         fromPresets.set(r.id, r);
         note(r.id);
@@ -100,7 +151,8 @@ function parseRules(raw: unknown, type: PolicyType, errors: DocumentErrors): Rul
     if (typeof id !== 'string') return errors.add(`${field}.id`, 'is required and must be a rule id');
     const def = findRule(id);
     if (!def) return errors.add(`${field}.id`, `unknown rule "${id}"`);
-    if (def.policyType !== type) return errors.add(`${field}.id`, `rule "${id}" belongs to ${def.policyType} policies, this is a ${type} policy`);
+    if (def.policyType !== type)
+      return errors.add(`${field}.id`, `rule "${id}" belongs to ${def.policyType} policies, this is a ${type} policy`);
     const before = explicit.get(id);
     if (before) return errors.add(`${field}.id`, `rule "${id}" is already configured by spec.rules[${before.index}]`);
     const params = entry['params'] ?? {};
@@ -117,7 +169,9 @@ function parseRules(raw: unknown, type: PolicyType, errors: DocumentErrors): Rul
     }
     const v = validateRuleParams(id, { ...fromPresets.get(id)?.params, ...given.params });
     if (v.ok) rules.push({ id, params: v.params });
-    else for (const e of v.errors) errors.add(`spec.rules[${given.index}].params${e.param ? `.${e.param}` : ''}`, e.message);
+    else
+      for (const e of v.errors)
+        errors.add(`spec.rules[${given.index}].params${e.param ? `.${e.param}` : ''}`, e.message);
   }
   return rules;
 }
@@ -125,7 +179,8 @@ function parseRules(raw: unknown, type: PolicyType, errors: DocumentErrors): Rul
 /** `{ app: web }` or the Kubernetes form `{ matchLabels: { app: web } }`, as a flat map. */
 function labelSelector(raw: unknown, field: string, errors: DocumentErrors): Record<string, string> | null {
   if (raw === undefined || raw === null) return null;
-  const flat = isObject(raw) && Object.keys(raw).length === 1 && isObject(raw['matchLabels']) ? raw['matchLabels'] : raw;
+  const flat =
+    isObject(raw) && Object.keys(raw).length === 1 && isObject(raw['matchLabels']) ? raw['matchLabels'] : raw;
   if (!isObject(flat) || Object.values(flat).some((v) => typeof v !== 'string')) {
     errors.add(field, 'must map label keys to string values (matchLabels)');
     return null;
@@ -149,23 +204,33 @@ function parseExemptions(raw: unknown, type: PolicyType, errors: DocumentErrors)
     onlyKeys(e, EXEMPTION_KEYS, field, errors);
     // ids are unique within their policy; violations carry both
     const id = e['id'] ?? `exemption-${i}`;
-    if (typeof id !== 'string' || !ID.test(id)) errors.add(`${field}.id`, 'must be 1-128 letters, digits, ".", "_", ":", "#" or "-"');
+    if (typeof id !== 'string' || !ID.test(id))
+      errors.add(`${field}.id`, 'must be 1-128 letters, digits, ".", "_", ":", "#" or "-"');
     else if (ids.has(id)) errors.add(`${field}.id`, `"${id}" is already the id of another exemption`);
     else ids.add(id);
     const match = e['match'] ?? 'EQUALS';
-    if (!MATCH_MODES.includes(match as MatchMode)) errors.add(`${field}.match`, `must be one of ${MATCH_MODES.join(', ')}`);
+    if (!MATCH_MODES.includes(match as MatchMode))
+      errors.add(`${field}.match`, `must be one of ${MATCH_MODES.join(', ')}`);
     const reason = e['reason'];
-    if (typeof reason !== 'string' || reason.trim() === '') errors.add(`${field}.reason`, 'is required: say why the exemption exists');
+    if (typeof reason !== 'string' || reason.trim() === '')
+      errors.add(`${field}.reason`, 'is required: say why the exemption exists');
     const grantedBy = e['grantedBy'];
-    if (typeof grantedBy !== 'string' || grantedBy.trim() === '') errors.add(`${field}.grantedBy`, 'is required: who granted the exemption');
+    if (typeof grantedBy !== 'string' || grantedBy.trim() === '')
+      errors.add(`${field}.grantedBy`, 'is required: who granted the exemption');
     const expiresAt = e['expiresAt'] ?? null;
     // YAML turns unquoted timestamps into Dates
     const expiry = expiresAt instanceof Date ? expiresAt : typeof expiresAt === 'string' ? new Date(expiresAt) : null;
-    if (expiresAt !== null && (expiry === null || Number.isNaN(expiry.getTime()))) errors.add(`${field}.expiresAt`, 'must be an ISO 8601 timestamp, e.g. 2026-12-31T00:00:00Z');
+    if (expiresAt !== null && (expiry === null || Number.isNaN(expiry.getTime())))
+      errors.add(`${field}.expiresAt`, 'must be an ISO 8601 timestamp, e.g. 2026-12-31T00:00:00Z');
     const labels = labelSelector(e['labelSelector'], `${field}.labelSelector`, errors);
-    const cves = strings(e['cves'], `${field}.cves`, errors, (c) => (VULN_ID.test(c) ? undefined : `${JSON.stringify(c.slice(0, 60))} is not a vulnerability id (e.g. CVE-2024-3094)`));
-    if (cves.length && type !== 'VULNERABILITY') errors.add(`${field}.cves`, 'CVE exemptions belong to VULNERABILITY policies');
-    const rules = strings(e['rules'], `${field}.rules`, errors, (r) => (findRule(r)?.policyType === type ? undefined : `"${r}" is not a ${type} rule`));
+    const cves = strings(e['cves'], `${field}.cves`, errors, (c) =>
+      VULN_ID.test(c) ? undefined : `${JSON.stringify(c.slice(0, 60))} is not a vulnerability id (e.g. CVE-2024-3094)`,
+    );
+    if (cves.length && type !== 'VULNERABILITY')
+      errors.add(`${field}.cves`, 'CVE exemptions belong to VULNERABILITY policies');
+    const rules = strings(e['rules'], `${field}.rules`, errors, (r) =>
+      findRule(r)?.policyType === type ? undefined : `"${r}" is not a ${type} rule`,
+    );
     const out: Exemption = {
       id: typeof id === 'string' ? id : '',
       namespaces: patterns(e['namespaces'], `${field}.namespaces`, errors, MAX_NAMESPACE_PATTERN_LENGTH),
@@ -203,7 +268,8 @@ function parseDocument(doc: unknown, errors: DocumentErrors): Policy | undefined
   const nameProblem = policyNameProblem(name);
   if (nameProblem) errors.add('metadata.name', nameProblem);
   const id = meta['id'] ?? name;
-  if (meta['id'] !== undefined && (typeof id !== 'string' || !ID.test(id))) errors.add('metadata.id', 'must be 1-128 letters, digits, ".", "_", ":", "#" or "-"');
+  if (meta['id'] !== undefined && (typeof id !== 'string' || !ID.test(id)))
+    errors.add('metadata.id', 'must be 1-128 letters, digits, ".", "_", ":", "#" or "-"');
   const description = meta['description'] ?? '';
   if (typeof description !== 'string') errors.add('metadata.description', 'must be a string');
   const spec = doc['spec'];
@@ -248,7 +314,9 @@ function parseDocument(doc: unknown, errors: DocumentErrors): Policy | undefined
 /** Splits the text into documents: JSON (object, array) or multi-document YAML. */
 function documentsOf(text: string, source: string): { docs: unknown[] } | { error: PolicyFileError } {
   // messages number documents from 1, as `portcullis eval` and editors do; `document` stays the 0-based index
-  const fail = (document: number, field: string, detail: string) => ({ error: { source, document, field, message: `${source}: document ${document + 1}: ${detail}` } });
+  const fail = (document: number, field: string, detail: string) => ({
+    error: { source, document, field, message: `${source}: document ${document + 1}: ${detail}` },
+  });
   const trimmed = text.trimStart();
   if (trimmed.startsWith('{') || trimmed.startsWith('[')) {
     try {
@@ -282,14 +350,31 @@ export interface PolicyFileOptions {
 
 /** Parses policy files; every problem found is reported, not just the first. */
 export function parsePolicyDocuments(text: string, source: string, options: PolicyFileOptions = {}): PolicyFileResult {
-  if (typeof text !== 'string') return { ok: false, errors: [{ source, document: 0, field: '(document)', message: `${source}: not text` }] };
+  if (typeof text !== 'string')
+    return { ok: false, errors: [{ source, document: 0, field: '(document)', message: `${source}: not text` }] };
   const split = documentsOf(text, source);
   if ('error' in split) return { ok: false, errors: [split.error] };
-  const docs = split.docs.flatMap((d) => (isObject(d) && d['kind'] === 'List' && Array.isArray(d['items']) ? (d['items'] as unknown[]) : [d]));
-  if (docs.length === 0) return { ok: false, errors: [{ source, document: 0, field: '(document)', message: `${source}: no policy documents found` }] };
+  const docs = split.docs.flatMap((d) =>
+    isObject(d) && d['kind'] === 'List' && Array.isArray(d['items']) ? (d['items'] as unknown[]) : [d],
+  );
+  if (docs.length === 0)
+    return {
+      ok: false,
+      errors: [{ source, document: 0, field: '(document)', message: `${source}: no policy documents found` }],
+    };
   const max = options.maxDocuments;
   if (max !== undefined && docs.length > max) {
-    return { ok: false, errors: [{ source, document: max, field: '(document)', message: `${source}: holds ${docs.length} policy documents; at most ${max} are read at once` }] };
+    return {
+      ok: false,
+      errors: [
+        {
+          source,
+          document: max,
+          field: '(document)',
+          message: `${source}: holds ${docs.length} policy documents; at most ${max} are read at once`,
+        },
+      ],
+    };
   }
   const policies: Policy[] = [];
   const errors: PolicyFileError[] = [];
@@ -298,7 +383,8 @@ export function parsePolicyDocuments(text: string, source: string, options: Poli
   docs.forEach((d, i) => {
     const e = new DocumentErrors(source, i);
     const p = parseDocument(d, e);
-    if (p && names.has(p.name)) e.add('metadata.name', `"${p.name}" is also the name of document ${names.get(p.name)! + 1}`);
+    if (p && names.has(p.name))
+      e.add('metadata.name', `"${p.name}" is also the name of document ${names.get(p.name)! + 1}`);
     else if (p && ids.has(p.id)) e.add('metadata.id', `"${p.id}" is also the id of document ${ids.get(p.id)! + 1}`);
     if (p) {
       names.set(p.name, i);

@@ -5,7 +5,10 @@
  */
 
 /** The names of the two policies every tenant starts with (DESIGN.md §3). */
-export const DEFAULT_POLICY_NAMES = { MISCONFIGURATION: 'Default K8s misconfiguration rule', VULNERABILITY: 'Default vulnerability gating rule' } as const;
+export const DEFAULT_POLICY_NAMES = {
+  MISCONFIGURATION: 'Default K8s misconfiguration rule',
+  VULNERABILITY: 'Default vulnerability gating rule',
+} as const;
 
 export const POLICY_NAME_MAX = 200;
 
@@ -38,6 +41,7 @@ export function policyNameProblem(name: unknown): string | undefined {
     return `is required: 1-${POLICY_NAME_MAX} letters, digits, spaces, ".", "_" or "-", starting and ending with a letter or digit`;
   }
   const lookalike = DEFAULT_SKELETONS.get(skeleton(name));
-  if (lookalike !== undefined && lookalike !== name) return `"${name}" looks like the default policy "${lookalike}"; choose a name that cannot be mistaken for it`;
+  if (lookalike !== undefined && lookalike !== name)
+    return `"${name}" looks like the default policy "${lookalike}"; choose a name that cannot be mistaken for it`;
   return undefined;
 }

@@ -1,11 +1,33 @@
 import { validateAgainst } from './params';
 import type { ParamValidation, PolicyType, RuleConfig, RuleDefinition } from '../types';
 import {
-  apparmorProfile, capabilities, hostNamespaces, hostPathVolumes, hostPorts, hostProbes, privilegedContainer, privilegeEscalation,
-  procMount, PSS_BASELINE_ADD, RESTRICTED_VOLUMES, seccompProfile, selinuxOptions, sysctls, volumeTypes, windowsHostProcess,
+  apparmorProfile,
+  capabilities,
+  hostNamespaces,
+  hostPathVolumes,
+  hostPorts,
+  hostProbes,
+  privilegedContainer,
+  privilegeEscalation,
+  procMount,
+  PSS_BASELINE_ADD,
+  RESTRICTED_VOLUMES,
+  seccompProfile,
+  selinuxOptions,
+  sysctls,
+  volumeTypes,
+  windowsHostProcess,
 } from './pod-security';
 import type { RuleImpl } from './rule';
-import { automountServiceAccountToken, defaultNamespace, ingressHttps, readOnlyRootFilesystem, resourceLimits, runAsNonRoot, trustedRegistries } from './workload-hygiene';
+import {
+  automountServiceAccountToken,
+  defaultNamespace,
+  ingressHttps,
+  readOnlyRootFilesystem,
+  resourceLimits,
+  runAsNonRoot,
+  trustedRegistries,
+} from './workload-hygiene';
 import { vulnerabilityAssessmentRequired, vulnerabilityBlockedCves, vulnerabilitySeverity } from './vulnerability';
 
 /** Every rule Portcullis enforces; ids are contracts (DESIGN.md §4). */
@@ -62,7 +84,9 @@ function withDefaults(id: string, params: Record<string, unknown> = {}): RuleCon
 
 /** The rules a tenant's default policy of this type enables, with their defaults. */
 export function defaultRuleConfigs(type: PolicyType): readonly RuleConfig[] {
-  return RULES.filter((r) => r.definition.policyType === type && r.definition.defaultEnabled).map((r) => withDefaults(r.definition.id));
+  return RULES.filter((r) => r.definition.policyType === type && r.definition.defaultEnabled).map((r) =>
+    withDefaults(r.definition.id),
+  );
 }
 
 export const PRESET_IDS = ['pss-baseline', 'pss-restricted'] as const;

@@ -4,7 +4,15 @@ export { compileRules, runRules } from './run';
 export { SCHEMA_PATTERNS } from './params';
 export type { CompiledRuleSet } from './run';
 export { CONTAINER_LISTS, inspectObject, replicaInvariant } from '../workload';
-export type { InspectedObject, PodTarget, IngressTarget, GenericTarget, NotApplicable, CannotEvaluate, ContainerView } from '../workload';
+export type {
+  InspectedObject,
+  PodTarget,
+  IngressTarget,
+  GenericTarget,
+  NotApplicable,
+  CannotEvaluate,
+  ContainerView,
+} from '../workload';
 export { normalizeImage } from '../image';
 export type { ImageReference } from '../image';
 export { parseQuantity } from '../quantity';

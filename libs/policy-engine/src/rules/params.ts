@@ -32,36 +32,60 @@ function schemaPattern(pattern: string): RegExp {
 }
 
 function check(rule: string, path: string, value: unknown, schema: JsonSchema, errors: ParamError[]): void {
-  const push = (message: string): void => void errors.push({ rule, param: path, message: `rule "${rule}": parameter "${path}": ${message}` });
+  const push = (message: string): void =>
+    void errors.push({ rule, param: path, message: `rule "${rule}": parameter "${path}": ${message}` });
   if (schema.type !== undefined) {
     const types = Array.isArray(schema.type) ? schema.type : [schema.type];
     const actual = typeOf(value);
     const ok = types.some((t) => t === actual || (t === 'number' && actual === 'integer'));
-    if (!ok) return push(`expected ${types.join(' or ')}, got ${actual === 'string' ? JSON.stringify(value).slice(0, 60) : actual}`);
+    if (!ok)
+      return push(
+        `expected ${types.join(' or ')}, got ${actual === 'string' ? JSON.stringify(value).slice(0, 60) : actual}`,
+      );
   }
-  if (schema.enum && !schema.enum.includes(value as never)) return push(`must be one of ${schema.enum.map((e) => JSON.stringify(e)).join(', ')}`);
+  if (schema.enum && !schema.enum.includes(value as never))
+    return push(`must be one of ${schema.enum.map((e) => JSON.stringify(e)).join(', ')}`);
   if (typeof value === 'number') {
     if (schema.minimum !== undefined && value < schema.minimum) return push(`must be at least ${schema.minimum}`);
     if (schema.maximum !== undefined && value > schema.maximum) return push(`must be at most ${schema.maximum}`);
   }
   if (typeof value === 'string') {
-    if (schema.minLength !== undefined && value.length < schema.minLength) return push(`must be at least ${schema.minLength} characters`);
-    if (schema.maxLength !== undefined && value.length > schema.maxLength) return push(`must be at most ${schema.maxLength} characters`);
-    if (schema.pattern !== undefined && !schemaPattern(schema.pattern).test(value)) return push(`${JSON.stringify(value).slice(0, 60)} does not match ${schema.pattern}`);
-    if (schema.format === 'quantity' && parseQuantity(value) === undefined) return push(`${JSON.stringify(value).slice(0, 60)} is not a Kubernetes quantity (e.g. "500m", "2", "512Mi", "4Gi")`);
-    if (schema.format === 'capability' && !CAPABILITY.test(value)) return push(`${JSON.stringify(value).slice(0, 60)} is not a Linux capability name (e.g. NET_BIND_SERVICE)`);
+    if (schema.minLength !== undefined && value.length < schema.minLength)
+      return push(`must be at least ${schema.minLength} characters`);
+    if (schema.maxLength !== undefined && value.length > schema.maxLength)
+      return push(`must be at most ${schema.maxLength} characters`);
+    if (schema.pattern !== undefined && !schemaPattern(schema.pattern).test(value))
+      return push(`${JSON.stringify(value).slice(0, 60)} does not match ${schema.pattern}`);
+    if (schema.format === 'quantity' && parseQuantity(value) === undefined)
+      return push(
+        `${JSON.stringify(value).slice(0, 60)} is not a Kubernetes quantity (e.g. "500m", "2", "512Mi", "4Gi")`,
+      );
+    if (schema.format === 'capability' && !CAPABILITY.test(value))
+      return push(`${JSON.stringify(value).slice(0, 60)} is not a Linux capability name (e.g. NET_BIND_SERVICE)`);
   }
   if (Array.isArray(value)) {
-    if (schema.maxItems !== undefined && value.length > schema.maxItems) return push(`must have at most ${schema.maxItems} items`);
+    if (schema.maxItems !== undefined && value.length > schema.maxItems)
+      return push(`must have at most ${schema.maxItems} items`);
     if (schema.items) value.forEach((v, i) => check(rule, `${path}[${i}]`, v, schema.items!, errors));
   }
   if (typeOf(value) === 'object' && schema.properties) {
     const obj = value as Record<string, unknown>;
-    for (const req of schema.required ?? []) if (!(req in obj)) errors.push({ rule, param: `${path}.${req}`, message: `rule "${rule}": parameter "${path}.${req}" is required` });
+    for (const req of schema.required ?? [])
+      if (!(req in obj))
+        errors.push({
+          rule,
+          param: `${path}.${req}`,
+          message: `rule "${rule}": parameter "${path}.${req}" is required`,
+        });
     for (const [k, v] of Object.entries(obj)) {
       const sub = schema.properties[k];
       if (!sub) {
-        if (schema.additionalProperties === false) errors.push({ rule, param: `${path}.${k}`, message: `rule "${rule}": parameter "${path}.${k}" is not known` });
+        if (schema.additionalProperties === false)
+          errors.push({
+            rule,
+            param: `${path}.${k}`,
+            message: `rule "${rule}": parameter "${path}.${k}" is not known`,
+          });
         continue;
       }
       check(rule, `${path}.${k}`, v, sub, errors);
@@ -70,22 +94,33 @@ function check(rule: string, path: string, value: unknown, schema: JsonSchema, e
 }
 
 /** Validates parameters and merges them over the schema's defaults. */
-export function validateAgainst(rule: string, schema: JsonSchema, params: unknown, refine?: (p: RuleParams) => ParamError[]): { ok: true; params: RuleParams } | { ok: false; errors: ParamError[] } {
+export function validateAgainst(
+  rule: string,
+  schema: JsonSchema,
+  params: unknown,
+  refine?: (p: RuleParams) => ParamError[],
+): { ok: true; params: RuleParams } | { ok: false; errors: ParamError[] } {
   if (params === undefined || params === null) params = {};
-  if (typeOf(params) !== 'object') return { ok: false, errors: [{ rule, param: '', message: `rule "${rule}": parameters must be an object` }] };
+  if (typeOf(params) !== 'object')
+    return { ok: false, errors: [{ rule, param: '', message: `rule "${rule}": parameters must be an object` }] };
   const errors: ParamError[] = [];
   const given = params as Record<string, unknown>;
   for (const [k, v] of Object.entries(given)) {
     const sub = schema.properties?.[k];
     if (!sub) {
-      errors.push({ rule, param: k, message: `rule "${rule}": parameter "${k}" is not known; known: ${Object.keys(schema.properties ?? {}).join(', ') || 'none'}` });
+      errors.push({
+        rule,
+        param: k,
+        message: `rule "${rule}": parameter "${k}" is not known; known: ${Object.keys(schema.properties ?? {}).join(', ') || 'none'}`,
+      });
       continue;
     }
     check(rule, k, v, sub, errors);
   }
   if (errors.length) return { ok: false, errors };
   const merged: RuleParams = {};
-  for (const [k, sub] of Object.entries(schema.properties ?? {})) merged[k] = k in given ? given[k] : structuredClone(sub.default ?? null);
+  for (const [k, sub] of Object.entries(schema.properties ?? {}))
+    merged[k] = k in given ? given[k] : structuredClone(sub.default ?? null);
   const refined = refine?.(merged) ?? [];
   return refined.length ? { ok: false, errors: refined } : { ok: true, params: merged };
 }

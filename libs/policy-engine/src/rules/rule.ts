@@ -1,4 +1,14 @@
-import type { EvaluationContext, JsonSchema, ParamError, PolicyType, PssLevel, RuleCategory, RuleDefinition, RuleFinding, RuleParams } from '../types';
+import type {
+  EvaluationContext,
+  JsonSchema,
+  ParamError,
+  PolicyType,
+  PssLevel,
+  RuleCategory,
+  RuleDefinition,
+  RuleFinding,
+  RuleParams,
+} from '../types';
 import type { GenericTarget, IngressTarget, PodTarget } from '../workload';
 
 export type Target = PodTarget | IngressTarget | GenericTarget;
@@ -58,9 +68,11 @@ export function podRule(
 }
 
 /** Capability names compare without CAP_ and case-insensitively, as Pod Security Admission does. */
-export const capability = (name: unknown): string => (typeof name === 'string' ? name.toUpperCase().replace(/^CAP_/, '') : '');
+export const capability = (name: unknown): string =>
+  typeof name === 'string' ? name.toUpperCase().replace(/^CAP_/, '') : '';
 
-export const asStrings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+export const asStrings = (v: unknown): string[] =>
+  Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
 
 /**
  * A value read from the object, for a message: primitives as String() gives them, anything
@@ -70,7 +82,8 @@ export const asStrings = (v: unknown): string[] => (Array.isArray(v) ? v.filter(
  */
 export function shown(v: unknown): string {
   let text: string;
-  if (v === null || (typeof v !== 'object' && typeof v !== 'function')) text = typeof v === 'symbol' ? v.toString() : String(v);
+  if (v === null || (typeof v !== 'object' && typeof v !== 'function'))
+    text = typeof v === 'symbol' ? v.toString() : String(v);
   else {
     try {
       text = JSON.stringify(v) ?? typeof v;
@@ -81,4 +94,5 @@ export function shown(v: unknown): string {
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 
-export const get = (o: unknown, key: string): unknown => (typeof o === 'object' && o !== null && !Array.isArray(o) ? (o as Record<string, unknown>)[key] : undefined);
+export const get = (o: unknown, key: string): unknown =>
+  typeof o === 'object' && o !== null && !Array.isArray(o) ? (o as Record<string, unknown>)[key] : undefined;

@@ -31,7 +31,12 @@ export function runRules(target: InspectedObject, rules: CompiledRuleSet, ctx: E
       rules.checks[i]!(target, ctx, out);
     } catch (err) {
       // a bug in one rule must never take down admission; it is visible as a finding
-      out.push({ rule: rules.ids[i]!, path: '', message: `rule ${rules.ids[i]} could not evaluate this object: ${err instanceof Error ? err.message : String(err)}`, reason: 'RULE_ERROR' });
+      out.push({
+        rule: rules.ids[i]!,
+        path: '',
+        message: `rule ${rules.ids[i]} could not evaluate this object: ${err instanceof Error ? err.message : String(err)}`,
+        reason: 'RULE_ERROR',
+      });
     }
   }
   return out;

@@ -2,4 +2,12 @@
 export { CONTAINER_LISTS, inspectObject, isObject } from './inspect';
 export { replicaInvariant } from './replica-invariant';
 export { CLUSTER_SCOPED_KINDS, INGRESS_API_VERSIONS, POD_TEMPLATE_ROUTES, isListKind } from './kinds';
-export type { CannotEvaluate, ContainerView, GenericTarget, IngressTarget, InspectedObject, NotApplicable, PodTarget } from './target';
+export type {
+  CannotEvaluate,
+  ContainerView,
+  GenericTarget,
+  IngressTarget,
+  InspectedObject,
+  NotApplicable,
+  PodTarget,
+} from './target';

@@ -1,7 +1,16 @@
 import { CONTAINER_LISTS, isObject } from './inspect';
 
 /** Metadata that differs between replicas of one workload and never decides a rule. */
-const VOLATILE_METADATA = ['uid', 'resourceVersion', 'creationTimestamp', 'managedFields', 'generation', 'selfLink', 'deletionTimestamp', 'deletionGracePeriodSeconds'];
+const VOLATILE_METADATA = [
+  'uid',
+  'resourceVersion',
+  'creationTimestamp',
+  'managedFields',
+  'generation',
+  'selfLink',
+  'deletionTimestamp',
+  'deletionGracePeriodSeconds',
+];
 
 /**
  * The projected service-account token volume that the ServiceAccount admission plugin adds
@@ -27,13 +36,19 @@ export function replicaInvariant(object: Readonly<Record<string, unknown>>): Rec
   if (typeof m['generateName'] === 'string' && m['generateName'] !== '') delete m['name'];
   const spec = object['kind'] === 'Pod' ? object['spec'] : undefined;
   const token = isObject(spec) ? tokenVolumeOf(spec) : undefined;
-  return { ...object, metadata: m, ...(token !== undefined ? { spec: renameVolume(spec as Record<string, unknown>, token, TOKEN_VOLUME_NAME) } : {}) };
+  return {
+    ...object,
+    metadata: m,
+    ...(token !== undefined ? { spec: renameVolume(spec as Record<string, unknown>, token, TOKEN_VOLUME_NAME) } : {}),
+  };
 }
 
 function tokenVolumeOf(pod: Readonly<Record<string, unknown>>): string | undefined {
   const volumes = pod['volumes'];
   if (!Array.isArray(volumes)) return undefined;
-  for (const v of volumes) if (isObject(v) && typeof v['name'] === 'string' && TOKEN_VOLUME.test(v['name']) && isObject(v['projected'])) return v['name'];
+  for (const v of volumes)
+    if (isObject(v) && typeof v['name'] === 'string' && TOKEN_VOLUME.test(v['name']) && isObject(v['projected']))
+      return v['name'];
   return undefined;
 }
 
@@ -46,7 +61,11 @@ function renameVolume(pod: Readonly<Record<string, unknown>>, from: string, to: 
   for (const list of CONTAINER_LISTS) {
     const containers = pod[list];
     if (!Array.isArray(containers)) continue;
-    out[list] = containers.map((c: unknown) => (isObject(c) && Array.isArray(c['volumeMounts']) ? { ...c, volumeMounts: (c['volumeMounts'] as unknown[]).map(rename) } : c));
+    out[list] = containers.map((c: unknown) =>
+      isObject(c) && Array.isArray(c['volumeMounts'])
+        ? { ...c, volumeMounts: (c['volumeMounts'] as unknown[]).map(rename) }
+        : c,
+    );
   }
   return out;
 }

@@ -45,18 +45,27 @@ for (const level of ['baseline', 'restricted'] as const) {
     const rules = compileRules(expandPreset(`pss-${level}`));
     for (const outcome of ['pass', 'fail'] as const) {
       const dir = path.join(ROOT, level, outcome);
-      for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort()) {
+      for (const file of fs
+        .readdirSync(dir)
+        .filter((f) => f.endsWith('.yaml'))
+        .sort()) {
         counted++;
         it(`${outcome}/${file}`, () => {
           const pod: unknown = YAML.parse(fs.readFileSync(path.join(dir, file), 'utf8'));
           const findings = runRules(inspectObject(pod, ctx.defaultNamespace), rules, ctx);
           if (outcome === 'pass') {
-            assert.deepEqual(findings.map((f) => `${f.rule} ${f.path}`), []);
+            assert.deepEqual(
+              findings.map((f) => `${f.rule} ${f.path}`),
+              [],
+            );
           } else {
             const check = file.replace(/\d*\.yaml$/, '');
             const rule = CHECK_TO_RULE[check];
             assert.ok(rule, `no rule is mapped to the PSA check ${check}`);
-            assert.ok(findings.some((f) => f.rule === rule), `expected a ${rule} finding, got ${JSON.stringify(findings.map((f) => f.rule))}`);
+            assert.ok(
+              findings.some((f) => f.rule === rule),
+              `expected a ${rule} finding, got ${JSON.stringify(findings.map((f) => f.rule))}`,
+            );
           }
         });
       }

@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { MATCH_MODES, compilePolicies, evaluatePolicies, parsePolicyDocuments, type Exemption, type MatchCounter, type Policy } from '@portcullis/policy-engine';
+import {
+  MATCH_MODES,
+  compilePolicies,
+  evaluatePolicies,
+  parsePolicyDocuments,
+  type Exemption,
+  type MatchCounter,
+  type Policy,
+} from '@portcullis/policy-engine';
 import { blockPrivileged } from './policies';
 
 // Issue 21, finding 1: these patterns were regular expressions, and a backtracking engine
@@ -16,17 +24,30 @@ const pod = (name: string, namespace: string, image = 'ghcr.io/acme/web:1.0') =>
   spec: { containers: [{ name: 'c', image, securityContext: { privileged: true } }] },
 });
 const policy = blockPrivileged;
-const exemption = (over: Partial<Exemption>): Exemption => ({ id: 'e', match: 'GLOB', reason: 'test', grantedBy: 'alice@contoso.com', expiresAt: null, ...over });
+const exemption = (over: Partial<Exemption>): Exemption => ({
+  id: 'e',
+  match: 'GLOB',
+  reason: 'test',
+  grantedBy: 'alice@contoso.com',
+  expiresAt: null,
+  ...over,
+});
 
 function evaluateCounting(object: unknown, policies: Policy[]) {
   const matchSteps: MatchCounter = { steps: 0 };
-  const result = evaluatePolicies(object, compilePolicies(policies), { defaultNamespace: 'default', now: NOW, matchSteps });
+  const result = evaluatePolicies(object, compilePolicies(policies), {
+    defaultNamespace: 'default',
+    now: NOW,
+    matchSteps,
+  });
   return { result, steps: matchSteps.steps };
 }
 
 describe('issue 21 finding 1: crafted patterns against long subjects are linear', () => {
   it(`namespace include ${CRAFTED} and a 60-character namespace: the policy does not apply, 60 steps`, () => {
-    const { result, steps } = evaluateCounting(pod('web', 'a'.repeat(60)), [policy({ namespaces: { include: [CRAFTED], exclude: [] } })]);
+    const { result, steps } = evaluateCounting(pod('web', 'a'.repeat(60)), [
+      policy({ namespaces: { include: [CRAFTED], exclude: [] } }),
+    ]);
     assert.equal(result.status, 'evaluated');
     assert.deepEqual(result.policiesEvaluated, []);
     assert.equal(result.decision, 'allow');
@@ -34,7 +55,9 @@ describe('issue 21 finding 1: crafted patterns against long subjects are linear'
   });
 
   it('the same pattern as an exclude: the policy applies and denies', () => {
-    const { result, steps } = evaluateCounting(pod('web', 'a'.repeat(60)), [policy({ namespaces: { include: [], exclude: [CRAFTED] } })]);
+    const { result, steps } = evaluateCounting(pod('web', 'a'.repeat(60)), [
+      policy({ namespaces: { include: [], exclude: [CRAFTED] } }),
+    ]);
     assert.equal(result.decision, 'deny');
     assert.equal(steps, 60);
   });
@@ -52,7 +75,9 @@ describe('issue 21 finding 1: crafted patterns against long subjects are linear'
     const image = `registry.example.com/${'a'.repeat(200)}:1`;
     for (const match of MATCH_MODES) {
       const long = `${'a'.repeat(250)}b`;
-      const exempting = policy({ exemptions: [exemption({ match, namespaces: [long], names: [long], images: [long] })] });
+      const exempting = policy({
+        exemptions: [exemption({ match, namespaces: [long], names: [long], images: [long] })],
+      });
       const { result, steps } = evaluateCounting(pod('a'.repeat(253), 'a'.repeat(63), image), [exempting]);
       assert.equal(result.decision, 'deny', match);
       assert.ok(steps >= 63, `${match}: the namespace criterion was matched (${steps} steps)`);
@@ -63,10 +88,15 @@ describe('issue 21 finding 1: crafted patterns against long subjects are linear'
 
   it('trusted-registries: a crafted allowedImages glob against a 200-character image is refused in linear steps', () => {
     const image = `docker.io/${'a'.repeat(200)}`;
-    const registries = policy({ rules: [{ id: 'trusted-registries', params: { allowedImages: [CRAFTED, `docker.io/${'*a'.repeat(100)}*b`] } }] });
+    const registries = policy({
+      rules: [{ id: 'trusted-registries', params: { allowedImages: [CRAFTED, `docker.io/${'*a'.repeat(100)}*b`] } }],
+    });
     const { result, steps } = evaluateCounting(pod('web', 'shop', image), [registries]);
     assert.equal(result.decision, 'deny');
-    assert.deepEqual(result.violations.map((v) => v.rule), ['trusted-registries']);
+    assert.deepEqual(
+      result.violations.map((v) => v.rule),
+      ['trusted-registries'],
+    );
     // two forms of the image (as written, normalised), two patterns, at most seven words of state
     assert.ok(steps <= 2 * 2 * 230 * 7, `${steps} steps`);
   });

@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { compilePolicies, defaultRuleConfigs, evaluatePolicies, isBlocking, wouldBlock, type Exemption, type Policy } from '@portcullis/policy-engine';
+import {
+  compilePolicies,
+  defaultRuleConfigs,
+  evaluatePolicies,
+  isBlocking,
+  wouldBlock,
+  type Exemption,
+  type Policy,
+} from '@portcullis/policy-engine';
 import { blockPrivileged } from './policies';
 
 const NOW = new Date('2026-11-23T12:00:00Z');
@@ -8,18 +16,40 @@ const privileged = (ns = 'prod-payments', extra: Record<string, unknown> = {}) =
   apiVersion: 'apps/v1',
   kind: 'Deployment',
   metadata: { name: 'calico-node', namespace: ns, labels: { team: 'net' } },
-  spec: { template: { spec: { containers: [{ name: 'c', image: 'quay.io/calico/node:v3.32@sha256:' + 'c'.repeat(64), securityContext: { privileged: true } }] } } },
+  spec: {
+    template: {
+      spec: {
+        containers: [
+          {
+            name: 'c',
+            image: 'quay.io/calico/node:v3.32@sha256:' + 'c'.repeat(64),
+            securityContext: { privileged: true },
+          },
+        ],
+      },
+    },
+  },
   ...extra,
 });
 const policy = blockPrivileged;
 const evaluate = (object: unknown, policies: Policy[], owner?: { kind: string; name: string }) =>
-  evaluatePolicies(object, compilePolicies(policies), { defaultNamespace: 'default', now: NOW, ...(owner ? { owner } : {}) });
+  evaluatePolicies(object, compilePolicies(policies), {
+    defaultNamespace: 'default',
+    now: NOW,
+    ...(owner ? { owner } : {}),
+  });
 
 describe('decisions over several policies', () => {
   it('deny if any BLOCK policy has a violation; AUDIT violations are reported but allow', () => {
     const r = evaluate(privileged(), [policy({ name: 'audit', action: 'AUDIT' }), policy({ name: 'block' })]);
     assert.equal(r.decision, 'deny');
-    assert.deepEqual(r.violations.map((v) => [v.policy, v.action]), [['audit', 'AUDIT'], ['block', 'BLOCK']]);
+    assert.deepEqual(
+      r.violations.map((v) => [v.policy, v.action]),
+      [
+        ['audit', 'AUDIT'],
+        ['block', 'BLOCK'],
+      ],
+    );
     assert.equal(evaluate(privileged(), [policy({ name: 'audit', action: 'AUDIT' })]).decision, 'allow');
   });
   it('namespace scopes: include globs, exclude wins', () => {
@@ -32,12 +62,18 @@ describe('decisions over several policies', () => {
   it('objects without a namespace take the default one', () => {
     const o = privileged();
     delete (o.metadata as { namespace?: string }).namespace;
-    assert.equal(evaluate(o, [policy({ namespaces: { include: ['default'], exclude: [] } })]).object!.namespace, 'default');
+    assert.equal(
+      evaluate(o, [policy({ namespaces: { include: ['default'], exclude: [] } })]).object!.namespace,
+      'default',
+    );
   });
   it('not-applicable and cannot-evaluate are values, with a reason', () => {
     const svc = evaluate({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'x' } }, [policy({})]);
     assert.equal(svc.status, 'not-applicable');
-    const broken = evaluate({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'x' }, spec: { template: 'nope' } }, [policy({})]);
+    const broken = evaluate(
+      { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'x' }, spec: { template: 'nope' } },
+      [policy({})],
+    );
     assert.equal(broken.status, 'cannot-evaluate');
     assert.match(broken.reason!, /spec.template/);
     assert.equal(evaluate(42, [policy({})]).status, 'cannot-evaluate');
@@ -45,7 +81,13 @@ describe('decisions over several policies', () => {
 });
 
 describe('exemptions', () => {
-  const ex = (over: Partial<Exemption>): Exemption => ({ id: 'e1', match: 'EQUALS', reason: 'r', grantedBy: 'u', ...over });
+  const ex = (over: Partial<Exemption>): Exemption => ({
+    id: 'e1',
+    match: 'EQUALS',
+    reason: 'r',
+    grantedBy: 'u',
+    ...over,
+  });
   const cases: Array<[string, Partial<Exemption>, boolean]> = [
     ['namespace equals', { namespaces: ['prod-payments'] }, true],
     ['namespace prefix', { namespaces: ['prod-'], match: 'PREFIX' }, true],
@@ -78,30 +120,70 @@ describe('exemptions', () => {
     });
   }
   it('kind and name match the owning workload the caller names', () => {
-    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web-7d9f-abcde', namespace: 'apps' }, spec: { containers: [{ name: 'c', image: 'i', securityContext: { privileged: true } }] } };
-    const r = evaluate(pod, [policy({ exemptions: [ex({ kinds: ['Deployment'], names: ['web'] })] })], { kind: 'Deployment', name: 'web' });
+    const pod = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'web-7d9f-abcde', namespace: 'apps' },
+      spec: { containers: [{ name: 'c', image: 'i', securityContext: { privileged: true } }] },
+    };
+    const r = evaluate(pod, [policy({ exemptions: [ex({ kinds: ['Deployment'], names: ['web'] })] })], {
+      kind: 'Deployment',
+      name: 'web',
+    });
     assert.equal(r.decision, 'allow');
   });
   it('CVE exemptions take their CVEs out of the count', () => {
-    const vuln = policy({ type: 'VULNERABILITY', rules: [{ id: 'vulnerability-severity', params: { maxCritical: 0, maxHigh: null, maxMedium: null, maxLow: null, onlyFixable: false, ignoreCves: [] } }] });
+    const vuln = policy({
+      type: 'VULNERABILITY',
+      rules: [
+        {
+          id: 'vulnerability-severity',
+          params: { maxCritical: 0, maxHigh: null, maxMedium: null, maxLow: null, onlyFixable: false, ignoreCves: [] },
+        },
+      ],
+    });
     const pod = privileged();
-    const lookup = () => ({ status: 'found' as const, artifact: { image: 'x', scannedAt: NOW.toISOString(), findings: [{ id: 'CVE-2024-3094', severity: 'CRITICAL' as const }] } });
-    const run = (p: Policy) => evaluatePolicies(pod, compilePolicies([p]), { defaultNamespace: 'default', now: NOW, scanArtifacts: lookup });
+    const lookup = () => ({
+      status: 'found' as const,
+      artifact: {
+        image: 'x',
+        scannedAt: NOW.toISOString(),
+        findings: [{ id: 'CVE-2024-3094', severity: 'CRITICAL' as const }],
+      },
+    });
+    const run = (p: Policy) =>
+      evaluatePolicies(pod, compilePolicies([p]), { defaultNamespace: 'default', now: NOW, scanArtifacts: lookup });
     assert.equal(run(vuln).decision, 'deny');
     assert.equal(run({ ...vuln, exemptions: [ex({ cves: ['CVE-2024-3094'] })] }).decision, 'allow');
-    assert.equal(run({ ...vuln, exemptions: [ex({ cves: ['CVE-2024-3094'], images: ['docker.io'] })] }).decision, 'deny', 'criteria still hold for CVE exemptions');
+    assert.equal(
+      run({ ...vuln, exemptions: [ex({ cves: ['CVE-2024-3094'], images: ['docker.io'] })] }).decision,
+      'deny',
+      'criteria still hold for CVE exemptions',
+    );
   });
 });
 
 describe('the default misconfiguration policy', () => {
   it('denies an unhardened deployment naming each rule, container and fix', () => {
     const r = evaluate(
-      { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: 'shop' }, spec: { template: { spec: { containers: [{ name: 'web', image: 'nginx' }] } } } },
+      {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: 'web', namespace: 'shop' },
+        spec: { template: { spec: { containers: [{ name: 'web', image: 'nginx' }] } } },
+      },
       [policy({ name: 'Default K8s misconfiguration rule', rules: defaultRuleConfigs('MISCONFIGURATION') })],
     );
     assert.equal(r.decision, 'deny');
     const rules = new Set(r.violations.map((v) => v.rule));
-    for (const id of ['resource-limits', 'privilege-escalation', 'capabilities', 'run-as-non-root', 'read-only-root-filesystem']) assert.ok(rules.has(id), id);
+    for (const id of [
+      'resource-limits',
+      'privilege-escalation',
+      'capabilities',
+      'run-as-non-root',
+      'read-only-root-filesystem',
+    ])
+      assert.ok(rules.has(id), id);
     for (const v of r.violations) {
       assert.equal(v.container, 'web', v.rule);
       assert.ok(v.path.startsWith('spec.template.spec'), `${v.rule}: ${v.path}`);
@@ -113,12 +195,28 @@ describe('the default misconfiguration policy', () => {
 describe('isBlocking agrees with the decision', () => {
   // a getter that throws stands for a bug in a rule: the rule reports RULE_ERROR
   const crashing = () => {
-    const securityContext = new Proxy({}, { get: (_t, key) => { if (key === 'privileged') throw new Error('rule bug'); return undefined; } });
-    return { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'shop' }, spec: { containers: [{ name: 'c', image: 'nginx:1', securityContext }] } };
+    const securityContext = new Proxy(
+      {},
+      {
+        get: (_t, key) => {
+          if (key === 'privileged') throw new Error('rule bug');
+          return undefined;
+        },
+      },
+    );
+    return {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'p', namespace: 'shop' },
+      spec: { containers: [{ name: 'c', image: 'nginx:1', securityContext }] },
+    };
   };
   it('a crashed rule of a BLOCK policy is reported, not blocking, and the decision is allow', () => {
     const r = evaluate(crashing(), [policy({})]);
-    assert.deepEqual(r.violations.map((v) => [v.rule, v.action, v.reason]), [['privileged-container', 'BLOCK', 'RULE_ERROR']]);
+    assert.deepEqual(
+      r.violations.map((v) => [v.rule, v.action, v.reason]),
+      [['privileged-container', 'BLOCK', 'RULE_ERROR']],
+    );
     assert.equal(isBlocking(r.violations[0]!), false);
     assert.equal(r.decision, 'allow');
   });
@@ -131,8 +229,23 @@ describe('isBlocking agrees with the decision', () => {
     assert.equal(isBlocking({ ...base, reason: 'NO_ARTIFACT' }), true);
   });
   it('decision is deny exactly when some violation is blocking', () => {
-    const objects = [crashing(), privileged(), privileged('dev'), { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'ok', namespace: 'x' }, spec: { containers: [{ name: 'c', image: 'i' }] } }];
-    const sets: Policy[][] = [[policy({})], [policy({ action: 'AUDIT' })], [policy({ exemptions: [{ id: 'e', match: 'EQUALS', reason: 'r', grantedBy: 'u', namespaces: ['dev'] }] })], [policy({ action: 'AUDIT' }), policy({ name: 'b' })]];
+    const objects = [
+      crashing(),
+      privileged(),
+      privileged('dev'),
+      {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'ok', namespace: 'x' },
+        spec: { containers: [{ name: 'c', image: 'i' }] },
+      },
+    ];
+    const sets: Policy[][] = [
+      [policy({})],
+      [policy({ action: 'AUDIT' })],
+      [policy({ exemptions: [{ id: 'e', match: 'EQUALS', reason: 'r', grantedBy: 'u', namespaces: ['dev'] }] })],
+      [policy({ action: 'AUDIT' }), policy({ name: 'b' })],
+    ];
     for (const o of objects) {
       for (const s of sets) {
         const r = evaluate(o, s);
@@ -147,6 +260,7 @@ describe('wouldBlock: what Block mode would deny for', () => {
     assert.equal(wouldBlock({ exempted: false }), true);
     assert.equal(wouldBlock({ exempted: true }), false);
     assert.equal(wouldBlock({ exempted: false, reason: 'RULE_ERROR' }), false);
-    for (const v of evaluate(privileged(), [policy({ action: 'AUDIT' })]).violations) assert.equal(wouldBlock(v), isBlocking({ ...v, action: 'BLOCK' }));
+    for (const v of evaluate(privileged(), [policy({ action: 'AUDIT' })]).violations)
+      assert.equal(wouldBlock(v), isBlocking({ ...v, action: 'BLOCK' }));
   });
 });

@@ -2,7 +2,18 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import {
-  MATCH_MODES, MAX_PATTERN_LENGTH, MAX_SUBJECT_LENGTH, RULE_CATALOG, SCHEMA_PATTERNS, compileGlob, compileMatcher, matches, namespaceDecision, type JsonSchema, type MatchCounter, type MatchMode,
+  MATCH_MODES,
+  MAX_PATTERN_LENGTH,
+  MAX_SUBJECT_LENGTH,
+  RULE_CATALOG,
+  SCHEMA_PATTERNS,
+  compileGlob,
+  compileMatcher,
+  matches,
+  namespaceDecision,
+  type JsonSchema,
+  type MatchCounter,
+  type MatchMode,
 } from '@portcullis/policy-engine';
 
 /** The reference: a plain dynamic programme over pattern x subject, obviously right and never used in production. */
@@ -47,14 +58,18 @@ const smallSubject = fc.string({ unit: fc.constantFrom('a', 'b', '.', '\\', '?',
 
 // adversarial shapes: many stars between near-misses, long runs of one letter, the finding's own pattern
 const adversarialPattern = fc.oneof(
-  fc.tuple(fc.integer({ min: 1, max: 120 }), fc.constantFrom('a', 'ab', '?a', 'a?')).map(([n, unit]) => `${`*${unit}`.repeat(n)}*b`),
+  fc
+    .tuple(fc.integer({ min: 1, max: 120 }), fc.constantFrom('a', 'ab', '?a', 'a?'))
+    .map(([n, unit]) => `${`*${unit}`.repeat(n)}*b`),
   fc.tuple(fc.integer({ min: 1, max: 250 }), fc.constantFrom('a', '?')).map(([n, c]) => `${c.repeat(n)}b`),
   fc.string({ unit: fc.constantFrom('a', '*', '?', 'b'), minLength: 1, maxLength: MAX_PATTERN_LENGTH }),
 );
 const adversarialSubject = fc.oneof(
   fc.integer({ min: 0, max: MAX_SUBJECT_LENGTH }).map((n) => 'a'.repeat(n)),
   fc.string({ unit: fc.constantFrom('a', 'b'), maxLength: MAX_SUBJECT_LENGTH }),
-  fc.tuple(fc.integer({ min: 0, max: 500 }), fc.constantFrom('ab', 'aab', 'ba')).map(([n, unit]) => unit.repeat(n).slice(0, MAX_SUBJECT_LENGTH)),
+  fc
+    .tuple(fc.integer({ min: 0, max: 500 }), fc.constantFrom('ab', 'aab', 'ba'))
+    .map(([n, unit]) => unit.repeat(n).slice(0, MAX_SUBJECT_LENGTH)),
 );
 
 describe('pattern matcher: linear, no regular expression', () => {
@@ -62,7 +77,11 @@ describe('pattern matcher: linear, no regular expression', () => {
     fc.assert(
       fc.property(smallPattern, smallSubject, (p, s) => {
         assert.equal(compileGlob(p)(s), referenceGlob(p, s), `glob ${JSON.stringify(p)} on ${JSON.stringify(s)}`);
-        assert.equal(compileGlob(p, { questionMark: false })(s), referenceGlob(p, s, false), `glob (? literal) ${JSON.stringify(p)} on ${JSON.stringify(s)}`);
+        assert.equal(
+          compileGlob(p, { questionMark: false })(s),
+          referenceGlob(p, s, false),
+          `glob (? literal) ${JSON.stringify(p)} on ${JSON.stringify(s)}`,
+        );
       }),
       { numRuns: 3000 },
     );
@@ -71,7 +90,11 @@ describe('pattern matcher: linear, no regular expression', () => {
   it('agrees with the string methods for EQUALS, PREFIX, SUFFIX, CONTAINS (and the reference for GLOB)', () => {
     fc.assert(
       fc.property(fc.constantFrom(...MATCH_MODES), smallPattern, smallSubject, (mode, p, s) => {
-        assert.equal(compileMatcher(mode, p)(s), referenceMode(mode, p, s), `${mode} ${JSON.stringify(p)} on ${JSON.stringify(s)}`);
+        assert.equal(
+          compileMatcher(mode, p)(s),
+          referenceMode(mode, p, s),
+          `${mode} ${JSON.stringify(p)} on ${JSON.stringify(s)}`,
+        );
         assert.equal(matches(mode, p, s), referenceMode(mode, p, s));
       }),
       { numRuns: 3000 },
@@ -105,9 +128,13 @@ describe('pattern matcher: linear, no regular expression', () => {
 
   it('patterns longer than 31 characters (several words of state) match like the reference', () => {
     fc.assert(
-      fc.property(fc.string({ unit: fc.constantFrom('a', 'b', '*', '?'), minLength: 30, maxLength: 140 }), fc.string({ unit: fc.constantFrom('a', 'b'), maxLength: 200 }), (p, s) => {
-        assert.equal(compileGlob(p)(s), referenceGlob(p, s));
-      }),
+      fc.property(
+        fc.string({ unit: fc.constantFrom('a', 'b', '*', '?'), minLength: 30, maxLength: 140 }),
+        fc.string({ unit: fc.constantFrom('a', 'b'), maxLength: 200 }),
+        (p, s) => {
+          assert.equal(compileGlob(p)(s), referenceGlob(p, s));
+        },
+      ),
       { numRuns: 300 },
     );
     const p = `${'a'.repeat(70)}*${'b'.repeat(70)}`;
@@ -121,9 +148,15 @@ describe('pattern matcher: linear, no regular expression', () => {
         const glob = steps((c) => compileGlob(p)(s, c));
         assert.ok(glob.steps <= (p.length + 1) * (s.length + 1), `glob ${p.length}x${s.length}: ${glob.steps} steps`);
         // and the words per character: one per 32 pattern characters
-        assert.ok(glob.steps <= s.length * (Math.floor(p.length / 32) + 1), `glob ${p.length}x${s.length}: ${glob.steps} steps`);
+        assert.ok(
+          glob.steps <= s.length * (Math.floor(p.length / 32) + 1),
+          `glob ${p.length}x${s.length}: ${glob.steps} steps`,
+        );
         const other = steps((c) => compileMatcher(mode, p)(s, c));
-        assert.ok(other.steps <= (p.length + 1) * (s.length + 1), `${mode} ${p.length}x${s.length}: ${other.steps} steps`);
+        assert.ok(
+          other.steps <= (p.length + 1) * (s.length + 1),
+          `${mode} ${p.length}x${s.length}: ${other.steps} steps`,
+        );
       }),
       { numRuns: 400 },
     );
@@ -154,11 +187,18 @@ describe('pattern matcher: linear, no regular expression', () => {
   });
 
   it('namespaceDecision names the pattern that decided, through the same matcher', () => {
-    assert.deepEqual(namespaceDecision({ include: ['*a*a*a*a*a*a*a*a*a*a*a*a*b', 'team-*'], exclude: ['team-?'] }, 'team-ab'), { applies: true, include: 'team-*', exclude: null });
-    assert.deepEqual(namespaceDecision({ include: [], exclude: ['team-?'] }, 'team-a'), { applies: false, include: null, exclude: 'team-?' });
+    assert.deepEqual(
+      namespaceDecision({ include: ['*a*a*a*a*a*a*a*a*a*a*a*a*b', 'team-*'], exclude: ['team-?'] }, 'team-ab'),
+      { applies: true, include: 'team-*', exclude: null },
+    );
+    assert.deepEqual(namespaceDecision({ include: [], exclude: ['team-?'] }, 'team-a'), {
+      applies: false,
+      include: null,
+      exclude: 'team-?',
+    });
   });
 
-  it('rule schemas use only the engine\'s literal patterns (none is compiled from text)', () => {
+  it("rule schemas use only the engine's literal patterns (none is compiled from text)", () => {
     const patterns: string[] = [];
     const walk = (s: JsonSchema | undefined): void => {
       if (!s) return;

@@ -9,14 +9,21 @@ import { describe, it } from 'node:test';
 import { expandPreset } from '@portcullis/policy-engine';
 import { CONTAINER_TYPES, WORKLOADS, findings, podWith } from './support';
 
-const presetParams = (preset: 'pss-baseline' | 'pss-restricted', id: string) => expandPreset(preset).find((r) => r.id === id)!.params;
+const presetParams = (preset: 'pss-baseline' | 'pss-restricted', id: string) =>
+  expandPreset(preset).find((r) => r.id === id)!.params;
 const paths = (fs: ReturnType<typeof findings>) => fs.map((f) => f.path);
-const c = (securityContext: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({ name: 'x', image: 'i', securityContext, ...extra });
+const c = (securityContext: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
+  name: 'x',
+  image: 'i',
+  securityContext,
+  ...extra,
+});
 
 describe('seccomp-profile', () => {
   const restricted = presetParams('pss-restricted', 'seccomp-profile');
   const baseline = presetParams('pss-baseline', 'seccomp-profile');
-  const pod = (podSc: Record<string, unknown>, containerSc: Record<string, unknown>, extra = {}) => WORKLOADS['Deployment']!({ ...extra, securityContext: podSc, containers: [c(containerSc)] });
+  const pod = (podSc: Record<string, unknown>, containerSc: Record<string, unknown>, extra = {}) =>
+    WORKLOADS['Deployment']!({ ...extra, securityContext: podSc, containers: [c(containerSc)] });
   const RD = { seccompProfile: { type: 'RuntimeDefault' } };
   const LH = { seccompProfile: { type: 'Localhost', localhostProfile: 'p.json' } };
   const UN = { seccompProfile: { type: 'Unconfined' } };
@@ -25,8 +32,20 @@ describe('seccomp-profile', () => {
     ['pod RuntimeDefault', RD, {}, [], []],
     ['container Localhost only', {}, LH, [], []],
     ['nothing set', {}, {}, ['spec.template.spec.securityContext.seccompProfile.type'], []],
-    ['container Unconfined overrides pod RuntimeDefault', RD, UN, ['spec.template.spec.containers[0].securityContext.seccompProfile.type'], ['spec.template.spec.containers[0].securityContext.seccompProfile.type']],
-    ['pod Unconfined fails even when the container sets RuntimeDefault', UN, RD, ['spec.template.spec.securityContext.seccompProfile.type'], ['spec.template.spec.securityContext.seccompProfile.type']],
+    [
+      'container Unconfined overrides pod RuntimeDefault',
+      RD,
+      UN,
+      ['spec.template.spec.containers[0].securityContext.seccompProfile.type'],
+      ['spec.template.spec.containers[0].securityContext.seccompProfile.type'],
+    ],
+    [
+      'pod Unconfined fails even when the container sets RuntimeDefault',
+      UN,
+      RD,
+      ['spec.template.spec.securityContext.seccompProfile.type'],
+      ['spec.template.spec.securityContext.seccompProfile.type'],
+    ],
   ];
   for (const [name, podSc, cSc, r, b] of cases) {
     it(name, () => {
@@ -39,19 +58,60 @@ describe('seccomp-profile', () => {
   });
   for (const type of CONTAINER_TYPES) {
     it(`${type}: each container without a profile is named`, () => {
-      const out = findings('seccomp-profile', WORKLOADS['Pod']!(podWith(type, c({}), { securityContext: {} })), restricted);
-      assert.ok(out.some((f) => f.container === 'x'), JSON.stringify(out));
+      const out = findings(
+        'seccomp-profile',
+        WORKLOADS['Pod']!(podWith(type, c({}), { securityContext: {} })),
+        restricted,
+      );
+      assert.ok(
+        out.some((f) => f.container === 'x'),
+        JSON.stringify(out),
+      );
     });
   }
 });
 
 describe('apparmor-profile', () => {
   const cases: Array<[string, Record<string, unknown>, Record<string, unknown>, Record<string, string>, string[]]> = [
-    ['RuntimeDefault and Localhost fields', { appArmorProfile: { type: 'RuntimeDefault' } }, { appArmorProfile: { type: 'Localhost', localhostProfile: 'k8s-nginx' } }, {}, []],
-    ['container Unconfined', {}, { appArmorProfile: { type: 'Unconfined' } }, {}, ['spec.template.spec.containers[0].securityContext.appArmorProfile.type']],
-    ['pod Unconfined', { appArmorProfile: { type: 'Unconfined' } }, {}, {}, ['spec.template.spec.securityContext.appArmorProfile.type']],
-    ['legacy annotation runtime/default, localhost/ and empty', {}, {}, { 'container.apparmor.security.beta.kubernetes.io/x': 'runtime/default', 'container.apparmor.security.beta.kubernetes.io/y': 'localhost/p', 'container.apparmor.security.beta.kubernetes.io/z': '' }, []],
-    ['legacy annotation unconfined', {}, {}, { 'container.apparmor.security.beta.kubernetes.io/x': 'unconfined' }, ['spec.template.metadata.annotations["container.apparmor.security.beta.kubernetes.io/x"]']],
+    [
+      'RuntimeDefault and Localhost fields',
+      { appArmorProfile: { type: 'RuntimeDefault' } },
+      { appArmorProfile: { type: 'Localhost', localhostProfile: 'k8s-nginx' } },
+      {},
+      [],
+    ],
+    [
+      'container Unconfined',
+      {},
+      { appArmorProfile: { type: 'Unconfined' } },
+      {},
+      ['spec.template.spec.containers[0].securityContext.appArmorProfile.type'],
+    ],
+    [
+      'pod Unconfined',
+      { appArmorProfile: { type: 'Unconfined' } },
+      {},
+      {},
+      ['spec.template.spec.securityContext.appArmorProfile.type'],
+    ],
+    [
+      'legacy annotation runtime/default, localhost/ and empty',
+      {},
+      {},
+      {
+        'container.apparmor.security.beta.kubernetes.io/x': 'runtime/default',
+        'container.apparmor.security.beta.kubernetes.io/y': 'localhost/p',
+        'container.apparmor.security.beta.kubernetes.io/z': '',
+      },
+      [],
+    ],
+    [
+      'legacy annotation unconfined',
+      {},
+      {},
+      { 'container.apparmor.security.beta.kubernetes.io/x': 'unconfined' },
+      ['spec.template.metadata.annotations["container.apparmor.security.beta.kubernetes.io/x"]'],
+    ],
     ['other annotations are not AppArmor', {}, {}, { 'example.com/apparmor': 'unconfined' }, []],
   ];
   for (const [name, podSc, cSc, annotations, expected] of cases) {
@@ -76,9 +136,15 @@ describe('selinux-options', () => {
   for (const [name, opts, fields] of cases) {
     it(`${name} (pod and container level)`, () => {
       const onPod = WORKLOADS['Pod']!({ securityContext: { seLinuxOptions: opts }, containers: [c({})] });
-      assert.deepEqual(paths(findings('selinux-options', onPod)), fields.map((f) => `spec.securityContext.seLinuxOptions.${f}`));
+      assert.deepEqual(
+        paths(findings('selinux-options', onPod)),
+        fields.map((f) => `spec.securityContext.seLinuxOptions.${f}`),
+      );
       const onInit = WORKLOADS['Pod']!(podWith('initContainers', c({ seLinuxOptions: opts })));
-      assert.deepEqual(paths(findings('selinux-options', onInit)), fields.map((f) => `spec.initContainers[0].securityContext.seLinuxOptions.${f}`));
+      assert.deepEqual(
+        paths(findings('selinux-options', onInit)),
+        fields.map((f) => `spec.initContainers[0].securityContext.seLinuxOptions.${f}`),
+      );
     });
   }
 });
@@ -86,11 +152,17 @@ describe('selinux-options', () => {
 describe('proc-mount', () => {
   const baseline = presetParams('pss-baseline', 'proc-mount');
   const restricted = presetParams('pss-restricted', 'proc-mount');
-  const pod = (procMount: unknown, hostUsers?: boolean) => WORKLOADS['StatefulSet']!({ ...(hostUsers === undefined ? {} : { hostUsers }), containers: [c(procMount === undefined ? {} : { procMount })] });
+  const pod = (procMount: unknown, hostUsers?: boolean) =>
+    WORKLOADS['StatefulSet']!({
+      ...(hostUsers === undefined ? {} : { hostUsers }),
+      containers: [c(procMount === undefined ? {} : { procMount })],
+    });
   it('Default and unset pass; Unmasked fails at the container path', () => {
     assert.deepEqual(findings('proc-mount', pod('Default'), restricted), []);
     assert.deepEqual(findings('proc-mount', pod(undefined), restricted), []);
-    assert.deepEqual(paths(findings('proc-mount', pod('Unmasked'), restricted)), ['spec.template.spec.containers[0].securityContext.procMount']);
+    assert.deepEqual(paths(findings('proc-mount', pod('Unmasked'), restricted)), [
+      'spec.template.spec.containers[0].securityContext.procMount',
+    ]);
   });
   it('baseline allows Unmasked in a user namespace (hostUsers: false); restricted does not', () => {
     assert.deepEqual(findings('proc-mount', pod('Unmasked', false), baseline), []);
@@ -100,12 +172,31 @@ describe('proc-mount', () => {
 });
 
 describe('sysctls', () => {
-  const pod = (names: string[]) => WORKLOADS['Pod']!({ securityContext: { sysctls: names.map((name) => ({ name, value: '1' })) }, containers: [c({})] });
+  const pod = (names: string[]) =>
+    WORKLOADS['Pod']!({
+      securityContext: { sysctls: names.map((name) => ({ name, value: '1' })) },
+      containers: [c({})],
+    });
   it('the safe set passes', () => {
-    assert.deepEqual(findings('sysctls', pod(['kernel.shm_rmid_forced', 'net.ipv4.ip_local_port_range', 'net.ipv4.ip_unprivileged_port_start', 'net.ipv4.tcp_syncookies', 'net.ipv4.ping_group_range', 'net.ipv4.tcp_keepalive_time'])), []);
+    assert.deepEqual(
+      findings(
+        'sysctls',
+        pod([
+          'kernel.shm_rmid_forced',
+          'net.ipv4.ip_local_port_range',
+          'net.ipv4.ip_unprivileged_port_start',
+          'net.ipv4.tcp_syncookies',
+          'net.ipv4.ping_group_range',
+          'net.ipv4.tcp_keepalive_time',
+        ]),
+      ),
+      [],
+    );
   });
   it('an unsafe sysctl fails at its index', () => {
-    assert.deepEqual(paths(findings('sysctls', pod(['net.ipv4.tcp_syncookies', 'kernel.msgmax']))), ['spec.securityContext.sysctls[1].name']);
+    assert.deepEqual(paths(findings('sysctls', pod(['net.ipv4.tcp_syncookies', 'kernel.msgmax']))), [
+      'spec.securityContext.sysctls[1].name',
+    ]);
   });
   it('allowedSysctls replaces the safe set', () => {
     assert.deepEqual(findings('sysctls', pod(['kernel.msgmax']), { allowedSysctls: ['kernel.msgmax'] }), []);
@@ -115,12 +206,25 @@ describe('sysctls', () => {
 describe('windows-host-process', () => {
   it('pod level and each container list', () => {
     const hp = { windowsOptions: { hostProcess: true } };
-    assert.deepEqual(paths(findings('windows-host-process', WORKLOADS['Pod']!({ securityContext: hp, containers: [c({})] }))), ['spec.securityContext.windowsOptions.hostProcess']);
+    assert.deepEqual(
+      paths(findings('windows-host-process', WORKLOADS['Pod']!({ securityContext: hp, containers: [c({})] }))),
+      ['spec.securityContext.windowsOptions.hostProcess'],
+    );
     for (const type of CONTAINER_TYPES) {
       const out = findings('windows-host-process', WORKLOADS['DaemonSet']!(podWith(type, c(hp))));
-      assert.deepEqual(paths(out), [`spec.template.spec.${type}[${type === 'containers' ? 1 : 0}].securityContext.windowsOptions.hostProcess`], type);
+      assert.deepEqual(
+        paths(out),
+        [`spec.template.spec.${type}[${type === 'containers' ? 1 : 0}].securityContext.windowsOptions.hostProcess`],
+        type,
+      );
     }
-    assert.deepEqual(findings('windows-host-process', WORKLOADS['Pod']!({ containers: [c({ windowsOptions: { hostProcess: false } })] })), []);
+    assert.deepEqual(
+      findings(
+        'windows-host-process',
+        WORKLOADS['Pod']!({ containers: [c({ windowsOptions: { hostProcess: false } })] }),
+      ),
+      [],
+    );
   });
 });
 
@@ -132,7 +236,10 @@ describe('host-probes', () => {
       livenessProbe: { httpGet: { host: '10.0.0.1', port: 80 } },
       readinessProbe: { tcpSocket: { host: '', port: 80 } },
       startupProbe: { tcpSocket: { host: 'metadata.internal', port: 80 } },
-      lifecycle: { preStop: { httpGet: { host: 'example.com', port: 80 } }, postStart: { exec: { command: ['true'] } } },
+      lifecycle: {
+        preStop: { httpGet: { host: 'example.com', port: 80 } },
+        postStart: { exec: { command: ['true'] } },
+      },
     };
     assert.deepEqual(paths(findings('host-probes', WORKLOADS['Job']!(podWith('initContainers', container)))), [
       'spec.template.spec.initContainers[0].livenessProbe.httpGet.host',
@@ -145,14 +252,37 @@ describe('host-probes', () => {
 describe('host-path-volumes, volume-types, host-ports', () => {
   const restrictedVolumes = presetParams('pss-restricted', 'volume-types');
   it('every restricted volume type passes; others fail naming the type', () => {
-    const ok = ['configMap', 'csi', 'downwardAPI', 'emptyDir', 'ephemeral', 'persistentVolumeClaim', 'projected', 'secret'].map((t, i) => ({ name: `v${i}`, [t]: {} }));
-    assert.deepEqual(findings('volume-types', WORKLOADS['Pod']!({ containers: [c({})], volumes: ok }), restrictedVolumes), []);
-    const bad = ['awsElasticBlockStore', 'nfs', 'iscsi', 'gitRepo', 'cephfs'].map((t, i) => ({ name: `b${i}`, [t]: {} }));
-    assert.deepEqual(paths(findings('volume-types', WORKLOADS['Pod']!({ containers: [c({})], volumes: bad }), restrictedVolumes)), ['awsElasticBlockStore', 'nfs', 'iscsi', 'gitRepo', 'cephfs'].map((t, i) => `spec.volumes[${i}].${t}`));
+    const ok = [
+      'configMap',
+      'csi',
+      'downwardAPI',
+      'emptyDir',
+      'ephemeral',
+      'persistentVolumeClaim',
+      'projected',
+      'secret',
+    ].map((t, i) => ({ name: `v${i}`, [t]: {} }));
+    assert.deepEqual(
+      findings('volume-types', WORKLOADS['Pod']!({ containers: [c({})], volumes: ok }), restrictedVolumes),
+      [],
+    );
+    const bad = ['awsElasticBlockStore', 'nfs', 'iscsi', 'gitRepo', 'cephfs'].map((t, i) => ({
+      name: `b${i}`,
+      [t]: {},
+    }));
+    assert.deepEqual(
+      paths(findings('volume-types', WORKLOADS['Pod']!({ containers: [c({})], volumes: bad }), restrictedVolumes)),
+      ['awsElasticBlockStore', 'nfs', 'iscsi', 'gitRepo', 'cephfs'].map((t, i) => `spec.volumes[${i}].${t}`),
+    );
   });
   it('host ports in init and ephemeral containers count too', () => {
     for (const type of CONTAINER_TYPES) {
-      const out = findings('host-ports', WORKLOADS['Pod']!(podWith(type, { name: 'x', image: 'i', ports: [{ containerPort: 53, hostPort: 53, protocol: 'UDP' }] })));
+      const out = findings(
+        'host-ports',
+        WORKLOADS['Pod']!(
+          podWith(type, { name: 'x', image: 'i', ports: [{ containerPort: 53, hostPort: 53, protocol: 'UDP' }] }),
+        ),
+      );
       assert.equal(out.length, 1, type);
       assert.match(out[0]!.message, /host port 53/);
     }
@@ -161,7 +291,12 @@ describe('host-path-volumes, volume-types, host-ports', () => {
 
 describe('Windows pods under the restricted preset', () => {
   it('allowPrivilegeEscalation, capabilities drop and seccomp are not asked of them; runAsNonRoot still is', () => {
-    const windows = (podSc: Record<string, unknown>) => WORKLOADS['Pod']!({ os: { name: 'windows' }, securityContext: podSc, containers: [{ name: 'w', image: 'mcr.microsoft.com/windows/nanoserver:ltsc2022' }] });
+    const windows = (podSc: Record<string, unknown>) =>
+      WORKLOADS['Pod']!({
+        os: { name: 'windows' },
+        securityContext: podSc,
+        containers: [{ name: 'w', image: 'mcr.microsoft.com/windows/nanoserver:ltsc2022' }],
+      });
     for (const r of expandPreset('pss-restricted')) {
       const out = findings(r.id, windows({ runAsNonRoot: true }), r.params);
       assert.deepEqual(out, [], r.id);

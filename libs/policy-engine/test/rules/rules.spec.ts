@@ -14,36 +14,84 @@ describe('catalog', () => {
   it('has every rule id DESIGN.md §4 names, each fully described', () => {
     const ids = RULE_CATALOG.map((r) => r.id).sort();
     assert.deepEqual(ids, [
-      'apparmor-profile', 'automount-service-account-token', 'capabilities', 'default-namespace', 'host-namespaces', 'host-path-volumes', 'host-ports',
-      'host-probes', 'ingress-https', 'privilege-escalation', 'privileged-container', 'proc-mount', 'read-only-root-filesystem', 'resource-limits',
-      'run-as-non-root', 'seccomp-profile', 'selinux-options', 'sysctls', 'trusted-registries', 'volume-types', 'vulnerability-assessment-required',
-      'vulnerability-blocked-cves', 'vulnerability-severity', 'windows-host-process',
+      'apparmor-profile',
+      'automount-service-account-token',
+      'capabilities',
+      'default-namespace',
+      'host-namespaces',
+      'host-path-volumes',
+      'host-ports',
+      'host-probes',
+      'ingress-https',
+      'privilege-escalation',
+      'privileged-container',
+      'proc-mount',
+      'read-only-root-filesystem',
+      'resource-limits',
+      'run-as-non-root',
+      'seccomp-profile',
+      'selinux-options',
+      'sysctls',
+      'trusted-registries',
+      'volume-types',
+      'vulnerability-assessment-required',
+      'vulnerability-blocked-cves',
+      'vulnerability-severity',
+      'windows-host-process',
     ]);
     for (const r of RULE_CATALOG) {
       assert.ok(r.title && r.description && r.remediation && r.category, r.id);
-      for (const [name, schema] of Object.entries(r.parameters.properties ?? {})) assert.ok('default' in schema, `${r.id}.${name} has a default`);
+      for (const [name, schema] of Object.entries(r.parameters.properties ?? {}))
+        assert.ok('default' in schema, `${r.id}.${name} has a default`);
     }
     assert.equal(RULE_CATALOG.find((r) => r.id === 'trusted-registries')!.defaultEnabled, false);
   });
   it('the default misconfiguration policy is PSS baseline (but seccomp, whose default is the restricted variant) plus workload hygiene', () => {
-    const ids = defaultRuleConfigs('MISCONFIGURATION').map((r) => r.id).sort();
+    const ids = defaultRuleConfigs('MISCONFIGURATION')
+      .map((r) => r.id)
+      .sort();
     assert.deepEqual(ids, [
-      'apparmor-profile', 'capabilities', 'default-namespace', 'host-namespaces', 'host-path-volumes', 'host-ports', 'host-probes', 'ingress-https',
-      'privilege-escalation', 'privileged-container', 'proc-mount', 'read-only-root-filesystem', 'resource-limits', 'run-as-non-root', 'selinux-options',
-      'sysctls', 'windows-host-process',
+      'apparmor-profile',
+      'capabilities',
+      'default-namespace',
+      'host-namespaces',
+      'host-path-volumes',
+      'host-ports',
+      'host-probes',
+      'ingress-https',
+      'privilege-escalation',
+      'privileged-container',
+      'proc-mount',
+      'read-only-root-filesystem',
+      'resource-limits',
+      'run-as-non-root',
+      'selinux-options',
+      'sysctls',
+      'windows-host-process',
     ]);
     for (const r of expandPreset('pss-baseline')) if (r.id !== 'seccomp-profile') assert.ok(ids.includes(r.id), r.id);
-    assert.deepEqual(defaultRuleConfigs('VULNERABILITY').map((r) => r.id).sort(), ['vulnerability-assessment-required', 'vulnerability-severity']);
+    assert.deepEqual(
+      defaultRuleConfigs('VULNERABILITY')
+        .map((r) => r.id)
+        .sort(),
+      ['vulnerability-assessment-required', 'vulnerability-severity'],
+    );
   });
   it('default policies and presets validate against their own schemas', () => {
-    for (const r of [...defaultRuleConfigs('MISCONFIGURATION'), ...defaultRuleConfigs('VULNERABILITY'), ...expandPreset('pss-baseline'), ...expandPreset('pss-restricted')]) {
+    for (const r of [
+      ...defaultRuleConfigs('MISCONFIGURATION'),
+      ...defaultRuleConfigs('VULNERABILITY'),
+      ...expandPreset('pss-baseline'),
+      ...expandPreset('pss-restricted'),
+    ]) {
       assert.ok(validateRuleParams(r.id, r.params).ok, r.id);
     }
   });
   it('a hardened container passes every default misconfiguration rule in every workload kind', () => {
     for (const [kind, wrap] of Object.entries(WORKLOADS)) {
       const obj = wrap({ automountServiceAccountToken: false, containers: [hardened()] });
-      for (const r of defaultRuleConfigs('MISCONFIGURATION')) assert.deepEqual(findings(r.id, obj, r.params), [], `${kind} ${r.id}`);
+      for (const r of defaultRuleConfigs('MISCONFIGURATION'))
+        assert.deepEqual(findings(r.id, obj, r.params), [], `${kind} ${r.id}`);
     }
   });
 });
@@ -52,7 +100,10 @@ describe('privileged-container in every workload kind and container list', () =>
   for (const [kind, wrap] of Object.entries(WORKLOADS)) {
     for (const type of CONTAINER_TYPES) {
       it(`${kind} ${type}: privileged fails at the exact path; unprivileged passes`, () => {
-        const bad = findings('privileged-container', wrap(podWith(type, hardened('x', { securityContext: { privileged: true } }))));
+        const bad = findings(
+          'privileged-container',
+          wrap(podWith(type, hardened('x', { securityContext: { privileged: true } }))),
+        );
         assert.equal(bad.length, 1);
         const index = type === 'containers' ? 1 : 0;
         assert.equal(bad[0]!.path, `${POD_PATH[kind]}.${type}[${index}].securityContext.privileged`);
@@ -65,7 +116,10 @@ describe('privileged-container in every workload kind and container list', () =>
 });
 
 describe('resource-limits', () => {
-  const pod = (limits: Record<string, unknown> | undefined) => WORKLOADS['Deployment']!({ containers: [{ name: 'c', image: 'nginx', ...(limits ? { resources: { limits } } : {}) }] });
+  const pod = (limits: Record<string, unknown> | undefined) =>
+    WORKLOADS['Deployment']!({
+      containers: [{ name: 'c', image: 'nginx', ...(limits ? { resources: { limits } } : {}) }],
+    });
   const cases: Array<[string, Record<string, unknown> | undefined, Record<string, unknown>, string[]]> = [
     ['no limits', undefined, {}, ['cpu', 'memory']],
     ['only cpu', { cpu: '1' }, {}, ['memory']],
@@ -86,12 +140,21 @@ describe('resource-limits', () => {
     });
   }
   it('ephemeral containers cannot carry resources and are not asked to', () => {
-    assert.deepEqual(findings('resource-limits', WORKLOADS['Pod']!(podWith('ephemeralContainers', { name: 'debug', image: 'busybox' }))), []);
+    assert.deepEqual(
+      findings(
+        'resource-limits',
+        WORKLOADS['Pod']!(podWith('ephemeralContainers', { name: 'debug', image: 'busybox' })),
+      ),
+      [],
+    );
   });
   it('parameters: quantities are validated and named', () => {
     const bad = validateRuleParams('resource-limits', { maxMemoryLimit: '4Gb' });
     assert.equal(bad.ok, false);
-    assert.match((bad as unknown as { errors: Array<{ message: string }> }).errors[0]!.message, /rule "resource-limits": parameter "maxMemoryLimit": "4Gb" is not a Kubernetes quantity/);
+    assert.match(
+      (bad as unknown as { errors: Array<{ message: string }> }).errors[0]!.message,
+      /rule "resource-limits": parameter "maxMemoryLimit": "4Gb" is not a Kubernetes quantity/,
+    );
     assert.ok(validateRuleParams('resource-limits', { maxCpuLimit: '500m', maxMemoryLimit: '1.5Gi' }).ok);
     assert.equal(validateRuleParams('resource-limits', { unknownThing: 1 }).ok, false);
   });
@@ -103,7 +166,10 @@ describe('resource-limits', () => {
     for (const bad of ['0', '-1', 0]) {
       const r = validateRuleParams('resource-limits', { maxMemoryLimit: bad });
       assert.equal(r.ok, false, String(bad));
-      assert.match((r as unknown as { errors: Array<{ message: string }> }).errors[0]!.message, /rule "resource-limits": parameter "maxMemoryLimit": .* must be greater than zero/);
+      assert.match(
+        (r as unknown as { errors: Array<{ message: string }> }).errors[0]!.message,
+        /rule "resource-limits": parameter "maxMemoryLimit": .* must be greater than zero/,
+      );
     }
   });
 });
@@ -135,7 +201,11 @@ describe('capabilities', () => {
 });
 
 describe('run-as-non-root: Kubernetes precedence and id ranges', () => {
-  const pod = (podSc: Record<string, unknown>, containerSc: Record<string, unknown> = {}) => WORKLOADS['StatefulSet']!({ securityContext: podSc, containers: [{ name: 'c', image: 'i', securityContext: containerSc }] });
+  const pod = (podSc: Record<string, unknown>, containerSc: Record<string, unknown> = {}) =>
+    WORKLOADS['StatefulSet']!({
+      securityContext: podSc,
+      containers: [{ name: 'c', image: 'i', securityContext: containerSc }],
+    });
   const cases: Array<[string, Record<string, unknown>, Record<string, unknown>, Record<string, unknown>, number]> = [
     ['pod runAsNonRoot', { runAsNonRoot: true }, {}, {}, 0],
     ['pod non-zero user', { runAsUser: 1000 }, {}, {}, 0],
@@ -146,25 +216,52 @@ describe('run-as-non-root: Kubernetes precedence and id ranges', () => {
     ['requireRunAsNonRoot: a uid is not enough', { runAsUser: 1000 }, {}, { requireRunAsNonRoot: true }, 1],
     ['requireRunAsNonRoot: container level suffices', {}, { runAsNonRoot: true }, { requireRunAsNonRoot: true }, 0],
     ['uid in range', { runAsNonRoot: true, runAsUser: 10001 }, {}, { allowedUserIds: [{ min: 10000, max: 20000 }] }, 0],
-    ['uid out of range', { runAsNonRoot: true, runAsUser: 1000 }, {}, { allowedUserIds: [{ min: 10000, max: 20000 }] }, 1],
+    [
+      'uid out of range',
+      { runAsNonRoot: true, runAsUser: 1000 },
+      {},
+      { allowedUserIds: [{ min: 10000, max: 20000 }] },
+      1,
+    ],
     ['uid required by range', { runAsNonRoot: true }, {}, { allowedUserIds: [{ min: 1, max: 65535 }] }, 1],
-    ['groups in range', { runAsNonRoot: true, runAsGroup: 3000, fsGroup: 3000, supplementalGroups: [3001] }, {}, { allowedGroupIds: [{ min: 3000, max: 3999 }] }, 0],
-    ['supplemental group out of range', { runAsNonRoot: true, runAsGroup: 3000, fsGroup: 3000, supplementalGroups: [0] }, {}, { allowedGroupIds: [{ min: 3000, max: 3999 }] }, 1],
+    [
+      'groups in range',
+      { runAsNonRoot: true, runAsGroup: 3000, fsGroup: 3000, supplementalGroups: [3001] },
+      {},
+      { allowedGroupIds: [{ min: 3000, max: 3999 }] },
+      0,
+    ],
+    [
+      'supplemental group out of range',
+      { runAsNonRoot: true, runAsGroup: 3000, fsGroup: 3000, supplementalGroups: [0] },
+      {},
+      { allowedGroupIds: [{ min: 3000, max: 3999 }] },
+      1,
+    ],
   ];
   for (const [name, podSc, cSc, params, count] of cases) {
     it(name, () => assert.equal(findings('run-as-non-root', pod(podSc, cSc), params).length, count));
   }
   it('range parameters: min above max is refused naming the index', () => {
-    const r = validateRuleParams('run-as-non-root', { allowedUserIds: [{ min: 1, max: 10 }, { min: 50, max: 5 }] });
+    const r = validateRuleParams('run-as-non-root', {
+      allowedUserIds: [
+        { min: 1, max: 10 },
+        { min: 50, max: 5 },
+      ],
+    });
     assert.equal(r.ok, false);
-    assert.match((r as unknown as { errors: Array<{ message: string }> }).errors[0]!.message, /allowedUserIds\[1\].*min 50 is greater than max 5/);
+    assert.match(
+      (r as unknown as { errors: Array<{ message: string }> }).errors[0]!.message,
+      /allowedUserIds\[1\].*min 50 is greater than max 5/,
+    );
     assert.equal(validateRuleParams('run-as-non-root', { allowedUserIds: [{ min: -1, max: 5 }] }).ok, false);
   });
 });
 
 describe('other misconfiguration rules', () => {
   it('privilege-escalation must be explicitly false (Windows pods exempt)', () => {
-    const pod = (sc: Record<string, unknown>, extra = {}) => WORKLOADS['Job']!({ ...extra, containers: [{ name: 'c', image: 'i', securityContext: sc }] });
+    const pod = (sc: Record<string, unknown>, extra = {}) =>
+      WORKLOADS['Job']!({ ...extra, containers: [{ name: 'c', image: 'i', securityContext: sc }] });
     assert.equal(findings('privilege-escalation', pod({})).length, 1);
     assert.equal(findings('privilege-escalation', pod({ allowPrivilegeEscalation: true })).length, 1);
     assert.equal(findings('privilege-escalation', pod({ allowPrivilegeEscalation: false })).length, 0);
@@ -172,32 +269,80 @@ describe('other misconfiguration rules', () => {
   });
   it('host-namespaces honours each allow flag', () => {
     const pod = WORKLOADS['DaemonSet']!({ hostNetwork: true, hostPID: true, containers: [hardened()] });
-    assert.deepEqual(findings('host-namespaces', pod).map((f) => f.path), ['spec.template.spec.hostPID', 'spec.template.spec.hostNetwork']);
+    assert.deepEqual(
+      findings('host-namespaces', pod).map((f) => f.path),
+      ['spec.template.spec.hostPID', 'spec.template.spec.hostNetwork'],
+    );
     assert.deepEqual(findings('host-namespaces', pod, { allowHostNetwork: true, allowHostPID: true }), []);
   });
   it('automount-service-account-token must be false on the pod spec', () => {
-    assert.equal(findings('automount-service-account-token', WORKLOADS['Pod']!({ containers: [hardened()] })).length, 1);
-    assert.equal(findings('automount-service-account-token', WORKLOADS['Pod']!({ automountServiceAccountToken: false, containers: [hardened()] })).length, 0);
+    assert.equal(
+      findings('automount-service-account-token', WORKLOADS['Pod']!({ containers: [hardened()] })).length,
+      1,
+    );
+    assert.equal(
+      findings(
+        'automount-service-account-token',
+        WORKLOADS['Pod']!({ automountServiceAccountToken: false, containers: [hardened()] }),
+      ).length,
+      0,
+    );
   });
   it('read-only-root-filesystem on every container type', () => {
-    for (const type of CONTAINER_TYPES) assert.equal(findings('read-only-root-filesystem', WORKLOADS['Pod']!(podWith(type, { name: 'w', image: 'i' }))).length, 1, type);
+    for (const type of CONTAINER_TYPES)
+      assert.equal(
+        findings('read-only-root-filesystem', WORKLOADS['Pod']!(podWith(type, { name: 'w', image: 'i' }))).length,
+        1,
+        type,
+      );
   });
   it('default-namespace applies to every namespaced object, and the -n default', () => {
-    assert.equal(findings('default-namespace', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c' } }).length, 1);
-    assert.equal(findings('default-namespace', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c', namespace: 'apps' } }).length, 0);
-    assert.equal(findings('default-namespace', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'default' } }).length, 0);
-    assert.equal(findings('default-namespace', { apiVersion: 'v1', kind: 'Service', metadata: { name: 's', namespace: 'kube-public' } }, { blockedNamespaces: ['kube-public'] }).length, 1);
+    assert.equal(
+      findings('default-namespace', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c' } }).length,
+      1,
+    );
+    assert.equal(
+      findings('default-namespace', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c', namespace: 'apps' } })
+        .length,
+      0,
+    );
+    assert.equal(
+      findings('default-namespace', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'default' } }).length,
+      0,
+    );
+    assert.equal(
+      findings(
+        'default-namespace',
+        { apiVersion: 'v1', kind: 'Service', metadata: { name: 's', namespace: 'kube-public' } },
+        { blockedNamespaces: ['kube-public'] },
+      ).length,
+      1,
+    );
   });
   it('host-ports: hostPort 0 is fine, an allowed port is fine', () => {
-    const pod = (hostPort: number) => WORKLOADS['Pod']!({ containers: [{ name: 'c', image: 'i', ports: [{ containerPort: 80, hostPort }] }] });
+    const pod = (hostPort: number) =>
+      WORKLOADS['Pod']!({ containers: [{ name: 'c', image: 'i', ports: [{ containerPort: 80, hostPort }] }] });
     assert.equal(findings('host-ports', pod(0)).length, 0);
     assert.equal(findings('host-ports', pod(8080)).length, 1);
     assert.equal(findings('host-ports', pod(8080), { allowedPorts: [8080] }).length, 0);
   });
   it('volume-types and host-path-volumes', () => {
-    const pod = WORKLOADS['Deployment']!({ containers: [hardened()], volumes: [{ name: 'a', emptyDir: {} }, { name: 'b', hostPath: { path: '/var/run' } }, { name: 'c', nfs: { server: 'x', path: '/' } }] });
-    assert.deepEqual(findings('host-path-volumes', pod).map((f) => f.path), ['spec.template.spec.volumes[1].hostPath']);
-    assert.deepEqual(findings('volume-types', pod).map((f) => f.path), ['spec.template.spec.volumes[1].hostPath', 'spec.template.spec.volumes[2].nfs']);
+    const pod = WORKLOADS['Deployment']!({
+      containers: [hardened()],
+      volumes: [
+        { name: 'a', emptyDir: {} },
+        { name: 'b', hostPath: { path: '/var/run' } },
+        { name: 'c', nfs: { server: 'x', path: '/' } },
+      ],
+    });
+    assert.deepEqual(
+      findings('host-path-volumes', pod).map((f) => f.path),
+      ['spec.template.spec.volumes[1].hostPath'],
+    );
+    assert.deepEqual(
+      findings('volume-types', pod).map((f) => f.path),
+      ['spec.template.spec.volumes[1].hostPath', 'spec.template.spec.volumes[2].nfs'],
+    );
   });
 });
 
@@ -214,18 +359,34 @@ describe('trusted-registries: patterns against the image as written and normalis
     ['ghcr.io/org/tool:1', [], false],
   ];
   for (const [image, allowed, ok] of cases) {
-    it(`${image} with ${JSON.stringify(allowed)}: ${ok ? 'allowed' : 'refused'}`, () => assert.equal(findings('trusted-registries', pod(image), { allowedImages: allowed }).length, ok ? 0 : 1));
+    it(`${image} with ${JSON.stringify(allowed)}: ${ok ? 'allowed' : 'refused'}`, () =>
+      assert.equal(findings('trusted-registries', pod(image), { allowedImages: allowed }).length, ok ? 0 : 1));
   }
 });
 
 describe('ingress-https across API groups', () => {
   for (const apiVersion of ['networking.k8s.io/v1', 'networking.k8s.io/v1beta1', 'extensions/v1beta1']) {
     it(apiVersion, () => {
-      const ing = (spec: Record<string, unknown>, annotations: Record<string, string> = {}) => ({ apiVersion, kind: 'Ingress', metadata: { name: 'web', namespace: 'apps', annotations }, spec });
+      const ing = (spec: Record<string, unknown>, annotations: Record<string, string> = {}) => ({
+        apiVersion,
+        kind: 'Ingress',
+        metadata: { name: 'web', namespace: 'apps', annotations },
+        spec,
+      });
       assert.equal(findings('ingress-https', ing({ rules: [] })).length, 1);
       assert.equal(findings('ingress-https', ing({ tls: [{ hosts: ['a.example.com'], secretName: 's' }] })).length, 0);
-      assert.equal(findings('ingress-https', ing({ tls: [{ secretName: 's' }] }), { requireHttpDisabledAnnotation: true }).length, 1);
-      assert.equal(findings('ingress-https', ing({ tls: [{ secretName: 's' }] }, { 'kubernetes.io/ingress.allow-http': 'false' }), { requireHttpDisabledAnnotation: true }).length, 0);
+      assert.equal(
+        findings('ingress-https', ing({ tls: [{ secretName: 's' }] }), { requireHttpDisabledAnnotation: true }).length,
+        1,
+      );
+      assert.equal(
+        findings(
+          'ingress-https',
+          ing({ tls: [{ secretName: 's' }] }, { 'kubernetes.io/ingress.allow-http': 'false' }),
+          { requireHttpDisabledAnnotation: true },
+        ).length,
+        0,
+      );
     });
   }
 });

@@ -4,10 +4,29 @@ import { normalizeImage, parseQuantity } from '@portcullis/policy-engine';
 
 describe('parseQuantity (Kubernetes resource quantities)', () => {
   const cases: Array<[string, number | undefined]> = [
-    ['500m', 0.5], ['2', 2], ['1.5', 1.5], ['1.5Gi', 1.5 * 2 ** 30], ['100Mi', 100 * 2 ** 20], ['1k', 1000], ['1M', 1e6],
-    ['1e3', 1000], ['1E3', 1000], ['.5', 0.5], ['128974848', 128974848], ['1Ki', 1024], ['+1', 1],
-    ['1e400', undefined], ['1Gi ', undefined], ['-1', -1], ['100u', 100e-6],
-    ['4Gb', undefined], ['', undefined], ['1.2.3', undefined], ['Gi', undefined], ['1 Gi', undefined], ['0x10', undefined],
+    ['500m', 0.5],
+    ['2', 2],
+    ['1.5', 1.5],
+    ['1.5Gi', 1.5 * 2 ** 30],
+    ['100Mi', 100 * 2 ** 20],
+    ['1k', 1000],
+    ['1M', 1e6],
+    ['1e3', 1000],
+    ['1E3', 1000],
+    ['.5', 0.5],
+    ['128974848', 128974848],
+    ['1Ki', 1024],
+    ['+1', 1],
+    ['1e400', undefined],
+    ['1Gi ', undefined],
+    ['-1', -1],
+    ['100u', 100e-6],
+    ['4Gb', undefined],
+    ['', undefined],
+    ['1.2.3', undefined],
+    ['Gi', undefined],
+    ['1 Gi', undefined],
+    ['0x10', undefined],
   ];
   for (const [q, v] of cases) it(`${JSON.stringify(q)} -> ${v}`, () => assert.equal(parseQuantity(q), v));
 });
@@ -60,7 +79,17 @@ describe('parseQuantity is stable across repeated calls (its cache returns what 
 
 describe('normalizeImage digest and tag fields', () => {
   it('keeps the tag next to a digest, and defaults the tag only when neither is given', () => {
-    assert.deepEqual(normalizeImage(`localhost:5000/team/app@sha256:${'a'.repeat(64)}`), { registry: 'localhost:5000', repository: 'team/app', digest: `sha256:${'a'.repeat(64)}`, normalized: `localhost:5000/team/app@sha256:${'a'.repeat(64)}` });
-    assert.deepEqual(normalizeImage('nginx'), { registry: 'docker.io', repository: 'library/nginx', tag: 'latest', normalized: 'docker.io/library/nginx:latest' });
+    assert.deepEqual(normalizeImage(`localhost:5000/team/app@sha256:${'a'.repeat(64)}`), {
+      registry: 'localhost:5000',
+      repository: 'team/app',
+      digest: `sha256:${'a'.repeat(64)}`,
+      normalized: `localhost:5000/team/app@sha256:${'a'.repeat(64)}`,
+    });
+    assert.deepEqual(normalizeImage('nginx'), {
+      registry: 'docker.io',
+      repository: 'library/nginx',
+      tag: 'latest',
+      normalized: 'docker.io/library/nginx:latest',
+    });
   });
 });

@@ -19,7 +19,10 @@ describe('CPU slicing in the API source', () => {
   });
 
   it('the export renders through mapSliced', () => {
-    assert.match(file(path.join('policies', 'policy-as-code.service.ts')), /mapSliced\([^;]*?serializePolicyDocument\(/);
+    assert.match(
+      file(path.join('policies', 'policy-as-code.service.ts')),
+      /mapSliced\([^;]*?serializePolicyDocument\(/,
+    );
   });
 
   it('the simulation checkpoints in its per-workload loop', () => {

@@ -1,7 +1,8 @@
 import * as https from 'node:https';
 import { childrenOf, rollsOut, stampForCreate } from './controllers';
 import { applyApiDefaults, applyJobSelector, applyPodAdmissionPlugins, clone } from './defaults';
-import { AdmitInputError, locate, type ManifestObject } from './manifests';
+import { InputError } from '../manifests';
+import { locate, type ManifestObject } from './manifests';
 import { randomNames, type NameSource } from './names';
 import { resourceOf, type ResourceInfo } from './resources';
 import { admissionReview, controllerUser, type Operation, type UserInfo } from './review';
@@ -71,7 +72,7 @@ function namespaceFor(m: ManifestObject, explicit: string | undefined): string |
   if (!m.resource.namespaced) return undefined;
   const own = m.object.metadata.namespace;
   if (explicit && own && own !== explicit) {
-    throw new AdmitInputError(
+    throw new InputError(
       `${locate(m.source, m.document, m.line, m.item)}: the namespace from the provided object "${own}" does not match the namespace "${explicit}". You must pass '--namespace=${own}' to perform this operation.`,
     );
   }
@@ -130,7 +131,7 @@ interface Planned {
  * sent: a bad input stops the run with nothing half-done.
  */
 function plan(objects: readonly ManifestObject[], o: AdmitOptions, names: NameSource, now: Date): Planned[] {
-  if (objects.length === 0) throw new AdmitInputError('no Kubernetes object found in the inputs');
+  if (objects.length === 0) throw new InputError('no Kubernetes object found in the inputs');
   const olds = new Map<string, Obj>();
   for (const m of o.oldObjects ?? []) {
     const ns = namespaceFor(m, o.namespace);
@@ -142,7 +143,7 @@ function plan(objects: readonly ManifestObject[], o: AdmitOptions, names: NameSo
     const where = locate(m.source, m.document, m.line, m.item);
     const given = m.object.metadata.name;
     if (o.operation !== 'CREATE' && !given)
-      throw new AdmitInputError(
+      throw new InputError(
         `${where}: ${m.object.kind} has no metadata.name: ${o.operation} needs the name of an existing object`,
       );
     const sent = asSent(m, namespace);

@@ -1,4 +1,4 @@
-import YAML from 'yaml';
+import { InputError, parseManifests as splitManifests } from '../manifests';
 import { resourceOf, type ResourceInfo } from './resources';
 
 /** One Kubernetes object to admit, with where it came from (as kubectl names it in errors). */
@@ -21,9 +21,6 @@ export interface KubeObject {
   metadata: { name?: string; generateName?: string; namespace?: string; [key: string]: unknown };
   [key: string]: unknown;
 }
-
-/** Bad input: exit code 2, the message names file, document (from 1) and line. */
-export class AdmitInputError extends Error {}
 
 const API_VERSION = /^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?\/)?v[0-9]+((alpha|beta)[0-9]*)?$/;
 const KIND = /^[A-Za-z][A-Za-z0-9]{0,62}$/;
@@ -61,80 +58,19 @@ function checkObject(value: unknown, where: string): { object: KubeObject; resou
 }
 
 function fail(message: string): never {
-  throw new AdmitInputError(message);
+  throw new InputError(message);
 }
 
 /**
- * Splits one input into objects: multi-document YAML, JSON (an object or an array of
- * them), and the items of `kind: List` (or any `*List` kind kubectl accepts). Empty
- * documents (a trailing `---`, comments only) are skipped, as kubectl does.
+ * One input's objects, split by the shared reader (multi-document YAML, JSON, `*List` items;
+ * empty documents skipped, as kubectl does), each checked as kube-apiserver would before admission.
  */
 export function parseManifests(text: string, source: string): ManifestObject[] {
-  const out: ManifestObject[] = [];
-  const add = (value: unknown, document: number, line: number | undefined) => {
-    if (value === null || value === undefined) return;
-    const list =
-      isRecord(value) &&
-      typeof value['kind'] === 'string' &&
-      value['kind'].endsWith('List') &&
-      Array.isArray(value['items']);
-    const items = Array.isArray(value) ? value : list ? (value['items'] as unknown[]) : null;
-    if (items) {
-      items.forEach((item, i) => {
-        const where = locate(source, document, line, i + 1);
-        out.push({
-          source,
-          document,
-          item: i + 1,
-          ...(line !== undefined ? { line } : {}),
-          ...checkObject(item, where),
-        });
-      });
-      return;
-    }
-    out.push({
-      source,
-      document,
-      ...(line !== undefined ? { line } : {}),
-      ...checkObject(value, locate(source, document, line)),
-    });
-  };
-  const trimmed = text.trimStart();
-  if (trimmed.startsWith('{') || trimmed.startsWith('[')) {
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch (err) {
-      return fail(`${locate(source, 1)}: not valid JSON: ${(err as Error).message}`);
-    }
-    add(
-      value,
-      1,
-      text.length - trimmed.length > 0 ? text.slice(0, text.length - trimmed.length).split('\n').length : 1,
-    );
-    return out;
-  }
-  const lineOf = (offset: number) => text.slice(0, offset).split('\n').length;
-  const docs = YAML.parseAllDocuments(text, { uniqueKeys: false });
-  const list = Array.isArray(docs) ? docs : [docs];
-  list.forEach((doc, i) => {
-    const start = doc.contents?.range?.[0];
-    const line = start !== undefined ? lineOf(start) : undefined;
-    if (doc.errors.length) {
-      const e = doc.errors[0]!;
-      // the parser's message repeats the position, which this one already gives
-      const what = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
-      fail(
-        `${locate(source, i + 1)}: line ${e.linePos?.[0]?.line ?? lineOf(e.pos[0])}, column ${e.linePos?.[0]?.col ?? 1}: ${what}`,
-      );
-    }
-    let value: unknown;
-    try {
-      value = doc.toJS({ maxAliasCount: 1000 });
-    } catch (err) {
-      fail(`${locate(source, i + 1, line)}: ${(err as Error).message}`);
-    }
-    add(value, i + 1, line);
-  });
-  return out;
+  return splitManifests(text, source).map((m) => ({
+    source,
+    document: m.index,
+    ...(m.item !== undefined ? { item: m.item } : {}),
+    ...(m.line !== undefined ? { line: m.line } : {}),
+    ...checkObject(m.object, locate(source, m.index, m.line, m.item)),
+  }));
 }

@@ -133,7 +133,7 @@ export const admitCommand: CliCommand = {
 
     const admit = await import('../admit');
     const fail = (err: unknown): never => {
-      if (err instanceof admit.AdmitInputError) throw new UsageError(err.message);
+      if (err instanceof admit.InputError) throw new UsageError(err.message);
       throw err;
     };
     const objects = await admit.readManifests(positionals, { cwd: io.cwd, stdin: io.stdin }).catch(fail);

@@ -1,5 +1,4 @@
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { UsageError, type CliCommand, type CliIo } from '../command';
 
@@ -29,19 +28,6 @@ const USAGE = [
   '  "cannot evaluate" instead. A run never passes on nothing it could read.',
   'Kinds without pod specs (Service, ConfigMap...) only meet the namespace rules.',
 ].join('\n');
-
-async function readSource(source: string, io: CliIo): Promise<string> {
-  if (source === '-') {
-    const chunks: Buffer[] = [];
-    for await (const chunk of io.stdin) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
-    return Buffer.concat(chunks).toString('utf8');
-  }
-  try {
-    return fs.readFileSync(path.resolve(io.cwd, source), 'utf8');
-  } catch (err) {
-    throw new UsageError(`${source}: cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
-}
 
 /** Documents named one per line in an input error before the rest are counted. */
 const MAX_LISTED = 20;
@@ -77,12 +63,15 @@ export const evalCommand: CliCommand = {
     if (positionals.length === 0) throw new UsageError(`no manifests given\nusage: ${USAGE}`);
 
     const engine = await import('@portcullis/policy-engine');
-    const { expandInputs, parseManifests, InputError } = await import('../eval/manifests');
+    const { expandInputs, parseManifests, readSource, InputError } = await import('../manifests');
     const report = await import('../eval/report');
 
     const policies: import('@portcullis/policy-engine').Policy[] = [];
     for (const file of values.policy ?? []) {
-      const parsedPolicies = engine.parsePolicyDocuments(await readSource(file, io), file);
+      const text = await readSource(file, io).catch((err: unknown) => {
+        throw err instanceof InputError ? new UsageError(err.message) : err;
+      });
+      const parsedPolicies = engine.parsePolicyDocuments(text, file);
       if (!parsedPolicies.ok) throw new UsageError(parsedPolicies.errors.map((e) => e.message).join('\n'));
       // the same policy name in two files would make violations ambiguous
       for (const p of parsedPolicies.policies) {

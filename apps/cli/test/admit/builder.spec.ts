@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
-  AdmitInputError,
+  InputError,
   KUBERNETES_ADMIN,
   admitManifests,
   deniedStatus,
@@ -64,11 +64,11 @@ describe('admit: manifests', () => {
     const bad = (text: string, message: string) =>
       assert.throws(
         () => parseManifests(text, 'f.yaml'),
-        (e: unknown) => e instanceof AdmitInputError && e.message === message,
+        (e: unknown) => e instanceof InputError && e.message === message,
       );
     bad(
       'apiVersion: v1\nkind: Pod\nmetadata: { name: a }\n---\nkind: [\n',
-      'f.yaml: document 2: line 6, column 1: Flow sequence in block collection must be sufficiently indented and end with a ]',
+      'f.yaml: document 2: line 5: Flow sequence in block collection must be sufficiently indented and end with a ]',
     );
     bad('apiVersion: v1\nmetadata: { name: a }\n', 'f.yaml: document 1 (line 1): kind is missing or not a string');
     bad(
@@ -77,13 +77,13 @@ describe('admit: manifests', () => {
     );
     bad(
       '- 1\n- 2\n',
-      'f.yaml: document 1, item 1 (line 1): not a Kubernetes object (a mapping with apiVersion, kind and metadata)',
+      'f.yaml: document 1 (line 1): not a Kubernetes object (a mapping with apiVersion, kind and metadata)',
     );
     bad(
       '{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": 5}}',
       'f.yaml: document 1 (line 1): metadata.name is not a string',
     );
-    bad('{"apiVersion": ', 'f.yaml: document 1: not valid JSON: Unexpected end of JSON input');
+    bad('{"apiVersion": ', 'f.yaml: document 1: line 1: not valid JSON: Unexpected end of JSON input');
   });
 
   it('an object in another namespace than -n is refused as kubectl refuses it; a cluster-scoped one has none', async () => {

@@ -233,12 +233,12 @@ describe('portcullis eval', () => {
       { 'p.yaml': POLICY.replace('128Mi', 'lots'), 'a.yaml': HARDENED },
       /p.yaml: document 2: spec.rules\[0\].params.maxMemoryLimit: .*"lots" is not a Kubernetes quantity/,
     ],
-    ['missing input', ['eval', 'nope.yaml'], {}, /nope.yaml: no such file or directory/],
+    ['missing input', ['eval', 'nope.yaml'], {}, /nope.yaml: cannot read: no such file or directory/],
     [
       'missing policy file',
       ['eval', '-p', 'nope.yaml', 'a.yaml'],
       { 'a.yaml': HARDENED },
-      /nope.yaml: cannot read: ENOENT/,
+      /nope.yaml: cannot read: no such file or directory/,
     ],
     ['no manifests', ['eval'], {}, /no manifests given/],
     [

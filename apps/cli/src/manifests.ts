@@ -2,7 +2,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import YAML from 'yaml';
 
-/** One Kubernetes object from an input file, with where it came from. */
+/**
+ * Reading manifests, for every command that takes them (`eval`, `admit`): files, directories
+ * walked for *.yaml, *.yml and *.json, "-" for stdin; multi-document YAML, JSON (an object or an
+ * array of them) and the items of `kind: List` (or any `*List` kind kubectl accepts). Documents
+ * and items are numbered from 1 and lines point inside the file, so a message names what is wrong.
+ */
+
+/** One value from an input file (not yet checked to be a Kubernetes object), with where it came from. */
 export interface ManifestObject {
   readonly source: string;
   /** Document number in the source, from 1 (items of a List share their document's number; elements of a top-level JSON array are documents). */
@@ -14,6 +21,7 @@ export interface ManifestObject {
   readonly object: unknown;
 }
 
+/** Bad input (exit code 2): the message names the file, the document (from 1) and the line. */
 export class InputError extends Error {}
 
 const MANIFEST_FILE = /\.(ya?ml|json)$/i;
@@ -31,7 +39,7 @@ export function expandInputs(inputs: readonly string[], cwd: string): string[] {
     try {
       stat = fs.statSync(full);
     } catch {
-      throw new InputError(`${input}: no such file or directory`);
+      throw new InputError(`${input}: cannot read: no such file or directory`);
     }
     if (stat.isDirectory()) {
       const walk = (dir: string) => {
@@ -58,7 +66,7 @@ export function lineAt(text: string, offset: number): number {
   return Math.min(line, last);
 }
 
-/** Splits a source into objects: multi-document YAML, JSON (object or array), `kind: List` items. Documents are numbered from 1. */
+/** Splits a source into values: multi-document YAML, JSON (object or array), `*List` items. Documents are numbered from 1. */
 export function parseManifests(text: string, source: string): ManifestObject[] {
   const trimmed = text.trimStart();
   const out: ManifestObject[] = [];
@@ -67,7 +75,8 @@ export function parseManifests(text: string, source: string): ManifestObject[] {
     if (
       typeof value === 'object' &&
       !Array.isArray(value) &&
-      (value as Record<string, unknown>)['kind'] === 'List' &&
+      typeof (value as Record<string, unknown>)['kind'] === 'string' &&
+      ((value as Record<string, unknown>)['kind'] as string).endsWith('List') &&
       Array.isArray((value as Record<string, unknown>)['items'])
     ) {
       ((value as Record<string, unknown>)['items'] as unknown[]).forEach((item, i) =>
@@ -109,4 +118,21 @@ export function parseManifests(text: string, source: string): ManifestObject[] {
     push(doc.toJS({ maxAliasCount: 1000 }), i + 1, start !== undefined ? lineAt(text, start) : undefined);
   });
   return out;
+}
+
+/** The text of one input: a file relative to `cwd`, or stdin for "-". */
+export async function readSource(source: string, io: { cwd: string; stdin: NodeJS.ReadableStream }): Promise<string> {
+  if (source === '-') {
+    const chunks: Buffer[] = [];
+    for await (const chunk of io.stdin) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
+    return Buffer.concat(chunks).toString('utf8');
+  }
+  try {
+    return fs.readFileSync(path.resolve(io.cwd, source), 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new InputError(
+      `${source}: cannot read: ${code === 'ENOENT' ? 'no such file or directory' : (code ?? (err as Error).message)}`,
+    );
+  }
 }

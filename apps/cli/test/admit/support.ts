@@ -1,6 +1,4 @@
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
 import { generateSigningKey, type BundlePolicy } from '@portcullis/bundle';
 import type { AdmissionEvent } from '@portcullis/contracts';
 import { defaultRuleConfigs } from '@portcullis/policy-engine';
@@ -15,42 +13,13 @@ import {
   type AgentProcess,
   type TestTls,
 } from '@portcullis/testing';
-import { runCli } from '../../src/main';
+import { workspace as cliWorkspace } from '../support/cli';
 
-export interface CliRun {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** `portcullis <args>` in-process, streams captured, in `cwd`. */
-export async function portcullis(args: readonly string[], options: { cwd: string; stdin?: string }): Promise<CliRun> {
-  const capture = () => {
-    const stream = new PassThrough();
-    const chunks: Buffer[] = [];
-    stream.on('data', (c: Buffer) => chunks.push(c));
-    return { stream, text: () => Buffer.concat(chunks).toString('utf8') };
-  };
-  const out = capture();
-  const err = capture();
-  const code = await runCli(args, {
-    stdout: out.stream,
-    stderr: err.stream,
-    stdin: Readable.from([options.stdin ?? '']),
-    env: {},
-    cwd: options.cwd,
-  });
-  return { code, stdout: out.text(), stderr: err.text() };
-}
+export { portcullis, type CliRun } from '../support/cli';
 
 /** A temporary directory holding the given files (relative path -> content). */
 export function workspace(files: Record<string, string>): string {
-  const dir = tempDir('portcullis-admit-');
-  for (const [name, content] of Object.entries(files)) {
-    fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
-    fs.writeFileSync(path.join(dir, name), content);
-  }
-  return dir;
+  return cliWorkspace(files, 'portcullis-admit-');
 }
 
 const rule = (id: string, params: Record<string, unknown> = {}) => {

@@ -1,43 +1,11 @@
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
-import { runCli } from '../../src/main';
+import { workspace as cliWorkspace, type CliRun } from '../support/cli';
 
-export interface CliRun {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs `portcullis <args>` in-process with captured streams, in `cwd`, with `stdin` as input. */
-export async function portcullis(args: readonly string[], options: { cwd: string; stdin?: string }): Promise<CliRun> {
-  const capture = () => {
-    const stream = new PassThrough();
-    const chunks: Buffer[] = [];
-    stream.on('data', (c: Buffer) => chunks.push(c));
-    return { stream, text: () => Buffer.concat(chunks).toString('utf8') };
-  };
-  const out = capture();
-  const err = capture();
-  const code = await runCli(args, {
-    stdout: out.stream,
-    stderr: err.stream,
-    stdin: Readable.from([options.stdin ?? '']),
-    env: {},
-    cwd: options.cwd,
-  });
-  return { code, stdout: out.text(), stderr: err.text() };
-}
+export { portcullis } from '../support/cli';
+export type { CliRun } from '../support/cli';
 
 /** A temporary directory holding the given files (relative path -> content). */
 export function workspace(files: Record<string, string>): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'portcullis-eval-'));
-  for (const [name, content] of Object.entries(files)) {
-    fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
-    fs.writeFileSync(path.join(dir, name), content);
-  }
-  return dir;
+  return cliWorkspace(files, 'portcullis-eval-');
 }
 
 const HARDENED_CONTAINER = `

@@ -66,81 +66,82 @@ export async function uploadHistory(
   const trustedKeys = fromJwks(c.jwks);
   const bundle = persistedBundle(c, trustedKeys, now);
   const api = new ApiClient(new URL(apiUrl), c.agentToken, c.clusterId, 'portcullis-demo/history');
-  const resolver = new ArtifactResolver(api, trustedKeys, {
-    cacheTtlMs: DAY_MS,
-    notFoundTtlMs: DAY_MS,
-    failureTtlMs: 5000,
-    requestTimeoutMs: 10_000,
-  });
-
-  const rand = prng(seed);
-  const today = Math.floor(now / DAY_MS) * DAY_MS;
-  const lines: string[] = [];
-  const dayKeys = new Set<string>();
-  const violators = new Map<string, DemoWorkload[]>();
-  let at = 0;
-  const context: AdmissionContext = {
-    clusterId: c.clusterId,
-    excluded: c.excludedNamespaces.map((p) => compileGlob(p)),
-    noBundleAction: 'allow',
-    lookupTimeoutMs: 10_000,
-    // the bundle the agent holds today decides the past days: the demo's history is of today's policies
-    bundles: { current: () => bundle, revision: bundle.document.revision, heldExpired: false },
-    // no webhook deadline to keep in the past: every lookup gets the whole budget, whatever the bundle says
-    artifacts: {
-      cached: (images) => resolver.cached(images),
-      resolve: (images, tenantId) => resolver.resolve(images, tenantId, 10_000),
-    },
-    record: (line) => {
-      lines.push(line);
-      dayKeys.add(new Date(at).toISOString().slice(0, 10));
-      return true;
-    },
-  };
-
-  /** One review `admit` built, decided as the agent's webhook would have at the admission's own time. */
-  const reEnact = async (review: Record<string, unknown>, w: DemoWorkload): Promise<WebhookAnswer> => {
-    const parsed = parseReview(JSON.stringify(review));
-    if (!parsed.ok)
-      throw new Error(`${w.file}: ${w.kind}/${w.name}: not an admission review the agent reads: ${parsed.message}`);
-    const { response, findings } = await decideAdmission(parsed.request, new Date(at), context);
-    for (const f of findings) {
-      const list = violators.get(f.policyName) ?? [];
-      if (!list.includes(w)) list.push(w);
-      violators.set(f.policyName, list);
-    }
-    return { ok: true, response };
-  };
-
-  for (let back = days - 1; back >= 1; back--) {
-    const dayStart = today - back * DAY_MS;
-    for (const w of c.workloads) {
-      const first = back === days - 1;
-      if (!first && rand() > 0.33) continue;
-      at = dayStart + Math.floor((7 + rand() * 11) * 3_600_000);
-      const change = first ? { operation: 'CREATE' as const, objects: [w.manifest] } : laterChange(w, new Date(at));
-      // each request a moment after the one before, as controllers follow one another
-      const clock = () => new Date((at += 700 + Math.floor(rand() * 2000)));
-      await admitManifests(change.objects, {
-        // never called: `send` hands each review to the re-enactment instead of a webhook
-        target: { url: new URL('https://history.invalid/validate'), timeoutMs: 10_000 },
-        operation: change.operation,
-        dryRun: false,
-        user: DEPLOYER,
-        maxPods: 3,
-        nodeName: `${w.namespace.slice(0, 20)}-node-${1 + Math.floor(rand() * 3)}`,
-        ...(change.oldObjects ? { oldObjects: change.oldObjects } : {}),
-        names: randomNames,
-        now: clock,
-        send: (review) => reEnact(review, w),
-      });
-    }
-  }
-
-  let accepted = 0;
-  let duplicates = 0;
-  let expired = 0;
+  // closed however the re-enactment or the upload ends: its keep-alive sockets would hold the process
   try {
+    const resolver = new ArtifactResolver(api, trustedKeys, {
+      cacheTtlMs: DAY_MS,
+      notFoundTtlMs: DAY_MS,
+      failureTtlMs: 5000,
+      requestTimeoutMs: 10_000,
+    });
+
+    const rand = prng(seed);
+    const today = Math.floor(now / DAY_MS) * DAY_MS;
+    const lines: string[] = [];
+    const dayKeys = new Set<string>();
+    const violators = new Map<string, DemoWorkload[]>();
+    let at = 0;
+    const context: AdmissionContext = {
+      clusterId: c.clusterId,
+      excluded: c.excludedNamespaces.map((p) => compileGlob(p)),
+      noBundleAction: 'allow',
+      lookupTimeoutMs: 10_000,
+      // the bundle the agent holds today decides the past days: the demo's history is of today's policies
+      bundles: { current: () => bundle, revision: bundle.document.revision, heldExpired: false },
+      // no webhook deadline to keep in the past: every lookup gets the whole budget, whatever the bundle says
+      artifacts: {
+        cached: (images) => resolver.cached(images),
+        resolve: (images, tenantId) => resolver.resolve(images, tenantId, 10_000),
+      },
+      record: (line) => {
+        lines.push(line);
+        dayKeys.add(new Date(at).toISOString().slice(0, 10));
+        return true;
+      },
+    };
+
+    /** One review `admit` built, decided as the agent's webhook would have at the admission's own time. */
+    const reEnact = async (review: Record<string, unknown>, w: DemoWorkload): Promise<WebhookAnswer> => {
+      const parsed = parseReview(JSON.stringify(review));
+      if (!parsed.ok)
+        throw new Error(`${w.file}: ${w.kind}/${w.name}: not an admission review the agent reads: ${parsed.message}`);
+      const { response, findings } = await decideAdmission(parsed.request, new Date(at), context);
+      for (const f of findings) {
+        const list = violators.get(f.policyName) ?? [];
+        if (!list.includes(w)) list.push(w);
+        violators.set(f.policyName, list);
+      }
+      return { ok: true, response };
+    };
+
+    for (let back = days - 1; back >= 1; back--) {
+      const dayStart = today - back * DAY_MS;
+      for (const w of c.workloads) {
+        const first = back === days - 1;
+        if (!first && rand() > 0.33) continue;
+        at = dayStart + Math.floor((7 + rand() * 11) * 3_600_000);
+        const change = first ? { operation: 'CREATE' as const, objects: [w.manifest] } : laterChange(w, new Date(at));
+        // each request a moment after the one before, as controllers follow one another
+        const clock = () => new Date((at += 700 + Math.floor(rand() * 2000)));
+        await admitManifests(change.objects, {
+          // never called: `send` hands each review to the re-enactment instead of a webhook
+          target: { url: new URL('https://history.invalid/validate'), timeoutMs: 10_000 },
+          operation: change.operation,
+          dryRun: false,
+          user: DEPLOYER,
+          maxPods: 3,
+          nodeName: `${w.namespace.slice(0, 20)}-node-${1 + Math.floor(rand() * 3)}`,
+          ...(change.oldObjects ? { oldObjects: change.oldObjects } : {}),
+          names: randomNames,
+          now: clock,
+          send: (review) => reEnact(review, w),
+        });
+      }
+    }
+
+    let accepted = 0;
+    let duplicates = 0;
+    let expired = 0;
     for (let i = 0; i < lines.length; i += BATCH) {
       const body = gzipSync(Buffer.concat([OPEN, Buffer.from(lines.slice(i, i + BATCH).join(',')), CLOSE]), {
         level: 3,
@@ -161,10 +162,10 @@ export async function uploadHistory(
       duplicates += answer.duplicates;
       expired += answer.expired;
     }
+    return { uploaded: lines.length, accepted, duplicates, expired, days: [...dayKeys].sort(), violators };
   } finally {
     api.close();
   }
-  return { uploaded: lines.length, accepted, duplicates, expired, days: [...dayKeys].sort(), violators };
 }
 
 /** The bundle the cluster's agent persisted, verified as the agent verifies it when it loads it. */

@@ -60,15 +60,27 @@ function certificate(opts: {
   return cert;
 }
 
-/** A fresh CA (10 years) and a TLS certificate for localhost / 127.0.0.1 signed by it (825 days, what clients accept). */
-export function createTlsMaterial(): TlsMaterial {
+/** Who the CA says it is and how long each certificate lasts. */
+export interface TlsMaterialOptions {
+  readonly caCommonName?: string;
+  readonly caDays?: number;
+  /** At most 825 days: what TLS clients accept for a leaf certificate. */
+  readonly tlsDays?: number;
+}
+
+/**
+ * A fresh CA and a TLS certificate for localhost / 127.0.0.1 signed by it: the development
+ * issuer's HTTPS (CA 10 years, certificate 825 days), the demo's agents and the tests' webhooks
+ * and APIs. The CA key is dropped: nothing else is ever signed with it, so it need not exist anywhere.
+ */
+export function createTlsMaterial(options: TlsMaterialOptions = {}): TlsMaterial {
   const caKey = rsaKeyPem();
   const ca = certificate({
     subjectKeyPem: caKey,
     issuerKeyPem: caKey,
-    commonName: 'Portcullis dev issuer CA',
+    commonName: options.caCommonName ?? 'Portcullis dev issuer CA',
     ca: true,
-    days: 3650,
+    days: options.caDays ?? 3650,
   });
   const tlsKey = rsaKeyPem();
   const tls = certificate({
@@ -77,9 +89,8 @@ export function createTlsMaterial(): TlsMaterial {
     issuerCert: ca,
     commonName: 'localhost',
     ca: false,
-    days: 825,
+    days: Math.min(options.tlsDays ?? 825, 825),
   });
-  // the CA key is dropped: nothing else is ever signed with it, so it need not exist on disk
   return { caCertPem: forge.pki.certificateToPem(ca), tlsKeyPem: tlsKey, tlsCertPem: forge.pki.certificateToPem(tls) };
 }
 

@@ -12,3 +12,5 @@ export {
   refuseInProduction,
 } from './state';
 export type { IssuerState } from './state';
+export { createTlsMaterial } from './certificates';
+export type { TlsMaterial, TlsMaterialOptions } from './certificates';

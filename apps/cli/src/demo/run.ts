@@ -179,7 +179,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     await stopAgents(agents);
   };
   try {
-    const tls = await Promise.all(clusters.map((c) => createAgentTls(c.name)));
+    const tls = clusters.map((c) => createAgentTls(c.name));
     // started together; every start is awaited before a failure is thrown, so none is left running
     const starts = await Promise.allSettled(
       clusters.map((c, i) =>

@@ -234,23 +234,23 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     }
 
     // 6. today: `kubectl rollout restart` of half the workloads, through `admit` and the live agents
+    /** `kubectl rollout restart` of one workload, as the operator, through `admit` and agent `a`. */
+    const restart = (w: DemoWorkload, a: DemoAgent) => {
+      const change = laterChange(w, new Date());
+      return admitManifests(change.objects, {
+        target: { url: new URL(a.webhookUrl), ca: fs.readFileSync(a.caFile, 'utf8'), timeoutMs: 10_000 },
+        operation: change.operation,
+        dryRun: false,
+        user: OPERATOR,
+        maxPods: 2,
+        nodeName: 'node-1',
+        ...(change.oldObjects ? { oldObjects: change.oldObjects } : {}),
+      });
+    };
     let today = 0;
     for (const [i, a] of agents.entries()) {
-      const target = { url: new URL(a.webhookUrl), ca: fs.readFileSync(a.caFile, 'utf8'), timeoutMs: 10_000 };
       let n = 0;
-      for (const w of fleets[i]!.workloads.filter((_, k) => k % 2 === 0)) {
-        const change = laterChange(w, new Date());
-        const results = await admitManifests(change.objects, {
-          target,
-          operation: change.operation,
-          dryRun: false,
-          user: OPERATOR,
-          maxPods: 2,
-          nodeName: 'node-1',
-          ...(change.oldObjects ? { oldObjects: change.oldObjects } : {}),
-        });
-        n += recorded(results);
-      }
+      for (const w of fleets[i]!.workloads.filter((_, k) => k % 2 === 0)) n += recorded(await restart(w, a));
       today += n;
       await waitForAgent(a, 'upload its admission events', (st) => st.spoolDepth === 0);
       say(
@@ -281,17 +281,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
         `enforce ${PRIVILEGED_POLICY.name} in BLOCK mode (a bundle newer than revision ${before})`,
         (st) => (st.bundleRevision ?? 0) > before,
       );
-      const target = { url: new URL(a.webhookUrl), ca: fs.readFileSync(a.caFile, 'utf8'), timeoutMs: 10_000 };
-      const change = laterChange(culprit, new Date());
-      const results = await admitManifests(change.objects, {
-        target,
-        operation: change.operation,
-        dryRun: false,
-        user: OPERATOR,
-        maxPods: 2,
-        nodeName: 'node-1',
-        ...(change.oldObjects ? { oldObjects: change.oldObjects } : {}),
-      });
+      const results = await restart(culprit, a);
       events += recorded(results);
       const top = results[0]!;
       say(

@@ -44,6 +44,16 @@ export interface AgentConfig {
   readonly events: { readonly batchSize: number; readonly flushIntervalMs: number; readonly maxBatchBytes: number };
   readonly backoff: { readonly baseMs: number; readonly maxMs: number };
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /**
+   * The Kubernetes API, with the pod's service-account credentials (native enforcement and the
+   * background audit use it). Absent outside a pod: KUBERNETES_SERVICE_HOST is not set.
+   */
+  readonly kubernetes?: {
+    readonly host: string;
+    readonly port: number;
+    /** Prefix of /var/run/secrets/kubernetes.io/serviceaccount/{token,ca.crt,namespace}; '' in a pod. */
+    readonly serviceAccountRoot: string;
+  };
 }
 
 export class AgentConfigError extends Error {
@@ -125,6 +135,10 @@ const env = z.object({
   PORTCULLIS_EVENT_MAX_BATCH_BYTES: int(16 * 1024, 64 * 1024 ** 2).default(1024 ** 2),
   PORTCULLIS_BACKOFF_BASE_MS: int(1, 60_000).default(500),
   PORTCULLIS_BACKOFF_MAX_MS: int(1, 3_600_000).default(60_000),
+  KUBERNETES_SERVICE_HOST: z.string().min(1).optional(),
+  KUBERNETES_SERVICE_PORT: port.optional(),
+  // only for an agent run outside a pod (and tests): where the service-account files are mounted
+  PORTCULLIS_KUBE_SERVICEACCOUNT_ROOT: z.string().default(''),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -226,5 +240,14 @@ export function loadAgentConfig(values: Env): AgentConfig {
     },
     backoff: { baseMs: e.PORTCULLIS_BACKOFF_BASE_MS, maxMs: e.PORTCULLIS_BACKOFF_MAX_MS },
     logLevel: e.LOG_LEVEL,
+    ...(e.KUBERNETES_SERVICE_HOST
+      ? {
+          kubernetes: {
+            host: e.KUBERNETES_SERVICE_HOST,
+            port: e.KUBERNETES_SERVICE_PORT ?? 443,
+            serviceAccountRoot: e.PORTCULLIS_KUBE_SERVICEACCOUNT_ROOT,
+          },
+        }
+      : {}),
   };
 }

@@ -5,7 +5,13 @@ import { Access } from '../tenancy/access.decorator';
 import { CurrentPrincipal } from '../tenancy/current-principal.decorator';
 import type { Principal } from '../tenancy/principal';
 import { ClusterService } from './cluster.service';
-import { Cluster, ClustersArgs, ClusterWithToken, RegisterClusterInput } from './cluster.types';
+import {
+  Cluster,
+  ClustersArgs,
+  ClusterWithToken,
+  RegisterClusterInput,
+  SetClusterEnforcementModeArgs,
+} from './cluster.types';
 
 const ClusterConnection = ConnectionType(Cluster, 'Cluster');
 
@@ -29,6 +35,19 @@ export class ClusterResolver {
   @Mutation(() => ClusterWithToken, { description: 'Replaces the agent token; the old one stops working at once.' })
   rotateClusterToken(@CurrentPrincipal() principal: Principal, @IdArg() id: string) {
     return this.service.rotateToken(principal, id);
+  }
+
+  @Access('manage')
+  @Mutation(() => Cluster, {
+    description:
+      'Switches the cluster between webhook and native enforcement; its agent gets a new bundle revision carrying the mode.',
+  })
+  setClusterEnforcementMode(
+    @CurrentPrincipal() principal: Principal,
+    @IdArg() id: string,
+    @Args() args: SetClusterEnforcementModeArgs,
+  ) {
+    return this.service.setEnforcementMode(principal, id, args.mode);
   }
 
   @Access('manage')

@@ -1,17 +1,12 @@
 import { Args, Mutation, Query, Resolver } from '@nestjs/graphql';
+import { EnforcementMode } from '@portcullis/db';
 import { ConnectionType } from '../graphql/connection';
 import { IdArg } from '../graphql/id-arg';
 import { Access } from '../tenancy/access.decorator';
 import { CurrentPrincipal } from '../tenancy/current-principal.decorator';
 import type { Principal } from '../tenancy/principal';
 import { ClusterService } from './cluster.service';
-import {
-  Cluster,
-  ClustersArgs,
-  ClusterWithToken,
-  RegisterClusterInput,
-  SetClusterEnforcementModeArgs,
-} from './cluster.types';
+import { Cluster, ClustersArgs, ClusterWithToken, RegisterClusterInput } from './cluster.types';
 
 const ClusterConnection = ConnectionType(Cluster, 'Cluster');
 
@@ -45,9 +40,10 @@ export class ClusterResolver {
   setClusterEnforcementMode(
     @CurrentPrincipal() principal: Principal,
     @IdArg() id: string,
-    @Args() args: SetClusterEnforcementModeArgs,
+    // an enum argument: GraphQL itself refuses any other value
+    @Args('mode', { type: () => EnforcementMode }) mode: EnforcementMode,
   ) {
-    return this.service.setEnforcementMode(principal, id, args.mode);
+    return this.service.setEnforcementMode(principal, id, mode);
   }
 
   @Access('manage')

@@ -99,13 +99,6 @@ export class RegisterClusterInput {
   enforcementMode?: EnforcementMode;
 }
 
-@ArgsType()
-export class SetClusterEnforcementModeArgs {
-  @Field(() => EnforcementMode)
-  @IsEnum(EnforcementMode, { message: 'mode must be WEBHOOK or NATIVE' })
-  mode!: EnforcementMode;
-}
-
 @InputType()
 export class ClusterFilter {
   @Field(() => ID, { nullable: true })

@@ -41,26 +41,44 @@ export async function recordNativeStatus(
   if (checks.length) await addChecks(tx, cluster, checks, now);
   const stale = cluster.nativeRevision !== null && native.revision < cluster.nativeRevision;
   if (stale) return {};
-  await tx.clusterNativePolicy.deleteMany({ where: { clusterId: cluster.id } });
-  await tx.clusterNativePolicy.createMany({
-    data: native.policies
-      .filter((p) => known.has(p.policyId.toLowerCase()))
-      .map((p) => ({
-        clusterId: cluster.id,
-        policyId: p.policyId.toLowerCase(),
-        tenantId: cluster.tenantId,
-        revision: native.revision,
-        state: p.state,
-        reason: p.reason ?? null,
-        objects: p.objects,
-        unsupported: (p.unsupported ?? []).map((u) => ({
-          ...(u.rule !== undefined ? { rule: u.rule } : {}),
-          what: u.what,
-          reason: u.reason,
-        })),
-        reportedAt: now,
+  const rows = native.policies
+    .filter((p) => known.has(p.policyId.toLowerCase()))
+    .map((p) => ({
+      clusterId: cluster.id,
+      policyId: p.policyId.toLowerCase(),
+      tenantId: cluster.tenantId,
+      revision: native.revision,
+      state: p.state,
+      reason: p.reason ?? null,
+      objects: p.objects,
+      unsupported: (p.unsupported ?? []).map((u) => ({
+        ...(u.rule !== undefined ? { rule: u.rule } : {}),
+        what: u.what,
+        reason: u.reason,
       })),
+      reportedAt: now,
+    }));
+  // agents repeat the same report every status interval: rewrite only what changed, so a
+  // steady cluster costs one read, and reportedAt stays when the state was first reported
+  // (a new revision with the same state only moves the revision)
+  const current = await tx.clusterNativePolicy.findMany({
+    where: { clusterId: cluster.id },
+    select: { policyId: true, revision: true, state: true, reason: true, objects: true, unsupported: true },
   });
+  const before = new Map(current.map((c) => [c.policyId, c]));
+  const changed = rows.filter((r) => !sameState(before.get(r.policyId), r));
+  const reported = new Set(rows.map((r) => r.policyId));
+  const replaced = [...current.filter((c) => !reported.has(c.policyId)).map((c) => c.policyId)];
+  replaced.push(...changed.map((r) => r.policyId));
+  if (replaced.length)
+    await tx.clusterNativePolicy.deleteMany({ where: { clusterId: cluster.id, policyId: { in: replaced } } });
+  if (changed.length) await tx.clusterNativePolicy.createMany({ data: changed });
+  const moved = rows.filter((r) => !changed.includes(r) && before.get(r.policyId)!.revision !== native.revision);
+  if (moved.length)
+    await tx.clusterNativePolicy.updateMany({
+      where: { clusterId: cluster.id, policyId: { in: moved.map((r) => r.policyId) } },
+      data: { revision: native.revision },
+    });
   return {
     nativeReconciledAt: reconciledAt,
     nativeRevision: native.revision,
@@ -68,6 +86,34 @@ export async function recordNativeStatus(
     nativeMetricsError:
       native.metricsError ?? (native.checks === null ? 'the agent could not read the API server metrics' : null),
   };
+}
+
+interface StoredState {
+  readonly state: string;
+  readonly reason: string | null;
+  readonly objects: number;
+  readonly unsupported: Prisma.JsonValue;
+}
+
+function sameState(stored: StoredState | undefined, next: StoredState): boolean {
+  return (
+    stored !== undefined &&
+    stored.state === next.state &&
+    stored.reason === next.reason &&
+    stored.objects === next.objects &&
+    unsupportedKey(stored.unsupported) === unsupportedKey(next.unsupported)
+  );
+}
+
+/** jsonb does not keep key order: compare the items' fields, in order. */
+function unsupportedKey(value: Prisma.JsonValue): string {
+  if (!Array.isArray(value)) return '';
+  return JSON.stringify(
+    value.map((v) => {
+      const u = (v ?? {}) as Record<string, unknown>;
+      return [u['rule'] ?? null, u['what'] ?? null, u['reason'] ?? null];
+    }),
+  );
 }
 
 async function addChecks(
@@ -90,5 +136,7 @@ async function addChecks(
       total = LEAST(${Prisma.raw(String(MAX_TOTAL))}::bigint, c.total +
         CASE WHEN EXCLUDED.reported >= c.reported THEN EXCLUDED.reported - c.reported ELSE EXCLUDED.reported END),
       reported = EXCLUDED.reported,
-      updated_at = EXCLUDED.updated_at`;
+      updated_at = EXCLUDED.updated_at
+    -- an unchanged counter (most of them, most of the time) writes nothing
+    WHERE c.reported <> EXCLUDED.reported`;
 }

@@ -116,7 +116,7 @@ export async function nativePolicyStates(
   return result;
 }
 
-type Reported = Pick<NativePolicyState, 'state' | 'reason' | 'objects' | 'revision' | 'unsupported'>;
+type Reported = Pick<NativePolicyState, 'state' | 'reason' | 'objects' | 'revision' | 'since' | 'unsupported'>;
 
 /** The stored report when it is for the cluster's latest revision; PENDING (saying why) otherwise. */
 function reported(cluster: NativeCluster, row: Prisma.ClusterNativePolicyGetPayload<object> | undefined): Reported {
@@ -127,6 +127,7 @@ function reported(cluster: NativeCluster, row: Prisma.ClusterNativePolicyGetPayl
       reason: row.reason,
       objects: row.objects,
       revision: row.revision,
+      since: row.reportedAt,
       unsupported: unsupportedOf(row.unsupported),
     };
   const reason =
@@ -144,6 +145,7 @@ function reported(cluster: NativeCluster, row: Prisma.ClusterNativePolicyGetPayl
     reason,
     objects: 0,
     revision: row?.revision ?? null,
+    since: null,
     unsupported: [],
   };
 }

@@ -75,6 +75,12 @@ export class NativePolicyState {
   @Field(() => Int, { nullable: true, description: 'Bundle revision the reported state was compiled from.' })
   revision!: number | null;
 
+  @Field(() => Date, {
+    nullable: true,
+    description: 'Since when the agent reports this state (null while PENDING).',
+  })
+  since!: Date | null;
+
   @Field(() => [NativeUnsupported])
   unsupported!: NativeUnsupported[];
 

@@ -26,6 +26,7 @@ interface NativePolicy {
   reason: string | null;
   objects: number;
   revision: number | null;
+  since: string | null;
   unsupported: Array<{ rule: string | null; what: string; reason: string }>;
   deniedCount: number;
   warnedCount: number;
@@ -43,7 +44,7 @@ interface Row {
 }
 
 const ROW = `cluster { id name } latestRevision enforcementMode nativeRevision nativeReconciledAt nativeMetricsError
-  nativePolicies { policyId policyName state reason objects revision unsupported { rule what reason }
+  nativePolicies { policyId policyName state reason objects revision since unsupported { rule what reason }
     deniedCount warnedCount auditedCount rules { rule deniedCount warnedCount auditedCount } }`;
 
 type Agent = { id: string; token: string };
@@ -325,22 +326,27 @@ describe(
         { revision, at: '2026-12-06T17:00:00.000Z', err: null },
       );
       const [def, b] = r.nativePolicies;
-      assert.deepEqual(def, {
-        policyId: defaultPolicyId,
-        policyName: 'Default K8s misconfiguration rule',
-        state: 'PARTIAL',
-        reason: '1 rule could not be compiled',
-        objects: 14,
-        revision,
-        unsupported: [{ rule: 'trusted-registries', what: 'parameter allowedImages', reason: 'not RE2' }],
-        deniedCount: 6,
-        warnedCount: 1,
-        auditedCount: 0,
-        rules: [
-          { rule: 'host-namespaces', deniedCount: 2, warnedCount: 1, auditedCount: 0 },
-          { rule: 'privileged-container', deniedCount: 4, warnedCount: 0, auditedCount: 0 },
-        ],
-      });
+      assert.ok(def!.since && Date.parse(def!.since) <= Date.now(), 'since is when it was reported');
+      assert.deepEqual(
+        { ...def, since: null },
+        {
+          since: null,
+          policyId: defaultPolicyId,
+          policyName: 'Default K8s misconfiguration rule',
+          state: 'PARTIAL',
+          reason: '1 rule could not be compiled',
+          objects: 14,
+          revision,
+          unsupported: [{ rule: 'trusted-registries', what: 'parameter allowedImages', reason: 'not RE2' }],
+          deniedCount: 6,
+          warnedCount: 1,
+          auditedCount: 0,
+          rules: [
+            { rule: 'host-namespaces', deniedCount: 2, warnedCount: 1, auditedCount: 0 },
+            { rule: 'privileged-container', deniedCount: 4, warnedCount: 0, auditedCount: 0 },
+          ],
+        },
+      );
       assert.equal(b!.policyName, 'only-b');
       assert.equal(b!.state, 'PENDING');
       assert.equal(b!.reason, `the agent's report for revision ${revision} does not include this policy yet`);
@@ -447,6 +453,36 @@ describe(
         },
       });
       assert.deepEqual({ reported: stored.reported, total: stored.total }, { reported: 7n, total: 15n });
+    });
+
+    it('a repeated report rewrites nothing (since stays); a new revision with the same state moves only the revision', async () => {
+      const send = async (revision: number, state: string) => {
+        const res = await report(b1, {
+          appliedRevision: revision,
+          native: {
+            reconciledAt: new Date().toISOString(),
+            revision,
+            policies: [{ policyId: onlyB, state, objects: 2, reason: state === 'ENFORCED' ? null : 'refused' }],
+          },
+        });
+        assert.equal(res.status, 204, res.text);
+        return (await row(owner, b1.id)).nativePolicies.find((p) => p.policyId === onlyB)!;
+      };
+      const revision = await latestRevision(b1.id);
+      const first = await send(revision, 'APPLY_FAILED');
+      const again = await send(revision, 'APPLY_FAILED');
+      assert.equal(again.since, first.since);
+      const fixed = await send(revision, 'ENFORCED');
+      assert.notEqual(fixed.since, first.since);
+
+      const { policy } = await gqlOk<{ policy: { version: number } }>(owner, `{ policy(id: "${onlyB}") { version } }`);
+      await gqlOk(
+        owner,
+        `mutation { updatePolicy(id: "${onlyB}", input: { version: ${policy.version}, action: AUDIT }) { version } }`,
+      );
+      const next = (await bundleAt(b1, revision + 1)).revision;
+      const moved = await send(next, 'ENFORCED');
+      assert.deepEqual({ revision: moved.revision, since: moved.since }, { revision: next, since: fixed.since });
     });
 
     it('a bad report is refused with 400 naming the field, and nothing of it is stored', async () => {

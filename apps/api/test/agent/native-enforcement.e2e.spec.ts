@@ -507,6 +507,10 @@ describe(
         [{ ...valid, checks: [{ ...valid.checks[0], count: -1 }] }, /native\.checks\[0\]\.count/],
         [{ ...valid, checks: [valid.checks[0], valid.checks[0]] }, /native\.checks\[1\]: repeats/],
         [
+          { ...valid, policies: [{ ...valid.policies[0], state: 'APPLY_FAILED', reason: 'refused\u0007' }] },
+          /native\.policies\[0\]\.reason/,
+        ],
+        [
           { ...valid, policies: [{ policyId: 'only-b', state: 'ENFORCED', objects: 2 }] },
           /native\.policies\[0\]\.policyId/,
         ],

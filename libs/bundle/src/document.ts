@@ -32,7 +32,15 @@ export interface AgentSettings {
   readonly eventBatchSize?: number;
   /** Longest an event waits in the spool before a (partial) batch is uploaded. */
   readonly eventFlushIntervalMs?: number;
+  /**
+   * `native`: the agent also keeps the misconfiguration policies compiled to ValidatingAdmissionPolicy
+   * objects in its cluster. Absent means `webhook`, so webhook clusters' bundles and hashes never change.
+   */
+  readonly enforcementMode?: EnforcementModeSetting;
 }
+
+export const ENFORCEMENT_MODES = ['webhook', 'native'] as const;
+export type EnforcementModeSetting = (typeof ENFORCEMENT_MODES)[number];
 
 export interface BundleDocument {
   readonly schemaVersion: 1;
@@ -82,6 +90,7 @@ const AgentSettingsSchema = z.object({
   vulnerabilityLookupTimeoutMs: z.number().int().min(10).max(30_000).optional(),
   eventBatchSize: z.number().int().min(1).max(1000).optional(),
   eventFlushIntervalMs: z.number().int().min(100).max(3_600_000).optional(),
+  enforcementMode: z.enum(ENFORCEMENT_MODES).optional(),
 });
 
 /**

@@ -1,13 +1,20 @@
 // Signed documents agents trust: policy bundles and scan artifacts, their canonical
 // JSON, Ed25519 envelopes, and the keys that sign and verify them. No I/O but key files.
 export { CanonicalFragment, canonicalJson, CanonicalJsonError } from './canonical-json';
-export { BundleDocumentSchema, checkBundleDocument, contentHash, bundleShapeError } from './document';
+export {
+  BundleDocumentSchema,
+  ENFORCEMENT_MODES,
+  checkBundleDocument,
+  contentHash,
+  bundleShapeError,
+} from './document';
 export type {
   AgentSettings,
   BundleContent,
   BundleDocument,
   BundleDocumentCheck,
   BundlePolicy,
+  EnforcementModeSetting,
   JsonObject,
   PolicyAction,
   PolicyType,

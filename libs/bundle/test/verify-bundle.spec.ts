@@ -237,6 +237,11 @@ describe('signBundle / verifyBundle', () => {
       { agentSettings: { excludedNamespaces: Array.from({ length: 101 }, () => 'a*') } },
       /agentSettings\.excludedNamespaces: /,
     ],
+    [
+      'an unknown enforcement mode',
+      { agentSettings: { enforcementMode: 'kyverno' } },
+      /agentSettings\.enforcementMode: /,
+    ],
   ];
   for (const [what, overrides, message] of invalid) {
     it(`refuses to sign a bundle with ${what}, naming the field`, () => {
@@ -264,6 +269,7 @@ describe('contentHash', () => {
       sampleBundle({ policies: [{ ...p, rules: [{ id: 'resource-limits', params: { maxMemoryLimit: '4Gi' } }] }] }),
       sampleBundle({ policies: [{ ...p, exemptions: [] }] }),
       sampleBundle({ agentSettings: {} }),
+      sampleBundle({ agentSettings: { ...base.agentSettings, enforcementMode: 'native' } }),
       sampleBundle({ clusterId: OTHER_CLUSTER }),
     ];
     const hashes = new Set([contentHash(base), ...variants.map(contentHash)]);

@@ -21,8 +21,15 @@ export {
   validateAdmissionEventBatch,
 } from './admission-event-batch';
 export type { AdmissionEventBatch, AdmissionEventBatchResult, BatchValidated } from './admission-event-batch';
-export { AgentStatusSchema, validateAgentStatus } from './agent-status';
-export type { AgentStatus } from './agent-status';
+export {
+  AgentStatusSchema,
+  NATIVE_CHECK_ACTIONS,
+  NATIVE_LIMITS,
+  NATIVE_POLICY_STATES,
+  NativeStatusSchema,
+  validateAgentStatus,
+} from './agent-status';
+export type { AgentStatus, NativeCheckAction, NativePolicyStateName, NativeStatus } from './agent-status';
 export { DIGEST, IMAGE_REFERENCE, INT4_MAX, parseDecimal, SUB_RESOURCE } from './primitives';
 export { jsonFitsWithin } from './json-size';
 export { controlCharacterProblem, findControlCharacter, withoutControlCharacters } from './control-characters';

@@ -8,11 +8,20 @@ import { BundleSync } from './bundle/bundle-sync';
 import type { AgentConfig } from './config';
 import { AgentMetrics } from './metrics';
 import { AgentServers } from './servers';
+import { inClusterKubeConfig } from './kube/kube-config';
+import type { CompileVap } from './native/compiled';
+import { NativeKube } from './native/native-kube';
+import { NativeReconciler } from './native/native-reconciler';
 import { Spool } from './spool/spool';
 import { SnapshotIds } from './spool/snapshot-ids';
 import { EventUploader } from './spool/uploader';
 import { StatusReporter } from './status-reporter';
 import { AGENT_VERSION } from './version';
+
+// TEMPORARY until @portcullis/vap is merged: replaced by its compileVap
+const unavailableCompiler: CompileVap = () => {
+  throw new Error('this agent build has no ValidatingAdmissionPolicy compiler');
+};
 
 export interface RunningAgent {
   readonly webhookPort: number;
@@ -33,11 +42,13 @@ export class Agent {
   private readonly uploader: EventUploader;
   private readonly status: StatusReporter;
   private readonly servers: AgentServers;
+  readonly native: NativeReconciler;
   private started = false;
 
   constructor(
     private readonly config: AgentConfig,
     private readonly log: Logger,
+    compileVap: CompileVap = unavailableCompiler,
   ) {
     this.api = new ApiClient(
       config.apiUrl,
@@ -96,9 +107,10 @@ export class Agent {
       () => ({
         agentVersion: AGENT_VERSION,
         appliedRevision: this.store.current()?.document.revision ?? null,
-        lastError: this.sync.lastError ?? this.uploader.lastError ?? null,
+        lastError: this.sync.lastError ?? this.uploader.lastError ?? this.native.lastError ?? null,
         spoolDepth: this.spool.depth,
         droppedEvents: this.spool.dropped,
+        ...this.nativeStatus(),
       }),
       log.child({ part: 'status' }),
     );
@@ -111,6 +123,22 @@ export class Agent {
       log.child({ part: 'bundle' }),
       () => this.status.report(),
     );
+    this.native = new NativeReconciler(
+      () => this.store.current(),
+      config.kubernetes ? new NativeKube(inClusterKubeConfig(config.kubernetes), config.native.requestTimeoutMs) : null,
+      compileVap,
+      {
+        excludedNamespaces: config.excludedNamespaces,
+        resyncMs: config.native.resyncMs,
+        metricsMs: config.native.metricsMs,
+        metricsMaxBytes: 256 * 1024 ** 2,
+        backoff: config.backoff,
+      },
+      log.child({ part: 'native' }),
+      () => this.status.report(),
+    );
+    // every new revision may change the compiled objects or the mode
+    this.store.onApplied(() => this.native.trigger('bundle'));
     // the bundle may tune the event pipeline; unset settings keep the agent's own
     this.store.onApplied((b) => {
       const s = b.document.agentSettings;
@@ -157,6 +185,7 @@ export class Agent {
     this.uploader.start();
     this.sync.start();
     this.status.start();
+    this.native.start();
     this.started = true;
     this.log.info(
       {
@@ -170,10 +199,15 @@ export class Agent {
     return { ...ports, stop: () => this.stop() };
   }
 
+  private nativeStatus(): { native?: NonNullable<ReturnType<NativeReconciler['snapshot']>> } {
+    const native = this.native.snapshot();
+    return native ? { native } : {};
+  }
+
   async stop(): Promise<void> {
     this.started = false;
     await this.servers.close();
-    await Promise.all([this.sync.close(), this.uploader.close()]);
+    await Promise.all([this.sync.close(), this.uploader.close(), this.native.close()]);
     await this.status.close();
     await this.spool.close();
     this.api.close();

@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import type { Logger } from 'pino';
 import { ApiClient, ArtifactResolver } from '@portcullis/admission';
 import { compileGlob } from '@portcullis/policy-engine';
@@ -8,7 +9,7 @@ import { BundleSync } from './bundle/bundle-sync';
 import type { AgentConfig } from './config';
 import { AgentMetrics } from './metrics';
 import { AgentServers } from './servers';
-import { inClusterKubeConfig } from './kube/kube-config';
+import { SERVICE_ACCOUNT_DIR, inClusterKubeConfig } from './kube/kube-config';
 import type { CompileVap } from './native/compiled';
 import { NativeKube } from './native/native-kube';
 import { NativeReconciler } from './native/native-reconciler';
@@ -22,6 +23,16 @@ import { AGENT_VERSION } from './version';
 const unavailableCompiler: CompileVap = () => {
   throw new Error('this agent build has no ValidatingAdmissionPolicy compiler');
 };
+
+/**
+ * The Kubernetes API as the pod's service account, or null when the agent has none: outside a
+ * pod, or a chart installed without native enforcement (no token mounted).
+ */
+function nativeKube(config: AgentConfig): NativeKube | null {
+  if (!config.kubernetes) return null;
+  if (!fs.existsSync(`${config.kubernetes.serviceAccountRoot}${SERVICE_ACCOUNT_DIR}/token`)) return null;
+  return new NativeKube(inClusterKubeConfig(config.kubernetes), config.native.requestTimeoutMs);
+}
 
 export interface RunningAgent {
   readonly webhookPort: number;
@@ -125,7 +136,7 @@ export class Agent {
     );
     this.native = new NativeReconciler(
       () => this.store.current(),
-      config.kubernetes ? new NativeKube(inClusterKubeConfig(config.kubernetes), config.native.requestTimeoutMs) : null,
+      nativeKube(config),
       compileVap,
       {
         excludedNamespaces: config.excludedNamespaces,

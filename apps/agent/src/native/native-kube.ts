@@ -214,7 +214,10 @@ async function call<T>(what: string, fn: () => Promise<T>): Promise<T> {
       const body = err.body as unknown;
       const text = typeof body === 'string' ? body : Buffer.isBuffer(body) ? body.toString('utf8') : '';
       const message = statusMessage(text) ?? (text.slice(0, 200) || 'no message');
-      return Promise.reject(new KubeRequestError(`${what}: ${err.code} ${message}`, err.code));
+      // the likely cause, for whoever reads it in bundleRollout
+      const hint =
+        err.code === 403 ? ' (the agent lacks RBAC for it: install the chart with nativeEnforcement.enabled=true)' : '';
+      return Promise.reject(new KubeRequestError(`${what}: ${err.code} ${message}${hint}`, err.code));
     }
     return Promise.reject(new KubeRequestError(`${what}: ${reason(err)}`, 0));
   }

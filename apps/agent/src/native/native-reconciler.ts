@@ -138,7 +138,8 @@ export class NativeReconciler {
     this.index = indexOf(compilation);
     if (!this.kube) {
       const failures = new Map<string, string>();
-      const reason = 'the agent has no Kubernetes credentials (KUBERNETES_SERVICE_HOST is not set)';
+      const reason =
+        'the agent has no Kubernetes credentials (no service-account token: install the chart with nativeEnforcement.enabled=true)';
       for (const p of compilation.policies) for (const n of p.objectNames) failures.set(n, reason);
       this.publish(doc.revision, compilation, new Set(), failures);
       this.lastError = `native: ${reason}`;

@@ -23,6 +23,7 @@ export interface ClusterObject {
   readonly kind: VapKind;
   readonly name: string;
   readonly labels: Readonly<Record<string, string>>;
+  readonly resourceVersion: string;
 }
 
 /** What went wrong talking to the Kubernetes API, as values the reconciler reports. */
@@ -45,7 +46,9 @@ export class KubeRequestError extends Error {
 const MAX_PAGES = 1000;
 
 interface ObjectList {
-  readonly items: ReadonlyArray<{ readonly metadata?: { name?: string; labels?: Record<string, string> } }>;
+  readonly items: ReadonlyArray<{
+    readonly metadata?: { name?: string; labels?: Record<string, string>; resourceVersion?: string };
+  }>;
   readonly metadata?: { _continue?: string };
 }
 
@@ -82,9 +85,9 @@ export class NativeKube {
     this.admission = new AdmissionregistrationV1Api(this.config);
   }
 
-  /** Server-side apply, force: the agent owns every field it sends (label-checked by the caller). */
-  async apply(obj: Record<string, unknown>): Promise<void> {
-    await call(`apply ${describe(obj)}`, () =>
+  /** Server-side apply, force: the agent owns every field it sends (label-checked by the caller). The stored resourceVersion. */
+  async apply(obj: Record<string, unknown>): Promise<string> {
+    const stored = await call(`apply ${describe(obj)}`, () =>
       this.objects.patch(
         obj as KubernetesObject,
         undefined,
@@ -94,6 +97,7 @@ export class NativeKube {
         PatchStrategy.ServerSideApply,
       ),
     );
+    return stored.metadata?.resourceVersion ?? '';
   }
 
   /** The labels of one object by name, or null when there is none. */
@@ -127,7 +131,13 @@ export class NativeKube {
           );
           for (const item of list.items) {
             const name = item.metadata?.name;
-            if (name) out.push({ kind, name, labels: item.metadata?.labels ?? {} });
+            if (name)
+              out.push({
+                kind,
+                name,
+                labels: item.metadata?.labels ?? {},
+                resourceVersion: item.metadata?.resourceVersion ?? '',
+              });
           }
           cont = list.metadata?._continue || undefined;
           if (!cont) return out;

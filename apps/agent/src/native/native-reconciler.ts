@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { EnforceableBundle } from '@portcullis/admission';
 import { NATIVE_LIMITS, withoutControlCharacters } from '@portcullis/contracts';
 import type { Logger } from 'pino';
@@ -48,6 +49,12 @@ export class NativeReconciler {
   /** Whether the cluster may hold objects of ours that webhook mode must remove. */
   private mayHoldObjects = true;
   private index: VapIndex = new Map();
+  /**
+   * What this process applied, per object: the content's hash and the resourceVersion the API
+   * stored. An object listed with both unchanged is not applied again (a resync of a large bundle
+   * costs two lists); any write by someone else changes the resourceVersion and is repaired.
+   */
+  private readonly written = new Map<string, { hash: string; resourceVersion: string }>();
   private status: NativeStatus | null = null;
   private checks: NativeStatus['checks'] = null;
   private metricsError: string | null = null;
@@ -174,7 +181,7 @@ export class NativeReconciler {
     const kube = this.kube!;
     const applied = new Set<string>();
     const failures = new Map<string, string>();
-    let existing: Map<VapKind, Set<string>>;
+    let existing: Map<VapKind, Map<string, string>>;
     try {
       existing = await this.listOurs();
     } catch (err) {
@@ -188,8 +195,16 @@ export class NativeReconciler {
       const objs = c.objects.filter((o) => o['kind'] === kind);
       await eachLimited(objs, APPLY_CONCURRENCY, async (o) => {
         const name = nameOf(o);
+        const key = `${kind}/${name}`;
+        const hash = createHash('sha256').update(JSON.stringify(o)).digest('hex');
+        const inCluster = existing.get(kind)!.get(name);
+        const mine = this.written.get(key);
+        if (inCluster !== undefined && mine && mine.hash === hash && mine.resourceVersion === inCluster) {
+          applied.add(name);
+          return;
+        }
         try {
-          if (!existing.get(kind)!.has(name)) {
+          if (inCluster === undefined) {
             const labels = await kube.labelsOf(kind, name);
             if (labels && labels[MANAGED_BY_LABEL] !== MANAGED_BY) {
               failures.set(
@@ -199,9 +214,10 @@ export class NativeReconciler {
               return;
             }
           }
-          await kube.apply(o);
+          this.written.set(key, { hash, resourceVersion: await kube.apply(o) });
           applied.add(name);
         } catch (err) {
+          this.written.delete(key);
           const e = err as Error;
           failures.set(name, e.message);
           if (!(e instanceof KubeRequestError) || e.unavailable) unavailable ??= e.message;
@@ -211,10 +227,11 @@ export class NativeReconciler {
     const wanted = new Set(c.objects.map(nameOf));
     let deleted = 0;
     for (const kind of [...VAP_KINDS].reverse()) {
-      for (const name of existing.get(kind)!) {
+      for (const name of existing.get(kind)!.keys()) {
         if (wanted.has(name)) continue;
         try {
           await kube.delete(kind, name);
+          this.written.delete(`${kind}/${name}`);
           deleted++;
         } catch (err) {
           unavailable ??= (err as Error).message;
@@ -237,10 +254,11 @@ export class NativeReconciler {
     try {
       const existing = await this.listOurs();
       for (const kind of [...VAP_KINDS].reverse())
-        for (const name of existing.get(kind)!) {
+        for (const name of existing.get(kind)!.keys()) {
           await this.kube.delete(kind, name);
           deleted++;
         }
+      this.written.clear();
       this.mayHoldObjects = false;
     } catch (err) {
       const e = err as Error;
@@ -255,12 +273,16 @@ export class NativeReconciler {
     this.onChange();
   }
 
-  private async listOurs(): Promise<Map<VapKind, Set<string>>> {
-    const out = new Map<VapKind, Set<string>>();
+  /** Our objects in the cluster: name -> resourceVersion, per kind. */
+  private async listOurs(): Promise<Map<VapKind, Map<string, string>>> {
+    const out = new Map<VapKind, Map<string, string>>();
     for (const kind of VAP_KINDS) {
       const items = await this.kube!.listManaged(kind);
       // the label selector already did this; a second look costs nothing and guards the deletes
-      out.set(kind, new Set(items.filter((i) => i.labels[MANAGED_BY_LABEL] === MANAGED_BY).map((i) => i.name)));
+      out.set(
+        kind,
+        new Map(items.filter((i) => i.labels[MANAGED_BY_LABEL] === MANAGED_BY).map((i) => [i.name, i.resourceVersion])),
+      );
     }
     return out;
   }

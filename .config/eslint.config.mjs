@@ -18,7 +18,7 @@ const dirsUnder = (dir) =>
 const APPS = dirsUnder('apps');
 const LIBS = dirsUnder('libs');
 // libs free of frameworks and I/O
-const PURE_LIBS = ['policy-engine', 'bundle', 'contracts', 'scan-reports'];
+const PURE_LIBS = ['policy-engine', 'bundle', 'contracts', 'scan-reports', 'vap'];
 // free of frameworks, not of I/O: the agent's admission decision, with the agent's HTTPS
 // client and scan-artifact resolver, which the agent and the CLI share
 const FRAMEWORK_FREE_LIBS = ['admission'];

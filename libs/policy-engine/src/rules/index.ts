@@ -3,7 +3,7 @@ export type { PresetId } from './catalog';
 export { compileRules, runRules } from './run';
 export { SCHEMA_PATTERNS } from './params';
 export type { CompiledRuleSet } from './run';
-export { CONTAINER_LISTS, inspectObject, replicaInvariant } from '../workload';
+export { CONTAINER_LISTS, POD_TEMPLATE_ROUTES, inspectObject, replicaInvariant } from '../workload';
 export type {
   InspectedObject,
   PodTarget,

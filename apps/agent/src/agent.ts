@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import type { Logger } from 'pino';
 import { ApiClient, ArtifactResolver } from '@portcullis/admission';
 import { compileGlob } from '@portcullis/policy-engine';
+import { compileVap } from '@portcullis/vap';
 import { AdmissionHandler } from './admission/admission-handler';
 import { Backoff } from './backoff';
 import { BundleStore } from './bundle/bundle-store';
@@ -18,11 +19,6 @@ import { SnapshotIds } from './spool/snapshot-ids';
 import { EventUploader } from './spool/uploader';
 import { StatusReporter } from './status-reporter';
 import { AGENT_VERSION } from './version';
-
-// TEMPORARY until @portcullis/vap is merged: replaced by its compileVap
-const unavailableCompiler: CompileVap = () => {
-  throw new Error('this agent build has no ValidatingAdmissionPolicy compiler');
-};
 
 /**
  * The Kubernetes API as the pod's service account, or null when the agent has none: outside a
@@ -59,7 +55,8 @@ export class Agent {
   constructor(
     private readonly config: AgentConfig,
     private readonly log: Logger,
-    compileVap: CompileVap = unavailableCompiler,
+    /** The ValidatingAdmissionPolicy compiler (a test may pass a failing one). */
+    compile: CompileVap = compileVap,
   ) {
     this.api = new ApiClient(
       config.apiUrl,
@@ -137,7 +134,7 @@ export class Agent {
     this.native = new NativeReconciler(
       () => this.store.current(),
       nativeKube(config),
-      compileVap,
+      compile,
       {
         excludedNamespaces: config.excludedNamespaces,
         resyncMs: config.native.resyncMs,

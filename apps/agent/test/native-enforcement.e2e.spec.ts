@@ -191,7 +191,7 @@ describe('native enforcement: the agent process keeps the cluster ValidatingAdmi
   });
 
   it('the API refusing an object: its policy is APPLY_FAILED with the API reason, the others still applied', async () => {
-    const refused = blockPolicy(['automount-service-account-token']);
+    const refused = blockPolicy(['privilege-escalation']);
     const undo = kube.refuse(
       (r) => r.kind === VAP && r.body !== undefined && JSON.stringify(r.body).includes(refused.id),
       {

@@ -199,7 +199,7 @@ describe('native reconciler against the stand-in Kubernetes API (client-node, se
     assert.deepEqual(managers, [['portcullis-agent', 'Apply']]);
     const s = reconciler.snapshot()!;
     assert.equal(s.revision, revision);
-    assert.deepEqual(s.policies, [{ policyId: p.id, state: 'ENFORCED', reason: null, objects: 2 }]);
+    assert.deepEqual(s.policies, [{ policyId: p.id, state: 'ENFORCED', reason: null, objects: 4 }]);
   });
 
   it('a new revision without a policy deletes its objects (only ours: a foreign VAP with our name pattern stays)', async () => {

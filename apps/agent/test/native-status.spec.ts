@@ -96,21 +96,25 @@ describe('native: denial counts per policy and rule', () => {
 });
 
 describe('native: per-policy state', () => {
+  const objectsOf = (...names: string[]) =>
+    names.flatMap((name) =>
+      ['ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding'].map((kind) => ({ kind, metadata: { name } })),
+    );
   const compilation = {
-    objects: [],
+    objects: objectsOf('n1', 'n2', 'n4'),
     policies: [
       {
         policyId: P1,
         policyName: 'shop',
         state: 'COMPILED' as const,
-        objectNames: ['v1', 'b1'],
+        objectNames: ['n1'],
         unsupported: [],
       },
       {
         policyId: P2,
         policyName: 'partial',
         state: 'PARTIAL' as const,
-        objectNames: ['v2', 'b2'],
+        objectNames: ['n2'],
         unsupported: [{ rule: 'trusted-registries', what: 'parameter allowedImages', reason: 'x'.repeat(3000) }],
       },
       {
@@ -124,7 +128,7 @@ describe('native: per-policy state', () => {
         policyId: '9c4d5e6f-7a8b-4c3d-9e0f-1a2b3c4d5e6f',
         policyName: 'refused',
         state: 'COMPILED' as const,
-        objectNames: ['v4', 'b4'],
+        objectNames: ['n4'],
         unsupported: [],
       },
     ],
@@ -133,8 +137,19 @@ describe('native: per-policy state', () => {
   it('ENFORCED, PARTIAL, NOT_COMPILED and APPLY_FAILED with their reasons, within the contract', () => {
     const states = policyStates(
       compilation,
-      new Set(['v1', 'b1', 'v2', 'b2', 'b4']),
-      new Map([['v4', 'apply ValidatingAdmissionPolicy v4: 422 spec.validations[0].expression: compilation failed']]),
+      new Set([
+        'ValidatingAdmissionPolicy/n1',
+        'ValidatingAdmissionPolicyBinding/n1',
+        'ValidatingAdmissionPolicy/n2',
+        'ValidatingAdmissionPolicyBinding/n2',
+        'ValidatingAdmissionPolicyBinding/n4',
+      ]),
+      new Map([
+        [
+          'ValidatingAdmissionPolicy/n4',
+          'apply ValidatingAdmissionPolicy n4: 422 spec.validations[0].expression: compilation failed',
+        ],
+      ]),
     );
     assert.deepEqual(
       states.map((s) => [s.state, s.objects]),
@@ -150,7 +165,7 @@ describe('native: per-policy state', () => {
     assert.equal(states[2]!.unsupported![0]!.what.includes('\u0007'), false);
     assert.match(
       states[3]!.reason!,
-      /1 of 2 objects refused: .*422 spec\.validations\[0\]\.expression: compilation failed/,
+      /1 of 2 objects not applied: .*422 spec\.validations\[0\]\.expression: compilation failed/,
     );
     const v = validateAgentStatus({
       agentVersion: 'x',

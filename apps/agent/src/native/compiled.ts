@@ -1,8 +1,8 @@
 import type { BundlePolicy } from '@portcullis/bundle';
 
 /**
- * The shape of @portcullis/vap's compileVap that the reconciler relies on (the compiler is
- * injected: the agent passes compileVap, so this file only names what is read).
+ * The shape of @portcullis/vap's compileVap that the reconciler relies on (injected: the agent
+ * passes compileVap; a test may pass another).
  */
 export interface CompiledPolicy {
   readonly policyId: string;
@@ -28,5 +28,4 @@ export type CompileVap = (
 ) => Compilation;
 
 /** Labels the compiler puts on every object: which policy and rule it enforces. */
-export const POLICY_ID_LABEL = 'portcullis.dev/policy-id';
-export const RULE_LABEL = 'portcullis.dev/rule';
+export { LABEL_POLICY_ID as POLICY_ID_LABEL, LABEL_RULE as RULE_LABEL } from '@portcullis/vap';

@@ -147,7 +147,7 @@ export class NativeReconciler {
       const failures = new Map<string, string>();
       const reason =
         'the agent has no Kubernetes credentials (no service-account token: install the chart with nativeEnforcement.enabled=true)';
-      for (const p of compilation.policies) for (const n of p.objectNames) failures.set(n, reason);
+      for (const o of compilation.objects) failures.set(`${String(o['kind'])}/${nameOf(o)}`, reason);
       this.publish(doc.revision, compilation, new Set(), failures);
       this.lastError = `native: ${reason}`;
       return;
@@ -186,7 +186,7 @@ export class NativeReconciler {
       existing = await this.listOurs();
     } catch (err) {
       const message = (err as Error).message;
-      for (const p of c.policies) for (const n of p.objectNames) failures.set(n, message);
+      for (const o of c.objects) failures.set(`${String(o['kind'])}/${nameOf(o)}`, message);
       return { applied, failures, deleted: 0, unavailable: message };
     }
     let unavailable: string | null = null;
@@ -200,7 +200,7 @@ export class NativeReconciler {
         const inCluster = existing.get(kind)!.get(name);
         const mine = this.written.get(key);
         if (inCluster !== undefined && mine && mine.hash === hash && mine.resourceVersion === inCluster) {
-          applied.add(name);
+          applied.add(key);
           return;
         }
         try {
@@ -208,18 +208,18 @@ export class NativeReconciler {
             const labels = await kube.labelsOf(kind, name);
             if (labels && labels[MANAGED_BY_LABEL] !== MANAGED_BY) {
               failures.set(
-                name,
+                key,
                 `${kind} ${name} already exists and is not managed by portcullis-agent (label ${MANAGED_BY_LABEL}); it was left as it is`,
               );
               return;
             }
           }
           this.written.set(key, { hash, resourceVersion: await kube.apply(o) });
-          applied.add(name);
+          applied.add(key);
         } catch (err) {
           this.written.delete(key);
           const e = err as Error;
-          failures.set(name, e.message);
+          failures.set(key, e.message);
           if (!(e instanceof KubeRequestError) || e.unavailable) unavailable ??= e.message;
         }
       });

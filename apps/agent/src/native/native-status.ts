@@ -21,12 +21,20 @@ const clip = (s: string, max: number) => {
  */
 export function policyStates(
   compilation: Compilation,
+  /** `<kind>/<name>` of the objects applied, and of those refused with the reason */
   applied: ReadonlySet<string>,
   failures: ReadonlyMap<string, string>,
 ): NativeStatus['policies'] {
+  // a VAP and its binding share a name: a policy's objects are every kind of each of its names
+  const keysByName = new Map<string, string[]>();
+  for (const o of compilation.objects) {
+    const name = String((o['metadata'] as { name?: unknown } | undefined)?.name ?? '');
+    keysByName.set(name, [...(keysByName.get(name) ?? []), `${String(o['kind'])}/${name}`]);
+  }
   return compilation.policies.slice(0, L.policies).map((p) => {
-    const objects = p.objectNames.filter((n) => applied.has(n)).length;
-    const failed = p.objectNames.filter((n) => failures.has(n)).map((n) => failures.get(n)!);
+    const keys = p.objectNames.flatMap((n) => keysByName.get(n) ?? []);
+    const objects = keys.filter((k) => applied.has(k)).length;
+    const failed = keys.filter((k) => failures.has(k)).map((k) => failures.get(k)!);
     const unsupported = p.unsupported.slice(0, L.unsupported).map((u) => ({
       ...(u.rule !== undefined ? { rule: clip(u.rule, L.rule) } : {}),
       what: clip(u.what, L.what),
@@ -40,7 +48,7 @@ export function policyStates(
       reason = notExpressed || 'nothing in this policy can be expressed as a ValidatingAdmissionPolicy';
     } else if (failed.length > 0) {
       state = 'APPLY_FAILED';
-      reason = `${failed.length} of ${p.objectNames.length} objects refused: ${[...new Set(failed)].join('; ')}`;
+      reason = `${failed.length} of ${keys.length} objects not applied: ${[...new Set(failed)].join('; ')}`;
     } else if (p.state === 'PARTIAL') {
       state = 'PARTIAL';
       reason = `enforced natively except: ${notExpressed}`;

@@ -112,6 +112,7 @@ const policy = (action: 'AUDIT' | 'BLOCK', rules: string[], over: Partial<Bundle
 
 describe('native reconciler against the stand-in Kubernetes API (client-node, service-account token)', () => {
   let kube: KubeApiStandIn;
+  let kc: ReturnType<typeof inClusterKubeConfig>;
   let bundle: EnforceableBundle | null = null;
   let revision = 0;
   let reconciler: NativeReconciler;
@@ -141,7 +142,7 @@ describe('native reconciler against the stand-in Kubernetes API (client-node, se
   before(async () => {
     kube = await startKubeApi();
     const env = kube.agentEnv;
-    const kc = inClusterKubeConfig({
+    kc = inClusterKubeConfig({
       host: env['KUBERNETES_SERVICE_HOST']!,
       port: Number(env['KUBERNETES_SERVICE_PORT']),
       serviceAccountRoot: env['PORTCULLIS_KUBE_SERVICEACCOUNT_ROOT']!,
@@ -318,6 +319,54 @@ describe('native reconciler against the stand-in Kubernetes API (client-node, se
     const before = writes();
     await pass('resync');
     assert.equal(writes(), before, 'nothing changed, nothing written');
+  });
+
+  it('the API unavailable (503): reported, retried with backoff on its own until applied', async () => {
+    const p = policy('BLOCK', ['privilege-escalation']);
+    const undo = kube.refuse(() => true, { code: 503, reason: 'ServiceUnavailable', message: 'etcd is unavailable' });
+    serve([p]);
+    await pass();
+    assert.match(reconciler.lastError ?? '', /^native: apply ValidatingAdmissionPolicy .*503 etcd is unavailable/);
+    assert.equal(reconciler.snapshot()!.policies[0]!.state, 'APPLY_FAILED');
+    undo();
+    await eventually(
+      'applied by a retry nobody triggered',
+      () => reconciler.snapshot()?.policies[0]?.state === 'ENFORCED',
+    );
+    assert.equal(reconciler.lastError, null);
+  });
+
+  it('a compiler that throws: every object is left as it is, each policy NOT_COMPILED with the error, nothing throws', async () => {
+    const p = policy('BLOCK', ['host-namespaces']);
+    serve([p]);
+    await pass();
+    const before = [...ours(VAP), ...ours(BINDING)];
+    assert.ok(before.length > 0);
+    const broken = new NativeReconciler(
+      () => bundle,
+      new NativeKube(kc, 5000),
+      () => {
+        throw new Error('compiler bug');
+      },
+      {
+        excludedNamespaces: [],
+        resyncMs: 3_600_000,
+        metricsMs: 3_600_000,
+        metricsMaxBytes: 1024,
+        backoff: { baseMs: 20, maxMs: 100 },
+      },
+      log,
+      () => undefined,
+    );
+    broken.start();
+    await broken.idle();
+    assert.match(broken.lastError ?? '', /could not compile revision \d+: compiler bug/);
+    assert.deepEqual(
+      broken.snapshot()!.policies.map((x) => [x.policyId, x.state]),
+      [[p.id, 'NOT_COMPILED']],
+    );
+    assert.deepEqual([...ours(VAP), ...ours(BINDING)], before, 'nothing deleted');
+    await broken.close();
   });
 
   it('native denials: kube-apiserver counters of our VAPs, per policy, rule and action', async () => {

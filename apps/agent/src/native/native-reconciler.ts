@@ -130,17 +130,32 @@ export class NativeReconciler {
     const excluded = [
       ...new Set([...this.settings.excludedNamespaces, ...(doc.agentSettings.excludedNamespaces ?? [])]),
     ];
+    const policies = doc.policies.filter((p) => p.type === 'MISCONFIGURATION');
     let compilation: Compilation;
     try {
-      compilation = this.compile(
-        doc.policies.filter((p) => p.type === 'MISCONFIGURATION'),
-        { now, labels: { [MANAGED_BY_LABEL]: MANAGED_BY }, excludedNamespaces: excluded },
-      );
+      compilation = this.compile(policies, {
+        now,
+        labels: { [MANAGED_BY_LABEL]: MANAGED_BY },
+        excludedNamespaces: excluded,
+      });
     } catch (err) {
-      // a compiler bug must not take the webhook down; every policy is reported as not applied
-      compilation = { objects: [], policies: [] };
-      this.lastError = `native: compiling revision ${doc.revision} failed: ${(err as Error).message}`;
+      // a compiler bug must not take the webhook down, nor strip the cluster of what it enforces:
+      // the objects stay as they are and every policy says why it was not compiled
+      const message = `the agent could not compile revision ${doc.revision}: ${(err as Error).message}`;
       this.log.error({ err: (err as Error).message, revision: doc.revision }, 'native: compile failed');
+      this.status = {
+        reconciledAt: now.toISOString(),
+        revision: doc.revision,
+        policies: policies.map((p) => ({
+          policyId: p.id,
+          state: 'NOT_COMPILED',
+          reason: message.slice(0, 2000),
+          objects: 0,
+        })),
+      };
+      this.lastError = `native: ${message}`;
+      this.onChange();
+      return;
     }
     this.index = indexOf(compilation);
     if (!this.kube) {

@@ -14,6 +14,7 @@ export const SCENARIOS: Readonly<Record<string, () => BenchScenario>> = {
   isolation: () => require('./isolation') as BenchScenario,
   propagation: () => require('./propagation') as BenchScenario,
   report: () => require('./report') as BenchScenario,
+  vap: () => require('./vap') as BenchScenario,
   webhook: () => require('./webhook') as BenchScenario,
 };
 

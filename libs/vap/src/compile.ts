@@ -55,7 +55,18 @@ const globsExpr = (patterns: readonly string[], subject: string): string =>
 
 /** The variables every pod-spec policy declares; CEL evaluates them lazily, only where used. */
 function podVariables(needsImages: boolean): Array<{ name: string; expression: string }> {
-  const vars = [
+  const vars = (POD_VARIABLES ??= basePodVariables()).map((v) => ({ ...v }));
+  if (needsImages)
+    vars.push({
+      name: 'allImages',
+      expression: `object.kind == 'Ingress' ? [] : ${LISTS.map((l) => `variables.${l}.filter(c, has(c.image) && c.image != '').map(c, c.image)`).join(' + ')}`,
+    });
+  return vars;
+}
+let POD_VARIABLES: ReadonlyArray<{ name: string; expression: string }> | undefined;
+
+function basePodVariables(): Array<{ name: string; expression: string }> {
+  return [
     { name: 'podSpec', expression: podSpecExpr() },
     ...LISTS.map((l) => ({ name: l, expression: `has(${S}.${l}) ? ${S}.${l} : []` })),
     {
@@ -64,12 +75,6 @@ function podVariables(needsImages: boolean): Array<{ name: string; expression: s
     },
     { name: 'podAnnotations', expression: podAnnotationsExpr() },
   ];
-  if (needsImages)
-    vars.push({
-      name: 'allImages',
-      expression: `object.kind == 'Ingress' ? [] : ${LISTS.map((l) => `variables.${l}.filter(c, has(c.image) && c.image != '').map(c, c.image)`).join(' + ')}`,
-    });
-  return vars;
 }
 
 function podAnnotationsExpr(): string {
@@ -82,6 +87,28 @@ function podAnnotationsExpr(): string {
     expr = `object.kind == ${str(kind)} ? (${[...checks, `has(${annotations})`].join(' && ')} ? ${annotations} : {}) : ${expr}`;
   }
   return expr;
+}
+
+/** Only the variables the validations reach (directly or through a later variable), in declaration order. */
+function usedVariables(
+  declared: ReadonlyArray<{ name: string; expression: string }>,
+  validations: ReadonlyArray<{ expression: string; messageExpression: string }>,
+): Array<{ name: string; expression: string }> {
+  const texts = validations.flatMap((v) => [v.expression, v.messageExpression]);
+  const used = new Set<string>();
+  for (let i = declared.length - 1; i >= 0; i--) {
+    const v = declared[i]!;
+    const ref = `variables.${v.name}`;
+    // a reference is the name followed by something that cannot continue an identifier
+    const reached = (t: string) =>
+      t
+        .split(ref)
+        .slice(1)
+        .some((rest) => !/^[A-Za-z0-9_]/.test(rest));
+    if (texts.some(reached) || declared.slice(i + 1).some((later) => used.has(later.name) && reached(later.expression)))
+      used.add(v.name);
+  }
+  return declared.filter((v) => used.has(v.name));
 }
 
 function validationsOf(
@@ -164,6 +191,12 @@ function ruleObjects(
   const prefix = `policy "${policy.name}" rule ${ruleId}`;
   const validations = validationsOf(rule, guard, prefix);
   const needsImages = byImage.length > 0;
+  const declared = podTargets
+    ? podVariables(needsImages)
+    : needsImages
+      ? [{ name: 'allImages', expression: '[]' }]
+      : [];
+  const variables = usedVariables(declared, validations);
   const labels = {
     ...(options.labels ?? {}),
     [LABEL_POLICY_ID]: labelValue(policy.id),
@@ -185,18 +218,14 @@ function ruleObjects(
         failurePolicy: block ? 'Fail' : 'Ignore',
         matchConstraints: { resourceRules: resourceRules(rule.targets) },
         ...(matchConditions.length > 0 ? { matchConditions } : {}),
-        ...(podTargets
-          ? { variables: podVariables(needsImages) }
-          : needsImages
-            ? { variables: [{ name: 'allImages', expression: '[]' }] }
-            : {}),
+        ...(variables.length > 0 ? { variables } : {}),
         validations,
       },
     },
     {
       apiVersion: VAP_API_VERSION,
       kind: 'ValidatingAdmissionPolicyBinding',
-      metadata: structuredClone(metadata),
+      metadata: { name, labels: { ...labels }, annotations: { ...metadata.annotations } },
       spec: { policyName: name, validationActions: block ? ['Deny'] : ['Warn', 'Audit'] },
     },
   ];

@@ -44,8 +44,9 @@ export function coversExpr(e: Exemption, images?: string): string {
     terms.push(or(e.names.map((p) => `(${matchExpr(e.match, p, NAME_EXPR)} || ${matchExpr(e.match, p, 'owner[1]')})`)));
   if (some(e.images)) {
     const patterns = e.images;
+    const list = `(${images ?? '[]'})`;
     terms.push(
-      `(size(${images ?? '[]'}) > 0 && ${images ?? '[]'}.all(i, ${imageFormsExpr('i', 'E')}.exists(f, ${or(patterns.map((p) => matchExpr(e.match, p, 'f')))})))`,
+      `(size(${list}) > 0 && ${list}.all(i, ${imageFormsExpr('i', 'E')}.exists(f, ${or(patterns.map((p) => matchExpr(e.match, p, 'f')))})))`,
     );
   }
   if (e.labelSelector)

@@ -51,11 +51,14 @@ export const INGRESS_RESOURCE_RULES: ReadonlyArray<Record<string, unknown>> = [
   },
 ];
 
+const copyRule = (r: Record<string, unknown>): Record<string, unknown> =>
+  Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Array.isArray(v) ? [...(v as unknown[])] : v]));
+
 export function resourceRules(targets: readonly TargetKind[]): Array<Record<string, unknown>> {
   return [
     ...(targets.includes('pod') ? POD_RESOURCE_RULES : []),
     ...(targets.includes('ingress') ? INGRESS_RESOURCE_RULES : []),
-  ].map((r) => structuredClone(r));
+  ].map((r) => copyRule(r));
 }
 
 /** `object.a.b` for a route ['a', 'b'] (the engine's route to the pod template). */
@@ -64,7 +67,9 @@ const routeExpr = (route: readonly string[]): string => ['object', ...route].joi
 const KINDS = Object.keys(POD_TEMPLATE_ROUTES);
 
 /** The pod spec of the object, wherever its kind keeps it (only evaluated when `hasPodSpec` holds). */
-export function podSpecExpr(): string {
+export const podSpecExpr = (): string => (POD_SPEC ??= buildPodSpecExpr());
+let POD_SPEC: string | undefined;
+function buildPodSpecExpr(): string {
   // group kinds by route so the expression names each route once
   const byRoute = new Map<string, string[]>();
   for (const kind of KINDS) {
@@ -95,7 +100,9 @@ export function podMetaPresent(kind: string): { base: string; present: string } 
  * object without one (and allows it); the policy does not apply to it either. Ingresses and
  * kinds without a pod template pass.
  */
-export function hasPodSpecExpr(): string {
+export const hasPodSpecExpr = (): string => (HAS_POD_SPEC ??= buildHasPodSpecExpr());
+let HAS_POD_SPEC: string | undefined;
+function buildHasPodSpecExpr(): string {
   const byRoute = new Map<string, string[]>();
   for (const kind of KINDS) {
     const key = [...POD_TEMPLATE_ROUTES[kind]!, 'spec'].join('.');

@@ -59,7 +59,7 @@ describe('compileVap', () => {
     }
     assert.deepEqual(
       vap.spec.variables.map((v: Obj) => v['name']),
-      ['podSpec', 'containers', 'initContainers', 'ephemeralContainers', 'windows', 'podAnnotations'],
+      ['podSpec', 'containers', 'initContainers', 'ephemeralContainers'],
     );
     assert.match(vap.spec.variables[0].expression, /object\.spec\.jobTemplate\.spec\.template\.spec/);
     assert.equal(vap.metadata.labels[LABEL_POLICY_ID], '6f1c2b1e-0d7a-4a0e-9a55-0a1b2c3d4e5f');

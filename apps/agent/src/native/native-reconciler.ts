@@ -368,7 +368,8 @@ function indexOf(c: Compilation): VapIndex {
     if (o['kind'] !== 'ValidatingAdmissionPolicy') continue;
     const name = nameOf(o);
     const labels = ((o['metadata'] as { labels?: Record<string, string> }).labels ?? {}) as Record<string, string>;
-    const policyId = labels[POLICY_ID_LABEL] ?? byObject.get(name);
+    // the label holds a hash when the id is not a label value; the outcome names the id itself
+    const policyId = byObject.get(name) ?? labels[POLICY_ID_LABEL];
     if (policyId) index.set(name, { policyId, rule: (labels[RULE_LABEL] ?? name).slice(0, 128) });
   }
   return index;

@@ -2,11 +2,12 @@ import {
   CanonicalFragment,
   contentHash,
   signEnvelope,
+  type AgentSettings,
   type BundleContent,
   type BundlePolicy,
   type SigningKey,
 } from '@portcullis/bundle';
-import { withTenant, type Prisma, type PrismaClient } from '@portcullis/db';
+import { withTenant, type EnforcementMode, type Prisma, type PrismaClient } from '@portcullis/db';
 import { liveExemptions, policyScopeOf, scopeMatch } from './applicability';
 
 export interface CompilerOptions {
@@ -70,7 +71,7 @@ export class BundleCompiler {
       policies: await tx.policy.findMany({ select: policySelect, orderBy: { id: 'asc' } }),
       clusters: await tx.cluster.findMany({
         where: clusterIds ? { id: { in: [...clusterIds] } } : {},
-        select: { id: true, cloudScopeId: true },
+        select: { id: true, cloudScopeId: true, enforcementMode: true },
         orderBy: { id: 'asc' },
       }),
     }));
@@ -90,7 +91,12 @@ export class BundleCompiler {
         const setKey = applicable.map((p) => p.id).join(',');
         let policySet = fragments.get(setKey);
         if (!policySet) fragments.set(setKey, (policySet = CanonicalFragment.of(applicable.map((p) => p.bundle))));
-        const content: BundleContent = { tenantId, clusterId: cluster.id, policies: policySet, agentSettings: {} };
+        const content: BundleContent = {
+          tenantId,
+          clusterId: cluster.id,
+          policies: policySet,
+          agentSettings: agentSettingsOf(cluster),
+        };
         return { clusterId: cluster.id, content, hash: contentHash(content) };
       });
       const published = await this.storeChunk(tenantId, contents, now);
@@ -161,6 +167,11 @@ export class BundleCompiler {
       { timeout: 60_000, maxWait: 15_000 },
     );
   }
+}
+
+/** Only what differs from the agent's defaults: a webhook cluster's bundle (and its hash) stays as before. */
+function agentSettingsOf(cluster: { readonly enforcementMode: EnforcementMode }): AgentSettings {
+  return cluster.enforcementMode === 'NATIVE' ? { enforcementMode: 'native' } : {};
 }
 
 function toBundlePolicy(p: PolicyRow, now: Date): BundlePolicy {

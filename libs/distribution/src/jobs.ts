@@ -11,6 +11,7 @@ export const DOMAIN_EVENT_TYPES = [
   'cloud-scope.deleted',
   'cluster.registered',
   'cluster.deleted',
+  'cluster.enforcement-mode-changed',
 ] as const;
 export type DomainEventType = (typeof DOMAIN_EVENT_TYPES)[number];
 

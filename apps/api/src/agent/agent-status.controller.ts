@@ -13,6 +13,6 @@ export class AgentStatusController {
   @Post('status')
   @HttpCode(204)
   async status(@CurrentAgent() agent: AgentIdentity, @Body() body: unknown): Promise<void> {
-    await this.clusters.recordStatus(agent.clusterId, body);
+    await this.clusters.recordStatus(agent, body);
   }
 }

@@ -1,4 +1,5 @@
 import { Args, Mutation, Query, Resolver } from '@nestjs/graphql';
+import { EnforcementMode } from '@portcullis/db';
 import { ConnectionType } from '../graphql/connection';
 import { IdArg } from '../graphql/id-arg';
 import { Access } from '../tenancy/access.decorator';
@@ -29,6 +30,20 @@ export class ClusterResolver {
   @Mutation(() => ClusterWithToken, { description: 'Replaces the agent token; the old one stops working at once.' })
   rotateClusterToken(@CurrentPrincipal() principal: Principal, @IdArg() id: string) {
     return this.service.rotateToken(principal, id);
+  }
+
+  @Access('manage')
+  @Mutation(() => Cluster, {
+    description:
+      'Switches the cluster between webhook and native enforcement; its agent gets a new bundle revision carrying the mode.',
+  })
+  setClusterEnforcementMode(
+    @CurrentPrincipal() principal: Principal,
+    @IdArg() id: string,
+    // an enum argument: GraphQL itself refuses any other value
+    @Args('mode', { type: () => EnforcementMode }) mode: EnforcementMode,
+  ) {
+    return this.service.setEnforcementMode(principal, id, mode);
   }
 
   @Access('manage')

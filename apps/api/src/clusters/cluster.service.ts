@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { Prisma } from '@portcullis/db';
+import type { EnforcementMode, Prisma } from '@portcullis/db';
 import { badInput, conflict, forbidden, isUniqueViolation } from '@portcullis/platform';
 import { AuditLogWriter } from '../audit/audit-log.writer';
 import { DomainEvents } from '../events/domain-events';
@@ -71,6 +71,7 @@ export class ClusterService {
             name: input.name,
             distribution: input.distribution,
             kubernetesVersion: input.kubernetesVersion ?? null,
+            enforcementMode: input.enforcementMode ?? 'WEBHOOK',
             agentTokenId: credential.tokenId,
             agentTokenHash: credential.secretHash,
           },
@@ -122,6 +123,32 @@ export class ClusterService {
     return result;
   }
 
+  /**
+   * Switches webhook <-> native. The mode travels in the cluster's bundle, so a change records
+   * a domain event in the same transaction: the worker signs a new revision carrying it.
+   * Setting the mode a cluster already has changes nothing and records nothing.
+   */
+  async setEnforcementMode(principal: Principal, id: string, mode: EnforcementMode): Promise<Cluster> {
+    const { cluster, event } = await this.db.run(principal, async (tx) => {
+      const before = await this.findManageable(tx, principal, id);
+      if (before.enforcementMode === mode) return { cluster: toCluster(before), event: null };
+      const row = await tx.cluster.update({ where: { id }, data: { enforcementMode: mode }, include: withScope });
+      await this.audit.record(tx, principal, {
+        action: 'cluster.setEnforcementMode',
+        targetType: 'Cluster',
+        targetId: id,
+        before: { enforcementMode: before.enforcementMode },
+        after: { enforcementMode: row.enforcementMode },
+      });
+      const event = await this.events.record(tx, principal.tenantId, 'cluster.enforcement-mode-changed', {
+        clusterId: id,
+      });
+      return { cluster: toCluster(row), event };
+    });
+    if (event) await this.events.publish([event]);
+    return cluster;
+  }
+
   async delete(principal: Principal, id: string): Promise<Cluster> {
     const { cluster, revoked } = await this.db.run(principal, async (tx) => {
       const row = await this.findManageable(tx, principal, id);
@@ -161,6 +188,7 @@ export function toCluster(row: Row): Cluster {
     lastSeenAt: row.lastSeenAt,
     agentVersion: row.agentVersion,
     appliedRevision: row.appliedRevision,
+    enforcementMode: row.enforcementMode,
     tokenRotatedAt: row.tokenRotatedAt,
     createdAt: row.createdAt,
   };
@@ -177,5 +205,6 @@ function snapshot(c: Cluster) {
     distribution: c.distribution,
     kubernetesVersion: c.kubernetesVersion,
     cloudScopeId: c.cloudScope.id,
+    enforcementMode: c.enforcementMode,
   };
 }

@@ -1,11 +1,23 @@
 import { ArgsType, Field, ID, InputType, Int, ObjectType, registerEnumType } from '@nestjs/graphql';
 import { Type } from 'class-transformer';
 import { IsEnum, IsOptional, IsString, IsUUID, Length, Matches, MaxLength, ValidateNested } from 'class-validator';
-import { ClusterDistribution } from '@portcullis/db';
+import { ClusterDistribution, EnforcementMode } from '@portcullis/db';
 import { PageArgs } from '../graphql/connection';
 import { CloudScope } from '../cloud-scopes/cloud-scope.types';
 
 registerEnumType(ClusterDistribution, { name: 'ClusterDistribution' });
+registerEnumType(EnforcementMode, {
+  name: 'EnforcementMode',
+  description: 'Where a Block policy is enforced in the cluster.',
+  valuesMap: {
+    WEBHOOK: { description: "The agent's admission webhook decides every admission (the default)." },
+    NATIVE: {
+      description:
+        'Misconfiguration policies are also compiled to ValidatingAdmissionPolicy and enforced inside kube-apiserver, ' +
+        'even while the agent is down; vulnerability gating and recording stay in the webhook.',
+    },
+  },
+});
 
 @ObjectType({ description: 'A Kubernetes cluster whose agent enforces the policies that apply to it.' })
 export class Cluster {
@@ -32,6 +44,9 @@ export class Cluster {
 
   @Field(() => Int, { nullable: true, description: 'Bundle revision the agent reports as applied.' })
   appliedRevision!: number | null;
+
+  @Field(() => EnforcementMode, { description: "Where this cluster's misconfiguration policies are enforced." })
+  enforcementMode!: EnforcementMode;
 
   @Field()
   tokenRotatedAt!: Date;
@@ -77,6 +92,11 @@ export class RegisterClusterInput {
   @Length(1, 32)
   @Matches(K8S_VERSION, { message: 'kubernetesVersion must look like 1.31 or v1.31.2' })
   kubernetesVersion?: string;
+
+  @Field(() => EnforcementMode, { nullable: true, description: 'Default WEBHOOK.' })
+  @IsOptional()
+  @IsEnum(EnforcementMode, { message: 'enforcementMode must be WEBHOOK or NATIVE' })
+  enforcementMode?: EnforcementMode;
 }
 
 @InputType()

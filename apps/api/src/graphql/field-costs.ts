@@ -87,6 +87,7 @@ export const ROOT_FIELD_COSTS: Readonly<Record<string, FieldCost>> = {
   'Mutation.registerCluster': { base: 20 },
   'Mutation.rotateClusterToken': { base: 10 },
   'Mutation.deleteCluster': { base: 20 },
+  'Mutation.setClusterEnforcementMode': { base: 20 },
   'Mutation.createScanUploadToken': { base: 10 },
   'Mutation.revokeScanUploadToken': { base: 10 },
   'Mutation.setAdmissionRetention': { base: 10 },
@@ -101,6 +102,8 @@ export const NESTED_FIELD_COSTS: Readonly<Record<string, FieldCost>> = {
   'AdmissionEventConnection.totalCount': { base: 20 },
   'AuditLogEntryConnection.totalCount': { base: 10 },
   'ScanArtifact.findings': { base: 5, page: 100 },
+  // the page's native states and counters are two reads in all; each cluster's list is rows of them
+  'ClusterRollout.nativePolicies': { base: 1 },
 };
 
 export function costOf(typeName: string, fieldName: string): FieldCost | undefined {

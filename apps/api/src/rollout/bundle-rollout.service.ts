@@ -8,6 +8,8 @@ import { PolicyService } from '../policies/policy.service';
 import type { Principal } from '../tenancy/principal';
 import { TenantDb } from '../tenancy/tenant-db';
 import { Visibility, hidden } from '../tenancy/visibility';
+import { nativePolicyStates, type NativePolicyRef } from './native-rollout';
+import type { NativePolicyState } from './native-rollout.types';
 import { ROLLOUT_PAGE, type BundleRollout, type BundleRolloutArgs, type ClusterRollout } from './bundle-rollout.types';
 
 type ClusterRow = Prisma.ClusterGetPayload<{ include: { cloudScope: true } }>;
@@ -29,7 +31,7 @@ export class BundleRolloutService {
     const after = decodeCursor(args.after);
     const size = args.first ?? ROLLOUT_PAGE.default;
     return this.db.run(principal, async (tx) => {
-      const covered = await this.coveredClusters(tx, principal, args);
+      const { covered, policy } = await this.coveredClusters(tx, principal, args);
       const liveCount = covered.filter(isLive).length;
       const listed = pageAfter(
         covered.filter((c) => !args.onlyBehind || !isLive(c)),
@@ -40,9 +42,10 @@ export class BundleRolloutService {
         tx,
         page.filter((c) => c.bundleRevision !== null && !isLive(c)),
       );
+      const native = await nativePolicyStates(tx, principal, page, policy);
       const last = page[page.length - 1];
       return {
-        clusters: page.map((c) => clusterRollout(c, since.get(c.id) ?? null)),
+        clusters: page.map((c) => clusterRollout(c, since.get(c.id) ?? null, native.get(c.id) ?? [])),
         pageInfo: {
           hasNextPage: listed.length > size,
           endCursor: last ? encodeCursor({ key: last.name, id: last.id }) : null,
@@ -59,7 +62,7 @@ export class BundleRolloutService {
     tx: TenantTx,
     principal: Principal,
     { policyId, clusterId }: BundleRolloutArgs,
-  ): Promise<ClusterRow[]> {
+  ): Promise<{ covered: ClusterRow[]; policy?: NativePolicyRef }> {
     const visible = await tx.cluster.findMany({
       where: Visibility.of(principal).clusters(),
       include: { cloudScope: true },
@@ -67,10 +70,11 @@ export class BundleRolloutService {
     if (clusterId) {
       const one = visible.filter((c) => c.id === clusterId);
       if (!one.length) throw hidden('cluster', clusterId);
-      return one;
+      return { covered: one };
     }
-    const scope = policyScopeOf(await this.policies.load(tx, principal, policyId!));
-    return visible.filter((c) => scopeMatch(scope, c) !== null);
+    const policy = await this.policies.load(tx, principal, policyId!);
+    const scope = policyScopeOf(policy);
+    return { covered: visible.filter((c) => scopeMatch(scope, c) !== null), policy };
   }
 
   /** One grouped read: for each lagging cluster, the issue time of the first revision it lacks. */
@@ -95,7 +99,7 @@ function pageAfter(clusters: ClusterRow[], after: Position | undefined): Cluster
     .filter((c) => !after || c.name > after.key || (c.name === after.key && c.id > after.id));
 }
 
-function clusterRollout(c: ClusterRow, behindSince: Date | null): ClusterRollout {
+function clusterRollout(c: ClusterRow, behindSince: Date | null, nativePolicies: NativePolicyState[]): ClusterRollout {
   const latest = c.bundleRevision;
   const applied = c.appliedRevision;
   const live = isLive(c);
@@ -112,5 +116,10 @@ function clusterRollout(c: ClusterRow, behindSince: Date | null): ClusterRollout
     spoolDepth: c.agentSpoolDepth,
     droppedEvents: c.agentDroppedEvents,
     agentReportedAt: c.agentReportedAt,
+    enforcementMode: c.enforcementMode,
+    nativeReconciledAt: c.nativeReconciledAt,
+    nativeRevision: c.nativeRevision,
+    nativeMetricsError: c.nativeMetricsError,
+    nativePolicies,
   };
 }

@@ -1,6 +1,8 @@
 import { ArgsType, Field, ID, Int, ObjectType } from '@nestjs/graphql';
 import { IsBoolean, IsOptional, IsString, IsUUID, Max, MaxLength, Min } from 'class-validator';
+import { EnforcementMode } from '@portcullis/db';
 import { Cluster } from '../clusters/cluster.types';
+import { NativePolicyState } from './native-rollout.types';
 import { PageInfo } from '../graphql/connection';
 
 @ObjectType({ description: 'Where one cluster stands with its bundle.' })
@@ -53,6 +55,36 @@ export class ClusterRollout {
     description: "The agent's own clock at its last report (compare with lastSeenAt for skew).",
   })
   agentReportedAt!: Date | null;
+
+  @Field(() => EnforcementMode)
+  enforcementMode!: EnforcementMode;
+
+  @Field(() => Date, {
+    nullable: true,
+    description:
+      "When the agent last reconciled the cluster's ValidatingAdmissionPolicies with its bundle (native mode).",
+  })
+  nativeReconciledAt!: Date | null;
+
+  @Field(() => Int, {
+    nullable: true,
+    description: "Bundle revision the cluster's ValidatingAdmissionPolicies were compiled from, as last reported.",
+  })
+  nativeRevision!: number | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description:
+      "Why the agent could not read kube-apiserver's metrics at its last report (the counts then stand still).",
+  })
+  nativeMetricsError!: string | null;
+
+  @Field(() => [NativePolicyState], {
+    description:
+      'Native mode: per misconfiguration policy of the bundle (only the policy asked, in a policy rollout), its ' +
+      'ValidatingAdmissionPolicy state and the requests kube-apiserver denied or warned about. Empty in webhook mode.',
+  })
+  nativePolicies!: NativePolicyState[];
 }
 
 @ObjectType({ description: 'Is a change live everywhere? Per cluster: latest revision, applied revision, lag.' })

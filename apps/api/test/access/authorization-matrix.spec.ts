@@ -186,6 +186,22 @@ const CASES: Case[] = [
       }),
   },
   {
+    name: 'setClusterEnforcementMode S1',
+    allowed: S1_MANAGERS,
+    run: async (f, t) =>
+      f.h.gql(t, `mutation($id: ID!) { setClusterEnforcementMode(id: $id, mode: NATIVE) { enforcementMode } }`, {
+        id: await newCluster(f, f.s1),
+      }),
+  },
+  {
+    name: 'setClusterEnforcementMode S2',
+    allowed: ADMINS_T,
+    run: async (f, t) =>
+      f.h.gql(t, `mutation($id: ID!) { setClusterEnforcementMode(id: $id, mode: NATIVE) { enforcementMode } }`, {
+        id: await newCluster(f, f.s2),
+      }),
+  },
+  {
     name: 'deleteCluster S1',
     allowed: S1_MANAGERS,
     run: async (f, t) =>

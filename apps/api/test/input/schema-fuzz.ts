@@ -162,6 +162,7 @@ export function describeSchemaFuzz(only: 'query' | 'mutation'): void {
         revokeRole: () => ({ id: ids['role'] }),
         revokeScanUploadToken: () => ({ id: ids['uploadToken'] }),
         rotateClusterToken: () => ({ id: ids['cluster'] }),
+        setClusterEnforcementMode: () => ({ id: ids['cluster'], mode: 'NATIVE' }),
         setAdmissionRetention: () => ({ days: 30 }),
         setScanArtifactHistory: () => ({ days: 30 }),
         updateCloudScope: () => ({ id: ids['scope'], input: { displayName: 'fuzz' } }),

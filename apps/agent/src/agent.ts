@@ -1,6 +1,8 @@
+import * as fs from 'node:fs';
 import type { Logger } from 'pino';
 import { ApiClient, ArtifactResolver } from '@portcullis/admission';
 import { compileGlob } from '@portcullis/policy-engine';
+import { compileVap } from '@portcullis/vap';
 import { AdmissionHandler } from './admission/admission-handler';
 import { Backoff } from './backoff';
 import { BundleStore } from './bundle/bundle-store';
@@ -8,11 +10,25 @@ import { BundleSync } from './bundle/bundle-sync';
 import type { AgentConfig } from './config';
 import { AgentMetrics } from './metrics';
 import { AgentServers } from './servers';
+import { SERVICE_ACCOUNT_DIR, inClusterKubeConfig } from './kube/kube-config';
+import type { CompileVap } from './native/compiled';
+import { NativeKube } from './native/native-kube';
+import { NativeReconciler } from './native/native-reconciler';
 import { Spool } from './spool/spool';
 import { SnapshotIds } from './spool/snapshot-ids';
 import { EventUploader } from './spool/uploader';
 import { StatusReporter } from './status-reporter';
 import { AGENT_VERSION } from './version';
+
+/**
+ * The Kubernetes API as the pod's service account, or null when the agent has none: outside a
+ * pod, or a chart installed without native enforcement (no token mounted).
+ */
+function nativeKube(config: AgentConfig): NativeKube | null {
+  if (!config.kubernetes) return null;
+  if (!fs.existsSync(`${config.kubernetes.serviceAccountRoot}${SERVICE_ACCOUNT_DIR}/token`)) return null;
+  return new NativeKube(inClusterKubeConfig(config.kubernetes), config.native.requestTimeoutMs);
+}
 
 export interface RunningAgent {
   readonly webhookPort: number;
@@ -33,11 +49,14 @@ export class Agent {
   private readonly uploader: EventUploader;
   private readonly status: StatusReporter;
   private readonly servers: AgentServers;
+  readonly native: NativeReconciler;
   private started = false;
 
   constructor(
     private readonly config: AgentConfig,
     private readonly log: Logger,
+    /** The ValidatingAdmissionPolicy compiler (a test may pass a failing one). */
+    compile: CompileVap = compileVap,
   ) {
     this.api = new ApiClient(
       config.apiUrl,
@@ -96,9 +115,10 @@ export class Agent {
       () => ({
         agentVersion: AGENT_VERSION,
         appliedRevision: this.store.current()?.document.revision ?? null,
-        lastError: this.sync.lastError ?? this.uploader.lastError ?? null,
+        lastError: this.sync.lastError ?? this.uploader.lastError ?? this.native.lastError ?? null,
         spoolDepth: this.spool.depth,
         droppedEvents: this.spool.dropped,
+        ...this.nativeStatus(),
       }),
       log.child({ part: 'status' }),
     );
@@ -111,6 +131,22 @@ export class Agent {
       log.child({ part: 'bundle' }),
       () => this.status.report(),
     );
+    this.native = new NativeReconciler(
+      () => this.store.current(),
+      nativeKube(config),
+      compile,
+      {
+        excludedNamespaces: config.excludedNamespaces,
+        resyncMs: config.native.resyncMs,
+        metricsMs: config.native.metricsMs,
+        metricsMaxBytes: 256 * 1024 ** 2,
+        backoff: config.backoff,
+      },
+      log.child({ part: 'native' }),
+      () => this.status.report(),
+    );
+    // every new revision may change the compiled objects or the mode
+    this.store.onApplied(() => this.native.trigger('bundle'));
     // the bundle may tune the event pipeline; unset settings keep the agent's own
     this.store.onApplied((b) => {
       const s = b.document.agentSettings;
@@ -157,6 +193,7 @@ export class Agent {
     this.uploader.start();
     this.sync.start();
     this.status.start();
+    this.native.start();
     this.started = true;
     this.log.info(
       {
@@ -170,10 +207,15 @@ export class Agent {
     return { ...ports, stop: () => this.stop() };
   }
 
+  private nativeStatus(): { native?: NonNullable<ReturnType<NativeReconciler['snapshot']>> } {
+    const native = this.native.snapshot();
+    return native ? { native } : {};
+  }
+
   async stop(): Promise<void> {
     this.started = false;
     await this.servers.close();
-    await Promise.all([this.sync.close(), this.uploader.close()]);
+    await Promise.all([this.sync.close(), this.uploader.close(), this.native.close()]);
     await this.status.close();
     await this.spool.close();
     this.api.close();

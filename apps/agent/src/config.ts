@@ -54,6 +54,15 @@ export interface AgentConfig {
     /** Prefix of /var/run/secrets/kubernetes.io/serviceaccount/{token,ca.crt,namespace}; '' in a pod. */
     readonly serviceAccountRoot: string;
   };
+  /** Native enforcement (ValidatingAdmissionPolicy), when the bundle's enforcement mode is `native`. */
+  readonly native: {
+    /** Full reconcile (drift repair) at least this often. */
+    readonly resyncMs: number;
+    /** How often kube-apiserver's /metrics is read for native denial counts. */
+    readonly metricsMs: number;
+    /** Deadline of one Kubernetes API request. */
+    readonly requestTimeoutMs: number;
+  };
 }
 
 export class AgentConfigError extends Error {
@@ -139,6 +148,9 @@ const env = z.object({
   KUBERNETES_SERVICE_PORT: port.optional(),
   // only for an agent run outside a pod (and tests): where the service-account files are mounted
   PORTCULLIS_KUBE_SERVICEACCOUNT_ROOT: z.string().default(''),
+  PORTCULLIS_NATIVE_RESYNC_SECONDS: int(1, 86_400).default(300),
+  PORTCULLIS_NATIVE_METRICS_SECONDS: int(1, 3600).default(60),
+  PORTCULLIS_KUBE_REQUEST_TIMEOUT_SECONDS: int(1, 300).default(10),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -240,6 +252,11 @@ export function loadAgentConfig(values: Env): AgentConfig {
     },
     backoff: { baseMs: e.PORTCULLIS_BACKOFF_BASE_MS, maxMs: e.PORTCULLIS_BACKOFF_MAX_MS },
     logLevel: e.LOG_LEVEL,
+    native: {
+      resyncMs: e.PORTCULLIS_NATIVE_RESYNC_SECONDS * 1000,
+      metricsMs: e.PORTCULLIS_NATIVE_METRICS_SECONDS * 1000,
+      requestTimeoutMs: e.PORTCULLIS_KUBE_REQUEST_TIMEOUT_SECONDS * 1000,
+    },
     ...(e.KUBERNETES_SERVICE_HOST
       ? {
           kubernetes: {

@@ -66,6 +66,30 @@ describe('agent configuration', () => {
     );
   });
 
+  it('native enforcement: resync, metrics and Kubernetes request deadlines, defaults and bounds', () => {
+    assert.deepEqual(loadAgentConfig(base()).native, {
+      resyncMs: 300_000,
+      metricsMs: 60_000,
+      requestTimeoutMs: 10_000,
+    });
+    const c = loadAgentConfig({
+      ...base(),
+      PORTCULLIS_NATIVE_RESYNC_SECONDS: '30',
+      PORTCULLIS_NATIVE_METRICS_SECONDS: '15',
+      PORTCULLIS_KUBE_REQUEST_TIMEOUT_SECONDS: '5',
+    });
+    assert.deepEqual(c.native, { resyncMs: 30_000, metricsMs: 15_000, requestTimeoutMs: 5_000 });
+    assert.match(refused({ ...base(), PORTCULLIS_NATIVE_RESYNC_SECONDS: '0' }), /^PORTCULLIS_NATIVE_RESYNC_SECONDS: /);
+    assert.match(
+      refused({ ...base(), PORTCULLIS_NATIVE_METRICS_SECONDS: '1e2' }),
+      /^PORTCULLIS_NATIVE_METRICS_SECONDS: /,
+    );
+    assert.match(
+      refused({ ...base(), PORTCULLIS_KUBE_REQUEST_TIMEOUT_SECONDS: '301' }),
+      /^PORTCULLIS_KUBE_REQUEST_TIMEOUT_SECONDS: /,
+    );
+  });
+
   it('reads the credential and the JWKS from files (Secret and ConfigMap mounts)', () => {
     const dir = tempDir();
     const token = newAgentToken();

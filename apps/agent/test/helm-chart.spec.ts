@@ -28,6 +28,7 @@ const MODULES: Record<string, string> = {
   'apps/v1': 'kubernetes-models/apps/v1',
   'policy/v1': 'kubernetes-models/policy/v1',
   'admissionregistration.k8s.io/v1': 'kubernetes-models/admissionregistration.k8s.io/v1',
+  'rbac.authorization.k8s.io/v1': 'kubernetes-models/rbac.authorization.k8s.io/v1',
   'cert-manager.io/v1': '@kubernetes-models/cert-manager/cert-manager.io/v1',
 };
 
@@ -284,6 +285,60 @@ describe('deploy/helm/portcullis-agent', { skip: helmUnavailableReason() }, () =
     assert.equal(env['PORTCULLIS_EXCLUDED_NAMESPACES'], 'portcullis-system,kube-system,monitoring');
     assert.equal(pod.volumes.find((v: { name: string }) => v.name === 'tls').secret.secretName, 'my-tls');
     assert.equal(pod.volumes.find((v: { name: string }) => v.name === 'credential').secret.secretName, 'agent-cred');
+  });
+
+  it('native enforcement off (the default): no RBAC at all, no service-account token in the pod', () => {
+    assert.equal(
+      objects.some((o) => String(o['kind']).startsWith('ClusterRole')),
+      false,
+    );
+    const pod = byKind(objects, 'Deployment').spec.template.spec;
+    assert.equal(pod.automountServiceAccountToken, false);
+    assert.equal(
+      (pod.volumes as Array<{ projected?: unknown }>).some((v) => v.projected),
+      false,
+    );
+  });
+
+  it('native enforcement on: a ClusterRole with exactly the VAP verbs and GET /metrics, bound to the agent, its token mounted explicitly', async () => {
+    const o = await renderChart({ ...required, nativeEnforcement: { enabled: true, resyncSeconds: 120 } });
+    for (const x of o) await schemaCheck(x);
+    const role = byKind(o, 'ClusterRole');
+    assert.deepEqual(role.rules, [
+      {
+        apiGroups: ['admissionregistration.k8s.io'],
+        resources: ['validatingadmissionpolicies', 'validatingadmissionpolicybindings'],
+        verbs: ['get', 'list', 'create', 'patch', 'delete'],
+      },
+      { nonResourceURLs: ['/metrics'], verbs: ['get'] },
+    ]);
+    const binding = byKind(o, 'ClusterRoleBinding');
+    assert.deepEqual(binding.roleRef, {
+      apiGroup: 'rbac.authorization.k8s.io',
+      kind: 'ClusterRole',
+      name: role.metadata.name,
+    });
+    assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: RELEASE.name, namespace: RELEASE.namespace }]);
+    assert.equal(o.filter((x) => String(x['kind']).includes('Role')).length, 2, 'no other Role or binding');
+    const pod = byKind(o, 'Deployment').spec.template.spec;
+    // the pod-level switch stays off (the default policy's automount rule); the token is projected where client-node reads it
+    assert.equal(pod.automountServiceAccountToken, false);
+    const mount = pod.containers[0].volumeMounts.find(
+      (m: { mountPath: string }) => m.mountPath === '/var/run/secrets/kubernetes.io/serviceaccount',
+    );
+    assert.equal(mount.readOnly, true);
+    const volume = pod.volumes.find((v: { name: string }) => v.name === mount.name);
+    assert.deepEqual(
+      volume.projected.sources.map((s: Record<string, unknown>) => Object.keys(s)[0]),
+      ['serviceAccountToken', 'configMap', 'downwardAPI'],
+    );
+    const env = Object.fromEntries(
+      (pod.containers[0].env as Array<{ name: string; value: string }>).map((e) => [e.name, e.value]),
+    );
+    assert.equal(env['PORTCULLIS_NATIVE_RESYNC_SECONDS'], '120');
+    assert.equal(env['PORTCULLIS_NATIVE_METRICS_SECONDS'], '60');
+    const evaluated = portcullisEval(o);
+    assert.equal(evaluated.code, 0, JSON.stringify(evaluated.results.filter((r) => r.decision !== 'allow')));
   });
 
   it('missing required values fail the render, naming the value', async () => {

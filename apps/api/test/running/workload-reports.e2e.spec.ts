@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { prepareSnapshot, type RunningViolation } from '@portcullis/contracts';
+import { InventoryStore } from '@portcullis/inventory';
 import { compilePolicies, evaluatePolicies, type CompiledPolicy, type Policy } from '@portcullis/policy-engine';
 import { NO_DB_REASON, startApi, testDatabaseConfigured, type ApiHarness } from '@portcullis/testing';
 import { clusterIn, data, scopeWithCluster, type TestCluster } from '../inventory/support';
@@ -512,6 +513,29 @@ describe(
       const theirs = await running(other.ownerToken);
       assert.equal(theirs.totalCount, 0);
       assert.deepEqual(theirs.summary.clusters, []);
+    });
+
+    it('keeps the snapshot of a running workload through retention, and lets it go once the workload is gone', async () => {
+      const c = await clusterIn(h, owner, a1.cloudScopeId, 'bg-retention');
+      const w = workload('shop', 'long-runner', 'good');
+      assert.equal((await post(c.token, full({ id: randomUUID(), page: 1, last: true }, [w]))).status, 200);
+      const hash = Buffer.from(w.snapshotHash, 'hex');
+      const held = () => h.prisma.admissionSnapshot.count({ where: { tenantId, hash: new Uint8Array(hash) } });
+      // last seen long ago, as a workload that has run for months without being admitted again
+      await h.prisma.$executeRawUnsafe(
+        `UPDATE admission_snapshots SET last_seen_day = now() - interval '400 days' WHERE tenant_id = $1::uuid AND hash = $2`,
+        tenantId,
+        hash,
+      );
+      const store = h.app.get(InventoryStore);
+      await store.deleteSnapshotsBefore(tenantId, new Date());
+      assert.equal(await held(), 1, 'a running workload refers to it');
+      assert.equal(
+        (await post(c.token, delta([], [{ kind: 'Deployment', namespace: 'shop', name: 'long-runner' }]))).status,
+        200,
+      );
+      await store.deleteSnapshotsBefore(tenantId, new Date());
+      assert.equal(await held(), 0);
     });
 
     it('keeps a policy not ready while a running workload would be denied, naming it; simulates running workloads', async () => {

@@ -249,6 +249,7 @@ export class WorkloadReportIngestor {
           'CONFLICT',
           `sync.page: page ${sync.page} of sync ${sync.id}, whose first page the API does not hold (not sent, older than ${WORKLOAD_REPORT_LIMITS.syncTtlSeconds / 60} minutes, or superseded by a newer sync); send the sync again from page 1; ${NOTHING_STORED}`,
           'sync.page',
+          { restartSync: true },
         );
       }
       // a new sync: an older one still staged is abandoned
@@ -283,7 +284,7 @@ export class WorkloadReportIngestor {
         'CONFLICT',
         `sync.page: the last page (${sync.page}) of sync ${sync.id} arrived, but page${missing.length > 1 ? 's' : ''} ${missing.slice(0, 20).join(', ')}${missing.length > 20 ? ', ...' : ''} did not: the sync is incomplete and was not applied; send the missing pages, then the last one again; ${NOTHING_STORED}`,
         'sync.page',
-        { missingPages: missing.slice(0, 1000) },
+        { missingPages: missing.slice(0, 1000), restartSync: true },
       );
     // the complete set of the cluster's running workloads
     const all: StagedWorkload[] = [];

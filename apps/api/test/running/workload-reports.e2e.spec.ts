@@ -430,6 +430,9 @@ describe(
       let res = await post(c.token, full({ id: syncId, page: 3, last: true }, [workload('shop', 'c', 'good')]));
       assert.equal(res.status, 409, JSON.stringify(res.body));
       assert.match(JSON.stringify(res.body), /page 2 did not/);
+      assert.equal(res.body.field, 'sync.page');
+      assert.equal(res.body.restartSync, true);
+      assert.deepEqual(res.body.missingPages, [2]);
       res = await post(c.token, full({ id: randomUUID(), page: 2, last: true }, [workload('shop', 'x', 'good')]));
       assert.equal(res.status, 409, JSON.stringify(res.body));
       let got = await running(owner, { clusterId: c.id });

@@ -40,6 +40,8 @@ const WHOLE_EXPORT = 300;
 export const ROOT_FIELD_COSTS: Readonly<Record<string, FieldCost>> = {
   // reads: lists are priced by the page they may return
   'Query.admissionEvents': { base: 20, page: 25 },
+  // a page is two statements (workloads, then their violations) whose rows are read together
+  'Query.runningWorkloads': { base: 20, page: 25, perItem: 0.2 },
   'Query.auditLog': LIST,
   'Query.cloudScopes': LIST,
   'Query.clusters': LIST,
@@ -104,6 +106,8 @@ export const NESTED_FIELD_COSTS: Readonly<Record<string, FieldCost>> = {
   'ScanArtifact.findings': { base: 5, page: 100 },
   // the page's native states and counters are two reads in all; each cluster's list is rows of them
   'ClusterRollout.nativePolicies': { base: 1 },
+  // the posture summary aggregates every running workload matching the filter
+  'RunningWorkloadConnection.summary': { base: 50 },
 };
 
 export function costOf(typeName: string, fieldName: string): FieldCost | undefined {

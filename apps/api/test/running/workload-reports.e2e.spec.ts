@@ -494,6 +494,20 @@ describe(
       const refused = await h.gql(owner, `{ runningWorkloads(filter: { namespace: "%" }) { totalCount } }`);
       assert.equal(refused.errors?.[0]?.extensions?.field, 'filter.namespace', JSON.stringify(refused));
 
+      // a crafted pattern (many wildcards against a long namespace of the one letter) answers, matching nothing
+      const long = 'a'.repeat(63);
+      assert.equal((await post(b1.token, delta([workload(long, 'crafted', 'good')]))).status, 200);
+      const crafted = `${'*a'.repeat(120)}*b`;
+      assert.equal((await running(owner, { clusterId: b1.id, namespace: crafted })).totalCount, 0);
+      assert.deepEqual(
+        names((await running(owner, { clusterId: b1.id, namespace: `*a*a*${'?'.repeat(10)}*` })).edges),
+        [`${long}/crafted`],
+      );
+      assert.equal(
+        (await post(b1.token, delta([], [{ kind: 'Deployment', namespace: long, name: 'crafted' }]))).status,
+        200,
+      );
+
       // a SECURITY_READER of b1's scope sees only b1
       const readerId = randomUUID();
       data(

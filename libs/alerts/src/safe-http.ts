@@ -247,7 +247,13 @@ function describeNetworkError(err: NodeJS.ErrnoException, host: string): string 
     case 'ETIMEDOUT':
       return `connection to ${host} timed out`;
     default:
-      if (err.code?.startsWith('ERR_TLS') || err.code?.includes('CERT') || err.code === 'DEPTH_ZERO_SELF_SIGNED_CERT')
+      if (
+        err.code?.startsWith('ERR_TLS') ||
+        err.code?.startsWith('ERR_SSL') ||
+        err.code?.includes('CERT') ||
+        err.code?.startsWith('UNABLE_TO_') ||
+        err.code === 'HOSTNAME_MISMATCH'
+      )
         return `TLS with ${host} failed (${err.code})`;
       return `request to ${host} failed (${err.code ?? err.message.slice(0, 100)})`;
   }

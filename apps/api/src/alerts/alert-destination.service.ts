@@ -69,6 +69,14 @@ export class AlertDestinationService {
       throw forbidden('alert destinations need OWNER or SECURITY_ADMIN at tenant level');
   }
 
+  /** Storing a URL or secret needs the deployment's encryption key. */
+  private requireKey(): void {
+    if (!this.dispatcher.box.configured)
+      throw forbidden(
+        'this deployment has no SECRETS_ENCRYPTION_KEYS: alert destinations cannot be stored until an operator sets it',
+      );
+  }
+
   /** https, no credentials, no forbidden address (as typed and as it resolves now); the connection checks again. */
   private async checkUrl(url: string, field: string): Promise<void> {
     const allowPrivate = this.config.alerts.allowPrivateDestinations;
@@ -102,6 +110,7 @@ export class AlertDestinationService {
 
   async create(principal: Principal, input: CreateAlertDestinationInput): Promise<AlertDestinationWithSecret> {
     this.requireTenantAdmin(principal);
+    this.requireKey();
     await this.checkUrl(input.url, 'input.url');
     this.checkToken(input.kind, input.tokenHeader, input.token, 'input');
     const id = randomUUID();
@@ -142,6 +151,7 @@ export class AlertDestinationService {
 
   async update(principal: Principal, id: string, input: UpdateAlertDestinationInput): Promise<AlertDestination> {
     this.requireTenantAdmin(principal);
+    if (input.url !== undefined || input.token !== undefined) this.requireKey();
     if (input.url !== undefined) await this.checkUrl(input.url, 'input.url');
     try {
       return await this.db.run(principal, async (tx) => {
@@ -196,6 +206,7 @@ export class AlertDestinationService {
   /** A new signing secret, shown once; the previous one keeps signing for `overlapHours`. */
   async rotateSecret(principal: Principal, id: string, overlapHours: number): Promise<AlertDestinationWithSecret> {
     this.requireTenantAdmin(principal);
+    this.requireKey();
     return this.db.run(principal, async (tx) => {
       const row = await this.live(tx, id);
       if (row.kind !== 'WEBHOOK' || !row.secretEncrypted)

@@ -45,6 +45,7 @@ interface Received {
   readonly headers: Record<string, string | string[] | undefined>;
   readonly body: string;
   readonly answered: number;
+  readonly at: number;
 }
 
 /** A loopback HTTPS receiver: records every request; `answer` decides each status. */
@@ -67,6 +68,7 @@ class Receiver {
         const nth = this.requests.filter((r) => r.path === p).length;
         const a = this.answer(p, nth);
         this.requests.push({
+          at: Date.now(),
           path: p,
           headers: req.headers,
           body: Buffer.concat(chunks).toString('utf8'),
@@ -449,6 +451,31 @@ describe('alert delivery', { skip: testDatabaseConfigured ? false : NO_DB_REASON
     } finally {
       receiver.answer = () => ({ status: 200 });
     }
+  });
+
+  it('over its rate limit a destination waits: deliveries are delayed, not failed, and spaced by the limit', async () => {
+    const d = await destination('SLACK', '/limited', { rateLimitPerMinute: 60 }); // 1 a second, a burst of 1
+    const alerts = [blockDenial(), blockDenial(), blockDenial()];
+    await Promise.all(alerts.map((a) => dispatch(a, [d.id])));
+    await eventually(
+      'all three DELIVERED',
+      async () => (await log({ destinationId: d.id })).filter((x) => x.status === 'DELIVERED').length === 3,
+      30_000,
+    );
+    const rows = await log({ destinationId: d.id });
+    assert.deepEqual(
+      rows.map((x) => x.attempts),
+      [1, 1, 1],
+      'waiting for the limit is not an attempt',
+    );
+    const times = receiver
+      .at('/limited')
+      .map((r) => r.at)
+      .sort((a, b) => a - b);
+    assert.equal(times.length, 3);
+    // a lower bound the limit guarantees (the bucket refills one token a second), not a speed
+    for (let i = 1; i < times.length; i++)
+      assert.ok(times[i]! - times[i - 1]! >= 900, `requests ${i - 1} and ${i} ${times[i]! - times[i - 1]!} ms apart`);
   });
 
   it('secrets are encrypted at rest and never in answers or the audit log', async () => {

@@ -333,6 +333,34 @@ describe('alert delivery', { skip: testDatabaseConfigured ? false : NO_DB_REASON
     }
   });
 
+  it("dispatched inside a caller's transaction: delivered once after the commit, nothing after a rollback", async () => {
+    const d = await destination('WEBHOOK', '/in-tx');
+    const committed = blockDenial();
+    await pool.inTenant(tenantId, async (client) => {
+      await dispatchAlert({ db: { client }, queue, retry: h.config.alerts.delivery }, committed, [d.id]);
+      // the job is on the queue while the row is not yet visible to the worker
+      await new Promise((r) => setTimeout(r, 700));
+    });
+    const rolledBack = blockDenial();
+    await assert.rejects(
+      pool.inTenant(tenantId, async (client) => {
+        await dispatchAlert({ db: { client }, queue, retry: h.config.alerts.delivery }, rolledBack, [d.id]);
+        throw new Error('the caller fails after dispatching');
+      }),
+      /the caller fails/,
+    );
+    const row = await eventually('DELIVERED', async () => (await log({ destinationId: d.id, status: 'DELIVERED' }))[0]);
+    assert.equal(row.alertId, committed.id);
+    assert.equal(row.attempts, 1, 'waiting for the commit spent no attempt');
+    await new Promise((r) => setTimeout(r, 500));
+    assert.deepEqual(
+      receiver.at('/in-tx').map((r) => header(r, 'webhook-id')),
+      [committed.id],
+      'the rolled-back alert was never sent',
+    );
+    assert.equal((await log({ destinationId: d.id })).length, 1);
+  });
+
   it('after a rotation both secrets verify during the overlap', async () => {
     const d = await destination('WEBHOOK', '/rotated');
     const rotated = await ok<{

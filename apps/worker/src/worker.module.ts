@@ -1,6 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import type { AppConfig } from '@portcullis/config';
 import { PlatformModule } from '@portcullis/platform';
+import { AlertsModule } from './alerts/alerts.module';
 import { DistributionModule } from './distribution/distribution.module';
 import { InventoryModule } from './inventory/inventory.module';
 
@@ -17,6 +18,7 @@ export class WorkerModule {
         PlatformModule.forRoot(config, { serviceName: 'portcullis-worker' }),
         DistributionModule,
         InventoryModule,
+        AlertsModule,
       ],
     };
   }

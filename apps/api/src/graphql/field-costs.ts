@@ -49,6 +49,8 @@ export const ROOT_FIELD_COSTS: Readonly<Record<string, FieldCost>> = {
   'Query.roleAssignments': LIST,
   'Query.scanArtifacts': LIST,
   'Query.scanUploadTokens': LIST,
+  'Query.alertDestinations': LIST,
+  'Query.alertDeliveries': LIST,
   'Query.bundleRollout': { base: 20, page: 200, perItem: 0.2 },
   'Query.me': { base: 2 },
   'Query.ruleCatalog': { base: 1 },
@@ -94,6 +96,12 @@ export const ROOT_FIELD_COSTS: Readonly<Record<string, FieldCost>> = {
   'Mutation.revokeScanUploadToken': { base: 10 },
   'Mutation.setAdmissionRetention': { base: 10 },
   'Mutation.setScanArtifactHistory': { base: 10 },
+  // alert destinations: a DNS resolution (SSRF check) and a transaction each
+  'Mutation.createAlertDestination': { base: 20 },
+  'Mutation.updateAlertDestination': { base: 20 },
+  'Mutation.rotateAlertDestinationSecret': { base: 10 },
+  'Mutation.deleteAlertDestination': { base: 10 },
+  'Mutation.sendTestAlert': { base: 20 },
 };
 
 /**
@@ -103,6 +111,7 @@ export const ROOT_FIELD_COSTS: Readonly<Record<string, FieldCost>> = {
 export const NESTED_FIELD_COSTS: Readonly<Record<string, FieldCost>> = {
   'AdmissionEventConnection.totalCount': { base: 20 },
   'AuditLogEntryConnection.totalCount': { base: 10 },
+  'AlertDeliveryConnection.totalCount': { base: 10 },
   'ScanArtifact.findings': { base: 5, page: 100 },
   // the page's native states and counters are two reads in all; each cluster's list is rows of them
   'ClusterRollout.nativePolicies': { base: 1 },

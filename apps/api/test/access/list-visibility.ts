@@ -24,8 +24,10 @@ import {
   isNonNullType,
   type GraphQLOutputType,
 } from 'graphql';
+import { persistAlert } from '@portcullis/alerts';
 import { repoPath } from '@portcullis/config';
 import { prepareSnapshot } from '@portcullis/contracts';
+import { withTenant } from '@portcullis/db';
 import {
   NO_DB_REASON,
   admissionEvent as admission,
@@ -78,6 +80,10 @@ interface Seed {
   revokedToken: string;
   /** uid of the place's running workload (background audit): Deployment <clusterName> in namespace <clusterName>. */
   runningUid: string;
+  deletedDestination: string;
+  destination: string;
+  delivery: string;
+  alertAt: Date;
 }
 
 export interface VisibilityFixture {
@@ -241,6 +247,34 @@ export const LIST_ENTRIES: Record<string, ListEntry> = {
       'filter.tagBound': { value: () => ({ tagBound: false }), target: (s) => s.artifact },
     },
   },
+  alertDestinations: {
+    access: 'tenantManage',
+    scoping: 'tenant',
+    query: 'query($v: Boolean) { r: alertDestinations(first: 100, includeDeleted: $v) { edges { node { id } } } }',
+    rows: (d) => edges(d['r']).map((n) => ({ id: n['id'] as string, scopes: [] })),
+    arguments: {
+      includeDeleted: { value: () => true, target: (s) => s.deletedDestination },
+    },
+  },
+  alertDeliveries: {
+    access: 'read',
+    scoping: 'scoped',
+    query:
+      'query($v: AlertDeliveryFilter) { r: alertDeliveries(first: 100, filter: $v) { edges { node { id cloudScopeId } } } }',
+    rows: (d) =>
+      edges(d['r']).map((n) => ({
+        id: n['id'] as string,
+        scopes: n['cloudScopeId'] ? [n['cloudScopeId'] as string] : [],
+      })),
+    arguments: {
+      '(none)': { value: () => null, target: (s) => s.delivery },
+      'filter.destinationId': { value: (s) => ({ destinationId: s.destination }), target: (s) => s.delivery },
+      'filter.status': { value: () => ({ status: 'QUEUED' }), target: (s) => s.delivery },
+      'filter.kind': { value: () => ({ kind: 'BLOCK_DENIAL' }), target: (s) => s.delivery },
+      'filter.clusterId': { value: (s) => ({ clusterId: s.cluster }), target: (s) => s.delivery },
+      'filter.since': { value: (s) => ({ since: s.alertAt.toISOString() }), target: (s) => s.delivery },
+    },
+  },
   scanUploadTokens: {
     access: 'tenantManage',
     scoping: 'tenant',
@@ -312,7 +346,7 @@ export const LIST_ENTRIES: Record<string, ListEntry> = {
 export const LIST_PARTS: readonly (readonly string[])[] = [
   ['clusters', 'roleAssignments', 'cloudScopes', 'policies'],
   ['admissionEvents', 'bundleRollout', 'effectivePolicies'],
-  ['auditLog', 'scanArtifacts', 'scanUploadTokens'],
+  ['auditLog', 'scanArtifacts', 'scanUploadTokens', 'alertDestinations', 'alertDeliveries'],
   ['runningWorkloads'],
 ];
 
@@ -398,8 +432,12 @@ export async function seedVisibility(h: ApiHarness): Promise<VisibilityFixture> 
   const aws = String(100000000000 + Math.floor(Math.random() * 899999999999)).slice(0, 12);
   const azure = randomUUID();
   const gcp = `vis-${randomBytes(4).toString('hex')}`;
-  const scopes: Record<Place, { token: string; id: string; ext: string; ownerId: string; provider: string }> = {
+  const scopes: Record<
+    Place,
+    { token: string; id: string; ext: string; ownerId: string; provider: string; tenantId: string }
+  > = {
     S1: {
+      tenantId: a.tenantId,
       token: a.ownerToken,
       id: await newScope(a.ownerToken, 'AWS_ACCOUNT', aws),
       ext: aws,
@@ -407,6 +445,7 @@ export async function seedVisibility(h: ApiHarness): Promise<VisibilityFixture> 
       provider: 'AWS_ACCOUNT',
     },
     S2: {
+      tenantId: a.tenantId,
       token: a.ownerToken,
       id: await newScope(a.ownerToken, 'AZURE_SUBSCRIPTION', azure),
       ext: azure,
@@ -414,6 +453,7 @@ export async function seedVisibility(h: ApiHarness): Promise<VisibilityFixture> 
       provider: 'AZURE_SUBSCRIPTION',
     },
     B: {
+      tenantId: b.tenantId,
       token: b.ownerToken,
       id: await newScope(b.ownerToken, 'GCP_PROJECT', gcp),
       ext: gcp,
@@ -443,7 +483,7 @@ export async function seedVisibility(h: ApiHarness): Promise<VisibilityFixture> 
   const agentTokens = {} as Record<Place, string>;
   const now = Date.now();
   for (const [i, place] of PLACES.entries()) {
-    const { token, id: scope, ext, ownerId, provider } = scopes[place];
+    const { token, id: scope, ext, ownerId, provider, tenantId } = scopes[place];
     const clusterName = uniq(`vis-${place.toLowerCase()}`);
     const regFrom = new Date(Date.now() - 1000);
     const reg = (
@@ -525,6 +565,7 @@ export async function seedVisibility(h: ApiHarness): Promise<VisibilityFixture> 
       ...artifact,
       revokedToken: revoked,
       runningUid,
+      ...(await newAlertDelivery(h, token, tenantId, scope, reg.cluster.id, clusterName)),
     };
   }
   const spanning = (
@@ -568,10 +609,9 @@ export async function seedVisibility(h: ApiHarness): Promise<VisibilityFixture> 
     ['B', b.ownerToken],
   ] as const) {
     for (const [name, entry] of Object.entries(LIST_ENTRIES)) {
-      if (!('(none)' in entry.arguments) && name !== 'scanUploadTokens') continue;
-      const data = await gql<Record<string, unknown>>(token, entry.query, {
-        v: name === 'scanUploadTokens' ? true : null,
-      });
+      const listsAll = name === 'scanUploadTokens' || name === 'alertDestinations';
+      if (!('(none)' in entry.arguments) && !listsAll) continue;
+      const data = await gql<Record<string, unknown>>(token, entry.query, { v: listsAll ? true : null });
       for (const row of entry.rows(data)) rows.set(row.id, { tenant, scopes: row.scopes });
     }
   }
@@ -633,6 +673,57 @@ async function runningWorkload(h: ApiHarness, agentToken: string, name: string, 
     );
   assert.equal(res.status, 200, JSON.stringify(res.body));
   return uid;
+/** A deleted destination, a live one, and a BLOCK_DENIAL alert of the place's scope and cluster queued to it. */
+async function newAlertDelivery(
+  h: ApiHarness,
+  owner: string,
+  tenantId: string,
+  scope: string,
+  cluster: string,
+  clusterName: string,
+): Promise<Pick<Seed, 'deletedDestination' | 'destination' | 'delivery' | 'alertAt'>> {
+  const create = async (name: string) =>
+    (
+      await ok<{ createAlertDestination: { destination: { id: string } } }>(
+        h.gql(
+          owner,
+          'mutation($i: CreateAlertDestinationInput!) { createAlertDestination(input: $i) { destination { id } } }',
+          {
+            // a public address literal: saved without a DNS lookup, never sent to (no worker runs here)
+            i: { name, kind: 'WEBHOOK', url: 'https://93.184.215.14/portcullis' },
+          },
+        ),
+      )
+    ).createAlertDestination.destination.id;
+  const deletedDestination = await create(uniq('vis-deleted'));
+  await ok(h.gql(owner, 'mutation($id: ID!) { deleteAlertDestination(id: $id) { id } }', { id: deletedDestination }));
+  const destination = await create(uniq('vis-destination'));
+  const alertAt = new Date();
+  const alertId = randomUUID();
+  await withTenant(h.prisma, tenantId, (tx) =>
+    persistAlert(
+      { tx },
+      {
+        id: alertId,
+        tenantId,
+        ruleId: null,
+        ruleName: null,
+        kind: 'BLOCK_DENIAL',
+        severity: 'HIGH',
+        title: `denied in ${clusterName}`,
+        summary: 'seeded for the visibility matrix',
+        occurredAt: alertAt.toISOString(),
+        count: 1,
+        cloudScopeId: scope,
+        cluster: { id: cluster, name: clusterName },
+      },
+      [destination],
+    ),
+  );
+  const row = await h.prisma.alertDelivery.findUniqueOrThrow({
+    where: { alertId_destinationId: { alertId, destinationId: destination } },
+  });
+  return { deletedDestination, destination, delivery: row.id, alertAt: new Date(row.createdAt.getTime() - 1) };
 }
 
 async function newArtifact(

@@ -54,6 +54,18 @@ export interface AgentConfig {
     /** Prefix of /var/run/secrets/kubernetes.io/serviceaccount/{token,ca.crt,namespace}; '' in a pod. */
     readonly serviceAccountRoot: string;
   };
+  /** The background audit of what already runs (needs `kubernetes`): list/watch, evaluate, report. */
+  readonly background: {
+    readonly enabled: boolean;
+    /** Re-evaluate everything and report (an empty DELTA is a heartbeat) this often. */
+    readonly intervalMs: number;
+    /** Changes seen within this window go out in one report. */
+    readonly batchMs: number;
+    /** Objects per list page. */
+    readonly listPageSize: number;
+    /** Budget for the scan-artifact lookups of one evaluation round. */
+    readonly lookupTimeoutMs: number;
+  };
 }
 
 export class AgentConfigError extends Error {
@@ -139,6 +151,14 @@ const env = z.object({
   KUBERNETES_SERVICE_PORT: port.optional(),
   // only for an agent run outside a pod (and tests): where the service-account files are mounted
   PORTCULLIS_KUBE_SERVICEACCOUNT_ROOT: z.string().default(''),
+  PORTCULLIS_BACKGROUND_AUDIT: z
+    .enum(['true', 'false'], { message: 'must be true or false' })
+    .default('true')
+    .transform((v) => v === 'true'),
+  PORTCULLIS_BACKGROUND_INTERVAL_SECONDS: int(10, 7 * 86_400).default(3600),
+  PORTCULLIS_BACKGROUND_BATCH_MS: int(10, 60_000).default(1000),
+  PORTCULLIS_BACKGROUND_LIST_PAGE_SIZE: int(10, 5000).default(500),
+  PORTCULLIS_BACKGROUND_LOOKUP_TIMEOUT_MS: int(100, 120_000).default(10_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -240,6 +260,13 @@ export function loadAgentConfig(values: Env): AgentConfig {
     },
     backoff: { baseMs: e.PORTCULLIS_BACKOFF_BASE_MS, maxMs: e.PORTCULLIS_BACKOFF_MAX_MS },
     logLevel: e.LOG_LEVEL,
+    background: {
+      enabled: e.PORTCULLIS_BACKGROUND_AUDIT,
+      intervalMs: e.PORTCULLIS_BACKGROUND_INTERVAL_SECONDS * 1000,
+      batchMs: e.PORTCULLIS_BACKGROUND_BATCH_MS,
+      listPageSize: e.PORTCULLIS_BACKGROUND_LIST_PAGE_SIZE,
+      lookupTimeoutMs: e.PORTCULLIS_BACKGROUND_LOOKUP_TIMEOUT_MS,
+    },
     ...(e.KUBERNETES_SERVICE_HOST
       ? {
           kubernetes: {

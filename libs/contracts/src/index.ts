@@ -52,3 +52,21 @@ export { SnapshotHasher, prepareSnapshot } from './snapshot-id';
 export type { PreparedSnapshot } from './snapshot-id';
 export { eventTerms, filterTerms } from './inventory-terms';
 export type { InventoryTermFilter } from './inventory-terms';
+export {
+  RunningViolationSchema,
+  RunningWorkloadSchema,
+  WORKLOAD_REPORT_LIMITS,
+  WORKLOAD_REPORT_MODES,
+  WorkloadRefSchema,
+  WorkloadReportSchema,
+  validateWorkloadReport,
+  workloadKey,
+} from './workload-report';
+export type {
+  RunningViolation,
+  RunningWorkload,
+  WorkloadRef,
+  WorkloadReport,
+  WorkloadReportMode,
+  WorkloadReportResult,
+} from './workload-report';

@@ -38,3 +38,5 @@ export {
   scansPresent,
   uploadScanReport,
 } from './scans';
+export { startKubeApi } from './kube-api';
+export type { KubeApiOptions, KubeApiStandIn, KubeObject, ServedRequest, StatusAnswer, WriteRequest } from './kube-api';

@@ -7,8 +7,8 @@ export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccoun
 
 /**
  * The agent's Kubernetes credentials: the pod's service account, as client-node's
- * loadFromCluster reads it (CA file, and a token file that is re-read, so projected
- * tokens rotate without a restart), with host and port from the agent's validated
+ * loadFromCluster reads it (CA file, and a token file that client-node re-reads every
+ * minute, as client-go does, so projected tokens rotate without a restart), with host and port from the agent's validated
  * config rather than from process.env.
  */
 export function inClusterKubeConfig(kubernetes: NonNullable<AgentConfig['kubernetes']>): KubeConfig {

@@ -52,7 +52,14 @@ const PARENT_OF: Readonly<Partial<Record<WatchedKind, string>>> = { ReplicaSet: 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Metadata that changes without the object's spec changing (and the last-applied copy of it). */
-const VOLATILE = ['resourceVersion', 'managedFields', 'creationTimestamp', 'generation', 'selfLink', 'deletionTimestamp'];
+const VOLATILE = [
+  'resourceVersion',
+  'managedFields',
+  'creationTimestamp',
+  'generation',
+  'selfLink',
+  'deletionTimestamp',
+];
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 
 export const workloadKey = (kind: string, namespace: string | null, name: string): string =>

@@ -80,7 +80,9 @@ export class WorkloadEvaluator {
     }
     const snapshot = snapshotJson(object, target);
     // beyond the snapshot bound the id is still the stripped object's: the API then holds no snapshot for it
-    const snapshotHash = this.hasher.hash(snapshot !== undefined ? (JSON.parse(snapshot) as Record<string, unknown>) : object).hash;
+    const snapshotHash = this.hasher.hash(
+      snapshot !== undefined ? (JSON.parse(snapshot) as Record<string, unknown>) : object,
+    ).hash;
     return {
       revision: bundle.document.revision,
       version: w.version,

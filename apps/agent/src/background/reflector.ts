@@ -210,7 +210,9 @@ export class Reflector {
 
 function resourceVersionOf(object: unknown): string | undefined {
   const meta =
-    typeof object === 'object' && object !== null ? (object as { metadata?: { resourceVersion?: unknown } }).metadata : undefined;
+    typeof object === 'object' && object !== null
+      ? (object as { metadata?: { resourceVersion?: unknown } }).metadata
+      : undefined;
   return typeof meta?.resourceVersion === 'string' && meta.resourceVersion !== '' ? meta.resourceVersion : undefined;
 }
 

@@ -143,7 +143,10 @@ export class WorkloadReporter {
   }
 
   /** Pages of at most LIMITS.workloads workloads and about maxBodyBytes of JSON, each workload serialised once. */
-  private pages(items: readonly ReportItem[], withSnapshot: (i: ReportItem) => boolean): Array<Array<ReportItem & { json: string }>> {
+  private pages(
+    items: readonly ReportItem[],
+    withSnapshot: (i: ReportItem) => boolean,
+  ): Array<Array<ReportItem & { json: string }>> {
     const pages: Array<Array<ReportItem & { json: string }>> = [];
     let page: Array<ReportItem & { json: string }> = [];
     let bytes = 0;

@@ -21,6 +21,7 @@ import { CredentialRevocations } from './clusters/credential-revocations';
 import { DomainEvents } from './events/domain-events';
 import { graphqlOptions, SCHEMA_FILE } from './graphql/graphql.options';
 import { INVENTORY_CONTROLLERS, INVENTORY_PROVIDERS } from './inventory/inventory.providers';
+import { RUNNING_CONTROLLERS, RUNNING_PROVIDERS } from './running/running.providers';
 import { MeResolver } from './me/me.resolver';
 import { HealthController } from './platform/health.controller';
 import { EffectivePoliciesResolver } from './policies/effective-policies.resolver';
@@ -89,6 +90,7 @@ const DOMAIN_PROVIDERS = [
   BundleRolloutService,
   BundleRolloutResolver,
   ...INVENTORY_PROVIDERS,
+  ...RUNNING_PROVIDERS,
 ];
 
 /** Vulnerability gating: CI upload tokens, signed scan artifacts, agent lookups. */
@@ -138,6 +140,7 @@ export class ApiModule implements NestModule {
         ScanReportsController,
         ScanArtifactLookupController,
         ...INVENTORY_CONTROLLERS,
+        ...RUNNING_CONTROLLERS,
       ],
       providers: [
         { provide: ApiMetrics, useValue: metrics },

@@ -13,6 +13,7 @@ import { applyServerTimeouts, securityHeaders } from './platform/http-edge';
 import { InputValidationPipe } from './graphql/input-validation.pipe';
 import { SCAN_REPORTS_PATH } from './scans/scan-reports.controller';
 import { ADMISSION_EVENTS_PATH } from './inventory/batch-body';
+import { WORKLOAD_REPORTS_PATH } from './running/workload-reports.controller';
 
 /** Builds the API application exactly as production runs it; tests call this too. */
 export async function createApiApp(config: AppConfig, options: ApiModuleOptions = {}): Promise<INestApplication> {
@@ -31,10 +32,13 @@ export async function createApiApp(config: AppConfig, options: ApiModuleOptions 
     type: (req) => req.method === 'POST' && (req.url ?? '').split('?')[0] === SCAN_REPORTS_PATH,
     limit: config.scans.maxReportBytes,
   });
-  // admission-event batches read their own body (gzip, larger limits, zip-bomb bounds)
+  // admission-event batches and workload reports read their own body (gzip, larger limits, zip-bomb bounds)
   app.useBodyParser('json', {
     limit: config.requestBodyLimitBytes,
-    type: (req: IncomingMessage) => isJson(req) && !(req.url ?? '').startsWith(ADMISSION_EVENTS_PATH),
+    type: (req: IncomingMessage) =>
+      isJson(req) &&
+      !(req.url ?? '').startsWith(ADMISSION_EVENTS_PATH) &&
+      !(req.url ?? '').startsWith(WORKLOAD_REPORTS_PATH),
   });
   app.set('trust proxy', false);
   app.disable('x-powered-by');

@@ -28,6 +28,11 @@ import { validateWith, type Validated } from './result';
  *   moves the cluster's evaluated revision and last report time.
  *
  * Reports are idempotent by `reportId`: a re-sent report is acknowledged, not applied twice.
+ *
+ * Answers: 200 WorkloadReportResult; 400 BAD_USER_INPUT naming the field (`workloads[3].violations[0].rule`),
+ * nothing stored; 409 CONFLICT on `sync.page` with `restartSync: true` when the API does not hold the
+ * sync's earlier pages (a page missing, or the sync unknown, superseded or older than syncTtlSeconds):
+ * nothing applied, and the agent sends the FULL sync again from page 1 under a new sync id.
  */
 export const WORKLOAD_REPORT_MODES = ['FULL', 'DELTA'] as const;
 export type WorkloadReportMode = (typeof WORKLOAD_REPORT_MODES)[number];

@@ -410,10 +410,14 @@ export class InventoryStore {
     return deleted;
   }
 
-  /** Deletes the tenant's snapshots last seen before `cutoff`; rows deleted. */
+  /**
+   * Deletes the tenant's snapshots last seen before `cutoff`, but never one a running workload
+   * refers to (running_workloads, the background audit: simulation re-evaluates it); rows deleted.
+   */
   deleteSnapshotsBefore(tenantId: string, cutoff: Date): Promise<number> {
     return this.sql.executeAsOwner(
-      'DELETE FROM admission_snapshots WHERE tenant_id = $1::uuid AND last_seen_day < $2',
+      `DELETE FROM admission_snapshots s WHERE s.tenant_id = $1::uuid AND s.last_seen_day < $2
+         AND NOT EXISTS (SELECT 1 FROM running_workloads r WHERE r.tenant_id = s.tenant_id AND r.snapshot_hash = s.hash)`,
       [tenantId, cutoff],
     );
   }

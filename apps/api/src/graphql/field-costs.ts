@@ -40,6 +40,8 @@ const WHOLE_EXPORT = 300;
 export const ROOT_FIELD_COSTS: Readonly<Record<string, FieldCost>> = {
   // reads: lists are priced by the page they may return
   'Query.admissionEvents': { base: 20, page: 25 },
+  // a page is two statements (workloads, then their violations) whose rows are read together
+  'Query.runningWorkloads': { base: 20, page: 25, perItem: 0.2 },
   'Query.auditLog': LIST,
   'Query.cloudScopes': LIST,
   'Query.clusters': LIST,
@@ -101,6 +103,8 @@ export const NESTED_FIELD_COSTS: Readonly<Record<string, FieldCost>> = {
   'AdmissionEventConnection.totalCount': { base: 20 },
   'AuditLogEntryConnection.totalCount': { base: 10 },
   'ScanArtifact.findings': { base: 5, page: 100 },
+  // the posture summary aggregates every running workload matching the filter
+  'RunningWorkloadConnection.summary': { base: 50 },
 };
 
 export function costOf(typeName: string, fieldName: string): FieldCost | undefined {

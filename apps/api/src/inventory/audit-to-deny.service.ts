@@ -6,7 +6,15 @@ import type { Principal } from '../tenancy/principal';
 import { TenantDb } from '../tenancy/tenant-db';
 import { Visibility, hidden } from '../tenancy/visibility';
 import type { AuditToDenyReport, BreakdownEntry, ReportWindowArgs } from './inventory.types';
-import { DAY_MS, assembleReport, reportWindow, type ReportMeta, type WorkloadSummary } from './report-shape';
+import { RunningWorkloadsService } from '../running/running-workloads.service';
+import {
+  DAY_MS,
+  assembleReport,
+  reportWindow,
+  withRunning,
+  type ReportMeta,
+  type WorkloadSummary,
+} from './report-shape';
 
 /**
  * What switching a policy to Block would have denied, from the per-workload month
@@ -17,6 +25,7 @@ export class AuditToDenyService {
   constructor(
     private readonly db: TenantDb,
     private readonly store: InventoryStore,
+    private readonly running: RunningWorkloadsService,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
@@ -25,7 +34,7 @@ export class AuditToDenyService {
     const w = reportWindow(this.clock.now(), args.days, args.readyAfterDays);
     return this.db
       .run(principal, (tx) => this.visiblePolicy(tx, principal, policyId))
-      .then((policy) => {
+      .then(async (policy) => {
         const meta: ReportMeta = {
           policyId,
           policyName: policy.name,
@@ -34,7 +43,12 @@ export class AuditToDenyService {
           readyAfterDays: args.readyAfterDays,
           workloadLimit: args.workloadLimit,
         };
-        return this.fromRollups(principal, meta);
+        // admissions from the rollups; the workloads running now (background audit) apart, each keeping it not ready
+        const [report, running] = await Promise.all([
+          this.fromRollups(principal, meta),
+          this.running.wouldDeny(principal, policyId),
+        ]);
+        return withRunning(report, running, args.workloadLimit);
       });
   }
 

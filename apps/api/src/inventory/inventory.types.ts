@@ -3,6 +3,7 @@ import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
   IsArray,
+  IsBoolean,
   IsDate,
   IsEnum,
   IsInt,
@@ -19,6 +20,7 @@ import { ConnectionType, PageArgs } from '../graphql/connection';
 import { PolicyAction, PolicyType } from '@portcullis/db';
 import { PolicyRuleInput, PolicyScopeInput } from '../policies/policy.types';
 import '../rule-catalog/rule-catalog.types'; // registers PolicyType / PolicyAction
+import { RunningWouldDeny, WorkloadSource } from '../running/running.types';
 
 export enum AdmissionDecision {
   ALLOWED = 'ALLOWED',
@@ -356,6 +358,9 @@ export class DailyCount {
 
 @ObjectType()
 export class WorkloadViolations {
+  @Field(() => WorkloadSource, { description: 'Always ADMISSION: byWorkload counts admissions.' })
+  source!: WorkloadSource;
+
   @Field(() => ID)
   clusterId!: string;
 
@@ -389,13 +394,19 @@ export class SuggestedExemption {
   @Field()
   name!: string;
 
+  @Field(() => WorkloadSource, { description: 'Always ADMISSION: running violators are in runningWouldDeny.' })
+  source!: WorkloadSource;
+
   @Field(() => Int, { description: 'Would-be denials of this workload in the readiness period.' })
   admissions!: number;
 }
 
 @ObjectType()
 export class Readiness {
-  @Field({ description: 'No admission would have been denied in the last readyAfterDays days.' })
+  @Field({
+    description:
+      'No admission would have been denied in the last readyAfterDays days, and no workload running now would be denied (background audit).',
+  })
   ready!: boolean;
 
   @Field(() => Int)
@@ -411,6 +422,14 @@ export class Readiness {
 
   @Field(() => Int)
   exemptionsNeeded!: number;
+
+  @Field(() => Int, { description: 'Workloads running now that Block would deny: each keeps the policy not ready.' })
+  runningWouldDeny!: number;
+
+  @Field(() => [String], {
+    description: 'Why the policy is not ready, one line per cause, naming running violators (empty when ready).',
+  })
+  reasons!: string[];
 }
 
 @ObjectType({
@@ -449,6 +468,20 @@ export class AuditToDenyReport {
 
   @Field(() => [DailyCount], { description: 'Every day of the window, oldest first, zeros included.' })
   dailyTrend!: DailyCount[];
+
+  @Field(() => Int, {
+    description:
+      'Workloads running now (background audit) with a violation of the policy no exemption covers: Block would deny them if admitted now. Not in the admission counts above.',
+  })
+  runningWouldDenyWorkloads!: number;
+
+  @Field(() => Int, { description: 'Their running pods.' })
+  runningWouldDenyPods!: number;
+
+  @Field(() => [RunningWouldDeny], {
+    description: 'Those running workloads (source RUNNING), most pods first, at most workloadLimit.',
+  })
+  runningWouldDeny!: RunningWouldDeny[];
 
   @Field(() => Readiness)
   readiness!: Readiness;
@@ -525,6 +558,36 @@ export class WorkloadFlip {
 
   @Field(() => VerdictChange)
   change!: VerdictChange;
+
+  @Field(() => WorkloadSource, { description: 'ADMISSION: recorded admissions; RUNNING: a workload running now.' })
+  source!: WorkloadSource;
+}
+
+@ObjectType({ description: 'The draft evaluated on the snapshots of the workloads running now (background audit).' })
+export class RunningSimulation {
+  @Field(() => Int, { description: 'Running workloads in the caller’s scopes and the draft’s cluster scope.' })
+  workloads!: number;
+
+  @Field(() => Int, { description: 'Of those, evaluated (their snapshot is stored).' })
+  evaluated!: number;
+
+  @Field(() => Int, { description: 'Of those, without a stored snapshot: not simulated.' })
+  withoutSnapshot!: number;
+
+  @Field(() => Int)
+  wouldDenyWorkloads!: number;
+
+  @Field(() => Int)
+  wouldDenyPods!: number;
+
+  @Field(() => [WorkloadFlip], {
+    description:
+      'Running workloads whose verdict differs from the agent’s current evaluation of the base policy (at most 500 listed; only with draft.policyId).',
+  })
+  flips!: WorkloadFlip[];
+
+  @Field(() => Int)
+  flipCount!: number;
 }
 
 @ObjectType()
@@ -545,6 +608,13 @@ export class PolicySimulation {
 
   @Field(() => Int, { description: 'Admissions in the window with no recorded snapshot: not simulated.' })
   admissionsWithoutSnapshot!: number;
+
+  @Field(() => RunningSimulation, {
+    nullable: true,
+    description:
+      'With includeRunning: the draft on the workloads running now, apart from the admissions (report.runningWouldDeny lists the ones it would deny, and readiness counts them). null otherwise.',
+  })
+  running!: RunningSimulation | null;
 }
 
 @ArgsType()
@@ -553,4 +623,11 @@ export class SimulatePolicyArgs extends ReportWindowArgs {
   @ValidateNested()
   @Type(() => PolicyDraftInput)
   draft!: PolicyDraftInput;
+
+  @Field({
+    defaultValue: false,
+    description: 'Also evaluate the snapshots of the workloads running now (background audit), reported apart.',
+  })
+  @IsBoolean()
+  includeRunning!: boolean;
 }

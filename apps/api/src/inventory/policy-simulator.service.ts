@@ -2,8 +2,17 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { TenantTx } from '@portcullis/db';
 import { liveExemptions, policyScopeOf } from '@portcullis/distribution';
 import { InventoryStore } from '@portcullis/inventory';
-import { compilePolicies, type Exemption, type Policy as EnginePolicy } from '@portcullis/policy-engine';
-import { CLOCK, badInput, type Clock } from '@portcullis/platform';
+import {
+  compilePolicies,
+  evaluatePolicies,
+  wouldBlock,
+  type CompiledPolicy,
+  type Exemption,
+  type Policy as EnginePolicy,
+} from '@portcullis/policy-engine';
+import { CLOCK, badInput, yieldEvery, type Clock } from '@portcullis/platform';
+import { RunningWorkloadsService } from '../running/running-workloads.service';
+import { WorkloadSource, type RunningWouldDeny } from '../running/running.types';
 import { composeRules, patchRules, validateNamespacePatterns, type StoredRule } from '../policies/policy-rules';
 import type { Principal } from '../tenancy/principal';
 import { TenantDb } from '../tenancy/tenant-db';
@@ -14,10 +23,11 @@ import {
   type PolicyDraftInput,
   type PolicySimulation,
   type ReportWindowArgs,
+  type RunningSimulation,
   type WorkloadFlip,
 } from './inventory.types';
-import { reportWindow, type ReportMeta } from './report-shape';
-import { SimulationEvaluator, workloadKey } from './simulation-stream';
+import { reportWindow, withRunning, type ReportMeta } from './report-shape';
+import { SimulationEvaluator, inflateSnapshots, workloadKey } from './simulation-stream';
 
 const MAX_FLIPS = 500;
 const DRAFT_ID = 'draft';
@@ -42,13 +52,18 @@ export class PolicySimulatorService {
     private readonly db: TenantDb,
     private readonly reports: AuditToDenyService,
     private readonly store: InventoryStore,
+    private readonly running: RunningWorkloadsService,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
   /** Rows per FETCH of the simulation cursor (~1.5 MB at 2,000); tests lower it to cross many chunk boundaries. */
   chunkRows = 2000;
 
-  async simulate(principal: Principal, input: PolicyDraftInput, args: ReportWindowArgs): Promise<PolicySimulation> {
+  async simulate(
+    principal: Principal,
+    input: PolicyDraftInput,
+    args: ReportWindowArgs & { readonly includeRunning?: boolean },
+  ): Promise<PolicySimulation> {
     if (args.readyAfterDays > args.days) throw badInput('readyAfterDays', 'readyAfterDays must be at most days');
     const now = this.clock.now();
     const w = reportWindow(now, args.days, args.readyAfterDays);
@@ -78,7 +93,13 @@ export class PolicySimulatorService {
       readyAfterDays: args.readyAfterDays,
       workloadLimit: args.workloadLimit,
     };
-    const report = t.violations.report(meta);
+    let report = t.violations.report(meta);
+    let running: RunningSimulation | null = null;
+    if (args.includeRunning) {
+      const r = await this.simulateRunning(principal, draft, compiled!, now);
+      running = r.summary;
+      report = withRunning(report, r.wouldDeny, args.workloadLimit);
+    }
     // only workloads with recorded snapshots can be compared
     const denied = new Set(t.violations.keys());
     const before = new Set(current.map((c) => workloadKey(...c)).filter((k) => t.evaluable.has(k)));
@@ -101,6 +122,77 @@ export class PolicySimulatorService {
       flipCount: flips.length,
       snapshotsEvaluated: t.evaluated,
       admissionsWithoutSnapshot: Math.max(0, total - t.withSnapshot),
+      running,
+    };
+  }
+
+  /**
+   * The draft on the workloads running now (background audit): each running workload of the caller's
+   * scopes in the draft's cluster scope, evaluated on its stored snapshot; flips against the agent's
+   * current evaluation of the base policy.
+   */
+  private async simulateRunning(
+    principal: Principal,
+    draft: Draft,
+    compiled: CompiledPolicy,
+    now: Date,
+  ): Promise<{ summary: RunningSimulation; wouldDeny: RunningWouldDeny[] }> {
+    const all = await this.running.snapshots(principal, draft.policyId);
+    const restricted = draft.clusterIds.length > 0 || draft.cloudScopeIds.length > 0;
+    const rows = restricted
+      ? all.filter(
+          (r) =>
+            draft.clusterIds.some((c) => c.toLowerCase() === r.cluster_id) ||
+            draft.cloudScopeIds.some((c) => c.toLowerCase() === r.cloud_scope_id),
+        )
+      : all;
+    const withSnapshot = rows.filter((r) => r.body !== null);
+    const objects = await inflateSnapshots(withSnapshot.map((r) => r.body!));
+    const checkpoint = yieldEvery();
+    const wouldDeny: RunningWouldDeny[] = [];
+    const flips: WorkloadFlip[] = [];
+    for (let i = 0; i < withSnapshot.length; i++) {
+      await checkpoint();
+      const r = withSnapshot[i]!;
+      const result = evaluatePolicies(objects[i], [compiled], {
+        defaultNamespace: r.namespace,
+        now,
+        owner: { kind: r.kind, name: r.name },
+      });
+      const rules = [...new Set(result.violations.filter(wouldBlock).map((v) => v.rule))].sort();
+      if (rules.length > 0)
+        wouldDeny.push({
+          source: WorkloadSource.RUNNING,
+          clusterId: r.cluster_id,
+          namespace: r.namespace,
+          kind: r.kind,
+          name: r.name,
+          pods: r.pods,
+          rules,
+          since: null,
+          evaluatedRevision: r.evaluated_revision,
+        });
+      if (draft.policyId && r.denied_now !== rules.length > 0)
+        flips.push({
+          clusterId: r.cluster_id,
+          namespace: r.namespace,
+          kind: r.kind,
+          name: r.name,
+          change: rules.length > 0 ? VerdictChange.ALLOW_TO_DENY : VerdictChange.DENY_TO_ALLOW,
+          source: WorkloadSource.RUNNING,
+        });
+    }
+    return {
+      wouldDeny,
+      summary: {
+        workloads: rows.length,
+        evaluated: withSnapshot.length,
+        withoutSnapshot: rows.length - withSnapshot.length,
+        wouldDenyWorkloads: wouldDeny.length,
+        wouldDenyPods: wouldDeny.reduce((n, w) => n + w.pods, 0),
+        flips: flips.slice(0, MAX_FLIPS),
+        flipCount: flips.length,
+      },
     };
   }
 
@@ -159,5 +251,5 @@ export class PolicySimulatorService {
 
 function flip(k: string, change: VerdictChange): WorkloadFlip {
   const [clusterId, namespace, kind, name] = k.split('\u0000') as [string, string, string, string];
-  return { clusterId, namespace, kind, name, change };
+  return { clusterId, namespace, kind, name, change, source: WorkloadSource.ADMISSION };
 }

@@ -1,3 +1,4 @@
+import { WorkloadSource, type RunningWouldDeny } from '../running/running.types';
 import type {
   AuditToDenyReport,
   BreakdownEntry,
@@ -164,6 +165,7 @@ export function assembleReport(
     .sort(compareWorkloads)
     .slice(0, meta.workloadLimit)
     .map((w) => ({
+      source: WorkloadSource.ADMISSION,
       clusterId: w.clusterId,
       namespace: w.namespace,
       kind: w.kind,
@@ -174,7 +176,13 @@ export function assembleReport(
     }));
   const suggestions: SuggestedExemption[] = list
     .filter((w) => w.recent > 0)
-    .map((w) => ({ namespace: w.namespace, kind: w.kind, name: w.name, admissions: w.recent }))
+    .map((w) => ({
+      source: WorkloadSource.ADMISSION,
+      namespace: w.namespace,
+      kind: w.kind,
+      name: w.name,
+      admissions: w.recent,
+    }))
     .sort(
       (a, b) =>
         b.admissions - a.admissions || cmp(a.namespace, b.namespace) || cmp(a.kind, b.kind) || cmp(a.name, b.name),
@@ -191,7 +199,47 @@ export function assembleReport(
     byCluster: breakdown((w) => w.clusterId),
     byWorkload,
     dailyTrend: dailyTrend(meta.from, meta.to, byDay),
+    runningWouldDenyWorkloads: 0,
+    runningWouldDenyPods: 0,
+    runningWouldDeny: [],
     readiness: readiness(meta, list.length ? new Date(lastAt) : null, suggestions),
+  };
+}
+
+/** Reasons named per running violator, at most; the count says the rest. */
+const MAX_RUNNING_REASONS = 20;
+
+/**
+ * The report with the running workloads the policy would deny now (the background audit, or a
+ * simulation of it): listed apart from the admission counts, and each keeps the policy not ready.
+ */
+export function withRunning(
+  report: AuditToDenyReport,
+  running: readonly RunningWouldDeny[],
+  workloadLimit: number,
+): AuditToDenyReport {
+  if (running.length === 0) return report;
+  const sorted = [...running].sort(
+    (a, b) =>
+      b.pods - a.pods ||
+      cmp(a.clusterId, b.clusterId) ||
+      cmp(a.namespace, b.namespace) ||
+      cmp(a.kind, b.kind) ||
+      cmp(a.name, b.name),
+  );
+  const reasons = [...report.readiness.reasons];
+  for (const w of sorted.slice(0, MAX_RUNNING_REASONS))
+    reasons.push(
+      `${w.kind} ${w.namespace ? `${w.namespace}/` : ''}${w.name} in cluster ${w.clusterId} runs now (${w.pods} pod${w.pods === 1 ? '' : 's'}) and violates ${w.rules.join(', ')}: Block would deny it when it is admitted again`,
+    );
+  if (sorted.length > MAX_RUNNING_REASONS)
+    reasons.push(`... and ${sorted.length - MAX_RUNNING_REASONS} more running workloads (see runningWouldDeny)`);
+  return {
+    ...report,
+    runningWouldDenyWorkloads: sorted.length,
+    runningWouldDenyPods: sorted.reduce((n, w) => n + w.pods, 0),
+    runningWouldDeny: sorted.slice(0, workloadLimit),
+    readiness: { ...report.readiness, ready: false, runningWouldDeny: sorted.length, reasons },
   };
 }
 
@@ -206,6 +254,13 @@ function readiness(
     lastWouldDenyAt,
     suggestedExemptions: suggestions.slice(0, MAX_SUGGESTIONS),
     exemptionsNeeded: suggestions.length,
+    runningWouldDeny: 0,
+    reasons:
+      suggestions.length === 0
+        ? []
+        : [
+            `${suggestions.length} workload${suggestions.length === 1 ? '' : 's'} had admissions Block would have denied in the last ${meta.readyAfterDays} day${meta.readyAfterDays === 1 ? '' : 's'} (see suggestedExemptions)`,
+          ],
   };
 }
 

@@ -25,6 +25,7 @@ import {
   type GraphQLOutputType,
 } from 'graphql';
 import { repoPath } from '@portcullis/config';
+import { prepareSnapshot } from '@portcullis/contracts';
 import {
   NO_DB_REASON,
   admissionEvent as admission,
@@ -75,6 +76,8 @@ interface Seed {
   artifactTag: string;
   artifactDigest: string;
   revokedToken: string;
+  /** uid of the place's running workload (background audit): Deployment <clusterName> in namespace <clusterName>. */
+  runningUid: string;
 }
 
 export interface VisibilityFixture {
@@ -247,6 +250,29 @@ export const LIST_ENTRIES: Record<string, ListEntry> = {
       includeRevoked: { value: () => true, target: (s) => s.revokedToken },
     },
   },
+  runningWorkloads: {
+    access: 'read',
+    scoping: 'scoped',
+    query:
+      'query($v: RunningWorkloadFilter) { r: runningWorkloads(first: 100, filter: $v) { edges { node { uid cloudScopeId violations { policy { id } } } } } }',
+    rows: (d) => edges(d['r']).map((n) => ({ id: n['uid'] as string, scopes: [n['cloudScopeId'] as string] })),
+    arguments: {
+      '(none)': { value: () => null, target: (s) => s.runningUid },
+      'filter.cloudScopeId': {
+        value: (s) => ({ cloudScopeId: s.scope }),
+        target: (s) => s.runningUid,
+        scopeFilter: true,
+      },
+      'filter.clusterId': { value: (s) => ({ clusterId: s.cluster }), target: (s) => s.runningUid },
+      'filter.namespace': { value: (s) => ({ namespace: s.clusterName }), target: (s) => s.runningUid },
+      'filter.kind': { value: () => ({ kind: 'Deployment' }), target: (s) => s.runningUid },
+      'filter.name': { value: (s) => ({ name: s.clusterName }), target: (s) => s.runningUid },
+      'filter.policyId': { value: (s) => ({ policyId: s.policy }), target: (s) => s.runningUid },
+      'filter.rule': { value: () => ({ rule: 'privileged-container' }), target: (s) => s.runningUid },
+      'filter.action': { value: () => ({ action: 'BLOCK' }), target: (s) => s.runningUid },
+      'filter.onlyViolating': { value: () => ({ onlyViolating: true }), target: (s) => s.runningUid },
+    },
+  },
   bundleRollout: {
     access: 'read',
     scoping: 'scoped',
@@ -287,6 +313,7 @@ export const LIST_PARTS: readonly (readonly string[])[] = [
   ['clusters', 'roleAssignments', 'cloudScopes', 'policies'],
   ['admissionEvents', 'bundleRollout', 'effectivePolicies'],
   ['auditLog', 'scanArtifacts', 'scanUploadTokens'],
+  ['runningWorkloads'],
 ];
 
 /** Every argument of the part's list queries x every principal, against a fresh seed. */
@@ -464,6 +491,7 @@ export async function seedVisibility(h: ApiHarness): Promise<VisibilityFixture> 
     });
     const sent = await upload(h, reg.agentToken, [event]);
     assert.equal(sent.status, 200, JSON.stringify(sent.body));
+    const runningUid = await runningWorkload(h, reg.agentToken, clusterName, policy);
     const entry = (
       await gql<{ auditLog: { edges: Array<{ node: { id: string } }> } }>(
         token,
@@ -496,6 +524,7 @@ export async function seedVisibility(h: ApiHarness): Promise<VisibilityFixture> 
       auditEntry: entry,
       ...artifact,
       revokedToken: revoked,
+      runningUid,
     };
   }
   const spanning = (
@@ -555,6 +584,55 @@ export async function seedVisibility(h: ApiHarness): Promise<VisibilityFixture> 
     rows,
     spanning,
   };
+}
+
+/** One running Deployment violating `policy` (BLOCK), reported by the cluster's agent; its uid. */
+async function runningWorkload(h: ApiHarness, agentToken: string, name: string, policy: string): Promise<string> {
+  const uid = randomUUID();
+  const snapshot = {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name, namespace: name, uid },
+    spec: { template: { spec: { containers: [{ name: 'app', image: 'registry.example.com/app:1.0' }] } } },
+  };
+  const res = await h
+    .http()
+    .post('/agent/v1/workload-reports')
+    .set('Authorization', `Bearer ${agentToken}`)
+    .set('Content-Type', 'application/json')
+    .send(
+      JSON.stringify({
+        reportId: randomUUID(),
+        mode: 'FULL',
+        sync: { id: randomUUID(), page: 1, last: true },
+        bundleRevision: 1,
+        observedAt: new Date().toISOString(),
+        workloads: [
+          {
+            kind: 'Deployment',
+            apiVersion: 'apps/v1',
+            namespace: name,
+            name,
+            uid,
+            pods: 1,
+            images: ['registry.example.com/app:1.0'],
+            snapshotHash: prepareSnapshot(snapshot).hash,
+            snapshot,
+            violations: [
+              {
+                policyId: policy,
+                rule: 'privileged-container',
+                action: 'BLOCK',
+                message: 'privileged',
+                exempted: false,
+              },
+            ],
+          },
+        ],
+      }),
+    );
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+  return uid;
 }
 
 async function newArtifact(

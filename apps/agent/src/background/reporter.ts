@@ -39,6 +39,9 @@ export interface ReporterHooks {
   refused(): void;
 }
 
+/** The API does not hold the FULL sync's earlier pages (409, restartSync): the sync starts again from page 1. */
+class RestartSync extends Error {}
+
 /** The API refused one workload of a report as invalid: it is left out until it changes. */
 class RefusedWorkload extends Error {
   constructor(
@@ -79,14 +82,27 @@ export class WorkloadReporter {
 
   /** The complete set, in pages; the API replaces the cluster's state when the last page arrives. */
   async full(items: readonly ReportItem[], revision: number | null, signal: AbortSignal): Promise<void> {
-    const syncId = randomUUID();
     const sendable = items.filter((i) => this.refused.get(i.workload.key) !== i.hash);
     const pages = this.pages(sendable, () => true);
     if (pages.length === 0) pages.push([]);
-    const accepted: ReportItem[] = [];
-    for (let p = 0; p < pages.length; p++) {
-      const head = { mode: 'FULL' as const, sync: { id: syncId, page: p + 1, last: p === pages.length - 1 }, revision };
-      accepted.push(...(await this.send(head, pages[p]!, [], signal)));
+    let accepted: ReportItem[];
+    for (;;) {
+      const syncId = randomUUID();
+      accepted = [];
+      try {
+        for (let p = 0; p < pages.length; p++) {
+          const sync = { id: syncId, page: p + 1, last: p === pages.length - 1 };
+          accepted.push(...(await this.send({ mode: 'FULL', sync, revision }, pages[p]!, [], signal)));
+        }
+        break;
+      } catch (err) {
+        if (!(err instanceof RestartSync)) throw err;
+        // e.g. another replica's sync superseded this one: start again, not in lockstep with it
+        const wait = this.backoff.next();
+        this.log.info({ problem: err.message, retryInMs: wait }, 'the API asks for the FULL sync from page 1 again');
+        await sleep(wait, signal);
+        if (signal.aborted) throw new Error('stopped');
+      }
     }
     this.acknowledged.clear();
     for (const i of accepted) this.acknowledge(i);
@@ -194,6 +210,7 @@ export class WorkloadReporter {
         this.lastError = null;
         return page;
       } catch (err) {
+        if (err instanceof RestartSync) throw err;
         if (err instanceof RefusedWorkload && page[err.index]) {
           const item = page[err.index]!;
           this.refused.set(item.workload.key, item.hash);
@@ -248,6 +265,8 @@ export class WorkloadReporter {
       }
     }
     const problem = describeAnswer(res);
+    if (res.status === 409 && /"restartSync"\s*:\s*true/.test(res.body.toString('utf8', 0, 4096)))
+      throw new RestartSync(problem);
     const index = res.status === 400 ? /workloads\[(\d+)\]/.exec(problem) : null;
     if (index) throw new RefusedWorkload(Number(index[1]), problem);
     throw new Error(`POST ${WORKLOAD_REPORTS_PATH}: ${problem}`);

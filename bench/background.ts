@@ -65,11 +65,13 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
     const specs = manifestWorkloads().filter((w) => TEMPLATE_KINDS.has(String(w['kind'])));
     let made = 0;
     let podsMade = 0;
-    for (let copy = 0; made < workloads; copy++) {
+    for (let copy = 0; made < workloads && specs.length > 0; copy++) {
       for (const w of specs) {
         if (made >= workloads) break;
         const meta = w['metadata'] as Record<string, unknown>;
-        podsMade += putRunning(kube, { ...w, metadata: { ...meta, namespace: `team-${copy}` } }, podsPer);
+        // a namespace per copy and original namespace: every kind/namespace/name stays unique
+        const namespace = `t${copy}-${String(meta['namespace'])}`.slice(0, 63);
+        podsMade += putRunning(kube, { ...w, metadata: { ...meta, namespace } }, podsPer);
         made++;
       }
     }
@@ -89,13 +91,18 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
     agent = await spawnAgent(env);
     const query = `{ runningWorkloads(filter: { clusterId: "${clusterId}" }, first: 1) { summary { workloads pods } } }`;
     let seconds = 0;
-    for (const deadline = Date.now() + 300_000; ; await new Promise((r) => setTimeout(r, 200))) {
-      if (Date.now() > deadline) throw new Error('the API did not answer for every workload within 300 s');
+    let last: unknown;
+    for (const deadline = Date.now() + 180_000; ; await new Promise((r) => setTimeout(r, 200))) {
+      if (Date.now() > deadline)
+        throw new Error(
+          `the API did not answer for all ${made} workloads and ${podsMade} pods within 180 s (last: ${JSON.stringify(last)})`,
+        );
       const r = await api.gql<{ runningWorkloads: { summary: { workloads: number; pods: number } } }>(
         ownerToken,
         query,
       );
       const s = r.data?.runningWorkloads.summary;
+      last = s ?? r.errors;
       if (s && s.workloads === made && s.pods === podsMade) {
         seconds = Number(process.hrtime.bigint() - started) / 1e9;
         break;

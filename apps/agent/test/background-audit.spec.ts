@@ -217,5 +217,70 @@ describe(
       assert.deepEqual(removal.removed, [{ kind: 'StatefulSet', namespace: meta.namespace, name: meta.name }]);
       assert.ok(sameAsExpected());
     });
+
+    it("the bundle's excluded namespaces apply as for admissions: their workloads leave the reported state", async () => {
+      const excluded = [...expected.keys()].filter((k) => k.split('/')[1] === 'shop');
+      assert.ok(excluded.length > 0);
+      api.publish([policy('BLOCK')], { agentSettings: { excludedNamespaces: ['shop'] } });
+      for (const k of excluded) expected.delete(k);
+      await eventually(
+        'the shop namespace gone',
+        () => sameAsExpected() && ![...held().keys()].some((k) => k.includes('/shop/')),
+      );
+    });
+
+    it('the API away for a while: the change is reported once it answers again, under one report id', async () => {
+      const deployment = workloads.find((w) => {
+        const k = key(
+          String(w['kind']),
+          (w['metadata'] as { namespace: string }).namespace,
+          (w['metadata'] as { name: string }).name,
+        );
+        return w['kind'] === 'Deployment' && expected.has(k);
+      })!;
+      const meta = deployment['metadata'] as { namespace: string; name: string };
+      const k = key('Deployment', meta.namespace, meta.name);
+      const port = api.port;
+      await api.stop();
+      kube.remove('apps/v1', 'Deployment', meta.namespace, meta.name);
+      expected.delete(k);
+      await new Promise((r) => setTimeout(r, 500));
+      const before = api.workloadReports.length;
+      await api.start(port);
+      await eventually('the removal after the outage', () => !held().has(k) && sameAsExpected(), 30_000);
+      const removals = api.workloadReports.slice(before).filter((r) => r.removed.some((x) => x.name === meta.name));
+      assert.equal(removals.length, 1);
+    });
   },
 );
+
+describe('background audit switched off', { skip: SHARED_MISSING }, () => {
+  it('PORTCULLIS_BACKGROUND_AUDIT=false: the agent never calls the Kubernetes API', async () => {
+    const kube = await startKubeApi();
+    const token = newAgentToken();
+    const tls = testTls();
+    const api = await new ControlPlane(tls, token, generateSigningKey()).start();
+    api.publish([policy('AUDIT')]);
+    const env = agentEnv({
+      dir: tempDir(),
+      apiUrl: api.url,
+      token,
+      jwks: api.jwks,
+      tls,
+      extra: { ...kube.agentEnv, PORTCULLIS_BACKGROUND_AUDIT: 'false' },
+    });
+    const agent = new Agent(loadAgentConfig(env), memoryLogger().log);
+    const running = await agent.start();
+    try {
+      await eventually('revision 1', () => agent.store.revision === 1);
+      await eventually('a status report', () => api.statuses.length > 0);
+      assert.equal(agent.background, null);
+      assert.deepEqual(kube.requests, []);
+      assert.equal(api.workloadReports.length, 0);
+    } finally {
+      await running.stop();
+      await api.stop();
+      await kube.close();
+    }
+  });
+});

@@ -78,6 +78,22 @@ describe(
     });
 
     const held = (): Map<string, RunningWorkload> => api.running;
+    const relistCount = async () =>
+      (await agent.metrics.registry.getSingleMetric('portcullis_agent_background_relists_total')!.get()).values.reduce(
+        (n, v) => n + v.value,
+        0,
+      );
+    /** Until the last report is a completed FULL sync and nothing more came for half a second. */
+    const settled = async () => {
+      let seen = -1;
+      let since = Date.now();
+      await eventually('the reports to settle after a FULL sync', () => {
+        const n = api.workloadReports.length;
+        if (n !== seen) [seen, since] = [n, Date.now()];
+        const last = api.workloadReports[n - 1];
+        return last?.mode === 'FULL' && last.sync?.last === true && Date.now() - since > 500;
+      });
+    };
     const sameAsExpected = () =>
       held().size === expected.size && [...expected].every(([k, pods]) => held().get(k)?.pods === pods);
 
@@ -166,6 +182,7 @@ describe(
 
     it('a watch expiry (410): relisted, a FULL sync, nothing lost or doubled, changes made meanwhile included', async () => {
       const before = api.workloadReports.length;
+      const relists = await relistCount();
       kube.expireWatches();
       // changed while the agent relists
       const added = {
@@ -186,6 +203,8 @@ describe(
         () => api.workloadReports.slice(before).some((r) => r.mode === 'FULL' && r.sync?.last) && sameAsExpected(),
         30_000,
       );
+      await eventually('every kind listed again', async () => (await relistCount()) >= relists + 9);
+      await settled();
       assert.ok(agent.background!.state.count('Pod') > 0);
       const full = api.workloadReports.slice(before).filter((r) => r.mode === 'FULL');
       const syncs = new Map<string, string[]>();
@@ -201,6 +220,20 @@ describe(
       const late = held().get(key('Deployment', 'shop', 'late-arrival'))!;
       assert.equal(late.pods, 3);
       assert.ok(late.violations.some((v) => v.rule === 'privileged-container' && v.action === 'BLOCK'));
+    });
+
+    it('the API lost the sync (409 restartSync): the FULL sync is sent again from page 1 under a new sync id', async () => {
+      const before = api.workloadReports.length;
+      const relists = await relistCount();
+      api.restartSyncs = 1;
+      kube.expireWatches();
+      await eventually('every kind listed again', async () => (await relistCount()) >= relists + 9);
+      await settled();
+      assert.equal(api.restartedSyncs.length, 1);
+      const applied = api.workloadReports.slice(before).filter((r) => r.mode === 'FULL');
+      assert.ok(applied.every((r) => r.sync!.id !== api.restartedSyncs[0]));
+      assert.equal(applied[0]!.sync!.page, 1);
+      await eventually('the same state', sameAsExpected);
     });
 
     it('a workload deleted: gone from the reported state (DELTA removal)', async () => {

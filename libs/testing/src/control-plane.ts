@@ -77,6 +77,10 @@ export class ControlPlane {
   /** Every workload report applied (re-sent ones only once). */
   readonly workloadReports: WorkloadReport[] = [];
   private readonly syncs = new Map<string, RunningWorkload[]>();
+  /** Answer the next FULL sync pages with 409 restartSync (as the API does when it lost a sync's earlier pages). */
+  restartSyncs = 0;
+  /** Sync ids answered with restartSync. */
+  readonly restartedSyncs: string[] = [];
   private readonly reportIds = new Set<string>();
   port = 0;
 
@@ -217,6 +221,16 @@ export class ControlPlane {
         const message = `${v.errors[0]!.path}: ${v.errors[0]!.message}`;
         this.refusals.push(message);
         return json(400, { code: 'BAD_USER_INPUT', message });
+      }
+      if (v.value.mode === 'FULL' && this.restartSyncs > 0) {
+        this.restartSyncs--;
+        this.restartedSyncs.push(v.value.sync!.id);
+        return json(409, {
+          code: 'CONFLICT',
+          message: `sync.page: the API does not hold the earlier pages of sync ${v.value.sync!.id}; send it again from page 1`,
+          field: 'sync.page',
+          restartSync: true,
+        });
       }
       const answer = this.workloadReport(v.value);
       return 'error' in answer

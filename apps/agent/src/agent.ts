@@ -5,6 +5,7 @@ import { compileGlob } from '@portcullis/policy-engine';
 import { compileVap } from '@portcullis/vap';
 import { AdmissionHandler } from './admission/admission-handler';
 import { Backoff } from './backoff';
+import { BackgroundAudit } from './background/background-audit';
 import { BundleStore } from './bundle/bundle-store';
 import { BundleSync } from './bundle/bundle-sync';
 import type { AgentConfig } from './config';
@@ -50,6 +51,8 @@ export class Agent {
   private readonly status: StatusReporter;
   private readonly servers: AgentServers;
   readonly native: NativeReconciler;
+  /** Null when disabled (PORTCULLIS_BACKGROUND_AUDIT=false) or outside a pod (no Kubernetes API). */
+  readonly background: BackgroundAudit | null;
   private started = false;
 
   constructor(
@@ -115,7 +118,8 @@ export class Agent {
       () => ({
         agentVersion: AGENT_VERSION,
         appliedRevision: this.store.current()?.document.revision ?? null,
-        lastError: this.sync.lastError ?? this.uploader.lastError ?? this.native.lastError ?? null,
+        lastError:
+          this.sync.lastError ?? this.uploader.lastError ?? this.native.lastError ?? this.background?.lastError ?? null,
         spoolDepth: this.spool.depth,
         droppedEvents: this.spool.dropped,
         ...this.nativeStatus(),
@@ -153,6 +157,24 @@ export class Agent {
       uploaderSettings.batchSize = s.eventBatchSize ?? config.events.batchSize;
       uploaderSettings.flushIntervalMs = s.eventFlushIntervalMs ?? config.events.flushIntervalMs;
     });
+    this.background =
+      config.background.enabled && config.kubernetes
+        ? new BackgroundAudit(
+            inClusterKubeConfig(config.kubernetes),
+            this.store,
+            // the webhook's scan-artifact cache, shared
+            resolver,
+            this.api,
+            {
+              ...config.background,
+              excluded: config.excludedNamespaces.map((p) => compileGlob(p)),
+              backoff: config.backoff,
+              maxBodyBytes: 8 * 1024 ** 2,
+            },
+            this.metrics.registry,
+            log.child({ part: 'background' }),
+          )
+        : null;
     this.servers = new AgentServers(
       handler,
       this.metrics,
@@ -194,6 +216,7 @@ export class Agent {
     this.sync.start();
     this.status.start();
     this.native.start();
+    this.background?.start();
     this.started = true;
     this.log.info(
       {
@@ -201,6 +224,11 @@ export class Agent {
         excludedNamespaces: this.config.excludedNamespaces,
         noBundleAction: this.config.noBundleAction,
         bundleRevision: this.store.revision,
+        backgroundAudit: this.background
+          ? 'on'
+          : this.config.background.enabled
+            ? 'off (no Kubernetes API: KUBERNETES_SERVICE_HOST is not set)'
+            : 'off (PORTCULLIS_BACKGROUND_AUDIT=false)',
       },
       'portcullis agent started',
     );
@@ -215,7 +243,7 @@ export class Agent {
   async stop(): Promise<void> {
     this.started = false;
     await this.servers.close();
-    await Promise.all([this.sync.close(), this.uploader.close(), this.native.close()]);
+    await Promise.all([this.sync.close(), this.uploader.close(), this.native.close(), this.background?.close()]);
     await this.status.close();
     await this.spool.close();
     this.api.close();

@@ -63,6 +63,18 @@ export interface AgentConfig {
     /** Deadline of one Kubernetes API request. */
     readonly requestTimeoutMs: number;
   };
+  /** The background audit of what already runs (needs `kubernetes`): list/watch, evaluate, report. */
+  readonly background: {
+    readonly enabled: boolean;
+    /** Re-evaluate everything and report (an empty DELTA is a heartbeat) this often. */
+    readonly intervalMs: number;
+    /** Changes seen within this window go out in one report. */
+    readonly batchMs: number;
+    /** Objects per list page. */
+    readonly listPageSize: number;
+    /** Budget for the scan-artifact lookups of one evaluation round. */
+    readonly lookupTimeoutMs: number;
+  };
 }
 
 export class AgentConfigError extends Error {
@@ -151,6 +163,14 @@ const env = z.object({
   PORTCULLIS_NATIVE_RESYNC_SECONDS: int(1, 86_400).default(300),
   PORTCULLIS_NATIVE_METRICS_SECONDS: int(1, 3600).default(60),
   PORTCULLIS_KUBE_REQUEST_TIMEOUT_SECONDS: int(1, 300).default(10),
+  PORTCULLIS_BACKGROUND_AUDIT: z
+    .enum(['true', 'false'], { message: 'must be true or false' })
+    .default('true')
+    .transform((v) => v === 'true'),
+  PORTCULLIS_BACKGROUND_INTERVAL_SECONDS: int(10, 7 * 86_400).default(3600),
+  PORTCULLIS_BACKGROUND_BATCH_MS: int(10, 60_000).default(1000),
+  PORTCULLIS_BACKGROUND_LIST_PAGE_SIZE: int(10, 5000).default(500),
+  PORTCULLIS_BACKGROUND_LOOKUP_TIMEOUT_MS: int(100, 120_000).default(10_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -256,6 +276,13 @@ export function loadAgentConfig(values: Env): AgentConfig {
       resyncMs: e.PORTCULLIS_NATIVE_RESYNC_SECONDS * 1000,
       metricsMs: e.PORTCULLIS_NATIVE_METRICS_SECONDS * 1000,
       requestTimeoutMs: e.PORTCULLIS_KUBE_REQUEST_TIMEOUT_SECONDS * 1000,
+    },
+    background: {
+      enabled: e.PORTCULLIS_BACKGROUND_AUDIT,
+      intervalMs: e.PORTCULLIS_BACKGROUND_INTERVAL_SECONDS * 1000,
+      batchMs: e.PORTCULLIS_BACKGROUND_BATCH_MS,
+      listPageSize: e.PORTCULLIS_BACKGROUND_LIST_PAGE_SIZE,
+      lookupTimeoutMs: e.PORTCULLIS_BACKGROUND_LOOKUP_TIMEOUT_MS,
     },
     ...(e.KUBERNETES_SERVICE_HOST
       ? {

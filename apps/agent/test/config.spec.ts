@@ -90,6 +90,31 @@ describe('agent configuration', () => {
     );
   });
 
+  it('background audit: on by default (hourly, 1 s batches, pages of 500); bad values refused naming the setting', () => {
+    const c = loadAgentConfig(base());
+    assert.deepEqual(c.background, {
+      enabled: true,
+      intervalMs: 3_600_000,
+      batchMs: 1000,
+      listPageSize: 500,
+      lookupTimeoutMs: 10_000,
+    });
+    assert.equal(c.kubernetes, undefined, 'no Kubernetes API outside a pod');
+    assert.equal(loadAgentConfig({ ...base(), PORTCULLIS_BACKGROUND_AUDIT: 'false' }).background.enabled, false);
+    assert.match(
+      refused({ ...base(), PORTCULLIS_BACKGROUND_AUDIT: 'no' }),
+      /^PORTCULLIS_BACKGROUND_AUDIT: must be true or false/,
+    );
+    assert.match(
+      refused({ ...base(), PORTCULLIS_BACKGROUND_INTERVAL_SECONDS: '5' }),
+      /^PORTCULLIS_BACKGROUND_INTERVAL_SECONDS: /,
+    );
+    assert.match(
+      refused({ ...base(), PORTCULLIS_BACKGROUND_LIST_PAGE_SIZE: '0x10' }),
+      /^PORTCULLIS_BACKGROUND_LIST_PAGE_SIZE: /,
+    );
+  });
+
   it('reads the credential and the JWKS from files (Secret and ConfigMap mounts)', () => {
     const dir = tempDir();
     const token = newAgentToken();

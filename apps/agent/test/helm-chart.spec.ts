@@ -109,6 +109,8 @@ describe('deploy/helm/portcullis-agent', { skip: helmUnavailableReason() }, () =
   it('renders a Deployment, Service, ValidatingWebhookConfiguration, cert-manager Issuer and Certificate, Secret, ConfigMap, PDB', () => {
     assert.deepEqual(objects.map((o) => o['kind']).sort(), [
       'Certificate',
+      'ClusterRole',
+      'ClusterRoleBinding',
       'ConfigMap',
       'Deployment',
       'Issuer',
@@ -263,6 +265,8 @@ describe('deploy/helm/portcullis-agent', { skip: helmUnavailableReason() }, () =
       webhook: { failurePolicy: 'Fail' },
     });
     assert.deepEqual(o.map((x) => x['kind']).sort(), [
+      'ClusterRole',
+      'ClusterRoleBinding',
       'ConfigMap',
       'Deployment',
       'PodDisruptionBudget',
@@ -339,6 +343,50 @@ describe('deploy/helm/portcullis-agent', { skip: helmUnavailableReason() }, () =
     assert.equal(env['PORTCULLIS_NATIVE_METRICS_SECONDS'], '60');
     const evaluated = portcullisEval(o);
     assert.equal(evaluated.code, 0, JSON.stringify(evaluated.results.filter((r) => r.decision !== 'allow')));
+  it('background audit: a read-only ClusterRole on exactly the watched kinds, bound to the agent; its token mounted explicitly', () => {
+    const role = byKind(objects, 'ClusterRole');
+    const granted = (role.rules as Array<{ apiGroups: string[]; resources: string[]; verbs: string[] }>).flatMap(
+      (r) => {
+        assert.deepEqual(r.verbs, ['get', 'list', 'watch'], 'read-only');
+        return r.apiGroups.flatMap((g) => r.resources.map((res) => `${g}/${res}`));
+      },
+    );
+    assert.deepEqual(granted.sort(), [
+      '/pods',
+      '/replicationcontrollers',
+      'apps/daemonsets',
+      'apps/deployments',
+      'apps/replicasets',
+      'apps/statefulsets',
+      'batch/cronjobs',
+      'batch/jobs',
+      'networking.k8s.io/ingresses',
+    ]);
+    const binding = byKind(objects, 'ClusterRoleBinding');
+    assert.equal(binding.roleRef.name, role.metadata.name);
+    assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: RELEASE.name, namespace: RELEASE.namespace }]);
+    const pod = byKind(objects, 'Deployment').spec.template.spec;
+    assert.equal(pod.automountServiceAccountToken, false);
+    const mount = pod.containers[0].volumeMounts.find((m: { name: string }) => m.name === 'kube-api-access');
+    assert.equal(mount.mountPath, '/var/run/secrets/kubernetes.io/serviceaccount');
+    const volume = pod.volumes.find((v: { name: string }) => v.name === 'kube-api-access');
+    assert.ok(volume.projected.sources.some((s: { serviceAccountToken?: unknown }) => s.serviceAccountToken));
+    const env = Object.fromEntries(
+      (pod.containers[0].env as Array<{ name: string; value: string }>).map((e) => [e.name, e.value]),
+    );
+    assert.equal(env['PORTCULLIS_BACKGROUND_AUDIT'], 'true');
+    assert.equal(env['PORTCULLIS_BACKGROUND_INTERVAL_SECONDS'], '3600');
+  });
+
+  it('background audit disabled: no ClusterRole, no token, and the agent is told so', async () => {
+    const off = await renderChart({ ...required, backgroundAudit: { enabled: false } });
+    assert.ok(!off.some((o) => o['kind'] === 'ClusterRole' || o['kind'] === 'ClusterRoleBinding'));
+    const pod = byKind(off, 'Deployment').spec.template.spec;
+    assert.ok(!pod.volumes.some((v: { name: string }) => v.name === 'kube-api-access'));
+    const env = Object.fromEntries(
+      (pod.containers[0].env as Array<{ name: string; value: string }>).map((e) => [e.name, e.value]),
+    );
+    assert.equal(env['PORTCULLIS_BACKGROUND_AUDIT'], 'false');
   });
 
   it('missing required values fail the render, naming the value', async () => {

@@ -17,8 +17,12 @@ import {
   validateAdmissionEventBatch,
   validateAgentStatus,
   validateScanArtifactLookupRequest,
+  validateWorkloadReport,
+  workloadKey,
   type AdmissionEvent,
   type AgentStatus,
+  type RunningWorkload,
+  type WorkloadReport,
 } from '@portcullis/contracts';
 import { signedBundle } from './bundles';
 import type { TestTls } from './pki';
@@ -68,6 +72,16 @@ export class ControlPlane {
   eventsUnavailable = false;
   /** Runs (and is awaited) before an accepted upload is answered: what happens while an upload is in flight. */
   onEventBatch: (() => Promise<void>) | null = null;
+  /** Running workloads as the API holds them after the workload reports received: FULL syncs replace, DELTAs upsert and remove. */
+  readonly running = new Map<string, RunningWorkload>();
+  /** Every workload report applied (re-sent ones only once). */
+  readonly workloadReports: WorkloadReport[] = [];
+  private readonly syncs = new Map<string, RunningWorkload[]>();
+  /** Answer the next FULL sync pages with 409 restartSync (as the API does when it lost a sync's earlier pages). */
+  restartSyncs = 0;
+  /** Sync ids answered with restartSync. */
+  readonly restartedSyncs: string[] = [];
+  private readonly reportIds = new Set<string>();
   port = 0;
 
   constructor(
@@ -200,6 +214,29 @@ export class ControlPlane {
       else json(200, answer);
       return;
     }
+    if (req.method === 'POST' && url.pathname === '/agent/v1/workload-reports') {
+      const gzip = req.headers['content-encoding'] === 'gzip';
+      const v = validateWorkloadReport(parse(gzip ? gunzipSync(body) : body));
+      if (!v.ok) {
+        const message = `${v.errors[0]!.path}: ${v.errors[0]!.message}`;
+        this.refusals.push(message);
+        return json(400, { code: 'BAD_USER_INPUT', message });
+      }
+      if (v.value.mode === 'FULL' && this.restartSyncs > 0) {
+        this.restartSyncs--;
+        this.restartedSyncs.push(v.value.sync!.id);
+        return json(409, {
+          code: 'CONFLICT',
+          message: `sync.page: the API does not hold the earlier pages of sync ${v.value.sync!.id}; send it again from page 1`,
+          field: 'sync.page',
+          restartSync: true,
+        });
+      }
+      const answer = this.workloadReport(v.value);
+      return 'error' in answer
+        ? (this.refusals.push(answer.error), json(400, { code: 'BAD_USER_INPUT', message: answer.error }))
+        : json(200, answer);
+    }
     if (req.method === 'POST' && url.pathname === '/agent/v1/scan-artifacts/lookup') {
       const v = validateScanArtifactLookupRequest(parse(body));
       if (!v.ok) return json(400, { code: 'BAD_USER_INPUT', message: `${v.errors[0]!.path}: ${v.errors[0]!.message}` });
@@ -219,6 +256,38 @@ export class ControlPlane {
       return;
     }
     json(404, { code: 'NOT_FOUND', message: `${req.method} ${url.pathname}` });
+  }
+
+  /** What the API does with a report (staging FULL pages, replacing on the last one), idempotent by reportId. */
+  private workloadReport(
+    r: WorkloadReport,
+  ): { accepted: true; duplicate: boolean; staged: boolean; unknownSnapshots: number[] } | { error: string } {
+    if (this.reportIds.has(r.reportId)) return { accepted: true, duplicate: true, staged: false, unknownSnapshots: [] };
+    const unknownSnapshots: number[] = [];
+    for (const [i, w] of r.workloads.entries()) {
+      if (w.snapshot) {
+        const { hash } = prepareSnapshot(w.snapshot);
+        if (hash !== w.snapshotHash)
+          return { error: `workloads[${i}].snapshotHash: is not the id of its snapshot (${hash})` };
+        this.snapshotIds.add(hash);
+      } else if (!this.snapshotIds.has(w.snapshotHash)) unknownSnapshots.push(i);
+    }
+    this.reportIds.add(r.reportId);
+    this.workloadReports.push(r);
+    if (r.mode === 'FULL') {
+      const staged = [...(this.syncs.get(r.sync!.id) ?? []), ...r.workloads];
+      if (!r.sync!.last) {
+        this.syncs.set(r.sync!.id, staged);
+        return { accepted: true, duplicate: false, staged: true, unknownSnapshots };
+      }
+      this.syncs.delete(r.sync!.id);
+      this.running.clear();
+      for (const w of staged) this.running.set(workloadKey(w), w);
+    } else {
+      for (const w of r.workloads) this.running.set(workloadKey(w), w);
+      for (const ref of r.removed) this.running.delete(workloadKey(ref));
+    }
+    return { accepted: true, duplicate: false, staged: false, unknownSnapshots };
   }
 
   private bundle(

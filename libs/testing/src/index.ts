@@ -39,4 +39,5 @@ export {
   uploadScanReport,
 } from './scans';
 export { startKubeApi } from './kube-api';
+export { manifestWorkloads, putRunning } from './running-cluster';
 export type { KubeApiOptions, KubeApiStandIn, KubeObject, ServedRequest, StatusAnswer, WriteRequest } from './kube-api';

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { generateSigningKey, type BundlePolicy } from '@portcullis/bundle';
 import type { AgentStatus } from '@portcullis/contracts';
+import { compileVap } from '@portcullis/vap';
 import {
   ControlPlane,
   agentEnv,
@@ -131,6 +132,18 @@ describe('native enforcement: the agent process keeps the cluster ValidatingAdmi
         (o.metadata['managedFields'] as Array<{ manager: string }>).map((m) => m.manager),
         ['portcullis-agent'],
       );
+    // what reached the API is exactly what the compiler produced (client-node's serialiser drops nothing)
+    const compiled = compileVap([privileged, hostNs], {
+      labels: { [MANAGED]: 'portcullis-agent' },
+      excludedNamespaces: ['portcullis-system', 'kube-system'],
+    });
+    assert.equal(compiled.objects.length, ours(VAP).length + ours(BINDING).length);
+    for (const c of compiled.objects) {
+      const meta = c['metadata'] as { name: string; labels: Record<string, string> };
+      const stored = kube.get(AR, String(c['kind']), undefined, meta.name)!;
+      assert.deepEqual(stored['spec'], c['spec'], `${String(c['kind'])} ${meta.name}`);
+      assert.deepEqual(stored.metadata['labels'], meta.labels);
+    }
   });
 
   it('native denials: kube-apiserver counters of its VAPs reach the status per policy and rule', async () => {

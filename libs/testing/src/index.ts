@@ -38,3 +38,4 @@ export {
   scansPresent,
   uploadScanReport,
 } from './scans';
+export * from './vap';

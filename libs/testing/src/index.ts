@@ -40,3 +40,4 @@ export {
 } from './scans';
 export { startKubeApi } from './kube-api';
 export type { KubeApiOptions, KubeApiStandIn, KubeObject, ServedRequest, StatusAnswer, WriteRequest } from './kube-api';
+export * from './vap';

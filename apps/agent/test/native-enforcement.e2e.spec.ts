@@ -6,6 +6,7 @@ import { compileVap } from '@portcullis/vap';
 import {
   ControlPlane,
   agentEnv,
+  evaluateVap,
   eventually,
   newAgentToken,
   newId,
@@ -14,6 +15,7 @@ import {
   startKubeApi,
   tempDir,
   testTls,
+  vapRequestFor,
   type AgentProcess,
   type KubeApiStandIn,
   type TestTls,
@@ -146,6 +148,39 @@ describe('native enforcement: the agent process keeps the cluster ValidatingAdmi
     }
   });
 
+  it('what the agent applied denies as kube-apiserver would: a privileged pod refused, the same pod in an excluded namespace and a compliant one admitted', () => {
+    const cluster = [...kube.list(AR, VAP), ...kube.list(AR, BINDING)];
+    const pod = (namespace: string, privilegedFlag: boolean) => ({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'web', namespace },
+      spec: {
+        automountServiceAccountToken: false,
+        containers: [
+          {
+            name: 'web',
+            image: 'nginx:1.27',
+            securityContext: { privileged: privilegedFlag, readOnlyRootFilesystem: true },
+          },
+        ],
+      },
+    });
+    const nsObject = (name: string) => ({
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name, labels: { 'kubernetes.io/metadata.name': name } },
+    });
+    const denied = evaluateVap(cluster, vapRequestFor(pod('shop', true)), { namespaceObject: nsObject('shop') });
+    assert.equal(denied.allowed, false, JSON.stringify(denied.errors));
+    assert.match(denied.status!.message, /privileged-container/);
+    const excluded = evaluateVap(cluster, vapRequestFor(pod('kube-system', true)), {
+      namespaceObject: nsObject('kube-system'),
+    });
+    assert.equal(excluded.allowed, true, JSON.stringify(excluded.denials));
+    const compliant = evaluateVap(cluster, vapRequestFor(pod('shop', false)), { namespaceObject: nsObject('shop') });
+    assert.equal(compliant.allowed, true, JSON.stringify(compliant.denials));
+  });
+
   it('native denials: kube-apiserver counters of its VAPs reach the status per policy and rule', async () => {
     const vap = ofPolicy(VAP, privileged.id)[0]!.metadata.name;
     kube.setMetrics(
@@ -199,8 +234,28 @@ describe('native enforcement: the agent process keeps the cluster ValidatingAdmi
         JSON.stringify(o['spec']).includes('legacy-payments'),
       );
     assert.equal(mentions(), true, 'the live exemption is compiled into the objects');
+    const legacyPod = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'payments', namespace: 'legacy-payments' },
+      spec: {
+        containers: [
+          { name: 'app', image: 'nginx:1.27', securityContext: { privileged: true, readOnlyRootFilesystem: true } },
+        ],
+      },
+    };
+    const admit = () =>
+      evaluateVap([...kube.list(AR, VAP), ...kube.list(AR, BINDING)], vapRequestFor(legacyPod), {
+        namespaceObject: {
+          apiVersion: 'v1',
+          kind: 'Namespace',
+          metadata: { name: 'legacy-payments', labels: { 'kubernetes.io/metadata.name': 'legacy-payments' } },
+        },
+      });
+    assert.equal(admit().allowed, true, 'exempted while the exemption lasts');
     await eventually('re-applied without the expired exemption', () => !mentions(), 20_000);
     assert.ok(ofPolicy(VAP, exempted.id).length > 0, 'still enforced');
+    assert.equal(admit().allowed, false, 'denied once it expired');
   });
 
   it('the API refusing an object: its policy is APPLY_FAILED with the API reason, the others still applied', async () => {

@@ -149,7 +149,7 @@ export class NativeReconciler {
         policies: policies.map((p) => ({
           policyId: p.id,
           state: 'NOT_COMPILED',
-          reason: message.slice(0, 2000),
+          reason: withoutControlCharacters(message).slice(0, NATIVE_LIMITS.reason),
           objects: 0,
         })),
       };

@@ -15,6 +15,7 @@ import {
   startKubeApi,
   tempDir,
   testTls,
+  validateVapObject,
   vapRequestFor,
   type AgentProcess,
   type KubeApiStandIn,
@@ -145,6 +146,7 @@ describe('native enforcement: the agent process keeps the cluster ValidatingAdmi
       const stored = kube.get(AR, String(c['kind']), undefined, meta.name)!;
       assert.deepEqual(stored['spec'], c['spec'], `${String(c['kind'])} ${meta.name}`);
       assert.deepEqual(stored.metadata['labels'], meta.labels);
+      assert.deepEqual(await validateVapObject(stored), [], `${String(c['kind'])} ${meta.name} is a valid v1 object`);
     }
   });
 

@@ -2,9 +2,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { generateSigningKey, type BundlePolicy } from '@portcullis/bundle';
 import type { AgentStatus } from '@portcullis/contracts';
+import { compileVap } from '@portcullis/vap';
 import {
   ControlPlane,
   agentEnv,
+  evaluateVap,
   eventually,
   newAgentToken,
   newId,
@@ -13,6 +15,8 @@ import {
   startKubeApi,
   tempDir,
   testTls,
+  validateVapObject,
+  vapRequestFor,
   type AgentProcess,
   type KubeApiStandIn,
   type TestTls,
@@ -131,6 +135,52 @@ describe('native enforcement: the agent process keeps the cluster ValidatingAdmi
         (o.metadata['managedFields'] as Array<{ manager: string }>).map((m) => m.manager),
         ['portcullis-agent'],
       );
+    // what reached the API is exactly what the compiler produced (client-node's serialiser drops nothing)
+    const compiled = compileVap([privileged, hostNs], {
+      labels: { [MANAGED]: 'portcullis-agent' },
+      excludedNamespaces: ['portcullis-system', 'kube-system'],
+    });
+    assert.equal(compiled.objects.length, ours(VAP).length + ours(BINDING).length);
+    for (const c of compiled.objects) {
+      const meta = c['metadata'] as { name: string; labels: Record<string, string> };
+      const stored = kube.get(AR, String(c['kind']), undefined, meta.name)!;
+      assert.deepEqual(stored['spec'], c['spec'], `${String(c['kind'])} ${meta.name}`);
+      assert.deepEqual(stored.metadata['labels'], meta.labels);
+      assert.deepEqual(await validateVapObject(stored), [], `${String(c['kind'])} ${meta.name} is a valid v1 object`);
+    }
+  });
+
+  it('what the agent applied denies as kube-apiserver would: a privileged pod refused, the same pod in an excluded namespace and a compliant one admitted', () => {
+    const cluster = [...kube.list(AR, VAP), ...kube.list(AR, BINDING)];
+    const pod = (namespace: string, privilegedFlag: boolean) => ({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'web', namespace },
+      spec: {
+        automountServiceAccountToken: false,
+        containers: [
+          {
+            name: 'web',
+            image: 'nginx:1.27',
+            securityContext: { privileged: privilegedFlag, readOnlyRootFilesystem: true },
+          },
+        ],
+      },
+    });
+    const nsObject = (name: string) => ({
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name, labels: { 'kubernetes.io/metadata.name': name } },
+    });
+    const denied = evaluateVap(cluster, vapRequestFor(pod('shop', true)), { namespaceObject: nsObject('shop') });
+    assert.equal(denied.allowed, false, JSON.stringify(denied.errors));
+    assert.match(denied.status!.message, /privileged-container/);
+    const excluded = evaluateVap(cluster, vapRequestFor(pod('kube-system', true)), {
+      namespaceObject: nsObject('kube-system'),
+    });
+    assert.equal(excluded.allowed, true, JSON.stringify(excluded.denials));
+    const compliant = evaluateVap(cluster, vapRequestFor(pod('shop', false)), { namespaceObject: nsObject('shop') });
+    assert.equal(compliant.allowed, true, JSON.stringify(compliant.denials));
   });
 
   it('native denials: kube-apiserver counters of its VAPs reach the status per policy and rule', async () => {
@@ -186,8 +236,28 @@ describe('native enforcement: the agent process keeps the cluster ValidatingAdmi
         JSON.stringify(o['spec']).includes('legacy-payments'),
       );
     assert.equal(mentions(), true, 'the live exemption is compiled into the objects');
+    const legacyPod = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'payments', namespace: 'legacy-payments' },
+      spec: {
+        containers: [
+          { name: 'app', image: 'nginx:1.27', securityContext: { privileged: true, readOnlyRootFilesystem: true } },
+        ],
+      },
+    };
+    const admit = () =>
+      evaluateVap([...kube.list(AR, VAP), ...kube.list(AR, BINDING)], vapRequestFor(legacyPod), {
+        namespaceObject: {
+          apiVersion: 'v1',
+          kind: 'Namespace',
+          metadata: { name: 'legacy-payments', labels: { 'kubernetes.io/metadata.name': 'legacy-payments' } },
+        },
+      });
+    assert.equal(admit().allowed, true, 'exempted while the exemption lasts');
     await eventually('re-applied without the expired exemption', () => !mentions(), 20_000);
     assert.ok(ofPolicy(VAP, exempted.id).length > 0, 'still enforced');
+    assert.equal(admit().allowed, false, 'denied once it expired');
   });
 
   it('the API refusing an object: its policy is APPLY_FAILED with the API reason, the others still applied', async () => {

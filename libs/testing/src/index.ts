@@ -41,3 +41,4 @@ export {
 export { startKubeApi } from './kube-api';
 export { manifestWorkloads, putRunning } from './running-cluster';
 export type { KubeApiOptions, KubeApiStandIn, KubeObject, ServedRequest, StatusAnswer, WriteRequest } from './kube-api';
+export * from './vap';

@@ -120,7 +120,10 @@ function validationsOf(
   const push = (expression: string, message: string, messageExpression: string) =>
     out.push({ expression, message, messageExpression, reason: 'Forbidden' });
   const objectRef = `object.kind + ' ' + ${NAMESPACE_EXPR} + '/' + ${NAME_EXPR}`;
-  for (const check of rule.checks as readonly Check[]) {
+  // kube-apiserver refuses a message with a line break, and a policy name or pattern could carry one
+  prefix = prefix.replace(/[\r\n]+/g, ' ');
+  for (const original of rule.checks as readonly Check[]) {
+    const check = { ...original, message: original.message.replace(/[\r\n]+/g, ' ') } as Check;
     switch (check.on) {
       case 'container':
         for (const list of check.lists) {

@@ -115,9 +115,13 @@ function buildHasPodSpecExpr(): string {
   return `!${clauses.length === 1 ? clauses[0] : `(${clauses.join(' || ')})`}`;
 }
 
-/** The namespace the engine evaluates the object in: its own, else the request's. */
-export const NAMESPACE_EXPR =
-  "(has(object.metadata.namespace) && object.metadata.namespace != '' ? object.metadata.namespace : request.namespace)";
+/**
+ * The namespace the object is admitted into. kube-apiserver fills the object's namespace from
+ * the request and refuses a mismatch, so it is the engine's namespace too. `request.namespace`
+ * rather than `object.metadata.namespace`: Kubernetes escapes object fields named like CEL
+ * reserved words (`namespace` is one) as `__namespace__`.
+ */
+export const NAMESPACE_EXPR = 'request.namespace';
 
 /** The object's name as the engine reads it: name, else generateName, else "". */
 export const NAME_EXPR =

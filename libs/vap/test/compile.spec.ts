@@ -273,4 +273,16 @@ describe('compileVap', () => {
     const other = compileVap([{ ...long, id: 'another-id' }], { now: NOW });
     assert.notEqual((other.objects[0] as Obj).metadata.name, (a.objects[0] as Obj).metadata.name);
   });
+
+  it('keeps line breaks out of messages (kube-apiserver refuses them)', () => {
+    const r = compileVap(
+      [policy({ name: 'two\nlines', rules: [{ id: 'trusted-registries', params: { allowedImages: ['a\nb'] } }] })],
+      { now: NOW },
+    );
+    for (const v of vaps(r.objects)[0].spec.validations) {
+      assert.doesNotMatch(v.message, /[\r\n]/);
+      assert.match(v.messageExpression, /^"policy \\"two lines\\" rule trusted-registries: "/);
+      assert.match(v.messageExpression, /\(allowed: a b\)"$/);
+    }
+  });
 });

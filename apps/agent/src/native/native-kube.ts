@@ -145,6 +145,11 @@ export class NativeKube {
         throw new KubeRequestError(`list ${kind}: more than ${MAX_PAGES} pages`, 0);
       } catch (err) {
         if (err instanceof KubeRequestError && err.status === 410 && attempt < 2) continue;
+        if (err instanceof KubeRequestError && err.status === 404)
+          throw new KubeRequestError(
+            `${err.message} (this API server does not serve admissionregistration.k8s.io/v1 ${kind}: Kubernetes 1.30 or later is needed)`,
+            404,
+          );
         throw err;
       }
     }

@@ -149,7 +149,7 @@ export class NativeReconciler {
         policies: policies.map((p) => ({
           policyId: p.id,
           state: 'NOT_COMPILED',
-          reason: message.slice(0, 2000),
+          reason: withoutControlCharacters(message).slice(0, NATIVE_LIMITS.reason),
           objects: 0,
         })),
       };
@@ -170,6 +170,8 @@ export class NativeReconciler {
     this.mayHoldObjects = true;
     this.scheduleExpiry(compilation.nextExpiry);
     const outcome = await this.converge(compilation);
+    // cut short by a shutdown: nothing half-done is reported
+    if (this.closed) return;
     this.publish(doc.revision, compilation, outcome.applied, outcome.failures);
     this.log.info(
       {
@@ -209,6 +211,8 @@ export class NativeReconciler {
     for (const kind of VAP_KINDS) {
       const objs = c.objects.filter((o) => o['kind'] === kind);
       await eachLimited(objs, APPLY_CONCURRENCY, async (o) => {
+        // stopping: the rest waits for the next process (its start pass converges)
+        if (this.closed) return;
         const name = nameOf(o);
         const key = `${kind}/${name}`;
         const hash = createHash('sha256').update(JSON.stringify(o)).digest('hex');
@@ -243,7 +247,7 @@ export class NativeReconciler {
     let deleted = 0;
     for (const kind of [...VAP_KINDS].reverse()) {
       for (const name of existing.get(kind)!.keys()) {
-        if (wanted.has(name)) continue;
+        if (wanted.has(name) || this.closed) continue;
         try {
           await kube.delete(kind, name);
           this.written.delete(`${kind}/${name}`);

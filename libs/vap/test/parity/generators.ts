@@ -4,6 +4,7 @@
 import fc from 'fast-check';
 import { requestFor, type VapRequest } from './cases';
 
+/** Absent with probability 1/freq (fast-check option semantics): a higher freq makes the field more often present. */
 const opt = <T>(arb: fc.Arbitrary<T>, freq = 2): fc.Arbitrary<T | undefined> =>
   fc.option(arb, { nil: undefined, freq });
 
@@ -93,8 +94,8 @@ const securityContext = (pod: boolean) =>
   fc
     .record({
       privileged: pod ? fc.constant(undefined) : opt(fc.boolean()),
-      allowPrivilegeEscalation: pod ? fc.constant(undefined) : opt(fc.boolean(), 1),
-      readOnlyRootFilesystem: pod ? fc.constant(undefined) : opt(fc.boolean(), 1),
+      allowPrivilegeEscalation: pod ? fc.constant(undefined) : opt(fc.boolean()),
+      readOnlyRootFilesystem: pod ? fc.constant(undefined) : opt(fc.boolean()),
       runAsNonRoot: opt(fc.boolean()),
       runAsUser: opt(ids),
       runAsGroup: opt(ids),
@@ -107,7 +108,7 @@ const securityContext = (pod: boolean) =>
               add: opt(fc.array(fc.constantFrom(...CAPS), { maxLength: 3 })),
               drop: opt(fc.array(fc.constantFrom(...CAPS), { maxLength: 3 })),
             }),
-            1,
+            3,
           ),
       seccompProfile: opt(profile),
       appArmorProfile: opt(profile, 4),
@@ -255,7 +256,7 @@ const metadata = fc
           kind: fc.constantFrom('ReplicaSet', 'Job', 'DaemonSet', 'StatefulSet'),
           name: fc.constantFrom('web-5d4f8b', 'calico-node-5d4f8b', 'api-28800000', 'nightly-28800000', 'worker'),
           uid: fc.constant('u-1'),
-          controller: opt(fc.boolean(), 1),
+          controller: opt(fc.boolean()),
         }),
       ),
       3,

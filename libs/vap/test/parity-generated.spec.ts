@@ -1,0 +1,79 @@
+/**
+ * Parity on generated objects (parity.spec.ts has the fixtures): 10,000 fast-check pods and
+ * workloads (PARITY_RUNS overrides, for quick local runs) and 500 Ingresses, each evaluated
+ * with every policy of the parity bundle by the test CEL runtime and by the engine; each
+ * policy's allow/deny must agree. Also proves the run exercised every policy.
+ */
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import fc from 'fast-check';
+import { evaluateVap } from '@portcullis/testing';
+import { byPolicy, compare, parityBundle, type Disagreement, type ParityCase, type VapEvaluator } from './parity/cases';
+import { ingressRequest, workloadRequest } from './parity/generators';
+
+/** Generated pods and workloads (the issue asks for at least 10,000); ingresses on top. */
+const GENERATED = Number(process.env['PARITY_RUNS'] ?? 10_000);
+const INGRESSES = 500;
+
+const bundle = parityBundle();
+const evaluate: VapEvaluator = (objects, request) => evaluateVap(objects, request as never);
+const evaluatedPolicies = new Set<string>();
+const tally = { cases: 0, denials: 0 };
+
+function check(cases: readonly ParityCase[]): Disagreement[] {
+  const out: Disagreement[] = [];
+  for (const c of cases) {
+    tally.cases++;
+    const found = compare(bundle, c.source, c.request, (objects, request) => {
+      const r = evaluate(objects, request);
+      tally.denials += r.denials.length;
+      for (const d of r.denials) evaluatedPolicies.add(bundle.policyOf.get(d.policy) ?? d.policy);
+      return r;
+    });
+    out.push(...found);
+  }
+  return out;
+}
+
+function assertNone(list: readonly Disagreement[]): void {
+  assert.deepEqual(
+    byPolicy(list),
+    {},
+    `disagreements with the engine (first ones):\n${list
+      .slice(0, 10)
+      .map((d) => `${d.source} ${d.policy}: engine ${d.engine}, VAP ${d.vap}: ${d.detail}`)
+      .join('\n')}`,
+  );
+}
+
+describe('compiled VAPs agree with the engine on generated objects', () => {
+  it(`on ${GENERATED} generated pods and workloads and ${INGRESSES} ingresses`, () => {
+    const found: Disagreement[] = [];
+    let i = 0;
+    fc.assert(
+      fc.property(workloadRequest, (request) => {
+        found.push(...check([{ source: `generated #${i++} ${request.kind.kind}`, request }]));
+      }),
+      { numRuns: GENERATED, seed: 20261206 },
+    );
+    fc.assert(
+      fc.property(ingressRequest, (request) => {
+        found.push(...check([{ source: `generated #${i++} Ingress`, request }]));
+      }),
+      { numRuns: INGRESSES, seed: 20261206 },
+    );
+    assertNone(found);
+  });
+
+  it('exercised every policy: each one denied something in the run', () => {
+    // a parity run in which a policy never denies proves nothing about it
+    const silent = bundle.policies.filter((p) => !evaluatedPolicies.has(p.id)).map((p) => p.name);
+    assert.deepEqual(silent, []);
+  });
+
+  after(() => {
+    process.stdout.write(
+      `# parity (generated): ${tally.cases} cases, ${tally.denials} VAP denials, ${bundle.objects.length} objects\n`,
+    );
+  });
+});

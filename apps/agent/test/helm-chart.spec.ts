@@ -291,23 +291,38 @@ describe('deploy/helm/portcullis-agent', { skip: helmUnavailableReason() }, () =
     assert.equal(pod.volumes.find((v: { name: string }) => v.name === 'credential').secret.secretName, 'agent-cred');
   });
 
-  it('native enforcement off (the default): no RBAC at all, no service-account token in the pod', () => {
+  const clusterRoles = (o: ReadonlyArray<Record<string, unknown>>) =>
+    o.filter((x) => x['kind'] === 'ClusterRole') as Array<{ metadata: { name: string }; rules: unknown[] }>;
+  const roleNamed = (o: ReadonlyArray<Record<string, unknown>>, suffix: string) =>
+    clusterRoles(o).find((r) => r.metadata.name === `${RELEASE.name}-${suffix}`);
+  const bindingOf = (o: ReadonlyArray<Record<string, unknown>>, role: string) =>
+    (
+      o.filter((x) => x['kind'] === 'ClusterRoleBinding') as Array<{
+        roleRef: { apiGroup: string; kind: string; name: string };
+        subjects: unknown[];
+      }>
+    ).find((b) => b.roleRef.name === role);
+  const envOf = (pod: { containers: Array<{ env: Array<{ name: string; value: string }> }> }) =>
+    Object.fromEntries(pod.containers[0]!.env.map((e) => [e.name, e.value]));
+
+  it('native enforcement off (the default): no role that can write ValidatingAdmissionPolicies', () => {
+    assert.equal(roleNamed(objects, 'native-enforcement'), undefined);
     assert.equal(
-      objects.some((o) => String(o['kind']).startsWith('ClusterRole')),
+      objects.some((o) => o['kind'] === 'ClusterRoleBinding' && JSON.stringify(o).includes('native-enforcement')),
       false,
     );
-    const pod = byKind(objects, 'Deployment').spec.template.spec;
-    assert.equal(pod.automountServiceAccountToken, false);
-    assert.equal(
-      (pod.volumes as Array<{ projected?: unknown }>).some((v) => v.projected),
-      false,
-    );
+    const env = envOf(byKind(objects, 'Deployment').spec.template.spec);
+    assert.equal(env['PORTCULLIS_NATIVE_RESYNC_SECONDS'], undefined);
   });
 
   it('native enforcement on: a ClusterRole with exactly the VAP verbs and GET /metrics, bound to the agent, its token mounted explicitly', async () => {
-    const o = await renderChart({ ...required, nativeEnforcement: { enabled: true, resyncSeconds: 120 } });
+    const o = await renderChart({
+      ...required,
+      nativeEnforcement: { enabled: true, resyncSeconds: 120 },
+      backgroundAudit: { enabled: false },
+    });
     for (const x of o) await schemaCheck(x);
-    const role = byKind(o, 'ClusterRole');
+    const role = roleNamed(o, 'native-enforcement')!;
     assert.deepEqual(role.rules, [
       {
         apiGroups: ['admissionregistration.k8s.io'],
@@ -316,7 +331,7 @@ describe('deploy/helm/portcullis-agent', { skip: helmUnavailableReason() }, () =
       },
       { nonResourceURLs: ['/metrics'], verbs: ['get'] },
     ]);
-    const binding = byKind(o, 'ClusterRoleBinding');
+    const binding = bindingOf(o, role.metadata.name)!;
     assert.deepEqual(binding.roleRef, {
       apiGroup: 'rbac.authorization.k8s.io',
       kind: 'ClusterRole',
@@ -327,24 +342,25 @@ describe('deploy/helm/portcullis-agent', { skip: helmUnavailableReason() }, () =
     const pod = byKind(o, 'Deployment').spec.template.spec;
     // the pod-level switch stays off (the default policy's automount rule); the token is projected where client-node reads it
     assert.equal(pod.automountServiceAccountToken, false);
-    const mount = pod.containers[0].volumeMounts.find(
+    const mounts = pod.containers[0].volumeMounts.filter(
       (m: { mountPath: string }) => m.mountPath === '/var/run/secrets/kubernetes.io/serviceaccount',
     );
-    assert.equal(mount.readOnly, true);
-    const volume = pod.volumes.find((v: { name: string }) => v.name === mount.name);
+    assert.equal(mounts.length, 1);
+    assert.equal(mounts[0].readOnly, true);
+    const volume = pod.volumes.find((v: { name: string }) => v.name === mounts[0].name);
     assert.deepEqual(
       volume.projected.sources.map((s: Record<string, unknown>) => Object.keys(s)[0]),
       ['serviceAccountToken', 'configMap', 'downwardAPI'],
     );
-    const env = Object.fromEntries(
-      (pod.containers[0].env as Array<{ name: string; value: string }>).map((e) => [e.name, e.value]),
-    );
+    const env = envOf(pod);
     assert.equal(env['PORTCULLIS_NATIVE_RESYNC_SECONDS'], '120');
     assert.equal(env['PORTCULLIS_NATIVE_METRICS_SECONDS'], '60');
     const evaluated = portcullisEval(o);
     assert.equal(evaluated.code, 0, JSON.stringify(evaluated.results.filter((r) => r.decision !== 'allow')));
-  it('background audit: a read-only ClusterRole on exactly the watched kinds, bound to the agent; its token mounted explicitly', () => {
-    const role = byKind(objects, 'ClusterRole');
+  });
+
+  it('background audit (the default): a read-only ClusterRole on exactly the watched kinds, bound to the agent; its token mounted explicitly', () => {
+    const role = roleNamed(objects, 'background-audit')!;
     const granted = (role.rules as Array<{ apiGroups: string[]; resources: string[]; verbs: string[] }>).flatMap(
       (r) => {
         assert.deepEqual(r.verbs, ['get', 'list', 'watch'], 'read-only');
@@ -362,31 +378,43 @@ describe('deploy/helm/portcullis-agent', { skip: helmUnavailableReason() }, () =
       'batch/jobs',
       'networking.k8s.io/ingresses',
     ]);
-    const binding = byKind(objects, 'ClusterRoleBinding');
-    assert.equal(binding.roleRef.name, role.metadata.name);
+    const binding = bindingOf(objects, role.metadata.name)!;
     assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: RELEASE.name, namespace: RELEASE.namespace }]);
+    assert.equal(clusterRoles(objects).length, 1, 'only the read-only role by default');
     const pod = byKind(objects, 'Deployment').spec.template.spec;
     assert.equal(pod.automountServiceAccountToken, false);
     const mount = pod.containers[0].volumeMounts.find((m: { name: string }) => m.name === 'kube-api-access');
     assert.equal(mount.mountPath, '/var/run/secrets/kubernetes.io/serviceaccount');
     const volume = pod.volumes.find((v: { name: string }) => v.name === 'kube-api-access');
     assert.ok(volume.projected.sources.some((s: { serviceAccountToken?: unknown }) => s.serviceAccountToken));
-    const env = Object.fromEntries(
-      (pod.containers[0].env as Array<{ name: string; value: string }>).map((e) => [e.name, e.value]),
-    );
+    const env = envOf(pod);
     assert.equal(env['PORTCULLIS_BACKGROUND_AUDIT'], 'true');
     assert.equal(env['PORTCULLIS_BACKGROUND_INTERVAL_SECONDS'], '3600');
   });
 
-  it('background audit disabled: no ClusterRole, no token, and the agent is told so', async () => {
+  it('both on: two roles, one token mount', async () => {
+    const o = await renderChart({ ...required, nativeEnforcement: { enabled: true } });
+    assert.deepEqual(
+      clusterRoles(o)
+        .map((r) => r.metadata.name)
+        .sort(),
+      [`${RELEASE.name}-background-audit`, `${RELEASE.name}-native-enforcement`],
+    );
+    const pod = byKind(o, 'Deployment').spec.template.spec;
+    assert.equal(pod.volumes.filter((v: { name: string }) => v.name === 'kube-api-access').length, 1);
+    assert.equal(
+      pod.containers[0].volumeMounts.filter((m: { name: string }) => m.name === 'kube-api-access').length,
+      1,
+    );
+  });
+
+  it('background audit and native enforcement disabled: no ClusterRole, no token, and the agent is told so', async () => {
     const off = await renderChart({ ...required, backgroundAudit: { enabled: false } });
     assert.ok(!off.some((o) => o['kind'] === 'ClusterRole' || o['kind'] === 'ClusterRoleBinding'));
     const pod = byKind(off, 'Deployment').spec.template.spec;
     assert.ok(!pod.volumes.some((v: { name: string }) => v.name === 'kube-api-access'));
-    const env = Object.fromEntries(
-      (pod.containers[0].env as Array<{ name: string; value: string }>).map((e) => [e.name, e.value]),
-    );
-    assert.equal(env['PORTCULLIS_BACKGROUND_AUDIT'], 'false');
+    assert.ok(!(pod.volumes as Array<{ projected?: unknown }>).some((v) => v.projected));
+    assert.equal(envOf(pod)['PORTCULLIS_BACKGROUND_AUDIT'], 'false');
   });
 
   it('missing required values fail the render, naming the value', async () => {

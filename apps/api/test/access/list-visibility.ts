@@ -673,6 +673,8 @@ async function runningWorkload(h: ApiHarness, agentToken: string, name: string, 
     );
   assert.equal(res.status, 200, JSON.stringify(res.body));
   return uid;
+}
+
 /** A deleted destination, a live one, and a BLOCK_DENIAL alert of the place's scope and cluster queued to it. */
 async function newAlertDelivery(
   h: ApiHarness,

@@ -47,6 +47,7 @@ export const ROOT_FIELD_COSTS: Readonly<Record<string, FieldCost>> = {
   'Query.roleAssignments': LIST,
   'Query.scanArtifacts': LIST,
   'Query.scanUploadTokens': LIST,
+  'Query.alertRules': LIST,
   'Query.bundleRollout': { base: 20, page: 200, perItem: 0.2 },
   'Query.me': { base: 2 },
   'Query.ruleCatalog': { base: 1 },
@@ -91,6 +92,9 @@ export const ROOT_FIELD_COSTS: Readonly<Record<string, FieldCost>> = {
   'Mutation.revokeScanUploadToken': { base: 10 },
   'Mutation.setAdmissionRetention': { base: 10 },
   'Mutation.setScanArtifactHistory': { base: 10 },
+  'Mutation.createAlertRule': { base: 20 },
+  'Mutation.updateAlertRule': { base: 20 },
+  'Mutation.deleteAlertRule': { base: 10 },
 };
 
 /**

@@ -72,6 +72,19 @@ const envSchema = z.object({
   HTTP_REQUEST_TIMEOUT_MS: whole(100, 3_600_000).default(60_000),
   HTTP_KEEP_ALIVE_TIMEOUT_MS: whole(100, 600_000).default(5_000),
   HSTS_MAX_AGE_SECONDS: whole(0, 63_072_000).default(31_536_000),
+  SECRETS_ENCRYPTION_KEYS: z.string().optional(),
+  ALERTS_ALLOW_PRIVATE_DESTINATIONS: bool.default('false'),
+  ALERTS_DELIVERY_ATTEMPTS: whole(1, 50).default(8),
+  ALERTS_BACKOFF_BASE_MS: whole(10, 3_600_000).default(15_000),
+  ALERTS_BACKOFF_MAX_MS: whole(10, 86_400_000).default(600_000),
+  ALERTS_CONNECT_TIMEOUT_MS: whole(100, 60_000).default(5_000),
+  ALERTS_RESPONSE_TIMEOUT_MS: whole(100, 120_000).default(10_000),
+  ALERTS_MAX_RESPONSE_BYTES: whole(0, 16 * 1024 * 1024).default(64 * 1024),
+  ALERTS_EXTRA_CA_FILE: z.string().min(1).optional(),
+  ALERTS_RATE_LIMIT_PER_MINUTE: whole(1, 6000).default(60),
+  ALERTS_SIEM_BATCH_SIZE: whole(1, 5000).default(500),
+  ALERTS_SIEM_BATCH_MS: whole(0, 60_000).default(2_000),
+  ALERTS_WORKER_CONCURRENCY: whole(1, 1000).default(64),
 });
 
 export type Environment = z.infer<typeof envSchema>['NODE_ENV'];
@@ -147,6 +160,27 @@ export interface AppConfig {
     /** Strict-Transport-Security max-age, sent in production (served behind TLS) or over TLS; 0: never. */
     readonly hstsMaxAgeSeconds: number;
   };
+  /**
+   * AES-256-GCM keys for secrets at rest (alert destinations' URLs, signing secrets, tokens):
+   * the first seals, every one opens (rotation). Outside production, when none is configured,
+   * a fixed development key (id `dev`) that production refuses.
+   */
+  readonly secretsEncryptionKeys: readonly { readonly id: string; readonly key: Buffer }[];
+  readonly alerts: {
+    /** Destinations on loopback/private/link-local addresses allowed (development and tests only). */
+    readonly allowPrivateDestinations: boolean;
+    readonly delivery: { readonly attempts: number; readonly backoffBaseMs: number; readonly backoffMaxMs: number };
+    readonly connectTimeoutMs: number;
+    readonly responseTimeoutMs: number;
+    readonly maxResponseBytes: number;
+    /** A PEM file of extra CA certificates trusted for receivers, beside Node's roots. */
+    readonly extraCaFile: string | null;
+    /** Default per-destination rate limit (each destination may set its own). */
+    readonly rateLimitPerMinute: number;
+    readonly siemBatchSize: number;
+    readonly siemBatchMs: number;
+    readonly workerConcurrency: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -191,6 +225,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   if (production && (e.AUTH_METADATA_URL?.startsWith(devIssuerBase) ?? false)) {
     throw new ConfigError('AUTH_METADATA_URL', 'points at the local dev issuer, which production refuses');
   }
+  if (production && e.ALERTS_ALLOW_PRIVATE_DESTINATIONS) {
+    throw new ConfigError(
+      'ALERTS_ALLOW_PRIVATE_DESTINATIONS',
+      'must not be true when NODE_ENV=production (alert destinations on private addresses are refused in production)',
+    );
+  }
+  const secretsEncryptionKeys = readEncryptionKeys(e.SECRETS_ENCRYPTION_KEYS, production);
   const gatedSlots = Math.min(e.DB_POOL_SIZE, e.DB_SQL_POOL_SIZE) - DB_RESERVED_CONNECTIONS;
   if (e.DB_TENANT_CONCURRENCY >= gatedSlots) {
     throw new ConfigError(
@@ -244,7 +285,61 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       keepAliveTimeoutMs: e.HTTP_KEEP_ALIVE_TIMEOUT_MS,
       hstsMaxAgeSeconds: e.HSTS_MAX_AGE_SECONDS,
     },
+    secretsEncryptionKeys,
+    alerts: {
+      allowPrivateDestinations: e.ALERTS_ALLOW_PRIVATE_DESTINATIONS,
+      delivery: {
+        attempts: e.ALERTS_DELIVERY_ATTEMPTS,
+        backoffBaseMs: e.ALERTS_BACKOFF_BASE_MS,
+        backoffMaxMs: Math.max(e.ALERTS_BACKOFF_MAX_MS, e.ALERTS_BACKOFF_BASE_MS),
+      },
+      connectTimeoutMs: e.ALERTS_CONNECT_TIMEOUT_MS,
+      responseTimeoutMs: e.ALERTS_RESPONSE_TIMEOUT_MS,
+      maxResponseBytes: e.ALERTS_MAX_RESPONSE_BYTES,
+      extraCaFile: e.ALERTS_EXTRA_CA_FILE ?? null,
+      rateLimitPerMinute: e.ALERTS_RATE_LIMIT_PER_MINUTE,
+      siemBatchSize: e.ALERTS_SIEM_BATCH_SIZE,
+      siemBatchMs: e.ALERTS_SIEM_BATCH_MS,
+      workerConcurrency: e.ALERTS_WORKER_CONCURRENCY,
+    },
   };
+}
+
+/**
+ * The development key: public by construction (it is in this file), so production refuses it
+ * and its id. Secrets sealed with it in development do not open in production.
+ */
+const DEV_ENCRYPTION_KEY = { id: 'dev', key: Buffer.alloc(32, 'portcullis-development-only-key!') };
+
+/** `SECRETS_ENCRYPTION_KEYS`: `<id>=<base64 of 32 bytes>[,<id>=<base64>...]`, the first seals. */
+function readEncryptionKeys(raw: string | undefined, production: boolean): { id: string; key: Buffer }[] {
+  if (raw === undefined) {
+    if (production)
+      throw new ConfigError(
+        'SECRETS_ENCRYPTION_KEYS',
+        'is required when NODE_ENV=production (<id>=<base64 of 32 random bytes>, e.g. k1=$(openssl rand -base64 32))',
+      );
+    return [DEV_ENCRYPTION_KEY];
+  }
+  const keys: { id: string; key: Buffer }[] = [];
+  for (const [i, entry] of raw.split(',').entries()) {
+    const eq = entry.indexOf('=');
+    const id = entry.slice(0, eq).trim();
+    const b64 = entry.slice(eq + 1).trim();
+    if (eq <= 0 || !/^[A-Za-z0-9_-]{1,32}$/.test(id))
+      throw new ConfigError(
+        'SECRETS_ENCRYPTION_KEYS',
+        `entry ${i + 1} must be <id>=<base64>, the id 1-32 letters, digits, "_" or "-"`,
+      );
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(b64) || Buffer.from(b64, 'base64').length !== 32)
+      throw new ConfigError('SECRETS_ENCRYPTION_KEYS', `key "${id}" must be the base64 of exactly 32 bytes`);
+    if (keys.some((k) => k.id === id)) throw new ConfigError('SECRETS_ENCRYPTION_KEYS', `key id "${id}" appears twice`);
+    const key = Buffer.from(b64, 'base64');
+    if (production && (id === DEV_ENCRYPTION_KEY.id || key.equals(DEV_ENCRYPTION_KEY.key)))
+      throw new ConfigError('SECRETS_ENCRYPTION_KEYS', 'holds the development key, which production refuses');
+    keys.push({ id, key });
+  }
+  return keys;
 }
 
 /** For process entry points: a bad setting stops the process with one line naming it. */

@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { Alert } from '@portcullis/alerts';
 import type { AlertRuleRecord, EventCandidate, Folded } from '@portcullis/alert-rules';
 
@@ -16,8 +16,6 @@ export function stableAlertId(key: string): string {
   const x = h.subarray(0, 16).toString('hex');
   return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
 }
-
-export const freshAlertId = (): string => randomUUID();
 
 const cut = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
 /** Titles are one line. */
@@ -117,6 +115,7 @@ export function digestAlert(
 
 /** An alert about a cluster's condition (AGENT_SILENT, BUNDLE_BEHIND, EVENTS_DROPPED). */
 export function clusterAlert(
+  id: string,
   rule: RuleRow,
   cluster: ClusterRef,
   occurredAt: Date,
@@ -125,7 +124,7 @@ export function clusterAlert(
   details: Record<string, unknown>,
 ): Alert {
   return {
-    id: freshAlertId(),
+    id,
     tenantId: rule.tenantId,
     ruleId: rule.id,
     ruleName: rule.name,

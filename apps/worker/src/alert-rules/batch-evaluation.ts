@@ -122,7 +122,7 @@ export class BatchEvaluation {
        SELECT $1::uuid, a, $2::uuid, ns, ok, own, p, r, $3::timestamptz
          FROM unnest($4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[]) AS t(a, ns, ok, own, p, r)
        ON CONFLICT DO NOTHING
-       RETURNING concat_ws(chr(0), alert_rule_id::text, namespace, owner_kind, owner_name, policy_id, rule_id) AS k`,
+       RETURNING concat_ws(chr(1), alert_rule_id::text, namespace, owner_kind, owner_name, policy_id, rule_id) AS k`,
       [
         job.tenantId,
         job.clusterId,
@@ -136,7 +136,7 @@ export class BatchEvaluation {
       ],
     );
     const fresh = new Set(out.rows.map((r) => r.k));
-    return candidates.filter((c) => fresh.has([c.a.toLowerCase(), c.ns, c.ok, c.on, c.p, c.r].join('\u0000')));
+    return candidates.filter((c) => fresh.has([c.a.toLowerCase(), c.ns, c.ok, c.on, c.p, c.r].join('\u0001')));
   }
 }
 

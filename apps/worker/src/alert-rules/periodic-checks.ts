@@ -168,6 +168,7 @@ export class PeriodicChecks {
         await send(
           rule,
           clusterAlert(
+            stableAlertId(`AGENT_SILENT\u0000${rule.id}\u0000${c.id}\u0000${last.getTime()}`),
             rule,
             c,
             now,
@@ -188,6 +189,7 @@ export class PeriodicChecks {
         await send(
           rule,
           clusterAlert(
+            stableAlertId(`BUNDLE_BEHIND\u0000${rule.id}\u0000${c.id}\u0000${since.getTime()}`),
             rule,
             c,
             now,
@@ -206,6 +208,7 @@ export class PeriodicChecks {
         await send(
           rule,
           clusterAlert(
+            stableAlertId(`EVENTS_DROPPED\u0000${rule.id}\u0000${c.id}\u0000${previous}\u0000${current}`),
             rule,
             c,
             now,
@@ -257,7 +260,7 @@ export class PeriodicChecks {
         await send(
           rule,
           tenantAlert(
-            stableAlertId(`POLICY_READY\u0000${rule.id}\u0000${p.id}\u0000${now.getTime()}`),
+            stableAlertId(`POLICY_READY\u0000${rule.id}\u0000${p.id}\u0000${state.since.getTime()}`),
             rule,
             now,
             `Policy "${p.name}" is ready to switch to Block`,
@@ -286,10 +289,14 @@ export class PeriodicChecks {
   private async configChanges(rules: readonly AlertRuleRecord[], now: Date): Promise<number> {
     if (rules.length === 0) return 0;
     const cursorKey = `${this.redisPrefix}:alert-rules:audit-cursor`;
-    const previous = Number(await this.redis.get(cursorKey));
+    const sinceKey = `${this.redisPrefix}:alert-rules:audit-since`;
+    const [previous, since] = (await this.redis.mget(cursorKey, sinceKey)).map(Number);
     await this.redis.set(cursorKey, String(now.getTime()));
-    // the first pass starts watching; nothing before it is news
-    if (!previous) return 0;
+    // the first pass starts watching; nothing before it is news (not even within the overlap)
+    if (!previous || !since) {
+      await this.redis.set(sinceKey, String(now.getTime()));
+      return 0;
+    }
     const tenants = [...new Set(rules.map((r) => r.tenantId))];
     const entries = await this.pool.asOwner<{
       id: string;
@@ -304,7 +311,7 @@ export class PeriodicChecks {
       `SELECT id::text, tenant_id::text AS "tenantId", occurred_at AS "occurredAt", principal_id AS "principalId",
               principal_name AS "principalName", action, target_type AS "targetType", target_id AS "targetId"
          FROM audit_log WHERE tenant_id = ANY($1::uuid[]) AND occurred_at > $2 ORDER BY id LIMIT 5000`,
-      [tenants, new Date(previous - AUDIT_OVERLAP_MS)],
+      [tenants, new Date(Math.max(previous! - AUDIT_OVERLAP_MS, since!))],
     );
     const relevant = entries.filter((e) => CONFIG_ACTION_PREFIXES.some((p) => e.action.startsWith(p)));
     if (relevant.length === 0) return 0;
@@ -316,53 +323,61 @@ export class PeriodicChecks {
     for (const tenantId of tenants) {
       const mine = fresh.filter((e) => e.tenantId === tenantId);
       if (mine.length === 0) continue;
-      alerts += await this.pool.inTenant(tenantId, async (client) => {
-        const pairs: Array<{ rule: AlertRuleRecord; e: (typeof mine)[number] }> = [];
-        for (const rule of rules.filter((r) => r.tenantId === tenantId)) {
-          const policies = new Set(rule.policyIds.map((p) => p.toLowerCase()));
-          for (const e of mine) {
-            if (policies.size > 0 && !(e.targetType === 'Policy' && policies.has(e.targetId.toLowerCase()))) continue;
-            pairs.push({ rule, e });
+      // a failed pass gives its entries back, so the next pass takes them again
+      const release = () =>
+        this.redis.del(...mine.map((e) => `${this.redisPrefix}:alert-audit-seen:${e.id}`)).catch(() => 0);
+      alerts += await this.pool
+        .inTenant(tenantId, async (client) => {
+          const pairs: Array<{ rule: AlertRuleRecord; e: (typeof mine)[number] }> = [];
+          for (const rule of rules.filter((r) => r.tenantId === tenantId)) {
+            const policies = new Set(rule.policyIds.map((p) => p.toLowerCase()));
+            for (const e of mine) {
+              if (policies.size > 0 && !(e.targetType === 'Policy' && policies.has(e.targetId.toLowerCase()))) continue;
+              pairs.push({ rule, e });
+            }
           }
-        }
-        const fates = await this.digests.admit(
-          pairs.map(({ rule, e }): Occurrence => ({
-            ruleId: rule.id,
-            digestSeconds: rule.digestSeconds,
-            occurredAt: e.occurredAt.toISOString(),
-            sample: {
+          const fates = await this.digests.admit(
+            pairs.map(({ rule, e }): Occurrence => ({
+              ruleId: rule.id,
+              digestSeconds: rule.digestSeconds,
               occurredAt: e.occurredAt.toISOString(),
-              action: e.action,
-              target: `${e.targetType}/${e.targetId}`,
-              by: e.principalName ?? e.principalId,
-            },
-          })),
-          now.getTime(),
-        );
-        let sent = 0;
-        for (let i = 0; i < pairs.length; i++) {
-          const { rule, e } = pairs[i]!;
-          const fate = fates[i]!;
-          if (fate.outcome === 'schedule')
-            await this.scheduleFlush(tenantId, rule.id, fate.start, fate.flushAt - now.getTime());
-          if (fate.outcome !== 'alert') continue;
-          const who = e.principalName ?? e.principalId;
-          await this.dispatch(
-            client,
-            tenantAlert(
-              stableAlertId(`CONFIG_CHANGE\u0000${rule.id}\u0000${e.id}`),
-              rule,
-              e.occurredAt,
-              `${who}: ${e.action} on ${e.targetType} ${e.targetId}`,
-              `${who} made the change "${e.action}" on ${e.targetType} ${e.targetId} at ${e.occurredAt.toISOString()}. The audit log holds the before and after.`,
-              { details: { auditEntryId: e.id, action: e.action, targetType: e.targetType, targetId: e.targetId } },
-            ),
-            rule.destinationIds,
+              sample: {
+                occurredAt: e.occurredAt.toISOString(),
+                action: e.action,
+                target: `${e.targetType}/${e.targetId}`,
+                by: e.principalName ?? e.principalId,
+              },
+            })),
+            now.getTime(),
           );
-          sent++;
-        }
-        return sent;
-      });
+          let sent = 0;
+          for (let i = 0; i < pairs.length; i++) {
+            const { rule, e } = pairs[i]!;
+            const fate = fates[i]!;
+            if (fate.outcome === 'schedule')
+              await this.scheduleFlush(tenantId, rule.id, fate.start, fate.flushAt - now.getTime());
+            if (fate.outcome !== 'alert') continue;
+            const who = e.principalName ?? e.principalId;
+            await this.dispatch(
+              client,
+              tenantAlert(
+                stableAlertId(`CONFIG_CHANGE\u0000${rule.id}\u0000${e.id}`),
+                rule,
+                e.occurredAt,
+                `${who}: ${e.action} on ${e.targetType} ${e.targetId}`,
+                `${who} made the change "${e.action}" on ${e.targetType} ${e.targetId} at ${e.occurredAt.toISOString()}. The audit log holds the before and after.`,
+                { details: { auditEntryId: e.id, action: e.action, targetType: e.targetType, targetId: e.targetId } },
+              ),
+              rule.destinationIds,
+            );
+            sent++;
+          }
+          return sent;
+        })
+        .catch(async (err: unknown) => {
+          await release();
+          throw err;
+        });
     }
     return alerts;
   }

@@ -11,10 +11,10 @@ CREATE TABLE alert_rules (
                                                    'BUNDLE_BEHIND', 'EVENTS_DROPPED', 'CONFIG_CHANGE')),
   severity           text NOT NULL CHECK (severity IN ('CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'INFO')),
   enabled            boolean NOT NULL DEFAULT true,
-  cloud_scope_ids    uuid[] NOT NULL DEFAULT '{}',
-  cluster_ids        uuid[] NOT NULL DEFAULT '{}',
+  cloud_scope_ids    text[] NOT NULL DEFAULT '{}',
+  cluster_ids        text[] NOT NULL DEFAULT '{}',
   namespace_patterns text[] NOT NULL DEFAULT '{}',
-  policy_ids         uuid[] NOT NULL DEFAULT '{}',
+  policy_ids         text[] NOT NULL DEFAULT '{}',
   rule_ids           text[] NOT NULL DEFAULT '{}',
   decisions          text[] NOT NULL DEFAULT '{}',
   -- AGENT_SILENT / BUNDLE_BEHIND: minutes the condition lasts before it alerts

@@ -75,6 +75,8 @@ interface Seed {
   artifactTag: string;
   artifactDigest: string;
   revokedToken: string;
+  alertRule: string;
+  alertRuleKind: string;
 }
 
 export interface VisibilityFixture {
@@ -238,6 +240,15 @@ export const LIST_ENTRIES: Record<string, ListEntry> = {
       'filter.tagBound': { value: () => ({ tagBound: false }), target: (s) => s.artifact },
     },
   },
+  alertRules: {
+    access: 'tenantRead',
+    scoping: 'tenant',
+    query: 'query($v: AlertRuleKind) { r: alertRules(first: 100, kind: $v) { edges { node { id } } } }',
+    rows: (d) => edges(d['r']).map((n) => ({ id: n['id'] as string, scopes: [] })),
+    arguments: {
+      kind: { value: (s) => s.alertRuleKind, target: (s) => s.alertRule },
+    },
+  },
   scanUploadTokens: {
     access: 'tenantManage',
     scoping: 'tenant',
@@ -286,7 +297,7 @@ export const LIST_ENTRIES: Record<string, ListEntry> = {
 export const LIST_PARTS: readonly (readonly string[])[] = [
   ['clusters', 'roleAssignments', 'cloudScopes', 'policies'],
   ['admissionEvents', 'bundleRollout', 'effectivePolicies'],
-  ['auditLog', 'scanArtifacts', 'scanUploadTokens'],
+  ['auditLog', 'scanArtifacts', 'scanUploadTokens', 'alertRules'],
 ];
 
 /** Every argument of the part's list queries x every principal, against a fresh seed. */
@@ -479,6 +490,26 @@ export async function seedVisibility(h: ApiHarness): Promise<VisibilityFixture> 
       )
     ).createScanUploadToken.scanUploadToken.id;
     await gql(token, 'mutation($id: ID!) { revokeScanUploadToken(id: $id) { id } }', { id: revoked });
+    // an alert rule per place, each of its own kind within the tenant (rules are tenant-level)
+    const alertRuleKind = place === 'S2' ? 'BUNDLE_BEHIND' : 'AGENT_SILENT';
+    const [destination] = await h.prisma.$queryRaw<Array<{ id: string }>>`
+      INSERT INTO alert_destinations (tenant_id, name, kind, url_encrypted, url_host, secret_encrypted, rate_limit_per_minute, created_by)
+      VALUES (${place === 'B' ? b.tenantId : a.tenantId}::uuid, ${uniq(`vis-dest-${place}`)}, 'WEBHOOK', 'v1:none', 'receiver.test', 'v1:none', 60, 'test')
+      RETURNING id::text`;
+    const alertRule = (
+      await gql<{ createAlertRule: { id: string } }>(
+        token,
+        'mutation($i: CreateAlertRuleInput!) { createAlertRule(input: $i) { id } }',
+        {
+          i: {
+            name: uniq(`vis-rule-${place}`),
+            kind: alertRuleKind,
+            thresholdMinutes: 10,
+            destinationIds: [destination!.id],
+          },
+        },
+      )
+    ).createAlertRule.id;
     seeds[place] = {
       scope,
       provider,
@@ -496,6 +527,8 @@ export async function seedVisibility(h: ApiHarness): Promise<VisibilityFixture> 
       auditEntry: entry,
       ...artifact,
       revokedToken: revoked,
+      alertRule,
+      alertRuleKind,
     };
   }
   const spanning = (

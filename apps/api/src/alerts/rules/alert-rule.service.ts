@@ -21,6 +21,7 @@ import type { AdmissionDecision } from '../../inventory/inventory.types';
 import { validateNamespacePatterns } from '../../policies/policy-rules';
 import type { Principal } from '../../tenancy/principal';
 import { TenantDb } from '../../tenancy/tenant-db';
+import { Visibility } from '../../tenancy/visibility';
 import type {
   AlertRuleKind,
   AlertSeverity,
@@ -96,7 +97,7 @@ export class AlertRuleService {
     const destinationIds = uniqueIds(input.destinationIds);
     if (destinationIds.length === 0) throw badInput('destinationIds', 'destinationIds: name at least one destination');
     const rule = await this.db.run(principal, async (tx) => {
-      await checkReferences(tx, filters, destinationIds);
+      await checkReferences(tx, Visibility.of(principal), filters, destinationIds);
       try {
         const row = await tx.alertRule.create({
           data: {
@@ -142,7 +143,7 @@ export class AlertRuleService {
       if (!current) throw notFound(`alert rule ${id} does not exist`);
       if ((THRESHOLD_RULE_KINDS as readonly string[]).includes(current.kind) && input.thresholdMinutes === null)
         throw badInput('thresholdMinutes', `thresholdMinutes: required for ${current.kind} rules`);
-      await checkReferences(tx, filters, destinationIds ?? []);
+      await checkReferences(tx, Visibility.of(principal), filters, destinationIds ?? []);
       try {
         if (destinationIds) {
           await tx.alertRuleDestination.deleteMany({ where: { ruleId: id } });
@@ -241,8 +242,16 @@ function normaliseFilters(input: AlertRuleFiltersInput | undefined): Filters {
   };
 }
 
-/** Every id a rule names exists in the tenant (RLS confines the reads to it); the first unknown one is named. */
-async function checkReferences(tx: TenantTx, filters: Filters | undefined, destinationIds: readonly string[]) {
+/**
+ * Every id a rule names exists in the tenant and is visible to the caller (RLS confines the reads to the
+ * tenant, Visibility to the caller's scopes); the first unknown one is named.
+ */
+async function checkReferences(
+  tx: TenantTx,
+  visible: Visibility,
+  filters: Filters | undefined,
+  destinationIds: readonly string[],
+) {
   const missing = async (field: string, ids: readonly string[], found: (ids: string[]) => Promise<string[]>) => {
     if (ids.length === 0) return;
     const known = new Set(await found([...ids]));
@@ -251,13 +260,22 @@ async function checkReferences(tx: TenantTx, filters: Filters | undefined, desti
   };
   if (filters) {
     await missing('filters.cloudScopeIds', filters.cloudScopeIds, async (ids) =>
-      (await tx.cloudScope.findMany({ where: { id: { in: ids } }, select: { id: true } })).map((r) => r.id),
+      (
+        await tx.cloudScope.findMany({
+          where: { AND: [{ id: { in: ids } }, visible.cloudScopes()] },
+          select: { id: true },
+        })
+      ).map((r) => r.id),
     );
     await missing('filters.clusterIds', filters.clusterIds, async (ids) =>
-      (await tx.cluster.findMany({ where: { id: { in: ids } }, select: { id: true } })).map((r) => r.id),
+      (
+        await tx.cluster.findMany({ where: { AND: [{ id: { in: ids } }, visible.clusters()] }, select: { id: true } })
+      ).map((r) => r.id),
     );
     await missing('filters.policyIds', filters.policyIds, async (ids) =>
-      (await tx.policy.findMany({ where: { id: { in: ids } }, select: { id: true } })).map((r) => r.id),
+      (
+        await tx.policy.findMany({ where: { AND: [{ id: { in: ids } }, visible.policies()] }, select: { id: true } })
+      ).map((r) => r.id),
     );
   }
   await missing('destinationIds', destinationIds, async (ids) =>

@@ -11,6 +11,10 @@ import { ALERT_RULE_PROVIDERS } from './alerts/rules/alert-rules.providers';
 import { BundleNotifications } from './agent/bundle-notifications';
 import { BundlePoll } from './agent/bundle-poll';
 import { JwksController } from './agent/jwks.controller';
+import { AlertDeliveryService } from './alerts/alert-delivery.service';
+import { AlertDestinationService } from './alerts/alert-destination.service';
+import { AlertDispatcher } from './alerts/alert-dispatcher';
+import { AlertDeliveryResolver, AlertDestinationResolver } from './alerts/alerts.resolver';
 import { AuditLogResolver } from './audit/audit-log.resolver';
 import { AuditLogWriter } from './audit/audit-log.writer';
 import { authOptionsFrom, AuthModule, BearerAuthGuard } from './auth';
@@ -106,6 +110,15 @@ const SCAN_PROVIDERS = [
   ScanArtifactHistoryResolver,
 ];
 
+/** Alerts (issue #27): destinations, the delivery log, the dispatcher onto the `alerts` queue. */
+const ALERT_PROVIDERS = [
+  AlertDispatcher,
+  AlertDestinationService,
+  AlertDestinationResolver,
+  AlertDeliveryService,
+  AlertDeliveryResolver,
+];
+
 @Module({})
 export class ApiModule implements NestModule {
   constructor(
@@ -152,6 +165,7 @@ export class ApiModule implements NestModule {
         { provide: APP_GUARD, useClass: AgentAuthGuard },
         ...DOMAIN_PROVIDERS,
         ...SCAN_PROVIDERS,
+        ...ALERT_PROVIDERS,
       ],
     };
   }

@@ -2,6 +2,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import type { AppConfig } from '@portcullis/config';
 import { PlatformModule, type Clock } from '@portcullis/platform';
 import { AlertRulesModule } from './alert-rules/alert-rules.module';
+import { AlertsModule } from './alerts/alerts.module';
 import { DistributionModule } from './distribution/distribution.module';
 import { InventoryModule } from './inventory/inventory.module';
 
@@ -19,6 +20,7 @@ export class WorkerModule {
         DistributionModule,
         InventoryModule,
         AlertRulesModule,
+        AlertsModule,
       ],
     };
   }

@@ -33,7 +33,7 @@ export interface DispatchDeps {
 
 export class AlertDispatchError extends Error {}
 
-/** Default retries: 8 attempts from 15 s, capped at 10 min between attempts: about 30 minutes in all. */
+/** Default retries: 8 attempts from 15 s, capped at 10 min between attempts: about 26 minutes in all. */
 export const DEFAULT_DELIVERY_RETRY: DeliveryRetryOptions = {
   attempts: 8,
   backoffBaseMs: 15_000,
@@ -75,11 +75,24 @@ export async function dispatchAlert(
   alert: Alert,
   destinationIds: readonly string[],
 ): Promise<void> {
+  const pending = await persistAlert(deps.db, alert, destinationIds);
+  await enqueueDeliveries(deps.queue, deps.retry, alert, pending);
+}
+
+/**
+ * dispatchAlert's first half: the rows only. Returns the destinations whose delivery waits for
+ * a job; pass them to enqueueDeliveries once the caller's transaction has committed.
+ */
+export async function persistAlert(
+  db: DispatchDeps['db'],
+  alert: Alert,
+  destinationIds: readonly string[],
+): Promise<string[]> {
   const problem = checkAlert(alert);
   if (problem) throw new AlertDispatchError(`alert ${String(alert.id).slice(0, 40)}: ${problem}`);
   const bad = destinationIds.findIndex((id) => !isUuid(id));
   if (bad >= 0) throw new AlertDispatchError(`destinationIds[${bad}] is not a uuid`);
-  if (destinationIds.length === 0) return;
+  if (destinationIds.length === 0) return [];
   const values: unknown[] = [
     alert.id,
     alert.tenantId,
@@ -91,24 +104,30 @@ export async function dispatchAlert(
     alert.cloudScopeId ?? null,
     alert.cluster?.id ?? null,
     JSON.stringify(alert),
-    [...new Set(destinationIds)],
+    [...new Set(destinationIds.map((id) => id.toLowerCase()))],
   ];
   let rows: readonly Record<string, unknown>[];
-  const db = deps.db;
   if ('pool' in db)
     rows = await db.pool.inTenant(alert.tenantId, async (c) => (await c.query(DISPATCH_SQL, values)).rows);
   else if ('client' in db) rows = (await db.client.query(DISPATCH_SQL, values)).rows;
   else rows = await db.tx.$queryRawUnsafe<Record<string, unknown>[]>(DISPATCH_SQL, ...values);
-  if (rows.length === 0) return;
-  const opts = deliverJobOptions(deps.retry);
-  await deps.queue.addBulk(
-    rows.map((r) => {
-      const destinationId = String(r['destination_id']);
-      return {
-        name: DELIVER_JOB,
-        data: { tenantId: alert.tenantId, alertId: alert.id, destinationId },
-        opts: { ...opts, jobId: deliveryJobId(alert.id, destinationId) },
-      };
-    }),
+  return rows.map((r) => String(r['destination_id']));
+}
+
+/** dispatchAlert's second half: one job per destination, its id derived from (alert, destination). */
+export async function enqueueDeliveries(
+  queue: AlertsQueue,
+  retry: DeliveryRetryOptions,
+  alert: Pick<Alert, 'id' | 'tenantId'>,
+  destinationIds: readonly string[],
+): Promise<void> {
+  if (destinationIds.length === 0) return;
+  const opts = deliverJobOptions(retry);
+  await queue.addBulk(
+    destinationIds.map((destinationId) => ({
+      name: DELIVER_JOB,
+      data: { tenantId: alert.tenantId, alertId: alert.id, destinationId },
+      opts: { ...opts, jobId: deliveryJobId(alert.id, destinationId) },
+    })),
   );
 }

@@ -30,7 +30,7 @@ export type {
   DestinationKind,
   Read,
 } from './alert';
-export { AlertDispatchError, DEFAULT_DELIVERY_RETRY, dispatchAlert } from './dispatch';
+export { AlertDispatchError, DEFAULT_DELIVERY_RETRY, dispatchAlert, enqueueDeliveries, persistAlert } from './dispatch';
 export type { DispatchDeps, PrismaTx, SqlClient } from './dispatch';
 export { SecretBox, SecretBoxError, destinationAad } from './secret-box';
 export type { SecretKey } from './secret-box';
@@ -46,3 +46,5 @@ export {
   safePost,
 } from './safe-http';
 export type { HttpAnswer, SafeHttpOptions } from './safe-http';
+export { DestinationRateLimiter, SiemBatcher, classifyAnswer, sendAlert, sendSiemBatch } from './deliver';
+export type { AttemptOutcome, DeliveryTarget } from './deliver';

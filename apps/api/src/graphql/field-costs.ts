@@ -48,6 +48,8 @@ export const ROOT_FIELD_COSTS: Readonly<Record<string, FieldCost>> = {
   'Query.scanArtifacts': LIST,
   'Query.scanUploadTokens': LIST,
   'Query.alertRules': LIST,
+  'Query.alertDestinations': LIST,
+  'Query.alertDeliveries': LIST,
   'Query.bundleRollout': { base: 20, page: 200, perItem: 0.2 },
   'Query.me': { base: 2 },
   'Query.ruleCatalog': { base: 1 },
@@ -95,6 +97,12 @@ export const ROOT_FIELD_COSTS: Readonly<Record<string, FieldCost>> = {
   'Mutation.createAlertRule': { base: 20 },
   'Mutation.updateAlertRule': { base: 20 },
   'Mutation.deleteAlertRule': { base: 10 },
+  // alert destinations: a DNS resolution (SSRF check) and a transaction each
+  'Mutation.createAlertDestination': { base: 20 },
+  'Mutation.updateAlertDestination': { base: 20 },
+  'Mutation.rotateAlertDestinationSecret': { base: 10 },
+  'Mutation.deleteAlertDestination': { base: 10 },
+  'Mutation.sendTestAlert': { base: 20 },
 };
 
 /**
@@ -104,6 +112,7 @@ export const ROOT_FIELD_COSTS: Readonly<Record<string, FieldCost>> = {
 export const NESTED_FIELD_COSTS: Readonly<Record<string, FieldCost>> = {
   'AdmissionEventConnection.totalCount': { base: 20 },
   'AuditLogEntryConnection.totalCount': { base: 10 },
+  'AlertDeliveryConnection.totalCount': { base: 10 },
   'ScanArtifact.findings': { base: 5, page: 100 },
 };
 

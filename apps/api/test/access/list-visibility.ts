@@ -24,7 +24,9 @@ import {
   isNonNullType,
   type GraphQLOutputType,
 } from 'graphql';
+import { persistAlert } from '@portcullis/alerts';
 import { repoPath } from '@portcullis/config';
+import { withTenant } from '@portcullis/db';
 import {
   NO_DB_REASON,
   admissionEvent as admission,
@@ -77,6 +79,10 @@ interface Seed {
   revokedToken: string;
   alertRule: string;
   alertRuleKind: string;
+  deletedDestination: string;
+  destination: string;
+  delivery: string;
+  alertAt: Date;
 }
 
 export interface VisibilityFixture {
@@ -249,6 +255,34 @@ export const LIST_ENTRIES: Record<string, ListEntry> = {
       kind: { value: (s) => s.alertRuleKind, target: (s) => s.alertRule },
     },
   },
+  alertDestinations: {
+    access: 'tenantManage',
+    scoping: 'tenant',
+    query: 'query($v: Boolean) { r: alertDestinations(first: 100, includeDeleted: $v) { edges { node { id } } } }',
+    rows: (d) => edges(d['r']).map((n) => ({ id: n['id'] as string, scopes: [] })),
+    arguments: {
+      includeDeleted: { value: () => true, target: (s) => s.deletedDestination },
+    },
+  },
+  alertDeliveries: {
+    access: 'read',
+    scoping: 'scoped',
+    query:
+      'query($v: AlertDeliveryFilter) { r: alertDeliveries(first: 100, filter: $v) { edges { node { id cloudScopeId } } } }',
+    rows: (d) =>
+      edges(d['r']).map((n) => ({
+        id: n['id'] as string,
+        scopes: n['cloudScopeId'] ? [n['cloudScopeId'] as string] : [],
+      })),
+    arguments: {
+      '(none)': { value: () => null, target: (s) => s.delivery },
+      'filter.destinationId': { value: (s) => ({ destinationId: s.destination }), target: (s) => s.delivery },
+      'filter.status': { value: () => ({ status: 'QUEUED' }), target: (s) => s.delivery },
+      'filter.kind': { value: () => ({ kind: 'BLOCK_DENIAL' }), target: (s) => s.delivery },
+      'filter.clusterId': { value: (s) => ({ clusterId: s.cluster }), target: (s) => s.delivery },
+      'filter.since': { value: (s) => ({ since: s.alertAt.toISOString() }), target: (s) => s.delivery },
+    },
+  },
   scanUploadTokens: {
     access: 'tenantManage',
     scoping: 'tenant',
@@ -297,7 +331,7 @@ export const LIST_ENTRIES: Record<string, ListEntry> = {
 export const LIST_PARTS: readonly (readonly string[])[] = [
   ['clusters', 'roleAssignments', 'cloudScopes', 'policies'],
   ['admissionEvents', 'bundleRollout', 'effectivePolicies'],
-  ['auditLog', 'scanArtifacts', 'scanUploadTokens', 'alertRules'],
+  ['auditLog', 'scanArtifacts', 'scanUploadTokens', 'alertDestinations', 'alertDeliveries', 'alertRules'],
 ];
 
 /** Every argument of the part's list queries x every principal, against a fresh seed. */
@@ -382,8 +416,12 @@ export async function seedVisibility(h: ApiHarness): Promise<VisibilityFixture> 
   const aws = String(100000000000 + Math.floor(Math.random() * 899999999999)).slice(0, 12);
   const azure = randomUUID();
   const gcp = `vis-${randomBytes(4).toString('hex')}`;
-  const scopes: Record<Place, { token: string; id: string; ext: string; ownerId: string; provider: string }> = {
+  const scopes: Record<
+    Place,
+    { token: string; id: string; ext: string; ownerId: string; provider: string; tenantId: string }
+  > = {
     S1: {
+      tenantId: a.tenantId,
       token: a.ownerToken,
       id: await newScope(a.ownerToken, 'AWS_ACCOUNT', aws),
       ext: aws,
@@ -391,6 +429,7 @@ export async function seedVisibility(h: ApiHarness): Promise<VisibilityFixture> 
       provider: 'AWS_ACCOUNT',
     },
     S2: {
+      tenantId: a.tenantId,
       token: a.ownerToken,
       id: await newScope(a.ownerToken, 'AZURE_SUBSCRIPTION', azure),
       ext: azure,
@@ -398,6 +437,7 @@ export async function seedVisibility(h: ApiHarness): Promise<VisibilityFixture> 
       provider: 'AZURE_SUBSCRIPTION',
     },
     B: {
+      tenantId: b.tenantId,
       token: b.ownerToken,
       id: await newScope(b.ownerToken, 'GCP_PROJECT', gcp),
       ext: gcp,
@@ -427,7 +467,7 @@ export async function seedVisibility(h: ApiHarness): Promise<VisibilityFixture> 
   const agentTokens = {} as Record<Place, string>;
   const now = Date.now();
   for (const [i, place] of PLACES.entries()) {
-    const { token, id: scope, ext, ownerId, provider } = scopes[place];
+    const { token, id: scope, ext, ownerId, provider, tenantId } = scopes[place];
     const clusterName = uniq(`vis-${place.toLowerCase()}`);
     const regFrom = new Date(Date.now() - 1000);
     const reg = (
@@ -492,10 +532,7 @@ export async function seedVisibility(h: ApiHarness): Promise<VisibilityFixture> 
     await gql(token, 'mutation($id: ID!) { revokeScanUploadToken(id: $id) { id } }', { id: revoked });
     // an alert rule per place, each of its own kind within the tenant (rules are tenant-level)
     const alertRuleKind = place === 'S2' ? 'BUNDLE_BEHIND' : 'AGENT_SILENT';
-    const [destination] = await h.prisma.$queryRaw<Array<{ id: string }>>`
-      INSERT INTO alert_destinations (tenant_id, name, kind, url_encrypted, url_host, secret_encrypted, rate_limit_per_minute, created_by)
-      VALUES (${place === 'B' ? b.tenantId : a.tenantId}::uuid, ${uniq(`vis-dest-${place}`)}, 'WEBHOOK', 'v1:none', 'receiver.test', 'v1:none', 60, 'test')
-      RETURNING id::text`;
+    const delivery = await newAlertDelivery(h, token, tenantId, scope, reg.cluster.id, clusterName);
     const alertRule = (
       await gql<{ createAlertRule: { id: string } }>(
         token,
@@ -505,7 +542,7 @@ export async function seedVisibility(h: ApiHarness): Promise<VisibilityFixture> 
             name: uniq(`vis-rule-${place}`),
             kind: alertRuleKind,
             thresholdMinutes: 10,
-            destinationIds: [destination!.id],
+            destinationIds: [delivery.destination],
           },
         },
       )
@@ -529,6 +566,7 @@ export async function seedVisibility(h: ApiHarness): Promise<VisibilityFixture> 
       revokedToken: revoked,
       alertRule,
       alertRuleKind,
+      ...delivery,
     };
   }
   const spanning = (
@@ -572,10 +610,9 @@ export async function seedVisibility(h: ApiHarness): Promise<VisibilityFixture> 
     ['B', b.ownerToken],
   ] as const) {
     for (const [name, entry] of Object.entries(LIST_ENTRIES)) {
-      if (!('(none)' in entry.arguments) && name !== 'scanUploadTokens') continue;
-      const data = await gql<Record<string, unknown>>(token, entry.query, {
-        v: name === 'scanUploadTokens' ? true : null,
-      });
+      const listsAll = name === 'scanUploadTokens' || name === 'alertDestinations';
+      if (!('(none)' in entry.arguments) && !listsAll) continue;
+      const data = await gql<Record<string, unknown>>(token, entry.query, { v: listsAll ? true : null });
       for (const row of entry.rows(data)) rows.set(row.id, { tenant, scopes: row.scopes });
     }
   }
@@ -588,6 +625,59 @@ export async function seedVisibility(h: ApiHarness): Promise<VisibilityFixture> 
     rows,
     spanning,
   };
+}
+
+/** A deleted destination, a live one, and a BLOCK_DENIAL alert of the place's scope and cluster queued to it. */
+async function newAlertDelivery(
+  h: ApiHarness,
+  owner: string,
+  tenantId: string,
+  scope: string,
+  cluster: string,
+  clusterName: string,
+): Promise<Pick<Seed, 'deletedDestination' | 'destination' | 'delivery' | 'alertAt'>> {
+  const create = async (name: string) =>
+    (
+      await ok<{ createAlertDestination: { destination: { id: string } } }>(
+        h.gql(
+          owner,
+          'mutation($i: CreateAlertDestinationInput!) { createAlertDestination(input: $i) { destination { id } } }',
+          {
+            // a public address literal: saved without a DNS lookup, never sent to (no worker runs here)
+            i: { name, kind: 'WEBHOOK', url: 'https://93.184.215.14/portcullis' },
+          },
+        ),
+      )
+    ).createAlertDestination.destination.id;
+  const deletedDestination = await create(uniq('vis-deleted'));
+  await ok(h.gql(owner, 'mutation($id: ID!) { deleteAlertDestination(id: $id) { id } }', { id: deletedDestination }));
+  const destination = await create(uniq('vis-destination'));
+  const alertAt = new Date();
+  const alertId = randomUUID();
+  await withTenant(h.prisma, tenantId, (tx) =>
+    persistAlert(
+      { tx },
+      {
+        id: alertId,
+        tenantId,
+        ruleId: null,
+        ruleName: null,
+        kind: 'BLOCK_DENIAL',
+        severity: 'HIGH',
+        title: `denied in ${clusterName}`,
+        summary: 'seeded for the visibility matrix',
+        occurredAt: alertAt.toISOString(),
+        count: 1,
+        cloudScopeId: scope,
+        cluster: { id: cluster, name: clusterName },
+      },
+      [destination],
+    ),
+  );
+  const row = await h.prisma.alertDelivery.findUniqueOrThrow({
+    where: { alertId_destinationId: { alertId, destinationId: destination } },
+  });
+  return { deletedDestination, destination, delivery: row.id, alertAt: new Date(row.createdAt.getTime() - 1) };
 }
 
 async function newArtifact(

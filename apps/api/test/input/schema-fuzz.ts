@@ -120,6 +120,22 @@ export function describeSchemaFuzz(only: 'query' | 'mutation'): void {
             'mutation { createScanUploadToken(name: "fuzz") { scanUploadToken { id } } }',
           )
         ).createScanUploadToken.scanUploadToken.id;
+        ids['destination'] = (
+          await ok<{ createAlertDestination: { destination: { id: string } } }>(
+            'mutation { createAlertDestination(input: { name: "fuzz", kind: WEBHOOK, url: "https://93.184.215.14/fuzz" }) { destination { id } } }',
+          )
+        ).createAlertDestination.destination.id;
+        ids['ruleDestination'] = (
+          await ok<{ createAlertDestination: { destination: { id: string } } }>(
+            'mutation { createAlertDestination(input: { name: "fuzz rules", kind: WEBHOOK, url: "https://93.184.215.14/rules" }) { destination { id } } }',
+          )
+        ).createAlertDestination.destination.id;
+        ids['alertRule'] = (
+          await ok<{ createAlertRule: { id: string } }>(
+            'mutation($d: ID!) { createAlertRule(input: { name: "fuzz rule", kind: BLOCK_DENIAL, destinationIds: [$d] }) { id } }',
+            { d: ids['ruleDestination'] },
+          )
+        ).createAlertRule.id;
       });
       after(async () => h?.close());
 
@@ -149,6 +165,25 @@ export function describeSchemaFuzz(only: 'query' | 'mutation'): void {
           },
         }),
         createScanUploadToken: () => ({ name: 'fuzz 2' }),
+        createAlertDestination: () => ({
+          input: {
+            name: 'fuzz 2',
+            kind: 'SIEM',
+            url: 'https://93.184.215.14/siem',
+            tokenHeader: 'Authorization',
+            token: 'Bearer x',
+          },
+        }),
+        updateAlertDestination: () => ({ id: ids['destination'], input: { name: 'fuzz renamed' } }),
+        rotateAlertDestinationSecret: () => ({ id: ids['destination'], overlapHours: 1 }),
+        deleteAlertDestination: () => ({ id: ids['destination'] }),
+        sendTestAlert: () => ({ destinationId: ids['destination'] }),
+        alertDeliveries: () => ({ filter: { status: 'DEAD' } }),
+        createAlertRule: () => ({
+          input: { name: 'fuzz rule 2', kind: 'BLOCK_DENIAL', destinationIds: [ids['ruleDestination']] },
+        }),
+        updateAlertRule: () => ({ id: ids['alertRule'], input: { name: 'fuzz rule renamed' } }),
+        deleteAlertRule: () => ({ id: ids['alertRule'] }),
         deleteCloudScope: () => ({ id: ids['scope'] }),
         deleteCluster: () => ({ id: ids['cluster'] }),
         deletePolicy: () => ({ id: ids['ownPolicy'] }),

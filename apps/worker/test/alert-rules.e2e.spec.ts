@@ -1,14 +1,22 @@
 /**
  * Alert rules end to end: GraphQL CRUD and RBAC, then agent uploads through the real API, the
  * `alert-rules` queue and the real worker into dispatched alerts (the `alerts` table and its
- * delivery rows, which h/alerts-delivery's worker sends on).
+ * delivery rows), delivered by the worker's `alerts` queue to a real signed-webhook receiver on
+ * loopback HTTPS.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { INestApplicationContext } from '@nestjs/common';
+import { verifyWebhook } from '@portcullis/alerts';
 import {
   NO_DB_REASON,
+  tempDir,
+  testTls,
   admissionEvent,
   eventually,
   finding,
@@ -37,7 +45,25 @@ interface StoredAlert {
 const RULE_FIELDS = `id name kind severity enabled digestSeconds thresholdMinutes destinationIds version
   filters { cloudScopeIds clusterIds namespacePatterns policyIds ruleIds decisions }`;
 
+interface Delivered {
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly body: string;
+}
+
 describe('alert rules', { skip: testDatabaseConfigured ? false : NO_DB_REASON }, () => {
+  const tls = testTls();
+  const caFile = path.join(tempDir('portcullis-alert-rules-'), 'receivers-ca.pem');
+  fs.writeFileSync(caFile, tls.caPem);
+  const delivered: Delivered[] = [];
+  const receiver = https.createServer({ cert: tls.certPem, key: tls.keyPem }, (req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      delivered.push({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
+      res.writeHead(204).end();
+    });
+  });
+  let secret: string;
   let h: ApiHarness;
   let worker: INestApplicationContext;
   let offsetMs = 0;
@@ -50,7 +76,13 @@ describe('alert rules', { skip: testDatabaseConfigured ? false : NO_DB_REASON },
   let auditPolicy: string;
 
   before(async () => {
-    h = await startApi();
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+    h = await startApi({
+      ALERTS_ALLOW_PRIVATE_DESTINATIONS: 'true',
+      ALERTS_EXTRA_CA_FILE: caFile,
+      ALERTS_RATE_LIMIT_PER_MINUTE: '6000',
+      LOG_LEVEL: 'silent',
+    });
     worker = await startWorker(h.config, { clock });
     const t = await h.onboard('Alert rules');
     owner = t.ownerToken;
@@ -77,17 +109,28 @@ describe('alert rules', { skip: testDatabaseConfigured ? false : NO_DB_REASON },
         '{ policies(first: 10) { edges { node { id name } } } }',
       ),
     ).policies.edges.find((e) => e.node.name === 'Default K8s misconfiguration rule')!.node.id;
-    // a destination row as h/alerts-delivery's createAlertDestination stores it (its worker delivers it)
-    destination = (
-      await h.prisma.$queryRaw<Array<{ id: string }>>`
-        INSERT INTO alert_destinations (tenant_id, name, kind, url_encrypted, url_host, secret_encrypted, rate_limit_per_minute, created_by)
-        VALUES (${tenantId}::uuid, 'sec-team', 'WEBHOOK', 'v1:none', 'receiver.test', 'v1:none', 6000, 'test')
-        RETURNING id::text`
-    )[0]!.id;
+    const created = data(
+      await h.gql<{ createAlertDestination: { destination: { id: string }; secret: string } }>(
+        owner,
+        'mutation($i: CreateAlertDestinationInput!) { createAlertDestination(input: $i) { destination { id } secret } }',
+        {
+          i: {
+            name: 'sec-team',
+            kind: 'WEBHOOK',
+            url: `https://localhost:${(receiver.address() as AddressInfo).port}/hook`,
+            rateLimitPerMinute: 6000,
+          },
+        },
+      ),
+    ).createAlertDestination;
+    destination = created.destination.id;
+    secret = created.secret;
   });
   after(async () => {
     await worker?.close();
     await h?.close();
+    receiver.closeAllConnections();
+    await new Promise((r) => receiver.close(r));
   });
 
   async function createRule(input: Record<string, unknown>, token = owner) {
@@ -222,6 +265,30 @@ describe('alert rules', { skip: testDatabaseConfigured ? false : NO_DB_REASON },
     const deliveries = await h.prisma.$queryRaw<Array<{ n: number }>>`
       SELECT count(*)::int AS n FROM alert_deliveries WHERE alert_id = ${alerts[0]!.id}::uuid AND destination_id = ${destination}::uuid`;
     assert.equal(deliveries[0]!.n, 1, 'one delivery to the rule destination');
+    // the receiver has it once, signed with the secret shown at creation
+    const got = await eventually('the alert at the receiver', () => {
+      const d = delivered.filter((r) => r.headers['webhook-id'] === alerts[0]!.id);
+      return d.length > 0 ? d : undefined;
+    });
+    await new Promise((r) => setTimeout(r, 1_000));
+    assert.equal(delivered.filter((r) => r.headers['webhook-id'] === alerts[0]!.id).length, 1);
+    assert.ok(
+      verifyWebhook(
+        secret,
+        {
+          id: String(got[0]!.headers['webhook-id']),
+          timestamp: String(got[0]!.headers['webhook-timestamp']),
+          signature: String(got[0]!.headers['webhook-signature']),
+        },
+        got[0]!.body,
+      ),
+    );
+    assert.equal(
+      delivered.filter((r) => r.body.includes(batch[1]!.eventId) || r.body.includes(batch[2]!.eventId)).length,
+      0,
+      'the other namespace and the dry run alerted nothing',
+    );
+    assert.ok(got[0]!.body.includes(hit.eventId));
   });
 
   it('alerts the first would-be denial once per workload and rule, not per replica', async () => {

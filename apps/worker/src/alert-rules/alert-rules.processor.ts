@@ -2,13 +2,14 @@ import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@ne
 import { Worker, type Job } from 'bullmq';
 import type { AppConfig } from '@portcullis/config';
 import { SqlPool } from '@portcullis/db';
-import { alertsQueue, dispatchAlert, type AlertsQueue, type Alert } from '@portcullis/alerts';
+import { alertsQueue, enqueueDeliveries, persistAlert, type AlertsQueue, type Alert } from '@portcullis/alerts';
 import {
   ALERT_RULES_QUEUE,
   DIGEST_FLUSH_JOB,
   DigestWindows,
   EVALUATE_BATCH_JOB,
   PERIODIC_CHECKS_JOB,
+  alertRulesChannel,
   alertRulesQueue,
   readAlertRuleJob,
   type AlertRulesQueue,
@@ -20,9 +21,9 @@ import { APP_CONFIG, CLOCK, LOGGER, REDIS, type Clock, type Logger } from '@port
 import type { Redis } from 'ioredis';
 import type { PoolClient } from 'pg';
 import { digestAlert, stableAlertId } from './alert-text';
-import { BatchEvaluation } from './batch-evaluation';
+import { BatchEvaluation, type AlertOutbox } from './batch-evaluation';
 import { PeriodicChecks, type PeriodicResult } from './periodic-checks';
-import { enabledRules } from './rule-store';
+import { EvaluationCache, enabledRules } from './rule-store';
 
 /** How often the periodic checks run (AGENT_SILENT, BUNDLE_BEHIND, EVENTS_DROPPED, POLICY_READY, CONFIG_CHANGE). */
 export const PERIODIC_CHECKS_EVERY_MS = 30_000;
@@ -31,7 +32,7 @@ export const PERIODIC_CHECKS_EVERY_MS = 30_000;
 @Injectable()
 export class AlertRulesSqlPool extends SqlPool implements OnModuleDestroy {
   constructor(@Inject(APP_CONFIG) config: AppConfig) {
-    super({ databaseUrl: config.databaseUrl, max: 4 });
+    super({ databaseUrl: config.databaseUrl, max: 8 });
   }
 
   async onModuleDestroy(): Promise<void> {
@@ -42,8 +43,9 @@ export class AlertRulesSqlPool extends SqlPool implements OnModuleDestroy {
 /**
  * The `alert-rules` queue: evaluation of matched batches (from the API's ingest), digest
  * flushes at each window's end, and the periodic checks (a job scheduler: once per interval
- * across any number of workers). Every alert goes out through dispatchAlert onto the `alerts`
- * queue, in the transaction that claimed it.
+ * across any number of workers). Every alert is stored with its delivery rows in the transaction
+ * that claimed it, and its `alerts` delivery jobs are added after the commit (persistAlert, then
+ * enqueueDeliveries).
  */
 @Injectable()
 export class AlertRulesProcessor implements OnModuleInit, OnModuleDestroy {
@@ -52,6 +54,8 @@ export class AlertRulesProcessor implements OnModuleInit, OnModuleDestroy {
   private alerts: AlertsQueue | undefined;
   private connection: Redis | undefined;
   private readonly digests: DigestWindows;
+  private readonly cache = new EvaluationCache();
+  private subscriber: Redis | undefined;
 
   constructor(
     private readonly pool: AlertRulesSqlPool,
@@ -72,11 +76,19 @@ export class AlertRulesProcessor implements OnModuleInit, OnModuleDestroy {
       { every: PERIODIC_CHECKS_EVERY_MS },
       { name: PERIODIC_CHECKS_JOB, data: {}, opts: { removeOnComplete: 100, removeOnFail: 100 } },
     );
+    // a rule change drops the tenant's cached rules here too
+    const channel = alertRulesChannel(this.config.redisPrefix);
+    this.subscriber = this.redis.duplicate();
+    this.subscriber.on('message', (ch: string, tenantId: string) => {
+      if (ch === channel) this.cache.invalidate(tenantId);
+    });
+    this.subscriber.on('error', (err: Error) => this.logger.warn({ err }, 'alert rule change subscriber error'));
+    await this.subscriber.subscribe(channel);
     const connection = (this.connection = this.redis.duplicate({ maxRetriesPerRequest: null }));
     this.worker = new Worker(ALERT_RULES_QUEUE, (job) => this.process(job), {
       connection,
       prefix: this.config.redisPrefix,
-      concurrency: 8,
+      concurrency: 16,
     });
     this.worker.on('failed', (job, err) =>
       this.logger.error({ err, jobId: job?.id, name: job?.name }, 'alert-rules job failed'),
@@ -88,10 +100,23 @@ export class AlertRulesProcessor implements OnModuleInit, OnModuleDestroy {
     await this.queue?.close();
     await this.alerts?.close();
     await this.connection?.quit().catch(() => undefined);
+    await this.subscriber?.quit().catch(() => undefined);
   }
 
-  private dispatch = (client: PoolClient, alert: Alert, destinationIds: readonly string[]): Promise<void> =>
-    dispatchAlert({ db: { client }, queue: this.alerts!, retry: this.config.alerts.delivery }, alert, destinationIds);
+  /** An outbox per job: alerts persisted in its transactions, their delivery jobs added after each commit. */
+  private outbox(): AlertOutbox {
+    const pending: Array<{ alert: Alert; destinations: string[] }> = [];
+    return {
+      persist: async (client: PoolClient, alert: Alert, destinationIds: readonly string[]) => {
+        const destinations = await persistAlert({ client }, alert, destinationIds);
+        if (destinations.length > 0) pending.push({ alert, destinations });
+      },
+      flush: async () => {
+        for (const p of pending.splice(0))
+          await enqueueDeliveries(this.alerts!, this.config.alerts.delivery, p.alert, p.destinations);
+      },
+    };
+  }
 
   private scheduleFlush = async (tenantId: string, ruleId: string, start: number, delayMs: number): Promise<void> => {
     await this.queue!.add(
@@ -116,11 +141,12 @@ export class AlertRulesProcessor implements OnModuleInit, OnModuleDestroy {
       case EVALUATE_BATCH_JOB:
         return new BatchEvaluation(
           this.pool,
+          this.cache,
           this.redis,
           this.config.redisPrefix,
           this.digests,
           this.scheduleFlush,
-          this.dispatch,
+          this.outbox(),
         ).run(read.value.data, String(job.id), now);
       case DIGEST_FLUSH_JOB:
         return this.flushDigest(job, read.value.data);
@@ -137,7 +163,7 @@ export class AlertRulesProcessor implements OnModuleInit, OnModuleDestroy {
       this.config.redisPrefix,
       this.inventory,
       this.digests,
-      this.dispatch,
+      this.outbox(),
       this.scheduleFlush,
     ).run(this.clock.now());
   }
@@ -154,17 +180,20 @@ export class AlertRulesProcessor implements OnModuleInit, OnModuleDestroy {
       await job.updateData({ ...data, folded });
     }
     const taken = folded;
-    return this.pool.inTenant(data.tenantId, async (client) => {
+    const outbox = this.outbox();
+    const result = await this.pool.inTenant(data.tenantId, async (client) => {
       const rule = (await enabledRules(client, [data.ruleId])).get(data.ruleId);
       if (!rule) return { count: 0 }; // disabled or deleted meanwhile
       const end = data.start + rule.digestSeconds * 1000;
       const scope = rule.cloudScopeIds.length === 1 ? { cloudScopeId: rule.cloudScopeIds[0]! } : undefined;
-      await this.dispatch(
+      await outbox.persist(
         client,
         digestAlert(stableAlertId(`digest\u0000${rule.id}\u0000${data.start}`), rule, taken, data.start, end, scope),
         rule.destinationIds,
       );
       return { count: taken.count };
     });
+    await outbox.flush();
+    return result;
   }
 }

@@ -9,10 +9,18 @@ import type { SqlPool } from '@portcullis/db';
 import type { Redis } from 'ioredis';
 import type { PoolClient } from 'pg';
 import { eventAlert, sampleOf, stableAlertId } from './alert-text';
-import { clusterRef, enabledRules } from './rule-store';
+import type { EvaluationCache } from './rule-store';
 
-/** Sends one alert to destinations, in the given tenant-bound transaction. */
-export type Dispatch = (client: PoolClient, alert: Alert, destinationIds: readonly string[]) => Promise<void>;
+/**
+ * Where alerts go: `persist` stores an alert and its delivery rows in the caller's tenant-bound
+ * transaction (dispatchAlert's first half); `flush`, once that transaction committed, adds the
+ * delivery jobs (its second half) — a job added before the commit would find no row and wait for
+ * its retry. A commit whose flush never ran is picked up by the delivery sweep.
+ */
+export interface AlertOutbox {
+  persist(client: PoolClient, alert: Alert, destinationIds: readonly string[]): Promise<void>;
+  flush(): Promise<void>;
+}
 
 /** How long a Block denial's event id is remembered against re-sent batches. */
 const SEEN_MS = 48 * 3_600_000;
@@ -31,19 +39,20 @@ const SEEN_MS = 48 * 3_600_000;
 export class BatchEvaluation {
   constructor(
     private readonly pool: SqlPool,
+    private readonly cache: EvaluationCache,
     private readonly redis: Redis,
     private readonly redisPrefix: string,
     private readonly digests: DigestWindows,
     private readonly scheduleFlush: (tenantId: string, ruleId: string, start: number, delayMs: number) => Promise<void>,
-    private readonly dispatch: Dispatch,
+    private readonly outbox: AlertOutbox,
   ) {}
 
   async run(job: EvaluateBatchJob, jobId: string, now: number): Promise<{ alerts: number; folded: number }> {
     const ids = [...new Set(job.candidates.map((c) => c.a))];
-    return this.pool.inTenant(job.tenantId, async (client) => {
-      const rules = await enabledRules(client, ids);
+    const result = await this.pool.inTenant(job.tenantId, async (client) => {
+      const rules = await this.cache.rulesOf(client, job.tenantId, ids);
       if (rules.size === 0) return { alerts: 0, folded: 0 };
-      const cluster = await clusterRef(client, job.clusterId, job.cloudScopeId);
+      const cluster = await this.cache.cluster(client, job.clusterId, job.cloudScopeId);
       const live = job.candidates.filter((c) => rules.has(c.a));
       const blocks = await this.unseenEvents(
         live.filter((c) => c.x === 'BLOCK_DENIAL'),
@@ -71,7 +80,7 @@ export class BatchEvaluation {
         const rule = rules.get(c.a)!;
         const fate = fates[i]!;
         if (fate.outcome === 'alert') {
-          await this.dispatch(
+          await this.outbox.persist(
             client,
             eventAlert(stableAlertId(occurrenceKey(c, job.clusterId)), rule, c, cluster),
             rule.destinationIds,
@@ -83,6 +92,8 @@ export class BatchEvaluation {
       }
       return { alerts, folded: occurring.length - alerts };
     });
+    await this.outbox.flush();
+    return result;
   }
 
   /** The candidates whose event id this job is first to claim (or claimed in an earlier attempt). */

@@ -11,7 +11,7 @@ import type { InventoryStore } from '@portcullis/inventory';
 import type { Redis } from 'ioredis';
 import type { PoolClient } from 'pg';
 import { clusterAlert, stableAlertId, tenantAlert, type ClusterRef } from './alert-text';
-import type { Dispatch } from './batch-evaluation';
+import type { AlertOutbox } from './batch-evaluation';
 import { enabledRulesOfKinds } from './rule-store';
 
 const DAY_MS = 86_400_000;
@@ -66,7 +66,7 @@ export class PeriodicChecks {
     private readonly redisPrefix: string,
     private readonly inventory: InventoryStore,
     private readonly digests: DigestWindows,
-    private readonly dispatch: Dispatch,
+    private readonly outbox: AlertOutbox,
     private readonly scheduleFlush: (tenantId: string, ruleId: string, start: number, delayMs: number) => Promise<void>,
   ) {}
 
@@ -77,6 +77,7 @@ export class PeriodicChecks {
     let alerts = 0;
     for (const [tenantId, list] of byTenant) {
       alerts += await this.pool.inTenant(tenantId, (client) => this.tenant(client, tenantId, list, now));
+      await this.outbox.flush();
     }
     alerts += await this.configChanges(
       rules.filter((r) => r.kind === 'CONFIG_CHANGE'),
@@ -99,8 +100,8 @@ export class PeriodicChecks {
       states.set(`${s.ruleId}\u0000${s.subject}`, s);
     const changes: StateChange[] = [];
     let alerts = 0;
-    const send = async (rule: AlertRuleRecord, alert: Parameters<Dispatch>[1]) => {
-      await this.dispatch(client, alert, rule.destinationIds);
+    const send = async (rule: AlertRuleRecord, alert: Parameters<AlertOutbox['persist']>[1]) => {
+      await this.outbox.persist(client, alert, rule.destinationIds);
       alerts++;
     };
 
@@ -154,7 +155,7 @@ export class PeriodicChecks {
     c: ClusterRow,
     state: StateRow | undefined,
     now: Date,
-    send: (rule: AlertRuleRecord, alert: Parameters<Dispatch>[1]) => Promise<void>,
+    send: (rule: AlertRuleRecord, alert: Parameters<AlertOutbox['persist']>[1]) => Promise<void>,
   ): Promise<StateChange | null> {
     const base = { ruleId: rule.id, subject: c.id };
     const thresholdMs = (rule.thresholdMinutes ?? 10) * 60_000;
@@ -235,7 +236,7 @@ export class PeriodicChecks {
     rule: AlertRuleRecord,
     states: ReadonlyMap<string, StateRow>,
     now: Date,
-    send: (rule: AlertRuleRecord, alert: Parameters<Dispatch>[1]) => Promise<void>,
+    send: (rule: AlertRuleRecord, alert: Parameters<AlertOutbox['persist']>[1]) => Promise<void>,
   ): Promise<StateChange[]> {
     const policies = (
       await client.query<{ id: string; name: string }>(
@@ -358,7 +359,7 @@ export class PeriodicChecks {
               await this.scheduleFlush(tenantId, rule.id, fate.start, fate.flushAt - now.getTime());
             if (fate.outcome !== 'alert') continue;
             const who = e.principalName ?? e.principalId;
-            await this.dispatch(
+            await this.outbox.persist(
               client,
               tenantAlert(
                 stableAlertId(`CONFIG_CHANGE\u0000${rule.id}\u0000${e.id}`),

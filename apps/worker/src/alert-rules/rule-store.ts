@@ -37,3 +37,55 @@ export async function clusterRef(client: PoolClient, clusterId: string, cloudSco
   // a cluster deleted since the batch: its alerts still name it by id
   return out.rows[0] ?? { id: clusterId, name: clusterId, cloudScopeId };
 }
+
+/** Enabled event rules of a tenant (BLOCK_DENIAL, FIRST_WOULD_DENY), in the caller's tenant-bound transaction. */
+async function enabledEventRules(client: PoolClient): Promise<Map<string, AlertRuleRecord>> {
+  const out = await client.query<AlertRuleRecord>(
+    `SELECT ${RULE_COLUMNS} FROM alert_rules r WHERE r.enabled AND r.kind IN ('BLOCK_DENIAL', 'FIRST_WOULD_DENY')`,
+  );
+  return new Map(out.rows.map((r) => [r.id, r]));
+}
+
+const RULES_MS = 10_000;
+const RULES_RELOAD_MS = 1_000;
+const CLUSTERS_MS = 60_000;
+const CACHE_MAX = 10_000;
+
+/**
+ * What evaluation jobs read for every batch, kept briefly: a tenant's event rules (dropped at once
+ * when the alert-rules channel announces a change, else after 10 s; a rule the cache lacks reloads
+ * it, at most once a second) and cluster names (a minute). Two queries fewer per job.
+ */
+export class EvaluationCache {
+  private readonly rules = new Map<string, { rules: Map<string, AlertRuleRecord>; at: number }>();
+  private readonly clusters = new Map<string, { ref: ClusterRef; at: number }>();
+
+  invalidate(tenantId: string): void {
+    this.rules.delete(tenantId);
+  }
+
+  async rulesOf(client: PoolClient, tenantId: string, ids: readonly string[]): Promise<Map<string, AlertRuleRecord>> {
+    const now = Date.now();
+    const cached = this.rules.get(tenantId);
+    if (
+      cached &&
+      now - cached.at < RULES_MS &&
+      (ids.every((id) => cached.rules.has(id)) || now - cached.at < RULES_RELOAD_MS)
+    )
+      return cached.rules;
+    const rules = await enabledEventRules(client);
+    if (this.rules.size >= CACHE_MAX) this.rules.clear();
+    this.rules.set(tenantId, { rules, at: now });
+    return rules;
+  }
+
+  async cluster(client: PoolClient, clusterId: string, cloudScopeId: string): Promise<ClusterRef> {
+    const now = Date.now();
+    const cached = this.clusters.get(clusterId);
+    if (cached && now - cached.at < CLUSTERS_MS) return cached.ref;
+    const ref = await clusterRef(client, clusterId, cloudScopeId);
+    if (this.clusters.size >= CACHE_MAX) this.clusters.clear();
+    this.clusters.set(clusterId, { ref, at: now });
+    return ref;
+  }
+}

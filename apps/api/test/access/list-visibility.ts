@@ -611,7 +611,8 @@ export async function seedVisibility(h: ApiHarness): Promise<VisibilityFixture> 
   ] as const) {
     for (const [name, entry] of Object.entries(LIST_ENTRIES)) {
       const listsAll = name === 'scanUploadTokens' || name === 'alertDestinations';
-      if (!('(none)' in entry.arguments) && !listsAll) continue;
+      // alertRules without a kind lists every rule
+      if (!('(none)' in entry.arguments) && !listsAll && name !== 'alertRules') continue;
       const data = await gql<Record<string, unknown>>(token, entry.query, { v: listsAll ? true : null });
       for (const row of entry.rows(data)) rows.set(row.id, { tenant, scopes: row.scopes });
     }

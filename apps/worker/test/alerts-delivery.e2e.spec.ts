@@ -45,6 +45,7 @@ interface Received {
   readonly headers: Record<string, string | string[] | undefined>;
   readonly body: string;
   readonly answered: number;
+  readonly at: number;
 }
 
 /** A loopback HTTPS receiver: records every request; `answer` decides each status. */
@@ -67,6 +68,7 @@ class Receiver {
         const nth = this.requests.filter((r) => r.path === p).length;
         const a = this.answer(p, nth);
         this.requests.push({
+          at: Date.now(),
           path: p,
           headers: req.headers,
           body: Buffer.concat(chunks).toString('utf8'),
@@ -331,6 +333,34 @@ describe('alert delivery', { skip: testDatabaseConfigured ? false : NO_DB_REASON
     }
   });
 
+  it("dispatched inside a caller's transaction: delivered once after the commit, nothing after a rollback", async () => {
+    const d = await destination('WEBHOOK', '/in-tx');
+    const committed = blockDenial();
+    await pool.inTenant(tenantId, async (client) => {
+      await dispatchAlert({ db: { client }, queue, retry: h.config.alerts.delivery }, committed, [d.id]);
+      // the job is on the queue while the row is not yet visible to the worker
+      await new Promise((r) => setTimeout(r, 700));
+    });
+    const rolledBack = blockDenial();
+    await assert.rejects(
+      pool.inTenant(tenantId, async (client) => {
+        await dispatchAlert({ db: { client }, queue, retry: h.config.alerts.delivery }, rolledBack, [d.id]);
+        throw new Error('the caller fails after dispatching');
+      }),
+      /the caller fails/,
+    );
+    const row = await eventually('DELIVERED', async () => (await log({ destinationId: d.id, status: 'DELIVERED' }))[0]);
+    assert.equal(row.alertId, committed.id);
+    assert.equal(row.attempts, 1, 'waiting for the commit spent no attempt');
+    await new Promise((r) => setTimeout(r, 500));
+    assert.deepEqual(
+      receiver.at('/in-tx').map((r) => header(r, 'webhook-id')),
+      [committed.id],
+      'the rolled-back alert was never sent',
+    );
+    assert.equal((await log({ destinationId: d.id })).length, 1);
+  });
+
   it('after a rotation both secrets verify during the overlap', async () => {
     const d = await destination('WEBHOOK', '/rotated');
     const rotated = await ok<{
@@ -431,6 +461,25 @@ describe('alert delivery', { skip: testDatabaseConfigured ? false : NO_DB_REASON
     }
   });
 
+  it('a 429 with Retry-After is retried no sooner than the receiver asked', async () => {
+    receiver.answer = (p, nth) =>
+      p === '/throttled' && nth === 0 ? { status: 429, headers: { 'retry-after': '1' } } : { status: 200 };
+    try {
+      const d = await destination('TEAMS', '/throttled');
+      await dispatch(blockDenial(), [d.id]);
+      const row = await eventually(
+        'DELIVERED',
+        async () => (await log({ destinationId: d.id, status: 'DELIVERED' }))[0],
+      );
+      assert.equal(row.attempts, 2);
+      const [first, second] = receiver.at('/throttled');
+      // the backoff alone is 75-225 ms here; Retry-After asked for a second
+      assert.ok(second!.at - first!.at >= 950, `retried after ${second!.at - first!.at} ms`);
+    } finally {
+      receiver.answer = () => ({ status: 200 });
+    }
+  });
+
   it('a redirect is never followed: the delivery ends DEAD naming where it pointed', async () => {
     receiver.answer = (p) =>
       p === '/moved'
@@ -449,6 +498,31 @@ describe('alert delivery', { skip: testDatabaseConfigured ? false : NO_DB_REASON
     } finally {
       receiver.answer = () => ({ status: 200 });
     }
+  });
+
+  it('over its rate limit a destination waits: deliveries are delayed, not failed, and spaced by the limit', async () => {
+    const d = await destination('SLACK', '/limited', { rateLimitPerMinute: 60 }); // 1 a second, a burst of 1
+    const alerts = [blockDenial(), blockDenial(), blockDenial()];
+    await Promise.all(alerts.map((a) => dispatch(a, [d.id])));
+    await eventually(
+      'all three DELIVERED',
+      async () => (await log({ destinationId: d.id })).filter((x) => x.status === 'DELIVERED').length === 3,
+      30_000,
+    );
+    const rows = await log({ destinationId: d.id });
+    assert.deepEqual(
+      rows.map((x) => x.attempts),
+      [1, 1, 1],
+      'waiting for the limit is not an attempt',
+    );
+    const times = receiver
+      .at('/limited')
+      .map((r) => r.at)
+      .sort((a, b) => a - b);
+    assert.equal(times.length, 3);
+    // a lower bound the limit guarantees (the bucket refills one token a second), not a speed
+    for (let i = 1; i < times.length; i++)
+      assert.ok(times[i]! - times[i - 1]! >= 900, `requests ${i - 1} and ${i} ${times[i]! - times[i - 1]!} ms apart`);
   });
 
   it('secrets are encrypted at rest and never in answers or the audit log', async () => {

@@ -22,9 +22,9 @@ export interface PrismaTx {
 export interface DispatchDeps {
   /**
    * Where the rows go: `pool` runs one tenant-bound transaction of its own; `client` or `tx`
-   * write in the caller's transaction (then the jobs are added before it commits, and a job
-   * that finds no row yet is retried, so a delivery waits for the commit; a rollback leaves
-   * jobs that end failed having sent nothing).
+   * write in the caller's transaction. Then the jobs are added before it commits: a job that
+   * finds no row yet looks again every 100 ms for up to a minute without spending an attempt,
+   * so it is sent once the commit lands; after a rollback nothing is sent.
    */
   readonly db: { readonly pool: SqlPool } | { readonly client: SqlClient } | { readonly tx: PrismaTx };
   readonly queue: AlertsQueue;

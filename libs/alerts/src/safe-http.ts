@@ -124,6 +124,30 @@ function guardedLookup(options: SafeHttpOptions): LookupFunction {
   }) as LookupFunction;
 }
 
+/**
+ * One keep-alive agent per options object (the worker holds one): connections to a receiver
+ * are reused instead of a TLS handshake per delivery. The guarded lookup runs for every new
+ * connection, so a reused connection is one that passed it.
+ */
+const agents = new WeakMap<SafeHttpOptions, https.Agent>();
+function agentFor(options: SafeHttpOptions): https.Agent {
+  let agent = agents.get(options);
+  if (!agent) {
+    agent = new https.Agent({
+      keepAlive: true,
+      keepAliveMsecs: 1000,
+      maxSockets: 16,
+      maxFreeSockets: 4,
+      timeout: 30_000,
+      scheduling: 'lifo',
+      lookup: guardedLookup(options),
+      ...(options.extraCa ? { ca: [...tls.rootCertificates, options.extraCa] } : {}),
+    });
+    agents.set(options, agent);
+  }
+  return agent;
+}
+
 export interface HttpAnswer {
   readonly status: number;
   /** Retry-After, in ms, when the receiver sent one (seconds or an HTTP date). */
@@ -174,9 +198,7 @@ export async function safePost(
           'content-length': String(payload.length),
           'user-agent': 'Portcullis-Alerts/1',
         },
-        lookup: guardedLookup(options),
-        ca: options.extraCa ? [...tls.rootCertificates, options.extraCa] : undefined,
-        agent: false,
+        agent: agentFor(options),
         timeout: options.connectTimeoutMs,
       },
       (res) => {
@@ -247,7 +269,13 @@ function describeNetworkError(err: NodeJS.ErrnoException, host: string): string 
     case 'ETIMEDOUT':
       return `connection to ${host} timed out`;
     default:
-      if (err.code?.startsWith('ERR_TLS') || err.code?.includes('CERT') || err.code === 'DEPTH_ZERO_SELF_SIGNED_CERT')
+      if (
+        err.code?.startsWith('ERR_TLS') ||
+        err.code?.startsWith('ERR_SSL') ||
+        err.code?.includes('CERT') ||
+        err.code?.startsWith('UNABLE_TO_') ||
+        err.code === 'HOSTNAME_MISMATCH'
+      )
         return `TLS with ${host} failed (${err.code})`;
       return `request to ${host} failed (${err.code ?? err.message.slice(0, 100)})`;
   }

@@ -14,11 +14,12 @@ export interface SecretKey {
 
 export class SecretBoxError extends Error {}
 
+const NO_KEY = 'no encryption key is configured (SECRETS_ENCRYPTION_KEYS)';
+
 export class SecretBox {
   private readonly byId: ReadonlyMap<string, Buffer>;
 
   constructor(private readonly keys: readonly SecretKey[]) {
-    if (keys.length === 0) throw new SecretBoxError('no encryption key configured');
     for (const k of keys) {
       if (k.key.length !== 32) throw new SecretBoxError(`encryption key "${k.id}" is not 32 bytes`);
       if (!/^[A-Za-z0-9_-]{1,32}$/.test(k.id))
@@ -27,12 +28,18 @@ export class SecretBox {
     this.byId = new Map(keys.map((k) => [k.id, k.key]));
   }
 
-  get currentKeyId(): string {
-    return this.keys[0]!.id;
+  /** Whether a key is configured (production without SECRETS_ENCRYPTION_KEYS has none). */
+  get configured(): boolean {
+    return this.keys.length > 0;
+  }
+
+  get currentKeyId(): string | undefined {
+    return this.keys[0]?.id;
   }
 
   seal(plaintext: string, aad: string): string {
-    const { id, key } = this.keys[0]!;
+    if (!this.keys[0]) throw new SecretBoxError(NO_KEY);
+    const { id, key } = this.keys[0];
     const iv = randomBytes(12);
     const cipher = createCipheriv('aes-256-gcm', key, iv);
     cipher.setAAD(Buffer.from(aad, 'utf8'));
@@ -43,8 +50,9 @@ export class SecretBox {
   open(sealed: string, aad: string): string {
     const parts = sealed.split(':');
     if (parts.length !== 4 || parts[0] !== 'v1') throw new SecretBoxError('not a sealed value');
+    if (!this.keys[0]) throw new SecretBoxError(NO_KEY);
     const key = this.byId.get(parts[1]!);
-    if (!key) throw new SecretBoxError(`sealed with key "${parts[1]}", which is not configured`);
+    if (!key) throw new SecretBoxError(`sealed with key "${parts[1]}", which is not in SECRETS_ENCRYPTION_KEYS`);
     const iv = Buffer.from(parts[2]!, 'base64url');
     const body = Buffer.from(parts[3]!, 'base64url');
     if (iv.length !== 12 || body.length < 16) throw new SecretBoxError('not a sealed value');
@@ -56,11 +64,6 @@ export class SecretBox {
     } catch {
       throw new SecretBoxError('a sealed value failed authentication (wrong key, or moved to another row)');
     }
-  }
-
-  /** Whether a value is sealed with a key other than the current one (to re-seal on rotation). */
-  isStale(sealed: string): boolean {
-    return sealed.split(':')[1] !== this.currentKeyId;
   }
 }
 

@@ -54,7 +54,43 @@ describe('loadConfig', () => {
     [{ DB_POOL_SIZE: '6', DB_TENANT_CONCURRENCY: '4' }, 'DB_TENANT_CONCURRENCY', /below 4/],
     [{ GRAPHQL_MAX_EXPENSIVE_FIELDS: '0' }, 'GRAPHQL_MAX_EXPENSIVE_FIELDS', /1/],
     [{ DB_TENANT_QUEUE: '-1' }, 'DB_TENANT_QUEUE', /decimal digits/],
+    [
+      { NODE_ENV: 'production', ALERTS_ALLOW_PRIVATE_DESTINATIONS: 'true' },
+      'ALERTS_ALLOW_PRIVATE_DESTINATIONS',
+      /production/,
+    ],
+    [{ SECRETS_ENCRYPTION_KEYS: 'k1' }, 'SECRETS_ENCRYPTION_KEYS', /entry 1 must be <id>=<base64>/],
+    [
+      { SECRETS_ENCRYPTION_KEYS: 'k1=c2hvcnQ=' },
+      'SECRETS_ENCRYPTION_KEYS',
+      /key "k1" must be the base64 of exactly 32 bytes/,
+    ],
+    [
+      {
+        SECRETS_ENCRYPTION_KEYS: `k1=${Buffer.alloc(32, 1).toString('base64')},k1=${Buffer.alloc(32, 2).toString('base64')}`,
+      },
+      'SECRETS_ENCRYPTION_KEYS',
+      /appears twice/,
+    ],
+    [
+      { NODE_ENV: 'production', SECRETS_ENCRYPTION_KEYS: `dev=${Buffer.alloc(32, 1).toString('base64')}` },
+      'SECRETS_ENCRYPTION_KEYS',
+      /development key/,
+    ],
   ];
+
+  it('secrets keys: the first seals; development has a fixed key production never uses', () => {
+    const k1 = Buffer.alloc(32, 7).toString('base64');
+    const k2 = Buffer.alloc(32, 9).toString('base64');
+    const c = loadConfig({ SECRETS_ENCRYPTION_KEYS: `k2=${k2},k1=${k1}` });
+    assert.deepEqual(
+      c.secretsEncryptionKeys.map((k) => k.id),
+      ['k2', 'k1'],
+    );
+    assert.equal(loadConfig({}).secretsEncryptionKeys[0]!.id, 'dev');
+    assert.deepEqual(loadConfig({ NODE_ENV: 'production' }).secretsEncryptionKeys, []);
+    assert.equal(loadConfig({}).alerts.allowPrivateDestinations, false);
+  });
   for (const [env, setting, message] of bad) {
     it(`refuses ${JSON.stringify(env)} naming ${setting}`, () => {
       assert.throws(

@@ -24,6 +24,11 @@ export function createLogger(level: string, name: string): Logger {
         'headers.authorization',
         '*.agentToken',
         'agentToken',
+        // alert destinations: signing secrets and destination URLs (Slack and Teams URLs are credentials)
+        'secret',
+        '*.secret',
+        'destinationUrl',
+        '*.destinationUrl',
       ],
       censor: '[redacted]',
     },

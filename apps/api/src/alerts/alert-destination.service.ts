@@ -69,6 +69,14 @@ export class AlertDestinationService {
       throw forbidden('alert destinations need OWNER or SECURITY_ADMIN at tenant level');
   }
 
+  /** Storing a URL or secret needs the deployment's encryption key. */
+  private requireKey(): void {
+    if (!this.dispatcher.box.configured)
+      throw forbidden(
+        'this deployment has no SECRETS_ENCRYPTION_KEYS: alert destinations cannot be stored until an operator sets it',
+      );
+  }
+
   /** https, no credentials, no forbidden address (as typed and as it resolves now); the connection checks again. */
   private async checkUrl(url: string, field: string): Promise<void> {
     const allowPrivate = this.config.alerts.allowPrivateDestinations;
@@ -102,8 +110,9 @@ export class AlertDestinationService {
 
   async create(principal: Principal, input: CreateAlertDestinationInput): Promise<AlertDestinationWithSecret> {
     this.requireTenantAdmin(principal);
+    this.requireKey();
     await this.checkUrl(input.url, 'input.url');
-    this.checkToken(input.kind, input.tokenHeader, input.token, 'input');
+    this.checkToken(input.kind, input.tokenHeader ?? undefined, input.token ?? undefined, 'input');
     const id = randomUUID();
     const tenantId = principal.tenantId;
     const secret = input.kind === 'WEBHOOK' ? generateWebhookSecret() : null;
@@ -142,33 +151,33 @@ export class AlertDestinationService {
 
   async update(principal: Principal, id: string, input: UpdateAlertDestinationInput): Promise<AlertDestination> {
     this.requireTenantAdmin(principal);
-    if (input.url !== undefined) await this.checkUrl(input.url, 'input.url');
+    if (input.url != null || input.token != null) this.requireKey();
+    if (input.url != null) await this.checkUrl(input.url, 'input.url');
     try {
       return await this.db.run(principal, async (tx) => {
         const row = await this.live(tx, id);
-        if (input.clearToken && (input.token !== undefined || input.tokenHeader !== undefined))
+        if (input.clearToken && (input.token != null || input.tokenHeader != null))
           throw badInput('input.clearToken', 'input.clearToken: cannot clear and set the token at once');
-        if (input.token !== undefined || input.tokenHeader !== undefined)
+        if (input.token != null || input.tokenHeader != null)
           this.checkToken(
             row.kind as DestinationKind,
             input.tokenHeader ?? row.tokenHeader ?? undefined,
-            input.token,
+            input.token ?? undefined,
             'input',
           );
         const tenantId = principal.tenantId;
         const data: Prisma.AlertDestinationUpdateInput = { updatedAt: this.clock.now() };
-        if (input.name !== undefined) data.name = input.name.trim();
-        if (input.enabled !== undefined && input.enabled !== null) data.enabled = input.enabled;
-        if (input.rateLimitPerMinute !== undefined && input.rateLimitPerMinute !== null)
-          data.rateLimitPerMinute = input.rateLimitPerMinute;
-        if (input.url !== undefined) {
+        if (input.name != null) data.name = input.name.trim();
+        if (input.enabled != null) data.enabled = input.enabled;
+        if (input.rateLimitPerMinute != null) data.rateLimitPerMinute = input.rateLimitPerMinute;
+        if (input.url != null) {
           data.urlEncrypted = this.seal(tenantId, id, 'url', input.url);
           data.urlHost = displayHost(input.url);
         }
         if (input.clearToken) {
           data.tokenHeader = null;
           data.tokenEncrypted = null;
-        } else if (input.token !== undefined) {
+        } else if (input.token != null) {
           data.tokenHeader = input.tokenHeader ?? row.tokenHeader;
           data.tokenEncrypted = this.seal(tenantId, id, 'token', input.token);
         }
@@ -180,8 +189,8 @@ export class AlertDestinationService {
           before: auditView(row),
           after: {
             ...auditView(updated),
-            urlChanged: input.url !== undefined,
-            tokenChanged: input.token !== undefined || Boolean(input.clearToken),
+            urlChanged: input.url != null,
+            tokenChanged: input.token != null || Boolean(input.clearToken),
           },
         });
         return toDestination(updated);
@@ -196,6 +205,7 @@ export class AlertDestinationService {
   /** A new signing secret, shown once; the previous one keeps signing for `overlapHours`. */
   async rotateSecret(principal: Principal, id: string, overlapHours: number): Promise<AlertDestinationWithSecret> {
     this.requireTenantAdmin(principal);
+    this.requireKey();
     return this.db.run(principal, async (tx) => {
       const row = await this.live(tx, id);
       if (row.kind !== 'WEBHOOK' || !row.secretEncrypted)

@@ -34,6 +34,10 @@ export const ALERTS_SQL = Symbol('ALERTS_SQL');
 const SWEEP_EVERY_MS = 60_000;
 const SWEEP_AFTER = '2 minutes';
 
+/** A job whose delivery row is not visible yet (its dispatcher has not committed) looks again this often, this long. */
+const UNCOMMITTED_RECHECK_MS = 100;
+const UNCOMMITTED_WAIT_MS = 60_000;
+
 /** A retriable failure carrying the delay the next attempt waits (the backoff strategy reads it). */
 class RetryLater extends Error {
   constructor(
@@ -161,7 +165,13 @@ export class AlertDeliveryProcessor implements OnModuleInit, OnModuleDestroy {
     const attempt = job.attemptsMade + 1;
     const last = attempt >= (job.opts.attempts ?? 1);
     if (!row) {
-      // the dispatcher's transaction has not committed yet (or rolled back): try again later
+      // the dispatcher's transaction has not committed yet (jobs are added inside it when it
+      // dispatches in its own transaction): look again shortly, without spending an attempt, for
+      // up to a minute; past that it rolled back, and the attempts run out on their own
+      if (token && Date.now() - job.timestamp < UNCOMMITTED_WAIT_MS) {
+        await job.moveToDelayed(Date.now() + UNCOMMITTED_RECHECK_MS, token);
+        throw new DelayedError();
+      }
       throw new RetryLater(
         `delivery of alert ${d.alertId} to ${d.destinationId} not found (yet)`,
         backoffDelay(attempt, { backoffBaseMs: 500, backoffMaxMs: 30_000 }),

@@ -8,6 +8,7 @@ export interface BenchScenario {
 
 /** Scenario name -> its module, loaded only when chosen. Add a scenario with one line. */
 export const SCENARIOS: Readonly<Record<string, () => BenchScenario>> = {
+  alerts: () => require('./alerts') as BenchScenario,
   background: () => require('./background') as BenchScenario,
   engine: () => require('./engine') as BenchScenario,
   fanout: () => require('./fanout') as BenchScenario,

@@ -7,6 +7,7 @@ import { AgentAuthGuard, AgentCredentialCheck } from './agent/agent-auth.guard';
 import { AgentBundleController } from './agent/agent-bundle.controller';
 import { AgentClusterState } from './agent/agent-cluster-state';
 import { AgentStatusController } from './agent/agent-status.controller';
+import { ALERT_RULE_PROVIDERS } from './alerts/rules/alert-rules.providers';
 import { BundleNotifications } from './agent/bundle-notifications';
 import { BundlePoll } from './agent/bundle-poll';
 import { JwksController } from './agent/jwks.controller';
@@ -95,6 +96,7 @@ const DOMAIN_PROVIDERS = [
   BundleRolloutResolver,
   ...INVENTORY_PROVIDERS,
   ...RUNNING_PROVIDERS,
+  ...ALERT_RULE_PROVIDERS,
 ];
 
 /** Vulnerability gating: CI upload tokens, signed scan artifacts, agent lookups. */

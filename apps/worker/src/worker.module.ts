@@ -1,6 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import type { AppConfig } from '@portcullis/config';
-import { PlatformModule } from '@portcullis/platform';
+import { PlatformModule, type Clock } from '@portcullis/platform';
+import { AlertRulesModule } from './alert-rules/alert-rules.module';
 import { AlertsModule } from './alerts/alerts.module';
 import { DistributionModule } from './distribution/distribution.module';
 import { InventoryModule } from './inventory/inventory.module';
@@ -11,13 +12,14 @@ import { InventoryModule } from './inventory/inventory.module';
  */
 @Module({})
 export class WorkerModule {
-  static forRoot(config: AppConfig): DynamicModule {
+  static forRoot(config: AppConfig, options: { readonly clock?: Clock } = {}): DynamicModule {
     return {
       module: WorkerModule,
       imports: [
-        PlatformModule.forRoot(config, { serviceName: 'portcullis-worker' }),
+        PlatformModule.forRoot(config, { serviceName: 'portcullis-worker', clock: options.clock }),
         DistributionModule,
         InventoryModule,
+        AlertRulesModule,
         AlertsModule,
       ],
     };

@@ -49,6 +49,7 @@ export const ROOT_FIELD_COSTS: Readonly<Record<string, FieldCost>> = {
   'Query.roleAssignments': LIST,
   'Query.scanArtifacts': LIST,
   'Query.scanUploadTokens': LIST,
+  'Query.alertRules': LIST,
   'Query.alertDestinations': LIST,
   'Query.alertDeliveries': LIST,
   'Query.bundleRollout': { base: 20, page: 200, perItem: 0.2 },
@@ -96,6 +97,9 @@ export const ROOT_FIELD_COSTS: Readonly<Record<string, FieldCost>> = {
   'Mutation.revokeScanUploadToken': { base: 10 },
   'Mutation.setAdmissionRetention': { base: 10 },
   'Mutation.setScanArtifactHistory': { base: 10 },
+  'Mutation.createAlertRule': { base: 20 },
+  'Mutation.updateAlertRule': { base: 20 },
+  'Mutation.deleteAlertRule': { base: 10 },
   // alert destinations: a DNS resolution (SSRF check) and a transaction each
   'Mutation.createAlertDestination': { base: 20 },
   'Mutation.updateAlertDestination': { base: 20 },

@@ -9,6 +9,7 @@ import {
 import type { PrismaClient } from '@portcullis/db';
 import { CLOCK, DomainError, PRISMA, forbidden, type Clock } from '@portcullis/platform';
 import type { AgentIdentity } from '../agent/agent-auth.guard';
+import { AlertIngestEvaluator } from '../alerts/rules/alert-ingest-evaluator';
 import {
   EVENT_ROW_TYPE,
   EventRowsEncoder,
@@ -49,6 +50,7 @@ export class AdmissionEventIngestor {
     @Inject(CLOCK) private readonly clock: Clock,
     private readonly inventory: InventoryStore,
     private readonly flusher: RollupFlusher,
+    private readonly alerts: AlertIngestEvaluator,
   ) {}
 
   async ingest(agent: AgentIdentity, body: unknown): Promise<AdmissionEventBatchResult> {
@@ -106,6 +108,8 @@ export class AdmissionEventIngestor {
     await this.ensurePartitions(rows.days);
     const { inserted, unknown } = await this.store(agent, rows);
     if (inserted > 0) this.flusher.schedule();
+    // after commit: matched in memory against the tenant's cached alert rules, one job at most
+    await this.alerts.afterBatch(agent, events, keep);
     for (const [hash, { day }] of rows.carried) this.knownSnapshots.remember(agent.tenantId, hash, day);
     const unknownSnapshots: number[] = [];
     for (const [hash, ref] of rows.refs) {

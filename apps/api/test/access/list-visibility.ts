@@ -80,6 +80,8 @@ interface Seed {
   revokedToken: string;
   /** uid of the place's running workload (background audit): Deployment <clusterName> in namespace <clusterName>. */
   runningUid: string;
+  alertRule: string;
+  alertRuleKind: string;
   deletedDestination: string;
   destination: string;
   delivery: string;
@@ -247,6 +249,15 @@ export const LIST_ENTRIES: Record<string, ListEntry> = {
       'filter.tagBound': { value: () => ({ tagBound: false }), target: (s) => s.artifact },
     },
   },
+  alertRules: {
+    access: 'tenantRead',
+    scoping: 'tenant',
+    query: 'query($v: AlertRuleKind) { r: alertRules(first: 100, kind: $v) { edges { node { id } } } }',
+    rows: (d) => edges(d['r']).map((n) => ({ id: n['id'] as string, scopes: [] })),
+    arguments: {
+      kind: { value: (s) => s.alertRuleKind, target: (s) => s.alertRule },
+    },
+  },
   alertDestinations: {
     access: 'tenantManage',
     scoping: 'tenant',
@@ -346,7 +357,7 @@ export const LIST_ENTRIES: Record<string, ListEntry> = {
 export const LIST_PARTS: readonly (readonly string[])[] = [
   ['clusters', 'roleAssignments', 'cloudScopes', 'policies'],
   ['admissionEvents', 'bundleRollout', 'effectivePolicies'],
-  ['auditLog', 'scanArtifacts', 'scanUploadTokens', 'alertDestinations', 'alertDeliveries'],
+  ['auditLog', 'scanArtifacts', 'scanUploadTokens', 'alertDestinations', 'alertDeliveries', 'alertRules'],
   ['runningWorkloads'],
 ];
 
@@ -547,6 +558,23 @@ export async function seedVisibility(h: ApiHarness): Promise<VisibilityFixture> 
       )
     ).createScanUploadToken.scanUploadToken.id;
     await gql(token, 'mutation($id: ID!) { revokeScanUploadToken(id: $id) { id } }', { id: revoked });
+    // an alert rule per place, each of its own kind within the tenant (rules are tenant-level)
+    const alertRuleKind = place === 'S2' ? 'BUNDLE_BEHIND' : 'AGENT_SILENT';
+    const delivery = await newAlertDelivery(h, token, tenantId, scope, reg.cluster.id, clusterName);
+    const alertRule = (
+      await gql<{ createAlertRule: { id: string } }>(
+        token,
+        'mutation($i: CreateAlertRuleInput!) { createAlertRule(input: $i) { id } }',
+        {
+          i: {
+            name: uniq(`vis-rule-${place}`),
+            kind: alertRuleKind,
+            thresholdMinutes: 10,
+            destinationIds: [delivery.destination],
+          },
+        },
+      )
+    ).createAlertRule.id;
     seeds[place] = {
       scope,
       provider,
@@ -565,7 +593,9 @@ export async function seedVisibility(h: ApiHarness): Promise<VisibilityFixture> 
       ...artifact,
       revokedToken: revoked,
       runningUid,
-      ...(await newAlertDelivery(h, token, tenantId, scope, reg.cluster.id, clusterName)),
+      alertRule,
+      alertRuleKind,
+      ...delivery,
     };
   }
   const spanning = (
@@ -610,7 +640,8 @@ export async function seedVisibility(h: ApiHarness): Promise<VisibilityFixture> 
   ] as const) {
     for (const [name, entry] of Object.entries(LIST_ENTRIES)) {
       const listsAll = name === 'scanUploadTokens' || name === 'alertDestinations';
-      if (!('(none)' in entry.arguments) && !listsAll) continue;
+      // alertRules without a kind lists every rule
+      if (!('(none)' in entry.arguments) && !listsAll && name !== 'alertRules') continue;
       const data = await gql<Record<string, unknown>>(token, entry.query, { v: listsAll ? true : null });
       for (const row of entry.rows(data)) rows.set(row.id, { tenant, scopes: row.scopes });
     }

@@ -125,6 +125,17 @@ export function describeSchemaFuzz(only: 'query' | 'mutation'): void {
             'mutation { createAlertDestination(input: { name: "fuzz", kind: WEBHOOK, url: "https://93.184.215.14/fuzz" }) { destination { id } } }',
           )
         ).createAlertDestination.destination.id;
+        ids['ruleDestination'] = (
+          await ok<{ createAlertDestination: { destination: { id: string } } }>(
+            'mutation { createAlertDestination(input: { name: "fuzz rules", kind: WEBHOOK, url: "https://93.184.215.14/rules" }) { destination { id } } }',
+          )
+        ).createAlertDestination.destination.id;
+        ids['alertRule'] = (
+          await ok<{ createAlertRule: { id: string } }>(
+            'mutation($d: ID!) { createAlertRule(input: { name: "fuzz rule", kind: BLOCK_DENIAL, destinationIds: [$d] }) { id } }',
+            { d: ids['ruleDestination'] },
+          )
+        ).createAlertRule.id;
       });
       after(async () => h?.close());
 
@@ -168,6 +179,11 @@ export function describeSchemaFuzz(only: 'query' | 'mutation'): void {
         deleteAlertDestination: () => ({ id: ids['destination'] }),
         sendTestAlert: () => ({ destinationId: ids['destination'] }),
         alertDeliveries: () => ({ filter: { status: 'DEAD' } }),
+        createAlertRule: () => ({
+          input: { name: 'fuzz rule 2', kind: 'BLOCK_DENIAL', destinationIds: [ids['ruleDestination']] },
+        }),
+        updateAlertRule: () => ({ id: ids['alertRule'], input: { name: 'fuzz rule renamed' } }),
+        deleteAlertRule: () => ({ id: ids['alertRule'] }),
         deleteCloudScope: () => ({ id: ids['scope'] }),
         deleteCluster: () => ({ id: ids['cluster'] }),
         deletePolicy: () => ({ id: ids['ownPolicy'] }),

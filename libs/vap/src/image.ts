@@ -29,58 +29,42 @@ export interface ImageParts {
  */
 export function withImageParts(x: string, n: string, body: (p: ImageParts) => string): string {
   const v = (name: string) => `${name}${n}`;
-  const img = v('img');
-  const at = v('at');
-  const rest = v('rest');
-  const name = v('name');
-  const slash = v('sl');
-  const reg0 = v('reg0');
-  const reg = v('reg');
-  const path = v('path');
-  const hasTag = `${rest}.lastIndexOf(':') > ${rest}.lastIndexOf('/')`;
-  const tag = `${rest}.substring(${rest}.lastIndexOf(':') + 1)`;
-  const hasReg = `(${slash} >= 0 && (${name}.substring(0, ${slash}).contains('.') || ${name}.substring(0, ${slash}).contains(':') || ${name}.substring(0, ${slash}) == 'localhost'))`;
-  const digest = `${img}.substring(${at} + 1)`;
+  const [img, at, rest, co, name, tag, slash, first, hasReg, reg0, reg, path, dig] = [
+    'img',
+    'at',
+    'rest',
+    'co',
+    'name',
+    'tag',
+    'sl',
+    'first',
+    'hr',
+    'reg0',
+    'reg',
+    'path',
+    'dig',
+  ].map(v) as [string, string, string, string, string, string, string, string, string, string, string, string, string];
+  // every intermediate value is bound once: string functions cost by length in Kubernetes' cost model
   const repository = `(${reg} == 'docker.io' && !${path}.contains('/') ? 'library/' + ${path} : ${path})`;
-  const valid = `(size(${img}) > 0 && size(${img}) <= 4096 && !${img}.matches(${str(WHITESPACE)}) && (${at} < 0 || ${digest}.matches(${str(DIGEST)})) && (!(${hasTag}) || ${tag}.matches(${str(TAG)})) && (!${hasReg} || ${reg0}.matches(${str(HOST)})) && ${path}.matches(${str(PATH)}))`;
-  const normalized = `(${reg} + '/' + ${repository} + (${hasTag} ? ':' + ${tag} : '') + (${at} >= 0 ? '@' + ${digest} : '') + (!(${hasTag}) && ${at} < 0 ? ':latest' : ''))`;
-  const parts: ImageParts = {
-    valid,
-    normalized,
-    registry: reg,
-    repository,
-    hasDigest: `${at} >= 0`,
-    digest,
-  };
-  return bind(
-    img,
-    x,
-    bind(
-      at,
-      `${img}.indexOf('@')`,
-      bind(
-        rest,
-        `${at} >= 0 ? ${img}.substring(0, ${at}) : ${img}`,
-        bind(
-          name,
-          `${hasTag} ? ${rest}.substring(0, ${rest}.lastIndexOf(':')) : ${rest}`,
-          bind(
-            slash,
-            `${name}.indexOf('/')`,
-            bind(
-              reg0,
-              `${hasReg} ? ${name}.substring(0, ${slash}).lowerAscii() : 'docker.io'`,
-              bind(
-                reg,
-                `${reg0} == 'index.docker.io' || ${reg0} == 'registry-1.docker.io' ? 'docker.io' : ${reg0}`,
-                bind(path, `${hasReg} ? ${name}.substring(${slash} + 1) : ${name}`, body(parts)),
-              ),
-            ),
-          ),
-        ),
-      ),
-    ),
-  );
+  const valid = `(size(${img}) > 0 && size(${img}) <= 4096 && !${img}.matches(${str(WHITESPACE)}) && (${at} < 0 || ${dig}.matches(${str(DIGEST)})) && (${co} < 0 || ${tag}.matches(${str(TAG)})) && (!${hasReg} || ${reg0}.matches(${str(HOST)})) && ${path}.matches(${str(PATH)}))`;
+  const normalized = `(${reg} + '/' + ${repository} + (${co} >= 0 ? ':' + ${tag} : '') + (${at} >= 0 ? '@' + ${dig} : '') + (${co} < 0 && ${at} < 0 ? ':latest' : ''))`;
+  const parts: ImageParts = { valid, normalized, registry: reg, repository, hasDigest: `${at} >= 0`, digest: dig };
+  const steps: Array<[string, string]> = [
+    [img, x],
+    [at, `${img}.indexOf('@')`],
+    [rest, `${at} >= 0 ? ${img}.substring(0, ${at}) : ${img}`],
+    [dig, `${at} >= 0 ? ${img}.substring(${at} + 1) : ''`],
+    [co, `[${rest}.lastIndexOf(':')].map(c, c > ${rest}.lastIndexOf('/') ? c : -1)[0]`],
+    [name, `${co} >= 0 ? ${rest}.substring(0, ${co}) : ${rest}`],
+    [tag, `${co} >= 0 ? ${rest}.substring(${co} + 1) : ''`],
+    [slash, `${name}.indexOf('/')`],
+    [first, `${slash} >= 0 ? ${name}.substring(0, ${slash}) : ''`],
+    [hasReg, `${slash} >= 0 && (${first}.contains('.') || ${first}.contains(':') || ${first} == 'localhost')`],
+    [reg0, `${hasReg} ? ${first}.lowerAscii() : 'docker.io'`],
+    [reg, `${reg0} == 'index.docker.io' || ${reg0} == 'registry-1.docker.io' ? 'docker.io' : ${reg0}`],
+    [path, `${hasReg} ? ${name}.substring(${slash} + 1) : ${name}`],
+  ];
+  return steps.reduceRight((inner, [variable, value]) => bind(variable, value, inner), body(parts));
 }
 
 /** CEL list of the forms an exemption matches an image in: as written, normalised, registry, registry/repository, repository, digest. */

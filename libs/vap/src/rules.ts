@@ -394,12 +394,12 @@ const BUILDERS: Readonly<Record<string, Builder>> = {
         container(ALL, (c) => fieldIs(c, type, bad), 'disables AppArmor; use RuntimeDefault or Localhost'),
         {
           on: 'custom',
-          expression: (guard) =>
-            `${annotations}.all(k, !(k.startsWith(${str(APPARMOR_ANNOTATION)}) && ${annotations}[k] != '' && ${annotations}[k] != 'runtime/default' && !${annotations}[k].startsWith('localhost/'))${
-              guard('x') === 'false'
-                ? ''
-                : ` || [${named('k')}].exists(n, ${guard('size(n) > 0 ? n[0] : variables.allImages')})`
-            })`,
+          expression: (guard) => {
+            const bad = `${annotations}.all(k, !(k.startsWith(${str(APPARMOR_ANNOTATION)}) && ${annotations}[k] != '' && ${annotations}[k] != 'runtime/default' && !${annotations}[k].startsWith('localhost/'))`;
+            if (guard('x') === 'false') return `${bad})`;
+            // whether every image of the pod is exempted: evaluated once, not once per annotation
+            return `[${guard('variables.allImages')}].exists(exemptAll, ${bad} || [${named('k')}].exists(n, size(n) > 0 ? ${guard('n[0]')} : exemptAll)))`;
+          },
           message:
             'an AppArmor annotation names a profile other than runtime/default or localhost/<profile>; use one of those',
         },

@@ -391,9 +391,77 @@ const quantityFuncs: CelFunc[] = [
   quantityMethod('sub', [DYN], (q, a) => quantityValue({ nanos: q.nanos - otherQuantity('sub', a, true).nanos })),
 ];
 
+// ---------------------------------------------------------------------------------------------
+// split and replace as cel-go's strings extension defines them (Go's strings.SplitN and
+// strings.Replace): @bufbuild/cel 0.6.1 differs (split(',', 2) drops the remainder; a negative
+// replace count replaces nothing; an empty `old` is mishandled), so these two take its place
+
+function goSplitN(s: string, sep: string, n: number): string[] {
+  if (n === 0) return [];
+  if (sep === '') {
+    const runes = [...s];
+    if (n < 0 || n >= runes.length) return runes;
+    return [...runes.slice(0, n - 1), runes.slice(n - 1).join('')];
+  }
+  const parts: string[] = [];
+  let rest = s;
+  while (n < 0 || parts.length < n - 1) {
+    const i = rest.indexOf(sep);
+    if (i < 0) break;
+    parts.push(rest.slice(0, i));
+    rest = rest.slice(i + sep.length);
+  }
+  parts.push(rest);
+  return parts;
+}
+
+function goReplace(s: string, old: string, replacement: string, n: number): string {
+  if (n === 0 || (old === replacement && old !== '')) return s;
+  if (old === '') {
+    const runes = [...s];
+    let out = '';
+    let done = 0;
+    for (let i = 0; i <= runes.length; i++) {
+      if (n < 0 || done < n) {
+        out += replacement;
+        done++;
+      }
+      if (i < runes.length) out += runes[i];
+    }
+    return out;
+  }
+  let out = '';
+  let rest = s;
+  let done = 0;
+  while (n < 0 || done < n) {
+    const i = rest.indexOf(old);
+    if (i < 0) break;
+    out += rest.slice(0, i) + replacement;
+    rest = rest.slice(i + old.length);
+    done++;
+  }
+  return out + rest;
+}
+
+const goStrings: CelFunc[] = [
+  celMethod('split', STRING, [STRING], listType(STRING), function (sep) {
+    return goSplitN(this, sep, -1);
+  }),
+  celMethod('split', STRING, [STRING, INT], listType(STRING), function (sep, n) {
+    return goSplitN(this, sep, Number(n));
+  }),
+  celMethod('replace', STRING, [STRING, STRING], STRING, function (old, replacement) {
+    return goReplace(this, old, replacement, -1);
+  }),
+  celMethod('replace', STRING, [STRING, STRING, INT], STRING, function (old, replacement, n) {
+    return goReplace(this, old, replacement, Number(n));
+  }),
+];
+
 /** every function beyond CEL's standard library that the runtime offers */
 export const KUBERNETES_CEL_FUNCS: readonly CelFunc[] = [
-  ...strings,
+  ...strings.filter((f) => f.name !== 'split' && f.name !== 'replace'),
+  ...goStrings,
   ...listFuncs,
   ...regexFuncs,
   ...quantityFuncs,

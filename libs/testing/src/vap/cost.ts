@@ -95,8 +95,15 @@ const REGEX = new Set(['matches', 'find', 'findAll']);
 const LIST_SIZED = new Set(['sum', 'min', 'max', 'isSorted', 'indexOf', 'lastIndexOf']);
 
 /** Parses (optionals rewritten as the runtime does) into the node the estimator walks */
+const PARSED = new Map<string, Node>();
 export function parseForCost(expression: string): Node {
-  return parse(rewriteOptionals(expression)).expr as unknown as Node;
+  let node = PARSED.get(expression);
+  if (!node) {
+    node = parse(rewriteOptionals(expression)).expr as unknown as Node;
+    if (PARSED.size > 5000) PARSED.clear();
+    PARSED.set(expression, node);
+  }
+  return node;
 }
 
 export interface CostContext {
@@ -138,6 +145,8 @@ class Estimator {
     return unionShapes(a, b);
   }
   private select(s: Shape, field?: string): Shape {
+    // selecting into a scalar (a field the object lacks) fails at run time: it adds no size
+    if (s.kind === 'scalar') return SCALAR;
     if (s.kind === 'map') return s.value;
     if (s.kind === 'record') {
       if (field !== undefined) return s.fields[field] ?? SCALAR;
@@ -179,7 +188,7 @@ class Estimator {
         );
         return {
           cost: 10 + elements.reduce((a, e) => a + e.cost, 0),
-          shape: { kind: 'list', items: elements.length, elem: elem ?? ANY },
+          shape: { kind: 'list', items: elements.length, elem: elem ?? SCALAR },
         };
       }
       case 'structExpr': {
@@ -192,7 +201,7 @@ class Estimator {
           cost += ve.cost;
           v = v ? this.union(v, ve.shape) : ve.shape;
         }
-        return { cost, shape: { kind: 'map', entries: entries.length, value: v ?? ANY } };
+        return { cost, shape: { kind: 'map', entries: entries.length, value: v ?? SCALAR } };
       }
       case 'callExpr':
         return this.call(value as unknown as CallValue, scope);
@@ -449,6 +458,21 @@ export function shapeOf(value: unknown): Shape {
 
 function unionShapes(a: Shape, b: Shape): Shape {
   if (a.kind === 'any' || b.kind === 'any') return ANY;
+  // an empty literal ({} or []) adds nothing to what it is the alternative of
+  if (a.kind === 'map' && a.entries === 0 && (b.kind === 'record' || b.kind === 'map')) return b;
+  if (b.kind === 'map' && b.entries === 0 && (a.kind === 'record' || a.kind === 'map')) return a;
+  if (a.kind === 'list' && a.items === 0 && b.kind === 'list') return b;
+  if (b.kind === 'list' && b.items === 0 && a.kind === 'list') return a;
+  if (a.kind === 'record' && b.kind === 'map')
+    return {
+      kind: 'map',
+      entries: Math.max(Object.keys(a.fields).length, b.entries),
+      value: unionShapes(
+        b.value,
+        Object.values(a.fields).reduce<Shape>((x, f) => unionShapes(x, f), SCALAR),
+      ),
+    };
+  if (a.kind === 'map' && b.kind === 'record') return unionShapes(b, a);
   if (a.kind === 'record' && b.kind === 'record') {
     const fields: Record<string, Shape> = { ...a.fields };
     for (const [k, v] of Object.entries(b.fields)) fields[k] = fields[k] ? unionShapes(fields[k], v) : v;

@@ -389,11 +389,11 @@ export function evaluateVap(
   };
   const nsObject = attrs.namespace === '' ? null : (options.namespaceObject ?? null);
   const base: Record<string, CelValue> = {
-    object: toCelValue(normalizeQuantities(obj)),
-    oldObject: toCelValue(normalizeQuantities(request.oldObject ?? null)),
+    object: toCelValue(escapeFields(normalizeQuantities(obj))),
+    oldObject: toCelValue(escapeFields(normalizeQuantities(request.oldObject ?? null))),
     request: requestValue(request),
     params: null,
-    namespaceObject: toCelValue(nsObject),
+    namespaceObject: toCelValue(escapeFields(nsObject)),
   };
 
   for (const policy of policies) {
@@ -610,6 +610,89 @@ function normalizeQuantities(obj: Json | null): Json | null {
     return v;
   };
   return walk(obj, '', '') as Json;
+}
+
+/** fields whose value is a map (string keys of the user's choosing), whose keys are not escaped */
+const MAP_FIELDS = new Set([
+  'labels',
+  'annotations',
+  'nodeSelector',
+  'limits',
+  'requests',
+  'overhead',
+  'matchLabels',
+  'data',
+  'binaryData',
+  'stringData',
+  'capacity',
+  'allocatable',
+  'hard',
+  'used',
+  'parameters',
+  'volumeAttributes',
+]);
+const CEL_RESERVED = new Set([
+  'true',
+  'false',
+  'null',
+  'in',
+  'as',
+  'break',
+  'const',
+  'continue',
+  'else',
+  'for',
+  'function',
+  'if',
+  'import',
+  'let',
+  'loop',
+  'package',
+  'namespace',
+  'return',
+  'var',
+  'void',
+  'while',
+]);
+
+/**
+ * Kubernetes' CEL property-name escaping (k8s.io/apiserver/pkg/cel/escaping.go): an object
+ * field named like a CEL reserved word is reachable only as `__<word>__` (so
+ * `object.metadata.namespace` is not a field; `object.metadata.__namespace__` is), `__` `.`
+ * `-` `/` in a name become `__underscores__` `__dot__` `__dash__` `__slash__`, and a name with
+ * any other character (or a leading digit) is not reachable at all. Map keys (labels, …) stay.
+ */
+export function escapeFieldName(name: string): string | undefined {
+  if (name.length === 0 || ((name[0] as string) >= '0' && (name[0] as string) <= '9')) return undefined;
+  if (CEL_RESERVED.has(name)) return `__${name}__`;
+  let out = '';
+  for (let i = 0; i < name.length; i++) {
+    const c = name[i] as string;
+    if (c === '_' && name[i + 1] === '_') {
+      out += '__underscores__';
+      i++;
+    } else if (c === '.') out += '__dot__';
+    else if (c === '-') out += '__dash__';
+    else if (c === '/') out += '__slash__';
+    else if (/[a-zA-Z0-9_]/.test(c)) out += c;
+    else return undefined;
+  }
+  return out;
+}
+
+function escapeFields(obj: Json | null): Json | null {
+  if (!obj) return obj;
+  const walk = (v: unknown, isMap: boolean): unknown => {
+    if (Array.isArray(v)) return v.map((x) => walk(x, false));
+    if (!v || typeof v !== 'object') return v;
+    const out: Json = {};
+    for (const [k, x] of Object.entries(v as Json)) {
+      const key = isMap ? k : escapeFieldName(k);
+      if (key !== undefined) out[key] = walk(x, MAP_FIELDS.has(k) && !isMap);
+    }
+    return out;
+  };
+  return walk(obj, false) as Json;
 }
 
 const PLURALS: Readonly<Record<string, string>> = {

@@ -1,4 +1,4 @@
-export { evaluateVap, selectorMatches, vapRequestFor } from './evaluate';
+export { escapeFieldName, evaluateVap, selectorMatches, vapRequestFor } from './evaluate';
 export type {
   GroupVersionKind,
   GroupVersionResource,

@@ -336,32 +336,18 @@ class Estimator {
       inner.set(c.iterVar, range.shape.kind === 'list' ? SCALAR : this.elem(range.shape));
       inner.set(c.iterVar2, range.shape.kind === 'list' ? range.shape.elem : this.select(range.shape));
     } else inner.set(c.iterVar, this.elem(range.shape));
-    // the accumulator of map/filter grows to one element per iteration
-    const accu: Shape = init.shape.kind === 'list' ? { kind: 'list', items: n, elem: ANY } : init.shape;
+    // the accumulator of map/filter grows to one element per iteration; its elements are what
+    // the step appends (the step's own shape, estimated once: no re-walk, so nesting stays linear)
+    const accu: Shape = init.shape.kind === 'list' ? { kind: 'list', items: n, elem: SCALAR } : init.shape;
     inner.set(c.accuVar, accu);
     const cond = this.estimate(c.loopCondition, inner);
     const step = this.estimate(c.loopStep, inner);
     const result = this.estimate(c.result, inner);
     let shape = result.shape;
-    if (accu.kind === 'list' && result.shape.kind === 'list') {
-      // map(x, f): the elements are f's result; find it in the step's appended list
-      const appended = findAppended(c.loopStep, c.accuVar);
-      shape = { kind: 'list', items: n, elem: appended ? this.estimate(appended, inner).shape : ANY };
-    }
+    if (accu.kind === 'list' && result.shape.kind === 'list')
+      shape = { kind: 'list', items: n, elem: step.shape.kind === 'list' ? step.shape.elem : ANY };
     return { cost: range.cost + init.cost + n * (cond.cost + step.cost) + result.cost, shape };
   }
-}
-
-/** the element a map()/filter() step appends: `@result + [elem]` (possibly under a ?:) */
-function findAppended(step: Node, accuVar: string): Node | undefined {
-  const v = step.exprKind.value as CallValue | undefined;
-  if (step.exprKind.case !== 'callExpr' || !v) return undefined;
-  if (v.function === '_?_:_') return findAppended(v.args[1] as Node, accuVar);
-  if (v.function === '_+_' && v.args[1]?.exprKind.case === 'listExpr') {
-    const els = (v.args[1].exprKind.value as { elements: Node[] }).elements;
-    return els[0];
-  }
-  return undefined;
 }
 
 /** The worst-case cost of one expression under `bounds` (variables charged once, where used) */

@@ -532,3 +532,28 @@ export function fromCelValue(v: CelValue | undefined): unknown {
   if (isCelUint(v)) return v.value;
   return v;
 }
+
+/** CEL's reserved words: not usable as identifiers, and escaped as `__<word>__` in Kubernetes' field names. */
+export const CEL_RESERVED = new Set([
+  'true',
+  'false',
+  'null',
+  'in',
+  'as',
+  'break',
+  'const',
+  'continue',
+  'else',
+  'for',
+  'function',
+  'if',
+  'import',
+  'let',
+  'loop',
+  'package',
+  'namespace',
+  'return',
+  'var',
+  'void',
+  'while',
+]);

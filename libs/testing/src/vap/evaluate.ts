@@ -7,7 +7,7 @@
  * k8s.io/apiserver/pkg/admission/plugin/policy/validating (dispatcher.go, validator.go) and
  * .../policy/matching. No paramKind support: a policy with one reports a configuration error.
  */
-import { CelCompileError, CelEvalError, compileCel, toCelValue, type CelProgram } from './cel';
+import { CEL_RESERVED, CelCompileError, CelEvalError, compileCel, toCelValue, type CelProgram } from './cel';
 import { celMap, type CelValue } from '@bufbuild/cel';
 
 type Json = Record<string, unknown>;
@@ -630,29 +630,6 @@ const MAP_FIELDS = new Set([
   'used',
   'parameters',
   'volumeAttributes',
-]);
-const CEL_RESERVED = new Set([
-  'true',
-  'false',
-  'null',
-  'in',
-  'as',
-  'break',
-  'const',
-  'continue',
-  'else',
-  'for',
-  'function',
-  'if',
-  'import',
-  'let',
-  'loop',
-  'package',
-  'namespace',
-  'return',
-  'var',
-  'void',
-  'while',
 ]);
 
 /**

@@ -4,7 +4,15 @@ import type { Alert } from '@portcullis/alerts';
 import type { Prisma } from '@portcullis/db';
 import { CLOCK, badInput, type Clock } from '@portcullis/platform';
 import { AuditLogWriter } from '../audit/audit-log.writer';
-import { decodeCursor, pageSize, toConnection, type Connection } from '../graphql/connection';
+import {
+  decodeCursor,
+  pageSize,
+  toConnection,
+  type Connection,
+  NEWEST_FIRST,
+  newestFirstAfter,
+  newestFirstPosition,
+} from '../graphql/connection';
 import type { Principal } from '../tenancy/principal';
 import { TenantDb } from '../tenancy/tenant-db';
 import { Visibility } from '../tenancy/visibility';
@@ -45,25 +53,13 @@ export class AlertDeliveryService {
     const size = pageSize(args);
     return this.db.run(principal, async (tx) => {
       const rows = await tx.alertDelivery.findMany({
-        where: after
-          ? {
-              AND: [
-                where,
-                {
-                  OR: [
-                    { createdAt: { lt: new Date(after.key) } },
-                    { createdAt: new Date(after.key), id: { lt: after.id } },
-                  ],
-                },
-              ],
-            }
-          : where,
+        where: newestFirstAfter(where, after),
         include: WITH_ALERT,
-        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+        orderBy: NEWEST_FIRST,
         take: size + 1,
       });
       const total = await tx.alertDelivery.count({ where });
-      return toConnection(rows, size, total, (r) => ({ key: r.createdAt.toISOString(), id: r.id }), toDelivery);
+      return toConnection(rows, size, total, newestFirstPosition, toDelivery);
     });
   }
 

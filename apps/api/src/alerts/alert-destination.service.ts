@@ -21,7 +21,15 @@ import {
   type Clock,
 } from '@portcullis/platform';
 import { AuditLogWriter } from '../audit/audit-log.writer';
-import { decodeCursor, pageSize, toConnection, type Connection } from '../graphql/connection';
+import {
+  decodeCursor,
+  pageSize,
+  toConnection,
+  type Connection,
+  NEWEST_FIRST,
+  newestFirstAfter,
+  newestFirstPosition,
+} from '../graphql/connection';
 import type { Principal } from '../tenancy/principal';
 import { TenantDb } from '../tenancy/tenant-db';
 import { AlertDispatcher } from './alert-dispatcher';
@@ -273,24 +281,12 @@ export class AlertDestinationService {
     const size = pageSize(args);
     return this.db.run(principal, async (tx) => {
       const rows = await tx.alertDestination.findMany({
-        where: after
-          ? {
-              AND: [
-                where,
-                {
-                  OR: [
-                    { createdAt: { lt: new Date(after.key) } },
-                    { createdAt: new Date(after.key), id: { lt: after.id } },
-                  ],
-                },
-              ],
-            }
-          : where,
-        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+        where: newestFirstAfter(where, after),
+        orderBy: NEWEST_FIRST,
         take: size + 1,
       });
       const total = await tx.alertDestination.count({ where });
-      return toConnection(rows, size, total, (r) => ({ key: r.createdAt.toISOString(), id: r.id }), toDestination);
+      return toConnection(rows, size, total, newestFirstPosition, toDestination);
     });
   }
 }

@@ -89,6 +89,23 @@ export function decodeCursor(cursor: string | undefined): Position | undefined {
 
 export const pageSize = (args: PageArgs): number => args.first ?? 25;
 
+/** Newest first by `createdAt`, then `id`: what a page of such a list sorts by. */
+export const NEWEST_FIRST = [{ createdAt: 'desc' as const }, { id: 'desc' as const }];
+
+/** `where` narrowed to the rows after `after` in NEWEST_FIRST order (Prisma where input). */
+export function newestFirstAfter<W extends object>(where: W, after: Position | undefined): W {
+  if (!after) return where;
+  const at = new Date(after.key);
+  // every model listed this way has createdAt and id, so this is a where input of W's model
+  return { AND: [where, { OR: [{ createdAt: { lt: at } }, { createdAt: at, id: { lt: after.id } }] }] } as W;
+}
+
+/** A row's cursor position in NEWEST_FIRST order. */
+export const newestFirstPosition = (row: { createdAt: Date; id: string }): Position => ({
+  key: row.createdAt.toISOString(),
+  id: row.id,
+});
+
 /** Turns `pageSize + 1` fetched rows into a connection (the extra row only says there is more). */
 export function toConnection<R, T>(
   rows: readonly R[],

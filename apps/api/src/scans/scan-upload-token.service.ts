@@ -3,7 +3,15 @@ import type { Prisma } from '@portcullis/db';
 import { CLOCK, forbidden, notFound, type Clock } from '@portcullis/platform';
 import { Inject } from '@nestjs/common';
 import { AuditLogWriter } from '../audit/audit-log.writer';
-import { decodeCursor, pageSize, toConnection, type Connection } from '../graphql/connection';
+import {
+  decodeCursor,
+  pageSize,
+  toConnection,
+  type Connection,
+  NEWEST_FIRST,
+  newestFirstAfter,
+  newestFirstPosition,
+} from '../graphql/connection';
 import type { Principal } from '../tenancy/principal';
 import { TenantDb } from '../tenancy/tenant-db';
 import type { ScanUploadToken, ScanUploadTokensArgs, ScanUploadTokenWithSecret } from './scan.types';
@@ -78,24 +86,12 @@ export class ScanUploadTokenService {
     const size = pageSize(args);
     return this.db.run(principal, async (tx) => {
       const rows = await tx.scanUploadToken.findMany({
-        where: after
-          ? {
-              AND: [
-                where,
-                {
-                  OR: [
-                    { createdAt: { lt: new Date(after.key) } },
-                    { createdAt: new Date(after.key), id: { lt: after.id } },
-                  ],
-                },
-              ],
-            }
-          : where,
-        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+        where: newestFirstAfter(where, after),
+        orderBy: NEWEST_FIRST,
         take: size + 1,
       });
       const total = await tx.scanUploadToken.count({ where });
-      return toConnection(rows, size, total, (r) => ({ key: r.createdAt.toISOString(), id: r.id }), toToken);
+      return toConnection(rows, size, total, newestFirstPosition, toToken);
     });
   }
 }

@@ -16,7 +16,15 @@ import {
 } from '@portcullis/platform';
 import type { Redis } from 'ioredis';
 import { AuditLogWriter } from '../../audit/audit-log.writer';
-import { decodeCursor, pageSize, toConnection, type Connection } from '../../graphql/connection';
+import {
+  decodeCursor,
+  pageSize,
+  toConnection,
+  type Connection,
+  NEWEST_FIRST,
+  newestFirstAfter,
+  newestFirstPosition,
+} from '../../graphql/connection';
 import type { AdmissionDecision } from '../../inventory/inventory.types';
 import { validateNamespacePatterns } from '../../policies/policy-rules';
 import type { Principal } from '../../tenancy/principal';
@@ -67,25 +75,13 @@ export class AlertRuleService {
     const size = pageSize(args);
     return this.db.run(principal, async (tx) => {
       const rows = await tx.alertRule.findMany({
-        where: after
-          ? {
-              AND: [
-                where,
-                {
-                  OR: [
-                    { createdAt: { lt: new Date(after.key) } },
-                    { createdAt: new Date(after.key), id: { lt: after.id } },
-                  ],
-                },
-              ],
-            }
-          : where,
+        where: newestFirstAfter(where, after),
         include: WITH_DESTINATIONS,
-        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+        orderBy: NEWEST_FIRST,
         take: size + 1,
       });
       const total = await tx.alertRule.count({ where });
-      return toConnection(rows, size, total, (r) => ({ key: r.createdAt.toISOString(), id: r.id }), toRule);
+      return toConnection(rows, size, total, newestFirstPosition, toRule);
     });
   }
 

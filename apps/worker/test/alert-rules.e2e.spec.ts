@@ -46,6 +46,7 @@ const RULE_FIELDS = `id name kind severity enabled digestSeconds thresholdMinute
   filters { cloudScopeIds clusterIds namespacePatterns policyIds ruleIds decisions }`;
 
 interface Delivered {
+  readonly path: string;
   readonly headers: Record<string, string | string[] | undefined>;
   readonly body: string;
 }
@@ -59,7 +60,7 @@ describe('alert rules', { skip: testDatabaseConfigured ? false : NO_DB_REASON },
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      delivered.push({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
+      delivered.push({ path: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
       res.writeHead(204).end();
     });
   });
@@ -289,6 +290,89 @@ describe('alert rules', { skip: testDatabaseConfigured ? false : NO_DB_REASON },
       'the other namespace and the dry run alerted nothing',
     );
     assert.ok(got[0]!.body.includes(hit.eventId));
+  });
+
+  it("an agent's Block denial reaches Slack-, Teams- and SIEM-shaped receivers as well as the signed webhook, once each", async () => {
+    const port = (receiver.address() as AddressInfo).port;
+    const add = async (kind: string, urlPath: string) =>
+      data(
+        await h.gql<{ createAlertDestination: { destination: { id: string } } }>(
+          owner,
+          'mutation($i: CreateAlertDestinationInput!) { createAlertDestination(input: $i) { destination { id } } }',
+          {
+            i: {
+              name: `every-kind-${kind}`,
+              kind,
+              url: `https://localhost:${port}${urlPath}`,
+              rateLimitPerMinute: 6000,
+            },
+          },
+        ),
+      ).createAlertDestination.destination.id;
+    const others = [
+      await add('SLACK', '/slack/T0/B0/x'),
+      await add('TEAMS', '/teams/flow'),
+      await add('SIEM', '/siem'),
+    ];
+    const rule = data(
+      await createRule({
+        name: 'payments denials everywhere',
+        kind: 'BLOCK_DENIAL',
+        digestSeconds: 0,
+        destinationIds: [destination, ...others],
+        filters: { namespacePatterns: ['payments'] },
+      }),
+    ).createAlertRule;
+    const hit = denial({ namespace: 'payments', owner: { kind: 'Deployment', name: 'ledger' } });
+    assert.equal((await upload('prod', [hit])).status, 200);
+    const [alert] = await eventually('the alert', async () => {
+      const a = await alertsOf(rule.id);
+      return a.length > 0 ? a : undefined;
+    });
+    // the Slack, Teams and SIEM destinations belong to this rule alone; the webhook is shared with the others
+    const at = (prefix: string) =>
+      delivered.filter(
+        (r) => r.path.startsWith(prefix) && (prefix !== '/hook' || r.headers['webhook-id'] === alert!.id),
+      );
+    await eventually('all four receivers', () =>
+      ['/hook', '/slack/', '/teams/', '/siem'].every((p) => at(p).length > 0) ? true : undefined,
+    );
+    await new Promise((r) => setTimeout(r, 1_000)); // a second copy would have arrived by now
+    for (const p of ['/hook', '/slack/', '/teams/', '/siem']) assert.equal(at(p).length, 1, `${p} once`);
+
+    const web = at('/hook')[0]!;
+    assert.equal(web.headers['webhook-id'], alert!.id);
+    assert.ok(
+      verifyWebhook(
+        secret,
+        {
+          id: String(web.headers['webhook-id']),
+          timestamp: String(web.headers['webhook-timestamp']),
+          signature: String(web.headers['webhook-signature']),
+        },
+        web.body,
+      ),
+    );
+    const slack = JSON.parse(at('/slack/')[0]!.body) as { text: string; blocks: unknown[] };
+    assert.match(slack.text, /payments\/ledger/);
+    assert.ok(slack.blocks.length > 0);
+    const teams = JSON.parse(at('/teams/')[0]!.body) as {
+      type: string;
+      attachments: Array<{ contentType: string; content: { type: string } }>;
+    };
+    assert.equal(teams.type, 'message');
+    assert.equal(teams.attachments[0]!.contentType, 'application/vnd.microsoft.card.adaptive');
+    assert.equal(teams.attachments[0]!.content.type, 'AdaptiveCard');
+    const siem = at('/siem')[0]!;
+    assert.equal(siem.headers['content-type'], 'application/x-ndjson');
+    const events = siem.body
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { id: string; specversion: string; type: string });
+    const event = events.find((e) => e.id === alert!.id)!;
+    assert.equal(event.specversion, '1.0');
+    assert.equal(event.type, 'dev.portcullis.alert.block_denial');
+    assert.ok(siem.body.includes(hit.eventId), 'the SIEM event carries the admission event it came from');
   });
 
   it('alerts the first would-be denial once per workload and rule, not per replica', async () => {

@@ -40,6 +40,14 @@ import {
   type GqlResult,
 } from '@portcullis/testing';
 
+/**
+ * Its own Redis prefix: every worker of the run consumes the `alerts` queue under the shared
+ * one, and another spec's worker (without this spec's receiver CA or its private-address
+ * allowance) would take these deliveries.
+ */
+const ownRedisPrefix = (): string =>
+  `${process.env['REDIS_PREFIX'] ?? 'portcullis-test'}-alert-delivery-${randomUUID().slice(0, 8)}`;
+
 interface Received {
   readonly path: string;
   readonly headers: Record<string, string | string[] | undefined>;
@@ -142,6 +150,7 @@ describe('alert delivery', { skip: testDatabaseConfigured ? false : NO_DB_REASON
   before(async () => {
     await receiver.listen();
     h = await startApi({
+      REDIS_PREFIX: ownRedisPrefix(),
       ALERTS_ALLOW_PRIVATE_DESTINATIONS: 'true',
       ALERTS_EXTRA_CA_FILE: caFile,
       ALERTS_DELIVERY_ATTEMPTS: '5',
@@ -594,13 +603,12 @@ describe(
       await receiver.listen();
       const caFile = path.join(tempDir('portcullis-alerts-'), 'ca.pem');
       fs.writeFileSync(caFile, tls.caPem);
-      // its own queue prefix: this worker alone delivers this API's alerts
       h = await startApi({
+        REDIS_PREFIX: ownRedisPrefix(),
         ALERTS_ALLOW_PRIVATE_DESTINATIONS: 'false',
         ALERTS_EXTRA_CA_FILE: caFile,
         ALERTS_DELIVERY_ATTEMPTS: '3',
         ALERTS_BACKOFF_BASE_MS: '100',
-        REDIS_PREFIX: `${process.env['REDIS_PREFIX'] ?? 'portcullis-test'}-ssrf`,
         LOG_LEVEL: 'silent',
       });
       worker = await startWorker(h.config);

@@ -44,7 +44,7 @@ const NO_DEEP_IMPORTS = {
 const NO_APPS_IN_LIBS = { group: ['**/apps/**'], message: 'libs never import from apps' };
 const NO_FRAMEWORKS_IN_PURE_LIBS = {
   group: ['@nestjs/*', '@prisma/*', '@portcullis/db', 'ioredis', 'bullmq', 'pg'],
-  message: 'policy-engine, bundle, contracts and scan-reports stay free of frameworks and I/O',
+  message: 'policy-engine, bundle, contracts, scan-reports and vap stay free of frameworks and I/O',
 };
 const NO_FRAMEWORKS_IN_FRAMEWORK_FREE_LIBS = {
   group: NO_FRAMEWORKS_IN_PURE_LIBS.group,

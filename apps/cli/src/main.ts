@@ -41,6 +41,11 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 
 /** Process entry point: used by `apps/cli/bin/portcullis.js` and `node dist/apps/cli/src/main.js`. */
 export function main(): void {
+  // `portcullis compile | head`: a reader that stops early closes the pipe. The rest of the
+  // output has nowhere to go; the command still ends with its own exit code, not a stack trace.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+  });
   const io: CliIo = {
     stdout: process.stdout,
     stderr: process.stderr,

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import YAML from 'yaml';
+import { repoPath } from '@portcullis/config';
 import { portcullis, workspace } from './support/cli';
 
 type Obj = Record<string, any>;
@@ -98,5 +101,19 @@ describe('portcullis compile', () => {
       assert.match(run.stderr, message);
       assert.equal(run.stdout, '');
     }
+  });
+});
+
+describe('portcullis compile as a process', () => {
+  it('piped into a reader that stops early (`| head`): no stack trace, its own exit code', async () => {
+    const cli = path.join(repoPath('dist'), 'apps', 'cli', 'src', 'main.js');
+    const child = spawn(process.execPath, [cli, 'compile', '--target', 'vap'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+    // the reader goes away before the output is written, as `head` does after its lines
+    child.stdout.destroy();
+    const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+    assert.doesNotMatch(stderr, /EPIPE|Unhandled 'error' event|at /);
+    assert.equal(code, 0);
   });
 });

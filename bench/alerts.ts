@@ -23,6 +23,7 @@ import { gzipSync } from 'node:zlib';
 import { repoPath } from '@portcullis/config';
 import { admissionEvent, finding, startApi, startApiProcess, testTls, type ApiHarness } from '@portcullis/testing';
 import { benchDatabase, benchDatabaseUrl, percentile } from './support/stack';
+import { postEventBatch } from './support/admissions';
 
 const BATCH = 500;
 const STEADY_BATCH = 100;
@@ -58,32 +59,6 @@ function receiver(tls: ReturnType<typeof testTls>) {
     });
   });
   return { server, got };
-}
-
-function post(pool: http.Agent, port: number, token: string, body: Buffer): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      {
-        agent: pool,
-        port,
-        host: '127.0.0.1',
-        method: 'POST',
-        path: '/agent/v1/admission-events',
-        headers: {
-          authorization: `Bearer ${token}`,
-          'content-type': 'application/json',
-          'content-encoding': 'gzip',
-          'content-length': body.length,
-        },
-      },
-      (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
 }
 
 async function gql<T>(api: ApiHarness, token: string, query: string, variables?: Record<string, unknown>): Promise<T> {
@@ -253,7 +228,7 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
       await Promise.all(
         Array.from({ length: 4 }, async (_, lane) => {
           for (let b = next++; b < batches.length; b = next++) {
-            const status = await post(pool, port, tokens[lane]!, batches[b]!.body);
+            const status = await postEventBatch(pool, port, tokens[lane]!, batches[b]!.body);
             if (status !== 200) throw new Error(`upload answered ${status}`);
             if (withRules) for (const id of batches[b]!.denials) expected.set(id, -1);
           }
@@ -281,7 +256,7 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       const batch = batchOf(STEADY_BATCH);
       inFlight.push(
-        post(pool, port, tokens[b % tokens.length]!, batch.body).then((status) => {
+        postEventBatch(pool, port, tokens[b % tokens.length]!, batch.body).then((status) => {
           if (status !== 200) throw new Error(`upload answered ${status}`);
           const ack = Date.now();
           for (const id of batch.denials) {

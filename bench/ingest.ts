@@ -19,36 +19,10 @@ import { SnapshotHasher, eventTerms as terms, type AdmissionEvent } from '@portc
 import type { PrismaClient } from '@portcullis/db';
 import { issueAgentCredential } from '@portcullis/credentials';
 import { startApi } from '@portcullis/testing';
-import { benchEvent, benchWorkloads } from './support/admissions';
+import { benchEvent, benchWorkloads, postEventBatch } from './support/admissions';
 import { benchDatabase, percentile, tenantWithClusters } from './support/stack';
 
 const BATCH = 500;
-
-function post(pool: http.Agent, port: number, token: string, body: Buffer): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      {
-        agent: pool,
-        port,
-        host: '127.0.0.1',
-        method: 'POST',
-        path: '/agent/v1/admission-events',
-        headers: {
-          authorization: `Bearer ${token}`,
-          'content-type': 'application/json',
-          'content-encoding': 'gzip',
-          'content-length': body.length,
-        },
-      },
-      (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
 
 /** A COPY text-format field. */
 const f = (v: string | null) =>
@@ -187,7 +161,7 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
       await uploadAll(
         round.uploads,
         inFlight,
-        (upload) => post(pool, port, tokens[upload.cluster]!, upload.body),
+        (upload) => postEventBatch(pool, port, tokens[upload.cluster]!, upload.body),
         latencies,
       );
       const answered = process.hrtime.bigint();
@@ -244,7 +218,7 @@ export async function run(args: readonly string[]): Promise<Record<string, unkno
       );
       const body = gzipSync(JSON.stringify({ events }));
       const t0 = process.hrtime.bigint();
-      if ((await post(pool, port, tokens[0]!, body)) !== 200) throw new Error('marker upload failed');
+      if ((await postEventBatch(pool, port, tokens[0]!, body)) !== 200) throw new Error('marker upload failed');
       for (;;) {
         const res = await api.gql<{ admissionEvents: { totalCount: number } }>(
           userToken,

@@ -1,3 +1,4 @@
+import * as http from 'node:http';
 import type { AdmissionEvent, Finding } from '@portcullis/contracts';
 import { admissionEvent, finding } from '@portcullis/testing';
 
@@ -76,5 +77,32 @@ export function benchEvent(policyId: string, w: BenchWorkload, at: Date, version
     bundleRevision: 7,
     findings,
     snapshot: benchPod(w, version),
+  });
+}
+
+/** POST /agent/v1/admission-events with a gzipped batch as an agent sends it; the status code. */
+export function postEventBatch(pool: http.Agent, port: number, token: string, body: Buffer): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        agent: pool,
+        port,
+        host: '127.0.0.1',
+        method: 'POST',
+        path: '/agent/v1/admission-events',
+        headers: {
+          authorization: `Bearer ${token}`,
+          'content-type': 'application/json',
+          'content-encoding': 'gzip',
+          'content-length': body.length,
+        },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
   });
 }

@@ -8,43 +8,16 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { evaluateVap } from '@portcullis/testing';
-import { byPolicy, compare, parityBundle, type Disagreement, type ParityCase, type VapEvaluator } from './parity/cases';
+import { assertNoDisagreements, parityChecker, type Disagreement } from './parity/cases';
 import { ingressRequest, workloadRequest } from './parity/generators';
 
 /** Generated pods and workloads (the issue asks for at least 10,000); ingresses on top. */
 const GENERATED = Number(process.env['PARITY_RUNS'] ?? 10_000);
 const INGRESSES = 500;
 
-const bundle = parityBundle();
-const evaluate: VapEvaluator = (objects, request) => evaluateVap(objects, request as never);
-const evaluatedPolicies = new Set<string>();
-const tally = { cases: 0, denials: 0 };
-
-function check(cases: readonly ParityCase[]): Disagreement[] {
-  const out: Disagreement[] = [];
-  for (const c of cases) {
-    tally.cases++;
-    const found = compare(bundle, c.source, c.request, (objects, request) => {
-      const r = evaluate(objects, request);
-      tally.denials += r.denials.length;
-      for (const d of r.denials) evaluatedPolicies.add(bundle.policyOf.get(d.policy) ?? d.policy);
-      return r;
-    });
-    out.push(...found);
-  }
-  return out;
-}
-
-function assertNone(list: readonly Disagreement[]): void {
-  assert.deepEqual(
-    byPolicy(list),
-    {},
-    `disagreements with the engine (first ones):\n${list
-      .slice(0, 10)
-      .map((d) => `${d.source} ${d.policy}: engine ${d.engine}, VAP ${d.vap}: ${d.detail}`)
-      .join('\n')}`,
-  );
-}
+const { bundle, check, evaluatedPolicies, tally } = parityChecker((objects, request) =>
+  evaluateVap(objects, request as never),
+);
 
 describe('compiled VAPs agree with the engine on generated objects', () => {
   // in blocks, so each test stays well inside the runner's per-test timeout on a loaded machine
@@ -60,7 +33,7 @@ describe('compiled VAPs agree with the engine on generated objects', () => {
         }),
         { numRuns: runs, seed: 20261206 + from },
       );
-      assertNone(found);
+      assertNoDisagreements(found);
     });
   }
 
@@ -73,7 +46,7 @@ describe('compiled VAPs agree with the engine on generated objects', () => {
       }),
       { numRuns: INGRESSES, seed: 20261206 },
     );
-    assertNone(found);
+    assertNoDisagreements(found);
   });
 
   it('exercised every policy: each one denied something in the run', () => {

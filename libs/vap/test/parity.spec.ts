@@ -13,58 +13,19 @@ import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { repoRoot } from '@portcullis/config';
 import { evaluateVap } from '@portcullis/testing';
-import {
-  admissionCases,
-  byPolicy,
-  compare,
-  manifestCases,
-  parityBundle,
-  pssCases,
-  type Disagreement,
-  type ParityCase,
-  type VapEvaluator,
-} from './parity/cases';
+import { admissionCases, assertNoDisagreements, manifestCases, parityChecker, pssCases } from './parity/cases';
 
 const SHARED = path.resolve(repoRoot(), '..', 'shared');
 const available = (sub: string) => fs.existsSync(path.join(SHARED, sub));
 const missing = (sub: string) => `../shared/${sub} is not beside this clone`;
 
-const bundle = parityBundle();
-const evaluate: VapEvaluator = (objects, request) => evaluateVap(objects, request as never);
-const evaluatedPolicies = new Set<string>();
-const tally = { cases: 0, denials: 0 };
-
-function check(cases: readonly ParityCase[]): Disagreement[] {
-  const out: Disagreement[] = [];
-  for (const c of cases) {
-    tally.cases++;
-    const found = compare(bundle, c.source, c.request, (objects, request) => {
-      const r = evaluate(objects, request);
-      tally.denials += r.denials.length;
-      for (const d of r.denials) evaluatedPolicies.add(bundle.policyOf.get(d.policy) ?? d.policy);
-      return r;
-    });
-    out.push(...found);
-  }
-  return out;
-}
-
-function assertNone(list: readonly Disagreement[]): void {
-  assert.deepEqual(
-    byPolicy(list),
-    {},
-    `disagreements with the engine (first ones):\n${list
-      .slice(0, 10)
-      .map((d) => `${d.source} ${d.policy}: engine ${d.engine}, VAP ${d.vap}: ${d.detail}`)
-      .join('\n')}`,
-  );
-}
+const { check, tally } = parityChecker((objects, request) => evaluateVap(objects, request as never));
 
 describe('compiled VAPs agree with the engine', () => {
   it('on the 148 PSS fixtures', { skip: available('conformance/pss') ? false : missing('conformance/pss') }, () => {
     const cases = pssCases(path.join(SHARED, 'conformance', 'pss'));
     assert.equal(cases.length, 148);
-    assertNone(check(cases));
+    assertNoDisagreements(check(cases));
   });
 
   it(
@@ -75,7 +36,7 @@ describe('compiled VAPs agree with the engine', () => {
     () => {
       const cases = manifestCases(path.join(SHARED, 'fixtures', 'manifests'));
       assert.ok(cases.length > 50, `only ${cases.length} workloads found`);
-      assertNone(check(cases));
+      assertNoDisagreements(check(cases));
     },
   );
 
@@ -85,7 +46,7 @@ describe('compiled VAPs agree with the engine', () => {
     () => {
       const cases = admissionCases(path.join(SHARED, 'fixtures', 'admission'));
       assert.ok(cases.length >= 5, `only ${cases.length} admission samples usable`);
-      assertNone(check(cases));
+      assertNoDisagreements(check(cases));
     },
   );
 

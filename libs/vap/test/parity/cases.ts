@@ -1,6 +1,7 @@
 // The parity harness: which policies, which objects, and how an engine decision is compared
 // with what kube-apiserver would do with the compiled objects. The evaluator of compiled
 // objects is passed in (the spec uses @portcullis/testing's evaluateVap).
+import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import YAML from 'yaml';
@@ -385,4 +386,36 @@ export function admissionCases(dir: string): ParityCase[] {
     if (request) out.push({ source: `admission/${file}`, request });
   }
   return out;
+}
+
+/**
+ * One spec's parity run: `check` compares cases in the bundle and keeps what the spec reports
+ * (cases, VAP denials, the policies that denied anything).
+ */
+export function parityChecker(evaluate: VapEvaluator, bundle: ParityBundle = parityBundle()) {
+  const evaluatedPolicies = new Set<string>();
+  const tally = { cases: 0, denials: 0 };
+  const check = (cases: readonly ParityCase[]): Disagreement[] =>
+    cases.flatMap((c) => {
+      tally.cases++;
+      return compare(bundle, c.source, c.request, (objects, request) => {
+        const r = evaluate(objects, request);
+        tally.denials += r.denials.length;
+        for (const d of r.denials) evaluatedPolicies.add(bundle.policyOf.get(d.policy) ?? d.policy);
+        return r;
+      });
+    });
+  return { bundle, check, evaluatedPolicies, tally };
+}
+
+/** Fails with the first disagreements, counted by policy. */
+export function assertNoDisagreements(list: readonly Disagreement[]): void {
+  assert.deepEqual(
+    byPolicy(list),
+    {},
+    `disagreements with the engine (first ones):\n${list
+      .slice(0, 10)
+      .map((d) => `${d.source} ${d.policy}: engine ${d.engine}, VAP ${d.vap}: ${d.detail}`)
+      .join('\n')}`,
+  );
 }
